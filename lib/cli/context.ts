@@ -1,0 +1,55 @@
+/**
+ * What server-side commands share: flags for the config file, data dir and
+ * logging, and turning them into a loaded config, a data dir and a logger.
+ *
+ * @module
+ */
+
+import type { FlagSpec, ParsedArgs } from "./args.ts";
+import { stringFlag } from "./args.ts";
+import { type Config, loadConfig } from "../config/config.ts";
+import { ensurePrivateDir, resolveDataDir } from "../config/paths.ts";
+import { createLogger, type LogFormat, type Logger, type LogLevel } from "../log.ts";
+import { UsageError } from "./args.ts";
+
+/** Flags of every command that works on a server's data dir. */
+export const serverFlags: Record<string, FlagSpec> = {
+  config: { type: "string", placeholder: "file", description: "YAML config file (optional)" },
+  "data-dir": {
+    type: "string",
+    placeholder: "dir",
+    description: "data directory (default $POSTERN_DATA_DIR or ~/.local/share/postern)",
+  },
+  "log-level": { type: "string", placeholder: "level", description: "debug, info, warn or error" },
+  "log-format": { type: "string", placeholder: "format", description: "text (default) or json" },
+};
+
+/** Loaded config, data dir and logger for a server-side command. */
+export interface ServerContext {
+  config: Config;
+  dataDir: string;
+  log: Logger;
+}
+
+const LEVELS = ["debug", "info", "warn", "error"];
+const FORMATS = ["text", "json"];
+
+/** Loads the config named by flags, creates the data dir (0700) and the logger. */
+export async function serverContext(parsed: ParsedArgs): Promise<ServerContext> {
+  const level = stringFlag(parsed, "log-level");
+  const format = stringFlag(parsed, "log-format");
+  if (level !== undefined && !LEVELS.includes(level)) {
+    throw new UsageError(`--log-level "${level}" is not one of ${LEVELS.join(", ")}`);
+  }
+  if (format !== undefined && !FORMATS.includes(format)) {
+    throw new UsageError(`--log-format "${format}" is not one of ${FORMATS.join(", ")}`);
+  }
+  const config = await loadConfig(stringFlag(parsed, "config"));
+  const log = createLogger({
+    level: (level ?? config.log.level) as LogLevel,
+    format: (format ?? config.log.format) as LogFormat,
+  });
+  const dataDir = resolveDataDir(stringFlag(parsed, "data-dir"), config.data_dir);
+  await ensurePrivateDir(dataDir);
+  return { config, dataDir, log };
+}

@@ -1,0 +1,15 @@
+/**
+ * Every command of the `postern` executable, in the order `--help` lists them.
+ *
+ * @module
+ */
+
+import type { Command } from "./args.ts";
+import { configCheckCommand, versionCommand } from "./basic.ts";
+import { startCommand } from "./start.ts";
+
+export const commands: Command[] = [
+  startCommand,
+  configCheckCommand,
+  versionCommand,
+];

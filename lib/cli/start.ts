@@ -1,0 +1,53 @@
+/**
+ * `postern start`: runs the auth and proxy roles until Ctrl-C or SIGTERM.
+ *
+ * @module
+ */
+
+import type { Command } from "./args.ts";
+import { serverContext, serverFlags } from "./context.ts";
+import { startPostern } from "../postern.ts";
+
+export const startCommand: Command = {
+  path: ["start"],
+  summary: "Run the postern proxy and auth service",
+  details: `
+With no config, listens on 0.0.0.0:3080 (HTTPS) and 0.0.0.0:3023 (SSH), keeps
+its state in ~/.local/share/postern and generates a self-signed certificate.
+Stop it with Ctrl-C or SIGTERM.
+
+Examples:
+  postern start
+  postern start --config /etc/postern.yaml --log-format json`,
+  maxArgs: 0,
+  flags: serverFlags,
+  async run(parsed) {
+    const { config, dataDir, log } = await serverContext(parsed);
+    const postern = await startPostern({ config, dataDir, log });
+    const web = postern.web.addr;
+    const ssh = postern.ssh.addr;
+    log.info("postern is running", {
+      web: `https://${web.hostname}:${web.port}`,
+      ssh: `${ssh.hostname}:${ssh.port}`,
+      data_dir: dataDir,
+    });
+    log.info("HTTPS certificate", {
+      sha256: postern.tls.fingerprint,
+      self_signed: postern.tls.selfSigned,
+      expires: postern.tls.notAfter.toISOString(),
+    });
+    const { promise: stopping, resolve } = Promise.withResolvers<string>();
+    const signals = ["SIGINT", "SIGTERM"] as const;
+    const handlers = signals.map((signal) => {
+      const handler = () => resolve(signal);
+      Deno.addSignalListener(signal, handler);
+      return [signal, handler] as const;
+    });
+    const signal = await stopping;
+    log.info("shutting down", { signal });
+    for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
+    await postern.stop();
+    log.info("stopped");
+    return 0;
+  },
+};

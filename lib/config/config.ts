@@ -1,0 +1,197 @@
+/**
+ * postern's configuration: the schema with every default, and loading from an
+ * optional YAML file. `postern start` works with no file at all.
+ *
+ * @module
+ */
+
+import { parse as parseYaml } from "yaml";
+import {
+  bool,
+  ConfigError,
+  duration,
+  type Field,
+  formatDuration,
+  hostPort,
+  int,
+  list,
+  object,
+  oneOf,
+  optionalStr,
+  str,
+  stringMap,
+} from "./schema.ts";
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const NAME_FORM = "a name of letters, digits, '.', '_' or '-' (at most 63)";
+const LOGIN = /^([a-z_][a-z0-9_.-]{0,31}|\{\{internal\.logins\}\})$/;
+const PERMISSIONS = ["users", "nodes", "audit.read", "sessions.join", "sessions.replay"] as const;
+
+const permission = oneOf("A permission.", "users", PERMISSIONS);
+const login = str(
+  "A login (Unix user name).",
+  "",
+  LOGIN,
+  "a Unix login name or {{internal.logins}}",
+);
+
+const role = object("A role.", {
+  name: str("Role name.", "", NAME, NAME_FORM),
+  logins: list("Logins this role allows; {{internal.logins}} means the user's own logins.", login),
+  node_labels: stringMap("Labels a node must have; a value of * matches any value."),
+  max_session_ttl: duration("Longest certificate or web session this role grants.", "12h"),
+  permissions: list(`Permissions: ${PERMISSIONS.join(", ")}.`, permission),
+}, ["name"]);
+
+const node = object("A node declared in the config file.", {
+  name: str("Node name users connect to.", "", NAME, NAME_FORM),
+  addr: hostPort("Address of the node's sshd.", ""),
+  labels: stringMap("Labels used by role node_labels."),
+  host_key: optionalStr("Pinned host key (authorized_keys form); fetched on first use if empty."),
+  require_host_cert: bool("Require a host certificate signed by the postern host CA.", false),
+}, ["name", "addr"]);
+
+/** The whole config schema; the README reference is generated from it. */
+export const configSchema = object("postern configuration", {
+  cluster_name: str(
+    "Cluster name; used in host CA lines (*.<cluster>) and API paths.",
+    "postern",
+    NAME,
+    NAME_FORM,
+  ),
+  data_dir: optionalStr("Data directory (default $XDG_DATA_HOME/postern).", "a directory path"),
+  log: object("Logging.", {
+    level: oneOf("Lowest level logged.", "info", ["debug", "info", "warn", "error"] as const),
+    format: oneOf("Log line format.", "text", ["text", "json"] as const),
+  }),
+  proxy: object("The proxy role.", {
+    web_listen_addr: hostPort("HTTPS listener for the web UI and API.", "0.0.0.0:3080"),
+    ssh_listen_addr: hostPort("SSH listener for the gateway.", "0.0.0.0:3023"),
+    public_addr: optionalStr(
+      "host:port users reach the web listener at (default <hostname>:<web port>).",
+      "host:port",
+    ),
+    ssh_public_addr: optionalStr(
+      "host:port users reach the SSH listener at (default <hostname>:<ssh port>).",
+      "host:port",
+    ),
+    dial_timeout: duration("How long to wait for a node to answer.", "10s"),
+    idle_timeout: duration("Close web terminals idle this long.", "30m"),
+    max_connections: int("Simultaneous SSH connections accepted.", 1000, 1, 100000),
+  }),
+  tls: object("HTTPS certificate; a self-signed one is generated when unset.", {
+    cert_file: optionalStr("PEM certificate chain file.", "a file path"),
+    key_file: optionalStr("PEM private key file.", "a file path"),
+  }),
+  auth: object("The auth role.", {
+    second_factor: oneOf(
+      "Second factor at login; off is for tests only.",
+      "otp",
+      [
+        "otp",
+        "off",
+      ] as const,
+    ),
+    max_login_attempts: int("Failed logins before the account is locked.", 5, 1, 100),
+    lockout_duration: duration("How long a locked account stays locked.", "20m"),
+    invite_ttl: duration("Default validity of invite links.", "1h"),
+    web_session_ttl: duration("Absolute lifetime of a web session.", "12h"),
+    web_idle_timeout: duration("A web session unused this long expires.", "1h"),
+  }),
+  recording: object("Session recording.", {
+    record_input: bool("Also record what users type (passwords typed at prompts too).", false),
+  }),
+  roles: list("Roles in addition to the built-in admin, access and auditor.", role),
+  nodes: list("Nodes declared here in addition to those added with `postern nodes add`.", node),
+});
+
+/** The parsed configuration with all defaults applied. */
+export type Config = ReturnType<typeof configSchema.parse>;
+/** A role as written in the config. */
+export type RoleConfig = Config["roles"][number];
+/** A node as written in the config. */
+export type NodeConfig = Config["nodes"][number];
+
+/** Checks rules that span several fields. */
+function checkConsistency(config: Config): void {
+  const { cert_file, key_file } = config.tls;
+  if (Boolean(cert_file) !== Boolean(key_file)) {
+    throw new ConfigError(
+      cert_file ? "tls.key_file" : "tls.cert_file",
+      "is required when the other of tls.cert_file/tls.key_file is set",
+    );
+  }
+  for (
+    const [kind, names] of [
+      ["roles", config.roles.map((r) => r.name)],
+      ["nodes", config.nodes.map((n) => n.name)],
+    ] as const
+  ) {
+    const seen = new Set<string>();
+    names.forEach((name, i) => {
+      if (seen.has(name)) {
+        throw new ConfigError(`${kind}[${i}].name`, `"${name}" is declared twice`);
+      }
+      seen.add(name);
+    });
+  }
+  for (const key of ["public_addr", "ssh_public_addr"] as const) {
+    const value = config.proxy[key];
+    if (value !== undefined) hostPort("", "").parse(value, `proxy.${key}`);
+  }
+}
+
+/** Parses and validates a YAML document; throws ConfigError naming the field. */
+export function parseConfig(text: string): Config {
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new ConfigError("(file)", `is not valid YAML: ${reason}`);
+  }
+  const config = configSchema.parse(document, "");
+  checkConsistency(config);
+  return config;
+}
+
+/** Reads and validates a config file; throws ConfigError (also for unreadable files). */
+export async function loadConfig(path: string | undefined): Promise<Config> {
+  if (path === undefined) return parseConfig("");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound ? "no such file" : String(error);
+    throw new ConfigError(path, `cannot read config file: ${reason}`);
+  }
+  return parseConfig(text);
+}
+
+/** Renders the schema as a Markdown table for the README. */
+export function configReference(): string {
+  const rows: string[] = ["| field | form | default | meaning |", "|---|---|---|---|"];
+  const walk = (fields: Record<string, Field<unknown>>, prefix: string) => {
+    for (const [key, field] of Object.entries(fields)) {
+      const path = prefix + key;
+      const isObject = field.form === "a map" && field.fields;
+      if (!isObject) {
+        rows.push(`| \`${path}\` | ${field.form} | ${renderDefault(field)} | ${field.doc} |`);
+      }
+      if (field.fields) {
+        walk(field.fields, Array.isArray(field.defaultValue) ? `${path}[].` : `${path}.`);
+      }
+    }
+  };
+  walk(configSchema.fields!, "");
+  return rows.join("\n");
+}
+
+function renderDefault(field: Field<unknown>): string {
+  const value = field.defaultValue;
+  if (value === undefined || value === "") return "";
+  if (field.form.startsWith("a duration")) return `\`${formatDuration(value as number)}\``;
+  if (Array.isArray(value) && value.length === 0) return "";
+  if (typeof value === "object" && Object.keys(value as object).length === 0) return "";
+  return `\`${String(value)}\``;
+}

@@ -1,0 +1,93 @@
+/**
+ * The few typed errors postern uses everywhere. Each carries a kind so that one
+ * place turns them into HTTP responses (lib/proxy/web) and one place into SSH
+ * messages (lib/proxy/ssh). Messages are written for the person who reads them:
+ * "Cannot <action>: <state>", with what to do next where there is something to do.
+ *
+ * @module
+ */
+
+/** What went wrong, independent of the wording. Tests assert the kind. */
+export type ErrorKind =
+  | "bad_request"
+  | "unauthenticated"
+  | "access_denied"
+  | "not_found"
+  | "conflict"
+  | "unavailable"
+  | "too_large"
+  | "locked";
+
+/** Base class: an error whose message is safe to show to the user. */
+export class PosternError extends Error {
+  /**
+   * @param kind what went wrong
+   * @param message text safe to show to users: never a secret, never a stack
+   * @param options.cause the underlying error, for logs only
+   */
+  constructor(readonly kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The input is malformed or out of range. */
+export class BadRequest extends PosternError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("bad_request", message, options);
+  }
+}
+
+/** The caller did not prove who they are (no, bad or expired credentials). */
+export class Unauthenticated extends PosternError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("unauthenticated", message, options);
+  }
+}
+
+/** The caller is not allowed to do this (or failed to authenticate). */
+export class AccessDenied extends PosternError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("access_denied", message, options);
+  }
+}
+
+/** The named thing does not exist. */
+export class NotFound extends PosternError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("not_found", message, options);
+  }
+}
+
+/** The thing exists already or its state forbids the change. */
+export class Conflict extends PosternError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("conflict", message, options);
+  }
+}
+
+/** A dependency (node, store, network) cannot be reached right now. */
+export class Unavailable extends PosternError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("unavailable", message, options);
+  }
+}
+
+/** The request body or value is larger than allowed. */
+export class TooLarge extends PosternError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("too_large", message, options);
+  }
+}
+
+/** The account is locked after repeated failures. */
+export class Locked extends PosternError {
+  constructor(message: string, readonly until: Date, options?: { cause?: unknown }) {
+    super("locked", message, options);
+  }
+}
+
+/** True when `error` is a PosternError of the given kind. */
+export function isKind(error: unknown, kind: ErrorKind): error is PosternError {
+  return error instanceof PosternError && error.kind === kind;
+}

@@ -1,0 +1,83 @@
+/**
+ * Structured logging: human-readable lines by default, JSON lines with
+ * `--log-format json`. Callers pass fields, never secrets.
+ *
+ * @module
+ */
+
+/** Severity, lowest first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+/** Output format. */
+export type LogFormat = "text" | "json";
+
+const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** Fields attached to a log line. */
+export type LogFields = Record<string, unknown>;
+
+/** A logger bound to a component name. */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** A logger whose lines carry `component`. */
+  child(component: string): Logger;
+}
+
+/** Options for {@linkcode createLogger}. */
+export interface LoggerOptions {
+  /** @default "info" */
+  level?: LogLevel;
+  /** @default "text" */
+  format?: LogFormat;
+  /** Where lines go. @default stderr */
+  write?: (line: string) => void;
+}
+
+const encoder = new TextEncoder();
+function writeStderr(line: string): void {
+  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+}
+
+function renderValue(value: unknown): string {
+  if (value instanceof Error) return JSON.stringify(value.message);
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return /^[^\s"=]+$/.test(text ?? "") ? text : JSON.stringify(text);
+}
+
+/**
+ * Creates a logger.
+ *
+ * @example
+ * ```ts
+ * const log = createLogger({ level: "info" }).child("web");
+ * log.info("listening", { addr: "0.0.0.0:3080" });
+ * ```
+ */
+export function createLogger(options: LoggerOptions = {}, component?: string): Logger {
+  const min = ORDER[options.level ?? "info"];
+  const format = options.format ?? "text";
+  const write = options.write ?? writeStderr;
+  const emit = (level: LogLevel, message: string, fields: LogFields = {}) => {
+    if (ORDER[level] < min) return;
+    const time = new Date().toISOString();
+    if (format === "json") {
+      const plain = Object.fromEntries(
+        Object.entries(fields).map(([k, v]) => [k, v instanceof Error ? v.message : v]),
+      );
+      write(JSON.stringify({ time, level, component, message, ...plain }));
+      return;
+    }
+    const extra = Object.entries(fields).map(([k, v]) => ` ${k}=${renderValue(v)}`).join("");
+    const where = component ? ` [${component}]` : "";
+    write(`${time} ${level.toUpperCase().padEnd(5)}${where} ${message}${extra}`);
+  };
+  return {
+    debug: (m, f) => emit("debug", m, f),
+    info: (m, f) => emit("info", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    error: (m, f) => emit("error", m, f),
+    child: (name) => createLogger(options, component ? `${component}.${name}` : name),
+  };
+}

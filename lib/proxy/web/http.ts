@@ -1,0 +1,190 @@
+/**
+ * HTTP plumbing shared by every route: a tiny router, JSON bodies with a size
+ * limit, typed errors turned into JSON responses in one place, and the
+ * security headers every response carries.
+ *
+ * @module
+ */
+
+import { BadRequest, type ErrorKind, PosternError, TooLarge } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+
+/** Per-request facts handlers need. */
+export interface RequestContext {
+  url: URL;
+  params: Record<string, string>;
+  remoteAddr: string;
+}
+
+/** A route handler. */
+export type Handler = (request: Request, context: RequestContext) => Response | Promise<Response>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  handler: Handler;
+}
+
+/** Maps method + path patterns (`/v1/webapi/sites/:cluster/nodes`) to handlers. */
+export class Router {
+  #routes: Route[] = [];
+
+  /** Adds a route; `:name` segments become `context.params.name`. */
+  on(method: string, path: string, handler: Handler): this {
+    const names: string[] = [];
+    const source = path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:(\w+)/g, (_, name) => {
+      names.push(name);
+      return "([^/]+)";
+    });
+    this.#routes.push({ method, pattern: new RegExp(`^${source}$`), names, handler });
+    return this;
+  }
+
+  /** Finds the handler for a request: a route, 405 when only the method differs, or undefined. */
+  match(method: string, pathname: string): { handler: Handler; params: Record<string, string> } | {
+    allowed: string[];
+  } | undefined {
+    const allowed: string[] = [];
+    for (const route of this.#routes) {
+      const found = route.pattern.exec(pathname);
+      if (!found) continue;
+      if (route.method !== method && !(method === "HEAD" && route.method === "GET")) {
+        allowed.push(route.method);
+        continue;
+      }
+      const params: Record<string, string> = {};
+      route.names.forEach((name, i) => (params[name] = decodeURIComponent(found[i + 1])));
+      return { handler: route.handler, params };
+    }
+    return allowed.length ? { allowed } : undefined;
+  }
+}
+
+const STATUS: Record<ErrorKind, number> = {
+  bad_request: 400,
+  unauthenticated: 401,
+  access_denied: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  locked: 423,
+  unavailable: 503,
+};
+
+/** A JSON response. */
+export function json(body: unknown, status = 200, headers?: HeadersInit): Response {
+  const response = new Response(JSON.stringify(body), { status, headers });
+  response.headers.set("content-type", "application/json; charset=utf-8");
+  response.headers.set("cache-control", "no-store");
+  return response;
+}
+
+/** The JSON error body every failed API call returns. */
+export function errorResponse(kind: ErrorKind, message: string, extra?: object): Response {
+  return json({ error: { kind, message, ...extra } }, STATUS[kind]);
+}
+
+/** Turns any thrown value into a response; unexpected errors are logged and become a plain 500. */
+export function toErrorResponse(error: unknown, log: Logger): Response {
+  if (error instanceof PosternError) {
+    const extra = "until" in error && error.until instanceof Date
+      ? { locked_until: error.until.toISOString() }
+      : undefined;
+    return errorResponse(error.kind, error.message, extra);
+  }
+  log.error("internal error handling request", { error: String(error) });
+  return json({ error: { kind: "internal", message: "Internal error; see the proxy log." } }, 500);
+}
+
+/** Largest JSON body accepted by the API. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Reads a JSON object body of at most `limit` bytes. */
+export async function readJson(request: Request, limit = MAX_BODY_BYTES): Promise<
+  Record<string, unknown>
+> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > limit) throw new TooLarge(`Request body is larger than ${limit} bytes.`);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    for await (const chunk of request.body) {
+      size += chunk.byteLength;
+      if (size > limit) throw new TooLarge(`Request body is larger than ${limit} bytes.`);
+      chunks.push(chunk);
+    }
+  }
+  const text = new TextDecoder().decode(concat(chunks, size));
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new BadRequest("Request body is not valid JSON.");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new BadRequest("Request body must be a JSON object.");
+  }
+  return value as Record<string, unknown>;
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** A required string field of a JSON body; BadRequest naming the field otherwise. */
+export function requireString(
+  body: Record<string, unknown>,
+  field: string,
+  maxLength = 4096,
+): string {
+  const value = body[field];
+  if (typeof value !== "string" || value.length === 0) {
+    throw new BadRequest(`Field "${field}" is required and must be a non-empty string.`);
+  }
+  if (value.length > maxLength) {
+    throw new BadRequest(`Field "${field}" is longer than ${maxLength} characters.`);
+  }
+  return value;
+}
+
+/** An optional string field. */
+export function optionalString(body: Record<string, unknown>, field: string): string | undefined {
+  const value = body[field];
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string") throw new BadRequest(`Field "${field}" must be a string.`);
+  return value;
+}
+
+/** Content-Security-Policy: no inline scripts; WASM for the recording player. */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/** Adds the security headers every response carries. */
+export function withSecurityHeaders(response: Response): Response {
+  const headers = new Headers(response.headers);
+  headers.set("strict-transport-security", "max-age=31536000; includeSubDomains");
+  headers.set("content-security-policy", CONTENT_SECURITY_POLICY);
+  headers.set("x-frame-options", "DENY");
+  headers.set("x-content-type-options", "nosniff");
+  headers.set("referrer-policy", "no-referrer");
+  headers.set("cross-origin-opener-policy", "same-origin");
+  headers.set("permissions-policy", "camera=(), microphone=(), geolocation=()");
+  return new Response(response.body, { status: response.status, headers });
+}

@@ -1,0 +1,147 @@
+/**
+ * The HTTPS listener on :3080: `Deno.serve` with TLS, the router, static UI
+ * files, health endpoints and security headers on every response.
+ *
+ * @module
+ */
+
+import { Unavailable } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import { serveAsset } from "./assets.ts";
+import {
+  errorResponse,
+  json,
+  type RequestContext,
+  Router,
+  toErrorResponse,
+  withSecurityHeaders,
+} from "./http.ts";
+
+/** Options for {@linkcode startWebServer}. */
+export interface WebServerOptions {
+  hostname: string;
+  port: number;
+  cert: string;
+  key: string;
+  log: Logger;
+  /** Installs API routes on the router. */
+  routes?: (router: Router) => void;
+  /** Reports whether dependencies are ready, for /readyz. */
+  ready?: () => boolean;
+}
+
+/** A running web server. */
+export interface WebServer {
+  /** The bound address (the real port when 0 was asked for). */
+  addr: Deno.NetAddr;
+  /** Stops accepting, lets in-flight requests finish, then resolves. */
+  shutdown(): Promise<void>;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+}
+
+/** Builds the request handler; exported so tests can call it without a socket. */
+export function createWebHandler(options: Pick<WebServerOptions, "log" | "routes" | "ready">) {
+  const router = new Router()
+    .on("GET", "/healthz", () => json({ status: "ok" }))
+    .on(
+      "GET",
+      "/readyz",
+      () =>
+        options.ready?.() === false ? json({ status: "starting" }, 503) : json({ status: "ready" }),
+    );
+  options.routes?.(router);
+
+  return async (request: Request, remoteAddr: string): Promise<Response> => {
+    const url = new URL(request.url);
+    let response: Response;
+    try {
+      response = await route(router, request, url, remoteAddr);
+    } catch (error) {
+      response = toErrorResponse(error, options.log);
+    }
+    if (response.status === 101) return response; // WebSocket upgrade: headers are immutable
+    return withSecurityHeaders(response);
+  };
+}
+
+async function route(router: Router, request: Request, url: URL, remoteAddr: string) {
+  const found = router.match(request.method, url.pathname);
+  if (found && "handler" in found) {
+    const context: RequestContext = { url, params: found.params, remoteAddr };
+    return await found.handler(request, context);
+  }
+  if (found) {
+    const response = errorResponse("bad_request", `Method ${request.method} is not allowed here.`);
+    return new Response(response.body, {
+      status: 405,
+      headers: { ...Object.fromEntries(response.headers), allow: found.allowed.join(", ") },
+    });
+  }
+  if (url.pathname.startsWith("/v1/")) {
+    return errorResponse("not_found", `No API route ${request.method} ${url.pathname}.`);
+  }
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return errorResponse("not_found", `Nothing to ${request.method} at ${url.pathname}.`);
+  }
+  if (url.pathname === "/") return Response.redirect(new URL("/web/", url), 302);
+  const asset = url.pathname.startsWith("/assets/") ? await serveAsset(url.pathname) : undefined;
+  if (asset) return asset;
+  if (url.pathname === "/web" || url.pathname.startsWith("/web/")) {
+    const index = await serveAsset("index.html");
+    if (index) return index;
+    return errorResponse("unavailable", "The web UI is not built; run `deno task build-ui`.");
+  }
+  const file = await serveAsset(url.pathname);
+  return file ??
+    new Response("Not found\n", { status: 404, headers: { "content-type": "text/plain" } });
+}
+
+/** Starts the HTTPS server; throws Unavailable naming the address when it cannot listen. */
+export function startWebServer(options: WebServerOptions): Promise<WebServer> {
+  const handler = createWebHandler(options);
+  const controller = new AbortController();
+  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: options.hostname,
+      port: options.port,
+      cert: options.cert,
+      key: options.key,
+      signal: controller.signal,
+      onListen: (addr) => resolve(addr),
+      onError: (error) => toErrorResponse(error, options.log),
+    }, (request, info) => handler(request, info.remoteAddr.hostname));
+  } catch (error) {
+    return Promise.reject(listenError("HTTPS", options.hostname, options.port, error));
+  }
+  return listening.then((addr) => ({
+    addr,
+    finished: server.finished,
+    async shutdown() {
+      await server.shutdown();
+    },
+  }));
+}
+
+/** A clear error for a listener that cannot bind. */
+export function listenError(what: string, hostname: string, port: number, error: unknown): Error {
+  const where = `${hostname}:${port}`;
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new Unavailable(
+      `Cannot listen for ${what} on ${where}: port ${port} is already in use. ` +
+        `Stop the other process or choose another address in the config.`,
+      { cause: error },
+    );
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new Unavailable(
+      `Cannot listen for ${what} on ${where}: permission denied (ports below 1024 need root).`,
+      { cause: error },
+    );
+  }
+  return new Unavailable(`Cannot listen for ${what} on ${where}: ${String(error)}`, {
+    cause: error,
+  });
+}

@@ -1,0 +1,83 @@
+/**
+ * Bundles the web UI (`ui/`) with esbuild into `ui/dist`, which the proxy
+ * serves and `deno compile --include ui/dist` embeds.
+ *
+ * Usage: deno run -A scripts/build_ui.ts [--if-stale]
+ *   --if-stale  build only when ui/dist is missing or older than a UI source file
+ *
+ * @module
+ */
+
+import * as esbuild from "esbuild";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname!, "..");
+const uiDir = join(root, "ui");
+const distDir = join(uiDir, "dist");
+const stampFile = join(distDir, ".build-stamp");
+
+async function newestSourceTime(dir: string): Promise<number> {
+  let newest = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name === "dist") continue;
+    const path = join(dir, entry.name);
+    const time = entry.isDirectory
+      ? await newestSourceTime(path)
+      : (await Deno.stat(path)).mtime?.getTime() ?? 0;
+    newest = Math.max(newest, time);
+  }
+  return newest;
+}
+
+async function isStale(): Promise<boolean> {
+  try {
+    const built = (await Deno.stat(stampFile)).mtime?.getTime() ?? 0;
+    const lock = (await Deno.stat(join(root, "deno.lock"))).mtime?.getTime() ?? 0;
+    return Math.max(await newestSourceTime(uiDir), lock) > built;
+  } catch {
+    return true;
+  }
+}
+
+async function build(): Promise<void> {
+  await Deno.remove(distDir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(join(distDir, "assets"), { recursive: true });
+  const result = await esbuild.build({
+    entryPoints: { app: join(uiDir, "src", "main.tsx") },
+    bundle: true,
+    minify: true,
+    sourcemap: false,
+    format: "esm",
+    target: ["chrome120", "firefox120", "safari17"],
+    jsx: "automatic",
+    jsxImportSource: "preact",
+    outdir: join(distDir, "assets"),
+    entryNames: "[name]-[hash]",
+    metafile: true,
+    logLevel: "warning",
+    loader: { ".woff2": "file", ".svg": "file" },
+  });
+  await esbuild.stop();
+  const outputs = Object.keys(result.metafile.outputs).map((p) => p.split("/").pop()!);
+  const script = outputs.find((name) => name.endsWith(".js"));
+  const style = outputs.find((name) => name.endsWith(".css"));
+  if (!script) throw new Error("esbuild produced no JavaScript bundle");
+  const template = await Deno.readTextFile(join(uiDir, "index.html"));
+  const html = template
+    .replace("<!-- styles -->", style ? `<link rel="stylesheet" href="/assets/${style}">` : "")
+    .replace("<!-- scripts -->", `<script type="module" src="/assets/${script}"></script>`);
+  await Deno.writeTextFile(join(distDir, "index.html"), html);
+  for await (const entry of Deno.readDir(join(uiDir, "public"))) {
+    if (entry.isFile) {
+      await Deno.copyFile(join(uiDir, "public", entry.name), join(distDir, entry.name));
+    }
+  }
+  const digest = createHash("sha256").update(html).digest("hex").slice(0, 12);
+  await Deno.writeTextFile(stampFile, digest + "\n");
+  console.error(`built ui/dist (${outputs.length} files)`);
+}
+
+if (!Deno.args.includes("--if-stale") || await isStale()) {
+  await build();
+}

@@ -1,0 +1,62 @@
+/**
+ * Makes sure the Debian packages the tests drive are installed: OpenSSH
+ * server and client, and Chromium. As root it installs what is missing with
+ * apt-get; otherwise it prints the exact command to run and fails.
+ *
+ * @module
+ */
+
+const NEEDED: Record<string, string> = {
+  "/usr/sbin/sshd": "openssh-server",
+  "/usr/bin/ssh": "openssh-client",
+  "/usr/bin/ssh-keygen": "openssh-client",
+  "/usr/bin/chromium": "chromium",
+};
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const missing = new Set<string>();
+for (const [path, pkg] of Object.entries(NEEDED)) {
+  if (!(await exists(path))) missing.add(pkg);
+}
+
+if (missing.size > 0) {
+  const packages = [...missing].sort().join(" ");
+  const command = `apt-get update && apt-get install -y --no-install-recommends ${packages}`;
+  if (Deno.uid() !== 0) {
+    console.error(`The tests need Debian packages that are missing: ${packages}`);
+    console.error(`Install them as root and run the tests again:\n  sudo sh -c '${command}'`);
+    Deno.exit(1);
+  }
+  console.error(`installing test dependencies: ${packages}`);
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  for (
+    const args of [["update", "-qq"], [
+      "install",
+      "-y",
+      "-qq",
+      "--no-install-recommends",
+      ...missing,
+    ]]
+  ) {
+    const { code } = await new Deno.Command("apt-get", {
+      args,
+      env,
+      stdout: "inherit",
+      stderr: "inherit",
+    })
+      .output();
+    if (code !== 0) {
+      console.error(`apt-get ${args[0]} failed (exit ${code}); run by hand: ${command}`);
+      Deno.exit(1);
+    }
+  }
+}
+await Deno.mkdir("/run/sshd", { recursive: true }).catch(() => {});

@@ -1,0 +1,139 @@
+/**
+ * Starts a real `postern start` process on free loopback ports in a temp data
+ * dir, for tests that check behaviour from the outside.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { freePort } from "./ports.ts";
+
+/** The repository root. */
+export const ROOT = join(import.meta.dirname!, "..", "..");
+/** main.ts, the entrypoint. */
+export const MAIN = join(ROOT, "main.ts");
+
+/** A running postern process. */
+export interface PosternProcess extends AsyncDisposable {
+  webPort: number;
+  sshPort: number;
+  dataDir: string;
+  configPath: string;
+  /** The `https://127.0.0.1:<port>` base URL. */
+  url: string;
+  /** Everything the process wrote to stderr so far. */
+  logs(): string;
+  /** An HTTP client trusting exactly the proxy's certificate. */
+  client(): Promise<Deno.HttpClient>;
+  /** Sends SIGTERM and waits; returns the exit code. */
+  stop(): Promise<number>;
+  child: Deno.ChildProcess;
+}
+
+/** Options for {@linkcode startPosternProcess}. */
+export interface StartOptions {
+  /** Extra YAML appended to the generated config (after the proxy: section). */
+  extraConfig?: string;
+  /** Reuse a data dir (restart tests). */
+  dataDir?: string;
+  env?: Record<string, string>;
+}
+
+/** Runs `deno run -A main.ts <args>` and collects its output. */
+export async function runPostern(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env: options.env,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/** Starts postern and waits until it says it is running. */
+export async function startPosternProcess(options: StartOptions = {}): Promise<PosternProcess> {
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "postern-test-" });
+  const webPort = freePort();
+  const sshPort = freePort();
+  const configPath = join(dataDir, "..", `postern-${webPort}.yaml`);
+  await Deno.writeTextFile(
+    configPath,
+    [
+      "proxy:",
+      `  web_listen_addr: 127.0.0.1:${webPort}`,
+      `  ssh_listen_addr: 127.0.0.1:${sshPort}`,
+      `  public_addr: 127.0.0.1:${webPort}`,
+      `  ssh_public_addr: 127.0.0.1:${sshPort}`,
+      options.extraConfig ?? "",
+    ].join("\n"),
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "start", "--config", configPath, "--data-dir", dataDir],
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const { promise: running, resolve, reject } = Promise.withResolvers<void>();
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      output += text;
+      if (output.includes("postern is running")) resolve();
+    }
+  };
+  const collecting = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  child.status.then((status) => reject(new Error(`postern exited (${status.code}):\n${output}`)));
+  const timer = setTimeout(() => reject(new Error(`postern did not start:\n${output}`)), 30_000);
+  try {
+    await running;
+  } catch (error) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await collecting;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  let stopped: Promise<number> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* exited */ }
+      const status = await child.status;
+      await collecting;
+      return status.code;
+    })();
+    return stopped;
+  };
+  return {
+    webPort,
+    sshPort,
+    dataDir,
+    configPath,
+    url: `https://127.0.0.1:${webPort}`,
+    child,
+    logs: () => output,
+    client: async () =>
+      Deno.createHttpClient({
+        caCerts: [await Deno.readTextFile(join(dataDir, "tls", "cert.pem"))],
+      }),
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
+    },
+  };
+}
