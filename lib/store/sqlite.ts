@@ -1,0 +1,251 @@
+/**
+ * The embedded store: one SQLite file, `postern.db`, in the data directory.
+ *
+ * The file is shared by the server and by admin CLI commands running in other
+ * processes, so it is opened in WAL mode (readers never block the writer) with
+ * a busy timeout (a writer waits for another process's write instead of
+ * failing), and every multi-statement change takes the write lock up front
+ * (`BEGIN IMMEDIATE`). The single-row guarantees the auth role relies on
+ * (single-use invites, lockout counting, TOTP replay) are each one guarded
+ * UPDATE, hence atomic across processes.
+ *
+ * Within one process, calls are serialised around transactions: while
+ * `transaction(fn)` runs, other calls on the store wait, so they can neither
+ * slip into it nor be rolled back with it.
+ *
+ * @module
+ */
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { Unavailable } from "../errors.ts";
+import type {
+  AuditStore,
+  CaStore,
+  InviteStore,
+  NodeStore,
+  SessionStore,
+  Store,
+  UserStore,
+  WebSessionStore,
+} from "./store.ts";
+import { Db, type Gate, mapSqliteError } from "./sqlite/db.ts";
+import { migrate } from "./sqlite/migrations.ts";
+import { SqliteCas, SqliteInvites, SqliteUsers } from "./sqlite/users.ts";
+import { SqliteNodes, SqliteWebSessions } from "./sqlite/nodes.ts";
+import { SqliteAudit, SqliteSessions } from "./sqlite/history.ts";
+
+/** Options of {@link SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /**
+   * How long a write waits for another process's write to finish before
+   * failing with `Unavailable`. It blocks this process meanwhile: keep short.
+   * @default 5000
+   */
+  busyTimeoutMs?: number;
+  /** @default "postern.db" */
+  fileName?: string;
+}
+
+/** The tables of a store, reached through one gate. */
+class Tables {
+  readonly cas: CaStore;
+  readonly users: UserStore;
+  readonly invites: InviteStore;
+  readonly nodes: NodeStore;
+  readonly webSessions: WebSessionStore;
+  readonly sessions: SessionStore;
+  readonly audit: AuditStore;
+
+  constructor(db: Db, gate: Gate) {
+    this.cas = new SqliteCas(db, gate);
+    this.users = new SqliteUsers(db, gate);
+    this.invites = new SqliteInvites(db, gate);
+    this.nodes = new SqliteNodes(db, gate);
+    this.webSessions = new SqliteWebSessions(db, gate);
+    this.sessions = new SqliteSessions(db, gate);
+    this.audit = new SqliteAudit(db, gate);
+  }
+}
+
+function guarded<T>(op: () => T): T {
+  try {
+    return op();
+  } catch (e) {
+    throw mapSqliteError(e);
+  }
+}
+
+/**
+ * {@link Store} on SQLite.
+ *
+ * @example
+ * ```ts
+ * const store = SqliteStore.open("/var/lib/postern");
+ * const alice = await store.users.get("alice");
+ * store.close();
+ * ```
+ */
+export class SqliteStore extends Tables implements Store {
+  readonly #db: Db;
+  /** Knows, across awaits, whether the caller runs inside one of our transactions. */
+  readonly #txContext = new AsyncLocalStorage<TxStore>();
+  /** Resolves when the running transaction ends; null when none runs. */
+  #running: Promise<void> | null = null;
+  /** Absolute path of the database file. */
+  readonly path: string;
+  /** Schema version after opening. */
+  readonly schemaVersion: number;
+
+  private constructor(db: Db, path: string, schemaVersion: number) {
+    const gate: Gate = async (op) => {
+      this.#refuseInsideTransaction();
+      while (this.#running) await this.#running;
+      return guarded(op);
+    };
+    super(db, gate);
+    this.#db = db;
+    this.path = path;
+    this.schemaVersion = schemaVersion;
+  }
+
+  /**
+   * Opens (creating if needed) `postern.db` in `dataDir` and migrates it.
+   *
+   * @param dataDir the data directory; created with mode 0700 if missing
+   * @param options busy timeout and file name
+   * @returns the open store
+   * @throws Unavailable when the file cannot be opened or stays locked
+   */
+  static open(dataDir: string, options: SqliteStoreOptions = {}): SqliteStore {
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    const path = join(dataDir, options.fileName ?? "postern.db");
+    Deno.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    createPrivateFile(path);
+    let raw: DatabaseSync;
+    try {
+      raw = new DatabaseSync(path);
+    } catch (e) {
+      const message = `Cannot open the store at "${path}": check the file and its directory`;
+      throw new Unavailable(message, { cause: e });
+    }
+    try {
+      const version = guarded(() => {
+        raw.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(busyTimeoutMs))}`);
+        raw.exec("PRAGMA journal_mode = WAL");
+        // NORMAL is durable across process crashes in WAL mode; only the last
+        // commits may be lost on power failure, which the auth state tolerates.
+        raw.exec("PRAGMA synchronous = NORMAL");
+        raw.exec("PRAGMA foreign_keys = ON");
+        return migrate(raw);
+      });
+      // SQLite gives -wal and -shm the main file's mode; make sure of all three.
+      for (const p of [path, `${path}-wal`, `${path}-shm`]) chmodIfExists(p, 0o600);
+      return new SqliteStore(new Db(raw), path, version);
+    } catch (e) {
+      raw.close();
+      throw e;
+    }
+  }
+
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    this.#refuseInsideTransaction();
+    while (this.#running) await this.#running;
+    // From here to BEGIN nothing awaits, so no other transaction can start in between.
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#running = promise;
+    const tx = new TxStore(this.#db);
+    try {
+      guarded(() => this.#db.raw.exec("BEGIN IMMEDIATE"));
+      try {
+        const result = await this.#txContext.run(tx, () => fn(tx));
+        guarded(() => this.#db.raw.exec("COMMIT"));
+        return result;
+      } catch (e) {
+        if (this.#db.raw.isTransaction) this.#db.raw.exec("ROLLBACK");
+        throw e;
+      }
+    } finally {
+      tx.finish();
+      this.#running = null;
+      resolve();
+    }
+  }
+
+  /**
+   * A call on the store from inside a transaction function would wait for that
+   * transaction to end, forever: fail loudly instead.
+   */
+  #refuseInsideTransaction(): void {
+    if (this.#txContext.getStore()) {
+      throw new Error("Cannot use the store inside its own transaction: use the `tx` argument");
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.#refuseInsideTransaction();
+    while (this.#running) await this.#running;
+    guarded(() => this.#db.get("SELECT 1"));
+  }
+
+  close(): void {
+    this.#db.raw.close();
+  }
+}
+
+/** The view of the store handed to a transaction function. */
+class TxStore extends Tables implements Store {
+  #open = true;
+
+  constructor(db: Db) {
+    const gate: Gate = (op) => {
+      if (!this.#open) {
+        return Promise.reject(new Error("Cannot use a transaction after it has ended"));
+      }
+      try {
+        return Promise.resolve(guarded(op));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    };
+    super(db, gate);
+  }
+
+  /** Makes later calls fail: the transaction they belonged to is over. */
+  finish(): void {
+    this.#open = false;
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): void {
+    throw new Error("Cannot close the store from inside a transaction");
+  }
+}
+
+function createPrivateFile(path: string): void {
+  try {
+    Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) {
+      throw new Unavailable(`Cannot create the store at "${path}": check the data directory`, {
+        cause: e,
+      });
+    }
+  }
+}
+
+function chmodIfExists(path: string, mode: number): void {
+  try {
+    Deno.chmodSync(path, mode);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}

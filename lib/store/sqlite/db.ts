@@ -1,0 +1,120 @@
+/**
+ * Small helpers shared by the SQLite tables: a statement cache, typed reads of
+ * row values and the translation of SQLite errors into postern's typed errors.
+ *
+ * @module
+ */
+
+import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from "node:sqlite";
+import { Unavailable } from "../../errors.ts";
+
+/** A row as node:sqlite returns it. */
+export type Row = Record<string, SQLOutputValue>;
+
+/** Parameters of a statement: positional, or one object of named values. */
+export type Params = SQLInputValue[] | [Record<string, SQLInputValue>];
+
+/**
+ * Runs one synchronous database operation when the store may be used: at once
+ * inside a transaction, after the running transaction otherwise.
+ */
+export type Gate = <T>(op: () => T) => Promise<T>;
+
+/** A connection with a cache of prepared statements. */
+export class Db {
+  readonly #stmts = new Map<string, StatementSync>();
+
+  /** @param raw the open connection */
+  constructor(readonly raw: DatabaseSync) {}
+
+  /** The cached prepared statement for `sql`. */
+  stmt(sql: string): StatementSync {
+    let stmt = this.#stmts.get(sql);
+    if (!stmt) {
+      stmt = this.raw.prepare(sql);
+      this.#stmts.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  /** First row, or undefined. */
+  get(sql: string, ...params: Params): Row | undefined {
+    return this.stmt(sql).get(...(params as SQLInputValue[])) as Row | undefined;
+  }
+
+  /** All rows. */
+  all(sql: string, ...params: Params): Row[] {
+    return this.stmt(sql).all(...(params as SQLInputValue[])) as Row[];
+  }
+
+  /** Runs a change; returns how many rows it changed. */
+  run(sql: string, ...params: Params): number {
+    return Number(this.stmt(sql).run(...(params as SQLInputValue[])).changes);
+  }
+}
+
+/** A string column. */
+export function str(v: SQLOutputValue): string {
+  if (typeof v !== "string") throw new TypeError(`Expected a text column, got ${typeof v}`);
+  return v;
+}
+
+/** A nullable string column. */
+export function optStr(v: SQLOutputValue): string | null {
+  return v === null ? null : str(v);
+}
+
+/** An integer column. */
+export function num(v: SQLOutputValue): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "bigint") return Number(v);
+  throw new TypeError(`Expected an integer column, got ${typeof v}`);
+}
+
+/** A nullable integer column. */
+export function optNum(v: SQLOutputValue): number | null {
+  return v === null ? null : num(v);
+}
+
+/** A boolean stored as 0/1. */
+export function bool(v: SQLOutputValue): boolean {
+  return num(v) !== 0;
+}
+
+/** A JSON text column. */
+export function json<T>(v: SQLOutputValue): T {
+  return JSON.parse(str(v)) as T;
+}
+
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+const SQLITE_CONSTRAINT = 19;
+const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
+const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
+const SQLITE_CONSTRAINT_UNIQUE = 2067;
+
+function errcode(e: unknown): number | null {
+  const code = (e as { errcode?: unknown } | null)?.errcode;
+  return typeof code === "number" ? code : null;
+}
+
+/** What kind of constraint a SQLite error violated, if any. */
+export function constraintKind(e: unknown): "unique" | "foreign_key" | "other" | null {
+  const code = errcode(e);
+  if (code === null || (code & 0xff) !== SQLITE_CONSTRAINT) return null;
+  if (code === SQLITE_CONSTRAINT_UNIQUE || code === SQLITE_CONSTRAINT_PRIMARYKEY) return "unique";
+  if (code === SQLITE_CONSTRAINT_FOREIGNKEY) return "foreign_key";
+  return "other";
+}
+
+/** Turns "database is busy/locked" into Unavailable; passes anything else through. */
+export function mapSqliteError(e: unknown): unknown {
+  const code = errcode(e);
+  if (code !== null && ((code & 0xff) === SQLITE_BUSY || (code & 0xff) === SQLITE_LOCKED)) {
+    return new Unavailable(
+      "Cannot use the store: the database stayed locked by another postern process; try again",
+      { cause: e },
+    );
+  }
+  return e;
+}

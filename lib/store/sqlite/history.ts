@@ -1,0 +1,177 @@
+/**
+ * Recorded session metadata and the audit log in SQLite: the history half of
+ * the store, kept when users are deleted.
+ *
+ * @module
+ */
+
+import { Conflict, NotFound } from "../../errors.ts";
+import type {
+  AuditEvent,
+  AuditQuery,
+  AuditStore,
+  NewAuditEvent,
+  NewSession,
+  SessionFilter,
+  SessionRecord,
+  SessionStore,
+} from "../store.ts";
+import type { SQLInputValue } from "node:sqlite";
+import {
+  bool,
+  constraintKind,
+  type Db,
+  type Gate,
+  json,
+  num,
+  optNum,
+  optStr,
+  type Row,
+  str,
+} from "./db.ts";
+
+function toSession(r: Row): SessionRecord {
+  return {
+    id: str(r.id),
+    user: str(r.user),
+    login: str(r.login),
+    node: str(r.node),
+    kind: str(r.kind) as SessionRecord["kind"],
+    started: num(r.started),
+    ended: optNum(r.ended),
+    exitCode: optNum(r.exit_code),
+    cols: num(r.term_cols),
+    rows: num(r.term_rows),
+    recordingPath: str(r.recording_path),
+  };
+}
+
+/** The `sessions` table. */
+export class SqliteSessions implements SessionStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  create(s: NewSession): Promise<SessionRecord> {
+    return this.gate(() => {
+      try {
+        const r = this.db.get(
+          `INSERT INTO sessions (id, user, login, node, kind, started, term_cols, term_rows,
+             recording_path)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          s.id,
+          s.user,
+          s.login,
+          s.node,
+          s.kind,
+          s.started,
+          s.cols,
+          s.rows,
+          s.recordingPath,
+        );
+        return toSession(r!);
+      } catch (e) {
+        if (constraintKind(e) === "unique") {
+          throw new Conflict(`Cannot record session "${s.id}": that id exists`, { cause: e });
+        }
+        throw e;
+      }
+    });
+  }
+
+  end(id: string, ended: number, exitCode: number | null): Promise<SessionRecord> {
+    return this.gate(() => {
+      const r = this.db.get(
+        "UPDATE sessions SET ended = ?, exit_code = ? WHERE id = ? RETURNING *",
+        ended,
+        exitCode,
+        id,
+      );
+      if (!r) throw new NotFound(`Cannot end session "${id}": no such session`);
+      return toSession(r);
+    });
+  }
+
+  get(id: string): Promise<SessionRecord | null> {
+    return this.gate(() => {
+      const r = this.db.get("SELECT * FROM sessions WHERE id = ?", id);
+      return r ? toSession(r) : null;
+    });
+  }
+
+  list(filter: SessionFilter = {}): Promise<SessionRecord[]> {
+    return this.gate(() =>
+      this.db.all(
+        `SELECT * FROM sessions
+         WHERE (:user IS NULL OR user = :user) AND (:active = 0 OR ended IS NULL)
+         ORDER BY started DESC, id LIMIT :limit`,
+        {
+          user: filter.user ?? null,
+          active: filter.activeOnly ? 1 : 0,
+          limit: clampLimit(filter.limit, 100),
+        },
+      ).map(toSession)
+    );
+  }
+}
+
+const MAX_LIMIT = 10_000;
+
+function clampLimit(limit: number | undefined, fallback: number): number {
+  if (limit === undefined || !Number.isFinite(limit)) return fallback;
+  return Math.min(Math.max(Math.trunc(limit), 0), MAX_LIMIT);
+}
+
+function toAudit(r: Row): AuditEvent {
+  return {
+    id: num(r.id),
+    time: num(r.time),
+    code: str(r.code),
+    user: optStr(r.user),
+    remoteAddr: optStr(r.remote_addr),
+    success: bool(r.success),
+    fields: json<Record<string, unknown>>(r.fields),
+  };
+}
+
+/** The `audit_events` table. */
+export class SqliteAudit implements AuditStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  append(e: NewAuditEvent): Promise<AuditEvent> {
+    return this.gate(() =>
+      toAudit(
+        this.db.get(
+          `INSERT INTO audit_events (time, code, user, remote_addr, success, fields)
+           VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
+          e.time,
+          e.code,
+          e.user,
+          e.remoteAddr,
+          e.success ? 1 : 0,
+          JSON.stringify(e.fields),
+        )!,
+      )
+    );
+  }
+
+  query(q: AuditQuery = {}): Promise<AuditEvent[]> {
+    const params: Record<string, SQLInputValue> = {
+      since: q.since ?? null,
+      until: q.until ?? null,
+      prefix: q.codePrefix ?? null,
+      user: q.user ?? null,
+      limit: clampLimit(q.limit, 1000),
+    };
+    // Two fixed statements rather than spliced SQL; the order is the only variable.
+    const order = q.order === "desc" ? "DESC" : "ASC";
+    return this.gate(() =>
+      this.db.all(
+        `SELECT * FROM audit_events
+         WHERE (:since IS NULL OR time >= :since) AND (:until IS NULL OR time < :until)
+           AND (:prefix IS NULL OR substr(code, 1, length(:prefix)) = :prefix)
+           AND (:user IS NULL OR user = :user)
+         ORDER BY id ${order} LIMIT :limit`,
+        params,
+      ).map(toAudit)
+    );
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The SQLite schema as an ordered list of migrations. A database records the
+ * versions it has in `schema_version`; opening it applies the missing ones,
+ * each in its own write transaction, so two processes opening one file at
+ * once apply each migration exactly once. Never edit a released migration:
+ * append a new one.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { Conflict } from "../../errors.ts";
+
+/** One schema change. */
+export interface Migration {
+  /** 1, 2, 3... in order, no gaps. */
+  version: number;
+  /** What it does, for humans reading schema_version. */
+  description: string;
+  /** SQL run with `exec`, or a function for changes SQL cannot express alone. */
+  up: string | ((db: DatabaseSync) => void);
+}
+
+/** The schema of postern.db, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "initial schema",
+    up: `
+      CREATE TABLE cas (
+        kind TEXT PRIMARY KEY CHECK (kind IN ('user', 'host')),
+        private_key TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        created INTEGER NOT NULL
+      );
+      CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        roles TEXT NOT NULL,
+        logins TEXT NOT NULL,
+        password_hash TEXT,
+        totp_secret TEXT,
+        totp_confirmed INTEGER NOT NULL DEFAULT 0,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER,
+        last_totp_step INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL
+      );
+      CREATE TABLE invites (
+        token_hash TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('signup', 'reset')),
+        expires INTEGER NOT NULL,
+        used_at INTEGER,
+        created INTEGER NOT NULL
+      );
+      CREATE INDEX invites_user ON invites (user);
+      CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        addr TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        host_key TEXT,
+        require_host_cert INTEGER NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('cli', 'config')),
+        created INTEGER NOT NULL
+      );
+      CREATE TABLE web_sessions (
+        id_hash TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+        csrf_token_hash TEXT NOT NULL,
+        private_key TEXT NOT NULL,
+        cert TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        expires_idle INTEGER NOT NULL,
+        expires_abs INTEGER NOT NULL
+      );
+      CREATE INDEX web_sessions_user ON web_sessions (user);
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        login TEXT NOT NULL,
+        node TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('ssh', 'web')),
+        started INTEGER NOT NULL,
+        ended INTEGER,
+        exit_code INTEGER,
+        term_cols INTEGER NOT NULL,
+        term_rows INTEGER NOT NULL,
+        recording_path TEXT NOT NULL
+      );
+      CREATE INDEX sessions_started ON sessions (started);
+      CREATE INDEX sessions_user_started ON sessions (user, started);
+      CREATE TABLE audit_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        user TEXT,
+        remote_addr TEXT,
+        success INTEGER NOT NULL,
+        fields TEXT NOT NULL
+      );
+      CREATE INDEX audit_events_time ON audit_events (time);
+      CREATE INDEX audit_events_user_time ON audit_events (user, time);
+    `,
+  },
+];
+
+function currentVersion(db: DatabaseSync): number {
+  const row = db.prepare("SELECT max(version) AS v FROM schema_version").get();
+  return Number(row?.v ?? 0);
+}
+
+/**
+ * Brings the database up to the last migration.
+ *
+ * @param db an open connection with busy_timeout set
+ * @param migrations the schema; tests pass their own
+ * @returns the schema version after migrating
+ * @throws Conflict when the file was written by a newer postern
+ */
+export function migrate(db: DatabaseSync, migrations: readonly Migration[] = MIGRATIONS): number {
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied INTEGER NOT NULL)",
+  );
+  const latest = migrations.at(-1)?.version ?? 0;
+  const found = currentVersion(db);
+  if (found > latest) {
+    throw new Conflict(
+      `Cannot open the store: its schema version ${found} is newer than this postern knows (${latest}); upgrade postern`,
+    );
+  }
+  for (const m of migrations) {
+    if (m.version <= found) continue;
+    // IMMEDIATE takes the write lock before re-reading the version, so a second
+    // process opening the file at the same moment waits and then skips.
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      if (currentVersion(db) < m.version) {
+        if (typeof m.up === "string") db.exec(m.up);
+        else m.up(db);
+        db.prepare("INSERT INTO schema_version (version, description, applied) VALUES (?, ?, ?)")
+          .run(m.version, m.description, Date.now());
+      }
+      db.exec("COMMIT");
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+  return currentVersion(db);
+}

@@ -1,0 +1,224 @@
+/**
+ * Registered nodes and browser sessions in SQLite.
+ *
+ * @module
+ */
+
+import { Conflict, NotFound } from "../../errors.ts";
+import type {
+  NodePatch,
+  NodeRecord,
+  NodeStore,
+  SecretHash,
+  WebSessionRecord,
+  WebSessionStore,
+} from "../store.ts";
+import {
+  bool,
+  constraintKind,
+  type Db,
+  type Gate,
+  json,
+  num,
+  optStr,
+  type Row,
+  str,
+} from "./db.ts";
+
+function toNode(r: Row): NodeRecord {
+  return {
+    name: str(r.name),
+    addr: str(r.addr),
+    labels: json<Record<string, string>>(r.labels),
+    hostKey: optStr(r.host_key),
+    requireHostCert: bool(r.require_host_cert),
+    source: str(r.source) as NodeRecord["source"],
+    created: num(r.created),
+  };
+}
+
+/** The `nodes` table. */
+export class SqliteNodes implements NodeStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  create(node: NodeRecord): Promise<NodeRecord> {
+    return this.gate(() => {
+      try {
+        return this.#insert(node, "");
+      } catch (e) {
+        if (constraintKind(e) === "unique") {
+          throw new Conflict(`Cannot add node "${node.name}": a node of that name exists`, {
+            cause: e,
+          });
+        }
+        throw e;
+      }
+    });
+  }
+
+  upsert(node: NodeRecord): Promise<NodeRecord> {
+    return this.gate(() =>
+      this.#insert(
+        node,
+        `ON CONFLICT (name) DO UPDATE SET addr = excluded.addr, labels = excluded.labels,
+           host_key = excluded.host_key, require_host_cert = excluded.require_host_cert,
+           source = excluded.source`,
+      )
+    );
+  }
+
+  #insert(node: NodeRecord, onConflict: string): NodeRecord {
+    const r = this.db.get(
+      `INSERT INTO nodes (name, addr, labels, host_key, require_host_cert, source, created)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ${onConflict} RETURNING *`,
+      node.name,
+      node.addr,
+      JSON.stringify(node.labels),
+      node.hostKey,
+      node.requireHostCert ? 1 : 0,
+      node.source,
+      node.created,
+    );
+    return toNode(r!);
+  }
+
+  get(name: string): Promise<NodeRecord | null> {
+    return this.gate(() => {
+      const r = this.db.get("SELECT * FROM nodes WHERE name = ?", name);
+      return r ? toNode(r) : null;
+    });
+  }
+
+  list(): Promise<NodeRecord[]> {
+    return this.gate(() => this.db.all("SELECT * FROM nodes ORDER BY name").map(toNode));
+  }
+
+  update(name: string, patch: NodePatch): Promise<NodeRecord> {
+    return this.gate(() => {
+      const r = this.db.get(
+        `UPDATE nodes SET
+           addr = COALESCE(:addr, addr),
+           labels = COALESCE(:labels, labels),
+           host_key = CASE WHEN :setHostKey THEN :hostKey ELSE host_key END,
+           require_host_cert = COALESCE(:requireHostCert, require_host_cert),
+           source = COALESCE(:source, source)
+         WHERE name = :name RETURNING *`,
+        {
+          name,
+          addr: patch.addr ?? null,
+          labels: patch.labels ? JSON.stringify(patch.labels) : null,
+          setHostKey: patch.hostKey !== undefined ? 1 : 0,
+          hostKey: patch.hostKey ?? null,
+          requireHostCert: patch.requireHostCert === undefined
+            ? null
+            : patch.requireHostCert
+            ? 1
+            : 0,
+          source: patch.source ?? null,
+        },
+      );
+      if (!r) throw new NotFound(`Cannot update node "${name}": no such node`);
+      return toNode(r);
+    });
+  }
+
+  delete(name: string): Promise<boolean> {
+    return this.gate(() => this.db.run("DELETE FROM nodes WHERE name = ?", name) > 0);
+  }
+}
+
+function toWebSession(r: Row): WebSessionRecord {
+  return {
+    idHash: str(r.id_hash) as SecretHash,
+    user: str(r.user),
+    csrfTokenHash: str(r.csrf_token_hash) as SecretHash,
+    privateKey: str(r.private_key),
+    cert: str(r.cert),
+    created: num(r.created),
+    lastSeen: num(r.last_seen),
+    expiresIdle: num(r.expires_idle),
+    expiresAbs: num(r.expires_abs),
+  };
+}
+
+/** The `web_sessions` table. */
+export class SqliteWebSessions implements WebSessionStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  create(s: WebSessionRecord): Promise<WebSessionRecord> {
+    return this.gate(() => {
+      try {
+        const r = this.db.get(
+          `INSERT INTO web_sessions (id_hash, user, csrf_token_hash, private_key, cert, created,
+             last_seen, expires_idle, expires_abs)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          s.idHash,
+          s.user,
+          s.csrfTokenHash,
+          s.privateKey,
+          s.cert,
+          s.created,
+          s.lastSeen,
+          s.expiresIdle,
+          s.expiresAbs,
+        );
+        return toWebSession(r!);
+      } catch (e) {
+        const kind = constraintKind(e);
+        if (kind === "foreign_key") {
+          throw new NotFound(`Cannot create a web session for "${s.user}": no such user`, {
+            cause: e,
+          });
+        }
+        if (kind === "unique") {
+          throw new Conflict("Cannot create the web session: its id is already in use", {
+            cause: e,
+          });
+        }
+        throw e;
+      }
+    });
+  }
+
+  get(idHash: SecretHash): Promise<WebSessionRecord | null> {
+    return this.gate(() => {
+      const r = this.db.get("SELECT * FROM web_sessions WHERE id_hash = ?", idHash);
+      return r ? toWebSession(r) : null;
+    });
+  }
+
+  touch(idHash: SecretHash, now: number, idleMs: number): Promise<WebSessionRecord | null> {
+    return this.gate(() => {
+      const r = this.db.get(
+        `UPDATE web_sessions SET last_seen = :now, expires_idle = min(:now + :idleMs, expires_abs)
+         WHERE id_hash = :idHash AND expires_idle > :now AND expires_abs > :now RETURNING *`,
+        { idHash, now, idleMs },
+      );
+      return r ? toWebSession(r) : null;
+    });
+  }
+
+  delete(idHash: SecretHash): Promise<boolean> {
+    return this.gate(() => this.db.run("DELETE FROM web_sessions WHERE id_hash = ?", idHash) > 0);
+  }
+
+  deleteForUser(user: string): Promise<number> {
+    return this.gate(() => this.db.run("DELETE FROM web_sessions WHERE user = ?", user));
+  }
+
+  listForUser(user: string): Promise<WebSessionRecord[]> {
+    return this.gate(() =>
+      this.db.all("SELECT * FROM web_sessions WHERE user = ? ORDER BY created DESC", user)
+        .map(toWebSession)
+    );
+  }
+
+  deleteExpired(now: number): Promise<number> {
+    return this.gate(() =>
+      this.db.run(
+        "DELETE FROM web_sessions WHERE expires_idle <= :now OR expires_abs <= :now",
+        { now },
+      )
+    );
+  }
+}

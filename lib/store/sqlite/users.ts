@@ -1,0 +1,285 @@
+/**
+ * Users, CAs and invites in SQLite: the identity half of the store.
+ *
+ * @module
+ */
+
+import { Conflict, NotFound } from "../../errors.ts";
+import type {
+  CaKind,
+  CaRecord,
+  CaStore,
+  ConsumeInviteResult,
+  InviteRecord,
+  InviteStore,
+  LoginFailureState,
+  NewUser,
+  SecretHash,
+  UserPatch,
+  UserRecord,
+  UserStore,
+} from "../store.ts";
+import {
+  bool,
+  constraintKind,
+  type Db,
+  type Gate,
+  json,
+  num,
+  optNum,
+  optStr,
+  type Row,
+  str,
+} from "./db.ts";
+
+function toCa(r: Row): CaRecord {
+  return {
+    kind: str(r.kind) as CaKind,
+    privateKey: str(r.private_key),
+    publicKey: str(r.public_key),
+    created: num(r.created),
+  };
+}
+
+/** The `cas` table. */
+export class SqliteCas implements CaStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  get(kind: CaKind): Promise<CaRecord | null> {
+    return this.gate(() => {
+      const r = this.db.get("SELECT * FROM cas WHERE kind = ?", kind);
+      return r ? toCa(r) : null;
+    });
+  }
+
+  putIfAbsent(ca: CaRecord): Promise<CaRecord> {
+    return this.gate(() => {
+      this.db.run(
+        "INSERT OR IGNORE INTO cas (kind, private_key, public_key, created) VALUES (?, ?, ?, ?)",
+        ca.kind,
+        ca.privateKey,
+        ca.publicKey,
+        ca.created,
+      );
+      return toCa(this.db.get("SELECT * FROM cas WHERE kind = ?", ca.kind)!);
+    });
+  }
+}
+
+function toUser(r: Row): UserRecord {
+  return {
+    name: str(r.name),
+    roles: json<string[]>(r.roles),
+    logins: json<string[]>(r.logins),
+    passwordHash: optStr(r.password_hash),
+    totpSecret: optStr(r.totp_secret),
+    totpConfirmed: bool(r.totp_confirmed),
+    failedLogins: num(r.failed_logins),
+    lockedUntil: optNum(r.locked_until),
+    lastTotpStep: num(r.last_totp_step),
+    created: num(r.created),
+    updated: num(r.updated),
+  };
+}
+
+/** The `users` table. */
+export class SqliteUsers implements UserStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  create(user: NewUser): Promise<UserRecord> {
+    return this.gate(() => {
+      try {
+        const r = this.db.get(
+          `INSERT INTO users (name, roles, logins, password_hash, totp_secret, totp_confirmed,
+             created, updated)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          user.name,
+          JSON.stringify(user.roles),
+          JSON.stringify(user.logins),
+          user.passwordHash ?? null,
+          user.totpSecret ?? null,
+          user.totpConfirmed ? 1 : 0,
+          user.created,
+          user.created,
+        );
+        return toUser(r!);
+      } catch (e) {
+        if (constraintKind(e) === "unique") {
+          throw new Conflict(`Cannot create user "${user.name}": a user of that name exists`, {
+            cause: e,
+          });
+        }
+        throw e;
+      }
+    });
+  }
+
+  get(name: string): Promise<UserRecord | null> {
+    return this.gate(() => {
+      const r = this.db.get("SELECT * FROM users WHERE name = ?", name);
+      return r ? toUser(r) : null;
+    });
+  }
+
+  list(): Promise<UserRecord[]> {
+    return this.gate(() => this.db.all("SELECT * FROM users ORDER BY name").map(toUser));
+  }
+
+  update(name: string, patch: UserPatch, now: number): Promise<UserRecord> {
+    return this.gate(() => {
+      // COALESCE cannot tell "leave as is" from "set to null", so pass a flag per field.
+      const r = this.db.get(
+        `UPDATE users SET
+           roles = CASE WHEN :setRoles THEN :roles ELSE roles END,
+           logins = CASE WHEN :setLogins THEN :logins ELSE logins END,
+           password_hash = CASE WHEN :setPassword THEN :password ELSE password_hash END,
+           totp_secret = CASE WHEN :setTotp THEN :totp ELSE totp_secret END,
+           totp_confirmed = CASE WHEN :setConfirmed THEN :confirmed ELSE totp_confirmed END,
+           updated = :now
+         WHERE name = :name RETURNING *`,
+        {
+          name,
+          now,
+          setRoles: patch.roles !== undefined ? 1 : 0,
+          roles: JSON.stringify(patch.roles ?? []),
+          setLogins: patch.logins !== undefined ? 1 : 0,
+          logins: JSON.stringify(patch.logins ?? []),
+          setPassword: patch.passwordHash !== undefined ? 1 : 0,
+          password: patch.passwordHash ?? null,
+          setTotp: patch.totpSecret !== undefined ? 1 : 0,
+          totp: patch.totpSecret ?? null,
+          setConfirmed: patch.totpConfirmed !== undefined ? 1 : 0,
+          confirmed: patch.totpConfirmed ? 1 : 0,
+        },
+      );
+      if (!r) throw new NotFound(`Cannot update user "${name}": no such user`);
+      return toUser(r);
+    });
+  }
+
+  delete(name: string): Promise<boolean> {
+    return this.gate(() => this.db.run("DELETE FROM users WHERE name = ?", name) > 0);
+  }
+
+  recordLoginFailure(
+    name: string,
+    now: number,
+    maxFailures: number,
+    lockMs: number,
+  ): Promise<LoginFailureState> {
+    return this.gate(() => {
+      // One statement, so concurrent failures (even from two processes) each count.
+      // Right-hand sides see the old row: "expired" is the lock that ran out before now.
+      const r = this.db.get(
+        `UPDATE users SET
+           failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= :now
+                                THEN 1 ELSE failed_logins + 1 END,
+           locked_until = CASE
+             WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= :now
+                        THEN 1 ELSE failed_logins + 1 END) >= :max THEN :now + :lockMs
+             WHEN locked_until IS NOT NULL AND locked_until <= :now THEN NULL
+             ELSE locked_until END,
+           updated = :now
+         WHERE name = :name RETURNING failed_logins, locked_until`,
+        { name, now, max: maxFailures, lockMs },
+      );
+      if (!r) throw new NotFound(`Cannot record a login failure for "${name}": no such user`);
+      return { failedLogins: num(r.failed_logins), lockedUntil: optNum(r.locked_until) };
+    });
+  }
+
+  resetLoginFailures(name: string, now: number): Promise<void> {
+    return this.gate(() => {
+      this.db.run(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL, updated = ? WHERE name = ?",
+        now,
+        name,
+      );
+    });
+  }
+
+  useTotpStep(name: string, step: number): Promise<boolean> {
+    return this.gate(() =>
+      this.db.run(
+        "UPDATE users SET last_totp_step = ? WHERE name = ? AND last_totp_step < ?",
+        step,
+        name,
+        step,
+      ) === 1
+    );
+  }
+}
+
+function toInvite(r: Row): InviteRecord {
+  return {
+    tokenHash: str(r.token_hash) as SecretHash,
+    user: str(r.user),
+    kind: str(r.kind) as InviteRecord["kind"],
+    expires: num(r.expires),
+    usedAt: optNum(r.used_at),
+    created: num(r.created),
+  };
+}
+
+/** The `invites` table. */
+export class SqliteInvites implements InviteStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  create(invite: Omit<InviteRecord, "usedAt">): Promise<InviteRecord> {
+    return this.gate(() => {
+      try {
+        const r = this.db.get(
+          `INSERT INTO invites (token_hash, user, kind, expires, created)
+           VALUES (?, ?, ?, ?, ?) RETURNING *`,
+          invite.tokenHash,
+          invite.user,
+          invite.kind,
+          invite.expires,
+          invite.created,
+        );
+        return toInvite(r!);
+      } catch (e) {
+        const kind = constraintKind(e);
+        if (kind === "foreign_key") {
+          throw new NotFound(`Cannot create an invite for "${invite.user}": no such user`, {
+            cause: e,
+          });
+        }
+        if (kind === "unique") {
+          throw new Conflict("Cannot create the invite: its token is already in use", {
+            cause: e,
+          });
+        }
+        throw e;
+      }
+    });
+  }
+
+  get(tokenHash: SecretHash): Promise<InviteRecord | null> {
+    return this.gate(() => {
+      const r = this.db.get("SELECT * FROM invites WHERE token_hash = ?", tokenHash);
+      return r ? toInvite(r) : null;
+    });
+  }
+
+  consume(tokenHash: SecretHash, now: number): Promise<ConsumeInviteResult> {
+    return this.gate((): ConsumeInviteResult => {
+      // The guarded UPDATE is the atomic step: of racing callers exactly one sees a row.
+      const r = this.db.get(
+        `UPDATE invites SET used_at = ?
+         WHERE token_hash = ? AND used_at IS NULL AND expires > ? RETURNING *`,
+        now,
+        tokenHash,
+        now,
+      );
+      if (r) return { ok: true, invite: toInvite(r) };
+      const found = this.db.get("SELECT * FROM invites WHERE token_hash = ?", tokenHash);
+      if (!found) return { ok: false, reason: "not_found" };
+      return { ok: false, reason: found.used_at !== null ? "used" : "expired" };
+    });
+  }
+
+  deleteForUser(user: string): Promise<number> {
+    return this.gate(() => this.db.run("DELETE FROM invites WHERE user = ?", user));
+  }
+}

@@ -1,0 +1,358 @@
+/**
+ * The state of the auth role, behind an interface that says nothing about the
+ * database: plain typed records in and out, no SQL. `SqliteStore`
+ * (./sqlite.ts) is the embedded implementation; another backend (Postgres)
+ * implements the same interface.
+ *
+ * Conventions every backend follows:
+ * - Times are epoch milliseconds (`number`), everywhere.
+ * - Lookups of one thing return `null` when it does not exist (an expected
+ *   condition); changes to a thing that does not exist throw `NotFound`;
+ *   creating a thing that exists throws `Conflict`; a database that cannot be
+ *   reached or stays locked throws `Unavailable`.
+ * - Bearer secrets (invite tokens, web session ids, CSRF tokens) are stored only
+ *   as SHA-256 hashes. The `SecretHash` type is made only by {@link hashSecret},
+ *   so the compiler refuses a raw token where a hash is expected.
+ * - Deleting a user deletes their invites and web sessions; recorded sessions
+ *   and audit events are history and stay.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+
+declare const secretHashBrand: unique symbol;
+
+/** Hex SHA-256 of a bearer secret; the only form in which such secrets are stored. */
+export type SecretHash = string & { readonly [secretHashBrand]: true };
+
+/**
+ * Hashes a bearer secret (invite token, session id, CSRF token) for storage
+ * and lookup.
+ *
+ * @param secret the raw secret as handed to the user
+ * @returns its SHA-256, hex encoded
+ * @example
+ * ```ts
+ * const invite = await store.invites.get(hashSecret(tokenFromUrl));
+ * ```
+ */
+export function hashSecret(secret: string): SecretHash {
+  return createHash("sha256").update(secret, "utf8").digest("hex") as SecretHash;
+}
+
+/** Which certificate authority: the one that signs user certs or host certs. */
+export type CaKind = "user" | "host";
+
+/** A certificate authority key pair. */
+export interface CaRecord {
+  kind: CaKind;
+  /** Private key, OpenSSH PEM or PKCS8 string. Never logged or returned by an API. */
+  privateKey: string;
+  /** Public key as one authorized_keys line ("ssh-ed25519 AAAA... comment"). */
+  publicKey: string;
+  created: number;
+}
+
+/** A postern user. */
+export interface UserRecord {
+  name: string;
+  /** Role names; resolved against the role table by lib/auth/roles.ts. */
+  roles: string[];
+  /** The user's own OS logins, substituted for `{{internal.logins}}` in roles. */
+  logins: string[];
+  /** `scrypt$N$r$p$salt$hash` (lib/auth/password.ts); null until the user signs up. */
+  passwordHash: string | null;
+  /** Base32 TOTP secret; null until enrolment starts. */
+  totpSecret: string | null;
+  /** True once the user has proved the secret with a valid code. */
+  totpConfirmed: boolean;
+  /** Consecutive failed logins since the last success or lock expiry. */
+  failedLogins: number;
+  /** Locked until this time (epoch ms) after too many failures; null when not locked. */
+  lockedUntil: number | null;
+  /** Last accepted TOTP time step; codes for this step or earlier are replays. 0 = none yet. */
+  lastTotpStep: number;
+  created: number;
+  updated: number;
+}
+
+/** The fields a caller sets when creating a user; counters start at zero. */
+export interface NewUser {
+  name: string;
+  roles: string[];
+  logins: string[];
+  passwordHash?: string | null;
+  totpSecret?: string | null;
+  totpConfirmed?: boolean;
+  created: number;
+}
+
+/** Fields of a user that `users.update` may change. */
+export type UserPatch = Partial<
+  Pick<UserRecord, "roles" | "logins" | "passwordHash" | "totpSecret" | "totpConfirmed">
+>;
+
+/** The login-failure state after `users.recordLoginFailure`. */
+export interface LoginFailureState {
+  failedLogins: number;
+  /** Set (epoch ms) when this failure reached the limit or the user was already locked. */
+  lockedUntil: number | null;
+}
+
+/** What an invite lets its holder do. */
+export type InviteKind = "signup" | "reset";
+
+/** A single-use invite (signup or password reset) for an existing user. */
+export interface InviteRecord {
+  tokenHash: SecretHash;
+  user: string;
+  kind: InviteKind;
+  expires: number;
+  /** When the invite was consumed; null while unused. */
+  usedAt: number | null;
+  created: number;
+}
+
+/** Why `invites.consume` refused. */
+export type InviteRefusal = "not_found" | "used" | "expired";
+
+/** Result of `invites.consume`: the consumed invite, or why it could not be used. */
+export type ConsumeInviteResult =
+  | { ok: true; invite: InviteRecord }
+  | { ok: false; reason: InviteRefusal };
+
+/** Where a node's registration came from: `postern nodes add` or the config file. */
+export type NodeSource = "cli" | "config";
+
+/** A registered SSH node. */
+export interface NodeRecord {
+  name: string;
+  /** "host:port" to dial. */
+  addr: string;
+  labels: Record<string, string>;
+  /** Pinned host key as an authorized_keys line; null when not pinned. */
+  hostKey: string | null;
+  /** Refuse the node unless it presents a host certificate signed by the host CA. */
+  requireHostCert: boolean;
+  source: NodeSource;
+  created: number;
+}
+
+/** Fields of a node that `nodes.update` may change. */
+export type NodePatch = Partial<
+  Pick<NodeRecord, "addr" | "labels" | "hostKey" | "requireHostCert" | "source">
+>;
+
+/** A browser session. */
+export interface WebSessionRecord {
+  idHash: SecretHash;
+  user: string;
+  csrfTokenHash: SecretHash;
+  /** The web-session private key (PKCS8 or OpenSSH string); it never leaves auth. */
+  privateKey: string;
+  /** The OpenSSH certificate line for that key. */
+  cert: string;
+  created: number;
+  lastSeen: number;
+  /** Expires at this time unless touched before (sliding). */
+  expiresIdle: number;
+  /** Expires at this time whatever happens. */
+  expiresAbs: number;
+}
+
+/** How a recorded session was started. */
+export type SessionKind = "ssh" | "web";
+
+/** Metadata of a recorded, proxy-terminated SSH session. */
+export interface SessionRecord {
+  id: string;
+  user: string;
+  login: string;
+  node: string;
+  kind: SessionKind;
+  started: number;
+  /** Null while the session is running. */
+  ended: number | null;
+  exitCode: number | null;
+  cols: number;
+  rows: number;
+  /** Path of the asciicast recording, relative to the data dir or absolute. */
+  recordingPath: string;
+}
+
+/** Fields set when a session starts. */
+export type NewSession = Omit<SessionRecord, "ended" | "exitCode">;
+
+/** Filters for `sessions.list`; newest first. */
+export interface SessionFilter {
+  user?: string;
+  /** Only sessions that have not ended. */
+  activeOnly?: boolean;
+  /** @default 100 */
+  limit?: number;
+}
+
+/** One audit event. Fields must never contain secrets. */
+export interface AuditEvent {
+  id: number;
+  time: number;
+  /** Dotted event code, e.g. "user.login", "session.start". */
+  code: string;
+  /** The acting user; null when unknown (e.g. login as a user that does not exist). */
+  user: string | null;
+  remoteAddr: string | null;
+  success: boolean;
+  fields: Record<string, unknown>;
+}
+
+/** An audit event before it is stored (the store assigns the id). */
+export type NewAuditEvent = Omit<AuditEvent, "id">;
+
+/** Filters for `audit.query`. */
+export interface AuditQuery {
+  /** Events at or after this time. */
+  since?: number;
+  /** Events before this time. */
+  until?: number;
+  /** Code prefix: "user." matches "user.login"; "user.login" matches exactly that family. */
+  codePrefix?: string;
+  user?: string;
+  /** @default 1000 (at most 10000) */
+  limit?: number;
+  /** @default "asc" (oldest first) */
+  order?: "asc" | "desc";
+}
+
+/** The two certificate authorities. */
+export interface CaStore {
+  /** The CA of this kind, or null before first launch created it. */
+  get(kind: CaKind): Promise<CaRecord | null>;
+  /**
+   * Stores `ca` unless a CA of that kind exists, and returns the stored one.
+   * When two processes start at once, both get the same winner.
+   */
+  putIfAbsent(ca: CaRecord): Promise<CaRecord>;
+}
+
+/** Users, their credentials and lockout state. */
+export interface UserStore {
+  /** @throws Conflict when the name is taken */
+  create(user: NewUser): Promise<UserRecord>;
+  get(name: string): Promise<UserRecord | null>;
+  /** All users, by name. */
+  list(): Promise<UserRecord[]>;
+  /** @throws NotFound */
+  update(name: string, patch: UserPatch, now: number): Promise<UserRecord>;
+  /** Deletes the user with their invites and web sessions; false if there was none. */
+  delete(name: string): Promise<boolean>;
+  /**
+   * Atomically counts one failed login. The count restarts after an expired
+   * lock; reaching `maxFailures` locks the user until `now + lockMs`.
+   * @throws NotFound
+   */
+  recordLoginFailure(
+    name: string,
+    now: number,
+    maxFailures: number,
+    lockMs: number,
+  ): Promise<LoginFailureState>;
+  /** Clears the failure count and any lock (after a successful login or by an admin). */
+  resetLoginFailures(name: string, now: number): Promise<void>;
+  /**
+   * Atomically records `step` as the last used TOTP step if it is later than the
+   * stored one. False means a replay (or an unknown user): refuse the login.
+   */
+  useTotpStep(name: string, step: number): Promise<boolean>;
+}
+
+/** Signup and reset invites. */
+export interface InviteStore {
+  /** @throws Conflict on a duplicate hash; NotFound when the user does not exist */
+  create(invite: Omit<InviteRecord, "usedAt">): Promise<InviteRecord>;
+  get(tokenHash: SecretHash): Promise<InviteRecord | null>;
+  /** Marks the invite used if it is unused and unexpired; exactly one caller wins. */
+  consume(tokenHash: SecretHash, now: number): Promise<ConsumeInviteResult>;
+  /** Deletes all invites of a user; returns how many. */
+  deleteForUser(user: string): Promise<number>;
+}
+
+/** Registered nodes. */
+export interface NodeStore {
+  /** @throws Conflict when the name is taken */
+  create(node: NodeRecord): Promise<NodeRecord>;
+  /** Creates or replaces (config sync); keeps the original `created`. */
+  upsert(node: NodeRecord): Promise<NodeRecord>;
+  get(name: string): Promise<NodeRecord | null>;
+  /** All nodes, by name. */
+  list(): Promise<NodeRecord[]>;
+  /** @throws NotFound */
+  update(name: string, patch: NodePatch): Promise<NodeRecord>;
+  delete(name: string): Promise<boolean>;
+}
+
+/** Browser sessions. */
+export interface WebSessionStore {
+  /** @throws Conflict on a duplicate id; NotFound when the user does not exist */
+  create(session: WebSessionRecord): Promise<WebSessionRecord>;
+  /** The session as stored, expired or not. */
+  get(idHash: SecretHash): Promise<WebSessionRecord | null>;
+  /**
+   * If the session exists and has expired neither way, sets `lastSeen = now`,
+   * `expiresIdle = min(now + idleMs, expiresAbs)` and returns it; else null.
+   */
+  touch(idHash: SecretHash, now: number, idleMs: number): Promise<WebSessionRecord | null>;
+  delete(idHash: SecretHash): Promise<boolean>;
+  /** Logs the user out everywhere; returns how many sessions were deleted. */
+  deleteForUser(user: string): Promise<number>;
+  /** The user's sessions, newest first. */
+  listForUser(user: string): Promise<WebSessionRecord[]>;
+  /** Deletes sessions past either expiry; returns how many. */
+  deleteExpired(now: number): Promise<number>;
+}
+
+/** Recorded SSH session metadata. */
+export interface SessionStore {
+  /** @throws Conflict on a duplicate id */
+  create(session: NewSession): Promise<SessionRecord>;
+  /** Sets the end time and exit code (null when the exit is unknown). @throws NotFound */
+  end(id: string, ended: number, exitCode: number | null): Promise<SessionRecord>;
+  get(id: string): Promise<SessionRecord | null>;
+  list(filter?: SessionFilter): Promise<SessionRecord[]>;
+}
+
+/** The audit log. */
+export interface AuditStore {
+  append(event: NewAuditEvent): Promise<AuditEvent>;
+  query(q?: AuditQuery): Promise<AuditEvent[]>;
+}
+
+/** Everything auth keeps. */
+export interface Store {
+  readonly cas: CaStore;
+  readonly users: UserStore;
+  readonly invites: InviteStore;
+  readonly nodes: NodeStore;
+  readonly webSessions: WebSessionStore;
+  readonly sessions: SessionStore;
+  readonly audit: AuditStore;
+  /**
+   * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back
+   * when it throws. Other calls on this store wait until it is done. Call only
+   * `tx` inside `fn` and do not await other I/O there (the SQLite write lock is
+   * held). Nested calls join the outer transaction.
+   *
+   * @example
+   * ```ts
+   * await store.transaction(async (tx) => {
+   *   await tx.users.update("alice", { passwordHash }, now);
+   *   await tx.invites.deleteForUser("alice");
+   * });
+   * ```
+   */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  /** Resolves when the store answers a trivial query (for /readyz). @throws Unavailable */
+  ping(): Promise<void>;
+  /** Releases the connection. */
+  close(): void;
+}

@@ -1,0 +1,594 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { isKind } from "../../lib/errors.ts";
+import { SqliteStore } from "../../lib/store/sqlite.ts";
+import { migrate, type Migration, MIGRATIONS } from "../../lib/store/sqlite/migrations.ts";
+import { hashSecret, type NewUser, type Store } from "../../lib/store/store.ts";
+
+const T0 = 1_700_000_000_000;
+const MIN = 60_000;
+
+async function withDir(fn: (dir: string) => void | Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "postern-store-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function user(name: string, extra: Partial<NewUser> = {}): NewUser {
+  return { name, roles: ["access"], logins: [name], created: T0, ...extra };
+}
+
+async function rejectsKind(p: Promise<unknown>, kind: Parameters<typeof isKind>[1]) {
+  await assert.rejects(p, (e) => isKind(e, kind));
+}
+
+Deno.test("SqliteStore.open() creates a private WAL database with foreign keys on", async () => {
+  await withDir(async (dir) => {
+    const store = SqliteStore.open(dir);
+    try {
+      assert.equal(store.path, join(dir, "postern.db"));
+      assert.equal(store.schemaVersion, MIGRATIONS.at(-1)!.version);
+      for (const f of ["postern.db", "postern.db-wal", "postern.db-shm"]) {
+        assert.equal((await Deno.stat(join(dir, f))).mode! & 0o777, 0o600, f);
+      }
+      const probe = new DatabaseSync(store.path);
+      assert.equal(probe.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
+      probe.close();
+      // Foreign keys are per connection: prove ours enforces them.
+      await rejectsKind(
+        store.invites.create({
+          tokenHash: hashSecret("t"),
+          user: "ghost",
+          kind: "signup",
+          expires: T0 + MIN,
+          created: T0,
+        }),
+        "not_found",
+      );
+    } finally {
+      store.close();
+    }
+  });
+});
+
+Deno.test("SqliteStore.open() is idempotent across reopen and keeps data", async () => {
+  await withDir(async (dir) => {
+    const a = SqliteStore.open(dir);
+    await a.users.create(user("alice"));
+    a.close();
+    const b = SqliteStore.open(dir);
+    try {
+      assert.equal(b.schemaVersion, MIGRATIONS.at(-1)!.version);
+      assert.equal((await b.users.get("alice"))?.name, "alice");
+      const raw = new DatabaseSync(b.path);
+      const rows = raw.prepare("SELECT version FROM schema_version").all();
+      raw.close();
+      assert.deepEqual(rows.map((r) => r.version), MIGRATIONS.map((m) => m.version));
+    } finally {
+      b.close();
+    }
+  });
+});
+
+Deno.test("migrate() applies new migrations once and rolls back a failing one", async () => {
+  await withDir((dir) => {
+    const db = new DatabaseSync(join(dir, "m.db"));
+    const one: Migration[] = [{ version: 1, description: "t", up: "CREATE TABLE t (a INT)" }];
+    assert.equal(migrate(db, one), 1);
+    assert.equal(migrate(db, one), 1);
+    const two: Migration[] = [...one, {
+      version: 2,
+      description: "u",
+      up: (d) => d.exec("CREATE TABLE u (a INT); INSERT INTO t VALUES (1)"),
+    }];
+    assert.equal(migrate(db, two), 2);
+    assert.equal(migrate(db, two), 2);
+    assert.equal(db.prepare("SELECT count(*) AS n FROM t").get()?.n, 1);
+    const bad: Migration[] = [...two, {
+      version: 3,
+      description: "bad",
+      up: "CREATE TABLE v (a INT); INSERT INTO nowhere VALUES (1)",
+    }];
+    assert.throws(() => migrate(db, bad));
+    assert.equal(migrate(db, two), 2);
+    assert.equal(
+      db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'v'").get()?.n,
+      0,
+    );
+    assert.throws(() => migrate(db, one), (e) => isKind(e, "conflict"));
+    db.close();
+  });
+});
+
+Deno.test("two SqliteStores on one file see each other's writes", async () => {
+  await withDir(async (dir) => {
+    const a = SqliteStore.open(dir);
+    const b = SqliteStore.open(dir);
+    try {
+      await a.users.create(user("alice"));
+      assert.deepEqual((await b.users.get("alice"))?.logins, ["alice"]);
+      await b.users.update("alice", { logins: ["root"] }, T0 + 1);
+      assert.deepEqual((await a.users.get("alice"))?.logins, ["root"]);
+      await b.users.delete("alice");
+      assert.equal(await a.users.get("alice"), null);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+Deno.test("cas.putIfAbsent() leaves one CA when two stores race", async () => {
+  await withDir(async (dir) => {
+    const a = SqliteStore.open(dir);
+    const b = SqliteStore.open(dir);
+    try {
+      assert.equal(await a.cas.get("user"), null);
+      const ca = (n: string) => ({
+        kind: "user" as const,
+        privateKey: `key-${n}`,
+        publicKey: `pub-${n}`,
+        created: T0,
+      });
+      const [fromA, fromB] = await Promise.all([
+        a.cas.putIfAbsent(ca("a")),
+        b.cas.putIfAbsent(ca("b")),
+      ]);
+      assert.deepEqual(fromA, fromB);
+      assert.deepEqual(await b.cas.get("user"), fromA);
+      assert.equal(await a.cas.get("host"), null);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+Deno.test("users: create, conflict, update patch, list and cascading delete", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      const created = await s.users.create(user("bob", { passwordHash: "h1", totpSecret: "S" }));
+      assert.deepEqual(created, {
+        name: "bob",
+        roles: ["access"],
+        logins: ["bob"],
+        passwordHash: "h1",
+        totpSecret: "S",
+        totpConfirmed: false,
+        failedLogins: 0,
+        lockedUntil: null,
+        lastTotpStep: 0,
+        created: T0,
+        updated: T0,
+      });
+      await rejectsKind(s.users.create(user("bob")), "conflict");
+      await s.users.create(user("alice"));
+      assert.deepEqual((await s.users.list()).map((u) => u.name), ["alice", "bob"]);
+
+      const updated = await s.users.update(
+        "bob",
+        { passwordHash: null, totpConfirmed: true },
+        T0 + 5,
+      );
+      assert.equal(updated.passwordHash, null);
+      assert.equal(updated.totpConfirmed, true);
+      assert.equal(updated.totpSecret, "S", "fields absent from the patch are kept");
+      assert.deepEqual(updated.roles, ["access"]);
+      assert.equal(updated.updated, T0 + 5);
+      await rejectsKind(s.users.update("nobody", { roles: [] }, T0), "not_found");
+
+      await s.invites.create({
+        tokenHash: hashSecret("inv"),
+        user: "bob",
+        kind: "reset",
+        expires: T0 + MIN,
+        created: T0,
+      });
+      await s.webSessions.create(webSession("sid", "bob"));
+      assert.equal(await s.users.delete("bob"), true);
+      assert.equal(await s.users.delete("bob"), false);
+      assert.equal(await s.invites.get(hashSecret("inv")), null);
+      assert.equal(await s.webSessions.get(hashSecret("sid")), null);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+Deno.test("users.recordLoginFailure() locks at the limit and restarts after the lock", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      await s.users.create(user("carol"));
+      const lockMs = 15 * MIN;
+      assert.deepEqual(await s.users.recordLoginFailure("carol", T0, 3, lockMs), {
+        failedLogins: 1,
+        lockedUntil: null,
+      });
+      await s.users.recordLoginFailure("carol", T0 + 1, 3, lockMs);
+      assert.deepEqual(await s.users.recordLoginFailure("carol", T0 + 2, 3, lockMs), {
+        failedLogins: 3,
+        lockedUntil: T0 + 2 + lockMs,
+      });
+      assert.equal((await s.users.get("carol"))?.lockedUntil, T0 + 2 + lockMs);
+      // The lock ran out: the next failure starts a fresh count.
+      assert.deepEqual(await s.users.recordLoginFailure("carol", T0 + 3 + lockMs, 3, lockMs), {
+        failedLogins: 1,
+        lockedUntil: null,
+      });
+      await s.users.resetLoginFailures("carol", T0 + 4 + lockMs);
+      const reset = await s.users.get("carol");
+      assert.equal(reset?.failedLogins, 0);
+      assert.equal(reset?.lockedUntil, null);
+      await rejectsKind(s.users.recordLoginFailure("nobody", T0, 3, lockMs), "not_found");
+    } finally {
+      s.close();
+    }
+  });
+});
+
+Deno.test("users.useTotpStep() accepts only steps later than the last used", async () => {
+  await withDir(async (dir) => {
+    const a = SqliteStore.open(dir);
+    const b = SqliteStore.open(dir);
+    try {
+      await a.users.create(user("dave"));
+      assert.equal(await a.users.useTotpStep("dave", 100), true);
+      assert.equal(await a.users.useTotpStep("dave", 100), false);
+      assert.equal(await b.users.useTotpStep("dave", 99), false);
+      const both = await Promise.all([
+        a.users.useTotpStep("dave", 101),
+        b.users.useTotpStep("dave", 101),
+      ]);
+      assert.deepEqual(both.sort(), [false, true]);
+      assert.equal((await a.users.get("dave"))?.lastTotpStep, 101);
+      assert.equal(await a.users.useTotpStep("nobody", 200), false);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+Deno.test("invites.consume() is single-use and refuses expired or unknown tokens", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      await s.users.create(user("erin"));
+      const invite = await s.invites.create({
+        tokenHash: hashSecret("good"),
+        user: "erin",
+        kind: "signup",
+        expires: T0 + MIN,
+        created: T0,
+      });
+      assert.equal(invite.usedAt, null);
+      await rejectsKind(s.invites.create({ ...invite }), "conflict");
+      await s.invites.create({ ...invite, tokenHash: hashSecret("old"), expires: T0 });
+
+      const first = await s.invites.consume(hashSecret("good"), T0 + 1);
+      assert.deepEqual(first, { ok: true, invite: { ...invite, usedAt: T0 + 1 } });
+      assert.deepEqual(await s.invites.consume(hashSecret("good"), T0 + 2), {
+        ok: false,
+        reason: "used",
+      });
+      assert.deepEqual(await s.invites.consume(hashSecret("old"), T0), {
+        ok: false,
+        reason: "expired",
+      });
+      assert.deepEqual(await s.invites.consume(hashSecret("nope"), T0), {
+        ok: false,
+        reason: "not_found",
+      });
+      assert.equal(await s.invites.deleteForUser("erin"), 2);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+// Real processes, as `postern users ...` next to a running server: each invite
+// must be consumed exactly once and every login failure counted.
+Deno.test("invites and lockout stay atomic across processes", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    const invites = 200;
+    const procs = 3;
+    try {
+      await s.users.create(user("frank"));
+      for (let i = 0; i < invites; i++) {
+        await s.invites.create({
+          tokenHash: hashSecret(`tok${i}`),
+          user: "frank",
+          kind: "signup",
+          expires: T0 + MIN,
+          created: T0,
+        });
+      }
+      const code = `
+        import { SqliteStore } from ${
+        JSON.stringify(import.meta.resolve("../../lib/store/sqlite.ts"))
+      };
+        import { hashSecret } from ${
+        JSON.stringify(import.meta.resolve("../../lib/store/store.ts"))
+      };
+        const s = SqliteStore.open(${JSON.stringify(dir)});
+        // Start together so the processes really contend.
+        await new Promise((r) => setTimeout(r, ${Date.now() + 500} - Date.now()));
+        const won = [];
+        for (let i = 0; i < ${invites}; i++) {
+          await s.users.recordLoginFailure("frank", ${T0}, 1e9, 1);
+          const r = await s.invites.consume(hashSecret("tok" + i), ${T0 + 1});
+          if (r.ok) won.push(i);
+        }
+        console.log(JSON.stringify(won));
+        s.close();
+      `;
+      const outputs = await Promise.all(
+        Array.from({ length: procs }, () =>
+          new Deno.Command(Deno.execPath(), {
+            args: ["eval", "--no-check", code],
+            stdout: "piped",
+            stderr: "piped",
+          }).output()),
+      );
+      const wins: number[] = [];
+      for (const out of outputs) {
+        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+        wins.push(...JSON.parse(new TextDecoder().decode(out.stdout)));
+      }
+      assert.deepEqual(wins.sort((x, y) => x - y), Array.from({ length: invites }, (_, i) => i));
+      assert.equal((await s.users.get("frank"))?.failedLogins, procs * invites);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+Deno.test("transaction() commits, rolls back, and holds other calls until it ends", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      await assert.rejects(
+        s.transaction(async (tx) => {
+          await tx.users.create(user("gina"));
+          throw new Error("boom");
+        }),
+        /boom/,
+      );
+      assert.equal(await s.users.get("gina"), null);
+
+      const txDone = s.transaction(async (tx) => {
+        await tx.users.create(user("gina"));
+        await new Promise((r) => setTimeout(r, 20));
+        await tx.users.update("gina", { logins: ["ops"] }, T0 + 1);
+      });
+      // Issued while the transaction is open, outside it.
+      const outsideSaw = (await s.users.get("gina"))?.logins;
+      await txDone;
+      assert.deepEqual(outsideSaw, ["ops"], "the outside read waited for the commit");
+
+      let leaked: unknown;
+      await assert.rejects(
+        s.transaction(async (tx) => {
+          leaked = tx;
+          await s.users.get("gina");
+        }),
+        /use the `tx` argument/,
+      );
+      await assert.rejects((leaked as Store).users.get("gina"), /after it has ended/);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+Deno.test("a write blocked by another connection's transaction fails as Unavailable", async () => {
+  await withDir(async (dir) => {
+    const a = SqliteStore.open(dir);
+    const b = SqliteStore.open(dir, { busyTimeoutMs: 30 });
+    try {
+      await a.transaction(async (tx) => {
+        await tx.users.create(user("hank"));
+        await rejectsKind(b.users.create(user("ivy")), "unavailable");
+        assert.equal(await b.users.get("hank"), null, "readers see the last commit");
+      });
+      assert.equal((await b.users.get("hank"))?.name, "hank");
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+function webSession(id: string, userName: string, now = T0) {
+  return {
+    idHash: hashSecret(id),
+    user: userName,
+    csrfTokenHash: hashSecret(`csrf-${id}`),
+    privateKey: "PRIVATE",
+    cert: "ssh-ed25519-cert-v01@openssh.com AAAA",
+    created: now,
+    lastSeen: now,
+    expiresIdle: now + 10 * MIN,
+    expiresAbs: now + 60 * MIN,
+  };
+}
+
+Deno.test("webSessions: touch slides the idle expiry up to the absolute one", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      await s.users.create(user("jo"));
+      await rejectsKind(s.webSessions.create(webSession("x", "ghost")), "not_found");
+      await s.webSessions.create(webSession("one", "jo"));
+      await s.webSessions.create(webSession("two", "jo", T0 + 1));
+      const one = hashSecret("one");
+
+      const touched = await s.webSessions.touch(one, T0 + 5 * MIN, 10 * MIN);
+      assert.equal(touched?.lastSeen, T0 + 5 * MIN);
+      assert.equal(touched?.expiresIdle, T0 + 15 * MIN);
+      const capped = await s.webSessions.touch(one, T0 + 14 * MIN, 100 * MIN);
+      assert.equal(capped?.expiresIdle, T0 + 60 * MIN);
+      assert.equal(await s.webSessions.touch(one, T0 + 60 * MIN, 10 * MIN), null);
+      assert.equal(await s.webSessions.touch(hashSecret("two"), T0 + 11 * MIN, 10 * MIN), null);
+      assert.equal(await s.webSessions.touch(hashSecret("nope"), T0, 10 * MIN), null);
+
+      assert.deepEqual(
+        (await s.webSessions.listForUser("jo")).map((w) => w.idHash),
+        [hashSecret("two"), one],
+      );
+      await s.webSessions.create(webSession("three", "jo", T0 + 55 * MIN));
+      assert.equal(await s.webSessions.deleteExpired(T0 + 60 * MIN), 2);
+      assert.equal(await s.webSessions.delete(hashSecret("three")), true);
+      await s.webSessions.create(webSession("four", "jo"));
+      assert.equal(await s.webSessions.deleteForUser("jo"), 1);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+Deno.test("nodes: create, conflict, upsert keeps created, patch and delete", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      const saturn = {
+        name: "saturn",
+        addr: "10.0.0.5:22",
+        labels: { env: "prod" },
+        hostKey: "ssh-ed25519 AAAA",
+        requireHostCert: false,
+        source: "cli" as const,
+        created: T0,
+      };
+      assert.deepEqual(await s.nodes.create(saturn), saturn);
+      await rejectsKind(s.nodes.create(saturn), "conflict");
+      const up = await s.nodes.upsert({
+        ...saturn,
+        addr: "10.0.0.6:22",
+        source: "config",
+        created: T0 + 9,
+      });
+      assert.equal(up.addr, "10.0.0.6:22");
+      assert.equal(up.created, T0);
+      await s.nodes.upsert({ ...saturn, name: "mars" });
+      const patched = await s.nodes.update("saturn", { hostKey: null, requireHostCert: true });
+      assert.equal(patched.hostKey, null);
+      assert.equal(patched.requireHostCert, true);
+      assert.deepEqual(patched.labels, { env: "prod" });
+      await rejectsKind(s.nodes.update("pluto", { addr: "x:22" }), "not_found");
+      assert.deepEqual((await s.nodes.list()).map((n) => n.name), ["mars", "saturn"]);
+      assert.equal(await s.nodes.delete("mars"), true);
+      assert.equal(await s.nodes.get("mars"), null);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+Deno.test("sessions: create, end and list by user and activity", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      const base = { login: "root", node: "saturn", kind: "ssh" as const, cols: 80, rows: 24 };
+      await s.sessions.create({
+        ...base,
+        id: "s1",
+        user: "kim",
+        started: T0,
+        recordingPath: "r/s1",
+      });
+      await s.sessions.create({
+        ...base,
+        id: "s2",
+        user: "lee",
+        started: T0 + 1,
+        recordingPath: "r/s2",
+      });
+      await s.sessions.create({
+        ...base,
+        id: "s3",
+        user: "kim",
+        started: T0 + 2,
+        recordingPath: "r/s3",
+      });
+      await rejectsKind(
+        s.sessions.create({ ...base, id: "s1", user: "kim", started: T0, recordingPath: "x" }),
+        "conflict",
+      );
+      const ended = await s.sessions.end("s1", T0 + 10, 0);
+      assert.equal(ended.ended, T0 + 10);
+      assert.equal(ended.exitCode, 0);
+      await rejectsKind(s.sessions.end("zz", T0, null), "not_found");
+      assert.deepEqual((await s.sessions.list()).map((x) => x.id), ["s3", "s2", "s1"]);
+      assert.deepEqual((await s.sessions.list({ user: "kim" })).map((x) => x.id), ["s3", "s1"]);
+      assert.deepEqual((await s.sessions.list({ activeOnly: true })).map((x) => x.id), [
+        "s3",
+        "s2",
+      ]);
+      assert.deepEqual(
+        (await s.sessions.list({ user: "kim", activeOnly: true, limit: 5 })).map((x) => x.id),
+        ["s3"],
+      );
+      assert.equal((await s.sessions.get("s2"))?.recordingPath, "r/s2");
+    } finally {
+      s.close();
+    }
+  });
+});
+
+Deno.test("audit: append and query by time, code prefix, user, limit and order", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      const ev = (time: number, code: string, u: string | null, success = true) =>
+        s.audit.append({
+          time,
+          code,
+          user: u,
+          remoteAddr: "127.0.0.1",
+          success,
+          fields: { n: time },
+        });
+      const first = await ev(T0, "user.login", "ann", false);
+      assert.deepEqual(first, {
+        id: first.id,
+        time: T0,
+        code: "user.login",
+        user: "ann",
+        remoteAddr: "127.0.0.1",
+        success: false,
+        fields: { n: T0 },
+      });
+      await ev(T0 + 1, "user.login", "ben");
+      await ev(T0 + 2, "session.start", "ann");
+      await ev(T0 + 3, "users.create", null);
+      const codes = async (q: Parameters<typeof s.audit.query>[0]) =>
+        (await s.audit.query(q)).map((e) => `${e.code}@${e.time - T0}`);
+      assert.deepEqual(await codes({ codePrefix: "user." }), ["user.login@0", "user.login@1"]);
+      assert.deepEqual(await codes({ user: "ann" }), ["user.login@0", "session.start@2"]);
+      assert.deepEqual(await codes({ since: T0 + 2 }), ["session.start@2", "users.create@3"]);
+      assert.deepEqual(await codes({ until: T0 + 1 }), ["user.login@0"]);
+      assert.deepEqual(await codes({ order: "desc", limit: 2 }), [
+        "users.create@3",
+        "session.start@2",
+      ]);
+      assert.equal((await s.audit.query()).length, 4);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+Deno.test("hashSecret() is a stable hex SHA-256", () => {
+  assert.equal(
+    hashSecret("abc"),
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+  );
+});
