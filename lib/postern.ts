@@ -13,12 +13,23 @@ import { loadTlsMaterial, type TlsMaterial } from "./tls/certificate.ts";
 import { loadOrCreateHostKey } from "./proxy/ssh/host_key.ts";
 import { startWebServer, type WebServer } from "./proxy/web/server.ts";
 import { type SshServer, startSshServer } from "./proxy/ssh/server.ts";
+import { createGateway } from "./proxy/ssh/gateway.ts";
+import { SqliteStore } from "./store/sqlite.ts";
+import { LocalAuthService } from "./auth/local.ts";
+import { probeHostKey } from "./sshclient/probe.ts";
+import { SessionHub } from "./session/hub.ts";
+import { authRoutes } from "./proxy/web/api/auth_routes.ts";
+import { resourceRoutes } from "./proxy/web/api/resources.ts";
+import { terminalRoutes } from "./proxy/web/terminal.ts";
+import type { NodeSessionDeps } from "./proxy/node_session.ts";
 
 /** A running postern process. */
 export interface Postern {
   web: WebServer;
   ssh: SshServer;
   tls: TlsMaterial;
+  auth: LocalAuthService;
+  hub: SessionHub;
   /** The proxy's SSH host public key line. */
   hostPublicKey: string;
   /** Closes listeners, ends in-flight work, closes the store. */
@@ -31,11 +42,52 @@ export function publicHost(config: Config): string {
   return configured ? configured.hostname : Deno.hostname();
 }
 
+/** Opens the auth role over a data dir (also used by admin commands). */
+export async function openAuth(
+  options: { config: Config; dataDir: string; log: Logger },
+): Promise<{ auth: LocalAuthService; close(): Promise<void> }> {
+  const store = SqliteStore.open(options.dataDir);
+  try {
+    const auth = await LocalAuthService.open({ ...options, store, probeHostKey });
+    return {
+      auth,
+      async close() {
+        await auth.close();
+        store.close();
+      },
+    };
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
+/** Prints an invite for the first admin when there are no users yet. */
+async function bootstrapAdmin(auth: LocalAuthService, log: Logger): Promise<void> {
+  if ((await auth.listUsers()).length > 0) return;
+  const invite = await auth.addUser(
+    { name: "admin", roles: ["admin"], logins: ["root"] },
+    "postern",
+  );
+  log.info(
+    'no users yet: created user "admin"; open this link to set its password and second factor',
+    {
+      invite: invite.url,
+      expires: invite.expires.toISOString(),
+    },
+  );
+}
+
 /** Starts every role; throws a PosternError with a clear message when it cannot. */
 export async function startPostern(
   options: { config: Config; dataDir: string; log: Logger },
 ): Promise<Postern> {
   const { config, dataDir, log } = options;
+  if (config.auth.second_factor === "off") {
+    log.warn(
+      "auth.second_factor is off: logins need only a password. Do not run like this in production.",
+    );
+  }
   const tls = await loadTlsMaterial({
     dataDir,
     certFile: config.tls.cert_file,
@@ -44,31 +96,57 @@ export async function startPostern(
     log,
   });
   const hostKey = await loadOrCreateHostKey(dataDir, log);
+  const { auth, close: closeAuth } = await openAuth({ config, dataDir, log });
+  await bootstrapAdmin(auth, log);
+  const hub = new SessionHub();
+  const deps: NodeSessionDeps = {
+    auth,
+    hub,
+    log: log.child("session"),
+    dataDir,
+    recordInput: config.recording.record_input,
+    dialTimeoutMs: config.proxy.dial_timeout,
+  };
   const webAddr = parseHostPort(config.proxy.web_listen_addr)!;
   const sshAddr = parseHostPort(config.proxy.ssh_listen_addr)!;
-  const ssh = startSshServer({
-    ...sshAddr,
-    hostKeys: [hostKey.privateKey],
-    maxConnections: config.proxy.max_connections,
-    log: log.child("ssh"),
-    onClient(client) {
-      client.on("authentication", (ctx) => ctx.reject(["publickey"]));
-    },
-  });
-  let web: WebServer;
+  let ssh: SshServer | undefined;
+  let web: WebServer | undefined;
   try {
-    web = await startWebServer({ ...webAddr, cert: tls.cert, key: tls.key, log: log.child("web") });
+    ssh = startSshServer({
+      ...sshAddr,
+      hostKeys: [hostKey.privateKey],
+      maxConnections: config.proxy.max_connections,
+      log: log.child("ssh"),
+      onClient: createGateway(deps),
+    });
+    web = await startWebServer({
+      ...webAddr,
+      cert: tls.cert,
+      key: tls.key,
+      log: log.child("web"),
+      routes(router) {
+        authRoutes(router, auth);
+        resourceRoutes(router, auth, auth, hub);
+        terminalRoutes(router, deps, config);
+      },
+    });
   } catch (error) {
-    await ssh.shutdown();
+    await ssh?.shutdown();
+    await closeAuth();
     throw error;
   }
+  const [webServer, sshServer] = [web, ssh];
   return {
-    web,
-    ssh,
+    web: webServer,
+    ssh: sshServer,
     tls,
+    auth,
+    hub,
     hostPublicKey: hostKey.publicKey,
     async stop() {
-      await Promise.all([web.shutdown(), ssh.shutdown()]);
+      hub.endAll();
+      await Promise.all([webServer.shutdown(), sshServer.shutdown()]);
+      await closeAuth();
     },
   };
 }

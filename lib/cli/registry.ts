@@ -7,9 +7,11 @@
 import type { Command } from "./args.ts";
 import { configCheckCommand, versionCommand } from "./basic.ts";
 import { startCommand } from "./start.ts";
+import { adminCommands } from "./admin.ts";
 
 export const commands: Command[] = [
   startCommand,
   configCheckCommand,
+  ...adminCommands,
   versionCommand,
 ];

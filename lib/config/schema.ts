@@ -188,7 +188,7 @@ export function list<T>(doc: string, item: Field<T>, defaultValue: T[] = []): Fi
 }
 
 /** A map from string keys to string values (e.g. labels). */
-export function stringMap(doc: string, keyPattern = /^[A-Za-z0-9_.\/-]{1,63}$/) {
+export function stringMap(doc: string, keyPattern = /^(\*|[A-Za-z0-9_.\/-]{1,63})$/) {
   return {
     form: "a map of name: value strings",
     doc,

@@ -1,0 +1,173 @@
+/**
+ * The user and host certificate authorities: created on first start, kept in
+ * the store, and used to sign short-lived user certificates and host
+ * certificates. Private CA keys never leave this module.
+ *
+ * @module
+ */
+
+import { createPrivateKey, type KeyObject, randomBytes } from "node:crypto";
+import {
+  type CertOptions,
+  encodeOpenSshPrivateKey,
+  formatPublicKeyLine,
+  generateEd25519KeyPair,
+  parseOpenSshPrivateKey,
+  parsePublicKeyLine,
+  type PublicKey,
+  signCertificate,
+  signData,
+  type SignedCertificate,
+} from "../sshcert/mod.ts";
+import type { CaKind, Store } from "../store/store.ts";
+
+/** Extensions of user certificates postern issues (no X11, no user rc). */
+export const USER_CERT_EXTENSIONS: CertOptions = Object.freeze({
+  "permit-agent-forwarding": true,
+  "permit-port-forwarding": true,
+  "permit-pty": true,
+});
+
+/** Certificates start this far in the past to tolerate clock differences. */
+const BACKDATE_MS = 60_000;
+
+/** One loaded CA. */
+interface LoadedCa {
+  privateKey: KeyObject;
+  publicKey: PublicKey;
+  /** authorized_keys-form line. */
+  line: string;
+}
+
+/** An ephemeral key with a certificate, whose private half stays in memory. */
+export interface EphemeralCredential {
+  certificate: SignedCertificate;
+  /** Signs data with the ephemeral key (raw ed25519 signature). */
+  sign(data: Uint8Array): Uint8Array;
+}
+
+/** The two CAs of a cluster. */
+export class CertAuthority {
+  private constructor(private readonly user: LoadedCa, private readonly host: LoadedCa) {}
+
+  /** Loads both CAs from the store, creating them on first start. */
+  static async open(store: Store, now = Date.now()): Promise<CertAuthority> {
+    const load = async (kind: CaKind): Promise<LoadedCa> => {
+      let record = await store.cas.get(kind);
+      if (!record) {
+        const pair = generateEd25519KeyPair();
+        record = await store.cas.putIfAbsent({
+          kind,
+          privateKey: encodeOpenSshPrivateKey(pair.privateKey, `postern-${kind}-ca`),
+          publicKey: formatPublicKeyLine(pair.publicKey, `postern-${kind}-ca`),
+          created: now,
+        });
+      }
+      const privateKey = record.privateKey.includes("OPENSSH PRIVATE KEY")
+        ? parseOpenSshPrivateKey(record.privateKey).privateKey
+        : createPrivateKey(record.privateKey);
+      return {
+        privateKey,
+        publicKey: parsePublicKeyLine(record.publicKey).key,
+        line: record.publicKey,
+      };
+    };
+    return new CertAuthority(await load("user"), await load("host"));
+  }
+
+  /** The user CA's public key line (for sshd's TrustedUserCAKeys). */
+  get userCaLine(): string {
+    return this.user.line;
+  }
+
+  /** The user CA's public key. */
+  get userCaKey(): PublicKey {
+    return this.user.publicKey;
+  }
+
+  /** The host CA's public key line. */
+  get hostCaLine(): string {
+    return this.host.line;
+  }
+
+  /** The host CA's public key. */
+  get hostCaKey(): PublicKey {
+    return this.host.publicKey;
+  }
+
+  /** `@cert-authority` known_hosts lines for the cluster's hosts. */
+  knownHostsLines(cluster: string, proxyHosts: string[]): string[] {
+    const patterns = [...new Set([`*.${cluster}`, ...proxyHosts])].join(",");
+    return [`@cert-authority ${patterns} ${this.host.line.split(" ").slice(0, 2).join(" ")}`];
+  }
+
+  /** Signs a user certificate for `publicKey`. */
+  signUser(options: {
+    publicKey: PublicKey | Uint8Array;
+    user: string;
+    principals: string[];
+    ttlMs: number;
+    now?: number;
+  }): SignedCertificate {
+    const now = options.now ?? Date.now();
+    return signCertificate({
+      caPrivateKey: this.user.privateKey,
+      publicKey: options.publicKey,
+      type: "user",
+      keyId: options.user,
+      principals: options.principals,
+      validAfter: new Date(now - BACKDATE_MS),
+      validBefore: new Date(now + options.ttlMs),
+      extensions: USER_CERT_EXTENSIONS,
+      serial: randomSerial(),
+      comment: options.user,
+    });
+  }
+
+  /** Signs a host certificate for a node (principals: its names and addresses). */
+  signHost(options: {
+    publicKey: PublicKey | Uint8Array;
+    hostId: string;
+    principals: string[];
+    ttlMs: number;
+    now?: number;
+  }): SignedCertificate {
+    const now = options.now ?? Date.now();
+    return signCertificate({
+      caPrivateKey: this.host.privateKey,
+      publicKey: options.publicKey,
+      type: "host",
+      keyId: options.hostId,
+      principals: options.principals,
+      validAfter: new Date(now - BACKDATE_MS),
+      validBefore: new Date(now + options.ttlMs),
+      serial: randomSerial(),
+      comment: options.hostId,
+    });
+  }
+
+  /**
+   * A fresh key pair with a user certificate: what the proxy logs in to a node
+   * with on a user's behalf. The private key exists only inside `sign`.
+   */
+  mintEphemeral(
+    options: { user: string; principals: string[]; ttlMs: number; now?: number },
+  ): EphemeralCredential {
+    const pair = generateEd25519KeyPair();
+    const certificate = this.signUser({ ...options, publicKey: pair.publicKeyBlob });
+    return { certificate, sign: (data) => rawSignature(pair.privateKey, data) };
+  }
+}
+
+/** The raw signature bytes (not the SSH blob) of ed25519 `key` over `data`. */
+export function rawSignature(key: KeyObject, data: Uint8Array): Uint8Array {
+  const blob = signData(key, data);
+  // SSH signature blob: string algorithm, string signature; the raw part is last.
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const algoLength = view.getUint32(0);
+  return blob.subarray(4 + algoLength + 4);
+}
+
+function randomSerial(): bigint {
+  return randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn;
+}

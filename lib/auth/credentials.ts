@@ -1,0 +1,256 @@
+/**
+ * Proving who you are: password + TOTP checks with lockout and replay
+ * protection, invites (sign-up and reset) and second-factor enrolment.
+ *
+ * @module
+ */
+
+import { randomBytes } from "node:crypto";
+import { AccessDenied, BadRequest, Locked, NotFound, Unauthenticated } from "../errors.ts";
+import { hashSecret, type Store, type UserRecord } from "../store/store.ts";
+import {
+  checkPasswordPolicy,
+  dummyVerifyPassword,
+  hashPassword,
+  verifyPassword,
+} from "./password.ts";
+import { checkTotp, newTotpSecret, otpauthUri, qrDataUrl } from "./totp.ts";
+import type { AuditLog } from "./audit.ts";
+import type { Credentials as Typed, InviteView, TotpEnrollment } from "./service.ts";
+
+/** The one message every failed login gets: it never says which part was wrong. */
+export const LOGIN_FAILED = "Invalid user name, password or second factor code.";
+
+/** Settings of the checks. */
+export interface CredentialPolicy {
+  secondFactor: "otp" | "off";
+  maxLoginAttempts: number;
+  lockoutMs: number;
+}
+
+/** A new random bearer token (256 bits, URL safe). */
+export function newToken(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+function lockedError(until: number): Locked {
+  const when = new Date(until).toISOString();
+  return new Locked(
+    `Account is locked after too many failed logins; try again after ${when}.`,
+    new Date(until),
+  );
+}
+
+/** Password, TOTP and invite logic over the store. */
+export class CredentialChecks {
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+    private readonly policy: CredentialPolicy,
+    private readonly now: () => number,
+  ) {}
+
+  /** Checks a login; returns the user record or throws Unauthenticated / Locked. */
+  async verify(credentials: Typed): Promise<UserRecord> {
+    const now = this.now();
+    const user = await this.store.users.get(credentials.user);
+    const fail = async (reason: string) => {
+      await this.audit.emit({
+        code: "user.login",
+        user: credentials.user,
+        remoteAddr: credentials.remoteAddr,
+        success: false,
+        fields: { reason },
+      });
+      return new Unauthenticated(LOGIN_FAILED);
+    };
+    if (!user || !user.passwordHash) {
+      await dummyVerifyPassword(credentials.password);
+      throw await fail(user ? "not signed up" : "unknown user");
+    }
+    if (user.lockedUntil !== null && user.lockedUntil > now) {
+      await this.audit.emit({
+        code: "user.login.locked",
+        user: user.name,
+        remoteAddr: credentials.remoteAddr,
+        success: false,
+      });
+      throw lockedError(user.lockedUntil);
+    }
+    const passwordOk = await verifyPassword(credentials.password, user.passwordHash);
+    const secondFactorOk = passwordOk && await this.#checkSecondFactor(user, credentials.otp, now);
+    if (!secondFactorOk) {
+      const state = await this.store.users.recordLoginFailure(
+        user.name,
+        now,
+        this.policy.maxLoginAttempts,
+        this.policy.lockoutMs,
+      );
+      const error = await fail(passwordOk ? "bad second factor" : "bad password");
+      if (state.lockedUntil !== null && state.lockedUntil > now) {
+        await this.audit.emit({
+          code: "user.login.locked",
+          user: user.name,
+          remoteAddr: credentials.remoteAddr,
+          success: false,
+          fields: { locked_until: new Date(state.lockedUntil).toISOString() },
+        });
+        throw lockedError(state.lockedUntil);
+      }
+      throw error;
+    }
+    await this.store.users.resetLoginFailures(user.name, now);
+    await this.audit.emit({
+      code: "user.login",
+      user: user.name,
+      remoteAddr: credentials.remoteAddr,
+    });
+    return user;
+  }
+
+  async #checkSecondFactor(
+    user: UserRecord,
+    code: string | undefined,
+    now: number,
+  ): Promise<boolean> {
+    if (this.policy.secondFactor === "off") return true;
+    if (!code || !user.totpSecret || !user.totpConfirmed) return false;
+    const step = checkTotp(user.totpSecret, code, now, user.lastTotpStep);
+    return step !== null && await this.store.users.useTotpStep(user.name, step);
+  }
+
+  /** Creates an invite token for an existing user. */
+  async createInvite(
+    user: string,
+    kind: "signup" | "reset",
+    ttlMs: number,
+  ): Promise<{ token: string; expires: number }> {
+    const token = newToken();
+    const now = this.now();
+    const expires = now + ttlMs;
+    await this.store.invites.create({
+      tokenHash: hashSecret(token),
+      user,
+      kind,
+      expires,
+      created: now,
+    });
+    return { token, expires };
+  }
+
+  async #usableInvite(token: string) {
+    const invite = await this.store.invites.get(hashSecret(token));
+    if (!invite || invite.usedAt !== null || invite.expires <= this.now()) {
+      throw new NotFound(
+        "This invite link is invalid, used or expired. Ask an administrator for a new one (postern users reset <name>).",
+      );
+    }
+    return invite;
+  }
+
+  async getInvite(token: string): Promise<InviteView> {
+    const invite = await this.#usableInvite(token);
+    return { user: invite.user, kind: invite.kind, expires: new Date(invite.expires) };
+  }
+
+  /** Starts TOTP enrolment for an invite's user: a fresh unconfirmed secret. */
+  async beginInviteEnrollment(token: string): Promise<TotpEnrollment> {
+    const invite = await this.#usableInvite(token);
+    return await this.#newEnrollment(invite.user);
+  }
+
+  async #newEnrollment(user: string): Promise<TotpEnrollment> {
+    const secret = newTotpSecret();
+    await this.store.users.update(user, { totpSecret: secret, totpConfirmed: false }, this.now());
+    const uri = otpauthUri(secret, user);
+    return { secret, otpauthUri: uri, qrDataUrl: await qrDataUrl(uri) };
+  }
+
+  /** Sets password and confirms TOTP from an invite; returns the user name. */
+  async completeInvite(
+    token: string,
+    password: string,
+    otp: string | undefined,
+    remoteAddr: string,
+  ): Promise<string> {
+    checkPasswordPolicy(password);
+    const invite = await this.#usableInvite(token);
+    const user = await this.store.users.get(invite.user);
+    if (!user) throw new NotFound("The invited user no longer exists.");
+    const now = this.now();
+    let step: number | null = null;
+    if (this.policy.secondFactor === "otp") {
+      if (!user.totpSecret) {
+        throw new BadRequest("Set up your authenticator app first (scan the QR code).");
+      }
+      step = otp ? checkTotp(user.totpSecret, otp, now, user.lastTotpStep) : null;
+      if (step === null) {
+        throw new BadRequest(
+          "The authenticator code is not valid. Check the device's clock and enter the current code.",
+        );
+      }
+    }
+    const passwordHash = await hashPassword(password);
+    const consumed = await this.store.invites.consume(invite.tokenHash, now);
+    if (!consumed.ok) {
+      throw new NotFound("This invite link has just been used or has expired.");
+    }
+    await this.store.users.update(invite.user, {
+      passwordHash,
+      totpConfirmed: this.policy.secondFactor === "otp",
+    }, now);
+    if (step !== null) await this.store.users.useTotpStep(invite.user, step);
+    await this.store.users.resetLoginFailures(invite.user, now);
+    await this.audit.emit({
+      code: "invite.used",
+      user: invite.user,
+      remoteAddr,
+      fields: { kind: invite.kind },
+    });
+    return invite.user;
+  }
+
+  /** Changes a password after checking the current one and the second factor. */
+  async changePassword(
+    user: string,
+    oldPassword: string,
+    newPassword: string,
+    otp: string | undefined,
+    remoteAddr: string,
+  ) {
+    checkPasswordPolicy(newPassword);
+    await this.verify({ user, password: oldPassword, otp, remoteAddr });
+    await this.store.users.update(
+      user,
+      { passwordHash: await hashPassword(newPassword) },
+      this.now(),
+    );
+    await this.audit.emit({ code: "user.password.change", user, remoteAddr });
+  }
+
+  /** Starts re-enrolment after checking the password; the old secret stays until confirmed. */
+  async beginReenrollment(
+    user: string,
+    password: string,
+  ): Promise<TotpEnrollment & { pending: string }> {
+    const record = await this.store.users.get(user);
+    const ok = record?.passwordHash ? await verifyPassword(password, record.passwordHash) : false;
+    if (!ok) throw new AccessDenied("The password is not correct.");
+    const secret = newTotpSecret();
+    const uri = otpauthUri(secret, user);
+    return { secret, otpauthUri: uri, qrDataUrl: await qrDataUrl(uri), pending: secret };
+  }
+
+  /** Replaces the TOTP secret once a code from the new one is proven. */
+  async confirmReenrollment(user: string, secret: string, otp: string, remoteAddr: string) {
+    const record = await this.store.users.get(user);
+    if (!record) throw new NotFound(`No user "${user}".`);
+    const step = checkTotp(secret, otp, this.now(), 0);
+    if (step === null) {
+      throw new BadRequest("The authenticator code is not valid for the new secret.");
+    }
+    await this.store.users.update(user, { totpSecret: secret, totpConfirmed: true }, this.now());
+    await this.store.users.useTotpStep(user, step);
+    await this.audit.emit({ code: "user.totp.enroll", user, remoteAddr });
+  }
+}

@@ -1,0 +1,358 @@
+/**
+ * Administration commands that work on a data dir, also while `postern start`
+ * runs on it: users, nodes, the CAs and the audit log.
+ *
+ * @module
+ */
+
+import type { Command, ParsedArgs } from "./args.ts";
+import { listFlag, stringFlag, UsageError } from "./args.ts";
+import { serverContext, serverFlags } from "./context.ts";
+import { openAuth } from "../postern.ts";
+import type { LocalAuthService } from "../auth/local.ts";
+import { parseDuration } from "../config/schema.ts";
+import { formatTable } from "./format.ts";
+
+async function withAuth<T>(
+  parsed: ParsedArgs,
+  fn: (auth: LocalAuthService) => Promise<T>,
+): Promise<T> {
+  const context = await serverContext({
+    ...parsed,
+    flags: { "log-level": "warn", ...parsed.flags },
+  });
+  const { auth, close } = await openAuth(context);
+  try {
+    return await fn(auth);
+  } finally {
+    await close();
+  }
+}
+
+function durationFlag(parsed: ParsedArgs, name: string): number | undefined {
+  const value = stringFlag(parsed, name);
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (!ms) throw new UsageError(`--${name} "${value}" is not a duration like 30m, 1h or 2d`);
+  return ms;
+}
+
+function parseLabels(values: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of values) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`label "${pair}" is not key=value`);
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return labels;
+}
+
+const formatFlag = {
+  format: {
+    type: "string" as const,
+    placeholder: "table|json",
+    description: "output format (default table)",
+  },
+};
+
+function wantsJson(parsed: ParsedArgs): boolean {
+  const format = stringFlag(parsed, "format") ?? "table";
+  if (format !== "table" && format !== "json") {
+    throw new UsageError(`--format "${format}" is not table or json`);
+  }
+  return format === "json";
+}
+
+export const adminCommands: Command[] = [
+  {
+    path: ["users", "add"],
+    summary: "Add a user and print a one-time invite link",
+    usage: "<name>",
+    details: "Example:\n  postern users add alice --roles access --logins root,alice",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: {
+      ...serverFlags,
+      roles: {
+        type: "list",
+        placeholder: "a,b",
+        description: "roles (admin, access, auditor or from config)",
+      },
+      logins: { type: "list", placeholder: "a,b", description: "the user's own Unix logins" },
+      ttl: { type: "string", placeholder: "duration", description: "invite validity (default 1h)" },
+    },
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        const invite = await auth.addUser({
+          name: parsed.args[0],
+          roles: listFlag(parsed, "roles"),
+          logins: listFlag(parsed, "logins"),
+          ttlMs: durationFlag(parsed, "ttl"),
+        }, "cli");
+        console.log(
+          `User "${invite.user}" added. Share this invite link (valid until ${invite.expires.toISOString()}):`,
+        );
+        console.log(invite.url);
+        return 0;
+      }),
+  },
+  {
+    path: ["users", "ls"],
+    summary: "List users",
+    maxArgs: 0,
+    flags: { ...serverFlags, ...formatFlag },
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        const users = await auth.listUsers();
+        if (wantsJson(parsed)) console.log(JSON.stringify(users, null, 2));
+        else {
+          console.log(formatTable(
+            ["NAME", "ROLES", "LOGINS", "STATUS"],
+            users.map((u) => [u.name, u.roles.join(","), u.logins.join(","), u.status]),
+          ));
+        }
+        return 0;
+      }),
+  },
+  {
+    path: ["users", "rm"],
+    summary: "Remove a user (their web sessions end at once)",
+    usage: "<name>",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: serverFlags,
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        await auth.removeUser(parsed.args[0], "cli");
+        console.log(`User "${parsed.args[0]}" removed.`);
+        return 0;
+      }),
+  },
+  {
+    path: ["users", "reset"],
+    summary: "Revoke a user's password and second factor and print a new invite",
+    usage: "<name>",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: {
+      ...serverFlags,
+      ttl: { type: "string", placeholder: "duration", description: "invite validity" },
+    },
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        const invite = await auth.resetUser(parsed.args[0], durationFlag(parsed, "ttl"), "cli");
+        console.log(
+          `Credentials of "${invite.user}" revoked. New invite (valid until ${invite.expires.toISOString()}):`,
+        );
+        console.log(invite.url);
+        return 0;
+      }),
+  },
+  {
+    path: ["nodes", "add"],
+    summary: "Register a node (its host key is fetched and pinned)",
+    usage: "<name> <host:port>",
+    details: "Example:\n  postern nodes add saturn 10.0.0.5:22 --labels env=prod,team=db",
+    minArgs: 2,
+    maxArgs: 2,
+    flags: {
+      ...serverFlags,
+      labels: {
+        type: "list",
+        placeholder: "k=v,...",
+        description: "labels matched by roles' node_labels",
+      },
+      "host-key": {
+        type: "string",
+        placeholder: "line",
+        description: "pin this host key instead of fetching it",
+      },
+      "require-host-cert": {
+        type: "boolean",
+        description: "require a host certificate from the host CA",
+      },
+    },
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        const node = await auth.addNode({
+          name: parsed.args[0],
+          addr: parsed.args[1],
+          labels: parseLabels(listFlag(parsed, "labels")),
+          hostKey: stringFlag(parsed, "host-key"),
+          requireHostCert: parsed.flags["require-host-cert"] === true,
+        }, "cli");
+        console.log(
+          `Node "${node.name}" added at ${node.addr}; host key pinned: ${
+            node.hostKey?.split(" ")[0]
+          }.`,
+        );
+        return 0;
+      }),
+  },
+  {
+    path: ["nodes", "ls"],
+    summary: "List registered nodes",
+    maxArgs: 0,
+    flags: { ...serverFlags, ...formatFlag },
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        const nodes = await auth.listAllNodes();
+        if (wantsJson(parsed)) {
+          console.log(
+            JSON.stringify(
+              nodes.map(({ name, addr, labels, source }) => ({ name, addr, labels, source })),
+              null,
+              2,
+            ),
+          );
+        } else {
+          console.log(formatTable(
+            ["NAME", "ADDRESS", "LABELS", "SOURCE"],
+            nodes.map((n) => [
+              n.name,
+              n.addr,
+              Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(","),
+              n.source,
+            ]),
+          ));
+        }
+        return 0;
+      }),
+  },
+  {
+    path: ["nodes", "rm"],
+    summary: "Remove a node",
+    usage: "<name>",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: serverFlags,
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        await auth.removeNode(parsed.args[0], "cli");
+        console.log(`Node "${parsed.args[0]}" removed.`);
+        return 0;
+      }),
+  },
+  {
+    path: ["nodes", "host-cert"],
+    summary: "Sign a host certificate for a node's host key",
+    details:
+      "Example:\n  postern nodes host-cert --name saturn --pub /etc/ssh/ssh_host_ed25519_key.pub",
+    maxArgs: 0,
+    flags: {
+      ...serverFlags,
+      name: { type: "string", placeholder: "node", description: "registered node name" },
+      pub: { type: "string", placeholder: "file", description: "the node's host public key file" },
+      ttl: { type: "string", placeholder: "duration", description: "validity (default 365d)" },
+    },
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        const name = stringFlag(parsed, "name");
+        const pub = stringFlag(parsed, "pub");
+        if (!name || !pub) throw new UsageError("--name and --pub are required");
+        const line = await auth.signHostCertificate(
+          name,
+          await Deno.readTextFile(pub),
+          durationFlag(parsed, "ttl"),
+        );
+        console.log(line);
+        return 0;
+      }),
+  },
+  {
+    path: ["nodes", "setup-script"],
+    summary: "Print a shell script that makes a node trust postern",
+    usage: "<name>",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: serverFlags,
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        console.log((await auth.setupScript(parsed.args[0])).trimEnd());
+        return 0;
+      }),
+  },
+  {
+    path: ["ca", "export"],
+    summary: "Print a CA public key for sshd or known_hosts",
+    details: "  --type user   the TrustedUserCAKeys line for nodes' sshd\n" +
+      "  --type host   an @cert-authority line for known_hosts (--format key: the bare key)",
+    maxArgs: 0,
+    flags: {
+      ...serverFlags,
+      type: { type: "string", placeholder: "user|host", description: "which CA" },
+      format: {
+        type: "string",
+        placeholder: "known_hosts|key",
+        description: "host CA output form",
+      },
+    },
+    run: (parsed) =>
+      withAuth(parsed, (auth) => {
+        const type = stringFlag(parsed, "type");
+        if (type === "user") console.log(auth.userCaLine());
+        else if (type === "host") {
+          const format = stringFlag(parsed, "format") ?? "known_hosts";
+          if (format === "key") console.log(auth.hostCaLine());
+          else if (format === "known_hosts") console.log(auth.hostCaKnownHosts().join("\n"));
+          else throw new UsageError(`--format "${format}" is not known_hosts or key`);
+        } else throw new UsageError("--type must be user or host");
+        return Promise.resolve(0);
+      }),
+  },
+  {
+    path: ["audit"],
+    summary: "Show audit events",
+    details: "Example:\n  postern audit --since 1h --type user.login --json",
+    maxArgs: 0,
+    flags: {
+      ...serverFlags,
+      since: {
+        type: "string",
+        placeholder: "duration",
+        description: "only events this recent (e.g. 1h)",
+      },
+      type: {
+        type: "string",
+        placeholder: "code",
+        description: "event code or prefix (e.g. user.)",
+      },
+      user: { type: "string", placeholder: "name", description: "only this user's events" },
+      json: { type: "boolean", description: "one JSON object per line" },
+    },
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        const since = durationFlag(parsed, "since");
+        const events = await auth.queryAudit({
+          since: since ? Date.now() - since : undefined,
+          codePrefix: stringFlag(parsed, "type"),
+          user: stringFlag(parsed, "user"),
+          limit: 10_000,
+        });
+        for (const e of events) {
+          const time = new Date(e.time).toISOString();
+          if (parsed.flags.json) {
+            console.log(
+              JSON.stringify({
+                time,
+                code: e.code,
+                user: e.user,
+                remote_addr: e.remoteAddr,
+                success: e.success,
+                ...e.fields,
+              }),
+            );
+          } else {
+            const fields = Object.entries(e.fields).map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+              .join(" ");
+            console.log(
+              `${time} ${e.success ? "ok  " : "FAIL"} ${e.code} user=${e.user ?? "-"} addr=${
+                e.remoteAddr ?? "-"
+              } ${fields}`,
+            );
+          }
+        }
+        return 0;
+      }),
+  },
+];

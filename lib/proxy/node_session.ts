@@ -1,0 +1,267 @@
+/**
+ * A proxy-terminated session: the proxy logs in to the node itself (with a
+ * certificate minted for the user), opens a shell or runs a command, records
+ * the output as asciicast, and registers the session in the hub so others
+ * can join. The SSH gateway (`login:node@proxy`) and the web terminal both
+ * drive sessions through this module.
+ *
+ * @module
+ */
+
+import type { Client, ClientChannel } from "ssh2";
+import { join } from "node:path";
+import type { AuthorizedNode, AuthService, NodeLoginCredentials } from "../auth/service.ts";
+import { parseHostPort } from "../config/schema.ts";
+import type { Logger } from "../log.ts";
+import { LiveSession, type PartySink, type SessionHub } from "../session/hub.ts";
+import { AsciicastRecorder } from "../session/recorder.ts";
+import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
+import type { HostKeyVerifier } from "../sshclient/mod.ts";
+import { formatKeyLine } from "../sshcert/mod.ts";
+
+/** Owner output queued beyond this pauses reading from the node. */
+const OWNER_HIGH_WATER = 1 << 20;
+const OWNER_LOW_WATER = 256 << 10;
+
+/** What to run on the node. */
+export interface SessionRequest {
+  /** A pseudo-terminal, or null for a plain exec. */
+  pty: { term: string; cols: number; rows: number } | null;
+  /** The command; undefined for a login shell. */
+  command?: string;
+  /** Environment to pass (sshd accepts what its AcceptEnv allows). */
+  env: Record<string, string>;
+}
+
+/** Shared services of node sessions. */
+export interface NodeSessionDeps {
+  auth: AuthService;
+  hub: SessionHub;
+  log: Logger;
+  dataDir: string;
+  recordInput: boolean;
+  dialTimeoutMs: number;
+}
+
+/** How the session's owner receives output and the end. */
+export interface OwnerSink extends PartySink {
+  /** Output the node wrote to stderr (exec sessions). */
+  writeStderr?(data: Uint8Array): void;
+  /** The remote command ended. */
+  exit(code: number | null, signal?: string): void;
+}
+
+/** A running session. */
+export interface NodeSession {
+  id: string;
+  live: LiveSession;
+  /** The owner's party id, for input and resize. */
+  ownerParty: string;
+  /** Half-closes the node's stdin (exec with input). */
+  endInput(): void;
+  /** Delivers a signal (e.g. "INT") to the remote process. */
+  signal(name: string): void;
+  /** Ends the session from the proxy side. */
+  close(): void;
+  /** Resolves when the node side has closed and the recording is complete. */
+  done: Promise<void>;
+}
+
+function hostKeyVerifier(deps: NodeSessionDeps, authorized: AuthorizedNode): HostKeyVerifier {
+  const { node } = authorized;
+  if (node.hostKey) return pinnedHostKey(node.hostKey);
+  // A node declared in the config without a key: pin the first key seen (trust on first use).
+  return async (blob) => {
+    const type = new TextDecoder().decode(
+      blob.subarray(4, 4 + new DataView(blob.buffer, blob.byteOffset).getUint32(0)),
+    );
+    await deps.auth.pinHostKey(node.name, formatKeyLine(type, blob));
+    deps.log.info("pinned host key of node on first use", { node: node.name });
+    return true;
+  };
+}
+
+/** Logs in to the node and opens the session; rejects with a user-facing error. */
+export async function startNodeSession(
+  deps: NodeSessionDeps,
+  authorized: AuthorizedNode,
+  credentials: NodeLoginCredentials,
+  request: SessionRequest,
+  owner: OwnerSink,
+  meta: { kind: "ssh" | "web"; remoteAddr: string },
+): Promise<NodeSession> {
+  const { node, login, identity } = authorized;
+  const addr = parseHostPort(node.addr)!;
+  const client = await connectSsh({
+    host: addr.hostname,
+    port: addr.port,
+    address: `${node.name} (${node.addr})`,
+    username: login,
+    certificate: credentials.certificate,
+    signer: credentials.signer,
+    hostKeyVerifier: hostKeyVerifier(deps, authorized),
+    readyTimeoutMs: deps.dialTimeoutMs,
+  });
+  let channel: ClientChannel;
+  try {
+    channel = await openChannel(client, request);
+  } catch (error) {
+    client.end();
+    throw error;
+  }
+
+  const id = crypto.randomUUID();
+  const started = new Date();
+  const cols = request.pty?.cols ?? 80;
+  const rows = request.pty?.rows ?? 24;
+  await Deno.mkdir(join(deps.dataDir, "recordings"), { recursive: true, mode: 0o700 });
+  const recordingPath = deps.auth.recordingPath(id);
+  const recorder = await AsciicastRecorder.create(recordingPath, {
+    cols,
+    rows,
+    started,
+    title: `${identity.user}: ${login}@${node.name}`,
+    env: { TERM: request.pty?.term ?? "", SHELL: "" },
+  }, { recordInput: deps.recordInput });
+
+  const live = new LiveSession({
+    id,
+    user: identity.user,
+    login,
+    node: node.name,
+    kind: meta.kind,
+    started,
+    cols,
+    rows,
+  }, {
+    input(data) {
+      recorder.input(data);
+      channel.write(data);
+    },
+    resize(newCols, newRows) {
+      recorder.resize(newCols, newRows);
+      channel.setWindow(newRows, newCols, 0, 0);
+    },
+  });
+  deps.hub.add(live);
+  const ownerParty = live.join(identity.user, "owner", owner).id;
+  await deps.auth.recordSessionStart({
+    id,
+    user: identity.user,
+    login,
+    node: node.name,
+    kind: meta.kind,
+    started: started.getTime(),
+    cols,
+    rows,
+    recordingPath,
+  });
+  await deps.auth.audit({
+    code: "session.start",
+    user: identity.user,
+    remoteAddr: meta.remoteAddr,
+    fields: {
+      session_id: id,
+      node: node.name,
+      login,
+      kind: meta.kind,
+      command: request.command ?? null,
+    },
+  });
+
+  const deliver = (data: Uint8Array, toStderr: boolean) => {
+    recorder.output(data);
+    if (toStderr && owner.writeStderr) {
+      owner.writeStderr(data);
+      for (const party of live.parties.values()) if (party.sink !== owner) party.sink.write(data);
+    } else {
+      live.output(data);
+    }
+    if (owner.backlog() > OWNER_HIGH_WATER) waitForOwner(channel, owner);
+  };
+  channel.on("data", (data: Uint8Array) => deliver(data, false));
+  channel.stderr.on("data", (data: Uint8Array) => deliver(data, true));
+
+  let exitCode: number | null = null;
+  let exitSignal: string | undefined;
+  channel.on("exit", (code: number | null, signal?: string) => {
+    exitCode = typeof code === "number" ? code : null;
+    exitSignal = signal;
+  });
+
+  const done = new Promise<void>((resolve) => {
+    channel.on("close", async () => {
+      owner.exit(exitCode, exitSignal);
+      live.end(exitCode);
+      deps.hub.remove(id);
+      client.end();
+      await recorder.close();
+      await deps.auth.recordSessionEnd(id, exitCode).catch((error) =>
+        deps.log.error("cannot record session end", { session_id: id, error: String(error) })
+      );
+      await deps.auth.audit({
+        code: "session.end",
+        user: identity.user,
+        remoteAddr: meta.remoteAddr,
+        fields: {
+          session_id: id,
+          node: node.name,
+          login,
+          exit_code: exitCode,
+          signal: exitSignal ?? null,
+          bytes: recorder.outputBytes,
+          duration_ms: Date.now() - started.getTime(),
+        },
+      });
+      resolve();
+    });
+  });
+  client.on("close", () => channel.destroy());
+
+  return {
+    id,
+    live,
+    ownerParty,
+    endInput: () => channel.end(),
+    signal: (name) => channel.signal(name),
+    close: () => channel.close(),
+    done,
+  };
+}
+
+/** Pauses the node's output until the owner has drained below the low-water mark. */
+function waitForOwner(channel: ClientChannel, owner: OwnerSink): void {
+  if (channel.isPaused()) return;
+  channel.pause();
+  const timer = setInterval(() => {
+    if (owner.backlog() < OWNER_LOW_WATER) {
+      clearInterval(timer);
+      channel.resume();
+    }
+  }, 5);
+  channel.once("close", () => clearInterval(timer));
+}
+
+function openChannel(client: Client, request: SessionRequest): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    const options = {
+      env: request.env,
+      pty: request.pty
+        ? { term: request.pty.term, cols: request.pty.cols, rows: request.pty.rows }
+        : undefined,
+    };
+    const done = (error: Error | undefined, channel: ClientChannel) =>
+      error
+        ? reject(new Error(`Cannot start the session on the node: ${error.message}`))
+        : resolve(channel);
+    if (request.command !== undefined) {
+      client.exec(
+        request.command,
+        options.pty ? { env: options.env, pty: options.pty } : { env: options.env },
+        done,
+      );
+    } else {
+      client.shell(options.pty ?? false, { env: options.env }, done);
+    }
+  });
+}

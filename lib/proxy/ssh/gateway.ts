@@ -1,0 +1,113 @@
+/**
+ * One SSH client connection on the gateway, as explicit states: while
+ * authenticating, only certificate logins are considered; once authenticated,
+ * the state carries what was authorised (the identity, the login and the
+ * optional target node), and channels are served from it.
+ *
+ * @module
+ */
+
+import type { Connection } from "ssh2";
+import type { NodeSessionDeps } from "../node_session.ts";
+import { type Authenticated, decideAuth } from "./authenticate.ts";
+import { failChannel, rejectChannelOpen, sendAuthBanner, userMessage } from "./messages.ts";
+import { handleSessions } from "./terminated.ts";
+import { authorizeTunnel, dialNode, parseProxySubsystem, runTunnel } from "./tunnel.ts";
+
+type ConnectionState =
+  | { kind: "authenticating"; bannerSent: boolean }
+  | { kind: "authenticated"; who: Authenticated };
+
+/** Returns the handler for new SSH connections. */
+export function createGateway(deps: NodeSessionDeps) {
+  return (client: Connection, remote: { ip: string; port: number }) => {
+    let state: ConnectionState = { kind: "authenticating", bannerSent: false };
+    const remoteAddr = remote.ip;
+
+    client.on("authentication", async (ctx) => {
+      if (state.kind !== "authenticating") return ctx.reject();
+      let decision;
+      try {
+        decision = await decideAuth(ctx, deps.auth, remote.ip);
+      } catch (error) {
+        decision = { kind: "reject" as const, message: userMessage(error, deps.log) };
+      }
+      if (decision.kind === "reject") {
+        if (decision.message && !state.bannerSent) {
+          state.bannerSent = true;
+          sendAuthBanner(client, `postern: ${decision.message}`);
+          await deps.auth.audit({
+            code: "ssh.auth",
+            user: null,
+            remoteAddr,
+            success: false,
+            fields: { username: ctx.username, reason: decision.message },
+          });
+        }
+        return ctx.reject(["publickey"]);
+      }
+      if (decision.result) {
+        state = { kind: "authenticated", who: decision.result };
+        await deps.auth.audit({
+          code: "ssh.auth",
+          user: decision.result.identity.user,
+          remoteAddr,
+          fields: {
+            username: ctx.username,
+            cert_serial: decision.result.certificate.serial.toString(),
+          },
+        });
+      }
+      ctx.accept();
+    });
+
+    client.on("ready", () => {
+      if (state.kind !== "authenticated") return client.end();
+      const who = state.who;
+
+      client.on("session", (accept) => {
+        const session = accept();
+        session.on("subsystem", async (acceptSub, rejectSub, info) => {
+          const target = parseProxySubsystem(info.name);
+          if (!target) return rejectSub?.();
+          const channel = acceptSub();
+          try {
+            const authorized = await authorizeTunnel(deps.auth, who, target.host, target.port);
+            const conn = await dialNode(authorized.node, deps.dialTimeoutMs);
+            await runTunnel(channel, conn, {
+              ...deps,
+              who,
+              node: authorized.node,
+              remoteAddr,
+              kind: "subsystem",
+            });
+          } catch (error) {
+            failChannel(channel, userMessage(error, deps.log));
+          }
+        });
+        handleSessions(session, who, deps, remoteAddr);
+      });
+
+      client.on("tcpip", async (accept, reject, info) => {
+        let conn: Deno.TcpConn;
+        let authorized;
+        try {
+          authorized = await authorizeTunnel(deps.auth, who, info.destIP, info.destPort);
+          conn = await dialNode(authorized.node, deps.dialTimeoutMs);
+        } catch (error) {
+          return rejectChannelOpen(client, reject, userMessage(error, deps.log));
+        }
+        const channel = accept();
+        await runTunnel(channel, conn, {
+          ...deps,
+          who,
+          node: authorized.node,
+          remoteAddr,
+          kind: "direct-tcpip",
+        });
+      });
+
+      client.on("request", (_accept, reject) => reject?.());
+    });
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * The one place where errors become what an SSH user sees: a userauth banner
+ * before a refusal, a line on the channel's stderr, or a channel-open failure
+ * reason. Only PosternError messages are shown; anything else is logged and
+ * shown as a generic line.
+ *
+ * @module
+ */
+
+import type { Connection, ServerChannel } from "ssh2";
+import { PosternError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import protocolUtils from "ssh2/lib/protocol/utils.js";
+
+const USERAUTH_BANNER = 53;
+
+/** The text a user sees for an error. */
+export function userMessage(error: unknown, log: Logger): string {
+  if (error instanceof PosternError) return error.message;
+  log.error("internal error in SSH gateway", { error: String(error) });
+  return "Internal error in the postern proxy; see its log.";
+}
+
+interface ProtocolInternals {
+  _packetRW: {
+    write: {
+      allocStart: number;
+      alloc(
+        size: number,
+      ): Uint8Array & { utf8Write(s: string, offset: number, length: number): void };
+      finalize(packet: Uint8Array): Uint8Array;
+    };
+  };
+}
+
+/**
+ * Sends an SSH_MSG_USERAUTH_BANNER (RFC 4252 §5.4): OpenSSH prints it on stderr
+ * before "Permission denied", so a refused user learns why. ssh2 only sends a
+ * banner once before authentication, so this writes the packet itself.
+ */
+export function sendAuthBanner(client: Connection, text: string): void {
+  // deno-lint-ignore no-explicit-any
+  const protocol = (client as any)._protocol as ProtocolInternals & Record<string, unknown>;
+  const message = text.endsWith("\r\n") ? text : `${text.replace(/\n/g, "\r\n")}\r\n`;
+  const length = new TextEncoder().encode(message).length;
+  const writer = protocol._packetRW.write;
+  let p = writer.allocStart;
+  const packet = writer.alloc(1 + 4 + length + 4);
+  packet[p] = USERAUTH_BANNER;
+  new DataView(packet.buffer, packet.byteOffset).setUint32(++p, length);
+  packet.utf8Write(message, p += 4, length);
+  new DataView(packet.buffer, packet.byteOffset).setUint32(p + length, 0);
+  sendPacket(protocol, writer.finalize(packet));
+}
+
+// ssh2's internal sendPacket, which handles encryption and rekeying queues.
+// deno-lint-ignore no-explicit-any
+const sendPacket = (protocolUtils as any).sendPacket as (
+  protocol: unknown,
+  packet: Uint8Array,
+) => void;
+
+/** Writes "postern: <message>" to a channel's stderr, sets exit status 1 and closes it. */
+export function failChannel(channel: ServerChannel, message: string, exitCode = 1): void {
+  try {
+    channel.stderr.write(`postern: ${message}\r\n`);
+    channel.exit(exitCode);
+    channel.end();
+  } catch {
+    // The client went away first; nothing left to tell.
+  }
+}
+
+/**
+ * Rejects a channel-open request with a reason text (OpenSSH prints it as
+ * "open failed: connect failed: <text>"). ssh2's reject() sends an empty
+ * description, so the description is injected for this one call.
+ */
+export function rejectChannelOpen(client: Connection, reject: () => void, text: string): void {
+  // deno-lint-ignore no-explicit-any
+  const protocol = (client as any)._protocol;
+  const original = protocol.channelOpenFail;
+  protocol.channelOpenFail = (recipient: number, reason: number) =>
+    original.call(protocol, recipient, reason, text);
+  try {
+    reject();
+  } finally {
+    protocol.channelOpenFail = original;
+  }
+}

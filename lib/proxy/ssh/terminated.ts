@@ -1,0 +1,185 @@
+/**
+ * Session channels on the gateway: for `login:node` users, a proxy-terminated
+ * session on the node (pty, env, window changes, signals, exit status); for
+ * plain logins, `join <session-id> [observer|peer]` to watch or share a live
+ * session. Everything else gets a one-line explanation.
+ *
+ * @module
+ */
+
+import type { ServerChannel, Session } from "ssh2";
+import { AccessDenied, NotFound } from "../../errors.ts";
+import type { NodeSessionDeps, OwnerSink, SessionRequest } from "../node_session.ts";
+import { startNodeSession } from "../node_session.ts";
+import type { PartyMode, PartySink } from "../../session/hub.ts";
+import type { Authenticated } from "./authenticate.ts";
+import { failChannel, userMessage } from "./messages.ts";
+
+/** Environment variables passed through to the node. */
+const PASSED_ENV = /^(TERM|LANG|LC_[A-Z_]+|COLORTERM)$/;
+
+/** Collected channel requests before the shell or exec starts. */
+interface PendingRequest {
+  pty: SessionRequest["pty"];
+  env: Record<string, string>;
+}
+
+function ownerSink(stream: ServerChannel): OwnerSink {
+  return {
+    write: (data) => void stream.write(data),
+    writeStderr: (data) => void stream.stderr.write(data),
+    backlog: () => stream.writableLength,
+    close: () => {},
+    exit(code, signal) {
+      try {
+        if (code === null && signal) stream.exit(signal, false, "");
+        else stream.exit(code ?? 255);
+        stream.end();
+      } catch { /* client gone */ }
+    },
+  };
+}
+
+/** A sink for a party joined over SSH. */
+function joinerSink(stream: ServerChannel): PartySink {
+  return {
+    write: (data) => void stream.write(data),
+    backlog: () => stream.writableLength,
+    notify(event) {
+      if (event.type === "party.join" || event.type === "party.leave") {
+        const verb = event.type === "party.join" ? "joined" : "left";
+        stream.stderr.write(`\r\n[postern: ${event.user} ${verb} as ${event.mode}]\r\n`);
+      }
+    },
+    close(reason) {
+      failChannel(stream, reason, 0);
+    },
+  };
+}
+
+/** Handles the session channels of one authenticated connection. */
+export function handleSessions(
+  session: Session,
+  who: Authenticated,
+  deps: NodeSessionDeps,
+  remoteAddr: string,
+): void {
+  const pending: PendingRequest = { pty: null, env: {} };
+  session.on("pty", (accept, _reject, info) => {
+    const term = (info as { term?: string }).term;
+    pending.pty = { term: term || "xterm", cols: info.cols || 80, rows: info.rows || 24 };
+    accept?.();
+  });
+  session.on("env", (accept, reject, info) => {
+    if (PASSED_ENV.test(info.key)) {
+      pending.env[info.key] = info.val;
+      accept?.();
+    } else reject?.();
+  });
+
+  const start = (stream: ServerChannel, command: string | undefined) => {
+    if (who.target.node) {
+      void runTerminated(stream, command, pending, who, deps, remoteAddr, session);
+    } else if (command !== undefined && /^join\s/.test(command.trim())) {
+      void runJoin(stream, command.trim().split(/\s+/).slice(1), who, deps, remoteAddr);
+    } else {
+      failChannel(
+        stream,
+        "this is the postern SSH gateway. Connect to a node with `ssh -J <login>@<proxy>:3023 <login>@<node>`, " +
+          "or open a recorded session with `ssh -p 3023 <login>:<node>@<proxy>`.",
+      );
+    }
+  };
+  session.on("shell", (accept) => start(accept(), undefined));
+  session.on("exec", (accept, _reject, info) => start(accept(), info.command));
+}
+
+async function runTerminated(
+  stream: ServerChannel,
+  command: string | undefined,
+  pending: PendingRequest,
+  who: Authenticated,
+  deps: NodeSessionDeps,
+  remoteAddr: string,
+  session: Session,
+): Promise<void> {
+  try {
+    const authorized = await deps.auth.authorizeNode(
+      who.identity,
+      who.target.node!,
+      who.target.login,
+    );
+    const credentials = await deps.auth.mintNodeLogin(
+      who.identity,
+      who.target.login,
+      who.validBefore,
+    );
+    const env = { ...pending.env, ...(pending.pty ? { TERM: pending.pty.term } : {}) };
+    const running = await startNodeSession(
+      deps,
+      authorized,
+      credentials,
+      { pty: pending.pty, command, env },
+      ownerSink(stream),
+      { kind: "ssh", remoteAddr },
+    );
+    stream.on("data", (data: Uint8Array) => running.live.input(running.ownerParty, data));
+    stream.on("end", () => running.endInput());
+    stream.on("close", () => running.close());
+    session.on("window-change", (accept, _reject, info) => {
+      running.live.resize(running.ownerParty, info.cols, info.rows);
+      accept?.();
+    });
+    session.on("signal", (accept, _reject, info) => {
+      running.signal(info.name);
+      accept?.();
+    });
+    await running.done;
+  } catch (error) {
+    failChannel(stream, userMessage(error, deps.log));
+  }
+}
+
+async function runJoin(
+  stream: ServerChannel,
+  args: string[],
+  who: Authenticated,
+  deps: NodeSessionDeps,
+  remoteAddr: string,
+): Promise<void> {
+  try {
+    const [id, requested = "observer"] = args;
+    const live = id ? deps.hub.get(id) : undefined;
+    if (!live) {
+      throw new NotFound(`No live session "${id ?? ""}"; list them with \`postern sessions ls\`.`);
+    }
+    const own = live.info.user === who.identity.user;
+    if (!own && !who.identity.permissions.includes("sessions.join")) {
+      throw new AccessDenied(`You may not join other users' sessions.`);
+    }
+    if (requested !== "observer" && requested !== "peer") {
+      throw new AccessDenied(`Join mode "${requested}" is not observer or peer.`);
+    }
+    let mode: PartyMode = requested;
+    if (mode === "peer") {
+      await deps.auth.authorizeNode(who.identity, live.info.node, live.info.login).catch(() => {
+        throw new AccessDenied(
+          `You may only observe this session: your roles do not allow login "${live.info.login}" on "${live.info.node}".`,
+        );
+      });
+    }
+    const party = live.join(who.identity.user, mode, joinerSink(stream));
+    await deps.auth.audit({
+      code: "session.join",
+      user: who.identity.user,
+      remoteAddr,
+      fields: { session_id: id, mode },
+    });
+    stream.stderr.write(`[postern: joined session ${id} as ${mode}; press ~. to leave]\r\n`);
+    stream.on("data", (data: Uint8Array) => live.input(party.id, data));
+    stream.on("close", () => live.leave(party.id));
+    mode = party.mode;
+  } catch (error) {
+    failChannel(stream, userMessage(error, deps.log));
+  }
+}

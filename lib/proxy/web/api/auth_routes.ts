@@ -1,0 +1,199 @@
+/**
+ * The authentication gateway of the API: log in (web session or SSH
+ * certificate), log out, invites, password and second-factor changes.
+ *
+ * @module
+ */
+
+import type { AuthService, Identity, NewWebSession } from "../../../auth/service.ts";
+import { BadRequest } from "../../../errors.ts";
+import { parseDuration } from "../../../config/schema.ts";
+import { json, optionalString, readJson, requireString, type Router } from "../http.ts";
+import { clearSessionCookie, sessionCookie, setSessionCookie, withSession } from "./guard.ts";
+
+/** The body every successful login and `GET sessions/current` returns. */
+export function sessionBody(identity: Identity, cluster: string, csrfToken: string, expires: Date) {
+  return {
+    user: identity.user,
+    cluster,
+    csrf_token: csrfToken,
+    expires: expires.toISOString(),
+    roles: identity.roles,
+    logins: identity.logins,
+    permissions: identity.permissions,
+  };
+}
+
+function loggedIn(auth: AuthService, session: NewWebSession): Response {
+  return json(
+    sessionBody(session.identity, auth.cluster, session.csrfToken, session.expires),
+    200,
+    { "set-cookie": setSessionCookie(session.sessionId, session.expires) },
+  );
+}
+
+function parseTtl(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  const ms = typeof value === "number"
+    ? value * 1000
+    : typeof value === "string"
+    ? parseDuration(value)
+    : undefined;
+  if (!ms || ms <= 0) {
+    throw new BadRequest(`Field "ttl" must be a duration like 8h or a number of seconds.`);
+  }
+  return ms;
+}
+
+/** Installs the authentication routes. */
+export function authRoutes(router: Router, auth: AuthService): void {
+  router.on("POST", "/v1/webapi/sessions", async (request, { remoteAddr }) => {
+    const body = await readJson(request);
+    const session = await auth.createWebSession({
+      user: requireString(body, "user", 64),
+      password: requireString(body, "password", 1024),
+      otp: optionalString(body, "second_factor_token"),
+      remoteAddr,
+    });
+    return loggedIn(auth, session);
+  });
+
+  router.on(
+    "GET",
+    "/v1/webapi/sessions/current",
+    withSession(
+      auth,
+      (_request, { session }) =>
+        json(sessionBody(session.identity, auth.cluster, session.csrfToken, session.expires)),
+    ),
+  );
+
+  router.on(
+    "DELETE",
+    "/v1/webapi/sessions",
+    withSession(auth, async (_request, { sessionId, remoteAddr }) => {
+      await auth.deleteWebSession(sessionId, remoteAddr);
+      return json({ ok: true }, 200, { "set-cookie": clearSessionCookie() });
+    }),
+  );
+
+  router.on(
+    "GET",
+    "/v1/webapi/sessions/web",
+    withSession(auth, async (_request, { session }) => {
+      const items = await auth.listWebSessions(session.identity.user);
+      return json({
+        items: items.map((s) => ({
+          id: s.handle,
+          created: s.created.toISOString(),
+          last_seen: s.lastSeen.toISOString(),
+          expires: s.expires.toISOString(),
+          current: s.handle === session.handle,
+        })),
+      });
+    }),
+  );
+
+  router.on(
+    "DELETE",
+    "/v1/webapi/sessions/web/:id",
+    withSession(auth, async (_request, { session, params }) => {
+      await auth.endWebSession(session.identity.user, params.id);
+      return json({ ok: true });
+    }),
+  );
+
+  router.on("POST", "/v1/webapi/ssh/certs", async (request, { remoteAddr }) => {
+    const body = await readJson(request);
+    const issued = await auth.issueUserCertificate({
+      user: requireString(body, "user", 64),
+      password: requireString(body, "password", 1024),
+      otp: optionalString(body, "otp_token"),
+      publicKey: requireString(body, "pub_key", 16384),
+      ttlMs: parseTtl(body.ttl),
+      remoteAddr,
+    });
+    return json({
+      cert: issued.cert,
+      host_ca: issued.hostCa,
+      cluster: issued.cluster,
+      logins: issued.logins,
+      roles: issued.identity.roles,
+      valid_before: issued.validBefore.toISOString(),
+    });
+  });
+
+  router.on("GET", "/v1/webapi/invites/:token", async (_request, { params }) => {
+    const invite = await auth.getInvite(params.token);
+    return json({ user: invite.user, kind: invite.kind, expires: invite.expires.toISOString() });
+  });
+
+  router.on("POST", "/v1/webapi/invites/:token/totp", async (_request, { params }) => {
+    const enrollment = await auth.beginInviteEnrollment(params.token);
+    return json({
+      otpauth_uri: enrollment.otpauthUri,
+      qr_data_url: enrollment.qrDataUrl,
+      secret: enrollment.secret,
+    });
+  });
+
+  router.on("POST", "/v1/webapi/invites/:token", async (request, { params, remoteAddr }) => {
+    const body = await readJson(request);
+    const session = await auth.completeInvite(
+      params.token,
+      requireString(body, "password", 1024),
+      optionalString(body, "second_factor_token"),
+      remoteAddr,
+    );
+    return loggedIn(auth, session);
+  });
+
+  router.on(
+    "PUT",
+    "/v1/webapi/users/password",
+    withSession(auth, async (request, { session, remoteAddr }) => {
+      const body = await readJson(request);
+      await auth.changePassword(
+        session.identity.user,
+        requireString(body, "old_password", 1024),
+        requireString(body, "new_password", 1024),
+        optionalString(body, "second_factor_token"),
+        remoteAddr,
+      );
+      return json({ ok: true });
+    }),
+  );
+
+  router.on(
+    "POST",
+    "/v1/webapi/mfa/totp/begin",
+    withSession(auth, async (request, { session }) => {
+      const body = await readJson(request);
+      const enrollment = await auth.beginTotpReenrollment(
+        session.identity.user,
+        requireString(body, "password", 1024),
+      );
+      return json({
+        otpauth_uri: enrollment.otpauthUri,
+        qr_data_url: enrollment.qrDataUrl,
+        secret: enrollment.secret,
+      });
+    }),
+  );
+
+  router.on(
+    "POST",
+    "/v1/webapi/mfa/totp/confirm",
+    withSession(auth, async (request, { session, remoteAddr }) => {
+      const body = await readJson(request);
+      await auth.confirmTotpReenrollment(
+        session.identity.user,
+        requireString(body, "second_factor_token", 16),
+        remoteAddr,
+      );
+      return json({ ok: true });
+    }),
+  );
+}
+
+export { sessionCookie };

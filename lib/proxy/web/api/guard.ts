@@ -1,0 +1,70 @@
+/**
+ * Request authentication for the API: the session cookie, the CSRF token on
+ * state-changing requests, and permission checks. Handlers get the caller's
+ * identity or never run.
+ *
+ * @module
+ */
+
+import { AccessDenied, Unauthenticated } from "../../../errors.ts";
+import type { ActiveWebSession, AuthService } from "../../../auth/service.ts";
+import type { Permission } from "../../../auth/roles.ts";
+import type { Handler, RequestContext } from "../http.ts";
+
+/** The session cookie; `__Host-` forces Secure, Path=/ and no Domain. */
+export const SESSION_COOKIE = "__Host-postern_session";
+/** Header carrying the CSRF token. */
+export const CSRF_HEADER = "x-csrf-token";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** The session cookie value of a request, if any. */
+export function sessionCookie(request: Request): string | undefined {
+  const header = request.headers.get("cookie") ?? "";
+  for (const part of header.split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === SESSION_COOKIE) return value.join("=");
+  }
+  return undefined;
+}
+
+/** Set-Cookie value that stores a session id. */
+export function setSessionCookie(sessionId: string, expires: Date): string {
+  return `${SESSION_COOKIE}=${sessionId}; Path=/; Secure; HttpOnly; SameSite=Strict; Expires=${expires.toUTCString()}`;
+}
+
+/** Set-Cookie value that removes the session cookie. */
+export function clearSessionCookie(): string {
+  return `${SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0`;
+}
+
+/** A handler that runs with the caller's web session. */
+export type SessionHandler = (
+  request: Request,
+  context: RequestContext & { session: ActiveWebSession; sessionId: string },
+) => Response | Promise<Response>;
+
+/**
+ * Wraps a handler: requires a valid session cookie, a matching CSRF token for
+ * state-changing methods, and the given permission when one is named.
+ */
+export function withSession(
+  auth: AuthService,
+  handler: SessionHandler,
+  permission?: Permission,
+): Handler {
+  return async (request, context) => {
+    const sessionId = sessionCookie(request);
+    if (!sessionId) throw new Unauthenticated("Sign in first.");
+    const session = await auth.getWebSession(sessionId);
+    if (!SAFE_METHODS.has(request.method) && !session.checkCsrf(request.headers.get(CSRF_HEADER))) {
+      throw new AccessDenied("Missing or invalid CSRF token; reload the page and try again.");
+    }
+    if (permission && !session.identity.permissions.includes(permission)) {
+      throw new AccessDenied(
+        `This needs the "${permission}" permission, which your roles do not grant.`,
+      );
+    }
+    return handler(request, { ...context, session, sessionId });
+  };
+}

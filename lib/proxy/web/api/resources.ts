@@ -1,0 +1,286 @@
+/**
+ * The API's resources: nodes, live sessions, recordings, the audit log, and
+ * the admin pages' users and nodes. Every route runs with a web session and
+ * checks the permission it needs.
+ *
+ * @module
+ */
+
+import type { AuthAdmin, AuthService } from "../../../auth/service.ts";
+import { AccessDenied, BadRequest, NotFound } from "../../../errors.ts";
+import type { SessionHub } from "../../../session/hub.ts";
+import type { SessionRecord } from "../../../store/store.ts";
+import { json, readJson, requireString, type Router } from "../http.ts";
+import { withSession } from "./guard.ts";
+import { parseDuration } from "../../../config/schema.ts";
+
+function stringList(body: Record<string, unknown>, field: string): string[] {
+  const value = body[field];
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+    throw new BadRequest(`Field "${field}" must be a list of strings.`);
+  }
+  return value.map((v) => v.trim()).filter(Boolean);
+}
+
+function labelsOf(body: Record<string, unknown>): Record<string, string> {
+  const value = body.labels ?? {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new BadRequest(`Field "labels" must be an object of label: value.`);
+  }
+  const labels: Record<string, string> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v !== "string" || !/^[A-Za-z0-9_.\/-]{1,63}$/.test(key)) {
+      throw new BadRequest(`Label "${key}" must be a name with a string value.`);
+    }
+    labels[key] = v;
+  }
+  return labels;
+}
+
+function recordingJson(record: SessionRecord) {
+  return {
+    id: record.id,
+    user: record.user,
+    login: record.login,
+    node: record.node,
+    kind: record.kind,
+    started: new Date(record.started).toISOString(),
+    ended: record.ended === null ? null : new Date(record.ended).toISOString(),
+    exit_code: record.exitCode,
+    cols: record.cols,
+    rows: record.rows,
+  };
+}
+
+/** Installs resource routes under /v1/webapi. */
+export function resourceRoutes(
+  router: Router,
+  auth: AuthService,
+  admin: AuthAdmin,
+  hub: SessionHub,
+): void {
+  const site = "/v1/webapi/sites/:cluster";
+  const checkCluster = (cluster: string) => {
+    if (cluster !== auth.cluster) {
+      throw new NotFound(`No cluster "${cluster}"; this proxy serves "${auth.cluster}".`);
+    }
+  };
+
+  router.on(
+    "GET",
+    "/v1/webapi/sites",
+    withSession(auth, () => json({ items: [{ name: auth.cluster }] })),
+  );
+
+  router.on(
+    "GET",
+    `${site}/nodes`,
+    withSession(auth, async (_request, { session, params }) => {
+      checkCluster(params.cluster);
+      return json({ items: await auth.listNodes(session.identity) });
+    }),
+  );
+
+  router.on(
+    "POST",
+    `${site}/nodes`,
+    withSession(auth, async (request, { session, params }) => {
+      checkCluster(params.cluster);
+      const body = await readJson(request);
+      const node = await admin.addNode({
+        name: requireString(body, "name", 63),
+        addr: requireString(body, "addr", 255),
+        labels: labelsOf(body),
+      }, session.identity.user);
+      return json({ name: node.name, addr: node.addr, labels: node.labels }, 201);
+    }, "nodes"),
+  );
+
+  router.on(
+    "DELETE",
+    `${site}/nodes/:name`,
+    withSession(auth, async (_request, { session, params }) => {
+      checkCluster(params.cluster);
+      await admin.removeNode(params.name, session.identity.user);
+      return json({ ok: true });
+    }, "nodes"),
+  );
+
+  router.on(
+    "GET",
+    `${site}/nodes/:name/setup-script`,
+    withSession(auth, async (_request, { params }) => {
+      checkCluster(params.cluster);
+      return new Response(await admin.setupScript(params.name), {
+        headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
+      });
+    }, "nodes"),
+  );
+
+  router.on(
+    "GET",
+    `${site}/sessions`,
+    withSession(auth, (_request, { session, params }) => {
+      checkCluster(params.cluster);
+      const canJoinAll = session.identity.permissions.includes("sessions.join");
+      const items = hub.list()
+        .filter((s) => canJoinAll || s.user === session.identity.user)
+        .map((s) => ({
+          id: s.id,
+          user: s.user,
+          login: s.login,
+          node: s.node,
+          kind: s.kind,
+          started: s.started.toISOString(),
+          cols: s.cols,
+          rows: s.rows,
+          parties: s.parties.map(({ user, mode }) => ({ user, mode })),
+        }));
+      return json({ items });
+    }),
+  );
+
+  const visibleRecording = async (
+    id: string,
+    identity: { user: string; permissions: string[] },
+  ) => {
+    const record = await auth.getRecording(id);
+    if (!record) throw new NotFound(`No recording "${id}".`);
+    if (record.user !== identity.user && !identity.permissions.includes("sessions.replay")) {
+      throw new AccessDenied(`You may not replay other users' sessions.`);
+    }
+    return record;
+  };
+
+  router.on(
+    "GET",
+    `${site}/recordings`,
+    withSession(auth, async (_request, { session, params, url }) => {
+      checkCluster(params.cluster);
+      const all = session.identity.permissions.includes("sessions.replay");
+      const limit = Math.min(Number(url.searchParams.get("limit") ?? 200) || 200, 1000);
+      const records = await auth.listRecordings({
+        user: all ? undefined : session.identity.user,
+        limit,
+      });
+      return json({ items: records.map(recordingJson) });
+    }),
+  );
+
+  router.on(
+    "GET",
+    `${site}/recordings/:id`,
+    withSession(auth, async (_request, { session, params }) => {
+      checkCluster(params.cluster);
+      return json(recordingJson(await visibleRecording(params.id, session.identity)));
+    }),
+  );
+
+  router.on(
+    "GET",
+    `${site}/recordings/:id/stream`,
+    withSession(auth, async (_request, { session, params, url }) => {
+      checkCluster(params.cluster);
+      const record = await visibleRecording(params.id, session.identity);
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(auth.recordingPath(record.id));
+      } catch {
+        throw new NotFound(`The recording file of session "${record.id}" is missing.`);
+      }
+      const headers: Record<string, string> = {
+        "content-type": "application/x-asciicast; charset=utf-8",
+        "cache-control": "no-store",
+      };
+      if (url.searchParams.get("download")) {
+        headers["content-disposition"] = `attachment; filename="${record.id}.cast"`;
+      }
+      return new Response(file.readable, { headers });
+    }),
+  );
+
+  router.on(
+    "GET",
+    `${site}/audit`,
+    withSession(auth, async (_request, { params, url }) => {
+      checkCluster(params.cluster);
+      const q = url.searchParams;
+      const since = q.get("since");
+      const sinceMs = since
+        ? (parseDuration(since) ? Date.now() - parseDuration(since)! : Date.parse(since))
+        : undefined;
+      if (sinceMs !== undefined && Number.isNaN(sinceMs)) {
+        throw new BadRequest(`"since" must be a time (ISO 8601) or a duration like 1h.`);
+      }
+      const events = await auth.queryAudit({
+        since: sinceMs,
+        codePrefix: q.get("code") || undefined,
+        user: q.get("user") || undefined,
+        limit: Math.min(Number(q.get("limit") ?? 500) || 500, 5000),
+        order: "desc",
+      });
+      return json({
+        items: events.map((e) => ({
+          id: e.id,
+          time: new Date(e.time).toISOString(),
+          code: e.code,
+          user: e.user,
+          remote_addr: e.remoteAddr,
+          success: e.success,
+          fields: e.fields,
+        })),
+      });
+    }, "audit.read"),
+  );
+
+  router.on(
+    "GET",
+    "/v1/webapi/users",
+    withSession(auth, async () => {
+      const users = await admin.listUsers();
+      return json({
+        items: users.map((u) => ({
+          ...u,
+          locked_until: u.lockedUntil?.toISOString() ?? null,
+          lockedUntil: undefined,
+        })),
+      });
+    }, "users"),
+  );
+
+  router.on(
+    "POST",
+    "/v1/webapi/users",
+    withSession(auth, async (request, { session }) => {
+      const body = await readJson(request);
+      const invite = await admin.addUser({
+        name: requireString(body, "name", 32),
+        roles: stringList(body, "roles"),
+        logins: stringList(body, "logins"),
+      }, session.identity.user);
+      return json({ invite_url: invite.url, expires: invite.expires.toISOString() }, 201);
+    }, "users"),
+  );
+
+  router.on(
+    "POST",
+    "/v1/webapi/users/:name/reset",
+    withSession(auth, async (_request, { session, params }) => {
+      const invite = await admin.resetUser(params.name, undefined, session.identity.user);
+      return json({ invite_url: invite.url, expires: invite.expires.toISOString() });
+    }, "users"),
+  );
+
+  router.on(
+    "DELETE",
+    "/v1/webapi/users/:name",
+    withSession(auth, async (_request, { session, params }) => {
+      if (params.name === session.identity.user) {
+        throw new BadRequest("You cannot remove yourself.");
+      }
+      await admin.removeUser(params.name, session.identity.user);
+      return json({ ok: true });
+    }, "users"),
+  );
+}

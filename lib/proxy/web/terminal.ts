@@ -1,0 +1,284 @@
+/**
+ * The browser terminal: a WebSocket at `/v1/webapi/sites/<cluster>/connect`
+ * that starts a proxy-terminated session on a node (or joins a live one) and
+ * carries terminal bytes as binary frames, and resize / status / errors as
+ * JSON text frames.
+ *
+ * The upgrade needs the session cookie, the CSRF token (`csrf` query
+ * parameter, since browsers cannot set headers on WebSockets) and a
+ * same-origin `Origin` header. A stalled browser cannot grow memory: output
+ * is paused while the socket's send buffer is full.
+ *
+ * @module
+ */
+
+import type { Config } from "../../config/config.ts";
+import { AccessDenied, BadRequest, NotFound, PosternError, Unauthenticated } from "../../errors.ts";
+import type { NodeSessionDeps, OwnerSink } from "../node_session.ts";
+import { startNodeSession } from "../node_session.ts";
+import type { LiveSession, PartyMode, PartySink, SessionEvent } from "../../session/hub.ts";
+import type { RequestContext, Router } from "./http.ts";
+import { sessionCookie } from "./api/guard.ts";
+import type { ActiveWebSession } from "../../auth/service.ts";
+
+/** Largest JSON control frame accepted from the browser. */
+const MAX_CONTROL_FRAME = 4096;
+const encoder = new TextEncoder();
+
+/** The Origin a browser on this proxy sends: `https://<Host>`. */
+function sameOrigin(request: Request): boolean {
+  const origin = request.headers.get("origin");
+  const host = request.headers.get("host") ?? new URL(request.url).host;
+  return origin !== null && origin === `https://${host}`;
+}
+
+function bounded(value: string | null, fallback: number, min: number, max: number): number {
+  const n = Number(value ?? fallback);
+  return Number.isInteger(n) && n >= min && n <= max ? n : fallback;
+}
+
+function sendJson(socket: WebSocket, message: Record<string, unknown>): void {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function closeWith(socket: WebSocket, message: string, code = 1011): void {
+  sendJson(socket, { type: "error", message });
+  if (socket.readyState === WebSocket.OPEN) socket.close(code, message.slice(0, 120));
+}
+
+function notify(socket: WebSocket, live: LiveSession, event: SessionEvent): void {
+  if (event.type === "party.join" || event.type === "party.leave") {
+    sendJson(socket, {
+      type: "parties",
+      parties: live.describe().parties.map(({ user, mode }) => ({ user, mode })),
+    });
+  } else if (event.type === "resize") {
+    sendJson(socket, { type: "resize", cols: event.cols, rows: event.rows });
+  }
+}
+
+/** A sink that writes to the WebSocket. */
+function socketSink(socket: WebSocket, live: () => LiveSession | undefined): PartySink & OwnerSink {
+  return {
+    write(data) {
+      if (socket.readyState === WebSocket.OPEN) socket.send(data);
+    },
+    backlog: () => socket.bufferedAmount ?? 0,
+    notify(event) {
+      const session = live();
+      if (session) notify(socket, session, event);
+    },
+    close(reason) {
+      sendJson(socket, { type: "error", message: reason });
+      if (socket.readyState === WebSocket.OPEN) socket.close(1000, "session ended");
+    },
+    exit(code) {
+      sendJson(socket, { type: "end", exit_code: code });
+      if (socket.readyState === WebSocket.OPEN) socket.close(1000, "session ended");
+    },
+  };
+}
+
+/** Routes browser messages to the session; malformed frames get an error, never a crash. */
+function wireInput(socket: WebSocket, live: LiveSession, partyId: string, touch: () => void): void {
+  socket.onmessage = (event) => {
+    touch();
+    if (event.data instanceof ArrayBuffer) {
+      live.input(partyId, new Uint8Array(event.data));
+      return;
+    }
+    if (typeof event.data !== "string" || event.data.length > MAX_CONTROL_FRAME) {
+      return sendJson(socket, {
+        type: "error",
+        message: "Control frames must be JSON under 4 KiB.",
+      });
+    }
+    let message: { type?: unknown; cols?: unknown; rows?: unknown; data?: unknown };
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return sendJson(socket, { type: "error", message: "Control frame is not valid JSON." });
+    }
+    if (message.type === "resize") {
+      const cols = Number(message.cols);
+      const rows = Number(message.rows);
+      if (
+        Number.isInteger(cols) && Number.isInteger(rows) && cols > 0 && rows > 0 && cols <= 1000 &&
+        rows <= 1000
+      ) {
+        live.resize(partyId, cols, rows);
+      }
+    } else if (message.type === "input" && typeof message.data === "string") {
+      live.input(partyId, encoder.encode(message.data));
+    } else if (message.type !== "ping") {
+      sendJson(socket, {
+        type: "error",
+        message: `Unknown control frame type ${JSON.stringify(message.type)}.`,
+      });
+    }
+  };
+}
+
+/** Closes the socket after `idleMs` without traffic either way. */
+function idleGuard(socket: WebSocket, idleMs: number): { touch(): void; stop(): void } {
+  let last = Date.now();
+  const timer = setInterval(() => {
+    if (Date.now() - last > idleMs) closeWith(socket, "Closed after being idle too long.", 1000);
+  }, Math.min(idleMs, 30_000));
+  return { touch: () => (last = Date.now()), stop: () => clearInterval(timer) };
+}
+
+async function startSession(
+  socket: WebSocket,
+  deps: NodeSessionDeps,
+  session: ActiveWebSession,
+  sessionId: string,
+  url: URL,
+  remoteAddr: string,
+  idleMs: number,
+): Promise<void> {
+  const node = url.searchParams.get("node");
+  const login = url.searchParams.get("login");
+  if (!node || !login) throw new BadRequest(`Query parameters "node" and "login" are required.`);
+  const authorized = await deps.auth.authorizeNode(session.identity, node, login);
+  const credentials = await deps.auth.webSessionCredentials(sessionId, login);
+  const pty = {
+    term: "xterm-256color",
+    cols: bounded(url.searchParams.get("cols"), 80, 1, 1000),
+    rows: bounded(url.searchParams.get("rows"), 24, 1, 1000),
+  };
+  const current: { live?: LiveSession } = {};
+  const idle = idleGuard(socket, idleMs);
+  const sink = socketSink(socket, () => current.live);
+  const write = sink.write;
+  sink.write = (data) => {
+    idle.touch();
+    write(data);
+  };
+  const running = await startNodeSession(
+    deps,
+    authorized,
+    credentials,
+    { pty, env: { LANG: "C.UTF-8" } },
+    sink,
+    {
+      kind: "web",
+      remoteAddr,
+    },
+  );
+  const live = current.live = running.live;
+  sendJson(socket, {
+    type: "session",
+    id: running.id,
+    node: authorized.node.name,
+    login,
+    mode: "owner",
+  });
+  notify(socket, live, { type: "party.join", user: session.identity.user, mode: "owner" });
+  wireInput(socket, live, running.ownerParty, idle.touch);
+  socket.onclose = () => {
+    idle.stop();
+    running.close();
+  };
+  running.done.finally(() => idle.stop());
+}
+
+async function joinSession(
+  socket: WebSocket,
+  deps: NodeSessionDeps,
+  session: ActiveWebSession,
+  url: URL,
+  remoteAddr: string,
+): Promise<void> {
+  const id = url.searchParams.get("session_id") ?? "";
+  const live = deps.hub.get(id);
+  if (!live) throw new NotFound(`No live session "${id}"; it may have ended.`);
+  const identity = session.identity;
+  if (live.info.user !== identity.user && !identity.permissions.includes("sessions.join")) {
+    throw new AccessDenied("You may not join other users' sessions.");
+  }
+  const requested = url.searchParams.get("mode") ?? "observer";
+  if (requested !== "observer" && requested !== "peer") {
+    throw new BadRequest(`Join mode "${requested}" is not observer or peer.`);
+  }
+  const mode: PartyMode = requested;
+  if (mode === "peer") {
+    await deps.auth.authorizeNode(identity, live.info.node, live.info.login).catch(() => {
+      throw new AccessDenied(
+        `You may only observe: your roles do not allow login "${live.info.login}" on "${live.info.node}".`,
+      );
+    });
+  }
+  sendJson(socket, { type: "session", id, node: live.info.node, login: live.info.login, mode });
+  sendJson(socket, { type: "resize", cols: live.cols, rows: live.rows });
+  const party = live.join(identity.user, mode, socketSink(socket, () => live));
+  notify(socket, live, { type: "party.join", user: identity.user, mode });
+  await deps.auth.audit({
+    code: "session.join",
+    user: identity.user,
+    remoteAddr,
+    fields: { session_id: id, mode },
+  });
+  wireInput(socket, live, party.id, () => {});
+  socket.onclose = () => live.leave(party.id);
+}
+
+/** Installs the WebSocket terminal route. */
+export function terminalRoutes(router: Router, deps: NodeSessionDeps, config: Config): void {
+  router.on(
+    "GET",
+    "/v1/webapi/sites/:cluster/connect",
+    async (request: Request, context: RequestContext) => {
+      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+        throw new BadRequest("This endpoint needs a WebSocket upgrade.");
+      }
+      if (!sameOrigin(request)) {
+        throw new AccessDenied(
+          "WebSocket connections must come from this proxy's own pages.",
+        );
+      }
+      const sessionId = sessionCookie(request);
+      if (!sessionId) throw new Unauthenticated("Sign in first.");
+      const session = await deps.auth.getWebSession(sessionId);
+      if (!session.checkCsrf(context.url.searchParams.get("csrf"))) {
+        throw new AccessDenied("Missing or invalid CSRF token; reload the page and try again.");
+      }
+      if (context.params.cluster !== deps.auth.cluster) {
+        throw new NotFound(
+          `No cluster "${context.params.cluster}".`,
+        );
+      }
+      const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 30 });
+      socket.binaryType = "arraybuffer";
+      socket.onopen = async () => {
+        try {
+          if (context.url.searchParams.has("session_id")) {
+            await joinSession(socket, deps, session, context.url, context.remoteAddr);
+          } else {
+            await startSession(
+              socket,
+              deps,
+              session,
+              sessionId,
+              context.url,
+              context.remoteAddr,
+              config.proxy.idle_timeout,
+            );
+          }
+        } catch (error) {
+          const message = error instanceof PosternError
+            ? error.message
+            : "Internal error; see the proxy log.";
+          if (!(error instanceof PosternError)) {
+            deps.log.error("web terminal failed", {
+              error: String(error),
+            });
+          }
+          closeWith(socket, message);
+        }
+      };
+      socket.onerror = () => {};
+      return response;
+    },
+  );
+}

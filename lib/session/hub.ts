@@ -1,0 +1,202 @@
+/**
+ * The live session hub: every proxy-terminated session (SSH `login:node@proxy`
+ * or web terminal) is registered here, so others can list and join it. A
+ * session fans its output out to every party and takes input from its owner
+ * and from peers; observers only watch.
+ *
+ * A party that cannot keep up (more than {@linkcode MAX_PARTY_BACKLOG} bytes
+ * queued) is disconnected rather than letting memory grow: the owner's own
+ * backpressure is handled by the session's transport, never by dropping.
+ *
+ * @module
+ */
+
+/** How a party takes part. */
+export type PartyMode = "owner" | "peer" | "observer";
+
+/** Where a party's output goes: a WebSocket, an SSH channel, ... */
+export interface PartySink {
+  /** Delivers terminal output. */
+  write(data: Uint8Array): void;
+  /** Bytes queued but not yet sent (for slow-consumer protection). */
+  backlog(): number;
+  /** Tells the party about joins, leaves, resizes (optional). */
+  notify?(event: SessionEvent): void;
+  /** Ends the party's view with a reason shown to the user. */
+  close(reason: string): void;
+}
+
+/** What parties are told about. */
+export type SessionEvent =
+  | { type: "party.join" | "party.leave"; user: string; mode: PartyMode }
+  | { type: "resize"; cols: number; rows: number }
+  | { type: "end"; exitCode: number | null };
+
+/** Public facts about a live session. */
+export interface LiveSessionInfo {
+  id: string;
+  user: string;
+  login: string;
+  node: string;
+  kind: "ssh" | "web";
+  started: Date;
+  cols: number;
+  rows: number;
+  parties: { id: string; user: string; mode: PartyMode }[];
+}
+
+/** A party that joined a session. */
+export interface Party {
+  id: string;
+  user: string;
+  mode: PartyMode;
+  sink: PartySink;
+}
+
+/** Bytes a non-owner party may have queued before it is disconnected. */
+export const MAX_PARTY_BACKLOG = 8 * 1024 * 1024;
+/** Recent output replayed to a party that joins, so it sees the current screen. */
+const SCROLLBACK_BYTES = 64 * 1024;
+
+/** One live session. */
+export class LiveSession {
+  readonly parties = new Map<string, Party>();
+  #scrollback: Uint8Array[] = [];
+  #scrollbackBytes = 0;
+  #ended = false;
+  cols: number;
+  rows: number;
+
+  /**
+   * @param info who, where and when
+   * @param handlers where input and resizes from parties go (the node channel)
+   */
+  constructor(
+    readonly info: Omit<LiveSessionInfo, "parties" | "cols" | "rows"> & {
+      cols: number;
+      rows: number;
+    },
+    readonly handlers: {
+      input(data: Uint8Array): void;
+      resize(cols: number, rows: number): void;
+    },
+  ) {
+    this.cols = info.cols;
+    this.rows = info.rows;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Output from the node: to every party. */
+  output(data: Uint8Array): void {
+    this.#remember(data);
+    for (const party of this.parties.values()) {
+      if (party.mode !== "owner" && party.sink.backlog() > MAX_PARTY_BACKLOG) {
+        this.leave(party.id, "Disconnected: your connection could not keep up with the session.");
+        continue;
+      }
+      party.sink.write(data);
+    }
+  }
+
+  #remember(data: Uint8Array): void {
+    this.#scrollback.push(data);
+    this.#scrollbackBytes += data.byteLength;
+    while (this.#scrollbackBytes > SCROLLBACK_BYTES && this.#scrollback.length > 1) {
+      this.#scrollbackBytes -= this.#scrollback.shift()!.byteLength;
+    }
+  }
+
+  /** Input from a party; observers' input is ignored. */
+  input(partyId: string, data: Uint8Array): void {
+    const party = this.parties.get(partyId);
+    if (!party || party.mode === "observer" || this.#ended) return;
+    this.handlers.input(data);
+  }
+
+  /** A terminal size change from the owner (the node has one pty size). */
+  resize(partyId: string, cols: number, rows: number): void {
+    const party = this.parties.get(partyId);
+    if (party?.mode !== "owner" || this.#ended) return;
+    if (cols === this.cols && rows === this.rows) return;
+    this.cols = cols;
+    this.rows = rows;
+    this.handlers.resize(cols, rows);
+    this.#notify({ type: "resize", cols, rows });
+  }
+
+  /** Adds a party; it first receives recent output. */
+  join(user: string, mode: PartyMode, sink: PartySink): Party {
+    const party: Party = { id: crypto.randomUUID(), user, mode, sink };
+    for (const chunk of this.#scrollback) sink.write(chunk);
+    this.parties.set(party.id, party);
+    this.#notify({ type: "party.join", user, mode });
+    return party;
+  }
+
+  /** Removes a party, optionally closing its view with a reason. */
+  leave(partyId: string, reason?: string): void {
+    const party = this.parties.get(partyId);
+    if (!party) return;
+    this.parties.delete(partyId);
+    if (reason) party.sink.close(reason);
+    this.#notify({ type: "party.leave", user: party.user, mode: party.mode });
+  }
+
+  /** Ends the session: every party is told and closed. */
+  end(exitCode: number | null): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#notify({ type: "end", exitCode });
+    for (const party of this.parties.values()) party.sink.close("The session has ended.");
+    this.parties.clear();
+  }
+
+  #notify(event: SessionEvent): void {
+    for (const party of this.parties.values()) party.sink.notify?.(event);
+  }
+
+  /** A snapshot for listings. */
+  describe(): LiveSessionInfo {
+    return {
+      ...this.info,
+      cols: this.cols,
+      rows: this.rows,
+      parties: [...this.parties.values()].map(({ id, user, mode }) => ({ id, user, mode })),
+    };
+  }
+}
+
+/** Registry of live sessions in this proxy. */
+export class SessionHub {
+  #sessions = new Map<string, LiveSession>();
+
+  /** Registers a session; it is removed when it ends. */
+  add(session: LiveSession): LiveSession {
+    this.#sessions.set(session.info.id, session);
+    return session;
+  }
+
+  /** Removes a session (after it ended). */
+  remove(id: string): void {
+    this.#sessions.delete(id);
+  }
+
+  /** The live session with this id, if any. */
+  get(id: string): LiveSession | undefined {
+    return this.#sessions.get(id);
+  }
+
+  /** All live sessions. */
+  list(): LiveSessionInfo[] {
+    return [...this.#sessions.values()].map((s) => s.describe());
+  }
+
+  /** Ends every session (proxy shutdown). */
+  endAll(): void {
+    for (const session of this.#sessions.values()) session.end(null);
+    this.#sessions.clear();
+  }
+}
