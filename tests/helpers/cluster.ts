@@ -1,0 +1,194 @@
+/**
+ * A whole test cluster from the outside: a real `postern start` process, a
+ * real `sshd` node ("saturn") trusting the postern user CA, and helpers to
+ * create users (invite → password + TOTP through the API), log in for a
+ * certificate, or open a web session.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { totpCode, totpStep } from "../../lib/auth/totp.ts";
+import {
+  type PosternProcess,
+  runPostern,
+  type StartOptions,
+  startPosternProcess,
+} from "./postern.ts";
+import { newKeyPair, type Sshd, startSshd } from "./sshd.ts";
+
+/** A user created through the invite flow. */
+export interface TestUser {
+  name: string;
+  password: string;
+  totpSecret: string;
+}
+
+/** A key pair with a postern certificate, as files OpenSSH can use. */
+export interface TestIdentity {
+  keyPath: string;
+  certPath: string;
+  cert: string;
+  hostCa: string[];
+}
+
+/** A running cluster. */
+export interface TestCluster extends AsyncDisposable {
+  postern: PosternProcess;
+  sshd: Sshd;
+  /** Temp dir for keys and configs of this test. */
+  dir: string;
+  http: Deno.HttpClient;
+  /** Calls the JSON API; returns status and parsed body. */
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+    // deno-lint-ignore no-explicit-any
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Runs `postern <args>` against the cluster's data dir and config. */
+  admin(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Creates a user through `users add` and the invite API. */
+  createUser(name: string, options?: { roles?: string[]; logins?: string[] }): Promise<TestUser>;
+  /** A TOTP code not used before for this user (waits for the next step when needed). */
+  otp(user: TestUser): Promise<string>;
+  /** `POST /v1/webapi/ssh/certs` with a fresh ed25519 key. */
+  login(user: TestUser, ttl?: string): Promise<TestIdentity>;
+  /** `POST /v1/webapi/sessions`; returns the cookie header and CSRF token. */
+  // deno-lint-ignore no-explicit-any
+  webLogin(user: TestUser): Promise<{ cookie: string; csrf: string; body: any }>;
+  stop(): Promise<void>;
+}
+
+/** Options for {@linkcode startCluster}. */
+export interface ClusterOptions extends StartOptions {
+  /** Node name. @default "saturn" */
+  nodeName?: string;
+  /** Labels of the node. */
+  labels?: Record<string, string>;
+}
+
+const PASSWORD = "correct horse battery staple";
+
+/** Starts postern + sshd and registers the node. */
+export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
+  const dir = await Deno.makeTempDir({ prefix: "postern-cluster-" });
+  const postern = await startPosternProcess({ ...options, dataDir: join(dir, "data") });
+  const base = ["--config", postern.configPath, "--data-dir", postern.dataDir];
+  const admin = (...args: string[]) => runPostern([...args, ...base]);
+  const userCa = (await admin("ca", "export", "--type", "user")).stdout.trim();
+  const sshd = await startSshd({ trustedUserCAKeys: userCa });
+  const nodeName = options.nodeName ?? "saturn";
+  const labels = Object.entries(options.labels ?? { env: "test" }).map(([k, v]) => `${k}=${v}`)
+    .join(",");
+  const added = await admin("nodes", "add", nodeName, `127.0.0.1:${sshd.port}`, "--labels", labels);
+  if (added.code !== 0) throw new Error(`nodes add failed: ${added.stderr}`);
+  const http = await postern.client();
+  const lastStep = new Map<string, number>();
+
+  const api: TestCluster["api"] = async (method, path, body, headers = {}) => {
+    const response = await fetch(`${postern.url}${path}`, {
+      method,
+      client: http,
+      headers: { "content-type": "application/json", ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch { /* not JSON */ }
+    return { status: response.status, body: parsed, headers: response.headers };
+  };
+
+  const otp = async (user: TestUser) => {
+    for (;;) {
+      const now = Date.now();
+      const current = totpStep(now);
+      const used = lastStep.get(user.name) ?? 0;
+      for (const step of [current - 1, current, current + 1]) {
+        if (step > used) {
+          lastStep.set(user.name, step);
+          return totpCode(user.totpSecret, step * 30_000);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  };
+
+  const createUser = async (name: string, opts: { roles?: string[]; logins?: string[] } = {}) => {
+    const result = await admin(
+      "users",
+      "add",
+      name,
+      "--roles",
+      (opts.roles ?? ["access"]).join(","),
+      "--logins",
+      (opts.logins ?? ["root"]).join(","),
+    );
+    const token = result.stdout.match(/\/web\/invite\/(\S+)/)?.[1];
+    if (!token) throw new Error(`users add printed no invite: ${result.stdout}${result.stderr}`);
+    const enrollment = await api("POST", `/v1/webapi/invites/${token}/totp`);
+    const user = { name, password: PASSWORD, totpSecret: enrollment.body.secret as string };
+    const done = await api("POST", `/v1/webapi/invites/${token}`, {
+      password: PASSWORD,
+      second_factor_token: await otp(user),
+    });
+    if (done.status !== 200) throw new Error(`invite failed: ${JSON.stringify(done.body)}`);
+    return user;
+  };
+
+  let keys = 0;
+  const login = async (user: TestUser, ttl?: string) => {
+    const pair = await newKeyPair(dir, `${user.name}-${++keys}`);
+    const response = await api("POST", "/v1/webapi/ssh/certs", {
+      user: user.name,
+      password: user.password,
+      otp_token: await otp(user),
+      pub_key: pair.pub,
+      ttl,
+    });
+    if (response.status !== 200) throw new Error(`login failed: ${JSON.stringify(response.body)}`);
+    const certPath = `${pair.path}-cert.pub`;
+    await Deno.writeTextFile(certPath, response.body.cert + "\n");
+    return {
+      keyPath: pair.path,
+      certPath,
+      cert: response.body.cert,
+      hostCa: response.body.host_ca,
+    };
+  };
+
+  const webLogin = async (user: TestUser) => {
+    const response = await api("POST", "/v1/webapi/sessions", {
+      user: user.name,
+      password: user.password,
+      second_factor_token: await otp(user),
+    });
+    if (response.status !== 200) {
+      throw new Error(`web login failed: ${JSON.stringify(response.body)}`);
+    }
+    const cookie = response.headers.get("set-cookie")!.split(";")[0];
+    return { cookie, csrf: response.body.csrf_token, body: response.body };
+  };
+
+  const stop = async () => {
+    http.close();
+    await Promise.all([postern.stop(), sshd.stop()]);
+  };
+  return {
+    postern,
+    sshd,
+    dir,
+    http,
+    api,
+    admin,
+    createUser,
+    otp,
+    login,
+    webLogin,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
