@@ -21,6 +21,7 @@ import { SessionHub } from "./session/hub.ts";
 import { authRoutes } from "./proxy/web/api/auth_routes.ts";
 import { resourceRoutes } from "./proxy/web/api/resources.ts";
 import { terminalRoutes } from "./proxy/web/terminal.ts";
+import { pingRoute } from "./proxy/web/api/ping.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
 
 /** A running postern process. */
@@ -125,6 +126,12 @@ export async function startPostern(
       key: tls.key,
       log: log.child("web"),
       routes(router) {
+        pingRoute(router, {
+          cluster: auth.cluster,
+          sshPublicAddr: config.proxy.ssh_public_addr,
+          sshPort: sshAddr.port === 0 ? ssh!.addr.port : sshAddr.port,
+          sshHostKey: hostKey.publicKey,
+        });
         authRoutes(router, auth);
         resourceRoutes(router, auth, auth, hub);
         terminalRoutes(router, deps, config);

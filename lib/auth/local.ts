@@ -419,6 +419,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         addr: node.addr,
         labels: node.labels,
         logins: identity.logins.filter((login) => canAccessNode(user, roles, node.labels, login)),
+        hostKey: node.hostKey,
       }))
       .filter((node) => node.logins.length > 0);
   }
@@ -466,7 +467,19 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         `Node "${node.name}" already exists; remove it first with postern nodes rm.`,
       );
     }
-    const hostKey = node.hostKey ?? await this.options.probeHostKey(node.addr);
+    if (node.hostKey) {
+      // A pinned key that does not parse would refuse every later connection to the node.
+      try {
+        parsePublicKeyLine(node.hostKey);
+      } catch (error) {
+        throw new BadRequest(
+          `Host key for node "${node.name}" is not an SSH public key line: ${
+            (error as Error).message
+          }`,
+        );
+      }
+    }
+    const hostKey = node.hostKey || await this.options.probeHostKey(node.addr);
     const record = await this.#store.nodes.create({
       name: node.name,
       addr: node.addr,

@@ -85,6 +85,8 @@ export interface NodeView {
   addr: string;
   labels: Record<string, string>;
   logins: string[];
+  /** The node's pinned host key line, so clients can verify it end to end. */
+  hostKey: string | null;
 }
 
 /** What the proxy needs to dial a node it was authorised for. */

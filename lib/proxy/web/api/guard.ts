@@ -10,6 +10,7 @@ import { AccessDenied, Unauthenticated } from "../../../errors.ts";
 import type { ActiveWebSession, AuthService } from "../../../auth/service.ts";
 import type { Permission } from "../../../auth/roles.ts";
 import type { Handler, RequestContext } from "../http.ts";
+import { certRequestSession } from "./cert_auth.ts";
 
 /** The session cookie; `__Host-` forces Secure, Path=/ and no Domain. */
 export const SESSION_COOKIE = "__Host-postern_session";
@@ -54,17 +55,28 @@ export function withSession(
   permission?: Permission,
 ): Handler {
   return async (request, context) => {
+    const authorization = request.headers.get("authorization");
+    if (authorization?.startsWith("PosternCert ") && request.method === "GET") {
+      const path = context.url.pathname + context.url.search;
+      const session = await certRequestSession(auth, authorization, request.method, path);
+      checkPermission(session, permission);
+      return handler(request, { ...context, session, sessionId: "" });
+    }
     const sessionId = sessionCookie(request);
     if (!sessionId) throw new Unauthenticated("Sign in first.");
     const session = await auth.getWebSession(sessionId);
     if (!SAFE_METHODS.has(request.method) && !session.checkCsrf(request.headers.get(CSRF_HEADER))) {
       throw new AccessDenied("Missing or invalid CSRF token; reload the page and try again.");
     }
-    if (permission && !session.identity.permissions.includes(permission)) {
-      throw new AccessDenied(
-        `This needs the "${permission}" permission, which your roles do not grant.`,
-      );
-    }
+    checkPermission(session, permission);
     return handler(request, { ...context, session, sessionId });
   };
+}
+
+function checkPermission(session: ActiveWebSession, permission: Permission | undefined): void {
+  if (permission && !session.identity.permissions.includes(permission)) {
+    throw new AccessDenied(
+      `This needs the "${permission}" permission, which your roles do not grant.`,
+    );
+  }
 }

@@ -1,0 +1,278 @@
+/**
+ * The user commands of the CLI (Teleport's `tsh`): login, status, ls, ssh,
+ * config, sessions, join, play, agent, logout.
+ *
+ * @module
+ */
+
+import type { Command } from "./args.ts";
+import { stringFlag, UsageError } from "./args.ts";
+import { login } from "../client/login.ts";
+import {
+  fetchRecording,
+  listNodes,
+  logout,
+  nodesTable,
+  sessionsTables,
+  sshConfig,
+  status,
+} from "../client/commands.ts";
+import { join, ssh } from "../client/ssh.ts";
+import { formatTable } from "./format.ts";
+import { playRecording } from "../client/play.ts";
+import { agentShellLines, startAgent } from "../client/agent.ts";
+import { loadKeys } from "../client/profile.ts";
+
+const say = (line: string) => console.error(line);
+
+async function readPasswordFile(path: string | undefined): Promise<string | undefined> {
+  if (path === undefined) return Deno.env.get("POSTERN_PASSWORD") || undefined;
+  return (await Deno.readTextFile(path)).replace(/\r?\n$/, "");
+}
+
+function formatFlag(value: string | undefined): "table" | "json" {
+  const format = value ?? "table";
+  if (format !== "table" && format !== "json") {
+    throw new UsageError(`--format "${format}" is not table or json`);
+  }
+  return format;
+}
+
+export const clientCommands: Command[] = [
+  {
+    path: ["login"],
+    summary: "Log in to a proxy and get a short-lived SSH certificate",
+    details: `
+Asks for the password and the authenticator code, generates a key pair and stores
+it with its certificate in ~/.tsh/keys/<proxy>/ (POSTERN_HOME overrides ~/.tsh).
+A self-signed proxy certificate is shown and pinned on first use.
+
+Examples:
+  postern login --proxy proxy.example.com --user alice
+  POSTERN_PASSWORD=... postern login --proxy 127.0.0.1:3080 --user alice --otp 123456`,
+    maxArgs: 0,
+    flags: {
+      proxy: { type: "string", placeholder: "host[:3080]", description: "the proxy's web address" },
+      user: { type: "string", placeholder: "name", description: "your postern user name" },
+      ttl: {
+        type: "string",
+        placeholder: "duration",
+        description: "certificate lifetime (capped by your roles)",
+      },
+      "password-file": {
+        type: "string",
+        placeholder: "file",
+        description: "read the password from a file",
+      },
+      otp: {
+        type: "string",
+        placeholder: "code",
+        description: "the authenticator code (else asked)",
+      },
+      insecure: {
+        type: "boolean",
+        description: "do not verify the proxy's HTTPS certificate (testing only)",
+      },
+    },
+    async run(parsed) {
+      const proxy = stringFlag(parsed, "proxy");
+      if (!proxy) throw new UsageError("--proxy is required");
+      const profile = await login({
+        proxy,
+        user: stringFlag(parsed, "user"),
+        ttl: stringFlag(parsed, "ttl"),
+        insecure: parsed.flags.insecure === true,
+        password: await readPasswordFile(stringFlag(parsed, "password-file")),
+        otp: stringFlag(parsed, "otp"),
+        say,
+      });
+      say(`Logged in as ${profile.user} at ${profile.proxy} (cluster ${profile.cluster}).`);
+      say(
+        `Logins: ${
+          profile.logins.join(", ") || "(none)"
+        }; certificate valid until ${profile.validBefore}.`,
+      );
+      return 0;
+    },
+  },
+  {
+    path: ["status"],
+    summary: "Show the current login and certificate",
+    maxArgs: 0,
+    flags: {},
+    async run() {
+      console.log(await status());
+      return 0;
+    },
+  },
+  {
+    path: ["ls"],
+    summary: "List the nodes you may reach",
+    usage: "[label=value ...]",
+    flags: { format: { type: "string", placeholder: "table|json", description: "output format" } },
+    async run(parsed) {
+      const format = formatFlag(stringFlag(parsed, "format"));
+      const nodes = await listNodes(parsed.args);
+      if (format === "json") {
+        console.log(
+          JSON.stringify(
+            nodes.map(({ name, addr, labels, logins }) => ({ name, addr, labels, logins })),
+            null,
+            2,
+          ),
+        );
+      } else console.log(nodesTable(nodes));
+      return 0;
+    },
+  },
+  {
+    path: ["ssh"],
+    summary: "Open a recorded SSH session on a node through the proxy",
+    usage: "[login@]node [command...]",
+    details: `
+Interactive shell when stdin is a terminal, else runs the command with stdin
+piped. The remote command's exit code becomes postern's.
+
+Examples:
+  postern ssh root@saturn
+  postern ssh root@saturn -- uname -a`,
+    minArgs: 1,
+    maxArgs: 1,
+    passThrough: true,
+    flags: {},
+    run: (parsed) => ssh(parsed.args[0], parsed.rest),
+  },
+  {
+    path: ["config"],
+    summary: "Print an ssh_config block so stock ssh reaches nodes through the proxy",
+    details: "Example:\n  postern config >> ~/.ssh/config && ssh root@saturn",
+    maxArgs: 0,
+    flags: {},
+    async run() {
+      console.log(await sshConfig());
+      return 0;
+    },
+  },
+  {
+    path: ["sessions", "ls"],
+    summary: "List live sessions and recordings you may see",
+    maxArgs: 0,
+    flags: { format: { type: "string", placeholder: "table|json", description: "output format" } },
+    async run(parsed) {
+      const format = formatFlag(stringFlag(parsed, "format"));
+      const { live, recordings } = await sessionsTables();
+      if (format === "json") {
+        console.log(JSON.stringify({ live, recordings }, null, 2));
+        return 0;
+      }
+      type Row = Record<string, string | number | null>;
+      console.log("Live sessions:");
+      console.log(formatTable(
+        ["ID", "USER", "LOGIN", "NODE", "STARTED"],
+        (live as Row[]).map((
+          s,
+        ) => [String(s.id), String(s.user), String(s.login), String(s.node), String(s.started)]),
+      ));
+      console.log("\nRecordings:");
+      console.log(formatTable(
+        ["ID", "USER", "LOGIN", "NODE", "STARTED", "EXIT"],
+        (recordings as Row[]).map((s) => [
+          String(s.id),
+          String(s.user),
+          String(s.login),
+          String(s.node),
+          String(s.started),
+          s.ended === null ? "running" : String(s.exit_code ?? "-"),
+        ]),
+      ));
+      return 0;
+    },
+  },
+  {
+    path: ["join"],
+    summary: "Join a live session as observer (read-only) or peer",
+    usage: "<session-id>",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: {
+      mode: { type: "string", placeholder: "observer|peer", description: "default observer" },
+    },
+    run(parsed) {
+      const mode = stringFlag(parsed, "mode") ?? "observer";
+      if (mode !== "observer" && mode !== "peer") {
+        throw new UsageError(`--mode "${mode}" is not observer or peer`);
+      }
+      return join(parsed.args[0], mode);
+    },
+  },
+  {
+    path: ["play"],
+    summary: "Replay a recorded session in the terminal",
+    usage: "<session-id|file.cast>",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: {
+      speed: { type: "string", placeholder: "factor", description: "playback speed (default 1)" },
+    },
+    async run(parsed) {
+      const speed = Number(stringFlag(parsed, "speed") ?? "1");
+      if (!(speed > 0 && speed <= 1000)) throw new UsageError("--speed must be a number above 0");
+      const text = await fetchRecording(parsed.args[0]);
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      Deno.addSignalListener("SIGINT", stop);
+      try {
+        await playRecording(text, {
+          speed,
+          write: (data) => Deno.stdout.writeSync(data),
+          signal: controller.signal,
+        });
+      } finally {
+        Deno.removeSignalListener("SIGINT", stop);
+      }
+      return 0;
+    },
+  },
+  {
+    path: ["agent"],
+    summary: "Serve your key and certificate over an ssh-agent socket",
+    details: `
+Prints shell lines like ssh-agent; keeps running until stopped.
+
+Example:
+  eval "$(postern agent)" && ssh -J root@proxy:3023 root@saturn`,
+    maxArgs: 0,
+    flags: {
+      socket: {
+        type: "string",
+        placeholder: "path",
+        description: "socket path (default: a new temp dir)",
+      },
+    },
+    async run(parsed) {
+      const keys = await loadKeys();
+      const agent = await startAgent({
+        socketPath: stringFlag(parsed, "socket"),
+        privateKey: keys.privateKey,
+        certificate: keys.certificate,
+        comment: `${keys.profile.user}@${keys.profile.proxy}`,
+      });
+      console.log(agentShellLines(agent.socketPath, Deno.pid));
+      const stop = () => void agent.close();
+      Deno.addSignalListener("SIGINT", stop);
+      Deno.addSignalListener("SIGTERM", stop);
+      await agent.closed;
+      return 0;
+    },
+  },
+  {
+    path: ["logout"],
+    summary: "Remove the keys of the current proxy",
+    maxArgs: 0,
+    flags: {},
+    async run() {
+      say(await logout());
+      return 0;
+    },
+  },
+];

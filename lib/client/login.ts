@@ -1,0 +1,157 @@
+/**
+ * `postern login`: trusts (or pins) the proxy's HTTPS certificate, asks for
+ * password and TOTP code, generates an ed25519 key pair, gets it certified by
+ * the proxy (`POST /v1/webapi/ssh/certs`) and stores key, certificate,
+ * known_hosts lines and the profile under `~/.tsh`.
+ *
+ * @module
+ */
+
+import { AccessDenied, BadRequest } from "../errors.ts";
+import {
+  encodeOpenSshPrivateKey,
+  formatPublicKeyLine,
+  generateEd25519KeyPair,
+} from "../sshcert/mod.ts";
+import { keyPaths, type Profile, saveKeys, saveProfile, updateKnownHosts } from "./profile.ts";
+import {
+  fingerprintOf,
+  loadTrust,
+  normalizeProxy,
+  peerCertificate,
+  pinCertificate,
+  ProxyClient,
+  type Trust,
+} from "./proxy_client.ts";
+import { askLine, askSecret, confirm } from "./prompt.ts";
+import type { NodeView } from "../auth/service.ts";
+
+/** Options of {@linkcode login}. */
+export interface LoginOptions {
+  proxy: string;
+  user?: string;
+  /** Requested certificate lifetime ("8h"); capped by the user's roles. */
+  ttl?: string;
+  /** Skip certificate verification (the certificate is used but not pinned). */
+  insecure: boolean;
+  password?: string;
+  otp?: string;
+  /** Progress and warnings. */
+  say(line: string): void;
+}
+
+/** Decides how to trust the proxy, pinning its certificate after asking when needed. */
+async function establishTrust(proxy: string, options: LoginOptions): Promise<Trust> {
+  const saved = await loadTrust(proxy);
+  if (saved.kind === "pinned") return saved;
+  const { hostname, port } = normalizeProxy(proxy);
+  const probe = new ProxyClient(proxy, { kind: "system" });
+  try {
+    await probe.request("GET", "/v1/webapi/ping");
+    return { kind: "system" };
+  } catch (error) {
+    if (!(error instanceof AccessDenied)) throw error;
+  } finally {
+    probe.close();
+  }
+  const pem = await peerCertificate(hostname, port);
+  const fingerprint = fingerprintOf(pem);
+  if (options.insecure) {
+    options.say(
+      `WARNING: --insecure: not verifying the proxy's certificate (SHA256 ${fingerprint}).`,
+    );
+    return { kind: "pinned", pem };
+  }
+  options.say(`The proxy ${proxy} presents a certificate this system does not trust.`);
+  options.say(`SHA256 fingerprint: ${fingerprint}`);
+  options.say("Compare it with the fingerprint `postern start` printed on the proxy.");
+  if (!(await confirm("Trust this certificate and remember it?"))) {
+    throw new AccessDenied("Certificate not trusted; nothing was saved.");
+  }
+  await pinCertificate(proxy, pem);
+  return { kind: "pinned", pem };
+}
+
+/** Logs in and stores everything; returns the saved profile. */
+export async function login(options: LoginOptions): Promise<Profile> {
+  const { addr: proxy } = normalizeProxy(options.proxy);
+  const trust = await establishTrust(proxy, options);
+  const client = new ProxyClient(proxy, trust);
+  try {
+    const ping = await client.request("GET", "/v1/webapi/ping");
+    const user = options.user ?? (await askLine("User: "));
+    if (!user) throw new BadRequest("A user name is required (--user).");
+    const password = options.password ?? (await askSecret(`Password for ${user}: `));
+    const otp = options.otp ?? (await askLine("Authenticator code: "));
+    const pair = generateEd25519KeyPair();
+    const publicKey = formatPublicKeyLine(pair.publicKey, `${user}@postern`);
+    const issued = await client.request("POST", "/v1/webapi/ssh/certs", {
+      body: { user, password, otp_token: otp, pub_key: publicKey, ttl: options.ttl },
+    });
+    const paths = keyPaths(proxy, user);
+    await saveKeys(paths, {
+      privateKey: encodeOpenSshPrivateKey(pair.privateKey, `${user}@postern`),
+      publicKey,
+      certificate: String(issued.cert),
+    });
+    const sshProxy = String(ping.ssh_proxy);
+    const profile: Profile = {
+      proxy,
+      user,
+      cluster: String(issued.cluster),
+      sshProxy,
+      logins: issued.logins as string[],
+      roles: (issued.roles as string[]) ?? [],
+      validBefore: String(issued.valid_before),
+      pinned: trust.kind === "pinned",
+    };
+    await saveProfile(profile);
+    await updateKnownHosts(proxy, "proxy", [
+      ...(issued.host_ca as string[]),
+      `${knownHostsName(sshProxy)} ${String(ping.ssh_host_key).split(" ").slice(0, 2).join(" ")}`,
+    ]);
+    await updateKnownHosts(
+      proxy,
+      "nodes",
+      nodeHostKeyLines(profile, await listVisibleNodes(client, profile, paths)),
+    );
+    return profile;
+  } finally {
+    client.close();
+  }
+}
+
+/** A known_hosts host pattern for "host:port". */
+export function knownHostsName(addr: string): string {
+  const { hostname, port } = normalizeProxy(addr);
+  return port === 22 ? hostname : `[${hostname}]:${port}`;
+}
+
+/** The nodes the user may reach, asked with certificate authentication. */
+export async function listVisibleNodes(
+  client: ProxyClient,
+  profile: Profile,
+  paths: { privateKey: string; certificate: string },
+): Promise<NodeView[]> {
+  const keys = {
+    privateKey: await Deno.readTextFile(paths.privateKey),
+    certificate: (await Deno.readTextFile(paths.certificate)).trim(),
+  };
+  const listing = await client.signedRequest(
+    "GET",
+    `/v1/webapi/sites/${profile.cluster}/nodes`,
+    keys,
+  );
+  return listing.items as NodeView[];
+}
+
+/** known_hosts lines for nodes, under the names `postern config` writes Host patterns for. */
+export function nodeHostKeyLines(profile: Profile, nodes: NodeView[]): string[] {
+  return nodes
+    .filter((node) => node.hostKey)
+    .map((node) =>
+      `${node.name},${node.name}.${profile.cluster} ${
+        node.hostKey!.split(" ").slice(0, 2).join(" ")
+      }`
+    );
+}

@@ -1,0 +1,152 @@
+/**
+ * `postern ssh` and `postern join`: an SSH connection to the proxy's gateway
+ * with the user's certificate, running a recorded session on a node (user
+ * name `login:node`) or joining a live one. With a terminal on stdin the
+ * session gets a pty (raw mode, window size changes forwarded); otherwise the
+ * command runs with stdin piped. The remote exit code becomes ours.
+ *
+ * @module
+ */
+
+import type { Client, ClientChannel } from "ssh2";
+import { parseHostPort } from "../config/schema.ts";
+import { Unavailable } from "../errors.ts";
+import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
+import { knownHostsPath, type LoadedKeys, loadKeys } from "./profile.ts";
+import { parseCertificateLine } from "../sshcert/mod.ts";
+
+/** Connects to the proxy's SSH gateway as `username`, verifying its pinned host key. */
+export async function connectToProxy(
+  keys: LoadedKeys,
+  username: string,
+  sshHostKey?: string,
+): Promise<Client> {
+  const addr = parseHostPort(keys.profile.sshProxy);
+  if (!addr) {
+    throw new Unavailable(`The profile's SSH proxy "${keys.profile.sshProxy}" is not host:port.`);
+  }
+  const hostKey = sshHostKey ?? await proxyHostKey(keys);
+  return await connectSsh({
+    host: addr.hostname,
+    port: addr.port,
+    address: `the postern proxy (${keys.profile.sshProxy})`,
+    username,
+    certificate: keys.certificate,
+    privateKey: keys.privateKey,
+    hostKeyVerifier: hostKey ? pinnedHostKey(hostKey) : () => true,
+  });
+}
+
+/** The proxy's SSH host key as saved in ~/.tsh/known_hosts at login. */
+async function proxyHostKey(keys: LoadedKeys): Promise<string | undefined> {
+  const addr = parseHostPort(keys.profile.sshProxy)!;
+  const name = addr.port === 22 ? addr.hostname : `[${addr.hostname}]:${addr.port}`;
+  try {
+    const lines = (await Deno.readTextFile(knownHostsPath())).split("\n");
+    const line = lines.find((l) =>
+      l.split(" ")[0] === name && l.endsWith(`postern-proxy:${keys.profile.proxy}`)
+    );
+    return line?.split(" ").slice(1, 3).join(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses `[login@]node`; the default login is $USER when allowed, else the first allowed login. */
+export function parseTarget(target: string, logins: string[]): { login: string; node: string } {
+  const at = target.lastIndexOf("@");
+  if (at > 0) return { login: target.slice(0, at), node: target.slice(at + 1) };
+  const local = Deno.env.get("USER") ?? "";
+  return { login: logins.includes(local) ? local : logins[0] ?? local, node: target };
+}
+
+function terminalSize(): { cols: number; rows: number } {
+  try {
+    const { columns, rows } = Deno.consoleSize();
+    return { cols: columns, rows };
+  } catch {
+    return { cols: 80, rows: 24 };
+  }
+}
+
+/** Runs `command` (or a shell) over the connection; resolves with the exit code. */
+export async function runRemote(client: Client, command: string | undefined): Promise<number> {
+  const interactive = Deno.stdin.isTerminal() && command === undefined ||
+    Deno.stdin.isTerminal() && Deno.stdout.isTerminal() && command?.startsWith("join ");
+  const size = terminalSize();
+  const env = {
+    TERM: Deno.env.get("TERM") ?? "xterm-256color",
+    LANG: Deno.env.get("LANG") ?? "C.UTF-8",
+  };
+  const channel = await new Promise<ClientChannel>((resolve, reject) => {
+    const done = (error: Error | undefined, stream: ClientChannel) =>
+      error ? reject(error) : resolve(stream);
+    const pty = interactive ? { term: env.TERM, cols: size.cols, rows: size.rows } : undefined;
+    if (command === undefined) client.shell(pty ?? false, { env }, done);
+    else client.exec(command, { env, ...(pty ? { pty } : {}) }, done);
+  });
+  return await pump(channel, interactive === true);
+}
+
+async function pump(channel: ClientChannel, interactive: boolean): Promise<number> {
+  const stdout = Deno.stdout;
+  const stderr = Deno.stderr;
+  let exitCode = 255;
+  channel.on("exit", (code: number | null) => (exitCode = typeof code === "number" ? code : 255));
+  channel.on("data", (data: Uint8Array) => stdout.writeSync(data));
+  channel.stderr.on("data", (data: Uint8Array) => stderr.writeSync(data));
+  const closed = new Promise<void>((resolve) => channel.on("close", () => resolve()));
+  const onResize = () => {
+    const { cols, rows } = terminalSize();
+    channel.setWindow(rows, cols, 0, 0);
+  };
+  if (interactive) {
+    Deno.stdin.setRaw(true);
+    Deno.addSignalListener("SIGWINCH", onResize);
+  }
+  const reading = (async () => {
+    const buffer = new Uint8Array(32 * 1024);
+    for (;;) {
+      const n = await Deno.stdin.read(buffer).catch(() => null);
+      if (n === null) break;
+      if (!channel.write(buffer.slice(0, n))) await new Promise((r) => channel.once("drain", r));
+    }
+    channel.end();
+  })();
+  try {
+    await closed;
+  } finally {
+    if (interactive) {
+      Deno.removeSignalListener("SIGWINCH", onResize);
+      Deno.stdin.setRaw(false);
+    }
+  }
+  void reading;
+  return exitCode;
+}
+
+/** `postern ssh [login@]node [command...]`. */
+export async function ssh(target: string, command: string[]): Promise<number> {
+  const keys = await loadKeys();
+  const { login, node } = parseTarget(target, keys.profile.logins);
+  const client = await connectToProxy(keys, `${login}:${node}`);
+  try {
+    return await runRemote(client, command.length ? command.join(" ") : undefined);
+  } finally {
+    client.end();
+  }
+}
+
+/** `postern join <id>`: watch (observer) or share (peer) a live session. */
+export async function join(id: string, mode: "observer" | "peer"): Promise<number> {
+  const keys = await loadKeys();
+  // Any principal of the certificate will do: joining needs no login on the node.
+  const login = parseCertificateLine(keys.certificate).certificate.principals[0] ??
+    keys.profile.user;
+  const client = await connectToProxy(keys, login);
+  try {
+    return await runRemote(client, `join ${id} ${mode}`);
+  } finally {
+    client.end();
+  }
+}
