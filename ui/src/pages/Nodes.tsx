@@ -1,0 +1,182 @@
+/** @jsxImportSource preact */
+/// <reference lib="dom" />
+/**
+ * `/web/nodes`: the nodes the user may reach, with filters and a Connect
+ * button per node.
+ *
+ * @module
+ */
+
+import { useState } from "preact/hooks";
+import { request, sitePath } from "../api.ts";
+import { ErrorAlert } from "../components/Alert.tsx";
+import { Chips } from "../components/Chips.tsx";
+import { EmptyRow, PageHeader, TableWrap } from "../components/Page.tsx";
+import { labelPairs } from "../format.ts";
+import { useLoad } from "../hooks.ts";
+import { navigate, replaceQuery, useLocation } from "../router.tsx";
+import { useSession } from "../session.tsx";
+import type { Items, Node } from "../types.ts";
+
+/** Whether a node passes the search text and every `key=value` (or `key`) label term. */
+export function nodeMatches(node: Node, search: string, labelFilter: string): boolean {
+  const pairs = labelPairs(node.labels);
+  const needle = search.trim().toLowerCase();
+  if (needle) {
+    const haystack = [node.name, node.addr, ...pairs].join(" ").toLowerCase();
+    if (!needle.split(/\s+/).every((word) => haystack.includes(word))) return false;
+  }
+  for (const term of labelFilter.split(",").map((t) => t.trim()).filter(Boolean)) {
+    const eq = term.indexOf("=");
+    if (eq < 0) {
+      if (!(term in node.labels)) return false;
+    } else {
+      const key = term.slice(0, eq).trim();
+      const value = term.slice(eq + 1).trim();
+      if (node.labels[key] !== value && !(value === "*" && key in node.labels)) return false;
+    }
+  }
+  return true;
+}
+
+/** Path of a new web terminal to `login@node`. */
+export function terminalPath(node: string, login: string): string {
+  return `/web/terminal/new?${new URLSearchParams({ node, login })}`;
+}
+
+function ConnectCell({ node }: { node: Node }) {
+  const [login, setLogin] = useState(node.logins[0] ?? "");
+  if (node.logins.length === 0) {
+    return <span class="muted">No login allowed</span>;
+  }
+  const id = `login-${node.name}`;
+  return (
+    <form
+      class="connect"
+      onSubmit={(event) => {
+        event.preventDefault();
+        navigate(terminalPath(node.name, login));
+      }}
+    >
+      <select
+        id={id}
+        name="login"
+        aria-label={`Login for ${node.name}`}
+        value={login}
+        onChange={(e) => setLogin(e.currentTarget.value)}
+      >
+        {node.logins.map((l) => <option key={l} value={l}>{l}</option>)}
+      </select>
+      <button type="submit" class="btn btn-primary btn-small">Connect</button>
+    </form>
+  );
+}
+
+/** The nodes table. */
+export function NodesPage() {
+  const { session } = useSession();
+  const { query } = useLocation();
+  const [search, setSearch] = useState(query.get("q") ?? "");
+  const [labels, setLabels] = useState(query.get("label") ?? "");
+  const nodes = useLoad(
+    () => request<Items<Node>>("GET", sitePath(session.cluster, "/nodes")),
+    [session.cluster],
+  );
+  const update = (q: string, label: string) => {
+    setSearch(q);
+    setLabels(label);
+    replaceQuery({ q, label });
+  };
+  const addLabel = (pair: string) => {
+    const terms = labels.split(",").map((t) => t.trim()).filter(Boolean);
+    if (!terms.includes(pair)) update(search, [...terms, pair].join(", "));
+  };
+  const items = (nodes.data?.items ?? []).slice().sort((a, b) => a.name.localeCompare(b.name));
+  const shown = items.filter((node) => nodeMatches(node, search, labels));
+
+  return (
+    <>
+      <PageHeader title="Nodes" description="Servers you can open a terminal on.">
+        <button type="button" class="btn" onClick={nodes.reload} disabled={nodes.loading}>
+          Refresh
+        </button>
+      </PageHeader>
+      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+        <div class="field">
+          <label for="node-search">Search</label>
+          <input
+            id="node-search"
+            name="q"
+            type="search"
+            placeholder="Name, address or label"
+            value={search}
+            onInput={(e) => update(e.currentTarget.value, labels)}
+          />
+        </div>
+        <div class="field">
+          <label for="node-label">Label</label>
+          <input
+            id="node-label"
+            name="label"
+            type="search"
+            placeholder="key=value"
+            value={labels}
+            spellcheck={false}
+            onInput={(e) => update(search, e.currentTarget.value)}
+          />
+        </div>
+        {(search || labels) && (
+          <button
+            type="button"
+            class="btn btn-link"
+            onClick={() => update("", "")}
+          >
+            Clear filters
+          </button>
+        )}
+      </form>
+      <ErrorAlert message={nodes.error} />
+      <TableWrap>
+        <table class="table table-stack" data-testid="nodes-table">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Address</th>
+              <th scope="col">Labels</th>
+              <th scope="col">
+                <span class="visually-hidden">Connect</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((node) => (
+              <tr key={node.name} data-node={node.name}>
+                <td data-label="Name" class="strong">{node.name}</td>
+                <td data-label="Address" class="mono">{node.addr}</td>
+                <td data-label="Labels">
+                  <Chips items={labelPairs(node.labels)} onPick={addLabel} />
+                </td>
+                <td class="cell-actions">
+                  <ConnectCell node={node} />
+                </td>
+              </tr>
+            ))}
+            {nodes.data && shown.length === 0 && (
+              <EmptyRow cols={4}>
+                {items.length === 0
+                  ? "No nodes are available to you yet. Ask an administrator to add one."
+                  : "No nodes match the filters."}
+              </EmptyRow>
+            )}
+            {!nodes.data && nodes.loading && <EmptyRow cols={4}>Loading nodes…</EmptyRow>}
+          </tbody>
+        </table>
+      </TableWrap>
+      {nodes.data && (
+        <p class="muted table-foot" aria-live="polite">
+          Showing {shown.length} of {items.length} nodes.
+        </p>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,149 @@
+/** @jsxImportSource preact */
+/// <reference lib="dom" />
+/**
+ * `/web/recordings/:id`: replays a recording with asciinema-player.
+ *
+ * @module
+ */
+
+import * as AsciinemaPlayer from "asciinema-player";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { request, sitePath } from "../api.ts";
+import { ErrorAlert } from "../components/Alert.tsx";
+import { PageHeader } from "../components/Page.tsx";
+import { durationBetween, formatTime } from "../format.ts";
+import { useLoad } from "../hooks.ts";
+import { Link } from "../router.tsx";
+import { useSession } from "../session.tsx";
+import type { Recording } from "../types.ts";
+import { streamUrl } from "./Recordings.tsx";
+
+const SPEEDS = [0.5, 1, 1.5, 2, 4, 8];
+
+interface ErrorEvents {
+  addEventListener(name: "error", handler: () => void): void;
+}
+
+function Details({ recording }: { recording: Recording }) {
+  return (
+    <dl class="details">
+      <div>
+        <dt>User</dt>
+        <dd>{recording.user}</dd>
+      </div>
+      <div>
+        <dt>Node</dt>
+        <dd>{recording.node}</dd>
+      </div>
+      <div>
+        <dt>Login</dt>
+        <dd class="mono">{recording.login}</dd>
+      </div>
+      <div>
+        <dt>Started</dt>
+        <dd>{formatTime(recording.started)}</dd>
+      </div>
+      <div>
+        <dt>Duration</dt>
+        <dd>{durationBetween(recording.started, recording.ended) ?? "in progress"}</dd>
+      </div>
+      <div>
+        <dt>Exit code</dt>
+        <dd>{recording.exit_code ?? "—"}</dd>
+      </div>
+    </dl>
+  );
+}
+
+/** The player page. */
+export function PlayerPage({ id }: { id: string }) {
+  const { session } = useSession();
+  const container = useRef<HTMLDivElement>(null);
+  const player = useRef<AsciinemaPlayer.Player | null>(null);
+  const [speed, setSpeed] = useState(1);
+  const [skipIdle, setSkipIdle] = useState(true);
+  const [error, setError] = useState<string | null>(null);
+  const meta = useLoad(
+    () =>
+      request<Recording>("GET", sitePath(session.cluster, `/recordings/${encodeURIComponent(id)}`)),
+    [session.cluster, id],
+  );
+  const recording = meta.data;
+  const url = streamUrl(session.cluster, id);
+
+  useEffect(() => {
+    // Changing speed or idle skipping rebuilds the player; keep the position.
+    const startAt = player.current ? Math.floor(player.current.getCurrentTime()) : 0;
+    const resume = player.current !== null;
+    player.current?.dispose();
+    setError(null);
+    const created = AsciinemaPlayer.create(
+      { url, fetchOpts: { credentials: "same-origin" } },
+      container.current!,
+      {
+        speed,
+        idleTimeLimit: skipIdle ? 2 : undefined,
+        startAt,
+        autoPlay: resume,
+        preload: true,
+        fit: "both",
+        controls: true,
+        terminalFontFamily:
+          'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace',
+      },
+    );
+    // "error" is dispatched by the player core but missing from its type declarations.
+    (created as unknown as ErrorEvents).addEventListener(
+      "error",
+      () =>
+        setError(
+          "Cannot load this recording: it may have been removed, or you may not be allowed to replay it.",
+        ),
+    );
+    player.current = created;
+  }, [url, speed, skipIdle]);
+  useEffect(() => () => player.current?.dispose(), []);
+
+  return (
+    <>
+      <PageHeader
+        title="Recording"
+        description={recording ? `${recording.login}@${recording.node} by ${recording.user}` : id}
+      >
+        <Link href="/web/recordings" class="btn">All recordings</Link>
+        <a class="btn" href={streamUrl(session.cluster, id, true)} download={`${id}.cast`}>
+          Download .cast
+        </a>
+      </PageHeader>
+      <ErrorAlert message={meta.error} />
+      {recording && <Details recording={recording} />}
+      <div class="player-controls">
+        <div class="field field-inline">
+          <label for="speed">Speed</label>
+          <select
+            id="speed"
+            name="speed"
+            value={String(speed)}
+            onChange={(e) => setSpeed(Number(e.currentTarget.value))}
+          >
+            {SPEEDS.map((s) => <option key={s} value={String(s)}>{s}×</option>)}
+          </select>
+        </div>
+        <label class="checkbox">
+          <input
+            type="checkbox"
+            name="skip_idle"
+            checked={skipIdle}
+            onChange={(e) => setSkipIdle(e.currentTarget.checked)}
+          />
+          Skip idle time (over 2 s)
+        </label>
+        <span class="hint">
+          Keys: space play/pause, ← → seek 5 s, 0–9 jump to 0–90%, f full screen.
+        </span>
+      </div>
+      <ErrorAlert message={error} />
+      <div class="player" data-testid="player" ref={container} />
+    </>
+  );
+}

@@ -1,0 +1,193 @@
+/** @jsxImportSource preact */
+/// <reference lib="dom" />
+/**
+ * `/web/terminal/new?node=&login=` (a new session) and
+ * `/web/sessions/:id/join?mode=observer|peer` (joining one): a full-window
+ * terminal with the session id, a share link, the parties and the
+ * connection status.
+ *
+ * @module
+ */
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import { getCsrfToken } from "../api.ts";
+import { CopyButton } from "../components/CopyButton.tsx";
+import { Logo } from "../components/Layout.tsx";
+import { useTitle } from "../components/Page.tsx";
+import { Link } from "../router.tsx";
+import { useSession } from "../session.tsx";
+import {
+  type ConnectionState,
+  type SessionInfo,
+  type TerminalTarget,
+  WebTerminal,
+} from "../terminal.ts";
+import type { Party } from "../types.ts";
+
+/** The share link for a session (joins as an observer unless `?mode=peer` is added). */
+export function shareLink(sessionId: string): string {
+  return `${location.origin}/web/sessions/${encodeURIComponent(sessionId)}/join`;
+}
+
+function statusText(state: ConnectionState): string {
+  switch (state.status) {
+    case "connecting":
+      return "Connecting…";
+    case "connected":
+      return "Connected";
+    case "ended":
+      return state.exitCode === null
+        ? "Session ended."
+        : `Session ended (exit code ${state.exitCode}).`;
+    case "disconnected":
+      return `Disconnected: ${state.reason}`;
+    case "error":
+      return state.message;
+  }
+}
+
+function StatusBanner(
+  { state, target, onRetry }: {
+    state: ConnectionState;
+    target: TerminalTarget;
+    onRetry: () => void;
+  },
+) {
+  const live = state.status === "connecting" || state.status === "connected";
+  if (live) {
+    return (
+      <span
+        class={`status-pill status-${state.status}`}
+        role="status"
+        data-testid="terminal-status"
+        data-state={state.status}
+      >
+        {statusText(state)}
+      </span>
+    );
+  }
+  return (
+    <div class={`term-banner term-banner-${state.status}`}>
+      <span role="alert" data-testid="terminal-status" data-state={state.status}>
+        {statusText(state)}
+      </span>
+      <span class="term-banner-actions">
+        <button type="button" class="btn btn-small" onClick={onRetry}>
+          {target.kind === "new" ? "Start a new session" : "Join again"}
+        </button>
+        <Link href="/web/nodes" class="btn btn-small">Back to nodes</Link>
+      </span>
+    </div>
+  );
+}
+
+/** Props for {@link TerminalPage}. */
+export interface TerminalPageProps {
+  target: TerminalTarget;
+}
+
+/** The terminal page; a new session needs both a node and a login. */
+export function TerminalPage({ target }: TerminalPageProps) {
+  if (target.kind === "new" && (!target.node || !target.login)) {
+    return (
+      <div class="auth-screen">
+        <main class="auth-card" id="main">
+          <h1>Cannot open a terminal</h1>
+          <p role="alert">
+            The link is missing the node or the login. Pick a node and a login on the nodes page.
+          </p>
+          <Link href="/web/nodes" class="btn btn-primary">Go to nodes</Link>
+        </main>
+      </div>
+    );
+  }
+  return <LiveTerminal target={target} />;
+}
+
+function LiveTerminal({ target }: TerminalPageProps) {
+  const { session } = useSession();
+  const container = useRef<HTMLDivElement>(null);
+  const [attempt, setAttempt] = useState(0);
+  const [state, setState] = useState<ConnectionState>({ status: "connecting" });
+  const [info, setInfo] = useState<SessionInfo | null>(null);
+  const [parties, setParties] = useState<Party[]>([]);
+  const targetKey = JSON.stringify(target);
+
+  const node = info?.node ?? (target.kind === "new" ? target.node : "");
+  const login = info?.login ?? (target.kind === "new" ? target.login : "");
+  const observer = info
+    ? info.mode === "observer"
+    : target.kind === "join" && target.mode === "observer";
+  useTitle(node ? `${login}@${node}` : "Terminal");
+
+  useEffect(() => {
+    setInfo(null);
+    setParties([]);
+    const term = new WebTerminal(container.current!, {
+      cluster: session.cluster,
+      csrfToken: getCsrfToken(),
+      target,
+      events: { onState: setState, onSession: setInfo, onParties: setParties },
+    });
+    return () => term.dispose();
+  }, [targetKey, attempt, session.cluster]);
+
+  return (
+    <div class="term-page">
+      <header class="term-bar">
+        <Link href="/web/nodes" class="brand brand-compact" aria-label="postern: back to nodes">
+          <Logo />
+        </Link>
+        <h1 class="term-title">{node ? `${login}@${node}` : "Joining session…"}</h1>
+        {observer && (
+          <span class="badge badge-observer" data-testid="observer-badge">
+            Observing (read-only)
+          </span>
+        )}
+        {(state.status === "connecting" || state.status === "connected") && (
+          <StatusBanner
+            state={state}
+            target={target}
+            onRetry={() => setAttempt((n) => n + 1)}
+          />
+        )}
+        <span class="spacer" />
+        {info && (
+          <div class="term-meta">
+            <span class="term-meta-item">
+              <span class="muted">Session</span>
+              <code data-testid="session-id">{info.id}</code>
+            </span>
+            <span class="term-meta-item">
+              <span class="muted">Share</span>
+              <code class="share-link" data-testid="share-link">{shareLink(info.id)}</code>
+              <CopyButton text={shareLink(info.id)} label="share link" />
+            </span>
+          </div>
+        )}
+        <div class="term-meta-item">
+          <span class="muted" id="parties-label">Parties</span>
+          <ul class="parties" data-testid="parties" aria-labelledby="parties-label">
+            {parties.map((party, i) => (
+              <li key={`${party.user}-${i}`} class="chip">
+                {party.user} <span class="muted">({party.mode})</span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      </header>
+      {!(state.status === "connecting" || state.status === "connected") && (
+        <StatusBanner
+          state={state}
+          target={target}
+          onRetry={() => setAttempt((n) => n + 1)}
+        />
+      )}
+      <div
+        class="term-container"
+        data-testid="terminal"
+        ref={container}
+      />
+    </div>
+  );
+}

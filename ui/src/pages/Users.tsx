@@ -1,0 +1,244 @@
+/** @jsxImportSource preact */
+/// <reference lib="dom" />
+/**
+ * `/web/users` (permission "users"): the user list, invites, password
+ * resets and removal.
+ *
+ * @module
+ */
+
+import { useState } from "preact/hooks";
+import { messageOf, request } from "../api.ts";
+import { ErrorAlert } from "../components/Alert.tsx";
+import { Chips } from "../components/Chips.tsx";
+import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
+import { CopyValue } from "../components/CopyButton.tsx";
+import { Field } from "../components/Field.tsx";
+import { EmptyRow, PageHeader, Section, TableWrap } from "../components/Page.tsx";
+import { formatTime, parseList } from "../format.ts";
+import { useLoad } from "../hooks.ts";
+import { useSession } from "../session.tsx";
+import type { Items, User } from "../types.ts";
+
+/** An invite URL as a full link (the server may answer with a path). */
+export function absoluteUrl(url: string): string {
+  return /^https?:\/\//.test(url) ? url : new URL(url, location.origin).toString();
+}
+
+interface InviteLink {
+  user: string;
+  kind: "signup" | "reset";
+  url: string;
+}
+
+function InviteResult({ link }: { link: InviteLink }) {
+  return (
+    <div class="invite-result" role="status">
+      <p>
+        {link.kind === "reset" ? "Password reset link" : "Invite link"} for{" "}
+        <strong>{link.user}</strong>. Send it to them over a trusted channel; it works once and
+        expires.
+      </p>
+      <CopyValue value={absoluteUrl(link.url)} label="invite link" testId="invite-url" />
+    </div>
+  );
+}
+
+function InviteForm({ onInvited }: { onInvited: (link: InviteLink) => void }) {
+  const [name, setName] = useState("");
+  const [roles, setRoles] = useState("access");
+  const [logins, setLogins] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const user = name.trim();
+      const { invite_url } = await request<{ invite_url: string }>("POST", "/v1/webapi/users", {
+        body: { name: user, roles: parseList(roles), logins: parseList(logins) },
+      });
+      onInvited({ user, kind: "signup", url: invite_url });
+      setName("");
+      setLogins("");
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="form-grid" onSubmit={submit} aria-busy={busy}>
+      <ErrorAlert message={error} />
+      <Field
+        id="invite-name"
+        name="name"
+        label="User name"
+        autocapitalize="none"
+        spellcheck={false}
+        required
+        value={name}
+        onValue={setName}
+      />
+      <Field
+        id="invite-roles"
+        name="roles"
+        label="Roles"
+        spellcheck={false}
+        value={roles}
+        onValue={setRoles}
+        hint="Comma-separated, e.g. access, auditor, admin."
+      />
+      <Field
+        id="invite-logins"
+        name="logins"
+        label="Logins"
+        spellcheck={false}
+        value={logins}
+        onValue={setLogins}
+        hint="Unix logins this user may use, comma-separated, e.g. ubuntu, deploy."
+      />
+      <div class="form-actions">
+        <button type="submit" class="btn btn-primary" disabled={busy}>Create invite</button>
+      </div>
+    </form>
+  );
+}
+
+function StatusBadge({ user }: { user: User }) {
+  if (user.status === "locked") {
+    return (
+      <span class="badge badge-fail">
+        locked{user.locked_until ? ` until ${formatTime(user.locked_until)}` : ""}
+      </span>
+    );
+  }
+  return <span class={`badge badge-${user.status}`}>{user.status}</span>;
+}
+
+/** The users page. */
+export function UsersPage() {
+  const { session } = useSession();
+  const users = useLoad(() => request<Items<User>>("GET", "/v1/webapi/users"), []);
+  const [link, setLink] = useState<InviteLink | null>(null);
+  const [removing, setRemoving] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const items = (users.data?.items ?? []).slice().sort((a, b) => a.name.localeCompare(b.name));
+
+  const reset = async (name: string) => {
+    setError(null);
+    try {
+      const { invite_url } = await request<{ invite_url: string }>(
+        "POST",
+        `/v1/webapi/users/${encodeURIComponent(name)}/reset`,
+      );
+      setLink({ user: name, kind: "reset", url: invite_url });
+      users.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+  const remove = async (name: string) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await request("DELETE", `/v1/webapi/users/${encodeURIComponent(name)}`);
+      if (link?.user === name) setLink(null);
+      users.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+      setRemoving(null);
+    }
+  };
+
+  return (
+    <>
+      <PageHeader title="Users" description="Invite people, reset their sign-in, remove them." />
+      <Section id="invite" title="Invite a user">
+        <InviteForm
+          onInvited={(l) => {
+            setLink(l);
+            users.reload();
+          }}
+        />
+      </Section>
+      {link && <InviteResult link={link} />}
+      <ErrorAlert message={error ?? users.error} />
+      <TableWrap>
+        <table class="table table-stack" data-testid="users-table">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Roles</th>
+              <th scope="col">Logins</th>
+              <th scope="col">Status</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((user) => (
+              <tr key={user.name} data-user={user.name}>
+                <td data-label="Name" class="strong">{user.name}</td>
+                <td data-label="Roles">
+                  <Chips items={user.roles} />
+                </td>
+                <td data-label="Logins">
+                  <Chips items={user.logins} />
+                </td>
+                <td data-label="Status">
+                  <StatusBadge user={user} />
+                </td>
+                <td class="cell-actions">
+                  <div class="button-row">
+                    <button
+                      type="button"
+                      class="btn btn-small"
+                      title={`New sign-up link for ${user.name} (password and authenticator)`}
+                      onClick={() => reset(user.name)}
+                    >
+                      Reset
+                    </button>
+                    <button
+                      type="button"
+                      class="btn btn-small btn-danger-outline"
+                      disabled={user.name === session.user}
+                      title={user.name === session.user
+                        ? "You cannot remove yourself"
+                        : `Remove ${user.name}`}
+                      onClick={() => setRemoving(user.name)}
+                    >
+                      Remove
+                    </button>
+                  </div>
+                </td>
+              </tr>
+            ))}
+            {users.data && items.length === 0 && <EmptyRow cols={5}>No users yet.</EmptyRow>}
+            {!users.data && users.loading && <EmptyRow cols={5}>Loading users…</EmptyRow>}
+          </tbody>
+        </table>
+      </TableWrap>
+      {removing && (
+        <ConfirmDialog
+          title={`Remove user ${removing}?`}
+          confirmLabel="Remove user"
+          busy={busy}
+          onConfirm={() => remove(removing)}
+          onCancel={() => setRemoving(null)}
+        >
+          <p>
+            <strong>{removing}</strong>{" "}
+            will no longer be able to sign in and their web sessions end. Recordings and audit
+            events stay.
+          </p>
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}

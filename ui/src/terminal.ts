@@ -1,0 +1,269 @@
+/// <reference lib="dom" />
+/**
+ * Glue between xterm.js and the terminal WebSocket
+ * (`/v1/webapi/sites/<cluster>/connect`): binary frames carry terminal bytes
+ * both ways, text frames carry JSON control messages.
+ *
+ * @module
+ */
+
+import { Terminal } from "@xterm/xterm";
+import { FitAddon } from "@xterm/addon-fit";
+import { sitePath } from "./api.ts";
+import { copyText } from "./clipboard.ts";
+import type { Party } from "./types.ts";
+
+/** What to connect to: a new session on a node, or an existing one. */
+export type TerminalTarget =
+  | { kind: "new"; node: string; login: string }
+  | { kind: "join"; sessionId: string; mode: JoinMode };
+
+/** How a user joins someone else's session. */
+export type JoinMode = "observer" | "peer";
+
+/** The connection as the user should understand it. */
+export type ConnectionState =
+  | { status: "connecting" }
+  | { status: "connected" }
+  | { status: "ended"; exitCode: number | null }
+  | { status: "disconnected"; reason: string }
+  | { status: "error"; message: string };
+
+/** What the server says about the session once attached. */
+export interface SessionInfo {
+  id: string;
+  node: string;
+  login: string;
+  mode: string;
+}
+
+/** Callbacks from a {@link WebTerminal}. */
+export interface TerminalEvents {
+  onState(state: ConnectionState): void;
+  onSession(info: SessionInfo): void;
+  onParties(parties: Party[]): void;
+}
+
+/** Options for {@link WebTerminal}. */
+export interface WebTerminalOptions {
+  cluster: string;
+  csrfToken: string;
+  target: TerminalTarget;
+  events: TerminalEvents;
+}
+
+type ServerMessage =
+  | { type: "session"; id: string; node: string; login: string; mode: string }
+  | { type: "parties"; parties: Party[] }
+  | { type: "resize"; cols: number; rows: number }
+  | { type: "error"; message: string }
+  | { type: "end"; exit_code: number | null };
+
+const FONT_FAMILY =
+  'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", monospace';
+
+/** Builds the WebSocket URL for a target. */
+export function connectUrl(
+  cluster: string,
+  csrfToken: string,
+  target: TerminalTarget,
+  size: { cols: number; rows: number },
+): string {
+  const params = target.kind === "new"
+    ? new URLSearchParams({
+      node: target.node,
+      login: target.login,
+      cols: String(size.cols),
+      rows: String(size.rows),
+    })
+    : new URLSearchParams({ session_id: target.sessionId, mode: target.mode });
+  params.set("csrf", csrfToken);
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${sitePath(cluster, "/connect")}?${params}`;
+}
+
+function closeReason(event: CloseEvent, opened: boolean): string {
+  if (!opened) {
+    return "Cannot open the terminal connection. Check that you are still signed in and try again.";
+  }
+  if (event.reason) return event.reason;
+  if (event.code === 1000) return "The server closed the connection.";
+  return "The connection to the server was lost.";
+}
+
+/**
+ * An xterm.js terminal bound to one WebSocket session.
+ *
+ * @example
+ * ```ts
+ * const term = new WebTerminal(container, {cluster, csrfToken, target, events});
+ * // later
+ * term.dispose();
+ * ```
+ */
+export class WebTerminal {
+  readonly #term: Terminal;
+  readonly #fit = new FitAddon();
+  readonly #ws: WebSocket;
+  readonly #events: TerminalEvents;
+  readonly #encoder = new TextEncoder();
+  readonly #observer: ResizeObserver;
+  #readOnly: boolean;
+  #finished = false;
+  #opened = false;
+  #applyingRemoteSize = false;
+  #resizeTimer: ReturnType<typeof setTimeout> | undefined;
+  #fitFrame: number | undefined;
+  #disposed = false;
+
+  constructor(container: HTMLElement, options: WebTerminalOptions) {
+    this.#events = options.events;
+    this.#readOnly = options.target.kind === "join" && options.target.mode === "observer";
+    this.#term = new Terminal({
+      cursorBlink: !this.#readOnly,
+      disableStdin: this.#readOnly,
+      fontFamily: FONT_FAMILY,
+      fontSize: 14,
+      scrollback: 5000,
+      theme: { background: "#0f1720", foreground: "#e6edf3", cursor: "#f2b134" },
+    });
+    this.#term.loadAddon(this.#fit);
+    this.#term.open(container);
+    this.#term.attachCustomKeyEventHandler((event) => this.#onKey(event));
+    this.#fit.fit();
+
+    const size = { cols: this.#term.cols, rows: this.#term.rows };
+    this.#ws = new WebSocket(connectUrl(options.cluster, options.csrfToken, options.target, size));
+    this.#ws.binaryType = "arraybuffer";
+    this.#ws.onopen = () => {
+      this.#opened = true;
+      this.#events.onState({ status: "connected" });
+      // A new session starts at the size in the URL; tell the server if the window changed since.
+      const changed = this.#term.cols !== size.cols || this.#term.rows !== size.rows;
+      if (options.target.kind === "new" && changed) this.#sendResize();
+    };
+    this.#ws.onmessage = (event) => this.#onMessage(event);
+    this.#ws.onclose = (event) => this.#onClose(event);
+    this.#events.onState({ status: "connecting" });
+
+    this.#term.onData((data) => this.#send(this.#encoder.encode(data)));
+    this.#term.onBinary((data) => this.#send(Uint8Array.from(data, (c) => c.charCodeAt(0))));
+    this.#term.onResize(() => {
+      if (!this.#applyingRemoteSize) this.#scheduleResize();
+    });
+    this.#observer = new ResizeObserver(() => this.#scheduleFit());
+    this.#observer.observe(container);
+    this.#term.focus();
+  }
+
+  /** Gives the terminal keyboard focus. */
+  focus(): void {
+    this.#term.focus();
+  }
+
+  /** Closes the connection and frees the terminal. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#finished = true;
+    this.#observer.disconnect();
+    clearTimeout(this.#resizeTimer);
+    if (this.#fitFrame !== undefined) cancelAnimationFrame(this.#fitFrame);
+    if (this.#ws.readyState <= WebSocket.OPEN) this.#ws.close(1000, "page closed");
+    this.#term.dispose();
+  }
+
+  #onKey(event: KeyboardEvent): boolean {
+    if (event.type !== "keydown" || !event.ctrlKey || !event.shiftKey) return true;
+    const key = event.key.toLowerCase();
+    if (key === "c") {
+      if (this.#term.hasSelection()) void copyText(this.#term.getSelection());
+      event.preventDefault();
+      return false;
+    }
+    // Ctrl+Shift+V: let the browser fire its paste event, which xterm.js handles.
+    return key !== "v";
+  }
+
+  #send(bytes: Uint8Array): void {
+    if (this.#readOnly || this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#ws.send(bytes);
+  }
+
+  #scheduleFit(): void {
+    if (this.#disposed || this.#fitFrame !== undefined) return;
+    this.#fitFrame = requestAnimationFrame(() => {
+      this.#fitFrame = undefined;
+      // An observer follows the session's size instead of the window's.
+      if (!this.#disposed && !this.#readOnly) this.#fit.fit();
+    });
+  }
+
+  #scheduleResize(): void {
+    clearTimeout(this.#resizeTimer);
+    this.#resizeTimer = setTimeout(() => this.#sendResize(), 100);
+  }
+
+  #sendResize(): void {
+    if (this.#readOnly || this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#ws.send(JSON.stringify({ type: "resize", cols: this.#term.cols, rows: this.#term.rows }));
+  }
+
+  #onMessage(event: MessageEvent): void {
+    if (this.#disposed) return;
+    if (typeof event.data !== "string") {
+      this.#term.write(new Uint8Array(event.data as ArrayBuffer));
+      return;
+    }
+    let message: ServerMessage;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    switch (message.type) {
+      case "session":
+        if (message.mode === "observer" && !this.#readOnly) {
+          this.#readOnly = true;
+          this.#term.options.disableStdin = true;
+        }
+        this.#events.onSession(message);
+        break;
+      case "parties":
+        this.#events.onParties(message.parties ?? []);
+        break;
+      case "resize":
+        this.#applyRemoteSize(message.cols, message.rows);
+        break;
+      case "error":
+        this.#finished = true;
+        this.#events.onState({ status: "error", message: message.message });
+        break;
+      case "end":
+        this.#finished = true;
+        this.#events.onState({ status: "ended", exitCode: message.exit_code ?? null });
+        this.#term.options.disableStdin = true;
+        this.#term.options.cursorBlink = false;
+        break;
+    }
+  }
+
+  #applyRemoteSize(cols: number, rows: number): void {
+    if (!(cols > 0 && rows > 0) || (cols === this.#term.cols && rows === this.#term.rows)) return;
+    this.#applyingRemoteSize = true;
+    try {
+      this.#term.resize(cols, rows);
+    } finally {
+      this.#applyingRemoteSize = false;
+    }
+  }
+
+  #onClose(event: CloseEvent): void {
+    if (this.#disposed) return;
+    this.#term.options.disableStdin = true;
+    this.#term.options.cursorBlink = false;
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#events.onState({ status: "disconnected", reason: closeReason(event, this.#opened) });
+  }
+}

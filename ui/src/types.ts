@@ -1,0 +1,106 @@
+/**
+ * Shapes of the JSON the postern web API returns (`/v1/webapi/...`).
+ *
+ * @module
+ */
+
+/** The signed-in user's web session (login, invite completion, current session). */
+export interface WebSession {
+  user: string;
+  cluster: string;
+  csrf_token: string;
+  expires: string;
+  roles: string[];
+  logins: string[];
+  permissions: string[];
+}
+
+/** Permissions a role may grant; the UI hides what the user cannot use. */
+export type Permission = "users" | "nodes" | "audit.read" | "sessions.join" | "sessions.replay";
+
+/** One of the user's own browser sessions (Account page). */
+export interface WebSessionInfo {
+  id: string;
+  created: string;
+  last_seen: string;
+  expires: string;
+  current: boolean;
+}
+
+/** A TOTP enrolment in progress: what the authenticator app needs. */
+export interface TotpEnrolment {
+  otpauth_uri: string;
+  qr_data_url: string;
+  secret: string;
+}
+
+/** An invite link's public description. */
+export interface Invite {
+  user: string;
+  kind: "signup" | "reset";
+  expires: string;
+}
+
+/** A registered node the user may see. */
+export interface Node {
+  name: string;
+  addr: string;
+  labels: Record<string, string>;
+  logins: string[];
+}
+
+/** Someone attached to a live session. */
+export interface Party {
+  user: string;
+  mode: string;
+}
+
+/** A live (joinable) session. */
+export interface ActiveSession {
+  id: string;
+  user: string;
+  login: string;
+  node: string;
+  kind: string;
+  started: string;
+  cols: number;
+  rows: number;
+  parties: Party[];
+}
+
+/** A finished (or still running) recorded session. */
+export interface Recording {
+  id: string;
+  user: string;
+  login: string;
+  node: string;
+  kind: string;
+  started: string;
+  ended: string | null;
+  exit_code: number | null;
+}
+
+/** One audit log event. */
+export interface AuditEvent {
+  id: string;
+  time: string;
+  code: string;
+  user: string;
+  remote_addr: string;
+  success: boolean;
+  fields: Record<string, unknown>;
+}
+
+/** A postern user as administrators see it. */
+export interface User {
+  name: string;
+  roles: string[];
+  logins: string[];
+  status: "active" | "invited" | "locked";
+  locked_until: string | null;
+}
+
+/** Lists come wrapped in `{items: [...]}`. */
+export interface Items<T> {
+  items: T[];
+}
