@@ -22,6 +22,7 @@ import { authRoutes } from "./proxy/web/api/auth_routes.ts";
 import { resourceRoutes } from "./proxy/web/api/resources.ts";
 import { terminalRoutes } from "./proxy/web/terminal.ts";
 import { pingRoute } from "./proxy/web/api/ping.ts";
+import { tunnelRoute } from "./proxy/web/tunnel.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
 
 /** A running postern process. */
@@ -135,6 +136,7 @@ export async function startPostern(
         authRoutes(router, auth);
         resourceRoutes(router, auth, auth, hub);
         terminalRoutes(router, deps, config);
+        tunnelRoute(router, auth, log.child("tunnel"), config.proxy.dial_timeout);
       },
     });
   } catch (error) {

@@ -22,6 +22,7 @@ import { formatTable } from "./format.ts";
 import { playRecording } from "../client/play.ts";
 import { agentShellLines, startAgent } from "../client/agent.ts";
 import { loadKeys } from "../client/profile.ts";
+import { proxySsh } from "../client/https_tunnel.ts";
 
 const say = (line: string) => console.error(line);
 
@@ -264,6 +265,19 @@ Example:
       await agent.closed;
       return 0;
     },
+  },
+  {
+    path: ["proxy", "ssh"],
+    summary: "ProxyCommand that reaches a node through the proxy's HTTPS port",
+    usage: "<login>@<host>[:<port>]",
+    details: `
+For ~/.ssh/config; only the proxy's HTTPS port needs to be reachable:
+  Host *.example
+    ProxyCommand postern proxy ssh %r@%h:%p`,
+    minArgs: 1,
+    maxArgs: 1,
+    flags: {},
+    run: (parsed) => proxySsh(parsed.args[0]),
   },
   {
     path: ["logout"],

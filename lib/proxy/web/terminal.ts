@@ -59,23 +59,29 @@ function notify(socket: WebSocket, live: LiveSession, event: SessionEvent): void
 
 /** A sink that writes to the WebSocket. */
 function socketSink(socket: WebSocket, live: () => LiveSession | undefined): PartySink & OwnerSink {
+  let ended = false;
+  const end = (code: number | null) => {
+    if (ended) return;
+    ended = true;
+    sendJson(socket, { type: "end", exit_code: code });
+    if (socket.readyState === WebSocket.OPEN) socket.close(1000, "session ended");
+  };
   return {
     write(data) {
       if (socket.readyState === WebSocket.OPEN) socket.send(data);
     },
     backlog: () => socket.bufferedAmount ?? 0,
     notify(event) {
+      if (event.type === "end") return end(event.exitCode);
       const session = live();
       if (session) notify(socket, session, event);
     },
     close(reason) {
+      if (ended) return;
       sendJson(socket, { type: "error", message: reason });
-      if (socket.readyState === WebSocket.OPEN) socket.close(1000, "session ended");
+      if (socket.readyState === WebSocket.OPEN) socket.close(1000, "disconnected");
     },
-    exit(code) {
-      sendJson(socket, { type: "end", exit_code: code });
-      if (socket.readyState === WebSocket.OPEN) socket.close(1000, "session ended");
-    },
+    exit: end,
   };
 }
 

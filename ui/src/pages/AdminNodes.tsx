@@ -107,7 +107,7 @@ interface Script {
 export function AdminNodesPage() {
   const { session } = useSession();
   const nodes = useLoad(
-    () => request<Items<Node>>("GET", sitePath(session.cluster, "/nodes")),
+    () => request<Items<Node>>("GET", sitePath(session.cluster, "/nodes?all=1")),
     [session.cluster],
   );
   const [script, setScript] = useState<Script | null>(null);

@@ -1,0 +1,71 @@
+/**
+ * Reaching a node on a user's behalf: resolve the requested target to a
+ * registered node (by name, or by its exact registered address), check the
+ * user's roles, and dial it with a timeout. Both tunnel kinds (SSH
+ * `proxy:`/direct-tcpip and the HTTPS tunnel) go through here, so the proxy
+ * dials only registered nodes the user may reach: never an open relay.
+ *
+ * @module
+ */
+
+import type { AuthorizedNode, AuthService, Identity } from "../auth/service.ts";
+import { parseHostPort } from "../config/schema.ts";
+import { BadRequest, NotFound, Unavailable } from "../errors.ts";
+
+/**
+ * Resolves and authorises a tunnel target. A node name may come with any port
+ * (OpenSSH passes its default 22); an address must match a registered node's
+ * address and port exactly.
+ */
+export async function authorizeTarget(
+  auth: AuthService,
+  identity: Identity,
+  login: string,
+  host: string,
+  port: number | null,
+): Promise<AuthorizedNode> {
+  const address = `${host.includes(":") ? `[${host}]` : host}:${port ?? 22}`;
+  let authorized: AuthorizedNode;
+  try {
+    authorized = await auth.authorizeNode(identity, host, login);
+  } catch (error) {
+    if (!(error instanceof NotFound)) throw error;
+    authorized = await auth.authorizeNode(identity, address, login).catch((second) => {
+      throw second instanceof NotFound ? error : second;
+    });
+  }
+  if (authorized.node.name !== host && authorized.node.addr !== address) {
+    throw new NotFound(
+      `No node is registered at ${address}; the proxy only connects to registered nodes.`,
+    );
+  }
+  return authorized;
+}
+
+/** Dials a node's sshd with a timeout; Unavailable with a one-line reason. */
+export async function dialNode(
+  node: AuthorizedNode["node"],
+  timeoutMs: number,
+): Promise<Deno.TcpConn> {
+  const addr = parseHostPort(node.addr);
+  if (!addr) throw new BadRequest(`Node "${node.name}" has an invalid address "${node.addr}".`);
+  const where = `node "${node.name}" (${node.addr})`;
+  try {
+    const conn = await Deno.connect({
+      hostname: addr.hostname,
+      port: addr.port,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    conn.setNoDelay(true);
+    return conn;
+  } catch (error) {
+    const reason = error instanceof Deno.errors.ConnectionRefused
+      ? "connection refused (is sshd running?)"
+      : error instanceof DOMException && error.name === "TimeoutError"
+      ? `no answer within ${Math.round(timeoutMs / 1000)} s`
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new Unavailable(`Cannot reach ${where}: ${reason}.`, { cause: error });
+  }
+}
