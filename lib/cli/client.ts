@@ -23,6 +23,7 @@ import { playRecording } from "../client/play.ts";
 import { agentShellLines, startAgent } from "../client/agent.ts";
 import { loadKeys } from "../client/profile.ts";
 import { proxySsh } from "../client/https_tunnel.ts";
+import { writeAll } from "../client/io.ts";
 
 const say = (line: string) => console.error(line);
 
@@ -225,7 +226,7 @@ Examples:
       try {
         await playRecording(text, {
           speed,
-          write: (data) => Deno.stdout.writeSync(data),
+          write: (data) => writeAll(Deno.stdout, data),
           signal: controller.signal,
         });
       } finally {

@@ -8,10 +8,12 @@ import type { Command } from "./args.ts";
 import { configCheckCommand, versionCommand } from "./basic.ts";
 import { startCommand } from "./start.ts";
 import { adminCommands } from "./admin.ts";
+import { clientCommands } from "./client.ts";
 
 export const commands: Command[] = [
   startCommand,
   configCheckCommand,
   ...adminCommands,
+  ...clientCommands,
   versionCommand,
 ];

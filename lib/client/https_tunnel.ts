@@ -11,6 +11,7 @@
 import { AccessDenied, BadRequest, PosternError, Unavailable } from "../errors.ts";
 import { loadKeys } from "./profile.ts";
 import { certAuthHeaders, loadTrust, normalizeProxy } from "./proxy_client.ts";
+import { writeAll } from "./io.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -29,14 +30,6 @@ export function parseProxyTarget(
   const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(rest);
   if (!match) throw new BadRequest(`"${rest}" is not host[:port].`);
   return { login, host: match[1] ?? match[2], port: match[3] ? Number(match[3]) : null };
-}
-
-async function writeAll(
-  writer: { write(p: Uint8Array): Promise<number> },
-  data: Uint8Array,
-): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) offset += await writer.write(data.subarray(offset));
 }
 
 /** Incremental decoder of an HTTP/1.1 chunked body. */

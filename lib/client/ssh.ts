@@ -14,6 +14,7 @@ import { Unavailable } from "../errors.ts";
 import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
 import { knownHostsPath, type LoadedKeys, loadKeys } from "./profile.ts";
 import { parseCertificateLine } from "../sshcert/mod.ts";
+import { writeAllSync } from "./io.ts";
 
 /** Connects to the proxy's SSH gateway as `username`, verifying its pinned host key. */
 export async function connectToProxy(
@@ -93,8 +94,8 @@ async function pump(channel: ClientChannel, interactive: boolean): Promise<numbe
   const stderr = Deno.stderr;
   let exitCode = 255;
   channel.on("exit", (code: number | null) => (exitCode = typeof code === "number" ? code : 255));
-  channel.on("data", (data: Uint8Array) => stdout.writeSync(data));
-  channel.stderr.on("data", (data: Uint8Array) => stderr.writeSync(data));
+  channel.on("data", (data: Uint8Array) => writeAllSync(stdout, data));
+  channel.stderr.on("data", (data: Uint8Array) => writeAllSync(stderr, data));
   const closed = new Promise<void>((resolve) => channel.on("close", () => resolve()));
   const onResize = () => {
     const { cols, rows } = terminalSize();
