@@ -9,7 +9,7 @@
 
 import type { ServerChannel, Session } from "ssh2";
 import { AccessDenied, NotFound } from "../../errors.ts";
-import type { NodeSessionDeps, OwnerSink, SessionRequest } from "../node_session.ts";
+import type { NodeSession, NodeSessionDeps, OwnerSink, SessionRequest } from "../node_session.ts";
 import { startNodeSession } from "../node_session.ts";
 import type { PartyMode, PartySink } from "../../session/hub.ts";
 import type { Authenticated } from "./authenticate.ts";
@@ -22,6 +22,8 @@ const PASSED_ENV = /^(TERM|LANG|LC_[A-Z_]+|COLORTERM)$/;
 interface PendingRequest {
   pty: SessionRequest["pty"];
   env: Record<string, string>;
+  /** Set once the session starts: where window changes go from then on. */
+  onResize?: (cols: number, rows: number) => void;
 }
 
 function ownerSink(stream: ServerChannel): OwnerSink {
@@ -70,6 +72,13 @@ export function handleSessions(
     pending.pty = { term: term || "xterm", cols: info.cols || 80, rows: info.rows || 24 };
     accept?.();
   });
+  // Listened for from the start: a terminal resized while the proxy is still
+  // logging in to the node must not keep the old size.
+  session.on("window-change", (accept, _reject, info) => {
+    accept?.();
+    if (pending.onResize) pending.onResize(info.cols, info.rows);
+    else if (pending.pty) pending.pty = { ...pending.pty, cols: info.cols, rows: info.rows };
+  });
   session.on("env", (accept, reject, info) => {
     if (PASSED_ENV.test(info.key)) {
       pending.env[info.key] = info.val;
@@ -103,6 +112,12 @@ async function runTerminated(
   remoteAddr: string,
   session: Session,
 ): Promise<void> {
+  let running: NodeSession | undefined;
+  let resized: { cols: number; rows: number } | undefined;
+  pending.onResize = (cols, rows) => {
+    if (running) running.live.resize(running.ownerParty, cols, rows);
+    else resized = { cols, rows };
+  };
   try {
     const authorized = await deps.auth.authorizeNode(
       who.identity,
@@ -115,7 +130,7 @@ async function runTerminated(
       who.validBefore,
     );
     const env = { ...pending.env, ...(pending.pty ? { TERM: pending.pty.term } : {}) };
-    const running = await startNodeSession(
+    running = await startNodeSession(
       deps,
       authorized,
       credentials,
@@ -123,18 +138,16 @@ async function runTerminated(
       ownerSink(stream),
       { kind: "ssh", remoteAddr },
     );
-    stream.on("data", (data: Uint8Array) => running.live.input(running.ownerParty, data));
-    stream.on("end", () => running.endInput());
-    stream.on("close", () => running.close());
-    session.on("window-change", (accept, _reject, info) => {
-      running.live.resize(running.ownerParty, info.cols, info.rows);
-      accept?.();
-    });
+    const started = running;
+    if (resized) started.live.resize(started.ownerParty, resized.cols, resized.rows);
+    stream.on("data", (data: Uint8Array) => started.live.input(started.ownerParty, data));
+    stream.on("end", () => started.endInput());
+    stream.on("close", () => started.close());
     session.on("signal", (accept, _reject, info) => {
-      running.signal(info.name);
+      started.signal(info.name);
       accept?.();
     });
-    await running.done;
+    await started.done;
   } catch (error) {
     failChannel(stream, userMessage(error, deps.log));
   }
