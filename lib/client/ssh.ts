@@ -10,7 +10,7 @@
 
 import type { Client, ClientChannel } from "ssh2";
 import { parseHostPort } from "../config/schema.ts";
-import { Unavailable } from "../errors.ts";
+import { AccessDenied, Unavailable } from "../errors.ts";
 import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
 import { knownHostsPath, type LoadedKeys, loadKeys } from "./profile.ts";
 import { parseCertificateLine } from "../sshcert/mod.ts";
@@ -79,24 +79,36 @@ export async function runRemote(client: Client, command: string | undefined): Pr
     TERM: Deno.env.get("TERM") ?? "xterm-256color",
     LANG: Deno.env.get("LANG") ?? "C.UTF-8",
   };
-  const channel = await new Promise<ClientChannel>((resolve, reject) => {
-    const done = (error: Error | undefined, stream: ClientChannel) =>
-      error ? reject(error) : resolve(stream);
+  const outcome = await new Promise<ChannelOutcome>((resolve, reject) => {
+    // Listeners go on inside the callback: ssh2 may deliver data, exit and close
+    // in the same tick as the channel confirmation.
+    const done = (error: Error | undefined, channel: ClientChannel) =>
+      error ? reject(error) : resolve(watchChannel(channel));
     const pty = interactive ? { term: env.TERM, cols: size.cols, rows: size.rows } : undefined;
     if (command === undefined) client.shell(pty ?? false, { env }, done);
     else client.exec(command, { env, ...(pty ? { pty } : {}) }, done);
   });
-  return await pump(channel, interactive === true);
+  return await pump(outcome, interactive === true);
 }
 
-async function pump(channel: ClientChannel, interactive: boolean): Promise<number> {
-  const stdout = Deno.stdout;
-  const stderr = Deno.stderr;
+interface ChannelOutcome {
+  channel: ClientChannel;
+  /** Resolves with the remote exit code (255 when none was sent) once the channel closes. */
+  exitCode: Promise<number>;
+}
+
+function watchChannel(channel: ClientChannel): ChannelOutcome {
   let exitCode = 255;
   channel.on("exit", (code: number | null) => (exitCode = typeof code === "number" ? code : 255));
-  channel.on("data", (data: Uint8Array) => writeAllSync(stdout, data));
-  channel.stderr.on("data", (data: Uint8Array) => writeAllSync(stderr, data));
-  const closed = new Promise<void>((resolve) => channel.on("close", () => resolve()));
+  channel.on("data", (data: Uint8Array) => writeAllSync(Deno.stdout, data));
+  channel.stderr.on("data", (data: Uint8Array) => writeAllSync(Deno.stderr, data));
+  return {
+    channel,
+    exitCode: new Promise((resolve) => channel.on("close", () => resolve(exitCode))),
+  };
+}
+
+async function pump({ channel, exitCode }: ChannelOutcome, interactive: boolean): Promise<number> {
   const onResize = () => {
     const { cols, rows } = terminalSize();
     channel.setWindow(rows, cols, 0, 0);
@@ -105,7 +117,7 @@ async function pump(channel: ClientChannel, interactive: boolean): Promise<numbe
     Deno.stdin.setRaw(true);
     Deno.addSignalListener("SIGWINCH", onResize);
   }
-  const reading = (async () => {
+  void (async () => {
     const buffer = new Uint8Array(32 * 1024);
     for (;;) {
       const n = await Deno.stdin.read(buffer).catch(() => null);
@@ -115,21 +127,27 @@ async function pump(channel: ClientChannel, interactive: boolean): Promise<numbe
     channel.end();
   })();
   try {
-    await closed;
+    return await exitCode;
   } finally {
     if (interactive) {
       Deno.removeSignalListener("SIGWINCH", onResize);
       Deno.stdin.setRaw(false);
     }
   }
-  void reading;
-  return exitCode;
 }
 
 /** `postern ssh [login@]node [command...]`. */
 export async function ssh(target: string, command: string[]): Promise<number> {
   const keys = await loadKeys();
   const { login, node } = parseTarget(target, keys.profile.logins);
+  const principals = parseCertificateLine(keys.certificate).certificate.principals;
+  if (!principals.includes(login)) {
+    throw new AccessDenied(
+      `Your certificate does not allow login "${login}" (allowed: ${
+        principals.join(", ") || "none"
+      }).`,
+    );
+  }
   const client = await connectToProxy(keys, `${login}:${node}`);
   try {
     return await runRemote(client, command.length ? command.join(" ") : undefined);
