@@ -14,7 +14,10 @@ export async function writeAll(
 }
 
 /** Synchronous {@linkcode writeAll}, for event handlers that must not reorder output. */
-export function writeAllSync(writer: { writeSync(data: Uint8Array): number }, data: Uint8Array): void {
+export function writeAllSync(
+  writer: { writeSync(data: Uint8Array): number },
+  data: Uint8Array,
+): void {
   let offset = 0;
   while (offset < data.length) offset += writer.writeSync(data.subarray(offset));
 }
