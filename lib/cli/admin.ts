@@ -12,6 +12,7 @@ import { openAuth } from "../postern.ts";
 import type { LocalAuthService } from "../auth/local.ts";
 import { parseDuration } from "../config/schema.ts";
 import { formatTable } from "./format.ts";
+import { fingerprint, parsePublicKeyLine } from "../sshcert/mod.ts";
 
 async function withAuth<T>(
   parsed: ParsedArgs,
@@ -181,11 +182,12 @@ export const adminCommands: Command[] = [
           hostKey: stringFlag(parsed, "host-key"),
           requireHostCert: parsed.flags["require-host-cert"] === true,
         }, "cli");
-        console.log(
-          `Node "${node.name}" added at ${node.addr}; host key pinned: ${
-            node.hostKey?.split(" ")[0]
-          }.`,
-        );
+        // The fingerprint lets the operator compare the pinned key with the node's own
+        // (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`): trust on first use.
+        const pinned = node.hostKey
+          ? `${node.hostKey.split(" ")[0]} ${fingerprint(parsePublicKeyLine(node.hostKey).key)}`
+          : "none";
+        console.log(`Node "${node.name}" added at ${node.addr}; host key pinned: ${pinned}.`);
         return 0;
       }),
   },
@@ -200,7 +202,14 @@ export const adminCommands: Command[] = [
         if (wantsJson(parsed)) {
           console.log(
             JSON.stringify(
-              nodes.map(({ name, addr, labels, source }) => ({ name, addr, labels, source })),
+              nodes.map((n) => ({
+                name: n.name,
+                addr: n.addr,
+                labels: n.labels,
+                source: n.source,
+                host_key: n.hostKey,
+                require_host_cert: n.requireHostCert,
+              })),
               null,
               2,
             ),
@@ -323,12 +332,14 @@ export const adminCommands: Command[] = [
     run: (parsed) =>
       withAuth(parsed, async (auth) => {
         const since = durationFlag(parsed, "since");
-        const events = await auth.queryAudit({
+        // Newest first so that a long log shows its latest events, printed oldest first.
+        const events = (await auth.queryAudit({
           since: since ? Date.now() - since : undefined,
           codePrefix: stringFlag(parsed, "type"),
           user: stringFlag(parsed, "user"),
           limit: 10_000,
-        });
+          order: "desc",
+        })).reverse();
         for (const e of events) {
           const time = new Date(e.time).toISOString();
           if (parsed.flags.json) {

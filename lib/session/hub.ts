@@ -127,9 +127,15 @@ export class LiveSession {
     this.#notify({ type: "resize", cols, rows });
   }
 
-  /** Adds a party; it first receives recent output. */
+  /** Adds a party; it first receives recent output. A session that has ended closes it at once. */
   join(user: string, mode: PartyMode, sink: PartySink): Party {
     const party: Party = { id: crypto.randomUUID(), user, mode, sink };
+    // Callers await (authorisation, audit) between finding a session and joining it;
+    // one that ended meanwhile would otherwise leave the joiner waiting forever.
+    if (this.#ended) {
+      sink.close("The session has ended.");
+      return party;
+    }
     for (const chunk of this.#scrollback) sink.write(chunk);
     this.parties.set(party.id, party);
     this.#notify({ type: "party.join", user, mode });

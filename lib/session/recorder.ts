@@ -69,6 +69,7 @@ export class AsciicastRecorder {
 
   /** Records terminal output (bytes as received; UTF-8 split across chunks is handled). */
   output(data: Uint8Array): void {
+    if (this.#closed) return;
     this.outputBytes += data.byteLength;
     this.#event("o", this.#decoders.o.decode(data, { stream: true }));
   }

@@ -90,7 +90,11 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     for await (const text of stream.pipeThrough(new TextDecoderStream())) {
       output += text;
-      if (output.includes("postern is running")) resolve();
+      // "HTTPS certificate" is the line right after "postern is running": wait for
+      // both so that tests see the whole startup output, fingerprint included.
+      if (output.includes("postern is running") && /HTTPS certificate\W+sha256/.test(output)) {
+        resolve();
+      }
     }
   };
   const collecting = Promise.all([collect(child.stdout), collect(child.stderr)]);
