@@ -187,7 +187,13 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   async authenticate(credentials: Credentials): Promise<Identity> {
-    return this.#identity(await this.#credentials.verify(credentials));
+    const identity = this.#identity(await this.#credentials.verify(credentials));
+    if (identity.maxSessionTtlMs <= 0) {
+      throw new AccessDenied(
+        `User "${identity.user}" has no valid role (${identity.roles.join(", ") || "none"}); ask an administrator.`,
+      );
+    }
+    return identity;
   }
 
   // ---- certificates -----------------------------------------------------
