@@ -12,6 +12,7 @@ import type { Client, ClientChannel } from "ssh2";
 import { join } from "node:path";
 import type { AuthorizedNode, AuthService, NodeLoginCredentials } from "../auth/service.ts";
 import { parseHostPort } from "../config/schema.ts";
+import { Unavailable } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { LiveSession, type PartySink, type SessionHub } from "../session/hub.ts";
 import { AsciicastRecorder } from "../session/recorder.ts";
@@ -104,7 +105,7 @@ export async function startNodeSession(
   });
   let channel: ClientChannel;
   try {
-    channel = await openChannel(client, request);
+    channel = await openChannel(client, request, node.name);
   } catch (error) {
     client.end();
     throw error;
@@ -242,7 +243,25 @@ function waitForOwner(channel: ClientChannel, owner: OwnerSink): void {
   channel.once("close", () => clearInterval(timer));
 }
 
-function openChannel(client: Client, request: SessionRequest): Promise<ClientChannel> {
+/** What the node refused, from ssh2's error text (which never reaches the user). */
+function refusal(node: string, error: Error): Unavailable {
+  const what = /pseudo-terminal/.test(error.message)
+    ? "a terminal (pty); run a command without -t, or ask its administrator about PermitTTY"
+    : /Unable to exec/.test(error.message)
+    ? "to run the command"
+    : /Unable to open shell/.test(error.message)
+    ? "to start a shell"
+    : "to open a session channel";
+  return new Unavailable(`Cannot start the session on node "${node}": it refused ${what}.`, {
+    cause: error,
+  });
+}
+
+function openChannel(
+  client: Client,
+  request: SessionRequest,
+  node: string,
+): Promise<ClientChannel> {
   return new Promise((resolve, reject) => {
     const options = {
       env: request.env,
@@ -251,9 +270,7 @@ function openChannel(client: Client, request: SessionRequest): Promise<ClientCha
         : undefined,
     };
     const done = (error: Error | undefined, channel: ClientChannel) =>
-      error
-        ? reject(new Error(`Cannot start the session on the node: ${error.message}`))
-        : resolve(channel);
+      error ? reject(refusal(node, error)) : resolve(channel);
     if (request.command !== undefined) {
       client.exec(
         request.command,

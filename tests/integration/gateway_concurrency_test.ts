@@ -36,7 +36,8 @@ function sha256OnNode(node: ssh2.Client, data: Uint8Array): Promise<{ out: strin
       let out = "";
       let code = -1;
       channel.on("data", (chunk: Buffer) => out += chunk.toString());
-      channel.stderr.on("data", (chunk: Buffer) => out += chunk.toString());
+      // The node's login shell may print its own noise on stderr (here: pyenv's rc files).
+      channel.stderr.resume();
       channel.on("exit", (status: number) => code = status);
       channel.on("close", () => resolve({ out, code }));
       channel.end(data);
