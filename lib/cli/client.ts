@@ -137,12 +137,18 @@ piped. The remote command's exit code becomes postern's.
 
 Examples:
   postern ssh root@saturn
-  postern ssh root@saturn -- uname -a`,
+  postern ssh root@saturn -- uname -a
+  postern ssh --tunnel root@saturn`,
     minArgs: 1,
     maxArgs: 1,
     passThrough: true,
-    flags: {},
-    run: (parsed) => ssh(parsed.args[0], parsed.rest),
+    flags: {
+      tunnel: {
+        type: "boolean",
+        description: "end to end through the proxy: subsystem (not recorded by the proxy)",
+      },
+    },
+    run: (parsed) => ssh(parsed.args[0], parsed.rest, { tunnel: parsed.flags.tunnel === true }),
   },
   {
     path: ["config"],

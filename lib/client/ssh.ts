@@ -10,7 +10,8 @@
 
 import type { Client, ClientChannel } from "ssh2";
 import { parseHostPort } from "../config/schema.ts";
-import { AccessDenied, Unavailable } from "../errors.ts";
+import { AccessDenied, NotFound, Unavailable } from "../errors.ts";
+import { listNodes } from "./commands.ts";
 import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
 import { knownHostsPath, type LoadedKeys, loadKeys } from "./profile.ts";
 import { parseCertificateLine } from "../sshcert/mod.ts";
@@ -136,8 +137,48 @@ async function pump({ channel, exitCode }: ChannelOutcome, interactive: boolean)
   }
 }
 
-/** `postern ssh [login@]node [command...]`. */
-export async function ssh(target: string, command: string[]): Promise<number> {
+/**
+ * Opens an end-to-end SSH connection to the node through the proxy's
+ * `proxy:` subsystem: the proxy only relays bytes; the node's pinned host key
+ * (from `postern ls`) is verified here.
+ */
+async function connectThroughTunnel(
+  keys: LoadedKeys,
+  login: string,
+  node: string,
+): Promise<Client> {
+  const nodes = await listNodes([]);
+  const found = nodes.find((n) => n.name === node);
+  if (!found) {
+    throw new NotFound(`Node "${node}" is not among the nodes you may reach (postern ls).`);
+  }
+  const proxy = await connectToProxy(keys, login);
+  const channel = await new Promise<ClientChannel>((resolve, reject) =>
+    proxy.subsys(`proxy:${node}:22`, (error, stream) => error ? reject(error) : resolve(stream))
+  );
+  try {
+    const client = await connectSsh({
+      sock: channel,
+      address: `node "${node}" (through the proxy)`,
+      username: login,
+      certificate: keys.certificate,
+      privateKey: keys.privateKey,
+      hostKeyVerifier: found.hostKey ? pinnedHostKey(found.hostKey) : () => true,
+    });
+    client.on("close", () => proxy.end());
+    return client;
+  } catch (error) {
+    proxy.end();
+    throw error;
+  }
+}
+
+/** `postern ssh [--tunnel] [login@]node [command...]`. */
+export async function ssh(
+  target: string,
+  command: string[],
+  options: { tunnel?: boolean } = {},
+): Promise<number> {
   const keys = await loadKeys();
   const { login, node } = parseTarget(target, keys.profile.logins);
   const principals = parseCertificateLine(keys.certificate).certificate.principals;
@@ -148,7 +189,9 @@ export async function ssh(target: string, command: string[]): Promise<number> {
       }).`,
     );
   }
-  const client = await connectToProxy(keys, `${login}:${node}`);
+  const client = options.tunnel
+    ? await connectThroughTunnel(keys, login, node)
+    : await connectToProxy(keys, `${login}:${node}`);
   try {
     return await runRemote(client, command.length ? command.join(" ") : undefined);
   } finally {

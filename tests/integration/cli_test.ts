@@ -92,6 +92,23 @@ Deno.test("postern CLI: login, status, ls, ssh, config, proxy ssh, sessions, pla
     assert.doesNotMatch(unknown.stderr, /\n\s+at /, "no stack trace");
   });
 
+  await t.step("ssh --tunnel goes end to end through the proxy subsystem", async () => {
+    const result = await cli(home, [
+      "ssh",
+      "--tunnel",
+      "root@saturn",
+      "--",
+      "echo",
+      "tunneled;",
+      "exit",
+      "4",
+    ]);
+    assert.equal(result.stdout.trim(), "tunneled", result.stderr);
+    assert.equal(result.code, 4);
+    const audit = await cluster.admin("audit", "--type", "tunnel.start", "--json");
+    assert.match(audit.stdout, /"kind":"subsystem"/);
+  });
+
   await t.step("postern config works with stock ssh -F", async () => {
     const config = await cli(home, ["config"]);
     assert.equal(config.code, 0, config.stderr);
