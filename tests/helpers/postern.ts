@@ -34,6 +34,8 @@ export interface PosternProcess extends AsyncDisposable {
 export interface StartOptions {
   /** Extra YAML appended to the generated config (after the proxy: section). */
   extraConfig?: string;
+  /** `--log-format` for the process. */
+  logFormat?: "text" | "json";
   /** Reuse a data dir (restart tests). */
   dataDir?: string;
   env?: Record<string, string>;
@@ -79,7 +81,17 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
     ].join("\n"),
   );
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "start", "--config", configPath, "--data-dir", dataDir],
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "start",
+      "--config",
+      configPath,
+      "--data-dir",
+      dataDir,
+      ...(options.logFormat ? ["--log-format", options.logFormat] : []),
+    ],
     env: options.env,
     stdin: "null",
     stdout: "piped",

@@ -118,3 +118,17 @@ Deno.test("postern CLI: help for every command, usage errors exit 2", async () =
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^postern \d+\.\d+\.\d+/);
 });
+
+Deno.test("postern start --log-format json writes one JSON object per line", async () => {
+  await using postern = await startPosternProcess({ logFormat: "json" });
+  await postern.stop();
+  const lines = postern.logs().split("\n").filter((line) => line.trim());
+  assert.ok(lines.length >= 3);
+  for (const line of lines) {
+    const entry = JSON.parse(line);
+    assert.match(entry.time, /^\d{4}-\d\d-\d\dT/);
+    assert.ok(["debug", "info", "warn", "error"].includes(entry.level), line);
+    assert.equal(typeof entry.message, "string");
+  }
+  assert.ok(lines.some((line) => JSON.parse(line).message === "postern is running"));
+});
