@@ -36,6 +36,12 @@ function ownerSink(stream: ServerChannel): OwnerSink {
       try {
         if (code === null && signal) stream.exit(signal, false, "");
         else stream.exit(code ?? 255);
+      } catch {
+        // The client is gone, or ssh2 refused a signal name outside RFC 4254
+        // (sshd sends "SIG@openssh.com" for those): then no exit status is
+        // sent, and OpenSSH exits 255 as it does when connected directly.
+      }
+      try {
         stream.end();
       } catch { /* client gone */ }
     },
