@@ -109,19 +109,7 @@ export class CertAuthority {
     ttlMs: number;
     now?: number;
   }): SignedCertificate {
-    const now = options.now ?? Date.now();
-    return signCertificate({
-      caPrivateKey: this.user.privateKey,
-      publicKey: options.publicKey,
-      type: "user",
-      keyId: options.user,
-      principals: options.principals,
-      validAfter: new Date(now - BACKDATE_MS),
-      validBefore: new Date(now + options.ttlMs),
-      extensions: USER_CERT_EXTENSIONS,
-      serial: randomSerial(),
-      comment: options.user,
-    });
+    return this.#sign(this.user, "user", options.user, options, USER_CERT_EXTENSIONS);
   }
 
   /** Signs a host certificate for a node (principals: its names and addresses). */
@@ -132,17 +120,33 @@ export class CertAuthority {
     ttlMs: number;
     now?: number;
   }): SignedCertificate {
+    return this.#sign(this.host, "host", options.hostId, options, {});
+  }
+
+  #sign(
+    ca: LoadedCa,
+    type: "user" | "host",
+    keyId: string,
+    options: {
+      publicKey: PublicKey | Uint8Array;
+      principals: string[];
+      ttlMs: number;
+      now?: number;
+    },
+    extensions: CertOptions,
+  ): SignedCertificate {
     const now = options.now ?? Date.now();
     return signCertificate({
-      caPrivateKey: this.host.privateKey,
+      caPrivateKey: ca.privateKey,
       publicKey: options.publicKey,
-      type: "host",
-      keyId: options.hostId,
+      type,
+      keyId,
       principals: options.principals,
       validAfter: new Date(now - BACKDATE_MS),
       validBefore: new Date(now + options.ttlMs),
+      extensions,
       serial: randomSerial(),
-      comment: options.hostId,
+      comment: keyId,
     });
   }
 

@@ -11,7 +11,7 @@ import { serverContext, serverFlags } from "./context.ts";
 import { openAuth } from "../postern.ts";
 import type { LocalAuthService } from "../auth/local.ts";
 import { parseDuration } from "../config/schema.ts";
-import { formatTable } from "./format.ts";
+import { formatLabels, formatTable } from "./format.ts";
 import { fingerprint, parsePublicKeyLine } from "../sshcert/mod.ts";
 
 async function withAuth<T>(
@@ -220,7 +220,7 @@ export const adminCommands: Command[] = [
             nodes.map((n) => [
               n.name,
               n.addr,
-              Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(","),
+              formatLabels(n.labels),
               n.source,
             ]),
           ));

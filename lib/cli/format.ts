@@ -12,3 +12,8 @@ export function formatTable(headers: string[], rows: string[][]): string {
     cells.map((c, i) => (c ?? "").padEnd(widths[i])).join("  ").trimEnd();
   return [line(headers), ...rows.map(line)].join("\n");
 }
+
+/** Labels as `k=v,k2=v2`. */
+export function formatLabels(labels: Record<string, string>): string {
+  return Object.entries(labels).map(([key, value]) => `${key}=${value}`).join(",");
+}

@@ -7,7 +7,7 @@
  */
 
 import { AccessDenied } from "../errors.ts";
-import { formatTable } from "../cli/format.ts";
+import { formatLabels, formatTable } from "../cli/format.ts";
 import {
   keyPaths,
   knownHostsPath,
@@ -86,7 +86,7 @@ export function nodesTable(nodes: ListedNode[]): string {
     nodes.map((n) => [
       n.name,
       n.addr,
-      Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(","),
+      formatLabels(n.labels),
       n.logins.join(","),
     ]),
   );
