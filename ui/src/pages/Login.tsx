@@ -7,11 +7,12 @@
  */
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { messageOf, request, setCsrfToken } from "../api.ts";
+import { ApiError, messageOf, request, setCsrfToken } from "../api.ts";
 import { ErrorAlert } from "../components/Alert.tsx";
 import { CodeField, Field } from "../components/Field.tsx";
 import { Logo } from "../components/Layout.tsx";
 import { useTitle } from "../components/Page.tsx";
+import { formatTime } from "../format.ts";
 import type { WebSession } from "../types.ts";
 
 /** Props for {@link LoginPage}. */
@@ -20,6 +21,16 @@ export interface LoginPageProps {
   onLogin: (session: WebSession) => void;
   /** Why the user is here (e.g. their session expired). */
   reason?: string | null;
+}
+
+/** What to tell the user about a failed sign-in; a lockout says until when, in local time. */
+export function loginErrorMessage(error: unknown): string {
+  if (error instanceof ApiError && error.lockedUntil) {
+    return `This account is locked until ${
+      formatTime(error.lockedUntil)
+    } after too many failed sign-ins.`;
+  }
+  return messageOf(error);
 }
 
 /** The sign-in form. */
@@ -46,7 +57,7 @@ export function LoginPage({ onLogin, reason }: LoginPageProps) {
       setCsrfToken(session.csrf_token);
       onLogin(session);
     } catch (err) {
-      setError(messageOf(err));
+      setError(loginErrorMessage(err));
       setPassword("");
       setCode("");
       setBusy(false);
