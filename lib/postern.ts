@@ -16,7 +16,7 @@ import { type SshServer, startSshServer } from "./proxy/ssh/server.ts";
 import { createGateway } from "./proxy/ssh/gateway.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import { LocalAuthService } from "./auth/local.ts";
-import { probeHostKey } from "./sshclient/probe.ts";
+import { probeHostCertificates, probeHostKey } from "./sshclient/probe.ts";
 import { SessionHub } from "./session/hub.ts";
 import { authRoutes } from "./proxy/web/api/auth_routes.ts";
 import { resourceRoutes } from "./proxy/web/api/resources.ts";
@@ -50,7 +50,8 @@ export async function openAuth(
 ): Promise<{ auth: LocalAuthService; close(): Promise<void> }> {
   const store = SqliteStore.open(options.dataDir);
   try {
-    const auth = await LocalAuthService.open({ ...options, store, probeHostKey });
+    const probe = { hostKey: probeHostKey, hostCertificates: probeHostCertificates };
+    const auth = await LocalAuthService.open({ ...options, store, probe });
     return {
       auth,
       async close() {

@@ -14,9 +14,12 @@ import type { Logger } from "../log.ts";
 import {
   encodeOpenSshPrivateKey,
   encodePublicKey,
+  formatPublicKeyLine,
   generateEd25519KeyPair,
+  parseCertificateLine,
   parseOpenSshPrivateKey,
   parsePublicKeyLine,
+  verifyCertificate,
 } from "../sshcert/mod.ts";
 import {
   hashSecret,
@@ -59,8 +62,13 @@ import type {
 } from "./service.ts";
 import { setupScript } from "./setup_script.ts";
 
-/** Reads a node's host key (authorized_keys line) by connecting to it. */
-export type HostKeyProbe = (addr: string) => Promise<string>;
+/** Reads what a node presents as its SSH host identity, by connecting to it. */
+export interface NodeProbe {
+  /** The plain host key, as an authorized_keys line. */
+  hostKey(addr: string): Promise<string>;
+  /** The host certificate lines it presents (possibly none). */
+  hostCertificates(addr: string): Promise<string[]>;
+}
 
 /** Options for {@linkcode LocalAuthService.open}. */
 export interface LocalAuthOptions {
@@ -68,8 +76,8 @@ export interface LocalAuthOptions {
   config: Config;
   dataDir: string;
   log: Logger;
-  /** Fetches host keys when nodes are added. */
-  probeHostKey: HostKeyProbe;
+  /** Fetches host keys and certificates when nodes are added. */
+  probe: NodeProbe;
   /** @default Date.now */
   now?: () => number;
 }
@@ -190,7 +198,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const identity = this.#identity(await this.#credentials.verify(credentials));
     if (identity.maxSessionTtlMs <= 0) {
       throw new AccessDenied(
-        `User "${identity.user}" has no valid role (${identity.roles.join(", ") || "none"}); ask an administrator.`,
+        `User "${identity.user}" has no valid role (${
+          identity.roles.join(", ") || "none"
+        }); ask an administrator.`,
       );
     }
     return identity;
@@ -485,7 +495,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         );
       }
     }
-    const hostKey = node.hostKey || await this.options.probeHostKey(node.addr);
+    const hostKey = node.requireHostCert
+      ? await this.#certifiedHostKey(node.name, node.addr)
+      : node.hostKey || await this.options.probe.hostKey(node.addr);
     const record = await this.#store.nodes.create({
       name: node.name,
       addr: node.addr,
@@ -501,6 +513,31 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       fields: { node: node.name, addr: node.addr, host_key: fingerprintOfLine(hostKey) },
     });
     return record;
+  }
+
+  /** The host key certified for `name` by the host CA, as presented by the node. */
+  async #certifiedHostKey(name: string, addr: string): Promise<string> {
+    const host = parseHostPort(addr)!.hostname;
+    for (const line of await this.options.probe.hostCertificates(addr)) {
+      try {
+        const { certificate } = parseCertificateLine(line);
+        const verdict = verifyCertificate(certificate, {
+          trustedCAs: [encodePublicKey(this.ca.hostCaKey)],
+          type: "host",
+          now: new Date(this.#now()),
+          clockSkewSeconds: 60,
+        });
+        const named = certificate.principals.includes(name) ||
+          certificate.principals.includes(host);
+        if (verdict.ok && named) return formatPublicKeyLine(certificate.publicKey);
+      } catch {
+        // Not a certificate we can read: try the next one.
+      }
+    }
+    throw new AccessDenied(
+      `Node "${name}" (${addr}) presents no host certificate signed by the postern host CA for its name; ` +
+        `install one with \`postern nodes setup-script ${name}\` (or add it without --require-host-cert).`,
+    );
   }
 
   listAllNodes(): Promise<NodeRecord[]> {

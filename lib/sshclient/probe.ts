@@ -76,3 +76,38 @@ export async function probeHostKey(addr: string, timeoutMs = 10_000): Promise<st
     });
   });
 }
+
+/**
+ * Returns the host certificates the sshd at `addr` presents, as
+ * authorized_keys-style lines, using OpenSSH's `ssh-keyscan -c` (ssh2 cannot
+ * negotiate certificate host keys). An empty list when it presents none.
+ */
+export async function probeHostCertificates(addr: string, timeoutMs = 10_000): Promise<string[]> {
+  const target = parseHostPort(addr);
+  if (!target) throw new BadRequest(`Node address "${addr}" is not host:port.`);
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command("ssh-keyscan", {
+      args: [
+        "-c",
+        "-T",
+        String(Math.ceil(timeoutMs / 1000)),
+        "-p",
+        String(target.port),
+        target.hostname,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (error) {
+    throw new Unavailable(
+      `Cannot read the host certificates of ${addr}: ssh-keyscan is not available (${
+        (error as Error).message
+      }).`,
+    );
+  }
+  // `ssh-keyscan -c` prints bare certificate lines (no host name field).
+  return new TextDecoder().decode(output.stdout).split("\n")
+    .map((line) => line.trim())
+    .filter((line) => /^[a-z0-9-]+-cert-v01@openssh\.com /.test(line));
+}

@@ -70,7 +70,10 @@ async function benchLogins(dataDir: string, count: number): Promise<number[]> {
     config,
     dataDir,
     log,
-    probeHostKey: () => Promise.reject(new Error("no nodes in this benchmark")),
+    probe: {
+      hostKey: () => Promise.reject(new Error("no nodes in this benchmark")),
+      hostCertificates: () => Promise.resolve([]),
+    },
   });
   try {
     const invite = await auth.addUser({ name: "bench", roles: ["access"], logins: ["root"] });

@@ -421,3 +421,60 @@ Deno.test("postern audit shows the newest events of a long log, oldest first", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("nodes add --require-host-cert pins the key certified by the host CA, and refuses a node without one", async () => {
+  await using cluster = await startCluster();
+  const base = ["--config", cluster.postern.configPath, "--data-dir", cluster.postern.dataDir];
+  const refused = await runPostern([
+    "nodes",
+    "add",
+    "plain",
+    `127.0.0.1:${cluster.sshd.port}`,
+    "--require-host-cert",
+    ...base,
+  ]);
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    /presents no host certificate signed by the postern host CA.*setup-script plain/,
+  );
+  const hostCertDir = await Deno.makeTempDir();
+  const pubFile = join(hostCertDir, "host.pub");
+  const certified = await startSshd({
+    trustedUserCAKeys: (await cluster.admin("ca", "export", "--type", "user")).stdout.trim(),
+    hostCertificate: async (hostKeyPub) => {
+      await Deno.writeTextFile(pubFile, hostKeyPub);
+      const signed = await runPostern([
+        "nodes",
+        "host-cert",
+        "--name",
+        "saturn",
+        "--pub",
+        pubFile,
+        ...base,
+      ]);
+      return signed.stdout.trim();
+    },
+  });
+  try {
+    await cluster.admin("nodes", "rm", "saturn");
+    const added = await runPostern([
+      "nodes",
+      "add",
+      "saturn",
+      `127.0.0.1:${certified.port}`,
+      "--require-host-cert",
+      ...base,
+    ]);
+    assert.equal(added.code, 0, added.stderr);
+    const listed = JSON.parse((await cluster.admin("nodes", "ls", "--format", "json")).stdout);
+    const saturn = listed.find((n: { name: string }) => n.name === "saturn");
+    assert.equal(
+      saturn.host_key.split(" ").slice(0, 2).join(" "),
+      certified.hostKeyPub.split(" ").slice(0, 2).join(" "),
+    );
+    assert.equal(saturn.require_host_cert, true);
+  } finally {
+    await certified.stop();
+  }
+});
