@@ -23,6 +23,20 @@ Examples:
   flags: serverFlags,
   async run(parsed) {
     const { config, dataDir, log } = await serverContext(parsed);
+    // Last line of defence: a bug reached by one connection must not take the
+    // proxy down for everyone. Each is logged so it can be fixed.
+    globalThis.addEventListener("unhandledrejection", (event) => {
+      event.preventDefault();
+      log.error("unhandled rejection (bug): the proxy keeps running", {
+        error: String(event.reason),
+      });
+    });
+    globalThis.addEventListener("error", (event) => {
+      event.preventDefault();
+      log.error("uncaught exception (bug): the proxy keeps running", {
+        error: String(event.error),
+      });
+    });
     const postern = await startPostern({ config, dataDir, log });
     const web = postern.web.addr;
     const ssh = postern.ssh.addr;
