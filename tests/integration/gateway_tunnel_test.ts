@@ -157,6 +157,39 @@ Deno.test("SSH gateway tunnels reach registered nodes and refuse everything else
     assert.match(result.stderr, /Permission denied/);
   });
 
+  await t.step(
+    "a user without any key is told to run `postern login`, never prompted",
+    async () => {
+      // An askpass program stands in for the terminal: it records any prompt.
+      const askpass = `${cluster.dir}/askpass.sh`;
+      const asked = `${cluster.dir}/asked`;
+      await Deno.writeTextFile(askpass, `#!/bin/sh\necho "$1" >> ${asked}\necho guess\n`);
+      await Deno.chmod(askpass, 0o755);
+      const result = await runSsh([
+        "-F",
+        "/dev/null",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        `IdentityFile=${cluster.dir}/no-such-key`,
+        "-p",
+        port,
+        "root@127.0.0.1",
+        "true",
+      ], { env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", DISPLAY: ":0" } });
+      assert.equal(result.code, 255);
+      assert.match(result.stderr, /postern: postern accepts only postern certificates/);
+      assert.match(result.stderr, /run `postern login`/);
+      assert.match(result.stderr, /Permission denied \(publickey\)/);
+      const prompts = await Deno.readTextFile(asked).catch(() => "");
+      assert.equal(prompts, "", "ssh asked the user for something");
+    },
+  );
+
   await t.step("an expired certificate is refused with `postern login`", async () => {
     const key = await newKeyPair(cluster.dir, "expired");
     const now = Date.now();

@@ -59,7 +59,10 @@ export async function decideAuth(
   remoteIp: string,
   now = new Date(),
 ): Promise<AuthDecision> {
-  if (ctx.method !== "publickey") return { kind: "reject" };
+  if (ctx.method === "none") return { kind: "reject" };
+  if (ctx.method !== "publickey") {
+    return { kind: "reject", message: `postern accepts only postern certificates: ${RELOGIN}.` };
+  }
   const key = (ctx as unknown as { key?: { algo: string; data: Uint8Array } }).key;
   if (!key || !key.algo.endsWith("-cert-v01@openssh.com")) {
     return { kind: "reject", message: `postern accepts only postern certificates: ${RELOGIN}.` };

@@ -44,7 +44,11 @@ export function createGateway(deps: NodeSessionDeps) {
             fields: { username: ctx.username, reason: decision.message },
           });
         }
-        return ctx.reject(["publickey"]);
+        // Offering keyboard-interactive after "none" makes a client without any
+        // key try it, so it too gets the banner above; no prompt is ever sent.
+        return ctx.reject(
+          ctx.method === "none" ? ["publickey", "keyboard-interactive"] : ["publickey"],
+        );
       }
       if (decision.result) {
         state = { kind: "authenticated", who: decision.result };
