@@ -104,8 +104,9 @@ export async function startNodeSession(
     readyTimeoutMs: deps.dialTimeoutMs,
   });
   let channel: ClientChannel;
+  let exitStatus: ExitStatus;
   try {
-    channel = await openChannel(client, request, node.name);
+    ({ channel, exitStatus } = await openChannel(client, request, node.name));
   } catch (error) {
     client.end();
     throw error;
@@ -183,15 +184,9 @@ export async function startNodeSession(
   channel.on("data", (data: Uint8Array) => deliver(data, false));
   channel.stderr.on("data", (data: Uint8Array) => deliver(data, true));
 
-  let exitCode: number | null = null;
-  let exitSignal: string | undefined;
-  channel.on("exit", (code: number | null, signal?: string) => {
-    exitCode = typeof code === "number" ? code : null;
-    exitSignal = signal;
-  });
-
   const done = new Promise<void>((resolve) => {
     channel.on("close", async () => {
+      const { code: exitCode, signal: exitSignal } = exitStatus;
       owner.exit(exitCode, exitSignal);
       live.end(exitCode);
       deps.hub.remove(id);
@@ -257,11 +252,17 @@ function refusal(node: string, error: Error): Unavailable {
   });
 }
 
+/** How the remote command ended, filled in when the node says so. */
+interface ExitStatus {
+  code: number | null;
+  signal?: string;
+}
+
 function openChannel(
   client: Client,
   request: SessionRequest,
   node: string,
-): Promise<ClientChannel> {
+): Promise<{ channel: ClientChannel; exitStatus: ExitStatus }> {
   return new Promise((resolve, reject) => {
     const options = {
       env: request.env,
@@ -269,8 +270,17 @@ function openChannel(
         ? { term: request.pty.term, cols: request.pty.cols, rows: request.pty.rows }
         : undefined,
     };
-    const done = (error: Error | undefined, channel: ClientChannel) =>
-      error ? reject(refusal(node, error)) : resolve(channel);
+    const done = (error: Error | undefined, channel: ClientChannel) => {
+      if (error) return reject(refusal(node, error));
+      // Listen at once: ssh2 may deliver the exit status in the same tick as the
+      // channel confirmation, before the caller's awaits are over.
+      const exitStatus: ExitStatus = { code: null };
+      channel.on("exit", (code: number | null, signal?: string) => {
+        exitStatus.code = typeof code === "number" ? code : null;
+        exitStatus.signal = signal;
+      });
+      resolve({ channel, exitStatus });
+    };
     if (request.command !== undefined) {
       client.exec(
         request.command,
