@@ -120,24 +120,8 @@ export class AsciicastRecorder {
   }
 }
 
-/** A parsed recording: header and events, for replay and tests. */
-export interface Recording {
-  header: { version: number; width: number; height: number; timestamp: number; env?: object };
-  events: [number, EventCode, string][];
-}
-
-/** Parses asciicast v2 text; throws on anything that is not. */
-export function parseAsciicast(text: string): Recording {
-  const lines = text.split("\n").filter((line) => line.trim());
-  if (lines.length === 0) throw new Error("empty recording");
-  const header = JSON.parse(lines[0]);
-  if (header.version !== 2) throw new Error(`not asciicast v2 (version ${header.version})`);
-  const events = lines.slice(1).map((line, i) => {
-    const event = JSON.parse(line);
-    if (!Array.isArray(event) || typeof event[0] !== "number" || typeof event[2] !== "string") {
-      throw new Error(`line ${i + 2} is not an asciicast event`);
-    }
-    return event as [number, EventCode, string];
-  });
-  return { header, events };
-}
+/**
+ * @deprecated Use {@link parseRecording} from `./asciicast.ts`. Kept only for
+ * tests/integration/gateway_session_test.ts, which another change is editing.
+ */
+export { parseRecording as parseAsciicast } from "./asciicast.ts";

@@ -4,7 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { MIN_SLEEP_MS, parseRecording, playRecording } from "../../lib/client/play.ts";
+import { MIN_SLEEP_MS, playRecording } from "../../lib/client/play.ts";
+import { parseRecording } from "../../lib/session/asciicast.ts";
 import { isKind } from "../../lib/errors.ts";
 import { AsciicastRecorder } from "../../lib/session/recorder.ts";
 

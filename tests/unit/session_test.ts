@@ -7,7 +7,8 @@ import {
   type SessionEvent,
   SessionHub,
 } from "../../lib/session/hub.ts";
-import { AsciicastRecorder, parseAsciicast } from "../../lib/session/recorder.ts";
+import { parseRecording } from "../../lib/session/asciicast.ts";
+import { AsciicastRecorder } from "../../lib/session/recorder.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -200,7 +201,7 @@ Deno.test("AsciicastRecorder writes asciicast v2 with output and resize events",
   await recorder.close();
   await recorder.close();
   recorder.output(bytes("after close"));
-  const cast = parseAsciicast(await Deno.readTextFile(path));
+  const cast = parseRecording(await Deno.readTextFile(path));
   assert.deepEqual(cast.header, {
     version: 2,
     width: 80,
@@ -233,7 +234,7 @@ Deno.test("AsciicastRecorder reassembles UTF-8 characters split across chunks", 
     from = cut;
   }
   await recorder.close();
-  const cast = parseAsciicast(await Deno.readTextFile(path));
+  const cast = parseRecording(await Deno.readTextFile(path));
   const output = cast.events.filter(([, code]) => code === "o").map(([, , data]) => data).join("");
   assert.equal(output, text);
   assert.ok(!output.includes("\ufffd"));
@@ -247,12 +248,12 @@ Deno.test("AsciicastRecorder records input only when asked to", async () => {
   await off.recorder.close();
   const offText = await Deno.readTextFile(off.path);
   assert.ok(!offText.includes("secret-password"));
-  assert.deepEqual(parseAsciicast(offText).events.map(([, code]) => code), ["o"]);
+  assert.deepEqual(parseRecording(offText).events.map(([, code]) => code), ["o"]);
 
   const on = await recording({ recordInput: true });
   on.recorder.input(bytes("ls\r"));
   await on.recorder.close();
-  const events = parseAsciicast(await Deno.readTextFile(on.path)).events;
+  const events = parseRecording(await Deno.readTextFile(on.path)).events;
   assert.deepEqual(events.map(([, code, data]) => [code, data]), [["i", "ls\r"]]);
   await Deno.remove(off.dir, { recursive: true });
   await Deno.remove(on.dir, { recursive: true });
@@ -269,11 +270,11 @@ Deno.test("AsciicastRecorder files are private, never overwritten, and on disk b
   recorder.output(bytes("first line\r\n"));
   await new Promise((resolve) => setTimeout(resolve, 50));
   // Read by another handle while the recorder is still open: a crash now keeps this.
-  const early = parseAsciicast(await Deno.readTextFile(path));
+  const early = parseRecording(await Deno.readTextFile(path));
   assert.deepEqual(early.events.map(([, , data]) => data), ["first line\r\n"]);
   recorder.output(bytes("second\r\n"));
   await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.equal(parseAsciicast(await Deno.readTextFile(path)).events.length, 2);
+  assert.equal(parseRecording(await Deno.readTextFile(path)).events.length, 2);
   await recorder.close();
   await Deno.remove(dir, { recursive: true });
 });
