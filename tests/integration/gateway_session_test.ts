@@ -311,7 +311,15 @@ Deno.test("proxy-terminated sessions run, record and can be joined", async (t) =
       assert.match(shell.out.text, /^probe-absent\r?$/m, "the observer's keystrokes ran");
       assert.doesNotMatch(shell.out.text, /observer-typed/);
       await observer.type("\r~.");
-      assert.notEqual(await observer.finish(), null);
+      assert.equal(await observer.finish(5000), 255, "~. disconnects the observer");
+      const partiesOf = async () =>
+        (await api("/sessions")).body.items.find((s: { id: string }) => s.id === id)?.parties;
+      let parties = await partiesOf();
+      for (let i = 0; i < 20 && parties?.length !== 1; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100)); // the proxy sees the close
+        parties = await partiesOf();
+      }
+      assert.deepEqual(parties, [{ user: "alice", mode: "owner" }], "the observer has left");
 
       const peer = spawnSsh([...as(bobId), "-tt", "root@127.0.0.1", "join", id, "peer"]);
       await peer.stderr.waitFor(new RegExp(`joined session ${id} as peer`));
