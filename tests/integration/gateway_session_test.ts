@@ -1,16 +1,16 @@
 /**
  * Proxy-terminated sessions on the SSH gateway (`ssh -p 3023 root:saturn@proxy`):
  * exec and pty sessions through the stock OpenSSH client, window changes from
- * an ssh2 pty client, env, exit status and signals, the asciicast recording and
- * its metadata, a host key mismatch, and joining a live session as observer
- * and as peer.
+ * an ssh2 pty client, env, exit status and signals, the asciicast recording
+ * (read with the same parser as replay) and its metadata, a host key mismatch,
+ * and joining a live session as observer and as peer.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 // @ts-types="@types/ssh2"
 import type ssh2 from "ssh2";
-import { parseAsciicast } from "../../lib/session/recorder.ts";
+import { parseRecording } from "../../lib/session/asciicast.ts";
 import { startCluster, type TestIdentity } from "../helpers/cluster.ts";
 import {
   type AuditEvent,
@@ -73,7 +73,7 @@ Deno.test("proxy-terminated sessions run, record and can be joined", async (t) =
   const api = (path: string) =>
     cluster.api("GET", `/v1/webapi/sites/postern${path}`, undefined, { cookie: web.cookie });
   const recording = async (id: string) =>
-    parseAsciicast(
+    parseRecording(
       await Deno.readTextFile(join(cluster.postern.dataDir, "recordings", `${id}.cast`)),
     );
   const ended = (match: (e: AuditEvent) => boolean) => waitForAudit(cluster, "session.end", match);
