@@ -2,7 +2,7 @@
 /// <reference lib="dom" />
 /**
  * Page scaffolding: a heading with optional actions, the document title, and
- * a loading/error/empty wrapper for tables.
+ * titled sections. Tables are in DataTable.tsx.
  *
  * @module
  */
@@ -52,19 +52,5 @@ export function Section(
       {description && <p class="muted">{description}</p>}
       {children}
     </section>
-  );
-}
-
-/** A horizontally scrollable table wrapper so wide tables work on narrow windows. */
-export function TableWrap({ children }: { children: ComponentChildren }) {
-  return <div class="table-wrap">{children}</div>;
-}
-
-/** A table row spanning all columns, for "Loading…" and "Nothing here" messages. */
-export function EmptyRow({ cols, children }: { cols: number; children: ComponentChildren }) {
-  return (
-    <tr class="empty-row">
-      <td colSpan={cols}>{children}</td>
-    </tr>
   );
 }

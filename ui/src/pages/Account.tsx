@@ -10,8 +10,9 @@
 import { useState } from "preact/hooks";
 import { messageOf, request } from "../api.ts";
 import { ErrorAlert, Notice } from "../components/Alert.tsx";
+import { DataTable } from "../components/DataTable.tsx";
 import { CodeField, Field } from "../components/Field.tsx";
-import { EmptyRow, PageHeader, Section, TableWrap } from "../components/Page.tsx";
+import { PageHeader, Section } from "../components/Page.tsx";
 import { PasswordFields, passwordProblem } from "../components/PasswordFields.tsx";
 import { TotpSetup } from "../components/TotpSetup.tsx";
 import { formatRelative, formatTime } from "../format.ts";
@@ -190,51 +191,42 @@ function WebSessions() {
   );
   return (
     <>
-      <ErrorAlert message={error ?? sessions.error} />
-      <TableWrap>
-        <table class="table table-stack" data-testid="web-sessions-table">
-          <thead>
-            <tr>
-              <th scope="col">Signed in</th>
-              <th scope="col">Last active</th>
-              <th scope="col">Expires</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((s) => (
-              <tr key={s.id} data-current={s.current ? "true" : undefined}>
-                <td data-label="Signed in">
-                  <time dateTime={s.created}>{formatTime(s.created)}</time>
-                  {s.current && <span class="badge badge-active">this browser</span>}
-                </td>
-                <td data-label="Last active">
-                  <time dateTime={s.last_seen} title={formatTime(s.last_seen)}>
-                    {formatRelative(s.last_seen)}
-                  </time>
-                </td>
-                <td data-label="Expires">
-                  <time dateTime={s.expires}>{formatTime(s.expires)}</time>
-                </td>
-                <td class="cell-actions">
-                  <button
-                    type="button"
-                    class="btn btn-small btn-danger-outline"
-                    title={s.current ? "End this session (log out)" : "End this session"}
-                    onClick={() => end(s)}
-                  >
-                    End
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {sessions.data && items.length === 0 && <EmptyRow cols={4}>No sessions.</EmptyRow>}
-            {!sessions.data && sessions.loading && <EmptyRow cols={4}>Loading sessions…</EmptyRow>}
-          </tbody>
-        </table>
-      </TableWrap>
+      <DataTable
+        testId="web-sessions-table"
+        load={sessions}
+        error={error}
+        columns={["Signed in", "Last active", "Expires"]}
+        actions="Actions"
+        rows={items}
+        row={(s) => (
+          <tr key={s.id} data-current={s.current ? "true" : undefined}>
+            <td data-label="Signed in">
+              <time dateTime={s.created}>{formatTime(s.created)}</time>
+              {s.current && <span class="badge badge-active">this browser</span>}
+            </td>
+            <td data-label="Last active">
+              <time dateTime={s.last_seen} title={formatTime(s.last_seen)}>
+                {formatRelative(s.last_seen)}
+              </time>
+            </td>
+            <td data-label="Expires">
+              <time dateTime={s.expires}>{formatTime(s.expires)}</time>
+            </td>
+            <td class="cell-actions">
+              <button
+                type="button"
+                class="btn btn-small btn-danger-outline"
+                title={s.current ? "End this session (log out)" : "End this session"}
+                onClick={() => end(s)}
+              >
+                End
+              </button>
+            </td>
+          </tr>
+        )}
+        empty="No sessions."
+        loading="Loading sessions…"
+      />
     </>
   );
 }

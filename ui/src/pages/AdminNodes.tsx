@@ -13,8 +13,9 @@ import { ErrorAlert } from "../components/Alert.tsx";
 import { Chips } from "../components/Chips.tsx";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import { CopyButton } from "../components/CopyButton.tsx";
+import { DataTable } from "../components/DataTable.tsx";
 import { Field } from "../components/Field.tsx";
-import { EmptyRow, PageHeader, Section, TableWrap } from "../components/Page.tsx";
+import { PageHeader, Section } from "../components/Page.tsx";
 import { labelPairs, parseLabels } from "../format.ts";
 import { useLoad } from "../hooks.ts";
 import { useSession } from "../session.tsx";
@@ -156,54 +157,43 @@ export function AdminNodesPage() {
       <Section id="add-node" title="Add a node">
         <AddNodeForm cluster={session.cluster} onAdded={nodes.reload} />
       </Section>
-      <ErrorAlert message={error ?? nodes.error} />
-      <TableWrap>
-        <table class="table table-stack" data-testid="admin-nodes-table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Address</th>
-              <th scope="col">Labels</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((node) => (
-              <tr key={node.name} data-node={node.name}>
-                <td data-label="Name" class="strong">{node.name}</td>
-                <td data-label="Address" class="mono">{node.addr}</td>
-                <td data-label="Labels">
-                  <Chips items={labelPairs(node.labels)} />
-                </td>
-                <td class="cell-actions">
-                  <div class="button-row">
-                    <button
-                      type="button"
-                      class="btn btn-small"
-                      onClick={() => showScript(node.name)}
-                    >
-                      Setup script
-                    </button>
-                    <button
-                      type="button"
-                      class="btn btn-small btn-danger-outline"
-                      onClick={() => setRemoving(node.name)}
-                    >
-                      Remove
-                    </button>
-                  </div>
-                </td>
-              </tr>
-            ))}
-            {nodes.data && items.length === 0 && (
-              <EmptyRow cols={4}>No nodes yet. Add one above.</EmptyRow>
-            )}
-            {!nodes.data && nodes.loading && <EmptyRow cols={4}>Loading nodes…</EmptyRow>}
-          </tbody>
-        </table>
-      </TableWrap>
+      <DataTable
+        testId="admin-nodes-table"
+        load={nodes}
+        error={error}
+        columns={["Name", "Address", "Labels"]}
+        actions="Actions"
+        rows={items}
+        row={(node) => (
+          <tr key={node.name} data-node={node.name}>
+            <td data-label="Name" class="strong">{node.name}</td>
+            <td data-label="Address" class="mono">{node.addr}</td>
+            <td data-label="Labels">
+              <Chips items={labelPairs(node.labels)} />
+            </td>
+            <td class="cell-actions">
+              <div class="button-row">
+                <button
+                  type="button"
+                  class="btn btn-small"
+                  onClick={() => showScript(node.name)}
+                >
+                  Setup script
+                </button>
+                <button
+                  type="button"
+                  class="btn btn-small btn-danger-outline"
+                  onClick={() => setRemoving(node.name)}
+                >
+                  Remove
+                </button>
+              </div>
+            </td>
+          </tr>
+        )}
+        empty="No nodes yet. Add one above."
+        loading="Loading nodes…"
+      />
       {script && (
         <Section
           id="setup-script"

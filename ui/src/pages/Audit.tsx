@@ -9,8 +9,8 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { request, sitePath } from "../api.ts";
-import { ErrorAlert } from "../components/Alert.tsx";
-import { EmptyRow, PageHeader, TableWrap } from "../components/Page.tsx";
+import { DataTable } from "../components/DataTable.tsx";
+import { PageHeader } from "../components/Page.tsx";
 import { formatTime } from "../format.ts";
 import { useLoad } from "../hooks.ts";
 import { replaceQuery, useLocation } from "../router.tsx";
@@ -169,47 +169,35 @@ export function AuditPage() {
           Apply filters
         </button>
       </form>
-      <ErrorAlert message={events.error} />
-      <TableWrap>
-        <table class="table table-compact table-stack" data-testid="audit-table">
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Code</th>
-              <th scope="col">User</th>
-              <th scope="col">Remote address</th>
-              <th scope="col">Success</th>
-              <th scope="col">Details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((e) => (
-              <tr key={e.id} data-code={e.code}>
-                <td data-label="Time" class="nowrap">
-                  <time dateTime={e.time}>{formatTime(e.time)}</time>
-                </td>
-                <td data-label="Code" class="mono nowrap">{e.code}</td>
-                <td data-label="User">{e.user || <span class="muted">—</span>}</td>
-                <td data-label="Remote address" class="mono">
-                  {e.remote_addr || <span class="muted">—</span>}
-                </td>
-                <td data-label="Success">
-                  {e.success
-                    ? <span class="badge badge-ok">yes</span>
-                    : <span class="badge badge-fail">no</span>}
-                </td>
-                <td data-label="Details">
-                  <Fields fields={e.fields} />
-                </td>
-              </tr>
-            ))}
-            {events.data && shown.length === 0 && (
-              <EmptyRow cols={6}>No events match the filters.</EmptyRow>
-            )}
-            {!events.data && events.loading && <EmptyRow cols={6}>Loading events…</EmptyRow>}
-          </tbody>
-        </table>
-      </TableWrap>
+      <DataTable
+        testId="audit-table"
+        compact
+        load={events}
+        columns={["Time", "Code", "User", "Remote address", "Success", "Details"]}
+        rows={shown}
+        row={(e) => (
+          <tr key={e.id} data-code={e.code}>
+            <td data-label="Time" class="nowrap">
+              <time dateTime={e.time}>{formatTime(e.time)}</time>
+            </td>
+            <td data-label="Code" class="mono nowrap">{e.code}</td>
+            <td data-label="User">{e.user || <span class="muted">—</span>}</td>
+            <td data-label="Remote address" class="mono">
+              {e.remote_addr || <span class="muted">—</span>}
+            </td>
+            <td data-label="Success">
+              {e.success
+                ? <span class="badge badge-ok">yes</span>
+                : <span class="badge badge-fail">no</span>}
+            </td>
+            <td data-label="Details">
+              <Fields fields={e.fields} />
+            </td>
+          </tr>
+        )}
+        empty="No events match the filters."
+        loading="Loading events…"
+      />
       {events.data && (
         <p class="muted table-foot" aria-live="polite">
           {shown.length}{" "}

@@ -9,9 +9,9 @@
 
 import { useState } from "preact/hooks";
 import { request, sitePath } from "../api.ts";
-import { ErrorAlert } from "../components/Alert.tsx";
 import { Chips } from "../components/Chips.tsx";
-import { EmptyRow, PageHeader, TableWrap } from "../components/Page.tsx";
+import { DataTable, RefreshButton } from "../components/DataTable.tsx";
+import { PageHeader } from "../components/Page.tsx";
 import { labelPairs } from "../format.ts";
 import { useLoad } from "../hooks.ts";
 import { navigate, replaceQuery, useLocation } from "../router.tsx";
@@ -97,9 +97,7 @@ export function NodesPage() {
   return (
     <>
       <PageHeader title="Nodes" description="Servers you can open a terminal on.">
-        <button type="button" class="btn" onClick={nodes.reload} disabled={nodes.loading}>
-          Refresh
-        </button>
+        <RefreshButton load={nodes} />
       </PageHeader>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <div class="field">
@@ -135,43 +133,29 @@ export function NodesPage() {
           </button>
         )}
       </form>
-      <ErrorAlert message={nodes.error} />
-      <TableWrap>
-        <table class="table table-stack" data-testid="nodes-table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Address</th>
-              <th scope="col">Labels</th>
-              <th scope="col">
-                <span class="visually-hidden">Connect</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((node) => (
-              <tr key={node.name} data-node={node.name}>
-                <td data-label="Name" class="strong">{node.name}</td>
-                <td data-label="Address" class="mono">{node.addr}</td>
-                <td data-label="Labels">
-                  <Chips items={labelPairs(node.labels)} onPick={addLabel} />
-                </td>
-                <td class="cell-actions">
-                  <ConnectCell node={node} />
-                </td>
-              </tr>
-            ))}
-            {nodes.data && shown.length === 0 && (
-              <EmptyRow cols={4}>
-                {items.length === 0
-                  ? "No nodes are available to you yet. Ask an administrator to add one."
-                  : "No nodes match the filters."}
-              </EmptyRow>
-            )}
-            {!nodes.data && nodes.loading && <EmptyRow cols={4}>Loading nodes…</EmptyRow>}
-          </tbody>
-        </table>
-      </TableWrap>
+      <DataTable
+        testId="nodes-table"
+        load={nodes}
+        columns={["Name", "Address", "Labels"]}
+        actions="Connect"
+        rows={shown}
+        row={(node) => (
+          <tr key={node.name} data-node={node.name}>
+            <td data-label="Name" class="strong">{node.name}</td>
+            <td data-label="Address" class="mono">{node.addr}</td>
+            <td data-label="Labels">
+              <Chips items={labelPairs(node.labels)} onPick={addLabel} />
+            </td>
+            <td class="cell-actions">
+              <ConnectCell node={node} />
+            </td>
+          </tr>
+        )}
+        empty={items.length === 0
+          ? "No nodes are available to you yet. Ask an administrator to add one."
+          : "No nodes match the filters."}
+        loading="Loading nodes…"
+      />
       {nodes.data && (
         <p class="muted table-foot" aria-live="polite">
           Showing {shown.length} of {items.length} nodes.

@@ -7,8 +7,8 @@
  */
 
 import { request, sitePath } from "../api.ts";
-import { ErrorAlert } from "../components/Alert.tsx";
-import { EmptyRow, PageHeader, TableWrap } from "../components/Page.tsx";
+import { DataTable, RefreshButton } from "../components/DataTable.tsx";
+import { PageHeader } from "../components/Page.tsx";
 import { durationBetween, formatTime } from "../format.ts";
 import { useLoad } from "../hooks.ts";
 import { navigate } from "../router.tsx";
@@ -34,72 +34,49 @@ export function RecordingsPage() {
   return (
     <>
       <PageHeader title="Recordings" description="Replay terminal sessions recorded by postern.">
-        <button
-          type="button"
-          class="btn"
-          onClick={recordings.reload}
-          disabled={recordings.loading}
-        >
-          Refresh
-        </button>
+        <RefreshButton load={recordings} />
       </PageHeader>
-      <ErrorAlert message={recordings.error} />
-      <TableWrap>
-        <table class="table table-stack" data-testid="recordings-table">
-          <thead>
-            <tr>
-              <th scope="col">User</th>
-              <th scope="col">Node</th>
-              <th scope="col">Login</th>
-              <th scope="col">Start</th>
-              <th scope="col">Duration</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((r) => (
-              <tr key={r.id} data-recording-id={r.id}>
-                <td data-label="User">{r.user}</td>
-                <td data-label="Node">{r.node}</td>
-                <td data-label="Login" class="mono">{r.login}</td>
-                <td data-label="Start">
-                  <time dateTime={r.started}>{formatTime(r.started)}</time>
-                </td>
-                <td data-label="Duration">
-                  {durationBetween(r.started, r.ended) ??
-                    <span class="badge badge-live">in progress</span>}
-                </td>
-                <td class="cell-actions">
-                  <div class="button-row">
-                    <button
-                      type="button"
-                      class="btn btn-small btn-primary"
-                      onClick={() => navigate(`/web/recordings/${encodeURIComponent(r.id)}`)}
-                    >
-                      Play
-                    </button>
-                    <a
-                      class="btn btn-small"
-                      href={streamUrl(session.cluster, r.id, true)}
-                      download={`${r.id}.cast`}
-                    >
-                      Download .cast
-                    </a>
-                  </div>
-                </td>
-              </tr>
-            ))}
-            {recordings.data && items.length === 0 && (
-              <EmptyRow cols={6}>No recordings yet.</EmptyRow>
-            )}
-            {!recordings.data && recordings.loading && (
-              <EmptyRow cols={6}>Loading recordings…</EmptyRow>
-            )}
-          </tbody>
-        </table>
-      </TableWrap>
+      <DataTable
+        testId="recordings-table"
+        load={recordings}
+        columns={["User", "Node", "Login", "Start", "Duration"]}
+        actions="Actions"
+        rows={items}
+        row={(r) => (
+          <tr key={r.id} data-recording-id={r.id}>
+            <td data-label="User">{r.user}</td>
+            <td data-label="Node">{r.node}</td>
+            <td data-label="Login" class="mono">{r.login}</td>
+            <td data-label="Start">
+              <time dateTime={r.started}>{formatTime(r.started)}</time>
+            </td>
+            <td data-label="Duration">
+              {durationBetween(r.started, r.ended) ??
+                <span class="badge badge-live">in progress</span>}
+            </td>
+            <td class="cell-actions">
+              <div class="button-row">
+                <button
+                  type="button"
+                  class="btn btn-small btn-primary"
+                  onClick={() => navigate(`/web/recordings/${encodeURIComponent(r.id)}`)}
+                >
+                  Play
+                </button>
+                <a
+                  class="btn btn-small"
+                  href={streamUrl(session.cluster, r.id, true)}
+                  download={`${r.id}.cast`}
+                >
+                  Download .cast
+                </a>
+              </div>
+            </td>
+          </tr>
+        )}
+        empty="No recordings yet."
+        loading="Loading recordings…"
+      />
     </>
   );
 }

@@ -13,8 +13,9 @@ import { ErrorAlert } from "../components/Alert.tsx";
 import { Chips } from "../components/Chips.tsx";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import { CopyValue } from "../components/CopyButton.tsx";
+import { DataTable } from "../components/DataTable.tsx";
 import { Field } from "../components/Field.tsx";
-import { EmptyRow, PageHeader, Section, TableWrap } from "../components/Page.tsx";
+import { PageHeader, Section } from "../components/Page.tsx";
 import { formatTime, parseList } from "../format.ts";
 import { useLoad } from "../hooks.ts";
 import { useSession } from "../session.tsx";
@@ -167,63 +168,53 @@ export function UsersPage() {
         />
       </Section>
       {link && <InviteResult link={link} />}
-      <ErrorAlert message={error ?? users.error} />
-      <TableWrap>
-        <table class="table table-stack" data-testid="users-table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Roles</th>
-              <th scope="col">Logins</th>
-              <th scope="col">Status</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((user) => (
-              <tr key={user.name} data-user={user.name}>
-                <td data-label="Name" class="strong">{user.name}</td>
-                <td data-label="Roles">
-                  <Chips items={user.roles} />
-                </td>
-                <td data-label="Logins">
-                  <Chips items={user.logins} />
-                </td>
-                <td data-label="Status">
-                  <StatusBadge user={user} />
-                </td>
-                <td class="cell-actions">
-                  <div class="button-row">
-                    <button
-                      type="button"
-                      class="btn btn-small"
-                      title={`New sign-up link for ${user.name} (password and authenticator)`}
-                      onClick={() => reset(user.name)}
-                    >
-                      Reset
-                    </button>
-                    <button
-                      type="button"
-                      class="btn btn-small btn-danger-outline"
-                      disabled={user.name === session.user}
-                      title={user.name === session.user
-                        ? "You cannot remove yourself"
-                        : `Remove ${user.name}`}
-                      onClick={() => setRemoving(user.name)}
-                    >
-                      Remove
-                    </button>
-                  </div>
-                </td>
-              </tr>
-            ))}
-            {users.data && items.length === 0 && <EmptyRow cols={5}>No users yet.</EmptyRow>}
-            {!users.data && users.loading && <EmptyRow cols={5}>Loading users…</EmptyRow>}
-          </tbody>
-        </table>
-      </TableWrap>
+      <DataTable
+        testId="users-table"
+        load={users}
+        error={error}
+        columns={["Name", "Roles", "Logins", "Status"]}
+        actions="Actions"
+        rows={items}
+        row={(user) => (
+          <tr key={user.name} data-user={user.name}>
+            <td data-label="Name" class="strong">{user.name}</td>
+            <td data-label="Roles">
+              <Chips items={user.roles} />
+            </td>
+            <td data-label="Logins">
+              <Chips items={user.logins} />
+            </td>
+            <td data-label="Status">
+              <StatusBadge user={user} />
+            </td>
+            <td class="cell-actions">
+              <div class="button-row">
+                <button
+                  type="button"
+                  class="btn btn-small"
+                  title={`New sign-up link for ${user.name} (password and authenticator)`}
+                  onClick={() => reset(user.name)}
+                >
+                  Reset
+                </button>
+                <button
+                  type="button"
+                  class="btn btn-small btn-danger-outline"
+                  disabled={user.name === session.user}
+                  title={user.name === session.user
+                    ? "You cannot remove yourself"
+                    : `Remove ${user.name}`}
+                  onClick={() => setRemoving(user.name)}
+                >
+                  Remove
+                </button>
+              </div>
+            </td>
+          </tr>
+        )}
+        empty="No users yet."
+        loading="Loading users…"
+      />
       {removing && (
         <ConfirmDialog
           title={`Remove user ${removing}?`}
