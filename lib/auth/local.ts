@@ -9,17 +9,15 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import { parseHostPort } from "../config/schema.ts";
-import { AccessDenied, BadRequest, Conflict, NotFound, Unauthenticated } from "../errors.ts";
+import { AccessDenied, BadRequest, NotFound, Unauthenticated } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
   encodeOpenSshPrivateKey,
   encodePublicKey,
-  formatPublicKeyLine,
+  fingerprint,
   generateEd25519KeyPair,
-  parseCertificateLine,
   parseOpenSshPrivateKey,
   parsePublicKeyLine,
-  verifyCertificate,
 } from "../sshcert/mod.ts";
 import {
   hashSecret,
@@ -33,7 +31,6 @@ import { CertAuthority, rawSignature } from "./authority.ts";
 import { CredentialChecks, newToken } from "./credentials.ts";
 import {
   allowedLogins,
-  canAccessNode,
   defaultRoleTable,
   hasPermission,
   maxSessionTtl,
@@ -60,15 +57,10 @@ import type {
   UserView,
   WebSessionSummary,
 } from "./service.ts";
-import { setupScript } from "./setup_script.ts";
+import { type NodeProbe, NodeRegistry } from "./nodes.ts";
+import { UserAdmin } from "./users.ts";
 
-/** Reads what a node presents as its SSH host identity, by connecting to it. */
-export interface NodeProbe {
-  /** The plain host key, as an authorized_keys line. */
-  hostKey(addr: string): Promise<string>;
-  /** The host certificate lines it presents (possibly none). */
-  hostCertificates(addr: string): Promise<string[]>;
-}
+export type { NodeProbe };
 
 /** Options for {@linkcode LocalAuthService.open}. */
 export interface LocalAuthOptions {
@@ -86,9 +78,6 @@ export interface LocalAuthOptions {
 const NO_LOGIN_PRINCIPAL = "-postern-no-login";
 /** Re-enrolment secrets wait this long for their confirming code. */
 const REENROLL_TTL_MS = 10 * 60_000;
-const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
-const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const LOGIN = /^[a-z_][a-z0-9_.-]{0,31}$/;
 
 /** Builds the role table: built-ins, then config roles (which may override them). */
 export function roleTable(config: Config): Map<string, Role> {
@@ -125,6 +114,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #roles: Map<string, Role>;
   #pendingTotp = new Map<string, { secret: string; expires: number }>();
   #now: () => number;
+  #nodes: NodeRegistry;
+  #users: UserAdmin;
 
   private constructor(
     private readonly options: LocalAuthOptions,
@@ -135,6 +126,23 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     this.#now = options.now ?? Date.now;
     this.#roles = roleTable(config);
     this.auditLog = new AuditLog(store, dataDir, log.child("audit"));
+    this.#nodes = new NodeRegistry(
+      store,
+      ca,
+      this.#roles,
+      options.probe,
+      (event) => this.audit(event),
+      this.cluster,
+      this.#now,
+    );
+    this.#users = new UserAdmin(
+      store,
+      this.#roles,
+      config.proxy,
+      config.auth.invite_ttl,
+      (event) => this.audit(event),
+      this.#now,
+    );
     this.#credentials = new CredentialChecks(store, this.auditLog, {
       secondFactor: config.auth.second_factor,
       maxLoginAttempts: config.auth.max_login_attempts,
@@ -146,7 +154,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   static async open(options: LocalAuthOptions): Promise<LocalAuthService> {
     const ca = await CertAuthority.open(options.store);
     const service = new LocalAuthService(options, ca);
-    await service.#syncConfigNodes();
+    await service.#nodes.syncConfigNodes(options.config.nodes);
     return service;
   }
 
@@ -156,21 +164,6 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   get #config(): Config {
     return this.options.config;
-  }
-
-  async #syncConfigNodes(): Promise<void> {
-    for (const node of this.#config.nodes) {
-      const existing = await this.#store.nodes.get(node.name);
-      await this.#store.nodes.upsert({
-        name: node.name,
-        addr: node.addr,
-        labels: node.labels,
-        hostKey: node.host_key ?? existing?.hostKey ?? null,
-        requireHostCert: node.require_host_cert,
-        source: "config",
-        created: existing?.created ?? this.#now(),
-      });
-    }
   }
 
   // ---- identities -------------------------------------------------------
@@ -231,7 +224,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       fields: {
         principals,
         ttl_s: Math.round(ttlMs / 1000),
-        key_fingerprint: fingerprintOf(encodePublicKey(publicKey)),
+        key_fingerprint: fingerprint(publicKey),
       },
     });
     return {
@@ -422,265 +415,57 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   // ---- nodes ------------------------------------------------------------
 
-  async listNodes(identity: Identity): Promise<NodeView[]> {
-    const nodes = await this.#store.nodes.list();
-    const user = {
-      name: identity.user,
-      logins: (await this.#store.users.get(identity.user))?.logins ?? [],
-    };
-    const roles = resolveRoles(identity.roles.filter((r) => this.#roles.has(r)), this.#roles);
-    return nodes
-      .map((node) => ({
-        name: node.name,
-        addr: node.addr,
-        labels: node.labels,
-        logins: identity.logins.filter((login) => canAccessNode(user, roles, node.labels, login)),
-        hostKey: node.hostKey,
-      }))
-      .filter((node) => node.logins.length > 0);
+  listNodes(identity: Identity): Promise<NodeView[]> {
+    return this.#nodes.listNodes(identity);
   }
 
-  async authorizeNode(identity: Identity, target: string, login: string): Promise<AuthorizedNode> {
-    const nodes = await this.#store.nodes.list();
-    const node = nodes.find((n) => n.name === target) ??
-      nodes.find((n) => n.addr === target || n.addr.replace(/:22$/, "") === target);
-    if (!node) {
-      throw new NotFound(
-        `Node "${target}" is not registered with this proxy; run \`postern ls\` to see the nodes you can reach.`,
-      );
-    }
-    const user = {
-      name: identity.user,
-      logins: (await this.#store.users.get(identity.user))?.logins ?? [],
-    };
-    const roles = resolveRoles(identity.roles.filter((r) => this.#roles.has(r)), this.#roles);
-    if (!canAccessNode(user, roles, node.labels, login)) {
-      throw new AccessDenied(
-        `User "${identity.user}" may not log in to node "${node.name}" as "${login}"; ` +
-          `allowed logins there: ${
-            identity.logins.filter((l) => canAccessNode(user, roles, node.labels, l)).join(", ") ||
-            "none"
-          }.`,
-      );
-    }
-    return { node, login, identity };
+  authorizeNode(identity: Identity, target: string, login: string): Promise<AuthorizedNode> {
+    return this.#nodes.authorizeNode(identity, target, login);
   }
 
-  async pinHostKey(node: string, hostKeyLine: string): Promise<void> {
-    const record = await this.#store.nodes.get(node);
-    if (record && !record.hostKey) await this.#store.nodes.update(node, { hostKey: hostKeyLine });
+  pinHostKey(node: string, hostKeyLine: string): Promise<void> {
+    return this.#nodes.pinHostKey(node, hostKeyLine);
   }
 
-  async addNode(node: NewNode, actor?: string): Promise<NodeRecord> {
-    if (!NODE_NAME.test(node.name)) {
-      throw new BadRequest(`Node name "${node.name}" must be letters, digits, ".", "_" or "-".`);
-    }
-    if (!parseHostPort(node.addr)) {
-      throw new BadRequest(`Node address "${node.addr}" is not host:port.`);
-    }
-    if (await this.#store.nodes.get(node.name)) {
-      throw new Conflict(
-        `Node "${node.name}" already exists; remove it first with postern nodes rm.`,
-      );
-    }
-    if (node.hostKey) {
-      // A pinned key that does not parse would refuse every later connection to the node.
-      try {
-        parsePublicKeyLine(node.hostKey);
-      } catch (error) {
-        throw new BadRequest(
-          `Host key for node "${node.name}" is not an SSH public key line: ${
-            (error as Error).message
-          }`,
-        );
-      }
-    }
-    const hostKey = node.requireHostCert
-      ? await this.#certifiedHostKey(node.name, node.addr)
-      : node.hostKey || await this.options.probe.hostKey(node.addr);
-    const record = await this.#store.nodes.create({
-      name: node.name,
-      addr: node.addr,
-      labels: node.labels,
-      hostKey,
-      requireHostCert: node.requireHostCert ?? false,
-      source: "cli",
-      created: this.#now(),
-    });
-    await this.audit({
-      code: "node.add",
-      user: actor,
-      fields: { node: node.name, addr: node.addr, host_key: fingerprintOfLine(hostKey) },
-    });
-    return record;
-  }
-
-  /** The host key certified for `name` by the host CA, as presented by the node. */
-  async #certifiedHostKey(name: string, addr: string): Promise<string> {
-    const host = parseHostPort(addr)!.hostname;
-    for (const line of await this.options.probe.hostCertificates(addr)) {
-      try {
-        const { certificate } = parseCertificateLine(line);
-        const verdict = verifyCertificate(certificate, {
-          trustedCAs: [encodePublicKey(this.ca.hostCaKey)],
-          type: "host",
-          now: new Date(this.#now()),
-          clockSkewSeconds: 60,
-        });
-        const named = certificate.principals.includes(name) ||
-          certificate.principals.includes(host);
-        if (verdict.ok && named) return formatPublicKeyLine(certificate.publicKey);
-      } catch {
-        // Not a certificate we can read: try the next one.
-      }
-    }
-    throw new AccessDenied(
-      `Node "${name}" (${addr}) presents no host certificate signed by the postern host CA for its name; ` +
-        `install one with \`postern nodes setup-script ${name}\` (or add it without --require-host-cert).`,
-    );
+  addNode(node: NewNode, actor?: string): Promise<NodeRecord> {
+    return this.#nodes.addNode(node, actor);
   }
 
   listAllNodes(): Promise<NodeRecord[]> {
-    return this.#store.nodes.list();
+    return this.#nodes.listAllNodes();
   }
 
-  async removeNode(name: string, actor?: string): Promise<void> {
-    if (!(await this.#store.nodes.delete(name))) throw new NotFound(`No node "${name}".`);
-    await this.audit({ code: "node.remove", user: actor, fields: { node: name } });
+  removeNode(name: string, actor?: string): Promise<void> {
+    return this.#nodes.removeNode(name, actor);
   }
 
-  async signHostCertificate(
-    node: string,
-    publicKeyLine: string,
-    ttlMs = 365 * 86_400_000,
-  ): Promise<string> {
-    const record = await this.#store.nodes.get(node);
-    if (!record) throw new NotFound(`No node "${node}".`);
-    let publicKey;
-    try {
-      publicKey = parsePublicKeyLine(publicKeyLine).key;
-    } catch (error) {
-      throw new BadRequest(`Not an SSH public key: ${(error as Error).message}`);
-    }
-    const host = parseHostPort(record.addr)!.hostname;
-    const principals = [...new Set([node, `${node}.${this.cluster}`, host])];
-    const signed = this.ca.signHost({
-      publicKey,
-      hostId: node,
-      principals,
-      ttlMs,
-      now: this.#now(),
-    });
-    await this.audit({ code: "node.host_cert", fields: { node, principals } });
-    return signed.line;
+  signHostCertificate(node: string, publicKeyLine: string, ttlMs?: number): Promise<string> {
+    return this.#nodes.signHostCertificate(node, publicKeyLine, ttlMs);
   }
 
-  async setupScript(node: string): Promise<string> {
-    const record = await this.#store.nodes.get(node);
-    if (!record) throw new NotFound(`No node "${node}".`);
-    const hostCert = record.hostKey
-      ? await this.signHostCertificate(node, record.hostKey)
-      : undefined;
-    return setupScript({
-      node,
-      userCaLine: this.ca.userCaLine,
-      hostKeyLine: record.hostKey,
-      hostCert,
-    });
+  setupScript(node: string): Promise<string> {
+    return this.#nodes.setupScript(node);
   }
 
   // ---- users ------------------------------------------------------------
 
-  #inviteUrl(token: string): string {
-    const publicAddr = this.#config.proxy.public_addr ??
-      `${Deno.hostname()}:${parseHostPort(this.#config.proxy.web_listen_addr)!.port}`;
-    return `https://${publicAddr}/web/invite/${token}`;
-  }
-
-  async addUser(
+  addUser(
     user: { name: string; roles: string[]; logins: string[]; ttlMs?: number },
     actor?: string,
   ): Promise<Invite> {
-    if (!USER_NAME.test(user.name)) {
-      throw new BadRequest(
-        `User name "${user.name}" must be lowercase letters, digits, ".", "_" or "-".`,
-      );
-    }
-    const bad = user.logins.find((login) => !LOGIN.test(login));
-    if (bad) throw new BadRequest(`Login "${bad}" is not a valid Unix user name.`);
-    if (user.roles.length === 0) throw new BadRequest("Give the user at least one role (--roles).");
-    resolveRoles(user.roles, this.#roles);
-    const now = this.#now();
-    const ttlMs = user.ttlMs ?? this.#config.auth.invite_ttl;
-    const invite = await this.#store.transaction(async (tx) => {
-      await tx.users.create({
-        name: user.name,
-        roles: user.roles,
-        logins: user.logins,
-        created: now,
-      });
-      const token = newToken();
-      await tx.invites.create({
-        tokenHash: hashSecret(token),
-        user: user.name,
-        kind: "signup",
-        expires: now + ttlMs,
-        created: now,
-      });
-      return token;
-    });
-    await this.audit({
-      code: "user.create",
-      user: actor,
-      fields: { name: user.name, roles: user.roles, logins: user.logins },
-    });
-    return { user: user.name, url: this.#inviteUrl(invite), expires: new Date(now + ttlMs) };
+    return this.#users.addUser(user, actor);
   }
 
-  async listUsers(): Promise<UserView[]> {
-    const now = this.#now();
-    return (await this.#store.users.list()).map((user) => {
-      const locked = user.lockedUntil !== null && user.lockedUntil > now;
-      return {
-        name: user.name,
-        roles: user.roles,
-        logins: user.logins,
-        status: locked ? "locked" : user.passwordHash ? "active" : "invited",
-        lockedUntil: locked ? new Date(user.lockedUntil!) : null,
-      };
-    });
+  listUsers(): Promise<UserView[]> {
+    return this.#users.listUsers();
   }
 
-  async removeUser(name: string, actor?: string): Promise<void> {
-    if (!(await this.#store.users.delete(name))) throw new NotFound(`No user "${name}".`);
-    await this.audit({ code: "user.delete", user: actor, fields: { name } });
+  removeUser(name: string, actor?: string): Promise<void> {
+    return this.#users.removeUser(name, actor);
   }
 
-  async resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite> {
-    const now = this.#now();
-    const expires = now + (ttlMs ?? this.#config.auth.invite_ttl);
-    const token = await this.#store.transaction(async (tx) => {
-      if (!(await tx.users.get(name))) throw new NotFound(`No user "${name}".`);
-      await tx.users.update(
-        name,
-        { passwordHash: null, totpSecret: null, totpConfirmed: false },
-        now,
-      );
-      await tx.users.resetLoginFailures(name, now);
-      await tx.webSessions.deleteForUser(name);
-      await tx.invites.deleteForUser(name);
-      const token = newToken();
-      await tx.invites.create({
-        tokenHash: hashSecret(token),
-        user: name,
-        kind: "reset",
-        expires,
-        created: now,
-      });
-      return token;
-    });
-    await this.audit({ code: "user.reset", user: actor, fields: { name } });
-    return { user: name, url: this.#inviteUrl(token), expires: new Date(expires) };
+  resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite> {
+    return this.#users.resetUser(name, ttlMs, actor);
   }
 
   // ---- audit and recordings ---------------------------------------------
@@ -728,18 +513,5 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   /** Closes the audit file (the store is closed by its owner). */
   async close(): Promise<void> {
     await this.auditLog.close();
-  }
-}
-
-function fingerprintOf(blob: Uint8Array): string {
-  return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
-}
-
-function fingerprintOfLine(line: string | null): string | null {
-  if (!line) return null;
-  try {
-    return fingerprintOf(encodePublicKey(parsePublicKeyLine(line).key));
-  } catch {
-    return null;
   }
 }

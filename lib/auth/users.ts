@@ -1,0 +1,124 @@
+/**
+ * User administration in the auth role: creating users with a one-time
+ * invite, listing them, removing them, and resetting their credentials (old
+ * password, second factor and web sessions revoked at once).
+ *
+ * @module
+ */
+
+import type { Config } from "../config/config.ts";
+import { parseHostPort } from "../config/schema.ts";
+import { BadRequest, NotFound } from "../errors.ts";
+import { hashSecret, type Store } from "../store/store.ts";
+import type { AuditInput } from "./audit.ts";
+import { newToken } from "./credentials.ts";
+import { resolveRoles, type Role } from "./roles.ts";
+import type { Invite, UserView } from "./service.ts";
+
+const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
+const LOGIN = /^[a-z_][a-z0-9_.-]{0,31}$/;
+
+/** Users and their invites. */
+export class UserAdmin {
+  constructor(
+    private readonly store: Store,
+    private readonly roles: Map<string, Role>,
+    private readonly proxy: Config["proxy"],
+    private readonly inviteTtlMs: number,
+    private readonly audit: (event: AuditInput) => Promise<void>,
+    private readonly now: () => number,
+  ) {}
+
+  /** The link a person opens to set their password and second factor. */
+  inviteUrl(token: string): string {
+    const publicAddr = this.proxy.public_addr ??
+      `${Deno.hostname()}:${parseHostPort(this.proxy.web_listen_addr)!.port}`;
+    return `https://${publicAddr}/web/invite/${token}`;
+  }
+
+  async addUser(
+    user: { name: string; roles: string[]; logins: string[]; ttlMs?: number },
+    actor?: string,
+  ): Promise<Invite> {
+    if (!USER_NAME.test(user.name)) {
+      throw new BadRequest(
+        `User name "${user.name}" must be lowercase letters, digits, ".", "_" or "-".`,
+      );
+    }
+    const bad = user.logins.find((login) => !LOGIN.test(login));
+    if (bad) throw new BadRequest(`Login "${bad}" is not a valid Unix user name.`);
+    if (user.roles.length === 0) throw new BadRequest("Give the user at least one role (--roles).");
+    resolveRoles(user.roles, this.roles);
+    const now = this.now();
+    const ttlMs = user.ttlMs ?? this.inviteTtlMs;
+    const invite = await this.store.transaction(async (tx) => {
+      await tx.users.create({
+        name: user.name,
+        roles: user.roles,
+        logins: user.logins,
+        created: now,
+      });
+      const token = newToken();
+      await tx.invites.create({
+        tokenHash: hashSecret(token),
+        user: user.name,
+        kind: "signup",
+        expires: now + ttlMs,
+        created: now,
+      });
+      return token;
+    });
+    await this.audit({
+      code: "user.create",
+      user: actor,
+      fields: { name: user.name, roles: user.roles, logins: user.logins },
+    });
+    return { user: user.name, url: this.inviteUrl(invite), expires: new Date(now + ttlMs) };
+  }
+
+  async listUsers(): Promise<UserView[]> {
+    const now = this.now();
+    return (await this.store.users.list()).map((user) => {
+      const locked = user.lockedUntil !== null && user.lockedUntil > now;
+      return {
+        name: user.name,
+        roles: user.roles,
+        logins: user.logins,
+        status: locked ? "locked" : user.passwordHash ? "active" : "invited",
+        lockedUntil: locked ? new Date(user.lockedUntil!) : null,
+      };
+    });
+  }
+
+  async removeUser(name: string, actor?: string): Promise<void> {
+    if (!(await this.store.users.delete(name))) throw new NotFound(`No user "${name}".`);
+    await this.audit({ code: "user.delete", user: actor, fields: { name } });
+  }
+
+  async resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite> {
+    const now = this.now();
+    const expires = now + (ttlMs ?? this.inviteTtlMs);
+    const token = await this.store.transaction(async (tx) => {
+      if (!(await tx.users.get(name))) throw new NotFound(`No user "${name}".`);
+      await tx.users.update(
+        name,
+        { passwordHash: null, totpSecret: null, totpConfirmed: false },
+        now,
+      );
+      await tx.users.resetLoginFailures(name, now);
+      await tx.webSessions.deleteForUser(name);
+      await tx.invites.deleteForUser(name);
+      const token = newToken();
+      await tx.invites.create({
+        tokenHash: hashSecret(token),
+        user: name,
+        kind: "reset",
+        expires,
+        created: now,
+      });
+      return token;
+    });
+    await this.audit({ code: "user.reset", user: actor, fields: { name } });
+    return { user: name, url: this.inviteUrl(token), expires: new Date(expires) };
+  }
+}
