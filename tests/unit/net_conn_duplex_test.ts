@@ -4,23 +4,7 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import type { Duplex } from "node:stream";
 import { ConnDuplex, denoConnDuplex, mapConnError } from "../../lib/net/conn_duplex.ts";
-
-/** Two connected loopback TCP conns. */
-async function tcpPair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const [a, b] = await Promise.all([
-    Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
-    listener.accept(),
-  ]);
-  listener.close();
-  return [a, b];
-}
-
-function randomBytes(size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
-  return out;
-}
+import { randomBytes, tcpPair } from "../helpers/loopback.ts";
 
 /** Writes `data` in uneven chunks, waiting for 'drain' when asked to, then ends. */
 async function writeAll(stream: Duplex, data: Uint8Array): Promise<void> {

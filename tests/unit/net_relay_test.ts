@@ -2,17 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { denoConnDuplex } from "../../lib/net/conn_duplex.ts";
 import { relay, type RelayResult } from "../../lib/net/relay.ts";
-
-/** Two connected loopback TCP conns. */
-async function tcpPair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const [a, b] = await Promise.all([
-    Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
-    listener.accept(),
-  ]);
-  listener.close();
-  return [a, b];
-}
+import { randomBytes, tcpPair } from "../helpers/loopback.ts";
 
 /**
  * user ⇄ [channel: a Duplex over a conn] relay [conn] ⇄ node. The channel here is
@@ -25,12 +15,6 @@ async function relayed(options: Parameters<typeof relay>[2] = {}) {
   const channel = denoConnDuplex(channelEnd, { allowHalfOpen: true });
   const done = relay(channel, connEnd, options);
   return { user, node, done };
-}
-
-function randomBytes(size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
-  return out;
 }
 
 async function sendAndEof(conn: Deno.Conn, data: Uint8Array): Promise<void> {
