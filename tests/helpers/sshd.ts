@@ -370,6 +370,39 @@ export async function signUserKey(options: SignUserKeyOptions): Promise<string> 
   return (await Deno.readTextFile(certPath)).trim();
 }
 
+/** Keys for tests that log in with a user certificate, made by {@link newCertifiedUser}. */
+export interface CertifiedUser {
+  /** A temporary folder holding the keys, removed when the process unloads; room for more. */
+  dir: string;
+  /** The user CA (`ca`, `ca.pub`), for `startSshd({ trustedUserCAKeys: ca.pub })`. */
+  ca: KeyPairFiles;
+  /** The user's ed25519 key pair (`user`, `user.pub`). */
+  user: KeyPairFiles;
+  /** The user's certificate line, signed by `ca` for the principal `root`, valid 5 minutes. */
+  cert: string;
+}
+
+/**
+ * Makes a temporary folder with a user CA, a user key and its certificate for
+ * `root`: what a test needs to log in to {@link startSshd}'s sshd as postern users do.
+ *
+ * @param prefix name prefix of the temporary folder
+ * @returns the folder, the CA, the user's key and certificate
+ * @example
+ * ```ts
+ * const { ca, user, cert } = await newCertifiedUser("postern-example-");
+ * await using sshd = await startSshd({ trustedUserCAKeys: ca.pub });
+ * ```
+ */
+export async function newCertifiedUser(prefix: string): Promise<CertifiedUser> {
+  const dir = await Deno.makeTempDir({ prefix });
+  globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+  const ca = await newKeyPair(dir, "ca");
+  const user = await newKeyPair(dir, "user");
+  const cert = await signUserKey({ caPath: ca.path, pubPath: user.pubPath, principals: ["root"] });
+  return { dir, ca, user, cert };
+}
+
 function keyTypeArgs(type: HostKeyType = "ed25519"): string[] {
   switch (type) {
     case "ed25519":

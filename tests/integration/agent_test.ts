@@ -8,19 +8,15 @@ import assert from "node:assert/strict";
 import { startAgent } from "../../lib/client/agent.ts";
 import {
   defaultSshOptions,
+  newCertifiedUser,
   newKeyPair,
   runSsh,
-  signUserKey,
   sshKeygen,
   startSshd,
 } from "../helpers/sshd.ts";
 
-const dir = await Deno.makeTempDir({ prefix: "postern-agent-it-" });
-globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
-const ca = await newKeyPair(dir, "ca");
-const user = await newKeyPair(dir, "user");
+const { dir, ca, user, cert } = await newCertifiedUser("postern-agent-it-");
 const stranger = await newKeyPair(dir, "stranger");
-const cert = await signUserKey({ caPath: ca.path, pubPath: user.pubPath, principals: ["root"] });
 
 /** Runs `ssh-add` against the agent at `socket`; never throws for a non-zero exit. */
 async function sshAdd(socket: string, args: string[], env: Record<string, string> = {}) {

@@ -18,6 +18,7 @@ import { fingerprintSha256, pinnedHostKey, publicKeyBlob } from "../../lib/sshcl
 import { freePort } from "../helpers/ports.ts";
 import {
   defaultSshOptions,
+  newCertifiedUser,
   newKeyPair,
   runSsh,
   signUserKey,
@@ -25,12 +26,8 @@ import {
   startSshd,
 } from "../helpers/sshd.ts";
 
-const keysDir = await Deno.makeTempDir({ prefix: "postern-sshclient-test-" });
-globalThis.addEventListener("unload", () => Deno.removeSync(keysDir, { recursive: true }));
-const ca = await newKeyPair(keysDir, "ca");
+const { dir: keysDir, ca, user, cert } = await newCertifiedUser("postern-sshclient-test-");
 const otherCa = await newKeyPair(keysDir, "other_ca");
-const user = await newKeyPair(keysDir, "user");
-const cert = await signUserKey({ caPath: ca.path, pubPath: user.pubPath, principals: ["root"] });
 const strangerKey = await newKeyPair(keysDir, "stranger");
 const strangerCert = await signUserKey({
   caPath: otherCa.path,
