@@ -15,7 +15,8 @@ import { BadRequest, NotFound, Unavailable } from "../errors.ts";
 /**
  * Resolves and authorises a tunnel target. A node name may come with any port
  * (OpenSSH passes its default 22); an address must match a registered node's
- * address and port exactly.
+ * address and port exactly. The exact address is looked up first, so a node
+ * on a host's port 22 does not hide another node on the same host.
  */
 export async function authorizeTarget(
   auth: AuthService,
@@ -25,19 +26,26 @@ export async function authorizeTarget(
   port: number | null,
 ): Promise<AuthorizedNode> {
   const address = `${host.includes(":") ? `[${host}]` : host}:${port ?? 22}`;
+  // For a name (or OpenSSH's default port) the name lookup's message fits;
+  // for any other port, say which address is unknown.
+  const notRegistered = (byName: NotFound) =>
+    port === null || port === 22 ? byName : new NotFound(
+      `No node is registered at ${address}; the proxy only connects to registered nodes. ` +
+        "Run `postern ls` to see the nodes you can reach.",
+    );
   let authorized: AuthorizedNode;
   try {
-    authorized = await auth.authorizeNode(identity, host, login);
+    authorized = await auth.authorizeNode(identity, address, login);
   } catch (error) {
     if (!(error instanceof NotFound)) throw error;
-    authorized = await auth.authorizeNode(identity, address, login).catch((second) => {
-      throw second instanceof NotFound ? error : second;
-    });
+    authorized = await auth.authorizeNode(identity, host, login).catch(
+      (second) => {
+        throw second instanceof NotFound ? notRegistered(second) : second;
+      },
+    );
   }
   if (authorized.node.name !== host && authorized.node.addr !== address) {
-    throw new NotFound(
-      `No node is registered at ${address}; the proxy only connects to registered nodes.`,
-    );
+    throw notRegistered(new NotFound(`No node is registered at ${address}.`));
   }
   return authorized;
 }

@@ -12,7 +12,8 @@ import type { NodeSessionDeps } from "../node_session.ts";
 import { type Authenticated, decideAuth } from "./authenticate.ts";
 import { failChannel, rejectChannelOpen, sendAuthBanner, userMessage } from "./messages.ts";
 import { handleSessions } from "./terminated.ts";
-import { authorizeTunnel, dialNode, parseProxySubsystem, runTunnel } from "./tunnel.ts";
+import { authorizeTunnel, parseProxySubsystem, runTunnel } from "./tunnel.ts";
+import { dialNode } from "../dial.ts";
 
 type ConnectionState =
   | { kind: "authenticating"; bannerSent: boolean }

@@ -9,10 +9,9 @@
 
 import type { Duplex } from "node:stream";
 import type { AuthorizedNode, AuthService } from "../../auth/service.ts";
-import { parseHostPort } from "../../config/schema.ts";
-import { BadRequest, NotFound, Unavailable } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { relay } from "../../net/relay.ts";
+import { authorizeTarget } from "../dial.ts";
 import type { Authenticated } from "./authenticate.ts";
 
 /** Parses a `proxy:<host>:<port>` subsystem name (port optional, IPv6 in brackets). */
@@ -29,69 +28,14 @@ export function parseProxySubsystem(
   return { host, port: port === undefined ? null : Number(port) };
 }
 
-/**
- * Resolves and authorises a tunnel target. A node name may come with any port
- * (OpenSSH passes its default 22); an address must match a registered node's
- * address and port exactly. The exact address is looked up first, so a node
- * on a host's port 22 does not hide another node on the same host.
- */
-export async function authorizeTunnel(
+/** Resolves and authorises the target of a tunnel opened by `who` (see {@linkcode authorizeTarget}). */
+export function authorizeTunnel(
   auth: AuthService,
   who: Authenticated,
   host: string,
   port: number | null,
 ): Promise<AuthorizedNode> {
-  const address = `${host.includes(":") ? `[${host}]` : host}:${port ?? 22}`;
-  // For a name (or OpenSSH's default port) the name lookup's message fits;
-  // for any other port, say which address is unknown.
-  const notRegistered = (byName: NotFound) =>
-    port === null || port === 22 ? byName : new NotFound(
-      `No node is registered at ${address}; the proxy only connects to registered nodes. ` +
-        "Run `postern ls` to see the nodes you can reach.",
-    );
-  let authorized: AuthorizedNode;
-  try {
-    authorized = await auth.authorizeNode(who.identity, address, who.target.login);
-  } catch (error) {
-    if (!(error instanceof NotFound)) throw error;
-    authorized = await auth.authorizeNode(who.identity, host, who.target.login).catch(
-      (second) => {
-        throw second instanceof NotFound ? notRegistered(second) : second;
-      },
-    );
-  }
-  if (authorized.node.name !== host && authorized.node.addr !== address) {
-    throw notRegistered(new NotFound(`No node is registered at ${address}.`));
-  }
-  return authorized;
-}
-
-/** Dials a node's sshd with a timeout; Unavailable with a one-line reason. */
-export async function dialNode(
-  node: AuthorizedNode["node"],
-  timeoutMs: number,
-): Promise<Deno.TcpConn> {
-  const addr = parseHostPort(node.addr);
-  if (!addr) throw new BadRequest(`Node "${node.name}" has an invalid address "${node.addr}".`);
-  const where = `node "${node.name}" (${node.addr})`;
-  try {
-    const conn = await Deno.connect({
-      hostname: addr.hostname,
-      port: addr.port,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    conn.setNoDelay(true);
-    return conn;
-  } catch (error) {
-    const reason = error instanceof Deno.errors.ConnectionRefused
-      ? "connection refused (is sshd running?)"
-      : error instanceof DOMException && error.name === "TimeoutError"
-      ? `no answer within ${Math.round(timeoutMs / 1000)} s`
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    throw new Unavailable(`Cannot reach ${where}: ${reason}.`, { cause: error });
-  }
+  return authorizeTarget(auth, who.identity, who.target.login, host, port);
 }
 
 /** Pipes a tunnel channel to the node and audits its start and end with byte counts. */
