@@ -13,7 +13,6 @@ import ssh2 from "ssh2";
 import type { Connection } from "ssh2";
 import type { Socket } from "node:net";
 import { denoConnDuplex } from "../../net/conn_duplex.ts";
-import { useAsyncGcm } from "../../net/ssh2_gcm.ts";
 import type { Logger } from "../../log.ts";
 import { listenError } from "../web/server.ts";
 import { VERSION } from "../../version.ts";
@@ -52,9 +51,6 @@ export function startSshServer(options: SshServerOptions): SshServer {
     // Large packets and windows keep bulk transfers from stalling on acks.
     highWaterMark: 1 << 20,
   }, (client, info) => {
-    // Before the key exchange ends: AES-GCM packets to this client are sealed by
-    // WebCrypto off the JS thread (lib/net/ssh2_gcm.ts), ~5× faster than node:crypto.
-    useAsyncGcm(client);
     client.on("error", (error) => {
       options.log.debug("ssh connection error", { remote: info.ip, error: String(error) });
     });
