@@ -95,10 +95,13 @@ export class CertAuthority {
     return this.host.publicKey;
   }
 
-  /** `@cert-authority` known_hosts lines for the cluster's hosts. */
-  knownHostsLines(cluster: string, proxyHosts: string[]): string[] {
-    const patterns = [...new Set([`*.${cluster}`, ...proxyHosts])].join(",");
-    return [`@cert-authority ${patterns} ${this.host.line.split(" ").slice(0, 2).join(" ")}`];
+  /**
+   * `@cert-authority` known_hosts lines for nodes with host certificates
+   * (`<node>.<cluster>`). The proxy itself presents its plain host key, which
+   * `postern login` pins separately (ssh2 cannot offer host certificates).
+   */
+  knownHostsLines(cluster: string): string[] {
+    return [`@cert-authority *.${cluster} ${this.host.line.split(" ").slice(0, 2).join(" ")}`];
   }
 
   /** Signs a user certificate for `publicKey`. */

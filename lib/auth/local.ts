@@ -8,7 +8,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
-import { parseHostPort } from "../config/schema.ts";
 import { AccessDenied, BadRequest, NotFound, Unauthenticated } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -271,10 +270,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   hostCaKnownHosts(): string[] {
-    const proxyHosts = [this.#config.proxy.public_addr, this.#config.proxy.ssh_public_addr]
-      .map((addr) => addr && parseHostPort(addr)?.hostname)
-      .filter((host): host is string => !!host);
-    return this.ca.knownHostsLines(this.cluster, proxyHosts);
+    return this.ca.knownHostsLines(this.cluster);
   }
 
   // ---- web sessions -----------------------------------------------------
