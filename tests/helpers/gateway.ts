@@ -12,6 +12,7 @@ import type ssh2 from "ssh2";
 import { join } from "node:path";
 import { connectSsh } from "../../lib/sshclient/mod.ts";
 import type { TestCluster, TestIdentity } from "./cluster.ts";
+import { sshTestOptions } from "./sshd.ts";
 
 /**
  * `ssh` options for tests where the user must see what the proxy says: like
@@ -19,18 +20,7 @@ import type { TestCluster, TestIdentity } from "./cluster.ts";
  * userauth banners (at ERROR it hides them).
  */
 export const visibleSshOptions: readonly string[] = [
-  "-F",
-  "/dev/null",
-  "-o",
-  "BatchMode=yes",
-  "-o",
-  "StrictHostKeyChecking=no",
-  "-o",
-  "UserKnownHostsFile=/dev/null",
-  "-o",
-  "LogLevel=INFO",
-  "-o",
-  "ConnectTimeout=5",
+  ...sshTestOptions("INFO"),
   "-o",
   "IdentitiesOnly=yes",
 ];

@@ -91,23 +91,36 @@ export interface RunOptions {
 }
 
 /**
- * `ssh` options that suit tests: no prompts, no known_hosts, quiet. Add `-p`, `-i`,
- * `-o CertificateFile=...` and the destination.
+ * `ssh` options that suit tests: no config file, no prompts, no known_hosts, a
+ * 5 s connect timeout. Add `-p`, `-i`, `-o CertificateFile=...` and the destination.
+ *
+ * @param logLevel `ERROR` shows only failures; `INFO` (OpenSSH's default) also
+ *   shows userauth banners and why a channel was refused
+ * @returns the options, a fresh array
+ * @example
+ * ```ts
+ * const r = await runSsh([...sshTestOptions("INFO"), "-p", "2222", "root@127.0.0.1", "true"]);
+ * ```
  */
-export const defaultSshOptions: readonly string[] = [
-  "-F",
-  "/dev/null",
-  "-o",
-  "BatchMode=yes",
-  "-o",
-  "StrictHostKeyChecking=no",
-  "-o",
-  "UserKnownHostsFile=/dev/null",
-  "-o",
-  "LogLevel=ERROR",
-  "-o",
-  "ConnectTimeout=5",
-];
+export function sshTestOptions(logLevel: "ERROR" | "INFO"): string[] {
+  return [
+    "-F",
+    "/dev/null",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    `LogLevel=${logLevel}`,
+    "-o",
+    "ConnectTimeout=5",
+  ];
+}
+
+/** {@link sshTestOptions} at LogLevel ERROR: quiet but for failures. */
+export const defaultSshOptions: readonly string[] = sshTestOptions("ERROR");
 
 const SSHD = "/usr/sbin/sshd";
 const live = new Set<Deno.ChildProcess>();
