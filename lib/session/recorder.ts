@@ -119,9 +119,3 @@ export class AsciicastRecorder {
     this.#file.close();
   }
 }
-
-/**
- * @deprecated Use {@link parseRecording} from `./asciicast.ts`. Kept only for
- * tests/integration/gateway_session_test.ts, which another change is editing.
- */
-export { parseRecording as parseAsciicast } from "./asciicast.ts";
