@@ -1,0 +1,211 @@
+/**
+ * Bulk transfer through each way of reaching the node: stock `ssh` moves
+ * N MB node → client (`head -c N /dev/zero` on the node, output to /dev/null)
+ * and client → node (`cat > /dev/null`), aes128-gcm on every hop. Each path's
+ * fixed cost (connect, handshakes, auth, for (e) starting Deno) is measured
+ * with an empty command (`true`) and reported beside the raw figure, so the
+ * throughput "net of handshake" is `bytes / (time - overhead)`.
+ *
+ * Runs are interleaved (every path once, then again) so that load from other
+ * processes on the machine spreads over all paths; medians are reported.
+ *
+ * @module
+ */
+
+import type { BenchEnv } from "./setup.ts";
+import { mbps, median, round, shellQuote, timeCommand } from "./stats.ts";
+
+/** The ways to reach the node. */
+export type PathId = "direct" | "jump" | "subsystem" | "postern_jump" | "https";
+
+/** One way to reach the node, as `ssh` arguments. */
+export interface TransferPath {
+  id: PathId;
+  label: string;
+  /** Shell words after `ssh -F <config>`: proxy options and the destination. */
+  target: string;
+  /** Extra environment of the `ssh` process. */
+  env?: Record<string, string>;
+  /** Measure client → node as well. */
+  upload: boolean;
+}
+
+/** Figures for one path. */
+export interface PathResult {
+  id: PathId;
+  label: string;
+  /** Median wall time of `ssh ... true`, ms. */
+  overhead_ms: number;
+  down: DirectionResult;
+  up?: DirectionResult;
+}
+
+/** Figures for one direction of one path. */
+export interface DirectionResult {
+  /** Wall times of every run, ms. */
+  runs_ms: number[];
+  /** Median wall time, ms. */
+  median_ms: number;
+  /** bytes / median time. */
+  mbps_raw: number;
+  /** bytes / (median time - median overhead). */
+  mbps_net: number;
+}
+
+/**
+ * The five paths of the benchmark.
+ *
+ * @param env the running environment
+ * @returns the paths, OpenSSH ones first
+ * @example
+ * ```ts
+ * const paths = transferPaths(env);
+ * ```
+ */
+export function transferPaths(env: BenchEnv): TransferPath[] {
+  const nodePort = env.cluster.sshd.port;
+  const posternSsh = env.cluster.postern.sshPort;
+  const subsystem = `${env.ssh} -p ${posternSsh} %r@127.0.0.1 -s proxy:%h:%p`;
+  return [
+    {
+      id: "direct",
+      label: "(a) OpenSSH direct",
+      target: `-p ${nodePort} root@127.0.0.1`,
+      upload: false,
+    },
+    {
+      id: "jump",
+      label: "(b) OpenSSH jump host (-J sshd)",
+      target: `-J root@127.0.0.1:${env.jump.port} -p ${nodePort} root@127.0.0.1`,
+      upload: true,
+    },
+    {
+      id: "subsystem",
+      label: "(c) postern proxy: subsystem",
+      target: `-o ${shellQuote(`ProxyCommand=${subsystem}`)} root@${env.nodeName}`,
+      upload: true,
+    },
+    {
+      id: "postern_jump",
+      label: "(d) postern -J",
+      target: `-J root@127.0.0.1:${posternSsh} root@${env.nodeName}`,
+      upload: false,
+    },
+    {
+      id: "https",
+      label: "(e) postern proxy ssh (HTTPS)",
+      target: `-o ${
+        shellQuote(`ProxyCommand=${env.postern} proxy ssh %r@%h:%p`)
+      } root@${env.nodeName}`,
+      env: { POSTERN_HOME: env.posternHome },
+      upload: true,
+    },
+  ];
+}
+
+function downScript(env: BenchEnv, path: TransferPath, bytes: number): string {
+  return `${env.ssh} ${path.target} ${shellQuote(`head -c ${bytes} /dev/zero`)} > /dev/null`;
+}
+
+function upScript(env: BenchEnv, path: TransferPath, bytes: number): string {
+  return `head -c ${bytes} /dev/zero | ${env.ssh} ${path.target} ${shellQuote("cat > /dev/null")}`;
+}
+
+/**
+ * Checks every path moves exactly the bytes asked, both ways (and warms it up:
+ * Deno's module cache for (e), sshd's first fork).
+ *
+ * @param env the environment
+ * @param paths the paths to check
+ * @throws Error naming the path whose byte count is wrong
+ */
+export async function checkPaths(env: BenchEnv, paths: TransferPath[]): Promise<void> {
+  const bytes = 1_000_003;
+  for (const path of paths) {
+    const down = await timeCommand(
+      `${env.ssh} ${path.target} ${shellQuote(`head -c ${bytes} /dev/urandom`)} | wc -c`,
+      { env: path.env, captureStdout: true },
+    );
+    const up = await timeCommand(
+      `head -c ${bytes} /dev/urandom | ${env.ssh} ${path.target} 'wc -c'`,
+      { env: path.env, captureStdout: true },
+    );
+    for (const [direction, out] of [["down", down.stdout], ["up", up.stdout]]) {
+      if (Number(out.trim()) !== bytes) {
+        throw new Error(`${path.label} moved ${out.trim()} bytes ${direction}, not ${bytes}`);
+      }
+    }
+  }
+}
+
+/** Options of {@link runTransfers}. */
+export interface TransferOptions {
+  /** Bytes per transfer. */
+  bytes: number;
+  /** Runs per path and direction. */
+  runs: number;
+  /** Runs of the empty command per path. */
+  overheadRuns: number;
+  /** Progress lines. */
+  log(line: string): void;
+}
+
+/**
+ * Measures every path: overhead, node → client, and client → node where asked.
+ *
+ * @param env the environment
+ * @param paths the paths
+ * @param options size, run counts, progress output
+ * @returns one result per path, in the order given
+ */
+export async function runTransfers(
+  env: BenchEnv,
+  paths: TransferPath[],
+  options: TransferOptions,
+): Promise<PathResult[]> {
+  const overhead = new Map<PathId, number[]>(paths.map((p) => [p.id, []]));
+  const down = new Map<PathId, number[]>(paths.map((p) => [p.id, []]));
+  const up = new Map<PathId, number[]>(paths.map((p) => [p.id, []]));
+  for (let run = 0; run < options.overheadRuns; run++) {
+    for (const path of paths) {
+      const { ms } = await timeCommand(`${env.ssh} ${path.target} true`, { env: path.env });
+      overhead.get(path.id)!.push(ms);
+    }
+  }
+  for (let run = 0; run < options.runs; run++) {
+    for (const path of paths) {
+      const d = await timeCommand(downScript(env, path, options.bytes), { env: path.env });
+      down.get(path.id)!.push(d.ms);
+      let line = `  run ${run + 1}/${options.runs}  ${path.label.padEnd(34)} down ${
+        round(mbps(options.bytes, d.ms), 0)
+      } MB/s`;
+      if (path.upload) {
+        const u = await timeCommand(upScript(env, path, options.bytes), { env: path.env });
+        up.get(path.id)!.push(u.ms);
+        line += `   up ${round(mbps(options.bytes, u.ms), 0)} MB/s`;
+      }
+      options.log(line);
+    }
+  }
+  return paths.map((path) => {
+    const overheadMs = median(overhead.get(path.id)!);
+    const result: PathResult = {
+      id: path.id,
+      label: path.label,
+      overhead_ms: round(overheadMs),
+      down: direction(down.get(path.id)!, overheadMs, options.bytes),
+    };
+    if (path.upload) result.up = direction(up.get(path.id)!, overheadMs, options.bytes);
+    return result;
+  });
+}
+
+function direction(runs: number[], overheadMs: number, bytes: number): DirectionResult {
+  const medianMs = median(runs);
+  return {
+    runs_ms: runs.map((ms) => round(ms)),
+    median_ms: round(medianMs),
+    mbps_raw: round(mbps(bytes, medianMs)),
+    mbps_net: round(mbps(bytes, medianMs - overheadMs)),
+  };
+}

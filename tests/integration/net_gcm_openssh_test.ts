@@ -1,0 +1,103 @@
+/**
+ * The libcrypto AES-GCM override of ssh2 (lib/net/ssh2_gcm.ts) against the
+ * stock OpenSSH client: an ssh2 Server on denoConnDuplex, as the gateway runs
+ * it, tunnels `ssh -c aes*-gcm@openssh.com` to a real sshd while the outer
+ * hop re-keys every megabyte, and megabytes go both ways intact.
+ */
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+// @ts-types="@types/ssh2"
+import ssh2 from "ssh2";
+import { denoConnDuplex } from "../../lib/net/conn_duplex.ts";
+import { openSslGcm } from "../../lib/net/openssl_gcm.ts";
+import { relay, type RelayResult } from "../../lib/net/relay.ts";
+import { installFastGcm } from "../../lib/net/ssh2_gcm.ts";
+import { defaultSshOptions, newCertifiedUser, runSsh, startSshd } from "../helpers/sshd.ts";
+
+const { dir, ca, user } = await newCertifiedUser("postern-gcm-test-");
+
+function startGateway() {
+  installFastGcm();
+  const hostKey = ssh2.utils.generateKeyPairSync("ed25519").private;
+  const relays: Promise<RelayResult>[] = [];
+  const ciphers: string[] = [];
+  const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
+    client.on("error", () => {});
+    client.on("handshake", (negotiated) => ciphers.push(negotiated.cs.cipher));
+    client.on("authentication", (ctx) => ctx.accept());
+    client.on("session", (accept) => {
+      accept().on("subsystem", (acceptSub, reject, info) => {
+        const match = /^proxy:([^:]+):(\d+)$/.exec(info.name);
+        if (!match) return reject();
+        const channel = acceptSub();
+        relays.push(
+          Deno.connect({ hostname: match[1], port: Number(match[2]) })
+            .then((conn) => relay(channel, conn)),
+        );
+      });
+    });
+  });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = (async () => {
+    for await (const conn of listener) server.injectSocket(denoConnDuplex(conn).asSocket());
+  })();
+  return {
+    port: listener.addr.port,
+    relays,
+    ciphers,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting.catch(() => {});
+      await Promise.all(relays);
+    },
+  };
+}
+
+for (const cipher of ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]) {
+  Deno.test(`OpenSSH tunnels through ssh2 with ${cipher}, re-keying, intact both ways`, async () => {
+    const keepSsh2 = Deno.env.get("POSTERN_SSH_GCM") === "ssh2";
+    assert.equal(installFastGcm(), openSslGcm() && !keepSsh2 ? "openssl" : "ssh2");
+    await using sshd = await startSshd({ trustedUserCAKeys: ca.pub });
+    await using gateway = startGateway();
+    const outer = [
+      "ssh",
+      ...defaultSshOptions,
+      "-c",
+      cipher,
+      // A new key exchange every megabyte, each way: NEWKEYS mid-stream.
+      "-o",
+      "RekeyLimit=1M",
+      "-p",
+      `${gateway.port}`,
+      "-s",
+      "anyone@127.0.0.1",
+      `proxy:127.0.0.1:${sshd.port}`,
+    ].join(" ");
+    const blob = new Uint8Array(6 * 1024 * 1024);
+    for (let i = 0; i < blob.length; i += 65536) {
+      crypto.getRandomValues(blob.subarray(i, i + 65536));
+    }
+    const blobPath = `${dir}/blob-${cipher}`;
+    await Deno.writeFile(blobPath, blob);
+    const result = await runSsh([
+      ...defaultSshOptions,
+      "-i",
+      user.path,
+      "-o",
+      `ProxyCommand=${outer}`,
+      "-p",
+      `${sshd.port}`,
+      "root@127.0.0.1",
+      `sha256sum; base64 -w0 ${blobPath}`,
+    ], { stdin: blob, timeoutMs: 60_000 });
+    assert.equal(result.code, 0, result.stderr);
+    const [hashLine, down] = result.stdout.split("\n");
+    assert.equal(hashLine.split(" ")[0], createHash("sha256").update(blob).digest("hex"));
+    assert.equal(down, btoa(Array.from(blob, (b) => String.fromCharCode(b)).join("")));
+    const [tunnel] = await Promise.all(gateway.relays);
+    assert.equal(tunnel.error, undefined);
+    assert.ok(gateway.ciphers.length > 4, `${gateway.ciphers.length} key exchanges`);
+    assert.ok(gateway.ciphers.every((c) => c === cipher), gateway.ciphers.join(", "));
+  });
+}

@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { createCipheriv } from "node:crypto";
+// ssh2 internals, as lib/net/ssh2_gcm.ts uses them (ssh2 pinned in deno.json).
+import ssh2Crypto from "ssh2/lib/protocol/crypto.js";
+import { openSslGcm } from "../../lib/net/openssl_gcm.ts";
+import { installFastGcm } from "../../lib/net/ssh2_gcm.ts";
+
+const ALGORITHMS = [["aes128-gcm@openssh.com", 16], ["aes256-gcm@openssh.com", 32]] as const;
+/** The invocation counter (bytes 4..11) is about to carry across three bytes. */
+const IV: Buffer = Buffer.from([1, 2, 3, 4, 0, 0, 0, 0, 0, 0xff, 0xff, 0xfe]);
+const SIZES = [0, 1, 15, 16, 1000, 32768, 32768, 5, 34000, 3];
+
+function nextIv(iv: Buffer): Buffer {
+  const next = Buffer.from(iv);
+  for (let i = 11; i >= 4; i--) {
+    next[i] = (next[i] + 1) & 0xff;
+    if (next[i] !== 0) break;
+  }
+  return next;
+}
+
+/** A cleartext SSH packet (length, padding length, payload, random padding). */
+function plainPacket(payload: Uint8Array): Buffer {
+  let length = 4 + 1 + payload.length;
+  let pad = 16 - ((length - 4) & 15);
+  if (pad < 4) pad += 16;
+  length += pad;
+  const packet = Buffer.alloc(length);
+  packet.writeUInt32BE(length - 4, 0);
+  packet[4] = pad;
+  packet.set(payload, 5);
+  crypto.getRandomValues(packet.subarray(5 + payload.length));
+  return packet;
+}
+
+/** RFC 5647 sealing with node:crypto: length as AAD, then ciphertext and tag. */
+function referenceSeal(key: Buffer, iv: Buffer, packet: Buffer): Buffer {
+  const cipher = createCipheriv(key.length === 16 ? "aes-128-gcm" : "aes-256-gcm", key, iv);
+  cipher.setAAD(packet.subarray(0, 4));
+  const body = Buffer.concat([cipher.update(packet.subarray(4)), cipher.final()]);
+  return Buffer.concat([packet.subarray(0, 4), body, cipher.getAuthTag()]);
+}
+
+function payloads(): Uint8Array[] {
+  return SIZES.map((size) => {
+    const out = new Uint8Array(size);
+    for (let i = 0; i < size; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
+    return out;
+  });
+}
+
+function newCipher(name: string, key: Buffer, onWrite: (data: Uint8Array) => void) {
+  return ssh2Crypto.createCipher({
+    outbound: {
+      onWrite,
+      cipherInfo: ssh2Crypto.CIPHER_INFO[name],
+      cipherKey: Buffer.from(key),
+      cipherIV: Buffer.from(IV),
+      seqno: 7,
+      forceNative: true,
+    },
+  });
+}
+
+function newDecipher(name: string, key: Buffer, onPayload: (payload: Buffer) => unknown) {
+  return ssh2Crypto.createDecipher({
+    inbound: {
+      onPayload,
+      decipherInfo: ssh2Crypto.CIPHER_INFO[name],
+      decipherKey: Buffer.from(key),
+      decipherIV: Buffer.from(IV),
+      seqno: 7,
+      forceNative: true,
+    },
+  });
+}
+
+Deno.test("installFastGcm() uses libcrypto where it loads", () => {
+  const keepSsh2 = Deno.env.get("POSTERN_SSH_GCM") === "ssh2";
+  assert.equal(installFastGcm(), openSslGcm() && !keepSsh2 ? "openssl" : "ssh2");
+  assert.equal(installFastGcm(), installFastGcm());
+});
+
+for (const [name, keyLength] of ALGORITHMS) {
+  const key = () => Buffer.from(crypto.getRandomValues(new Uint8Array(keyLength)));
+
+  Deno.test(`ssh2 seals ${name} packets as RFC 5647 says, one write each`, () => {
+    installFastGcm();
+    const k = key();
+    const written: Uint8Array[] = [];
+    const cipher = newCipher(name, k, (data) => written.push(Buffer.from(data)));
+    const expected: Buffer[] = [];
+    let iv: Buffer = IV;
+    for (const payload of payloads()) {
+      const packet = cipher.allocPacket(payload.length);
+      packet.set(payload, 5);
+      const plain = Buffer.from(packet.subarray(0, 4 + packet.readUInt32BE(0)));
+      expected.push(referenceSeal(k, iv, plain));
+      iv = nextIv(iv);
+      cipher.encrypt(packet);
+    }
+    assert.equal(cipher.outSeqno, 7 + SIZES.length);
+    assert.deepEqual(Buffer.from(cipher._encIV), iv);
+    assert.deepEqual(Buffer.concat(written), Buffer.concat(expected));
+    if (installFastGcm() === "openssl") assert.equal(written.length, SIZES.length);
+    cipher.free();
+  });
+
+  Deno.test(`ssh2 opens ${name} packets however the bytes are split`, () => {
+    installFastGcm();
+    const k = key();
+    const sent = payloads();
+    let iv: Buffer = IV;
+    const stream = Buffer.concat(sent.map((payload) => {
+      const sealed = referenceSeal(k, iv, plainPacket(payload));
+      iv = nextIv(iv);
+      return sealed;
+    }));
+    for (const split of [1, 7, 16, 4096, stream.length]) {
+      const received: Buffer[] = [];
+      const decipher = newDecipher(name, k, (payload) => void received.push(Buffer.from(payload)));
+      for (let p = 0; p < stream.length; p += split) {
+        // ssh2 passes a chunk with a start offset and an end.
+        const chunk = Buffer.concat([Buffer.alloc(3), stream.subarray(p, p + split)]);
+        decipher.decrypt(chunk, 3, chunk.length);
+      }
+      assert.deepEqual(received, sent.map((payload) => Buffer.from(payload)), `split ${split}`);
+      assert.equal(decipher.inSeqno, 7 + SIZES.length);
+      decipher.free();
+    }
+  });
+
+  Deno.test(`ssh2 refuses a forged or malformed ${name} packet before using it`, () => {
+    installFastGcm();
+    const k = key();
+    const sealed = referenceSeal(k, IV, plainPacket(new TextEncoder().encode("rm -rf /")));
+    const received: Buffer[] = [];
+    const forged = Buffer.from(sealed);
+    forged[10] ^= 1;
+    assert.throws(
+      () => newDecipher(name, k, (p) => void received.push(p)).decrypt(forged, 0, forged.length),
+    );
+    const badLength = Buffer.from(sealed);
+    badLength.writeUInt32BE(40000, 0);
+    assert.throws(
+      () =>
+        newDecipher(name, k, (p) => void received.push(p)).decrypt(badLength, 0, badLength.length),
+      /Bad packet length/,
+    );
+    assert.deepEqual(received, []);
+  });
+}
+
+Deno.test("ssh2 stops opening where _onPayload returns false (NEWKEYS)", () => {
+  installFastGcm();
+  const k = Buffer.alloc(16, 9);
+  const first = referenceSeal(k, IV, plainPacket(new Uint8Array([21])));
+  const second = referenceSeal(k, nextIv(IV), plainPacket(new Uint8Array([94, 1])));
+  const stream = Buffer.concat([first, second]);
+  const received: number[] = [];
+  const decipher = newDecipher("aes128-gcm@openssh.com", k, (payload) => {
+    received.push(payload[0]);
+    return false;
+  });
+  assert.equal(decipher.decrypt(stream, 0, stream.length), first.length);
+  assert.deepEqual(received, [21]);
+});
