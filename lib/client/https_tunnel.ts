@@ -12,12 +12,13 @@ import { AccessDenied, BadRequest, PosternError, Unavailable } from "../errors.t
 import { loadKeys } from "./profile.ts";
 import { certAuthHeaders, loadTrust, normalizeProxy } from "./proxy_client.ts";
 import { writeAll } from "./io.ts";
+import { batchCopy, Slabs } from "../net/batch_copy.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const CRLF = new Uint8Array([13, 10]);
 const LAST_CHUNK = encoder.encode("0\r\n\r\n");
-const READ_SIZE = 256 * 1024;
+const READ_SIZE = 64 * 1024;
 
 /** Parses `login@host:port` (port optional, IPv6 in brackets). */
 export function parseProxyTarget(
@@ -114,41 +115,55 @@ function findHeadEnd(bytes: Uint8Array): number {
   return -1;
 }
 
-/** Copies stdin into request chunks until EOF, then sends the last chunk. */
+/**
+ * Copies stdin into request chunks until EOF, then sends the last chunk.
+ * Reading goes on while a chunk is being sent, and everything read meanwhile
+ * becomes the next chunk: one TLS write per batch, not per pipe read.
+ */
 async function pumpUp(conn: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(READ_SIZE + 32);
-  const payload = buffer.subarray(16, 16 + READ_SIZE);
-  for (;;) {
-    let n: number | null;
-    try {
-      n = await Deno.stdin.read(payload);
-    } catch (error) {
-      if ((error as { code?: string }).code === "EINTR") continue;
-      throw error;
+  const slabs = new Slabs(READ_SIZE);
+  await batchCopy(async () => {
+    for (;;) {
+      try {
+        const n = await Deno.stdin.read(slabs.next());
+        return n === null ? null : [slabs.take(n)];
+      } catch (error) {
+        if ((error as { code?: string }).code !== "EINTR") throw error;
+      }
     }
-    if (n === null) break;
-    // Frame in place: "<hex size>\r\n" just before the payload, "\r\n" after it.
-    const head = encoder.encode(`${n.toString(16)}\r\n`);
-    const start = 16 - head.length;
-    buffer.set(head, start);
-    buffer.set(CRLF, 16 + n);
-    await writeAll(conn, buffer.subarray(start, 16 + n + 2));
-  }
+  }, (batch) => writeAll(conn, frameChunk(batch)));
   await writeAll(conn, LAST_CHUNK);
 }
 
-/** Copies response chunks to stdout until the last chunk. */
+/** `<hex size>\r\n<data>\r\n` in one buffer, so it goes out in one TLS write. */
+function frameChunk(data: Uint8Array): Uint8Array {
+  const head = encoder.encode(`${data.length.toString(16)}\r\n`);
+  const framed = new Uint8Array(head.length + data.length + 2);
+  framed.set(head);
+  framed.set(data, head.length);
+  framed.set(CRLF, head.length + data.length);
+  return framed;
+}
+
+/**
+ * Copies response chunks to stdout until the last chunk. TLS hands over one
+ * record (≤16 KiB) per read; reading goes on while stdout is written, and
+ * everything decoded meanwhile goes to stdout in one write.
+ */
 async function pumpDown(conn: Deno.Conn, first: Uint8Array): Promise<void> {
-  const decoderState = new ChunkedDecoder();
-  for (const piece of decoderState.push(first)) await writeAll(Deno.stdout, piece);
-  const buffer = new Uint8Array(READ_SIZE);
-  while (!decoderState.done) {
-    const n = await conn.read(buffer);
-    if (n === null) break;
-    for (const piece of decoderState.push(buffer.subarray(0, n))) {
-      await writeAll(Deno.stdout, piece);
+  const chunked = new ChunkedDecoder();
+  const slabs = new Slabs(READ_SIZE);
+  let pending: Uint8Array[] | null = chunked.push(first);
+  await batchCopy(async () => {
+    if (pending) {
+      const pieces = pending;
+      pending = null;
+      return pieces;
     }
-  }
+    if (chunked.done) return null;
+    const n = await conn.read(slabs.next());
+    return n === null ? null : chunked.push(slabs.take(n));
+  }, (batch) => writeAll(Deno.stdout, batch));
 }
 
 /** Runs the tunnel for `login@host:port`; resolves when either side ends. */

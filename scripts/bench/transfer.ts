@@ -112,27 +112,31 @@ function upScript(env: BenchEnv, path: TransferPath, bytes: number): string {
 }
 
 /**
- * Checks every path moves exactly the bytes asked, both ways (and warms it up:
+ * Checks every path carries a random file intact both ways (and warms it up:
  * Deno's module cache for (e), sshd's first fork).
  *
  * @param env the environment
  * @param paths the paths to check
- * @throws Error naming the path whose byte count is wrong
+ * @throws Error naming the path and direction whose checksum differs
  */
 export async function checkPaths(env: BenchEnv, paths: TransferPath[]): Promise<void> {
-  const bytes = 1_000_003;
+  const file = `${env.dir}/check.bin`;
+  const data = new Uint8Array(1_000_003);
+  for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+  await Deno.writeFile(file, data);
+  const expected = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", data)))
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  const quoted = shellQuote(file);
   for (const path of paths) {
-    const down = await timeCommand(
-      `${env.ssh} ${path.target} ${shellQuote(`head -c ${bytes} /dev/urandom`)} | wc -c`,
-      { env: path.env, captureStdout: true },
-    );
-    const up = await timeCommand(
-      `head -c ${bytes} /dev/urandom | ${env.ssh} ${path.target} 'wc -c'`,
-      { env: path.env, captureStdout: true },
-    );
-    for (const [direction, out] of [["down", down.stdout], ["up", up.stdout]]) {
-      if (Number(out.trim()) !== bytes) {
-        throw new Error(`${path.label} moved ${out.trim()} bytes ${direction}, not ${bytes}`);
+    const ssh = `${env.ssh} ${path.target}`;
+    const runs = {
+      down: `${ssh} ${shellQuote(`cat ${quoted}`)} | sha256sum`,
+      up: `${ssh} sha256sum < ${quoted}`,
+    };
+    for (const [direction, script] of Object.entries(runs)) {
+      const { stdout } = await timeCommand(script, { env: path.env, captureStdout: true });
+      if (stdout.slice(0, 64) !== expected) {
+        throw new Error(`${path.label} corrupted 1 MB ${direction}: sha256 ${stdout.slice(0, 64)}`);
       }
     }
   }

@@ -4,7 +4,9 @@
  * authenticated by the user's certificate. The request body streams to the
  * node and the node's bytes stream back as the response body (full-duplex
  * HTTP/1.1, chunked both ways), so only :3080 needs to be open and the outer
- * hop is encrypted once, by TLS. Streams carry backpressure end to end.
+ * hop is encrypted once, by TLS. Backpressure holds end to end: the body is
+ * pulled from the node only as the user takes it, and the request body is read
+ * at most 1 MiB ahead of the node.
  *
  * @module
  */
@@ -15,20 +17,104 @@ import type { Logger } from "../../log.ts";
 import { authorizeTarget, dialNode } from "../dial.ts";
 import { certRequestSession } from "./api/cert_auth.ts";
 import type { Router } from "./http.ts";
+import { batchCopy, Slabs } from "../../net/batch_copy.ts";
 
-/** Counts bytes flowing through a stream without copying them; `done` runs once at the end. */
-function counter(
+/** Most bytes read from the node at once: fewer, larger response chunks and TLS writes. */
+const READ_SIZE = 256 * 1024;
+
+/**
+ * The conn to the node, closed once both directions are over (or at once
+ * when the tunnel is torn down).
+ */
+class NodeConn {
+  #open = 2;
+  #closed = false;
+
+  constructor(readonly conn: Deno.Conn) {}
+
+  /** One direction is over. */
+  finish(): void {
+    if (--this.#open <= 0) this.close();
+  }
+
+  /** Closes the conn now. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // Closed already.
+    }
+  }
+}
+
+/**
+ * The node's bytes as a response body, counted. Reads go straight into
+ * slabs (no per-chunk allocation or copy, and no TransformStream stage); a
+ * read that fails because the tunnel is being torn down ends the body
+ * instead of erroring it.
+ */
+function nodeOutput(
+  node: NodeConn,
   count: (n: number) => void,
-  done = () => {},
-): TransformStream<Uint8Array, Uint8Array> {
-  return new TransformStream({
-    transform(chunk, controller) {
-      count(chunk.byteLength);
-      controller.enqueue(chunk);
+  done: () => void,
+): ReadableStream<Uint8Array> {
+  const slabs = new Slabs(READ_SIZE);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let n: number | null;
+      try {
+        n = await node.conn.read(slabs.next());
+      } catch {
+        n = null;
+      }
+      if (n === null) {
+        done();
+        node.finish();
+        controller.close();
+        return;
+      }
+      count(n);
+      controller.enqueue(slabs.take(n));
     },
-    flush: done,
-    cancel: done,
-  } as Transformer<Uint8Array, Uint8Array>);
+    cancel() {
+      done();
+      node.close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * Copies the request body to the node, counted, then half-closes toward it.
+ * Reading the body goes on while a write to the node is in flight, and what
+ * arrived meanwhile is written at once.
+ */
+async function userInput(
+  body: ReadableStream<Uint8Array>,
+  node: NodeConn,
+  count: (n: number) => void,
+): Promise<void> {
+  const reader = body.getReader();
+  try {
+    await batchCopy(async () => {
+      const { value, done } = await reader.read();
+      if (done) return null;
+      count(value.byteLength);
+      return [value];
+    }, (batch) => writeAll(node.conn, batch));
+    await node.conn.closeWrite();
+    node.finish();
+  } catch {
+    // The user or the node went away: tear the tunnel down.
+    node.close();
+    reader.cancel().catch(() => {});
+  }
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) offset += await conn.write(data.subarray(offset));
 }
 
 /** Installs the tunnel route. */
@@ -92,10 +178,9 @@ export function tunnelRoute(
           },
         }).catch((error) => log.error("cannot audit tunnel end", { error: String(error) }));
       };
-      request.body.pipeThrough(counter((n) => (bytesUp += n))).pipeTo(conn.writable).catch(
-        () => {},
-      );
-      const body = conn.readable.pipeThrough(counter((n) => (bytesDown += n), finished));
+      const nodeConn = new NodeConn(conn);
+      void userInput(request.body, nodeConn, (n) => (bytesUp += n));
+      const body = nodeOutput(nodeConn, (n) => (bytesDown += n), finished);
       return new Response(body, {
         headers: { "content-type": "application/octet-stream", "cache-control": "no-store" },
       });
