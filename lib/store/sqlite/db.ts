@@ -6,7 +6,7 @@
  */
 
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from "node:sqlite";
-import { Unavailable } from "../../errors.ts";
+import { Conflict, NotFound, Unavailable } from "../../errors.ts";
 
 /** A row as node:sqlite returns it. */
 export type Row = Record<string, SQLOutputValue>;
@@ -105,6 +105,27 @@ export function constraintKind(e: unknown): "unique" | "foreign_key" | "other" |
   if (code === SQLITE_CONSTRAINT_UNIQUE || code === SQLITE_CONSTRAINT_PRIMARYKEY) return "unique";
   if (code === SQLITE_CONSTRAINT_FOREIGNKEY) return "foreign_key";
   return "other";
+}
+
+/**
+ * Runs a write, turning constraint violations into the store's typed errors:
+ * a duplicate key becomes Conflict, a missing referenced row NotFound, each
+ * with the caller's message.
+ */
+export function explainConstraints<T>(
+  write: () => T,
+  messages: { unique: string; foreignKey?: string },
+): T {
+  try {
+    return write();
+  } catch (e) {
+    const kind = constraintKind(e);
+    if (kind === "unique") throw new Conflict(messages.unique, { cause: e });
+    if (kind === "foreign_key" && messages.foreignKey) {
+      throw new NotFound(messages.foreignKey, { cause: e });
+    }
+    throw e;
+  }
 }
 
 /** Turns "database is busy/locked" into Unavailable; passes anything else through. */

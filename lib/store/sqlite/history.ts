@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Conflict, NotFound } from "../../errors.ts";
+import { NotFound } from "../../errors.ts";
 import type {
   AuditEvent,
   AuditQuery,
@@ -19,8 +19,8 @@ import type {
 import type { SQLInputValue } from "node:sqlite";
 import {
   bool,
-  constraintKind,
   type Db,
+  explainConstraints,
   type Gate,
   json,
   num,
@@ -52,11 +52,11 @@ export class SqliteSessions implements SessionStore {
 
   create(s: NewSession): Promise<SessionRecord> {
     return this.gate(() => {
-      try {
+      return explainConstraints(() => {
         const r = this.db.get(
           `INSERT INTO sessions (id, user, login, node, kind, started, term_cols, term_rows,
-             recording_path)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+           recording_path)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
           s.id,
           s.user,
           s.login,
@@ -68,12 +68,7 @@ export class SqliteSessions implements SessionStore {
           s.recordingPath,
         );
         return toSession(r!);
-      } catch (e) {
-        if (constraintKind(e) === "unique") {
-          throw new Conflict(`Cannot record session "${s.id}": that id exists`, { cause: e });
-        }
-        throw e;
-      }
+      }, { unique: `Cannot record session "${s.id}": that id exists` });
     });
   }
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Conflict, NotFound } from "../../errors.ts";
+import { NotFound } from "../../errors.ts";
 import type {
   NodePatch,
   NodeRecord,
@@ -15,8 +15,8 @@ import type {
 } from "../store.ts";
 import {
   bool,
-  constraintKind,
   type Db,
+  explainConstraints,
   type Gate,
   json,
   num,
@@ -43,16 +43,9 @@ export class SqliteNodes implements NodeStore {
 
   create(node: NodeRecord): Promise<NodeRecord> {
     return this.gate(() => {
-      try {
+      return explainConstraints(() => {
         return this.#insert(node, "");
-      } catch (e) {
-        if (constraintKind(e) === "unique") {
-          throw new Conflict(`Cannot add node "${node.name}": a node of that name exists`, {
-            cause: e,
-          });
-        }
-        throw e;
-      }
+      }, { unique: `Cannot add node "${node.name}": a node of that name exists` });
     });
   }
 
@@ -147,11 +140,11 @@ export class SqliteWebSessions implements WebSessionStore {
 
   create(s: WebSessionRecord): Promise<WebSessionRecord> {
     return this.gate(() => {
-      try {
+      return explainConstraints(() => {
         const r = this.db.get(
           `INSERT INTO web_sessions (id_hash, user, csrf_token_hash, private_key, cert, created,
-             last_seen, expires_idle, expires_abs)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+           last_seen, expires_idle, expires_abs)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
           s.idHash,
           s.user,
           s.csrfTokenHash,
@@ -163,20 +156,10 @@ export class SqliteWebSessions implements WebSessionStore {
           s.expiresAbs,
         );
         return toWebSession(r!);
-      } catch (e) {
-        const kind = constraintKind(e);
-        if (kind === "foreign_key") {
-          throw new NotFound(`Cannot create a web session for "${s.user}": no such user`, {
-            cause: e,
-          });
-        }
-        if (kind === "unique") {
-          throw new Conflict("Cannot create the web session: its id is already in use", {
-            cause: e,
-          });
-        }
-        throw e;
-      }
+      }, {
+        unique: "Cannot create the web session: its id is already in use",
+        foreignKey: `Cannot create a web session for "${s.user}": no such user`,
+      });
     });
   }
 

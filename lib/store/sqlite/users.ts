@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Conflict, NotFound } from "../../errors.ts";
+import { NotFound } from "../../errors.ts";
 import type {
   CaKind,
   CaRecord,
@@ -21,8 +21,8 @@ import type {
 } from "../store.ts";
 import {
   bool,
-  constraintKind,
   type Db,
+  explainConstraints,
   type Gate,
   json,
   num,
@@ -88,11 +88,11 @@ export class SqliteUsers implements UserStore {
 
   create(user: NewUser): Promise<UserRecord> {
     return this.gate(() => {
-      try {
+      return explainConstraints(() => {
         const r = this.db.get(
           `INSERT INTO users (name, roles, logins, password_hash, totp_secret, totp_confirmed,
-             created, updated)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+           created, updated)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
           user.name,
           JSON.stringify(user.roles),
           JSON.stringify(user.logins),
@@ -103,14 +103,7 @@ export class SqliteUsers implements UserStore {
           user.created,
         );
         return toUser(r!);
-      } catch (e) {
-        if (constraintKind(e) === "unique") {
-          throw new Conflict(`Cannot create user "${user.name}": a user of that name exists`, {
-            cause: e,
-          });
-        }
-        throw e;
-      }
+      }, { unique: `Cannot create user "${user.name}": a user of that name exists` });
     });
   }
 
@@ -227,10 +220,10 @@ export class SqliteInvites implements InviteStore {
 
   create(invite: Omit<InviteRecord, "usedAt">): Promise<InviteRecord> {
     return this.gate(() => {
-      try {
+      return explainConstraints(() => {
         const r = this.db.get(
           `INSERT INTO invites (token_hash, user, kind, expires, created)
-           VALUES (?, ?, ?, ?, ?) RETURNING *`,
+         VALUES (?, ?, ?, ?, ?) RETURNING *`,
           invite.tokenHash,
           invite.user,
           invite.kind,
@@ -238,20 +231,10 @@ export class SqliteInvites implements InviteStore {
           invite.created,
         );
         return toInvite(r!);
-      } catch (e) {
-        const kind = constraintKind(e);
-        if (kind === "foreign_key") {
-          throw new NotFound(`Cannot create an invite for "${invite.user}": no such user`, {
-            cause: e,
-          });
-        }
-        if (kind === "unique") {
-          throw new Conflict("Cannot create the invite: its token is already in use", {
-            cause: e,
-          });
-        }
-        throw e;
-      }
+      }, {
+        unique: "Cannot create the invite: its token is already in use",
+        foreignKey: `Cannot create an invite for "${invite.user}": no such user`,
+      });
     });
   }
 
