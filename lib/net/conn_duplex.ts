@@ -11,8 +11,11 @@
  *   pushed chunks are views of it: no copy, few allocations, and a region is never
  *   reused once pushed, so consumers may keep chunks;
  * - the read loop stops when `push()` returns false and restarts on `_read()`;
- * - writes queued while one is in flight are concatenated by `_writev` into one
- *   `conn.write`, so ssh2's many small packets become few syscalls;
+ * - `write()` copies the bytes into an output buffer that one flush at a time
+ *   hands to `conn.write`: ssh2's many packets become few syscalls, with no
+ *   per-chunk queue entries, concatenations or allocations (two reused
+ *   buffers). `writableLength`, `'drain'`, write callbacks and `end()` after
+ *   the last byte behave as for any Writable;
  * - Nagle is off (`setNoDelay(true)`), as interactive SSH needs.
  *
  * ssh2 touches these socket members, all provided: `write`, `end`, `destroy`,
@@ -35,6 +38,13 @@
 import { Buffer } from "node:buffer";
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
+
+/** Initial size of the output buffers; they grow to the largest batch. */
+const OUT_INITIAL = 64 * 1024;
+/** Output buffers larger than this are not kept once sent. */
+const OUT_KEEP = 4 * 1024 * 1024;
+
+type WriteCallback = (error?: Error | null) => void;
 
 /** Options of {@link denoConnDuplex}. */
 export interface ConnDuplexOptions {
@@ -91,6 +101,15 @@ export class ConnDuplex extends Duplex {
   #reading = false;
   #wantRead = false;
   #connClosed = false;
+  /** Bytes written but not yet handed to the conn; swapped with #spare by each flush. */
+  #out = new Uint8Array(OUT_INITIAL);
+  #outLength = 0;
+  #spare = new Uint8Array(OUT_INITIAL);
+  #inFlight = 0;
+  #callbacks: WriteCallback[] = [];
+  #flushing: Promise<void> | undefined;
+  #needDrain = false;
+  readonly #writeHighWaterMark: number;
 
   /**
    * Wraps `conn`; prefer {@link denoConnDuplex}.
@@ -106,6 +125,7 @@ export class ConnDuplex extends Duplex {
       writableHighWaterMark: highWaterMark,
     });
     this.#conn = conn;
+    this.#writeHighWaterMark = highWaterMark;
     this.#readSize = options.readSize ?? 64 * 1024;
     this.#slabSize = Math.max(options.slabSize ?? 1024 * 1024, this.#readSize);
     this.#slab = new Uint8Array(this.#slabSize);
@@ -206,6 +226,132 @@ export class ConnDuplex extends Duplex {
     }
   }
 
+  /**
+   * Writes `chunk`: its bytes are copied at once into the output buffer, which
+   * the next flush sends. Returns false once `highWaterMark` bytes wait, and
+   * emits 'drain' when they have gone out, like any Writable.
+   *
+   * @param chunk bytes (or a string, with `encoding`)
+   * @param encoding the string's encoding, or the callback
+   * @param callback called once the bytes are with the kernel, or with an error
+   * @returns whether the caller may write more before 'drain'
+   */
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | WriteCallback,
+    callback?: WriteCallback,
+  ): boolean {
+    if (typeof encoding === "function") {
+      callback = encoding;
+      encoding = undefined;
+    }
+    const bytes = typeof chunk === "string"
+      ? Buffer.from(chunk, encoding)
+      : chunk instanceof Uint8Array
+      ? chunk
+      : undefined;
+    // Errors (destroyed, ended, a bad chunk) take the Writable's own path.
+    if (!bytes || this.destroyed || this.writableEnded) {
+      return super.write(chunk, encoding as BufferEncoding, callback);
+    }
+    this.#append(bytes);
+    if (callback) this.#callbacks.push(callback);
+    this.#flushing ??= this.#flush();
+    if (this.#outLength + this.#inFlight < this.#writeHighWaterMark) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  /**
+   * Ends the writable side after everything written so far.
+   *
+   * @param chunk last bytes to write, if any
+   * @param encoding the string's encoding, or the callback
+   * @param callback called on 'finish'
+   * @returns this
+   */
+  override end(
+    chunk?: unknown,
+    encoding?: BufferEncoding | (() => void),
+    callback?: () => void,
+  ): this {
+    if (typeof chunk === "function") return super.end(chunk as () => void);
+    if (typeof encoding === "function") {
+      callback = encoding;
+      encoding = undefined;
+    }
+    // Through write(), so the last bytes queue behind the buffered ones.
+    if (chunk !== undefined && chunk !== null) this.write(chunk, encoding);
+    return super.end(callback);
+  }
+
+  // Node declares these as properties but defines them as Writable getters that
+  // only see its own queue: count the output buffer too.
+  static {
+    const writable = Object.getPrototypeOf(ConnDuplex.prototype);
+    const length = Object.getOwnPropertyDescriptor(Duplex.prototype, "writableLength")?.get ??
+      Object.getOwnPropertyDescriptor(writable, "writableLength")?.get;
+    const needDrain = Object.getOwnPropertyDescriptor(Duplex.prototype, "writableNeedDrain")?.get ??
+      Object.getOwnPropertyDescriptor(writable, "writableNeedDrain")?.get;
+    Object.defineProperties(ConnDuplex.prototype, {
+      writableLength: {
+        configurable: true,
+        get(this: ConnDuplex): number {
+          return (length?.call(this) ?? 0) + this.#outLength + this.#inFlight;
+        },
+      },
+      writableNeedDrain: {
+        configurable: true,
+        get(this: ConnDuplex): boolean {
+          return this.#needDrain || Boolean(needDrain?.call(this));
+        },
+      },
+    });
+  }
+
+  #append(bytes: Uint8Array): void {
+    const needed = this.#outLength + bytes.length;
+    if (needed > this.#out.length) {
+      const grown = new Uint8Array(Math.max(needed, this.#out.length * 2));
+      grown.set(this.#out.subarray(0, this.#outLength));
+      this.#out = grown;
+    }
+    this.#out.set(bytes, this.#outLength);
+    this.#outLength = needed;
+  }
+
+  /** Sends the output buffer until it stays empty; one conn write per round. */
+  async #flush(): Promise<void> {
+    try {
+      while (this.#outLength > 0 && !this.destroyed) {
+        const sending = this.#out;
+        const data = sending.subarray(0, this.#outLength);
+        const callbacks = this.#callbacks;
+        // Later writes fill the other buffer while this one is being sent.
+        this.#out = this.#spare.length > OUT_KEEP ? new Uint8Array(OUT_INITIAL) : this.#spare;
+        this.#spare = sending;
+        this.#outLength = 0;
+        this.#callbacks = [];
+        this.#inFlight = data.length;
+        await this.#writeAll(data);
+        this.#inFlight = 0;
+        for (const callback of callbacks) callback();
+        if (this.#needDrain && this.#outLength < this.#writeHighWaterMark) {
+          this.#needDrain = false;
+          this.emit("drain");
+        }
+      }
+    } catch (error) {
+      // Same policy as a failed read (see #fail): an error for 'error'
+      // listeners, otherwise just closed. Buffered writes fail in _destroy.
+      this.#inFlight = 0;
+      this.#fail(error);
+      if (!this.destroyed) this.destroy();
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
   /** Stream internals: writes one chunk to the conn. */
   override _write(chunk: Buffer, _encoding: string, callback: (error?: Error | null) => void) {
     this.#writeAll(chunk).then(() => callback(), (error) => this.#writeFailed(error, callback));
@@ -230,16 +376,25 @@ export class ConnDuplex extends Duplex {
 
   /** Stream internals: half-closes the conn once all writes are done. */
   override _final(callback: (error?: Error | null) => void): void {
-    this.#conn.closeWrite().then(
+    this.#drained().then(() => this.#conn.closeWrite()).then(
       () => callback(),
       // The peer is gone already: nothing left to half-close.
       (error) => callback(isGoneError(error) ? null : mapConnError(error)),
     );
   }
 
-  /** Stream internals: closes the conn. */
+  /** Resolves once every buffered byte went to the conn (or the flush failed). */
+  async #drained(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  /** Stream internals: closes the conn; writes still buffered fail. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#closeConn();
+    const callbacks = this.#callbacks.splice(0);
+    this.#outLength = 0;
+    const dropped = new Error("Cannot write: the socket was destroyed");
+    for (const pending of callbacks) pending(error ?? dropped);
     callback(error);
   }
 

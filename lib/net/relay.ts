@@ -172,7 +172,7 @@ class Relay {
 
   async #pumpDown(): Promise<void> {
     const { channel, conn } = this;
-    const readSize = this.options.readSize ?? 64 * 1024;
+    const readSize = this.options.readSize ?? 256 * 1024;
     let slab = new Uint8Array(Math.max(SLAB_SIZE, readSize));
     let used = 0;
     const written = () => {

@@ -39,6 +39,7 @@ import { randomFillSync } from "node:crypto";
 import ssh2Package from "ssh2/package.json" with { type: "json" };
 // ssh2 internals (no type declarations); the version is pinned, see the module doc.
 import ssh2Crypto from "ssh2/lib/protocol/crypto.js";
+import { ConnDuplex } from "./conn_duplex.ts";
 import { type GcmContext, openSslGcm } from "./openssl_gcm.ts";
 
 /** The ssh2 version this override was written and checked against. */
@@ -52,6 +53,9 @@ const MAX_PACKET_SIZE = 35000;
 const TAG = 16;
 const CONTEXT = Symbol("postern.gcmContext");
 const OPENING = Symbol("postern.gcmOpening");
+const SCRATCH = Symbol("postern.gcmScratch");
+/** `_onWrite` functions of connections whose socket copies each write at once. */
+const copyingSockets = new WeakSet<object>();
 
 /** Fields of ssh2's AESGCMCipherNative used here. */
 interface GcmCipher {
@@ -64,6 +68,7 @@ interface GcmCipher {
   encrypt(packet: Uint8Array<ArrayBuffer>): void;
   free(): void;
   [CONTEXT]?: GcmContext;
+  [SCRATCH]?: Scratch;
 }
 
 /** Fields of ssh2's AESGCMDecipherNative used here. */
@@ -75,6 +80,13 @@ interface GcmDecipher {
   decrypt(data: Uint8Array, p: number, dataLength: number): number | undefined;
   free(): void;
   [OPENING]?: Opening;
+}
+
+/** A cipher's reusable packet buffer (connections whose socket copies on write). */
+interface Scratch {
+  buffer: Buffer;
+  /** Handed out and not yet written: the next packet gets a fresh buffer. */
+  inUse: boolean;
 }
 
 /** An inbound packet being opened. */
@@ -115,6 +127,41 @@ export function installFastGcm(): GcmBackend {
   return (installed = "openssl");
 }
 
+/**
+ * Lets `connection` (an ssh2 server `Connection` or `Client`) seal its
+ * packets in one reused buffer instead of a new one per packet, when its
+ * socket is a {@link ConnDuplex}, whose `write()` copies the bytes at once.
+ * Call it before the key exchange ends, e.g. in the server's 'connection'
+ * listener. Saves an allocation per packet (GC work on bulk transfers).
+ *
+ * @param connection an ssh2 Connection or Client
+ * @returns true when enabled (libcrypto in use and the socket qualifies)
+ * @example
+ * ```ts
+ * const server = new ssh2.Server({ hostKeys }, (client) => { reusePacketBuffers(client); });
+ * ```
+ */
+export function reusePacketBuffers(connection: unknown): boolean {
+  if (installFastGcm() !== "openssl") return false;
+  const c = connection as { _sock?: unknown; _protocol?: { _onWrite?: unknown } };
+  const onWrite = c._protocol?._onWrite;
+  if (!(c._sock instanceof ConnDuplex) || typeof onWrite !== "function") return false;
+  copyingSockets.add(onWrite);
+  return true;
+}
+
+/**
+ * The cipher's scratch buffer, sized for `size`; a fresh buffer while the
+ * previous packet has not been written yet (queued during a key exchange).
+ */
+function scratchPacket(cipher: GcmCipher, size: number): Buffer {
+  const scratch = cipher[SCRATCH] ??= { buffer: Buffer.allocUnsafe(0), inUse: false };
+  if (scratch.inUse) return Buffer.allocUnsafe(size);
+  if (scratch.buffer.length < size) scratch.buffer = Buffer.allocUnsafe(Math.max(size, 36 * 1024));
+  scratch.inUse = true;
+  return scratch.buffer.subarray(0, size);
+}
+
 /** The prototype of ssh2's AESGCMCipherNative or AESGCMDecipherNative, if it looks as expected. */
 function gcmPrototype(kind: "cipher" | "decipher"): object | undefined {
   const info = ssh2Crypto.CIPHER_INFO?.["aes128-gcm@openssh.com"];
@@ -151,12 +198,14 @@ function installOpenSsl(
 ): void {
   const { encrypt, free } = cipher;
   // Room for the tag after the padding, so the packet is sealed in place.
-  cipher.allocPacket = function (payloadLength: number): Buffer {
+  cipher.allocPacket = function (this: GcmCipher, payloadLength: number): Buffer {
     let packetLength = 4 + 1 + payloadLength;
     let padLength = 16 - ((packetLength - 4) & 15);
     if (padLength < 4) padLength += 16;
     packetLength += padLength;
-    const packet = Buffer.allocUnsafe(packetLength + TAG);
+    const packet = copyingSockets.has(this._onWrite)
+      ? scratchPacket(this, packetLength + TAG)
+      : Buffer.allocUnsafe(packetLength + TAG);
     packet.writeUInt32BE(packetLength - 4, 0);
     packet[4] = padLength;
     randomFillSync(packet, 5 + payloadLength, padLength);
@@ -171,6 +220,9 @@ function installOpenSsl(
     ivIncrement(this._encIV);
     this.outSeqno = (this.outSeqno + 1) >>> 0;
     this._onWrite(packet);
+    // The socket copied it: the scratch buffer may hold the next packet.
+    const scratch = this[SCRATCH];
+    if (scratch && packet.buffer === scratch.buffer.buffer) scratch.inUse = false;
   };
   cipher.free = function (this: GcmCipher): void {
     free.call(this);

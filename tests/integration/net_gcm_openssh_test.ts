@@ -1,8 +1,9 @@
 /**
  * The libcrypto AES-GCM override of ssh2 (lib/net/ssh2_gcm.ts) against the
- * stock OpenSSH client: an ssh2 Server on denoConnDuplex, as the gateway runs
- * it, tunnels `ssh -c aes*-gcm@openssh.com` to a real sshd while the outer
- * hop re-keys every megabyte, and megabytes go both ways intact.
+ * stock OpenSSH client: an ssh2 Server on denoConnDuplex with reused packet
+ * buffers, as the gateway runs it, tunnels `ssh -c aes*-gcm@openssh.com` to a
+ * real sshd while the outer hop re-keys every megabyte (packets queued during
+ * each key exchange), and megabytes go both ways intact.
  */
 
 import assert from "node:assert/strict";
@@ -12,7 +13,7 @@ import ssh2 from "ssh2";
 import { denoConnDuplex } from "../../lib/net/conn_duplex.ts";
 import { openSslGcm } from "../../lib/net/openssl_gcm.ts";
 import { relay, type RelayResult } from "../../lib/net/relay.ts";
-import { installFastGcm } from "../../lib/net/ssh2_gcm.ts";
+import { installFastGcm, reusePacketBuffers } from "../../lib/net/ssh2_gcm.ts";
 import { defaultSshOptions, newCertifiedUser, runSsh, startSshd } from "../helpers/sshd.ts";
 
 const { dir, ca, user } = await newCertifiedUser("postern-gcm-test-");
@@ -23,6 +24,8 @@ function startGateway() {
   const relays: Promise<RelayResult>[] = [];
   const ciphers: string[] = [];
   const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
+    // As lib/proxy/ssh/server.ts does.
+    reusePacketBuffers(client);
     client.on("error", () => {});
     client.on("handshake", (negotiated) => ciphers.push(negotiated.cs.cipher));
     client.on("authentication", (ctx) => ctx.accept());

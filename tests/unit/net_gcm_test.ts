@@ -3,8 +3,9 @@ import { Buffer } from "node:buffer";
 import { createCipheriv } from "node:crypto";
 // ssh2 internals, as lib/net/ssh2_gcm.ts uses them (ssh2 pinned in deno.json).
 import ssh2Crypto from "ssh2/lib/protocol/crypto.js";
+import { denoConnDuplex } from "../../lib/net/conn_duplex.ts";
 import { openSslGcm } from "../../lib/net/openssl_gcm.ts";
-import { installFastGcm } from "../../lib/net/ssh2_gcm.ts";
+import { installFastGcm, reusePacketBuffers } from "../../lib/net/ssh2_gcm.ts";
 
 const ALGORITHMS = [["aes128-gcm@openssh.com", 16], ["aes256-gcm@openssh.com", 32]] as const;
 /** The invocation counter (bytes 4..11) is about to carry across three bytes. */
@@ -165,4 +166,46 @@ Deno.test("ssh2 stops opening where _onPayload returns false (NEWKEYS)", () => {
   });
   assert.equal(decipher.decrypt(stream, 0, stream.length), first.length);
   assert.deepEqual(received, [21]);
+});
+
+Deno.test("reusePacketBuffers() reuses one buffer, never one still waiting to be sent", async () => {
+  if (installFastGcm() !== "openssl") return;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [a, b] = await Promise.all([
+    Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+    listener.accept(),
+  ]);
+  listener.close();
+  const socket = denoConnDuplex(a);
+  const onWrite = (data: Uint8Array) => void socket.write(data);
+  assert.equal(reusePacketBuffers({ _sock: socket, _protocol: { _onWrite: onWrite } }), true);
+  assert.equal(reusePacketBuffers({ _sock: {}, _protocol: { _onWrite: () => {} } }), false);
+  const k = Buffer.alloc(16, 3);
+  const cipher = newCipher("aes128-gcm@openssh.com", k, onWrite);
+
+  const first = cipher.allocPacket(100);
+  const queued = cipher.allocPacket(100);
+  assert.notEqual(queued.buffer, first.buffer, "a packet not yet written is not handed out again");
+  const expected: Buffer[] = [];
+  let iv: Buffer = IV;
+  for (const packet of [first, queued]) {
+    packet.fill(7, 5, 105);
+    expected.push(referenceSeal(k, iv, Buffer.from(packet.subarray(0, packet.length - 16))));
+    iv = nextIv(iv);
+    cipher.encrypt(packet);
+  }
+  const again = cipher.allocPacket(100);
+  assert.equal(again.buffer, first.buffer, "once written, the buffer is reused");
+  again.fill(9, 5, 105);
+  expected.push(referenceSeal(k, iv, Buffer.from(again.subarray(0, again.length - 16))));
+  cipher.encrypt(again);
+
+  socket.end();
+  const received: Uint8Array[] = [];
+  const buffer = new Uint8Array(65536);
+  for (let n = await b.read(buffer); n !== null; n = await b.read(buffer)) {
+    received.push(buffer.slice(0, n));
+  }
+  b.close();
+  assert.deepEqual(Buffer.concat(received), Buffer.concat(expected));
 });

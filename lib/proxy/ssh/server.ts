@@ -13,7 +13,7 @@ import ssh2 from "ssh2";
 import type { Connection } from "ssh2";
 import type { Socket } from "node:net";
 import { denoConnDuplex } from "../../net/conn_duplex.ts";
-import { installFastGcm } from "../../net/ssh2_gcm.ts";
+import { installFastGcm, reusePacketBuffers } from "../../net/ssh2_gcm.ts";
 import type { Logger } from "../../log.ts";
 import { listenError } from "../web/server.ts";
 import { VERSION } from "../../version.ts";
@@ -55,6 +55,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
     // Large packets and windows keep bulk transfers from stalling on acks.
     highWaterMark: 1 << 20,
   }, (client, info) => {
+    reusePacketBuffers(client);
     client.on("error", (error) => {
       options.log.debug("ssh connection error", { remote: info.ip, error: String(error) });
     });
