@@ -7,7 +7,12 @@
 
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
-import { isGoneError, mapConnError } from "./conn_duplex.ts";
+import ssh2Package from "ssh2/package.json" with { type: "json" };
+// ssh2 internals (no type declarations); the version is checked where it matters.
+import ssh2ChannelModule from "ssh2/lib/Channel.js";
+import { ConnDuplex, isGoneError, mapConnError } from "./conn_duplex.ts";
+
+const Ssh2Channel: abstract new (...args: never[]) => unknown = ssh2ChannelModule.Channel;
 
 /**
  * A Node Duplex such as an ssh2 `Channel`. `eof()`, when present (ssh2 channels),
@@ -58,9 +63,10 @@ const SLAB_SIZE = 1024 * 1024;
  * Up (channel → conn): everything the channel has buffered is taken with one
  * `read()` (one concatenation, like writev) and written in one `conn.write`
  * loop; the channel is not read meanwhile, so its buffer fills and ssh2 stops
- * granting window to the peer. Down (conn → channel): reads land in a slab
- * without copies; when `channel.write()` returns false the pump waits for
- * 'drain'.
+ * granting window to the peer. Down (conn → channel): reads land in slabs
+ * without copies, and a slab is reused once the channel has copied every
+ * chunk of it into packets; when `channel.write()` returns false the pump
+ * waits for 'drain'.
  *
  * The relay owns both ends: the channel must not have 'data' listeners.
  *
@@ -172,28 +178,22 @@ class Relay {
 
   async #pumpDown(): Promise<void> {
     const { channel, conn } = this;
-    const readSize = this.options.readSize ?? 256 * 1024;
-    let slab = new Uint8Array(Math.max(SLAB_SIZE, readSize));
-    let used = 0;
-    const written = () => {
-      this.#pendingWrites--;
-      if (this.#pendingWrites === 0) this.#wakeAll();
-    };
+    const slabs = new RecyclingSlabs(this.options.readSize ?? 256 * 1024, copiesOnWrite(channel));
     try {
       while (!this.done) {
-        if (slab.length - used < readSize) {
-          // Chunks handed to the channel may still be queued: never reuse a slab.
-          slab = new Uint8Array(slab.length);
-          used = 0;
-        }
-        const n = await conn.read(slab.subarray(used, used + readSize));
+        const n = await conn.read(slabs.next());
         if (this.done) return;
         if (n === null) break;
-        const chunk = Buffer.from(slab.buffer, slab.byteOffset + used, n);
-        used += n;
+        const { chunk, release } = slabs.take(n);
         this.bytesDown += n;
         this.options.onBytes?.("down", n);
         this.#pendingWrites++;
+        // The channel calls back once it copied the chunk into packets.
+        const written = () => {
+          release();
+          this.#pendingWrites--;
+          if (this.#pendingWrites === 0) this.#wakeAll();
+        };
         if (!channel.write(chunk, written)) {
           while (!this.done && channel.writableNeedDrain && !this.#channelClosed) {
             await this.#nextEvent();
@@ -234,6 +234,97 @@ class Relay {
     }
   }
 }
+
+/**
+ * Read buffers carved from 1 MiB slabs, like a bump allocator, with each slab
+ * reused once every chunk carved from it has been released: no allocation in
+ * steady state, and memory held stays close to the bytes not yet released.
+ */
+class RecyclingSlabs {
+  readonly #readSize: number;
+  readonly #reuse: boolean;
+  readonly #free: Slab[] = [];
+  #current: Slab;
+
+  /**
+   * @param readSize the largest read
+   * @param reuse whether a released chunk is really done with (else slabs are never reused)
+   */
+  constructor(readSize: number, reuse: boolean) {
+    this.#readSize = readSize;
+    this.#reuse = reuse;
+    this.#current = this.#newSlab();
+  }
+
+  /** Where the next read goes: `readSize` bytes of the current slab. */
+  next(): Uint8Array {
+    const slab = this.#current;
+    if (slab.bytes.length - slab.used < this.#readSize) {
+      slab.retired = true;
+      this.#recycle(slab);
+      this.#current = this.#free.pop() ?? this.#newSlab();
+    }
+    const current = this.#current;
+    return current.bytes.subarray(current.used, current.used + this.#readSize);
+  }
+
+  /** The first `n` bytes of the last region as a chunk, and its release. */
+  take(n: number): { chunk: Buffer; release: () => void } {
+    const slab = this.#current;
+    const chunk = Buffer.from(slab.bytes.buffer, slab.bytes.byteOffset + slab.used, n);
+    slab.used += n;
+    slab.refs++;
+    let released = false;
+    return {
+      chunk,
+      release: () => {
+        if (released) return;
+        released = true;
+        slab.refs--;
+        this.#recycle(slab);
+      },
+    };
+  }
+
+  #recycle(slab: Slab): void {
+    if (!this.#reuse || !slab.retired || slab.refs > 0) return;
+    slab.used = 0;
+    slab.retired = false;
+    if (this.#free.length < MAX_FREE_SLABS) this.#free.push(slab);
+  }
+
+  #newSlab(): Slab {
+    return {
+      bytes: new Uint8Array(Math.max(SLAB_SIZE, this.#readSize)),
+      used: 0,
+      refs: 0,
+      retired: false,
+    };
+  }
+}
+
+/**
+ * Whether `channel` is done with a written chunk when its write callback runs:
+ * an ssh2 Channel copies the bytes into packets before calling back (ssh2
+ * 1.17.0, Channel.js `_write`), and a ConnDuplex copies them on `write()`.
+ * Other Duplexes (a Transform, say) may still hold the chunk.
+ */
+function copiesOnWrite(channel: ChannelLike): boolean {
+  return channel instanceof ConnDuplex ||
+    (ssh2Package.version === "1.17.0" && channel instanceof Ssh2Channel);
+}
+
+/** A slab of {@link RecyclingSlabs}. */
+interface Slab {
+  bytes: Uint8Array;
+  used: number;
+  /** Chunks carved from it and not yet released. */
+  refs: number;
+  /** No more chunks will be carved from it. */
+  retired: boolean;
+}
+
+const MAX_FREE_SLABS = 4;
 
 function isDenoNetError(error: unknown): boolean {
   return isGoneError(error) || error instanceof Deno.errors.TimedOut;
