@@ -12,7 +12,7 @@ import { AccessDenied, BadRequest, PosternError, Unavailable } from "../errors.t
 import { loadKeys } from "./profile.ts";
 import { certAuthHeaders, loadTrust, normalizeProxy } from "./proxy_client.ts";
 import { writeAll } from "./io.ts";
-import { batchCopy, Slabs } from "../net/batch_copy.ts";
+import { batchCopy } from "../net/batch_copy.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -121,12 +121,12 @@ function findHeadEnd(bytes: Uint8Array): number {
  * becomes the next chunk: one TLS write per batch, not per pipe read.
  */
 async function pumpUp(conn: Deno.Conn): Promise<void> {
-  const slabs = new Slabs(READ_SIZE);
+  const buffer = new Uint8Array(READ_SIZE);
   await batchCopy(async () => {
     for (;;) {
       try {
-        const n = await Deno.stdin.read(slabs.next());
-        return n === null ? null : [slabs.take(n)];
+        const n = await Deno.stdin.read(buffer);
+        return n === null ? null : [buffer.subarray(0, n)];
       } catch (error) {
         if ((error as { code?: string }).code !== "EINTR") throw error;
       }
@@ -152,7 +152,7 @@ function frameChunk(data: Uint8Array): Uint8Array {
  */
 async function pumpDown(conn: Deno.Conn, first: Uint8Array): Promise<void> {
   const chunked = new ChunkedDecoder();
-  const slabs = new Slabs(READ_SIZE);
+  const buffer = new Uint8Array(READ_SIZE);
   let pending: Uint8Array[] | null = chunked.push(first);
   await batchCopy(async () => {
     if (pending) {
@@ -161,8 +161,8 @@ async function pumpDown(conn: Deno.Conn, first: Uint8Array): Promise<void> {
       return pieces;
     }
     if (chunked.done) return null;
-    const n = await conn.read(slabs.next());
-    return n === null ? null : chunked.push(slabs.take(n));
+    const n = await conn.read(buffer);
+    return n === null ? null : chunked.push(buffer.subarray(0, n));
   }, (batch) => writeAll(Deno.stdout, batch));
 }
 

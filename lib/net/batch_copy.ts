@@ -14,40 +14,49 @@
  */
 
 /**
- * A bounded queue of byte chunks between one reader and one writer. The
- * writer takes everything queued at once, as one buffer; the reader waits
- * for room when more than `limit` bytes are queued.
+ * Bytes between one reader and one writer. `put()` copies into an output
+ * buffer at once (so the reader may reuse its read buffer), and the writer
+ * takes everything put since its last take as one buffer. Two buffers are
+ * swapped back and forth: no allocation in steady state. The reader waits
+ * for room when more than `limit` bytes wait.
  */
 export class BatchQueue {
   readonly #limit: number;
-  #pieces: Uint8Array[] = [];
-  #bytes = 0;
+  #out = new Uint8Array(INITIAL);
+  #length = 0;
+  #spare = new Uint8Array(INITIAL);
   #ended = false;
   #failure: { error: unknown } | undefined;
   #wakeTaker: (() => void) | undefined;
   #wakePutter: (() => void) | undefined;
 
   /**
-   * @param limit bytes queued beyond which {@link room} waits (default 1 MiB)
+   * @param limit bytes waiting beyond which {@link room} waits (default 1 MiB)
    */
   constructor(limit = 1 << 20) {
     this.#limit = limit;
   }
 
-  /** Bytes queued now. */
+  /** Bytes waiting now. */
   get queued(): number {
-    return this.#bytes;
+    return this.#length;
   }
 
   /**
-   * Queues a chunk. The queue keeps a reference: the caller must not reuse it.
+   * Copies `piece` in, behind what is waiting.
    *
-   * @param piece bytes to write later
+   * @param piece bytes to write later; the caller may reuse them at once
    */
   put(piece: Uint8Array): void {
     if (piece.length === 0) return;
-    this.#pieces.push(piece);
-    this.#bytes += piece.length;
+    const needed = this.#length + piece.length;
+    if (needed > this.#out.length) {
+      const grown = new Uint8Array(Math.max(needed, this.#out.length * 2));
+      grown.set(this.#out.subarray(0, this.#length));
+      this.#out = grown;
+    }
+    this.#out.set(piece, this.#length);
+    this.#length = needed;
     this.#wake("taker");
   }
 
@@ -69,35 +78,31 @@ export class BatchQueue {
     this.#wake("putter");
   }
 
-  /** Resolves once at most `limit` bytes are queued. */
+  /** Resolves once at most `limit` bytes wait. */
   async room(): Promise<void> {
-    while (this.#bytes > this.#limit && !this.#failure) {
+    while (this.#length > this.#limit && !this.#failure) {
       await new Promise<void>((resolve) => (this.#wakePutter = resolve));
     }
     if (this.#failure) throw this.#failure.error;
   }
 
   /**
-   * Everything queued, as one buffer (the chunk itself when there is only one);
-   * waits while the queue is empty; null after {@link end} once all was taken.
+   * Everything put since the last take, as one buffer; waits while there is
+   * nothing; null after {@link end} once all was taken. The buffer is valid
+   * until the next call: take again only once it has been written.
    */
   async take(): Promise<Uint8Array | null> {
-    while (this.#pieces.length === 0 && !this.#ended && !this.#failure) {
+    while (this.#length === 0 && !this.#ended && !this.#failure) {
       await new Promise<void>((resolve) => (this.#wakeTaker = resolve));
     }
     if (this.#failure) throw this.#failure.error;
-    if (this.#pieces.length === 0) return null;
-    const pieces = this.#pieces;
-    const batch = pieces.length === 1 ? pieces[0] : new Uint8Array(this.#bytes);
-    if (pieces.length > 1) {
-      let offset = 0;
-      for (const piece of pieces) {
-        batch.set(piece, offset);
-        offset += piece.length;
-      }
-    }
-    this.#pieces = [];
-    this.#bytes = 0;
+    if (this.#length === 0) return null;
+    const taken = this.#out;
+    const batch = taken.subarray(0, this.#length);
+    // The buffer taken last time has been written: it takes the next bytes.
+    this.#out = this.#spare.length > KEEP ? new Uint8Array(INITIAL) : this.#spare;
+    this.#spare = taken;
+    this.#length = 0;
     this.#wake("putter");
     return batch;
   }
@@ -110,6 +115,11 @@ export class BatchQueue {
   }
 }
 
+/** Initial size of a BatchQueue buffer; it grows to the largest batch. */
+const INITIAL = 64 * 1024;
+/** Buffers grown beyond this are not kept once written. */
+const KEEP = 4 * 1024 * 1024;
+
 /** Options of {@link batchCopy}. */
 export interface BatchCopyOptions {
   /**
@@ -121,24 +131,24 @@ export interface BatchCopyOptions {
 
 /**
  * Reads chunks with `read` and writes them with `write`, both at once: while
- * a write is in flight, reads go on and queue up (bounded), and the next write
- * gets everything queued as one buffer.
+ * a write is in flight, reads go on and queue up (bounded, copied at once),
+ * and the next write gets everything queued as one buffer.
  *
  * Resolves once `read` returned null and everything was written. Rejects with
  * the first error of either side; a `read` still pending then is left to the
  * caller, who closes its source.
  *
- * @param read the next chunks (views the caller never reuses), or null at the end
- * @param write writes one buffer fully
+ * @param read the next chunks (copied before the next read: the caller may reuse
+ *   its buffer), or null at the end
+ * @param write writes one buffer fully; the buffer is reused once it returns
  * @param options read-ahead bound
  * @returns when all is written
  * @example
  * ```ts
- * const buffer = () => new Uint8Array(65536);
+ * const buffer = new Uint8Array(65536);
  * await batchCopy(async () => {
- *   const into = buffer();
- *   const n = await conn.read(into);
- *   return n === null ? null : [into.subarray(0, n)];
+ *   const n = await conn.read(buffer);
+ *   return n === null ? null : [buffer.subarray(0, n)];
  * }, (batch) => writeAll(Deno.stdout, batch));
  * ```
  */

@@ -19,7 +19,7 @@ import { pinCertificate } from "../../lib/client/proxy_client.ts";
 import { parseCertificateLine } from "../../lib/sshcert/mod.ts";
 import { shellQuote } from "./stats.ts";
 
-/** The cipher every SSH hop of the benchmark uses. */
+/** The cipher every SSH hop of the benchmark uses unless told otherwise. */
 export const CIPHER = "aes128-gcm@openssh.com";
 
 /** A running benchmark environment; dispose it to stop everything. */
@@ -43,6 +43,8 @@ export interface BenchEnv extends AsyncDisposable {
   ssh: string;
   /** `deno run -A <repo>/main.ts`, shell-quoted. */
   postern: string;
+  /** The cipher of every SSH hop. */
+  cipher: string;
 }
 
 /**
@@ -50,13 +52,17 @@ export interface BenchEnv extends AsyncDisposable {
  * ssh config and POSTERN_HOME.
  *
  * @param log progress lines
+ * @param cipher the cipher of every SSH hop
  * @returns the environment
  * @example
  * ```ts
  * await using env = await setUpBench(console.log);
  * ```
  */
-export async function setUpBench(log: (line: string) => void): Promise<BenchEnv> {
+export async function setUpBench(
+  log: (line: string) => void,
+  cipher: string = CIPHER,
+): Promise<BenchEnv> {
   const dir = await Deno.makeTempDir({ prefix: "postern-bench-" });
   const cleanups: (() => Promise<unknown>)[] = [() => Deno.remove(dir, { recursive: true })];
   const stop = async () => {
@@ -83,7 +89,7 @@ export async function setUpBench(log: (line: string) => void): Promise<BenchEnv>
         `  IdentityFile ${identity.keyPath}`,
         `  CertificateFile ${identity.certPath}`,
         "  IdentitiesOnly yes",
-        `  Ciphers ${CIPHER}`,
+        `  Ciphers ${cipher}`,
         "  Compression no",
         "  BatchMode yes",
         "  StrictHostKeyChecking no",
@@ -107,6 +113,7 @@ export async function setUpBench(log: (line: string) => void): Promise<BenchEnv>
       nodeName: "saturn",
       ssh: `ssh -F ${shellQuote(sshConfig)}`,
       postern: `${shellQuote(Deno.execPath())} run -A ${shellQuote(MAIN)}`,
+      cipher,
       [Symbol.asyncDispose]: stop,
     };
   } catch (error) {

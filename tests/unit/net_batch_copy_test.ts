@@ -50,12 +50,16 @@ Deno.test("batchCopy() rejects with a read error and with a write error", async 
   );
 });
 
-Deno.test("BatchQueue.take() hands over a single chunk without copying it", async () => {
+Deno.test("BatchQueue copies what is put, so the reader may reuse its buffer", async () => {
   const queue = new BatchQueue();
-  const chunk = bytes(1, 2, 3);
-  queue.put(chunk);
-  assert.equal(await queue.take(), chunk);
+  const buffer = bytes(1, 2, 3);
+  queue.put(buffer);
+  buffer.set([4, 5, 6]);
+  queue.put(buffer);
+  assert.deepEqual(await queue.take(), bytes(1, 2, 3, 4, 5, 6));
+  queue.put(bytes(7));
   queue.end();
+  assert.deepEqual(await queue.take(), bytes(7));
   assert.equal(await queue.take(), null);
 });
 

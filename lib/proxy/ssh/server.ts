@@ -13,7 +13,7 @@ import ssh2 from "ssh2";
 import type { Connection } from "ssh2";
 import type { Socket } from "node:net";
 import { denoConnDuplex } from "../../net/conn_duplex.ts";
-import { installFastGcm, reusePacketBuffers } from "../../net/ssh2_gcm.ts";
+import { installFastCiphers, reusePacketBuffers } from "../../net/ssh2_crypto.ts";
 import type { Logger } from "../../log.ts";
 import { listenError } from "../web/server.ts";
 import { VERSION } from "../../version.ts";
@@ -46,9 +46,10 @@ export function startSshServer(options: SshServerOptions): SshServer {
   } catch (error) {
     throw listenError("SSH", options.hostname, options.port, error);
   }
-  // AES-GCM through libcrypto: the gateway's largest per-byte cost otherwise.
-  const gcm = installFastGcm();
-  options.log.debug("ssh AES-GCM backend", { backend: gcm });
+  // AES-GCM and chacha20-poly1305 through libcrypto: the gateway's largest
+  // per-byte cost otherwise (lib/net/ssh2_crypto.ts).
+  const ciphers = installFastCiphers();
+  options.log.debug("ssh ciphers through libcrypto", { ...ciphers });
   const server = new ssh2.Server({
     hostKeys: options.hostKeys,
     ident: `postern_${VERSION}`,

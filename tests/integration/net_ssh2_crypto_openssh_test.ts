@@ -1,9 +1,10 @@
 /**
- * The libcrypto AES-GCM override of ssh2 (lib/net/ssh2_gcm.ts) against the
- * stock OpenSSH client: an ssh2 Server on denoConnDuplex with reused packet
- * buffers, as the gateway runs it, tunnels `ssh -c aes*-gcm@openssh.com` to a
- * real sshd while the outer hop re-keys every megabyte (packets queued during
- * each key exchange), and megabytes go both ways intact.
+ * ssh2's ciphers through libcrypto (lib/net/ssh2_crypto.ts) against the stock
+ * OpenSSH client: an ssh2 Server on denoConnDuplex with reused packet
+ * buffers, as the gateway runs it, tunnels `ssh -c <cipher>` to a real sshd
+ * for AES-GCM and chacha20-poly1305 while the outer hop re-keys every
+ * megabyte (packets queued during each key exchange), and megabytes go both
+ * ways intact.
  */
 
 import assert from "node:assert/strict";
@@ -11,15 +12,15 @@ import { createHash } from "node:crypto";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
 import { denoConnDuplex } from "../../lib/net/conn_duplex.ts";
-import { openSslGcm } from "../../lib/net/openssl_gcm.ts";
+import { loadLibcrypto } from "../../lib/net/libcrypto.ts";
 import { relay, type RelayResult } from "../../lib/net/relay.ts";
-import { installFastGcm, reusePacketBuffers } from "../../lib/net/ssh2_gcm.ts";
+import { installFastCiphers, reusePacketBuffers } from "../../lib/net/ssh2_crypto.ts";
 import { defaultSshOptions, newCertifiedUser, runSsh, startSshd } from "../helpers/sshd.ts";
 
 const { dir, ca, user } = await newCertifiedUser("postern-gcm-test-");
 
 function startGateway() {
-  installFastGcm();
+  installFastCiphers();
   const hostKey = ssh2.utils.generateKeyPairSync("ed25519").private;
   const relays: Promise<RelayResult>[] = [];
   const ciphers: string[] = [];
@@ -57,10 +58,20 @@ function startGateway() {
   };
 }
 
-for (const cipher of ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]) {
+const CIPHERS = [
+  "aes128-gcm@openssh.com",
+  "aes256-gcm@openssh.com",
+  "chacha20-poly1305@openssh.com",
+];
+
+for (const cipher of CIPHERS) {
   Deno.test(`OpenSSH tunnels through ssh2 with ${cipher}, re-keying, intact both ways`, async () => {
-    const keepSsh2 = Deno.env.get("POSTERN_SSH_GCM") === "ssh2";
-    assert.equal(installFastGcm(), openSslGcm() && !keepSsh2 ? "openssl" : "ssh2");
+    const libcrypto = Deno.env.get("POSTERN_SSH_CRYPTO") === "ssh2" ? null : loadLibcrypto();
+    const fast = installFastCiphers();
+    assert.equal(
+      cipher.startsWith("aes") ? fast.gcm : fast.chacha20Poly1305,
+      cipher.startsWith("aes") ? Boolean(libcrypto) : Boolean(libcrypto?.chachaPoly),
+    );
     await using sshd = await startSshd({ trustedUserCAKeys: ca.pub });
     await using gateway = startGateway();
     const outer = [

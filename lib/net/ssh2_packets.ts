@@ -1,0 +1,119 @@
+/**
+ * What the libcrypto overrides of ssh2's AEAD ciphers share (ssh2_gcm.ts,
+ * ssh2_chacha.ts): outgoing packets with room for the tag, optionally in one
+ * reused buffer per connection, and the state of an incoming packet.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { randomFillSync } from "node:crypto";
+
+/** Bytes of the AEAD tag after each packet. */
+export const TAG = 16;
+/** ssh2's limit on inbound packets (crypto.js MAX_PACKET_SIZE). */
+export const MAX_PACKET_SIZE = 35000;
+
+const SCRATCH = Symbol("postern.packetScratch");
+
+/** `_onWrite` functions of connections whose socket copies each write at once. */
+export const copyingSockets: WeakSet<object> = new WeakSet<object>();
+
+/** The fields of ssh2's native cipher classes used here. */
+export interface SealingCipher {
+  outSeqno: number;
+  _onWrite: (data: Uint8Array) => void;
+  _dead: boolean;
+  [SCRATCH]?: { buffer: Buffer; inUse: boolean };
+}
+
+/**
+ * A cleartext packet for `payloadLength` bytes, as ssh2 lays it out (length,
+ * padding length, payload at offset 5, random padding to `blockSize`), plus
+ * room for the tag so it can be sealed in place. For connections enabled in
+ * {@link copyingSockets}, the cipher's scratch buffer, unless the previous
+ * packet has not been written yet.
+ */
+export function allocSealedPacket(
+  cipher: SealingCipher,
+  payloadLength: number,
+  blockSize: number,
+): Buffer {
+  let packetLength = 4 + 1 + payloadLength;
+  let padLength = blockSize - ((packetLength - 4) & (blockSize - 1));
+  if (padLength < 4) padLength += blockSize;
+  packetLength += padLength;
+  const size = packetLength + TAG;
+  let packet: Buffer;
+  const scratch = cipher[SCRATCH] ??= { buffer: Buffer.allocUnsafe(0), inUse: false };
+  if (copyingSockets.has(cipher._onWrite) && !scratch.inUse) {
+    if (scratch.buffer.length < size) {
+      scratch.buffer = Buffer.allocUnsafe(Math.max(size, 36 * 1024));
+    }
+    scratch.inUse = true;
+    packet = scratch.buffer.subarray(0, size);
+  } else {
+    packet = Buffer.allocUnsafe(size);
+  }
+  packet.writeUInt32BE(packetLength - 4, 0);
+  packet[4] = padLength;
+  randomFillSync(packet, 5 + payloadLength, padLength);
+  return packet;
+}
+
+/** True when `packet` has the tag room {@link allocSealedPacket} leaves. */
+export function hasTagRoom(packet: Uint8Array): boolean {
+  return packet.length === 4 + new DataView(packet.buffer, packet.byteOffset).getUint32(0) + TAG;
+}
+
+/** Writes a sealed packet; the cipher's scratch buffer may then hold the next one. */
+export function sendSealed(cipher: SealingCipher, packet: Uint8Array): void {
+  cipher.outSeqno = (cipher.outSeqno + 1) >>> 0;
+  cipher._onWrite(packet);
+  const scratch = cipher[SCRATCH];
+  if (scratch && packet.buffer === scratch.buffer.buffer) scratch.inUse = false;
+}
+
+/** An incoming packet being read. */
+export interface Inbound {
+  /** The 4-byte length field as received. */
+  lengthField: Uint8Array;
+  lengthBytes: number;
+  /** The packet length, once the length field is complete. */
+  length: number;
+  packet: Buffer | null;
+  position: number;
+  tag: Uint8Array;
+  tagBytes: number;
+}
+
+/** A fresh {@link Inbound}. */
+export function newInbound(): Inbound {
+  return {
+    lengthField: new Uint8Array(4),
+    lengthBytes: 0,
+    length: 0,
+    packet: null,
+    position: 0,
+    tag: new Uint8Array(TAG),
+    tagBytes: 0,
+  };
+}
+
+/** Ready for the next packet. */
+export function resetInbound(s: Inbound): void {
+  s.lengthBytes = 0;
+  s.packet = null;
+  s.position = 0;
+  s.tagBytes = 0;
+}
+
+/**
+ * The payload of an opened packet (after the padding length byte, before the
+ * padding). Throws when the padding length runs past the packet.
+ */
+export function payloadOf(packet: Buffer): Buffer {
+  const padLength = packet[0];
+  if (padLength + 1 > packet.length) throw new Error("Bad padding length");
+  return Buffer.from(packet.buffer, packet.byteOffset + 1, packet.length - padLength - 1);
+}
