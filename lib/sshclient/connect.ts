@@ -12,6 +12,7 @@ import ssh2 from "ssh2";
 import { AccessDenied, PosternError, Unavailable } from "../errors.ts";
 import { denoConnDuplex } from "../net/conn_duplex.ts";
 import { certAuthKey, type Signer } from "./cert_auth.ts";
+import { installFastCiphers, reusePacketBuffers } from "../net/ssh2_crypto.ts";
 import { fingerprintSha256, type HostKeyVerifier } from "./host_key.ts";
 
 /** Options of {@link connectSsh}. */
@@ -121,6 +122,8 @@ export async function connectSsh(options: ConnectSshOptions): Promise<ssh2.Clien
   const remaining = Math.max(1, deadline - Date.now());
 
   return await new Promise<ssh2.Client>((resolve, reject) => {
+    // libcrypto AES-GCM / chacha20-poly1305 for this process's ssh2 (no-op when unavailable).
+    installFastCiphers();
     const client = new ssh2.Client();
     let settled = false;
     let hostKeyError: PosternError | undefined;
@@ -207,6 +210,8 @@ export async function connectSsh(options: ConnectSshOptions): Promise<ssh2.Clien
       keepaliveInterval: options.keepaliveIntervalMs ?? 15_000,
       debug: options.debug,
     });
+    // The protocol object exists once connect() has run: seal packets in place.
+    reusePacketBuffers(client);
   });
 }
 

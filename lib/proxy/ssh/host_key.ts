@@ -5,9 +5,13 @@
  * @module
  */
 
-import ssh2 from "ssh2";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../config/paths.ts";
+import {
+  encodeOpenSshPrivateKey,
+  formatPublicKeyLine,
+  generateEd25519KeyPair,
+} from "../../sshcert/mod.ts";
 import type { Logger } from "../../log.ts";
 
 /** The host key in OpenSSH formats. */
@@ -32,10 +36,13 @@ export async function loadOrCreateHostKey(dataDir: string, log: Logger): Promise
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment: "postern-proxy" });
-  const publicKey = pair.public.trim();
-  await writeFileAtomic(path, pair.private, 0o600);
+  // lib/sshcert writes the key: ssh2's generateKeyPairSync under Deno makes a
+  // malformed key about 4 times in 3,000, which would fail the first start.
+  const pair = generateEd25519KeyPair();
+  const privateKey = encodeOpenSshPrivateKey(pair.privateKey, "postern-proxy");
+  const publicKey = formatPublicKeyLine(pair.publicKey, "postern-proxy");
+  await writeFileAtomic(path, privateKey, 0o600);
   await writeFileAtomic(`${path}.pub`, publicKey + "\n", 0o644);
   log.info("generated SSH host key", { path });
-  return { privateKey: pair.private, publicKey, path };
+  return { privateKey, publicKey, path };
 }
