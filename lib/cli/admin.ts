@@ -8,7 +8,6 @@
 import type { Command, ParsedArgs } from "./args.ts";
 import { listFlag, stringFlag, UsageError } from "./args.ts";
 import { serverContext, serverFlags } from "./context.ts";
-import { openAuth } from "../postern.ts";
 import type { LocalAuthService } from "../auth/local.ts";
 import { parseDuration } from "../config/schema.ts";
 import { formatLabels, formatTable } from "./format.ts";
@@ -18,6 +17,8 @@ async function withAuth<T>(
   parsed: ParsedArgs,
   fn: (auth: LocalAuthService) => Promise<T>,
 ): Promise<T> {
+  // The auth role (SQLite, CAs) loads only for the commands that use it.
+  const { openAuth } = await import("../postern.ts");
   const context = await serverContext({
     ...parsed,
     flags: { "log-level": "warn", ...parsed.flags },

@@ -2,6 +2,10 @@
  * The user commands of the CLI (Teleport's `tsh`): login, status, ls, ssh,
  * config, sessions, join, play, agent, logout.
  *
+ * Commands that need ssh2 or the agent import them when they run, so that
+ * `postern proxy ssh` (started by OpenSSH for every connection) and the other
+ * commands start without loading what they do not use.
+ *
  * @module
  */
 
@@ -17,10 +21,7 @@ import {
   sshConfig,
   status,
 } from "../client/commands.ts";
-import { join, ssh } from "../client/ssh.ts";
 import { formatTable } from "./format.ts";
-import { playRecording } from "../client/play.ts";
-import { agentShellLines, startAgent } from "../client/agent.ts";
 import { loadKeys } from "../client/profile.ts";
 import { proxySsh } from "../client/https_tunnel.ts";
 import { writeAll } from "../client/io.ts";
@@ -148,7 +149,10 @@ Examples:
         description: "end to end through the proxy: subsystem (not recorded by the proxy)",
       },
     },
-    run: (parsed) => ssh(parsed.args[0], parsed.rest, { tunnel: parsed.flags.tunnel === true }),
+    async run(parsed) {
+      const { ssh } = await import("../client/ssh.ts");
+      return await ssh(parsed.args[0], parsed.rest, { tunnel: parsed.flags.tunnel === true });
+    },
   },
   {
     path: ["config"],
@@ -210,7 +214,7 @@ Examples:
       if (mode !== "observer" && mode !== "peer") {
         throw new UsageError(`--mode "${mode}" is not observer or peer`);
       }
-      return join(parsed.args[0], mode);
+      return import("../client/ssh.ts").then(({ join }) => join(parsed.args[0], mode));
     },
   },
   {
@@ -226,6 +230,7 @@ Examples:
       const speed = Number(stringFlag(parsed, "speed") ?? "1");
       if (!(speed > 0 && speed <= 1000)) throw new UsageError("--speed must be a number above 0");
       const text = await fetchRecording(parsed.args[0]);
+      const { playRecording } = await import("../client/play.ts");
       const controller = new AbortController();
       const stop = () => controller.abort();
       Deno.addSignalListener("SIGINT", stop);
@@ -259,6 +264,7 @@ Example:
     },
     async run(parsed) {
       const keys = await loadKeys();
+      const { agentShellLines, startAgent } = await import("../client/agent.ts");
       const agent = await startAgent({
         socketPath: stringFlag(parsed, "socket"),
         privateKey: keys.privateKey,

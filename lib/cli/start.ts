@@ -6,7 +6,6 @@
 
 import type { Command } from "./args.ts";
 import { serverContext, serverFlags } from "./context.ts";
-import { startPostern } from "../postern.ts";
 
 export const startCommand: Command = {
   path: ["start"],
@@ -37,6 +36,8 @@ Examples:
         error: String(event.error),
       });
     });
+    // Loaded here, not at the top: every other command starts faster without the server.
+    const { startPostern } = await import("../postern.ts");
     const postern = await startPostern({ config, dataDir, log });
     const web = postern.web.addr;
     const ssh = postern.ssh.addr;
