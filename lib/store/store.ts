@@ -242,7 +242,11 @@ export interface UserStore {
   get(name: string): Promise<UserRecord | null>;
   /** All users, by name. */
   list(): Promise<UserRecord[]>;
-  /** @throws NotFound */
+  /**
+   * Changes the given fields. A new TOTP secret restarts replay protection
+   * (`lastTotpStep` = 0): steps of the old secret say nothing about the new one.
+   * @throws NotFound
+   */
   update(name: string, patch: UserPatch, now: number): Promise<UserRecord>;
   /** Deletes the user with their invites and web sessions; false if there was none. */
   delete(name: string): Promise<boolean>;

@@ -248,6 +248,11 @@ Deno.test("users.useTotpStep() accepts only steps later than the last used", asy
       assert.deepEqual(both.sort(), [false, true]);
       assert.equal((await a.users.get("dave"))?.lastTotpStep, 101);
       assert.equal(await a.users.useTotpStep("nobody", 200), false);
+      await a.users.update("dave", { roles: ["admin"] }, T0);
+      assert.equal((await a.users.get("dave"))?.lastTotpStep, 101, "other changes keep it");
+      await a.users.update("dave", { totpSecret: "NEWSECRET" }, T0);
+      assert.equal((await a.users.get("dave"))?.lastTotpStep, 0, "a new secret restarts it");
+      assert.equal(await a.users.useTotpStep("dave", 50), true);
     } finally {
       a.close();
       b.close();

@@ -128,6 +128,7 @@ export class SqliteUsers implements UserStore {
            password_hash = CASE WHEN :setPassword THEN :password ELSE password_hash END,
            totp_secret = CASE WHEN :setTotp THEN :totp ELSE totp_secret END,
            totp_confirmed = CASE WHEN :setConfirmed THEN :confirmed ELSE totp_confirmed END,
+           last_totp_step = CASE WHEN :setTotp THEN 0 ELSE last_totp_step END,
            updated = :now
          WHERE name = :name RETURNING *`,
         {
