@@ -44,6 +44,14 @@ export function publicHost(config: Config): string {
   return configured ? configured.hostname : Deno.hostname();
 }
 
+/** Names clients may reach the proxy's SSH listener by (host certificate principals). */
+function proxyHostNames(config: Config): string[] {
+  const configured = [config.proxy.ssh_public_addr, config.proxy.public_addr]
+    .map((addr) => addr && parseHostPort(addr)?.hostname)
+    .filter((host): host is string => !!host);
+  return [...new Set([...configured, Deno.hostname(), "localhost", "127.0.0.1", "::1"])];
+}
+
 /** Opens the auth role over a data dir (also used by admin commands). */
 export async function openAuth(
   options: { config: Config; dataDir: string; log: Logger },
@@ -117,7 +125,11 @@ export async function startPostern(
   try {
     ssh = startSshServer({
       ...sshAddr,
-      hostKeys: [hostKey.privateKey],
+      hostKey: hostKey.privateKey,
+      hostCertificate: await auth.signProxyHostCertificate(
+        hostKey.publicKey,
+        proxyHostNames(config),
+      ),
       maxConnections: config.proxy.max_connections,
       log: log.child("ssh"),
       onClient: createGateway(deps),

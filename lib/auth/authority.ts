@@ -96,12 +96,13 @@ export class CertAuthority {
   }
 
   /**
-   * `@cert-authority` known_hosts lines for nodes with host certificates
-   * (`<node>.<cluster>`). The proxy itself presents its plain host key, which
-   * `postern login` pins separately (ssh2 cannot offer host certificates).
+   * `@cert-authority` known_hosts lines: the cluster's nodes (`*.<cluster>`)
+   * and, when given, the proxy's SSH address (`[host]:port`), whose host
+   * certificate the proxy presents.
    */
-  knownHostsLines(cluster: string): string[] {
-    return [`@cert-authority *.${cluster} ${this.host.line.split(" ").slice(0, 2).join(" ")}`];
+  knownHostsLines(cluster: string, proxyPatterns: string[] = []): string[] {
+    const patterns = [`*.${cluster}`, ...proxyPatterns].join(",");
+    return [`@cert-authority ${patterns} ${this.host.line.split(" ").slice(0, 2).join(" ")}`];
   }
 
   /** Signs a user certificate for `publicKey`. */

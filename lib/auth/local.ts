@@ -8,6 +8,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
+import { parseHostPort } from "../config/schema.ts";
 import { AccessDenied, BadRequest, NotFound, Unauthenticated } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -269,8 +270,22 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return this.ca.hostCaLine;
   }
 
+  signProxyHostCertificate(publicKeyLine: string, principals: string[]): Promise<string> {
+    const signed = this.ca.signHost({
+      publicKey: parsePublicKeyLine(publicKeyLine).key,
+      hostId: `postern-proxy@${this.cluster}`,
+      principals,
+      ttlMs: 365 * 86_400_000,
+      now: this.#now(),
+    });
+    return Promise.resolve(signed.line);
+  }
+
   hostCaKnownHosts(): string[] {
-    return this.ca.knownHostsLines(this.cluster);
+    const ssh = this.#config.proxy.ssh_public_addr;
+    const addr = ssh ? parseHostPort(ssh) : undefined;
+    const pattern = addr && (addr.port === 22 ? addr.hostname : `[${addr.hostname}]:${addr.port}`);
+    return this.ca.knownHostsLines(this.cluster, pattern ? [pattern] : []);
   }
 
   // ---- web sessions -----------------------------------------------------

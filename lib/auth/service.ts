@@ -185,6 +185,8 @@ export interface AuthService {
   hostCaLine(): string;
   /** Known_hosts lines for the host CA. */
   hostCaKnownHosts(): string[];
+  /** Signs the proxy's own SSH host key with the host CA for the given host names. */
+  signProxyHostCertificate(publicKeyLine: string, principals: string[]): Promise<string>;
   /** Pins a node's host key seen on first use (when none was pinned). */
   pinHostKey(node: string, hostKeyLine: string): Promise<void>;
 

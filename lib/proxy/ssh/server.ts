@@ -16,14 +16,17 @@ import { denoConnDuplex } from "../../net/conn_duplex.ts";
 import { installFastCiphers, reusePacketBuffers } from "../../net/ssh2_crypto.ts";
 import type { Logger } from "../../log.ts";
 import { listenError } from "../web/server.ts";
+import { hostCertificateKey, presentHostCertificate } from "./host_cert.ts";
 import { VERSION } from "../../version.ts";
 
 /** Options for {@linkcode startSshServer}. */
 export interface SshServerOptions {
   hostname: string;
   port: number;
-  /** Host private keys (OpenSSH PEM). */
-  hostKeys: string[];
+  /** The host private key (OpenSSH PEM, ed25519). */
+  hostKey: string;
+  /** A host certificate for that key, signed by the host CA, offered beside the plain key. */
+  hostCertificate?: string;
   log: Logger;
   /** Most simultaneous connections; more are closed at once. */
   maxConnections: number;
@@ -50,12 +53,23 @@ export function startSshServer(options: SshServerOptions): SshServer {
   // per-byte cost otherwise (lib/net/ssh2_crypto.ts).
   const ciphers = installFastCiphers();
   options.log.debug("ssh ciphers through libcrypto", { ...ciphers });
+  const certKey = options.hostCertificate
+    ? hostCertificateKey(options.hostKey, options.hostCertificate)
+    : undefined;
+  if (options.hostCertificate && !certKey) {
+    options.log.warn(
+      "cannot offer the SSH host certificate with this ssh2 version; offering the key only",
+    );
+  }
   const server = new ssh2.Server({
-    hostKeys: options.hostKeys,
+    hostKeys: certKey
+      ? [options.hostKey, { key: certKey as unknown as string }]
+      : [options.hostKey],
     ident: `postern_${VERSION}`,
     // Large packets and windows keep bulk transfers from stalling on acks.
     highWaterMark: 1 << 20,
   }, (client, info) => {
+    if (certKey) presentHostCertificate(client);
     reusePacketBuffers(client);
     client.on("error", (error) => {
       options.log.debug("ssh connection error", { remote: info.ip, error: String(error) });
