@@ -26,6 +26,7 @@ import ssh2 from "ssh2";
 import { denoConnDuplex } from "../../lib/net/conn_duplex.ts";
 import { relay } from "../../lib/net/relay.ts";
 import { defaultSshOptions, newKeyPair, signUserKey, startSshd } from "../../tests/helpers/sshd.ts";
+import { ed25519HostKeyPem } from "../../tests/helpers/keys.ts";
 
 const args = parseArgs(Deno.args);
 const CIPHER = "aes128-gcm@openssh.com";
@@ -102,7 +103,7 @@ type Gateway = { port: number; close(): Promise<void> };
 function gatewayServer(
   onTunnel: (channel: Duplex, host: string, port: number) => void,
 ): ssh2.Server {
-  const hostKey = ssh2.utils.generateKeyPairSync("ed25519").private;
+  const hostKey = ed25519HostKeyPem();
   return new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
     client.on("error", () => {});
     client.on("authentication", (ctx) => ctx.accept());

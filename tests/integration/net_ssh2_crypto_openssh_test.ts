@@ -16,12 +16,13 @@ import { loadLibcrypto } from "../../lib/net/libcrypto.ts";
 import { relay, type RelayResult } from "../../lib/net/relay.ts";
 import { installFastCiphers, reusePacketBuffers } from "../../lib/net/ssh2_crypto.ts";
 import { defaultSshOptions, newCertifiedUser, runSsh, startSshd } from "../helpers/sshd.ts";
+import { ed25519HostKeyPem } from "../helpers/keys.ts";
 
 const { dir, ca, user } = await newCertifiedUser("postern-gcm-test-");
 
 function startGateway() {
   installFastCiphers();
-  const hostKey = ssh2.utils.generateKeyPairSync("ed25519").private;
+  const hostKey = ed25519HostKeyPem();
   const relays: Promise<RelayResult>[] = [];
   const ciphers: string[] = [];
   const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {

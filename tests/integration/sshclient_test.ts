@@ -25,6 +25,7 @@ import {
   sshKeygen,
   startSshd,
 } from "../helpers/sshd.ts";
+import { ed25519HostKeyPem } from "../helpers/keys.ts";
 
 const { dir: keysDir, ca, user, cert } = await newCertifiedUser("postern-sshclient-test-");
 const otherCa = await newKeyPair(keysDir, "other_ca");
@@ -296,7 +297,7 @@ Deno.test("connectSsh() times out on a server that never speaks SSH", async () =
  * with a greeting, subsystem `proxy:<host>:<port>` relays to that address.
  */
 function startGateway() {
-  const hostKey = ssh2.utils.generateKeyPairSync("ed25519").private;
+  const hostKey = ed25519HostKeyPem();
   const relays: Promise<RelayResult>[] = [];
   const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
     client.on("error", () => {});
