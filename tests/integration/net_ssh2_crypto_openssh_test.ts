@@ -9,54 +9,24 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-// @ts-types="@types/ssh2"
-import ssh2 from "ssh2";
-import { denoConnDuplex } from "../../lib/net/conn_duplex.ts";
 import { loadLibcrypto } from "../../lib/net/libcrypto.ts";
-import { relay, type RelayResult } from "../../lib/net/relay.ts";
 import { installFastCiphers, reusePacketBuffers } from "../../lib/net/ssh2_crypto.ts";
 import { defaultSshOptions, newCertifiedUser, runSsh, startSshd } from "../helpers/sshd.ts";
-import { ed25519HostKeyPem } from "../helpers/keys.ts";
+import { startRelayGateway } from "../helpers/relay_gateway.ts";
 
 const { dir, ca, user } = await newCertifiedUser("postern-gcm-test-");
 
 function startGateway() {
   installFastCiphers();
-  const hostKey = ed25519HostKeyPem();
-  const relays: Promise<RelayResult>[] = [];
   const ciphers: string[] = [];
-  const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
-    // As lib/proxy/ssh/server.ts does.
-    reusePacketBuffers(client);
-    client.on("error", () => {});
-    client.on("handshake", (negotiated) => ciphers.push(negotiated.cs.cipher));
-    client.on("authentication", (ctx) => ctx.accept());
-    client.on("session", (accept) => {
-      accept().on("subsystem", (acceptSub, reject, info) => {
-        const match = /^proxy:([^:]+):(\d+)$/.exec(info.name);
-        if (!match) return reject();
-        const channel = acceptSub();
-        relays.push(
-          Deno.connect({ hostname: match[1], port: Number(match[2]) })
-            .then((conn) => relay(channel, conn)),
-        );
-      });
-    });
-  });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepting = (async () => {
-    for await (const conn of listener) server.injectSocket(denoConnDuplex(conn).asSocket());
-  })();
-  return {
-    port: listener.addr.port,
-    relays,
-    ciphers,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await accepting.catch(() => {});
-      await Promise.all(relays);
+  const gateway = startRelayGateway({
+    onClient(client) {
+      // As lib/proxy/ssh/server.ts does.
+      reusePacketBuffers(client);
+      client.on("handshake", (negotiated) => ciphers.push(negotiated.cs.cipher));
     },
-  };
+  });
+  return Object.assign(gateway, { ciphers });
 }
 
 const CIPHERS = [

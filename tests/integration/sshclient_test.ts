@@ -11,8 +11,6 @@ import { createHash, createPrivateKey, sign } from "node:crypto";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
 import { AccessDenied, BadRequest, isKind, Unavailable } from "../../lib/errors.ts";
-import { denoConnDuplex } from "../../lib/net/conn_duplex.ts";
-import { relay, type RelayResult } from "../../lib/net/relay.ts";
 import { connectSsh, type ConnectSshOptions } from "../../lib/sshclient/connect.ts";
 import { fingerprintSha256, pinnedHostKey, publicKeyBlob } from "../../lib/sshclient/host_key.ts";
 import { freePort } from "../helpers/ports.ts";
@@ -25,7 +23,7 @@ import {
   sshKeygen,
   startSshd,
 } from "../helpers/sshd.ts";
-import { ed25519HostKeyPem } from "../helpers/keys.ts";
+import { startRelayGateway } from "../helpers/relay_gateway.ts";
 
 const { dir: keysDir, ca, user, cert } = await newCertifiedUser("postern-sshclient-test-");
 const otherCa = await newKeyPair(keysDir, "other_ca");
@@ -292,18 +290,10 @@ Deno.test("connectSsh() times out on a server that never speaks SSH", async () =
   }
 });
 
-/**
- * A tiny ssh2 gateway on Deno.listen + denoConnDuplex: "none" auth, `exec` answers
- * with a greeting, subsystem `proxy:<host>:<port>` relays to that address.
- */
+/** The relay gateway whose `exec` answers with a greeting. */
 function startGateway() {
-  const hostKey = ed25519HostKeyPem();
-  const relays: Promise<RelayResult>[] = [];
-  const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
-    client.on("error", () => {});
-    client.on("authentication", (ctx) => ctx.accept());
-    client.on("session", (accept) => {
-      const session = accept();
+  return startRelayGateway({
+    onSession(session) {
       session.on("exec", (acceptExec, _reject, info) => {
         const channel = acceptExec();
         channel.write(`hello from ssh2, you ran ${info.command}\n`);
@@ -311,30 +301,8 @@ function startGateway() {
         channel.exit(0);
         channel.end();
       });
-      session.on("subsystem", (acceptSub, reject, info) => {
-        const match = /^proxy:([^:]+):(\d+)$/.exec(info.name);
-        if (!match) return reject();
-        const channel = acceptSub();
-        relays.push(
-          Deno.connect({ hostname: match[1], port: Number(match[2]) })
-            .then((conn) => relay(channel, conn)),
-        );
-      });
-    });
-  });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepting = (async () => {
-    for await (const conn of listener) server.injectSocket(denoConnDuplex(conn).asSocket());
-  })();
-  return {
-    port: listener.addr.port,
-    relays,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await accepting.catch(() => {});
-      await Promise.all(relays);
     },
-  };
+  });
 }
 
 Deno.test("an ssh2 Server on denoConnDuplex serves the OpenSSH client", async () => {
