@@ -8,7 +8,7 @@
  */
 
 import { useState } from "preact/hooks";
-import { messageOf, request } from "../api.ts";
+import { request } from "../api.ts";
 import { ErrorAlert, Notice } from "../components/Alert.tsx";
 import { DataTable } from "../components/DataTable.tsx";
 import { CodeField, Field } from "../components/Field.tsx";
@@ -16,7 +16,7 @@ import { PageHeader, Section } from "../components/Page.tsx";
 import { PasswordFields, passwordProblem } from "../components/PasswordFields.tsx";
 import { TotpSetup } from "../components/TotpSetup.tsx";
 import { formatRelative, formatTime } from "../format.ts";
-import { useLoad } from "../hooks.ts";
+import { useAction, useLoad } from "../hooks.ts";
 import { useSession } from "../session.tsx";
 import type { Items, TotpEnrolment, WebSessionInfo } from "../types.ts";
 
@@ -25,17 +25,14 @@ function ChangePassword() {
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   const [code, setCode] = useState("");
-  const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState(false);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const submit = async (event: Event) => {
     event.preventDefault();
     const problem = passwordProblem(password, confirm);
     if (problem) return setError(problem);
-    setBusy(true);
-    setError(null);
     setDone(false);
-    try {
+    await run(async () => {
       await request("PUT", "/v1/webapi/users/password", {
         body: { old_password: current, new_password: password, second_factor_token: code },
       });
@@ -43,12 +40,8 @@ function ChangePassword() {
       setPassword("");
       setConfirm("");
       setDone(true);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setCode("");
-      setBusy(false);
-    }
+    });
+    setCode("");
   };
   return (
     <form class="form-narrow" onSubmit={submit} aria-busy={busy}>
@@ -87,19 +80,7 @@ function ReenrolTotp() {
   const [state, setState] = useState<Enrol>({ step: "password" });
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const run = async (action: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, setError, run } = useAction();
   const begin = (event: Event) => {
     event.preventDefault();
     void run(async () => {
@@ -175,16 +156,13 @@ function WebSessions() {
     () => request<Items<WebSessionInfo>>("GET", "/v1/webapi/sessions/web"),
     [],
   );
-  const [error, setError] = useState<string | null>(null);
-  const end = async (s: WebSessionInfo) => {
+  const { error, run } = useAction();
+  const end = (s: WebSessionInfo) => {
     if (s.current) return void logout();
-    setError(null);
-    try {
+    void run(async () => {
       await request("DELETE", `/v1/webapi/sessions/web/${encodeURIComponent(s.id)}`);
       sessions.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    }
+    });
   };
   const items = (sessions.data?.items ?? []).slice().sort((a, b) =>
     b.last_seen.localeCompare(a.last_seen)

@@ -8,7 +8,7 @@
  */
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { messageOf, request, sitePath } from "../api.ts";
+import { request, sitePath } from "../api.ts";
 import { ErrorAlert } from "../components/Alert.tsx";
 import { Chips } from "../components/Chips.tsx";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
@@ -17,7 +17,7 @@ import { DataTable } from "../components/DataTable.tsx";
 import { Field } from "../components/Field.tsx";
 import { PageHeader, Section } from "../components/Page.tsx";
 import { labelPairs, parseLabels } from "../format.ts";
-import { useLoad } from "../hooks.ts";
+import { useAction, useLoad } from "../hooks.ts";
 import { useSession } from "../session.tsx";
 import type { Items, Node } from "../types.ts";
 
@@ -31,18 +31,15 @@ function AddNodeForm({ cluster, onAdded }: { cluster: string; onAdded: () => voi
   const [name, setName] = useState("");
   const [addr, setAddr] = useState("");
   const [labels, setLabels] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: Event) => {
+  const { busy, error, setError, run } = useAction();
+  const submit = (event: Event) => {
     event.preventDefault();
     if (!isHostPort(addr)) {
       return setError(`Cannot use address "${addr}": write it as host:port, e.g. 10.0.0.5:22.`);
     }
     const parsed = parseLabels(labels);
     if (!parsed.ok) return setError(parsed.message);
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await request("POST", sitePath(cluster, "/nodes"), {
         body: { name: name.trim(), addr: addr.trim(), labels: parsed.labels },
       });
@@ -50,11 +47,7 @@ function AddNodeForm({ cluster, onAdded }: { cluster: string; onAdded: () => voi
       setAddr("");
       setLabels("");
       onAdded();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="form-grid" onSubmit={submit} aria-busy={busy}>
@@ -113,8 +106,7 @@ export function AdminNodesPage() {
   );
   const [script, setScript] = useState<Script | null>(null);
   const [removing, setRemoving] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
   const scriptRef = useRef<HTMLPreElement>(null);
   useEffect(() => {
     scriptRef.current?.scrollIntoView({ block: "nearest" });
@@ -124,28 +116,18 @@ export function AdminNodesPage() {
   const nodePath = (name: string) =>
     sitePath(session.cluster, `/nodes/${encodeURIComponent(name)}`);
 
-  const showScript = async (name: string) => {
-    setError(null);
-    try {
+  const showScript = (name: string) =>
+    run(async () => {
       const text = await request<string>("GET", `${nodePath(name)}/setup-script`, { text: true });
       setScript({ node: name, text });
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+    });
   const remove = async (name: string) => {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await request("DELETE", nodePath(name));
       if (script?.node === name) setScript(null);
       nodes.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-      setRemoving(null);
-    }
+    });
+    setRemoving(null);
   };
 
   return (

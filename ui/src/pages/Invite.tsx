@@ -16,6 +16,7 @@ import { useTitle } from "../components/Page.tsx";
 import { PasswordFields, passwordProblem } from "../components/PasswordFields.tsx";
 import { TotpSetup } from "../components/TotpSetup.tsx";
 import { formatTime } from "../format.ts";
+import { useAction } from "../hooks.ts";
 import type { Invite, TotpEnrolment, WebSession } from "../types.ts";
 
 type InviteState =
@@ -41,6 +42,7 @@ export function InvitePage({ token, onLogin }: InvitePageProps) {
   const title = state.status === "ready" && state.invite.kind === "reset"
     ? "Reset your password"
     : "Create your account";
+
   useTitle(title);
 
   return (
@@ -80,40 +82,27 @@ function InviteForm(
   const [confirm, setConfirm] = useState("");
   const [code, setCode] = useState("");
   const [enrolment, setEnrolment] = useState<TotpEnrolment | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
 
-  const beginTotp = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const beginTotp = () =>
+    run(async () => {
       setEnrolment(await request<TotpEnrolment>("POST", `${base}/totp`, { session: false }));
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   const submit = async (event: Event) => {
     event.preventDefault();
     const problem = passwordProblem(password, confirm);
     if (problem) return setError(problem);
     if (!enrolment) return setError("Set up your authenticator app first.");
-    setBusy(true);
-    setError(null);
-    try {
+    const ok = await run(async () => {
       const session = await request<WebSession>("POST", base, {
         body: { password, second_factor_token: code },
         session: false,
       });
       setCsrfToken(session.csrf_token);
       onLogin(session);
-    } catch (err) {
-      setError(messageOf(err));
-      setCode("");
-      setBusy(false);
-    }
+    });
+    if (!ok) setCode("");
   };
 
   return (

@@ -13,6 +13,7 @@ import { CodeField, Field } from "../components/Field.tsx";
 import { Logo } from "../components/Layout.tsx";
 import { useTitle } from "../components/Page.tsx";
 import { formatTime } from "../format.ts";
+import { useAction } from "../hooks.ts";
 import type { WebSession } from "../types.ts";
 
 /** Props for {@link LoginPage}. */
@@ -39,30 +40,25 @@ export function LoginPage({ onLogin, reason }: LoginPageProps) {
   const [user, setUser] = useState("");
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction(loginErrorMessage);
   const userRef = useRef<HTMLInputElement>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
   useEffect(() => userRef.current?.focus(), []);
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    const ok = await run(async () => {
       const session = await request<WebSession>("POST", "/v1/webapi/sessions", {
         body: { user: user.trim(), password, second_factor_token: code },
         session: false,
       });
       setCsrfToken(session.csrf_token);
       onLogin(session);
-    } catch (err) {
-      setError(loginErrorMessage(err));
-      setPassword("");
-      setCode("");
-      setBusy(false);
-      passwordRef.current?.focus();
-    }
+    });
+    if (ok) return;
+    setPassword("");
+    setCode("");
+    passwordRef.current?.focus();
   };
 
   return (

@@ -8,7 +8,7 @@
  */
 
 import { useState } from "preact/hooks";
-import { messageOf, request } from "../api.ts";
+import { request } from "../api.ts";
 import { ErrorAlert } from "../components/Alert.tsx";
 import { Chips } from "../components/Chips.tsx";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
@@ -17,7 +17,7 @@ import { DataTable } from "../components/DataTable.tsx";
 import { Field } from "../components/Field.tsx";
 import { PageHeader, Section } from "../components/Page.tsx";
 import { formatTime, parseList } from "../format.ts";
-import { useLoad } from "../hooks.ts";
+import { useAction, useLoad } from "../hooks.ts";
 import { useSession } from "../session.tsx";
 import type { Items, User } from "../types.ts";
 
@@ -49,13 +49,10 @@ function InviteForm({ onInvited }: { onInvited: (link: InviteLink) => void }) {
   const [name, setName] = useState("");
   const [roles, setRoles] = useState("access");
   const [logins, setLogins] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: Event) => {
+  const { busy, error, run } = useAction();
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const user = name.trim();
       const { invite_url } = await request<{ invite_url: string }>("POST", "/v1/webapi/users", {
         body: { name: user, roles: parseList(roles), logins: parseList(logins) },
@@ -63,11 +60,7 @@ function InviteForm({ onInvited }: { onInvited: (link: InviteLink) => void }) {
       onInvited({ user, kind: "signup", url: invite_url });
       setName("");
       setLogins("");
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="form-grid" onSubmit={submit} aria-busy={busy}>
@@ -124,36 +117,25 @@ export function UsersPage() {
   const users = useLoad(() => request<Items<User>>("GET", "/v1/webapi/users"), []);
   const [link, setLink] = useState<InviteLink | null>(null);
   const [removing, setRemoving] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
   const items = (users.data?.items ?? []).slice().sort((a, b) => a.name.localeCompare(b.name));
 
-  const reset = async (name: string) => {
-    setError(null);
-    try {
+  const reset = (name: string) =>
+    run(async () => {
       const { invite_url } = await request<{ invite_url: string }>(
         "POST",
         `/v1/webapi/users/${encodeURIComponent(name)}/reset`,
       );
       setLink({ user: name, kind: "reset", url: invite_url });
       users.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+    });
   const remove = async (name: string) => {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await request("DELETE", `/v1/webapi/users/${encodeURIComponent(name)}`);
       if (link?.user === name) setLink(null);
       users.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-      setRemoving(null);
-    }
+    });
+    setRemoving(null);
   };
 
   return (
