@@ -1,7 +1,8 @@
 /** @jsxImportSource preact */
 /// <reference lib="dom" />
 /**
- * The application shell: top bar, left navigation and the main area.
+ * The application shell: top bar, left navigation and the main area; and the
+ * plainer screen around the sign-in and invite forms.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { Link } from "../router.tsx";
 import { can, useSession } from "../session.tsx";
+import { useTitle } from "./Page.tsx";
 import type { Permission } from "../types.ts";
 
 interface NavItem {
@@ -37,6 +39,33 @@ export function Logo() {
       <rect width="32" height="32" rx="6" fill="#1f3a5f" />
       <path d="M9 25V8h9a6 6 0 0 1 0 12h-5v5z" fill="#f2b134" />
     </svg>
+  );
+}
+
+/**
+ * The page around a form for someone not signed in (sign-in, invite): the
+ * postern mark, `title` as heading and document title, then `children`.
+ */
+export function AuthScreen(
+  { title, wide = false, children }: {
+    title: string;
+    /** A wider card, for content beside the form (an authenticator QR code). */
+    wide?: boolean;
+    children: ComponentChildren;
+  },
+) {
+  useTitle(title);
+  return (
+    <div class="auth-screen">
+      <main class={wide ? "auth-card auth-card-wide" : "auth-card"} id="main">
+        <div class="auth-brand">
+          <Logo />
+          <span>postern</span>
+        </div>
+        <h1>{title}</h1>
+        {children}
+      </main>
+    </div>
   );
 }
 

@@ -10,6 +10,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { request, sitePath } from "../api.ts";
 import { DataTable } from "../components/DataTable.tsx";
+import { Field } from "../components/Field.tsx";
 import { PageHeader } from "../components/Page.tsx";
 import { formatTime } from "../format.ts";
 import { useLoad } from "../hooks.ts";
@@ -113,32 +114,28 @@ export function AuditPage() {
           apply(draft);
         }}
       >
-        <div class="field">
-          <label for="audit-code">Event code</label>
-          <input
-            id="audit-code"
-            name="code"
-            list="audit-codes"
-            placeholder="Prefix, e.g. session."
-            spellcheck={false}
-            value={draft.code}
-            onInput={(e) => setDraft({ ...draft, code: e.currentTarget.value })}
-          />
-          <datalist id="audit-codes">
-            {seenCodes.map((code) => <option key={code} value={code} />)}
-          </datalist>
-        </div>
-        <div class="field">
-          <label for="audit-user">User</label>
-          <input
-            id="audit-user"
-            name="user"
-            autocapitalize="none"
-            spellcheck={false}
-            value={draft.user}
-            onInput={(e) => setDraft({ ...draft, user: e.currentTarget.value })}
-          />
-        </div>
+        <Field
+          id="audit-code"
+          name="code"
+          label="Event code"
+          list="audit-codes"
+          placeholder="Prefix, e.g. session."
+          spellcheck={false}
+          value={draft.code}
+          onValue={(code) => setDraft({ ...draft, code })}
+        />
+        <datalist id="audit-codes">
+          {seenCodes.map((code) => <option key={code} value={code} />)}
+        </datalist>
+        <Field
+          id="audit-user"
+          name="user"
+          label="User"
+          autocapitalize="none"
+          spellcheck={false}
+          value={draft.user}
+          onValue={(user) => setDraft({ ...draft, user })}
+        />
         <div class="field">
           <label for="audit-since">Since</label>
           <select

@@ -11,8 +11,7 @@ import { useEffect, useState } from "preact/hooks";
 import { messageOf, request, setCsrfToken } from "../api.ts";
 import { ErrorAlert } from "../components/Alert.tsx";
 import { CodeField } from "../components/Field.tsx";
-import { Logo } from "../components/Layout.tsx";
-import { useTitle } from "../components/Page.tsx";
+import { AuthScreen } from "../components/Layout.tsx";
 import { PasswordFields, passwordProblem } from "../components/PasswordFields.tsx";
 import { TotpSetup } from "../components/TotpSetup.tsx";
 import { formatTime } from "../format.ts";
@@ -43,31 +42,22 @@ export function InvitePage({ token, onLogin }: InvitePageProps) {
     ? "Reset your password"
     : "Create your account";
 
-  useTitle(title);
-
   return (
-    <div class="auth-screen">
-      <main class="auth-card auth-card-wide" id="main">
-        <div class="auth-brand">
-          <Logo />
-          <span>postern</span>
-        </div>
-        <h1>{title}</h1>
-        {state.status === "loading" && <p class="muted" aria-busy="true">Checking the invite…</p>}
-        {state.status === "invalid" && (
-          <>
-            <ErrorAlert message={state.message} />
-            <p>
-              Invite links work once and expire. Ask an administrator for a new one, or{" "}
-              <a href="/web/login">sign in</a> if you already have an account.
-            </p>
-          </>
-        )}
-        {state.status === "ready" && (
-          <InviteForm base={base} invite={state.invite} onLogin={onLogin} />
-        )}
-      </main>
-    </div>
+    <AuthScreen title={title} wide>
+      {state.status === "loading" && <p class="muted" aria-busy="true">Checking the invite…</p>}
+      {state.status === "invalid" && (
+        <>
+          <ErrorAlert message={state.message} />
+          <p>
+            Invite links work once and expire. Ask an administrator for a new one, or{" "}
+            <a href="/web/login">sign in</a> if you already have an account.
+          </p>
+        </>
+      )}
+      {state.status === "ready" && (
+        <InviteForm base={base} invite={state.invite} onLogin={onLogin} />
+      )}
+    </AuthScreen>
   );
 }
 

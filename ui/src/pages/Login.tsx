@@ -10,8 +10,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, messageOf, request, setCsrfToken } from "../api.ts";
 import { ErrorAlert } from "../components/Alert.tsx";
 import { CodeField, Field } from "../components/Field.tsx";
-import { Logo } from "../components/Layout.tsx";
-import { useTitle } from "../components/Page.tsx";
+import { AuthScreen } from "../components/Layout.tsx";
 import { formatTime } from "../format.ts";
 import { useAction } from "../hooks.ts";
 import type { WebSession } from "../types.ts";
@@ -36,7 +35,6 @@ export function loginErrorMessage(error: unknown): string {
 
 /** The sign-in form. */
 export function LoginPage({ onLogin, reason }: LoginPageProps) {
-  useTitle("Sign in");
   const [user, setUser] = useState("");
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
@@ -62,46 +60,39 @@ export function LoginPage({ onLogin, reason }: LoginPageProps) {
   };
 
   return (
-    <div class="auth-screen">
-      <main class="auth-card" id="main">
-        <div class="auth-brand">
-          <Logo />
-          <span>postern</span>
-        </div>
-        <h1>Sign in</h1>
-        {reason && <p class="muted">{reason}</p>}
-        <ErrorAlert message={error} />
-        <form onSubmit={submit} aria-busy={busy}>
-          <Field
-            id="user"
-            label="User name"
-            autocomplete="username"
-            autocapitalize="none"
-            spellcheck={false}
-            required
-            value={user}
-            onValue={setUser}
-            inputRef={userRef}
-          />
-          <Field
-            id="password"
-            label="Password"
-            type="password"
-            autocomplete="current-password"
-            required
-            value={password}
-            onValue={setPassword}
-            inputRef={passwordRef}
-          />
-          <CodeField id="totp" value={code} onValue={setCode} required={false} />
-          <button type="submit" class="btn btn-primary btn-block" disabled={busy}>
-            {busy ? "Signing in…" : "Sign in"}
-          </button>
-        </form>
-        <p class="hint">
-          New here? Ask an administrator for an invite link.
-        </p>
-      </main>
-    </div>
+    <AuthScreen title="Sign in">
+      {reason && <p class="muted">{reason}</p>}
+      <ErrorAlert message={error} />
+      <form onSubmit={submit} aria-busy={busy}>
+        <Field
+          id="user"
+          label="User name"
+          autocomplete="username"
+          autocapitalize="none"
+          spellcheck={false}
+          required
+          value={user}
+          onValue={setUser}
+          inputRef={userRef}
+        />
+        <Field
+          id="password"
+          label="Password"
+          type="password"
+          autocomplete="current-password"
+          required
+          value={password}
+          onValue={setPassword}
+          inputRef={passwordRef}
+        />
+        <CodeField id="totp" value={code} onValue={setCode} required={false} />
+        <button type="submit" class="btn btn-primary btn-block" disabled={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+      <p class="hint">
+        New here? Ask an administrator for an invite link.
+      </p>
+    </AuthScreen>
   );
 }

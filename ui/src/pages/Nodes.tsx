@@ -11,6 +11,7 @@ import { useState } from "preact/hooks";
 import { request, sitePath } from "../api.ts";
 import { Chips } from "../components/Chips.tsx";
 import { DataTable, RefreshButton } from "../components/DataTable.tsx";
+import { Field } from "../components/Field.tsx";
 import { PageHeader } from "../components/Page.tsx";
 import { labelPairs } from "../format.ts";
 import { useLoad } from "../hooks.ts";
@@ -100,29 +101,25 @@ export function NodesPage() {
         <RefreshButton load={nodes} />
       </PageHeader>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <div class="field">
-          <label for="node-search">Search</label>
-          <input
-            id="node-search"
-            name="q"
-            type="search"
-            placeholder="Name, address or label"
-            value={search}
-            onInput={(e) => update(e.currentTarget.value, labels)}
-          />
-        </div>
-        <div class="field">
-          <label for="node-label">Label</label>
-          <input
-            id="node-label"
-            name="label"
-            type="search"
-            placeholder="key=value"
-            value={labels}
-            spellcheck={false}
-            onInput={(e) => update(search, e.currentTarget.value)}
-          />
-        </div>
+        <Field
+          id="node-search"
+          name="q"
+          label="Search"
+          type="search"
+          placeholder="Name, address or label"
+          value={search}
+          onValue={(q) => update(q, labels)}
+        />
+        <Field
+          id="node-label"
+          name="label"
+          label="Label"
+          type="search"
+          placeholder="key=value"
+          spellcheck={false}
+          value={labels}
+          onValue={(label) => update(search, label)}
+        />
         {(search || labels) && (
           <button
             type="button"
