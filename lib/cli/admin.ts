@@ -9,6 +9,7 @@ import type { Command, ParsedArgs } from "./args.ts";
 import { listFlag, stringFlag, UsageError } from "./args.ts";
 import { serverContext, serverFlags } from "./context.ts";
 import type { LocalAuthService } from "../auth/local.ts";
+import type { Invite } from "../auth/service.ts";
 import { parseDuration } from "../config/schema.ts";
 import { formatLabels, formatTable } from "./format.ts";
 import { fingerprint, parsePublicKeyLine } from "../sshcert/mod.ts";
@@ -65,6 +66,41 @@ function wantsJson(parsed: ParsedArgs): boolean {
   return format === "json";
 }
 
+/** Prints a list as `--format` asks: `json` as is, or a table of `header` and `rows`. */
+function printList(parsed: ParsedArgs, json: unknown, header: string[], rows: string[][]): void {
+  if (wantsJson(parsed)) console.log(JSON.stringify(json, null, 2));
+  else console.log(formatTable(header, rows));
+}
+
+/** Prints `lead` with the invite's expiry, then the link on a line of its own to copy. */
+function printInvite(lead: string, invite: Invite): void {
+  console.log(`${lead} (valid until ${invite.expires.toISOString()}):`);
+  console.log(invite.url);
+}
+
+/** `<group> rm <name>`: `remove` it, then say "<Noun> "<name>" removed.". */
+function removeCommand(
+  group: string,
+  noun: string,
+  summary: string,
+  remove: (auth: LocalAuthService, name: string) => Promise<void>,
+): Command {
+  return {
+    path: [group, "rm"],
+    summary,
+    usage: "<name>",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: serverFlags,
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        await remove(auth, parsed.args[0]);
+        console.log(`${noun} "${parsed.args[0]}" removed.`);
+        return 0;
+      }),
+  };
+}
+
 export const adminCommands: Command[] = [
   {
     path: ["users", "add"],
@@ -91,10 +127,7 @@ export const adminCommands: Command[] = [
           logins: listFlag(parsed, "logins"),
           ttlMs: durationFlag(parsed, "ttl"),
         }, "cli");
-        console.log(
-          `User "${invite.user}" added. Share this invite link (valid until ${invite.expires.toISOString()}):`,
-        );
-        console.log(invite.url);
+        printInvite(`User "${invite.user}" added. Share this invite link`, invite);
         return 0;
       }),
   },
@@ -106,30 +139,21 @@ export const adminCommands: Command[] = [
     run: (parsed) =>
       withAuth(parsed, async (auth) => {
         const users = await auth.listUsers();
-        if (wantsJson(parsed)) console.log(JSON.stringify(users, null, 2));
-        else {
-          console.log(formatTable(
-            ["NAME", "ROLES", "LOGINS", "STATUS"],
-            users.map((u) => [u.name, u.roles.join(","), u.logins.join(","), u.status]),
-          ));
-        }
+        printList(
+          parsed,
+          users,
+          ["NAME", "ROLES", "LOGINS", "STATUS"],
+          users.map((u) => [u.name, u.roles.join(","), u.logins.join(","), u.status]),
+        );
         return 0;
       }),
   },
-  {
-    path: ["users", "rm"],
-    summary: "Remove a user (their web sessions end at once)",
-    usage: "<name>",
-    minArgs: 1,
-    maxArgs: 1,
-    flags: serverFlags,
-    run: (parsed) =>
-      withAuth(parsed, async (auth) => {
-        await auth.removeUser(parsed.args[0], "cli");
-        console.log(`User "${parsed.args[0]}" removed.`);
-        return 0;
-      }),
-  },
+  removeCommand(
+    "users",
+    "User",
+    "Remove a user (their web sessions end at once)",
+    (auth, name) => auth.removeUser(name, "cli"),
+  ),
   {
     path: ["users", "reset"],
     summary: "Revoke a user's password and second factor and print a new invite",
@@ -143,10 +167,7 @@ export const adminCommands: Command[] = [
     run: (parsed) =>
       withAuth(parsed, async (auth) => {
         const invite = await auth.resetUser(parsed.args[0], durationFlag(parsed, "ttl"), "cli");
-        console.log(
-          `Credentials of "${invite.user}" revoked. New invite (valid until ${invite.expires.toISOString()}):`,
-        );
-        console.log(invite.url);
+        printInvite(`Credentials of "${invite.user}" revoked. New invite`, invite);
         return 0;
       }),
   },
@@ -200,49 +221,23 @@ export const adminCommands: Command[] = [
     run: (parsed) =>
       withAuth(parsed, async (auth) => {
         const nodes = await auth.listAllNodes();
-        if (wantsJson(parsed)) {
-          console.log(
-            JSON.stringify(
-              nodes.map((n) => ({
-                name: n.name,
-                addr: n.addr,
-                labels: n.labels,
-                source: n.source,
-                host_key: n.hostKey,
-                require_host_cert: n.requireHostCert,
-              })),
-              null,
-              2,
-            ),
-          );
-        } else {
-          console.log(formatTable(
-            ["NAME", "ADDRESS", "LABELS", "SOURCE"],
-            nodes.map((n) => [
-              n.name,
-              n.addr,
-              formatLabels(n.labels),
-              n.source,
-            ]),
-          ));
-        }
+        printList(
+          parsed,
+          nodes.map((n) => ({
+            name: n.name,
+            addr: n.addr,
+            labels: n.labels,
+            source: n.source,
+            host_key: n.hostKey,
+            require_host_cert: n.requireHostCert,
+          })),
+          ["NAME", "ADDRESS", "LABELS", "SOURCE"],
+          nodes.map((n) => [n.name, n.addr, formatLabels(n.labels), n.source]),
+        );
         return 0;
       }),
   },
-  {
-    path: ["nodes", "rm"],
-    summary: "Remove a node",
-    usage: "<name>",
-    minArgs: 1,
-    maxArgs: 1,
-    flags: serverFlags,
-    run: (parsed) =>
-      withAuth(parsed, async (auth) => {
-        await auth.removeNode(parsed.args[0], "cli");
-        console.log(`Node "${parsed.args[0]}" removed.`);
-        return 0;
-      }),
-  },
+  removeCommand("nodes", "Node", "Remove a node", (auth, name) => auth.removeNode(name, "cli")),
   {
     path: ["nodes", "host-cert"],
     summary: "Sign a host certificate for a node's host key",
