@@ -42,6 +42,19 @@ export class Db {
     return this.stmt(sql).get(...(params as SQLInputValue[])) as Row | undefined;
   }
 
+  /**
+   * The first row as `read` turns it into a record, or null when there is none.
+   *
+   * @example
+   * ```ts
+   * const user = db.find(toUser, "SELECT * FROM users WHERE name = ?", name);
+   * ```
+   */
+  find<T>(read: (row: Row) => T, sql: string, ...params: Params): T | null {
+    const row = this.get(sql, ...params);
+    return row ? read(row) : null;
+  }
+
   /** All rows. */
   all(sql: string, ...params: Params): Row[] {
     return this.stmt(sql).all(...(params as SQLInputValue[])) as Row[];

@@ -86,10 +86,7 @@ export class SqliteSessions implements SessionStore {
   }
 
   get(id: string): Promise<SessionRecord | null> {
-    return this.gate(() => {
-      const r = this.db.get("SELECT * FROM sessions WHERE id = ?", id);
-      return r ? toSession(r) : null;
-    });
+    return this.gate(() => this.db.find(toSession, "SELECT * FROM sessions WHERE id = ?", id));
   }
 
   list(filter: SessionFilter = {}): Promise<SessionRecord[]> {

@@ -76,10 +76,7 @@ export class SqliteNodes implements NodeStore {
   }
 
   get(name: string): Promise<NodeRecord | null> {
-    return this.gate(() => {
-      const r = this.db.get("SELECT * FROM nodes WHERE name = ?", name);
-      return r ? toNode(r) : null;
-    });
+    return this.gate(() => this.db.find(toNode, "SELECT * FROM nodes WHERE name = ?", name));
   }
 
   list(): Promise<NodeRecord[]> {
@@ -164,21 +161,20 @@ export class SqliteWebSessions implements WebSessionStore {
   }
 
   get(idHash: SecretHash): Promise<WebSessionRecord | null> {
-    return this.gate(() => {
-      const r = this.db.get("SELECT * FROM web_sessions WHERE id_hash = ?", idHash);
-      return r ? toWebSession(r) : null;
-    });
+    return this.gate(() =>
+      this.db.find(toWebSession, "SELECT * FROM web_sessions WHERE id_hash = ?", idHash)
+    );
   }
 
   touch(idHash: SecretHash, now: number, idleMs: number): Promise<WebSessionRecord | null> {
-    return this.gate(() => {
-      const r = this.db.get(
+    return this.gate(() =>
+      this.db.find(
+        toWebSession,
         `UPDATE web_sessions SET last_seen = :now, expires_idle = min(:now + :idleMs, expires_abs)
          WHERE id_hash = :idHash AND expires_idle > :now AND expires_abs > :now RETURNING *`,
         { idHash, now, idleMs },
-      );
-      return r ? toWebSession(r) : null;
-    });
+      )
+    );
   }
 
   delete(idHash: SecretHash): Promise<boolean> {

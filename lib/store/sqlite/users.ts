@@ -46,10 +46,7 @@ export class SqliteCas implements CaStore {
   constructor(private readonly db: Db, private readonly gate: Gate) {}
 
   get(kind: CaKind): Promise<CaRecord | null> {
-    return this.gate(() => {
-      const r = this.db.get("SELECT * FROM cas WHERE kind = ?", kind);
-      return r ? toCa(r) : null;
-    });
+    return this.gate(() => this.db.find(toCa, "SELECT * FROM cas WHERE kind = ?", kind));
   }
 
   putIfAbsent(ca: CaRecord): Promise<CaRecord> {
@@ -108,10 +105,7 @@ export class SqliteUsers implements UserStore {
   }
 
   get(name: string): Promise<UserRecord | null> {
-    return this.gate(() => {
-      const r = this.db.get("SELECT * FROM users WHERE name = ?", name);
-      return r ? toUser(r) : null;
-    });
+    return this.gate(() => this.db.find(toUser, "SELECT * FROM users WHERE name = ?", name));
   }
 
   list(): Promise<UserRecord[]> {
@@ -240,10 +234,9 @@ export class SqliteInvites implements InviteStore {
   }
 
   get(tokenHash: SecretHash): Promise<InviteRecord | null> {
-    return this.gate(() => {
-      const r = this.db.get("SELECT * FROM invites WHERE token_hash = ?", tokenHash);
-      return r ? toInvite(r) : null;
-    });
+    return this.gate(() =>
+      this.db.find(toInvite, "SELECT * FROM invites WHERE token_hash = ?", tokenHash)
+    );
   }
 
   consume(tokenHash: SecretHash, now: number): Promise<ConsumeInviteResult> {
