@@ -67,6 +67,23 @@ Deno.test("SSH gateway tunnels reach registered nodes and refuse everything else
   const as = (who: TestIdentity) => [...defaultSshOptions, ...identityOptions(who)];
   const proxyCommand = (who: TestIdentity) =>
     `ProxyCommand=ssh ${as(who).join(" ")} -p ${port} %r@127.0.0.1 -s proxy:%h:%p`;
+  /** `ssh -J root@proxy` with the ssh config file `config`, to `target` (and a command). */
+  const jump = (config: string, ...target: string[]) =>
+    runSsh(["-F", config, "-J", "root@proxy", ...target]);
+  /** Saturn by its registered address (the sshd's port on 127.0.0.1) instead of its name. */
+  const bySshdAddress = ["-p", String(cluster.sshd.port), "root@127.0.0.1"];
+  /** `nodes add` pinning the cluster sshd's host key, whatever listens at `addr`. */
+  const addNode = async (name: string, addr: string) => {
+    const added = await cluster.admin(
+      "nodes",
+      "add",
+      name,
+      addr,
+      "--host-key",
+      cluster.sshd.hostKeyPub,
+    );
+    assert.equal(added.code, 0, added.stderr);
+  };
 
   await t.step("ProxyCommand with the proxy subsystem runs a command on the node", async () => {
     const result = await runSsh([
@@ -82,48 +99,22 @@ Deno.test("SSH gateway tunnels reach registered nodes and refuse everything else
 
   await t.step("ProxyJump from an ssh config file reaches the node by name", async () => {
     const config = await writeSshConfig(cluster, id);
-    const result = await runSsh(["-F", config, "-J", "root@proxy", "root@saturn", "echo jumped"]);
+    const result = await jump(config, "root@saturn", "echo jumped");
     assert.equal(result.stdout, "jumped\n", result.stderr);
     assert.equal(result.code, 0);
   });
 
   await t.step("ProxyJump reaches the node by its registered address", async () => {
     const config = await writeSshConfig(cluster, id);
-    const result = await runSsh([
-      "-F",
-      config,
-      "-J",
-      "root@proxy",
-      "-p",
-      String(cluster.sshd.port),
-      "root@127.0.0.1",
-      "echo by-address",
-    ]);
+    const result = await jump(config, ...bySshdAddress, "echo by-address");
     assert.equal(result.stdout, "by-address\n", result.stderr);
     assert.equal(result.code, 0);
   });
 
   await t.step("a node on the same host's port 22 does not hide the registered one", async () => {
-    const added = await cluster.admin(
-      "nodes",
-      "add",
-      "port22",
-      "127.0.0.1:22",
-      "--host-key",
-      cluster.sshd.hostKeyPub,
-    );
-    assert.equal(added.code, 0, added.stderr);
+    await addNode("port22", "127.0.0.1:22");
     const config = await writeSshConfig(cluster, id);
-    const result = await runSsh([
-      "-F",
-      config,
-      "-J",
-      "root@proxy",
-      "-p",
-      String(cluster.sshd.port),
-      "root@127.0.0.1",
-      "echo still-by-address",
-    ]);
+    const result = await jump(config, ...bySshdAddress, "echo still-by-address");
     assert.equal(result.stdout, "still-by-address\n", result.stderr);
     assert.equal(result.code, 0);
   });
@@ -327,12 +318,12 @@ Deno.test("SSH gateway tunnels reach registered nodes and refuse everything else
     assert.equal(sub.code, 1);
 
     const config = await writeSshConfig(cluster, carolId, "carol_config", "INFO");
-    const jump = await runSsh(["-F", config, "-J", "root@proxy", "root@saturn", "true"]);
+    const jumped = await jump(config, "root@saturn", "true");
     assert.match(
-      jump.stderr,
+      jumped.stderr,
       /open failed: connect failed: User "carol" may not log in to node "saturn" as "root"/,
     );
-    assert.equal(jump.code, 255);
+    assert.equal(jumped.code, 255);
 
     const terminated = await runSsh([...as(carolId), "-p", port, "root:saturn@127.0.0.1", "true"]);
     assert.match(terminated.stderr, /postern: User "carol" may not log in to node "saturn"/);
@@ -341,15 +332,7 @@ Deno.test("SSH gateway tunnels reach registered nodes and refuse everything else
 
   await t.step("a node that is down gives one line naming it, at once", async () => {
     const closed = freePort();
-    const added = await cluster.admin(
-      "nodes",
-      "add",
-      "down",
-      `127.0.0.1:${closed}`,
-      "--host-key",
-      cluster.sshd.hostKeyPub,
-    );
-    assert.equal(added.code, 0, added.stderr);
+    await addNode("down", `127.0.0.1:${closed}`);
 
     const started = Date.now();
     const sub = await runSsh([...as(id), "-p", port, "root@127.0.0.1", "-s", "proxy:down:22"]);
@@ -378,15 +361,7 @@ Deno.test("SSH gateway tunnels reach registered nodes and refuse everything else
     })();
     try {
       const addr = `127.0.0.1:${silent.addr.port}`;
-      const added = await cluster.admin(
-        "nodes",
-        "add",
-        "silent",
-        addr,
-        "--host-key",
-        cluster.sshd.hostKeyPub,
-      );
-      assert.equal(added.code, 0, added.stderr);
+      await addNode("silent", addr);
       const started = Date.now();
       const result = await runSsh([...as(id), "-p", port, "root:silent@127.0.0.1", "true"]);
       const took = Date.now() - started;
