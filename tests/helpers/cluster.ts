@@ -55,6 +55,15 @@ export interface TestCluster extends AsyncDisposable {
   otp(user: TestUser): Promise<string>;
   /** `POST /v1/webapi/ssh/certs` with a fresh ed25519 key. */
   login(user: TestUser, ttl?: string): Promise<TestIdentity>;
+  /**
+   * Runs `postern login` as `user` with POSTERN_HOME `home`, answering yes to
+   * the proxy fingerprint prompt; `args` are added to the command line.
+   */
+  cliLogin(
+    user: TestUser,
+    home: string,
+    args?: string[],
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
   /** `POST /v1/webapi/sessions`; returns the cookie header and CSRF token. */
   // deno-lint-ignore no-explicit-any
   webLogin(user: TestUser): Promise<{ cookie: string; csrf: string; body: any }>;
@@ -164,6 +173,18 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     };
   };
 
+  const cliLogin = async (user: TestUser, home: string, args: string[] = []) =>
+    runPostern([
+      "login",
+      "--proxy",
+      `127.0.0.1:${postern.webPort}`,
+      "--user",
+      user.name,
+      "--otp",
+      await otp(user),
+      ...args,
+    ], { stdin: "y\n", env: { POSTERN_HOME: home, POSTERN_PASSWORD: user.password } });
+
   const webLogin = async (user: TestUser) => {
     const response = await api("POST", "/v1/webapi/sessions", {
       user: user.name,
@@ -191,6 +212,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     createUser,
     otp,
     login,
+    cliLogin,
     webLogin,
     stop,
     [Symbol.asyncDispose]: stop,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startCluster, type TestCluster, type TestUser } from "../helpers/cluster.ts";
+import { startCluster } from "../helpers/cluster.ts";
 import { MAIN, runPostern } from "../helpers/postern.ts";
 import { defaultSshOptions, runSsh } from "../helpers/sshd.ts";
 import { generateSelfSigned } from "../../lib/tls/certificate.ts";
@@ -17,19 +17,6 @@ function cli(
   });
 }
 
-async function loginAs(cluster: TestCluster, home: string, user: TestUser, extra: string[] = []) {
-  return await cli(home, [
-    "login",
-    "--proxy",
-    `127.0.0.1:${cluster.postern.webPort}`,
-    "--user",
-    user.name,
-    "--otp",
-    await cluster.otp(user),
-    ...extra,
-  ], { stdin: "y\n", env: { POSTERN_PASSWORD: user.password } });
-}
-
 async function mode(path: string): Promise<number> {
   return (await Deno.stat(path)).mode! & 0o777;
 }
@@ -41,7 +28,7 @@ Deno.test("postern CLI: login, status, ls, ssh, config, proxy ssh, sessions, pla
   const proxyDir = join(home, "keys", `127.0.0.1_${cluster.postern.webPort}`);
 
   await t.step("login shows the fingerprint, pins it and stores keys 0600", async () => {
-    const result = await loginAs(cluster, home, alice);
+    const result = await cluster.cliLogin(alice, home);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /SHA256 fingerprint: ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
     assert.match(result.stderr, /Logged in as alice/);
@@ -213,7 +200,7 @@ Deno.test("postern CLI: expired certificate and agent with stock ssh", async (t)
   const home = join(cluster.dir, "bob-home");
 
   await t.step("agent serves the certificate to stock ssh through the proxy", async () => {
-    const login = await loginAs(cluster, home, bob);
+    const login = await cluster.cliLogin(bob, home);
     assert.equal(login.code, 0, login.stderr);
     const socket = join(cluster.dir, "agent.sock");
     const agent = new Deno.Command(Deno.execPath(), {
@@ -258,7 +245,7 @@ Deno.test("postern CLI: expired certificate and agent with stock ssh", async (t)
   });
 
   await t.step("an expired certificate says when it expired", async () => {
-    const login = await loginAs(cluster, home, bob, ["--ttl", "1s"]);
+    const login = await cluster.cliLogin(bob, home, ["--ttl", "1s"]);
     assert.equal(login.code, 0, login.stderr);
     await new Promise((r) => setTimeout(r, 2100));
     const status = await cli(home, ["status"]);

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { startCluster } from "../helpers/cluster.ts";
 import { waitForAudit } from "../helpers/gateway.ts";
-import { MAIN, runPostern } from "../helpers/postern.ts";
+import { MAIN } from "../helpers/postern.ts";
 import { defaultSshOptions } from "../helpers/sshd.ts";
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
@@ -19,15 +19,7 @@ Deno.test("postern proxy ssh carries megabytes both ways intact and audits them"
   await using cluster = await startCluster();
   const user = await cluster.createUser("carol", { logins: ["root"] });
   const home = join(cluster.dir, "carol-home");
-  const login = await runPostern([
-    "login",
-    "--proxy",
-    `127.0.0.1:${cluster.postern.webPort}`,
-    "--user",
-    user.name,
-    "--otp",
-    await cluster.otp(user),
-  ], { stdin: "y\n", env: { POSTERN_HOME: home, POSTERN_PASSWORD: user.password } });
+  const login = await cluster.cliLogin(user, home);
   assert.equal(login.code, 0, login.stderr);
 
   const up = new Uint8Array(5 * 1024 * 1024);
