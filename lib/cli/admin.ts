@@ -66,10 +66,34 @@ function wantsJson(parsed: ParsedArgs): boolean {
   return format === "json";
 }
 
-/** Prints a list as `--format` asks: `json` as is, or a table of `header` and `rows`. */
-function printList(parsed: ParsedArgs, json: unknown, header: string[], rows: string[][]): void {
-  if (wantsJson(parsed)) console.log(JSON.stringify(json, null, 2));
-  else console.log(formatTable(header, rows));
+/** What `<group> ls` lists and how it shows an item. */
+interface ListCommand<T> {
+  group: string;
+  summary: string;
+  list: (auth: LocalAuthService) => Promise<T[]>;
+  /** The table's column headings. */
+  header: string[];
+  /** An item's cells in the table. */
+  row: (item: T) => string[];
+  /** An item in `--format json`; the item itself when absent. */
+  json?: (item: T) => unknown;
+}
+
+/** `<group> ls`: the items `list` returns, as a table or (`--format json`) a JSON array. */
+function listCommand<T>({ group, summary, list, header, row, json }: ListCommand<T>): Command {
+  return {
+    path: [group, "ls"],
+    summary,
+    maxArgs: 0,
+    flags: { ...serverFlags, ...formatFlag },
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        const items = await list(auth);
+        if (wantsJson(parsed)) console.log(JSON.stringify(json ? items.map(json) : items, null, 2));
+        else console.log(formatTable(header, items.map(row)));
+        return 0;
+      }),
+  };
 }
 
 /** Prints `lead` with the invite's expiry, then the link on a line of its own to copy. */
@@ -131,23 +155,13 @@ export const adminCommands: Command[] = [
         return 0;
       }),
   },
-  {
-    path: ["users", "ls"],
+  listCommand({
+    group: "users",
     summary: "List users",
-    maxArgs: 0,
-    flags: { ...serverFlags, ...formatFlag },
-    run: (parsed) =>
-      withAuth(parsed, async (auth) => {
-        const users = await auth.listUsers();
-        printList(
-          parsed,
-          users,
-          ["NAME", "ROLES", "LOGINS", "STATUS"],
-          users.map((u) => [u.name, u.roles.join(","), u.logins.join(","), u.status]),
-        );
-        return 0;
-      }),
-  },
+    list: (auth) => auth.listUsers(),
+    header: ["NAME", "ROLES", "LOGINS", "STATUS"],
+    row: (u) => [u.name, u.roles.join(","), u.logins.join(","), u.status],
+  }),
   removeCommand(
     "users",
     "User",
@@ -213,30 +227,21 @@ export const adminCommands: Command[] = [
         return 0;
       }),
   },
-  {
-    path: ["nodes", "ls"],
+  listCommand({
+    group: "nodes",
     summary: "List registered nodes",
-    maxArgs: 0,
-    flags: { ...serverFlags, ...formatFlag },
-    run: (parsed) =>
-      withAuth(parsed, async (auth) => {
-        const nodes = await auth.listAllNodes();
-        printList(
-          parsed,
-          nodes.map((n) => ({
-            name: n.name,
-            addr: n.addr,
-            labels: n.labels,
-            source: n.source,
-            host_key: n.hostKey,
-            require_host_cert: n.requireHostCert,
-          })),
-          ["NAME", "ADDRESS", "LABELS", "SOURCE"],
-          nodes.map((n) => [n.name, n.addr, formatLabels(n.labels), n.source]),
-        );
-        return 0;
-      }),
-  },
+    list: (auth) => auth.listAllNodes(),
+    header: ["NAME", "ADDRESS", "LABELS", "SOURCE"],
+    row: (n) => [n.name, n.addr, formatLabels(n.labels), n.source],
+    json: (n) => ({
+      name: n.name,
+      addr: n.addr,
+      labels: n.labels,
+      source: n.source,
+      host_key: n.hostKey,
+      require_host_cert: n.requireHostCert,
+    }),
+  }),
   removeCommand("nodes", "Node", "Remove a node", (auth, name) => auth.removeNode(name, "cli")),
   {
     path: ["nodes", "host-cert"],
