@@ -72,6 +72,12 @@ Deno.test("SSH gateway tunnels reach registered nodes and refuse everything else
     runSsh(["-F", config, "-J", "root@proxy", ...target]);
   /** Saturn by its registered address (the sshd's port on 127.0.0.1) instead of its name. */
   const bySshdAddress = ["-p", String(cluster.sshd.port), "root@127.0.0.1"];
+  /** `ssh … true` to the gateway itself offering `identity`, showing ssh's own messages. */
+  const visibleSsh = (identity: string[], target = "root@127.0.0.1") =>
+    runSsh([...visibleSshOptions, ...identity, "-p", port, target, "true"]);
+  /** The options offering `key` with the certificate beside it. */
+  const withCert = (key: { path: string }) =>
+    identityOptions({ keyPath: key.path, certPath: `${key.path}-cert.pub` });
   /** `nodes add` pinning the cluster sshd's host key, whatever listens at `addr`. */
   const addNode = async (name: string, addr: string) => {
     const added = await cluster.admin(
@@ -133,15 +139,7 @@ Deno.test("SSH gateway tunnels reach registered nodes and refuse everything else
 
   await t.step("a plain key without a certificate is refused with `postern login`", async () => {
     const plain = await newKeyPair(cluster.dir, "plain");
-    const result = await runSsh([
-      ...visibleSshOptions,
-      "-i",
-      plain.path,
-      "-p",
-      port,
-      "root@127.0.0.1",
-      "true",
-    ]);
+    const result = await visibleSsh(["-i", plain.path]);
     assert.equal(result.code, 255);
     assert.match(result.stderr, /postern: postern accepts only postern certificates/);
     assert.match(result.stderr, /run `postern login`/);
@@ -189,14 +187,7 @@ Deno.test("SSH gateway tunnels reach registered nodes and refuse everything else
       before: new Date(now - 2 * 60_000), // beyond the gateway's minute of clock skew
     });
     await Deno.writeTextFile(`${key.path}-cert.pub`, cert + "\n");
-    const result = await runSsh([
-      ...visibleSshOptions,
-      ...identityOptions({ keyPath: key.path, certPath: `${key.path}-cert.pub` }),
-      "-p",
-      port,
-      "root@127.0.0.1",
-      "true",
-    ]);
+    const result = await visibleSsh(withCert(key));
     assert.equal(result.code, 255);
     assert.match(result.stderr, /postern: Cannot accept certificate "alice": it expired at /);
     assert.match(result.stderr, /run `postern login`/);
@@ -211,14 +202,7 @@ Deno.test("SSH gateway tunnels reach registered nodes and refuse everything else
       principals: ["root"],
       identity: "alice",
     });
-    const result = await runSsh([
-      ...visibleSshOptions,
-      ...identityOptions({ keyPath: key.path, certPath: `${key.path}-cert.pub` }),
-      "-p",
-      port,
-      "root@127.0.0.1",
-      "true",
-    ]);
+    const result = await visibleSsh(withCert(key));
     assert.equal(result.code, 255);
     assert.match(
       result.stderr,
@@ -228,14 +212,7 @@ Deno.test("SSH gateway tunnels reach registered nodes and refuse everything else
   });
 
   await t.step("a login the certificate does not allow names the allowed ones", async () => {
-    const result = await runSsh([
-      ...visibleSshOptions,
-      ...identityOptions(id),
-      "-p",
-      port,
-      "bob@127.0.0.1",
-      "true",
-    ]);
+    const result = await visibleSsh(identityOptions(id), "bob@127.0.0.1");
     assert.equal(result.code, 255);
     assert.match(result.stderr, /it does not allow "bob" \(allowed: root\)/);
     assert.match(result.stderr, /log in with one of the allowed logins/);
