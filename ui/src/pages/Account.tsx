@@ -14,8 +14,9 @@ import { DataTable } from "../components/DataTable.tsx";
 import { CodeField, Field } from "../components/Field.tsx";
 import { PageHeader, Section } from "../components/Page.tsx";
 import { PasswordFields, passwordProblem } from "../components/PasswordFields.tsx";
+import { RelativeTime } from "../components/Time.tsx";
 import { TotpSetup } from "../components/TotpSetup.tsx";
-import { formatRelative, formatTime } from "../format.ts";
+import { formatTime } from "../format.ts";
 import { useAction, useLoad } from "../hooks.ts";
 import { useSession } from "../session.tsx";
 import type { Items, TotpEnrolment, WebSessionInfo } from "../types.ts";
@@ -183,9 +184,7 @@ function WebSessions() {
               {s.current && <span class="badge badge-active">this browser</span>}
             </td>
             <td data-label="Last active">
-              <time dateTime={s.last_seen} title={formatTime(s.last_seen)}>
-                {formatRelative(s.last_seen)}
-              </time>
+              <RelativeTime iso={s.last_seen} />
             </td>
             <td data-label="Expires">
               <time dateTime={s.expires}>{formatTime(s.expires)}</time>

@@ -9,7 +9,7 @@
 import { request, sitePath } from "../api.ts";
 import { DataTable, RefreshButton } from "../components/DataTable.tsx";
 import { PageHeader } from "../components/Page.tsx";
-import { formatRelative, formatTime } from "../format.ts";
+import { RelativeTime } from "../components/Time.tsx";
 import { useLoad } from "../hooks.ts";
 import { navigate } from "../router.tsx";
 import { useSession } from "../session.tsx";
@@ -53,9 +53,7 @@ export function SessionsPage() {
             <td data-label="Login" class="mono">{s.login}</td>
             <td data-label="Node">{s.node}</td>
             <td data-label="Started">
-              <time dateTime={s.started} title={formatTime(s.started)}>
-                {formatRelative(s.started)}
-              </time>
+              <RelativeTime iso={s.started} />
             </td>
             <td data-label="Parties">
               <ul class="plain-list">
