@@ -31,6 +31,7 @@ export type AuditCode =
   | "session.join"
   | "tunnel.start"
   | "tunnel.end"
+  | "port.forward"
   | "ssh.auth";
 
 /** What a caller reports. */

@@ -21,12 +21,17 @@ import {
 } from "../sshcert/mod.ts";
 import type { CaKind, Store } from "../store/store.ts";
 
-/** Extensions of user certificates postern issues (no X11, no user rc). */
-export const USER_CERT_EXTENSIONS: CertOptions = Object.freeze({
-  "permit-agent-forwarding": true,
-  "permit-port-forwarding": true,
-  "permit-pty": true,
-});
+/**
+ * Extensions of user certificates postern issues (no X11, no user rc);
+ * `permit-port-forwarding` only for users whose roles allow it.
+ */
+export function userCertExtensions(portForwarding: boolean): CertOptions {
+  return {
+    "permit-agent-forwarding": true,
+    ...(portForwarding ? { "permit-port-forwarding": true } : {}),
+    "permit-pty": true,
+  };
+}
 
 /** Certificates start this far in the past to tolerate clock differences. */
 const BACKDATE_MS = 60_000;
@@ -111,9 +116,12 @@ export class CertAuthority {
     user: string;
     principals: string[];
     ttlMs: number;
+    /** Whether the certificate permits port forwarding. */
+    portForwarding: boolean;
     now?: number;
   }): SignedCertificate {
-    return this.#sign(this.user, "user", options.user, options, USER_CERT_EXTENSIONS);
+    const extensions = userCertExtensions(options.portForwarding);
+    return this.#sign(this.user, "user", options.user, options, extensions);
   }
 
   /** Signs a host certificate for a node (principals: its names and addresses). */
@@ -159,7 +167,13 @@ export class CertAuthority {
    * with on a user's behalf. The private key exists only inside `sign`.
    */
   mintEphemeral(
-    options: { user: string; principals: string[]; ttlMs: number; now?: number },
+    options: {
+      user: string;
+      principals: string[];
+      ttlMs: number;
+      portForwarding: boolean;
+      now?: number;
+    },
   ): EphemeralCredential {
     const pair = generateEd25519KeyPair();
     const certificate = this.signUser({ ...options, publicKey: pair.publicKeyBlob });

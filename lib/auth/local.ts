@@ -31,6 +31,7 @@ import { CertAuthority, rawSignature } from "./authority.ts";
 import { CredentialChecks, newToken } from "./credentials.ts";
 import {
   allowedLogins,
+  canForwardPorts,
   defaultRoleTable,
   hasPermission,
   maxSessionTtl,
@@ -91,6 +92,7 @@ export function roleTable(config: Config): Map<string, Role> {
         node_labels: role.node_labels,
         max_session_ttl_ms: role.max_session_ttl,
         permissions: role.permissions as Permission[],
+        port_forwarding: role.port_forwarding,
       }),
     );
   }
@@ -176,6 +178,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       logins: allowedLogins(user, roles),
       permissions: PERMISSIONS.filter((p) => hasPermission(user, roles, p)),
       maxSessionTtlMs: maxSessionTtl(user, roles),
+      portForwarding: canForwardPorts(user, roles),
     };
   }
 
@@ -216,7 +219,14 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const ttlMs = Math.min(request.ttlMs ?? identity.maxSessionTtlMs, identity.maxSessionTtlMs);
     const now = this.#now();
     const principals = identity.logins.length ? identity.logins : [NO_LOGIN_PRINCIPAL];
-    const signed = this.ca.signUser({ publicKey, user: identity.user, principals, ttlMs, now });
+    const signed = this.ca.signUser({
+      publicKey,
+      user: identity.user,
+      principals,
+      ttlMs,
+      portForwarding: identity.portForwarding,
+      now,
+    });
     await this.audit({
       code: "cert.issue",
       user: identity.user,
@@ -253,6 +263,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       user: identity.user,
       principals: [login],
       ttlMs,
+      portForwarding: identity.portForwarding,
       now,
     });
     return Promise.resolve({ certificate: credential.certificate.line, signer: credential.sign });
@@ -305,6 +316,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       user: identity.user,
       principals,
       ttlMs,
+      portForwarding: identity.portForwarding,
       now,
     });
     const csrfToken = csrfTokenFor(sessionId);

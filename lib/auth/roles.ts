@@ -50,6 +50,8 @@ export interface Role {
   /** Longest certificate or session this role allows; a user gets the minimum over roles. */
   max_session_ttl_ms: number;
   permissions: Permission[];
+  /** Whether the role allows SSH port forwarding (`-L`, `-R`, `-D`). */
+  port_forwarding: boolean;
 }
 
 /** What the decisions need to know about a user. */
@@ -65,6 +67,7 @@ const HOUR = 60 * 60 * 1000;
  * The roles every cluster has, as fresh copies the caller may change.
  * - `admin`: own logins and root on all nodes; every permission.
  * - `access`: own logins on all nodes; no admin permissions (own sessions only).
+ *   Both `admin` and `access` allow port forwarding.
  * - `auditor`: no logins; reads the audit log, replays recordings and joins
  *   sessions. Having no login on the node, a joining auditor can only be an
  *   observer (lib/session decides the join mode from {@link canAccessNode}).
@@ -76,18 +79,21 @@ export function defaultRoles(): Role[] {
     node_labels: { "*": "*" },
     max_session_ttl_ms: 12 * HOUR,
     permissions: [...PERMISSIONS],
+    port_forwarding: true,
   }, {
     name: "access",
     logins: [INTERNAL_LOGINS],
     node_labels: { "*": "*" },
     max_session_ttl_ms: 12 * HOUR,
     permissions: [],
+    port_forwarding: true,
   }, {
     name: "auditor",
     logins: [],
     node_labels: {},
     max_session_ttl_ms: 12 * HOUR,
     permissions: ["audit.read", "sessions.replay", "sessions.join"],
+    port_forwarding: false,
   }];
 }
 
@@ -146,6 +152,9 @@ export function validateRole(role: Role): Role {
       `Invalid ${where}: permissions must be a list of ${PERMISSIONS.join(", ")}` +
         (bad !== undefined ? `; got "${bad}"` : ""),
     );
+  }
+  if (typeof role.port_forwarding !== "boolean") {
+    throw new BadRequest(`Invalid ${where}: port_forwarding must be true or false`);
   }
   return role;
 }
@@ -260,4 +269,21 @@ export function hasPermission(_user: RbacUser, roles: readonly Role[], perm: Per
 export function maxSessionTtl(_user: RbacUser, roles: readonly Role[]): number {
   if (roles.length === 0) return 0;
   return Math.min(...roles.map((r) => r.max_session_ttl_ms));
+}
+
+/**
+ * Whether the user may forward ports (`ssh -L/-R/-D`): some role must allow it.
+ * The answer goes into the user's certificates (`permit-port-forwarding`), so
+ * nodes reached end to end enforce it too.
+ *
+ * @param _user the user (see {@link hasPermission})
+ * @param roles the user's resolved roles
+ * @returns true when some role allows port forwarding
+ * @example
+ * ```ts
+ * const extensions = canForwardPorts(user, roles) ? withForwarding : withoutForwarding;
+ * ```
+ */
+export function canForwardPorts(_user: RbacUser, roles: readonly Role[]): boolean {
+  return roles.some((r) => r.port_forwarding);
 }

@@ -27,6 +27,8 @@ export interface Identity {
   permissions: Permission[];
   /** Longest certificate or web session the roles allow. */
   maxSessionTtlMs: number;
+  /** Whether some role allows SSH port forwarding. */
+  portForwarding: boolean;
 }
 
 /** Credentials a person types. */

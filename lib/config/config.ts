@@ -41,6 +41,10 @@ const role = object("A role.", {
   node_labels: stringMap("Labels a node must have; a value of * matches any value."),
   max_session_ttl: duration("Longest certificate or web session this role grants.", "12h"),
   permissions: list(`Permissions: ${PERMISSIONS.join(", ")}.`, permission),
+  port_forwarding: bool(
+    "Allow SSH port forwarding (ssh -L, -R, -D) to holders of this role.",
+    false,
+  ),
 }, ["name"]);
 
 const node = object("A node declared in the config file.", {

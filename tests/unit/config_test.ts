@@ -29,6 +29,8 @@ roles:
     node_labels: { team: db }
     max_session_ttl: 8h
     permissions: [sessions.join]
+  - name: tunnels
+    port_forwarding: true
 nodes:
   - name: saturn
     addr: 10.0.0.5:22
@@ -40,7 +42,9 @@ nodes:
     node_labels: { team: "db" },
     max_session_ttl: 8 * 3_600_000,
     permissions: ["sessions.join"],
+    port_forwarding: false,
   });
+  assert.equal(config.roles[1].port_forwarding, true);
   assert.equal(config.nodes[0].addr, "10.0.0.5:22");
   assert.equal(config.nodes[0].require_host_cert, false);
 });

@@ -3,6 +3,7 @@ import { isKind } from "../../lib/errors.ts";
 import {
   allowedLogins,
   canAccessNode,
+  canForwardPorts,
   defaultRoles,
   defaultRoleTable,
   hasPermission,
@@ -18,7 +19,15 @@ import {
 const HOUR = 3_600_000;
 
 function role(name: string, r: Partial<Role>): Role {
-  return { name, logins: [], node_labels: {}, max_session_ttl_ms: HOUR, permissions: [], ...r };
+  return {
+    name,
+    logins: [],
+    node_labels: {},
+    max_session_ttl_ms: HOUR,
+    permissions: [],
+    port_forwarding: false,
+    ...r,
+  };
 }
 
 const TABLE = defaultRoleTable();
@@ -149,6 +158,7 @@ Deno.test("validateRole() names the bad field", () => {
     [{ max_session_ttl_ms: 0 }, /max_session_ttl_ms/],
     [{ permissions: ["root" as Permission] }, /permissions.*"root"/],
     [{ permissions: "users" as unknown as Permission[] }, /permissions/],
+    [{ port_forwarding: "yes" as unknown as boolean }, /port_forwarding/],
   ];
   for (const [patch, message] of cases) {
     assert.throws(
@@ -165,4 +175,22 @@ Deno.test("defaultRoles() returns copies that validate", () => {
   roles.forEach(validateRole);
   roles[0].logins.push("mallory");
   assert.deepEqual(defaultRoles()[0].logins, [INTERNAL_LOGINS, "root"]);
+});
+
+Deno.test("canForwardPorts() is allowed when some role allows it, denied otherwise", () => {
+  const table = defaultRoleTable();
+  table.set("tunnels", role("tunnels", { port_forwarding: true }));
+  table.set("plain", role("plain", {}));
+  const cases: [string[], boolean][] = [
+    [["admin"], true],
+    [["access"], true],
+    [["auditor"], false],
+    [["plain"], false],
+    [["plain", "tunnels"], true],
+    [["auditor", "access"], true],
+    [[], false],
+  ];
+  for (const [names, expected] of cases) {
+    assert.equal(canForwardPorts(alice, resolveRoles(names, table)), expected, names.join(","));
+  }
 });
