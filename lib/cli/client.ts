@@ -136,10 +136,16 @@ Examples:
 Interactive shell when stdin is a terminal, else runs the command with stdin
 piped. The remote command's exit code becomes postern's.
 
+-L and -R forward ports as OpenSSH's do, [bind_address:]port:host:hostport:
+-L listens here (loopback by default) and connects from the node; -R listens
+on the node and connects from here. They may repeat; with -N nothing runs and
+the forwards last until Ctrl-C.
+
 Examples:
   postern ssh root@saturn
   postern ssh root@saturn -- uname -a
-  postern ssh --tunnel root@saturn`,
+  postern ssh --tunnel root@saturn
+  postern ssh -N -L 5432:db.internal:5432 root@saturn`,
     minArgs: 1,
     maxArgs: 1,
     passThrough: true,
@@ -148,10 +154,45 @@ Examples:
         type: "boolean",
         description: "end to end through the proxy: subsystem (not recorded by the proxy)",
       },
+      "local-forward": {
+        type: "list",
+        short: "L",
+        placeholder: "[addr:]port:host:hostport",
+        description: "listen here, connect to host:hostport from the node",
+      },
+      "remote-forward": {
+        type: "list",
+        short: "R",
+        placeholder: "[addr:]port:host:hostport",
+        description: "listen on the node, connect to host:hostport from here",
+      },
+      "no-command": {
+        type: "boolean",
+        short: "N",
+        description: "run no command; only forward ports until Ctrl-C",
+      },
     },
     async run(parsed) {
       const { ssh } = await import("../client/ssh.ts");
-      return await ssh(parsed.args[0], parsed.rest, { tunnel: parsed.flags.tunnel === true });
+      const { parseForwardSpec } = await import("../client/forwarding.ts");
+      const specs = (name: string, flag: "-L" | "-R") =>
+        ((parsed.flags[name] as string[] | undefined) ?? []).map((s) => {
+          try {
+            return parseForwardSpec(s, flag);
+          } catch (error) {
+            throw new UsageError((error as Error).message, this);
+          }
+        });
+      const noCommand = parsed.flags["no-command"] === true;
+      if (noCommand && parsed.rest.length) {
+        throw new UsageError("-N runs no command; drop the command or -N", this);
+      }
+      return await ssh(parsed.args[0], parsed.rest, {
+        tunnel: parsed.flags.tunnel === true,
+        localForwards: specs("local-forward", "-L"),
+        remoteForwards: specs("remote-forward", "-R"),
+        noCommand,
+      });
     },
   },
   {

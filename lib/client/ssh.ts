@@ -16,6 +16,7 @@ import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
 import { knownHostsPath, type LoadedKeys, loadKeys } from "./profile.ts";
 import { parseCertificateLine } from "../sshcert/mod.ts";
 import { writeAllSync } from "./io.ts";
+import { type Forwards, type ForwardSpec, startForwards } from "./forwarding.ts";
 
 /** Connects to the proxy's SSH gateway as `username`, verifying its pinned host key. */
 export async function connectToProxy(
@@ -173,11 +174,23 @@ async function connectThroughTunnel(
   }
 }
 
-/** `postern ssh [--tunnel] [login@]node [command...]`. */
+/** Options of {@linkcode ssh}. */
+export interface SshOptions {
+  /** End to end through the `proxy:` subsystem instead of a proxy-terminated session. */
+  tunnel?: boolean;
+  /** `-L` forwards. */
+  localForwards?: ForwardSpec[];
+  /** `-R` forwards. */
+  remoteForwards?: ForwardSpec[];
+  /** `-N`: run nothing, only forward ports until interrupted. */
+  noCommand?: boolean;
+}
+
+/** `postern ssh [--tunnel] [-L ...] [-R ...] [-N] [login@]node [command...]`. */
 export async function ssh(
   target: string,
   command: string[],
-  options: { tunnel?: boolean } = {},
+  options: SshOptions = {},
 ): Promise<number> {
   const keys = await loadKeys();
   const { login, node } = parseTarget(target, keys.profile.logins);
@@ -192,11 +205,35 @@ export async function ssh(
   const client = options.tunnel
     ? await connectThroughTunnel(keys, login, node)
     : await connectToProxy(keys, `${login}:${node}`);
+  let forwards: Forwards | undefined;
   try {
+    forwards = await startForwards(client, {
+      local: options.localForwards ?? [],
+      remote: options.remoteForwards ?? [],
+    }, (line) => console.error(line));
+    if (options.noCommand) return await untilInterrupted(client);
     return await runRemote(client, command.length ? command.join(" ") : undefined);
   } finally {
+    forwards?.close();
     client.end();
   }
+}
+
+/**
+ * `-N`: keeps the connection (and its forwards) until Ctrl-C or SIGTERM (exit
+ * 0) or until the connection drops (exit 255, as OpenSSH).
+ */
+function untilInterrupted(client: Client): Promise<number> {
+  return new Promise((resolve) => {
+    const signals = ["SIGINT", "SIGTERM"] as const;
+    const stop = (code: number) => {
+      for (const signal of signals) Deno.removeSignalListener(signal, interrupted);
+      resolve(code);
+    };
+    const interrupted = () => stop(0);
+    for (const signal of signals) Deno.addSignalListener(signal, interrupted);
+    client.on("close", () => stop(255));
+  });
 }
 
 /** `postern join <id>`: watch (observer) or share (peer) a live session. */

@@ -82,6 +82,35 @@ function hostKeyVerifier(deps: NodeSessionDeps, authorized: AuthorizedNode): Hos
   };
 }
 
+/**
+ * Logs in to an authorised node as the proxy does on a user's behalf: with the
+ * minted credentials, verifying the node's pinned host key.
+ *
+ * @param deps shared services (auth for pinning a first-seen key, dial timeout)
+ * @param authorized the node and login that were authorised
+ * @param credentials the certificate minted for that login
+ * @returns the connected client
+ * @throws Unavailable with a one-line reason when the node cannot be reached or refuses
+ */
+export async function connectToNode(
+  deps: NodeSessionDeps,
+  authorized: AuthorizedNode,
+  credentials: NodeLoginCredentials,
+): Promise<Client> {
+  const { node, login } = authorized;
+  const addr = parseHostPort(node.addr)!;
+  return await connectSsh({
+    host: addr.hostname,
+    port: addr.port,
+    address: `${node.name} (${node.addr})`,
+    username: login,
+    certificate: credentials.certificate,
+    signer: credentials.signer,
+    hostKeyVerifier: hostKeyVerifier(deps, authorized),
+    readyTimeoutMs: deps.dialTimeoutMs,
+  });
+}
+
 /** Logs in to the node and opens the session; rejects with a user-facing error. */
 export async function startNodeSession(
   deps: NodeSessionDeps,
@@ -92,17 +121,7 @@ export async function startNodeSession(
   meta: { kind: "ssh" | "web"; remoteAddr: string },
 ): Promise<NodeSession> {
   const { node, login, identity } = authorized;
-  const addr = parseHostPort(node.addr)!;
-  const client = await connectSsh({
-    host: addr.hostname,
-    port: addr.port,
-    address: `${node.name} (${node.addr})`,
-    username: login,
-    certificate: credentials.certificate,
-    signer: credentials.signer,
-    hostKeyVerifier: hostKeyVerifier(deps, authorized),
-    readyTimeoutMs: deps.dialTimeoutMs,
-  });
+  const client = await connectToNode(deps, authorized, credentials);
   let channel: ClientChannel;
   let exitStatus: ExitStatus;
   try {

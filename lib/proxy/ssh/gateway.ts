@@ -14,6 +14,7 @@ import { failChannel, rejectChannelOpen, sendAuthBanner, userMessage } from "./m
 import { handleSessions } from "./terminated.ts";
 import { authorizeTunnel, parseProxySubsystem, runTunnel } from "./tunnel.ts";
 import { dialNode } from "../dial.ts";
+import { PortForwarder } from "./forwarding.ts";
 
 type ConnectionState =
   | { kind: "authenticating"; bannerSent: boolean }
@@ -93,6 +94,14 @@ export function createGateway(deps: NodeSessionDeps) {
         handleSessions(session, who, deps, remoteAddr);
       });
 
+      const node = who.target.node;
+      if (node !== null) {
+        serveForwarding(
+          new PortForwarder(client, { ...who, target: { ...who.target, node } }, deps, remoteAddr),
+        );
+        return;
+      }
+
       client.on("tcpip", async (accept, reject, info) => {
         let conn: Deno.TcpConn;
         let authorized;
@@ -115,4 +124,27 @@ export function createGateway(deps: NodeSessionDeps) {
       client.on("request", (_accept, reject) => reject?.());
     });
   };
+}
+
+/**
+ * In a `login:node` connection, `direct-tcpip` and `tcpip-forward` are port
+ * forwards through the node (`ssh -L/-R`), not tunnels to registered nodes.
+ */
+function serveForwarding(forwarder: PortForwarder): void {
+  const { user: client, deps } = forwarder;
+  client.on("tcpip", (accept, reject, info) => void forwarder.openLocal(accept, reject, info));
+  client.on("request", async (accept, reject, name, info) => {
+    try {
+      if (name === "tcpip-forward") {
+        accept?.(await forwarder.listenRemote(info.bindAddr, info.bindPort));
+      } else if (name === "cancel-tcpip-forward") {
+        await forwarder.cancelRemote(info.bindAddr, info.bindPort);
+        accept?.();
+      } else reject?.();
+    } catch (error) {
+      // A global request's failure carries no text; OpenSSH prints its own warning.
+      deps.log.debug("port forward request refused", { error: userMessage(error, deps.log) });
+      reject?.();
+    }
+  });
 }
