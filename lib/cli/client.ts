@@ -41,6 +41,21 @@ function formatFlag(value: string | undefined): "table" | "json" {
   return format;
 }
 
+/** Runs `callback` at `time` (timers cannot wait longer than ~24.8 days at once). */
+function atTime(
+  time: Date,
+  callback: () => void,
+): { timer?: ReturnType<typeof setTimeout> } {
+  const handle: { timer?: ReturnType<typeof setTimeout> } = {};
+  const arm = () => {
+    const wait = time.getTime() - Date.now();
+    if (wait <= 0) return callback();
+    handle.timer = setTimeout(arm, Math.min(wait, 2 ** 31 - 1));
+  };
+  arm();
+  return handle;
+}
+
 export const clientCommands: Command[] = [
   {
     path: ["login"],
@@ -291,7 +306,8 @@ Examples:
     path: ["agent"],
     summary: "Serve your key and certificate over an ssh-agent socket",
     details: `
-Prints shell lines like ssh-agent; keeps running until stopped.
+Prints shell lines like ssh-agent; keeps running until stopped, or until the
+certificate expires (then it exits 1 and says so).
 
 Example:
   eval "$(postern agent)" && ssh -J root@proxy:3023 root@saturn`,
@@ -316,8 +332,19 @@ Example:
       const stop = () => void agent.close();
       Deno.addSignalListener("SIGINT", stop);
       Deno.addSignalListener("SIGTERM", stop);
+      // An expired certificate only earns refusals from nodes: stop serving it.
+      let expired = false;
+      const expiry = atTime(keys.validBefore, () => {
+        expired = true;
+        say(
+          `postern agent: certificate expired at ${keys.validBefore.toISOString()}; ` +
+            "run postern login and start the agent again",
+        );
+        stop();
+      });
       await agent.closed;
-      return 0;
+      clearTimeout(expiry.timer);
+      return expired ? 1 : 0;
     },
   },
   {

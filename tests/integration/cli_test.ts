@@ -244,6 +244,21 @@ Deno.test("postern CLI: expired certificate and agent with stock ssh", async (t)
     }
   });
 
+  await t.step("the agent stops serving when the certificate expires, and says so", async () => {
+    const login = await cluster.cliLogin(bob, home, ["--ttl", "3s"]);
+    assert.equal(login.code, 0, login.stderr);
+    const agent = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "agent", "--socket", join(cluster.dir, "expiring.sock")],
+      env: { POSTERN_HOME: home },
+    }).output();
+    assert.equal(agent.code, 1);
+    assert.match(
+      new TextDecoder().decode(agent.stderr),
+      /certificate expired at \d{4}-[\d-]+T[\d:.]+Z; run postern login and start the agent again/,
+    );
+    await assert.rejects(Deno.stat(join(cluster.dir, "expiring.sock")));
+  });
+
   await t.step("an expired certificate says when it expired", async () => {
     const login = await cluster.cliLogin(bob, home, ["--ttl", "1s"]);
     assert.equal(login.code, 0, login.stderr);
