@@ -23,6 +23,8 @@ import { resourceRoutes } from "./proxy/web/api/resources.ts";
 import { terminalRoutes } from "./proxy/web/terminal.ts";
 import { pingRoute } from "./proxy/web/api/ping.ts";
 import { tunnelRoute } from "./proxy/web/tunnel.ts";
+import { serveRawTunnel } from "./proxy/web/raw_tunnel.ts";
+import { TUNNEL_ALPN } from "./net/tunnel_protocol.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
 
 /** A running postern process. */
@@ -150,6 +152,14 @@ export async function startPostern(
         resourceRoutes(router, auth, auth, hub);
         terminalRoutes(router, deps, config);
         tunnelRoute(router, auth, log.child("tunnel"), config.proxy.dial_timeout);
+      },
+      protocols: {
+        [TUNNEL_ALPN]: (conn, remote) =>
+          serveRawTunnel(conn, remote, {
+            auth,
+            log: log.child("tunnel"),
+            dialTimeoutMs: config.proxy.dial_timeout,
+          }),
       },
     });
   } catch (error) {

@@ -1,17 +1,20 @@
 /**
  * `postern proxy ssh %r@%h:%p`: an OpenSSH ProxyCommand that reaches a node
  * through the proxy's HTTPS port. It opens one TLS connection (verifying the
- * pinned or system-trusted certificate), sends a certificate-authenticated
- * `POST .../tunnel` with a chunked body, and then copies stdin into request
- * chunks and response chunks to stdout, both at once.
+ * pinned or system-trusted certificate) offering the raw tunnel's ALPN id;
+ * when the proxy takes it, one certificate-signed `CONNECT` head is followed
+ * by raw bytes both ways (lib/net/tunnel_protocol.ts). Otherwise it sends a
+ * certificate-authenticated `POST .../tunnel` and copies stdin into request
+ * chunks and response chunks to stdout. Both directions run at once.
  *
  * @module
  */
 
 import { AccessDenied, BadRequest, PosternError, Unavailable } from "../errors.ts";
-import { loadKeys } from "./profile.ts";
+import { type LoadedKeys, loadKeys } from "./profile.ts";
+import { TUNNEL_ALPN, TUNNEL_METHOD } from "../net/tunnel_protocol.ts";
 import { certAuthHeaders, loadTrust, normalizeProxy } from "./proxy_client.ts";
-import { writeAll } from "./io.ts";
+import { writeAll, writeAllSync } from "./io.ts";
 import { batchCopy } from "../net/batch_copy.ts";
 
 const encoder = new TextEncoder();
@@ -19,6 +22,8 @@ const decoder = new TextDecoder();
 const CRLF = new Uint8Array([13, 10]);
 const LAST_CHUNK = encoder.encode("0\r\n\r\n");
 const READ_SIZE = 64 * 1024;
+/** Decoded bytes written to stdout at once, at most. */
+const FLUSH_SIZE = 256 * 1024;
 
 /** Parses `login@host:port` (port optional, IPv6 in brackets). */
 export function parseProxyTarget(
@@ -115,12 +120,55 @@ function findHeadEnd(bytes: Uint8Array): number {
   return -1;
 }
 
+/** How payload bytes travel after the heads. */
+interface Framing {
+  /** The request head for `path`. */
+  head(path: string, host: string, keys: LoadedKeys): string;
+  /** One batch of stdin as it goes on the wire. */
+  frame(data: Uint8Array): Uint8Array;
+  /** Ends the upload. */
+  end(conn: Deno.TlsConn): Promise<void>;
+  /** Turns what the proxy sends into payload. */
+  decoder(): { push(input: Uint8Array): Uint8Array[]; readonly done: boolean };
+}
+
+/** The raw tunnel chosen by ALPN (lib/net/tunnel_protocol.ts): one head, then bytes. */
+const RAW: Framing = {
+  head: (path, host, keys) =>
+    `${TUNNEL_METHOD} ${path} HTTP/1.1\r\n${
+      headerLines({ host, ...certAuthHeaders(TUNNEL_METHOD, path, keys) })
+    }\r\n`,
+  frame: (data) => data,
+  end: (conn) => conn.closeWrite(),
+  decoder: () => ({ push: (input) => [input], done: false }),
+};
+
+/** Full-duplex chunked HTTP/1.1, for proxies that do not offer the raw tunnel. */
+const CHUNKED: Framing = {
+  head: (path, host, keys) =>
+    `POST ${path} HTTP/1.1\r\n${
+      headerLines({
+        host,
+        "transfer-encoding": "chunked",
+        "content-type": "application/octet-stream",
+        ...certAuthHeaders("POST", path, keys),
+      })
+    }\r\n`,
+  frame: frameChunk,
+  end: (conn) => writeAll(conn, LAST_CHUNK),
+  decoder: () => new ChunkedDecoder(),
+};
+
+function headerLines(headers: Record<string, string>): string {
+  return Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+}
+
 /**
- * Copies stdin into request chunks until EOF, then sends the last chunk.
+ * Copies stdin to the proxy until EOF, then ends the upload.
  * Reading goes on while a chunk is being sent, and everything read meanwhile
  * becomes the next chunk: one TLS write per batch, not per pipe read.
  */
-async function pumpUp(conn: Deno.Conn): Promise<void> {
+async function pumpUp(conn: Deno.TlsConn, framing: Framing): Promise<void> {
   const buffer = new Uint8Array(READ_SIZE);
   await batchCopy(async () => {
     for (;;) {
@@ -131,8 +179,8 @@ async function pumpUp(conn: Deno.Conn): Promise<void> {
         if ((error as { code?: string }).code !== "EINTR") throw error;
       }
     }
-  }, (batch) => writeAll(conn, frameChunk(batch)));
-  await writeAll(conn, LAST_CHUNK);
+  }, (batch) => writeAll(conn, framing.frame(batch)));
+  await framing.end(conn);
 }
 
 /** `<hex size>\r\n<data>\r\n` in one buffer, so it goes out in one TLS write. */
@@ -146,24 +194,66 @@ function frameChunk(data: Uint8Array): Uint8Array {
 }
 
 /**
- * Copies response chunks to stdout until the last chunk. TLS hands over one
- * record (≤16 KiB) per read; reading goes on while stdout is written, and
- * everything decoded meanwhile goes to stdout in one write.
+ * Copies response chunks to stdout until the last chunk.
+ *
+ * TLS hands over one record (≤16 KiB) per read, and most reads complete at
+ * once because more records are already waiting. Decoded bytes gather in one
+ * buffer and go to stdout in one synchronous write when 256 KiB have gathered
+ * or when the next read is not ready at once (so interactive traffic is never
+ * held back). Synchronous writes skip Deno's thread hand-off for each
+ * asynchronous pipe write; blocking on a full pipe only stops this process
+ * reading, which is the backpressure wanted (ssh drains the pipe from its own
+ * poll loop, and never blocks on us).
  */
-async function pumpDown(conn: Deno.Conn, first: Uint8Array): Promise<void> {
-  const chunked = new ChunkedDecoder();
-  const buffer = new Uint8Array(READ_SIZE);
-  let pending: Uint8Array[] | null = chunked.push(first);
-  await batchCopy(async () => {
-    if (pending) {
-      const pieces = pending;
-      pending = null;
-      return pieces;
-    }
-    if (chunked.done) return null;
-    const n = await conn.read(buffer);
-    return n === null ? null : chunked.push(buffer.subarray(0, n));
-  }, (batch) => writeAll(Deno.stdout, batch));
+async function pumpDown(conn: Deno.Conn, first: Uint8Array, framing: Framing): Promise<void> {
+  const chunked = framing.decoder();
+  const out = new OutputBuffer(FLUSH_SIZE + READ_SIZE);
+  const read = new Uint8Array(READ_SIZE);
+  for (const piece of chunked.push(first)) out.append(piece);
+  while (!chunked.done) {
+    const pending = conn.read(read);
+    if (!(await settledAtOnce(pending))) out.flush();
+    const n = await pending;
+    if (n === null) break;
+    for (const piece of chunked.push(read.subarray(0, n))) out.append(piece);
+    if (out.length >= FLUSH_SIZE) out.flush();
+  }
+  out.flush();
+}
+
+/** Bytes gathered for stdout, written synchronously. */
+class OutputBuffer {
+  #buffer: Uint8Array;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.#buffer = new Uint8Array(capacity);
+  }
+
+  append(piece: Uint8Array): void {
+    if (this.length + piece.length > this.#buffer.length) this.flush();
+    if (piece.length > this.#buffer.length) return writeAllSync(Deno.stdout, piece);
+    this.#buffer.set(piece, this.length);
+    this.length += piece.length;
+  }
+
+  flush(): void {
+    if (this.length === 0) return;
+    writeAllSync(Deno.stdout, this.#buffer.subarray(0, this.length));
+    this.length = 0;
+  }
+}
+
+/**
+ * Whether `promise` settles within two microtask turns: Deno completes an
+ * operation whose data is already there without waiting for the event loop.
+ */
+async function settledAtOnce(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(() => (settled = true), () => (settled = true));
+  await null;
+  await null;
+  return settled;
 }
 
 /** Runs the tunnel for `login@host:port`; resolves when either side ends. */
@@ -175,27 +265,28 @@ export async function proxySsh(target: string): Promise<number> {
   const query = new URLSearchParams({ host, login, ...(port ? { port: String(port) } : {}) });
   const path = `/v1/webapi/sites/${encodeURIComponent(keys.profile.cluster)}/tunnel?${query}`;
   let conn: Deno.TlsConn;
+  let alpn: string | null;
   try {
     conn = await Deno.connectTls({
       hostname: proxy.hostname,
       port: proxy.port,
       caCerts: trust.kind === "pinned" ? [trust.pem] : undefined,
+      // POSTERN_TUNNEL=http keeps to plain HTTP, for a TLS-terminating load
+      // balancer in front of the proxy that would not pass the raw tunnel on.
+      alpnProtocols: Deno.env.get("POSTERN_TUNNEL") === "http"
+        ? ["http/1.1"]
+        : [TUNNEL_ALPN, "http/1.1"],
     });
-    await conn.handshake();
+    alpn = (await conn.handshake()).alpnProtocol;
   } catch (error) {
     if (error instanceof PosternError) throw error;
     throw new Unavailable(
       `Cannot reach the proxy at ${keys.profile.proxy}: ${(error as Error).message}`,
     );
   }
-  const headers = Object.entries({
-    host: `${proxy.hostname}:${proxy.port}`,
-    "transfer-encoding": "chunked",
-    "content-type": "application/octet-stream",
-    ...certAuthHeaders("POST", path, keys),
-  }).map(([k, v]) => `${k}: ${v}\r\n`).join("");
-  await writeAll(conn, encoder.encode(`POST ${path} HTTP/1.1\r\n${headers}\r\n`));
-  const uploading = pumpUp(conn).catch(() => {});
+  const framing = alpn === TUNNEL_ALPN ? RAW : CHUNKED;
+  await writeAll(conn, encoder.encode(framing.head(path, `${proxy.hostname}:${proxy.port}`, keys)));
+  const uploading = pumpUp(conn, framing).catch(() => {});
   const head = await readHead(conn);
   if (head.status !== 200) {
     const chunked = /^transfer-encoding:\s*chunked/im.test(head.headers);
@@ -214,7 +305,7 @@ export async function proxySsh(target: string): Promise<number> {
       ? new AccessDenied(message)
       : new Unavailable(message);
   }
-  await pumpDown(conn, head.rest).catch(() => {});
+  await pumpDown(conn, head.rest, framing).catch(() => {});
   void uploading;
   try {
     conn.close();

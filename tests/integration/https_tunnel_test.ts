@@ -1,8 +1,9 @@
 /**
- * The data path of `postern proxy ssh` (lib/client/https_tunnel.ts and
- * lib/proxy/web/tunnel.ts): stock `ssh` through the HTTPS tunnel moves
- * megabytes both ways intact, with reads and writes overlapped and batched
- * on both sides, and the proxy audits the bytes it moved.
+ * The data path of `postern proxy ssh` (lib/client/https_tunnel.ts,
+ * lib/proxy/web/raw_tunnel.ts and tunnel.ts): stock `ssh` through the HTTPS
+ * port moves megabytes both ways intact, over the raw tunnel chosen by ALPN
+ * and over the chunked HTTP route (POSTERN_TUNNEL=http), and the proxy audits
+ * the bytes it moved.
  */
 
 import assert from "node:assert/strict";
@@ -12,10 +13,18 @@ import { startCluster } from "../helpers/cluster.ts";
 import { waitForAudit } from "../helpers/gateway.ts";
 import { MAIN } from "../helpers/postern.ts";
 import { defaultSshOptions } from "../helpers/sshd.ts";
+import { TUNNEL_ALPN } from "../../lib/net/tunnel_protocol.ts";
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
-Deno.test("postern proxy ssh carries megabytes both ways intact and audits them", async () => {
+for (
+  const [kind, env] of [["tls", ""], ["https", "POSTERN_TUNNEL=http "]] as const
+) {
+  Deno.test(`postern proxy ssh (${kind}) carries megabytes both ways intact and audits them`, () =>
+    carriesMegabytes(kind, env));
+}
+
+async function carriesMegabytes(kind: string, env: string): Promise<void> {
   await using cluster = await startCluster();
   const user = await cluster.createUser("carol", { logins: ["root"] });
   const home = join(cluster.dir, "carol-home");
@@ -30,7 +39,7 @@ Deno.test("postern proxy ssh carries megabytes both ways intact and audits them"
   await Deno.writeFile(downPath, down);
 
   const proxyCommand =
-    `env POSTERN_HOME=${home} ${Deno.execPath()} run -A ${MAIN} proxy ssh %r@%h:%p`;
+    `env ${env}POSTERN_HOME=${home} ${Deno.execPath()} run -A ${MAIN} proxy ssh %r@%h:%p`;
   const keyPath = join(home, "keys", `127.0.0.1_${cluster.postern.webPort}`, user.name);
   const ssh = (command: string, stdin: Uint8Array | null) =>
     new Deno.Command("ssh", {
@@ -65,7 +74,7 @@ Deno.test("postern proxy ssh carries megabytes both ways intact and audits them"
   const end = await waitForAudit(
     cluster,
     "tunnel.end",
-    (e) => e.kind === "https" && Number(e.bytes_down) > down.length,
+    (e) => e.kind === kind && Number(e.bytes_down) > down.length,
   );
   assert.equal(end.user, "carol");
   assert.equal(end.node, "saturn");
@@ -73,7 +82,33 @@ Deno.test("postern proxy ssh carries megabytes both ways intact and audits them"
   const upload = await waitForAudit(
     cluster,
     "tunnel.end",
-    (e) => e.kind === "https" && Number(e.bytes_up) > up.length,
+    (e) => e.kind === kind && Number(e.bytes_up) > up.length,
   );
   assert.ok(Number(upload.bytes_down) > 1000, JSON.stringify(upload));
+}
+
+Deno.test("the raw tunnel refuses a malformed head and a missing signature with a JSON error", async () => {
+  await using cluster = await startCluster();
+  const pem = await Deno.readTextFile(join(cluster.postern.dataDir, "tls", "cert.pem"));
+  const ask = async (head: string) => {
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: cluster.postern.webPort,
+      caCerts: [pem],
+      alpnProtocols: [TUNNEL_ALPN],
+    });
+    assert.equal((await conn.handshake()).alpnProtocol, TUNNEL_ALPN);
+    await conn.write(new TextEncoder().encode(head));
+    const answer = new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+    const [status, body] = [answer.split(" ")[1], answer.slice(answer.indexOf("\r\n\r\n") + 4)];
+    return { status: Number(status), message: JSON.parse(body).error.message as string };
+  };
+  const malformed = await ask("GET / HTTP/1.0\r\n\r\n");
+  assert.equal(malformed.status, 400);
+  assert.match(malformed.message, /must start with "CONNECT <path> HTTP\/1\.1"/);
+  const unsigned = await ask(
+    "CONNECT /v1/webapi/sites/postern/tunnel?host=saturn&login=root HTTP/1.1\r\n\r\n",
+  );
+  assert.equal(unsigned.status, 403);
+  assert.match(unsigned.message, /needs certificate authentication/);
 });

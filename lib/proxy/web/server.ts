@@ -1,6 +1,8 @@
 /**
- * The HTTPS listener on :3080: `Deno.serve` with TLS, the router, static UI
- * files, health endpoints and security headers on every response.
+ * The HTTPS listener on :3080: TLS with ALPN dispatch (web and the raw
+ * tunnel on one port; plain `Deno.serve` where Deno's internals differ), the
+ * router, static UI files, health endpoints and security headers on every
+ * response.
  *
  * @module
  */
@@ -16,6 +18,7 @@ import {
   toErrorResponse,
   withSecurityHeaders,
 } from "./http.ts";
+import { httpConnectionServer, listenTlsWithAlpn, type ProtocolHandler } from "./tls_listener.ts";
 
 /** Options for {@linkcode startWebServer}. */
 export interface WebServerOptions {
@@ -28,6 +31,12 @@ export interface WebServerOptions {
   routes?: (router: Router) => void;
   /** Reports whether dependencies are ready, for /readyz. */
   ready?: () => boolean;
+  /**
+   * Protocols other than HTTP on the same port, by ALPN id. Served only when
+   * Deno's per-connection HTTP server is reachable (see tls_listener.ts);
+   * clients then fall back to what HTTP offers.
+   */
+  protocols?: Record<string, ProtocolHandler>;
 }
 
 /** A running web server. */
@@ -100,6 +109,22 @@ async function route(router: Router, request: Request, url: URL, remoteAddr: str
 /** Starts the HTTPS server; throws Unavailable naming the address when it cannot listen. */
 export function startWebServer(options: WebServerOptions): Promise<WebServer> {
   const handler = createWebHandler(options);
+  const serveConnection = httpConnectionServer();
+  if (options.protocols && Object.keys(options.protocols).length && serveConnection) {
+    try {
+      return Promise.resolve(listenTlsWithAlpn({
+        ...options,
+        protocols: options.protocols,
+        handler: (request, info) => handler(request, info.remoteAddr.hostname),
+        onError: (error) => toErrorResponse(error, options.log),
+      }, serveConnection));
+    } catch (error) {
+      return Promise.reject(listenError("HTTPS", options.hostname, options.port, error));
+    }
+  }
+  if (options.protocols && !serveConnection) {
+    options.log.warn("this Deno cannot serve ALPN protocols; tunnels use HTTP only");
+  }
   const controller = new AbortController();
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   let server: Deno.HttpServer<Deno.NetAddr>;

@@ -117,6 +117,101 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   while (offset < data.length) offset += await conn.write(data.subarray(offset));
 }
 
+/** Where a tunnel request goes and what it is audited as. */
+export interface TunnelRequest {
+  /** The `authorization` header (PosternCert). */
+  authorization: string | null;
+  /** The method the signature covers. */
+  method: string;
+  /** `/v1/webapi/sites/<cluster>/tunnel?host=..&login=..[&port=..]`. */
+  url: URL;
+  remoteAddr: string;
+  /** "https" (chunked HTTP) or "tls" (raw, by ALPN), for audit. */
+  kind: string;
+}
+
+/** A tunnel whose user was authenticated and authorised, its node dialled. */
+export interface OpenedTunnel {
+  conn: Deno.TcpConn;
+  /** Bytes user → node. */
+  countUp(n: number): void;
+  /** Bytes node → user. */
+  countDown(n: number): void;
+  /** Audits the end (once; later calls do nothing). */
+  finish(): void;
+}
+
+const TUNNEL_PATH = /^\/v1\/webapi\/sites\/([^/]+)\/tunnel$/;
+
+/**
+ * Checks the certificate signature, the cluster, the target and the user's
+ * roles, dials the node and audits the start.
+ *
+ * @param auth the auth service
+ * @param log for audit failures
+ * @param dialTimeoutMs how long dialling the node may take
+ * @param request the tunnel request
+ * @returns the open tunnel
+ * @throws AccessDenied, BadRequest, NotFound or Unavailable with a message for the user
+ */
+export async function openTunnel(
+  auth: AuthService,
+  log: Logger,
+  dialTimeoutMs: number,
+  request: TunnelRequest,
+): Promise<OpenedTunnel> {
+  const { authorization, url, remoteAddr } = request;
+  if (!authorization?.startsWith("PosternCert ")) {
+    throw new AccessDenied("The tunnel needs certificate authentication; use `postern proxy ssh`.");
+  }
+  const session = await certRequestSession(
+    auth,
+    authorization,
+    request.method,
+    url.pathname + url.search,
+  );
+  const cluster = TUNNEL_PATH.exec(url.pathname)?.[1];
+  if (cluster === undefined) throw new NotFound(`No tunnel at ${url.pathname}.`);
+  if (cluster !== encodeURIComponent(auth.cluster)) throw new NotFound(`No cluster "${cluster}".`);
+  const host = url.searchParams.get("host");
+  const login = url.searchParams.get("login");
+  const portText = url.searchParams.get("port");
+  if (!host || !login) throw new BadRequest(`Query parameters "host" and "login" are required.`);
+  const port = portText ? Number(portText) : null;
+  if (port !== null && !(Number.isInteger(port) && port > 0 && port < 65536)) {
+    throw new BadRequest(`"port" must be a TCP port number.`);
+  }
+  const { node } = await authorizeTarget(auth, session.identity, login, host, port);
+  const conn = await dialNode(node, dialTimeoutMs);
+  const user = session.identity.user;
+  const base = { node: node.name, addr: node.addr, login, kind: request.kind };
+  const started = Date.now();
+  let bytesUp = 0;
+  let bytesDown = 0;
+  let ended = false;
+  await auth.audit({ code: "tunnel.start", user, remoteAddr, fields: base });
+  return {
+    conn,
+    countUp: (n) => (bytesUp += n),
+    countDown: (n) => (bytesDown += n),
+    finish() {
+      if (ended) return;
+      ended = true;
+      auth.audit({
+        code: "tunnel.end",
+        user,
+        remoteAddr,
+        fields: {
+          ...base,
+          bytes_up: bytesUp,
+          bytes_down: bytesDown,
+          duration_ms: Date.now() - started,
+        },
+      }).catch((error) => log.error("cannot audit tunnel end", { error: String(error) }));
+    },
+  };
+}
+
 /** Installs the tunnel route. */
 export function tunnelRoute(
   router: Router,
@@ -127,60 +222,18 @@ export function tunnelRoute(
   router.on(
     "POST",
     "/v1/webapi/sites/:cluster/tunnel",
-    async (request, { url, params, remoteAddr }) => {
-      const authorization = request.headers.get("authorization");
-      if (!authorization?.startsWith("PosternCert ")) {
-        throw new AccessDenied(
-          "The tunnel needs certificate authentication; use `postern proxy ssh`.",
-        );
-      }
-      const session = await certRequestSession(
-        auth,
-        authorization,
-        "POST",
-        url.pathname + url.search,
-      );
-      if (params.cluster !== auth.cluster) throw new NotFound(`No cluster "${params.cluster}".`);
-      const host = url.searchParams.get("host");
-      const login = url.searchParams.get("login");
-      const portText = url.searchParams.get("port");
-      if (!host || !login) {
-        throw new BadRequest(
-          `Query parameters "host" and "login" are required.`,
-        );
-      }
-      const port = portText ? Number(portText) : null;
-      if (port !== null && !(Number.isInteger(port) && port > 0 && port < 65536)) {
-        throw new BadRequest(`"port" must be a TCP port number.`);
-      }
+    async (request, { url, remoteAddr }) => {
       if (!request.body) throw new BadRequest("The tunnel needs a streaming request body.");
-      const { node } = await authorizeTarget(auth, session.identity, login, host, port);
-      const conn = await dialNode(node, dialTimeoutMs);
-      const user = session.identity.user;
-      const base = { node: node.name, addr: node.addr, login, kind: "https" };
-      const started = Date.now();
-      let bytesUp = 0;
-      let bytesDown = 0;
-      await auth.audit({ code: "tunnel.start", user, remoteAddr, fields: base });
-      let ended = false;
-      const finished = () => {
-        if (ended) return;
-        ended = true;
-        auth.audit({
-          code: "tunnel.end",
-          user,
-          remoteAddr,
-          fields: {
-            ...base,
-            bytes_up: bytesUp,
-            bytes_down: bytesDown,
-            duration_ms: Date.now() - started,
-          },
-        }).catch((error) => log.error("cannot audit tunnel end", { error: String(error) }));
-      };
-      const nodeConn = new NodeConn(conn);
-      void userInput(request.body, nodeConn, (n) => (bytesUp += n));
-      const body = nodeOutput(nodeConn, (n) => (bytesDown += n), finished);
+      const tunnel = await openTunnel(auth, log, dialTimeoutMs, {
+        authorization: request.headers.get("authorization"),
+        method: "POST",
+        url,
+        remoteAddr,
+        kind: "https",
+      });
+      const nodeConn = new NodeConn(tunnel.conn);
+      void userInput(request.body, nodeConn, tunnel.countUp);
+      const body = nodeOutput(nodeConn, tunnel.countDown, tunnel.finish);
       return new Response(body, {
         headers: { "content-type": "application/octet-stream", "cache-control": "no-store" },
       });

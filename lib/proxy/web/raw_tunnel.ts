@@ -1,0 +1,172 @@
+/**
+ * The raw tunnel on the HTTPS port (lib/net/tunnel_protocol.ts): a TLS
+ * connection that chose the tunnel's ALPN id sends one `CONNECT` head with a
+ * certificate signature; the proxy authorises it as it does the HTTP tunnel
+ * route and then copies bytes both ways between the TLS stream and the node,
+ * with no framing.
+ *
+ * @module
+ */
+
+import type { AuthService } from "../../auth/service.ts";
+import { BadRequest } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import { batchCopy, Slabs } from "../../net/batch_copy.ts";
+import { MAX_HEAD_BYTES, TUNNEL_METHOD } from "../../net/tunnel_protocol.ts";
+import { toErrorResponse } from "./http.ts";
+import { type OpenedTunnel, openTunnel } from "./tunnel.ts";
+
+/** Most bytes read from either side at once. */
+const READ_SIZE = 256 * 1024;
+/** How long a client may take to send its head. */
+const HEAD_TIMEOUT_MS = 10_000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Services the raw tunnel needs. */
+export interface RawTunnelDeps {
+  auth: AuthService;
+  log: Logger;
+  dialTimeoutMs: number;
+}
+
+/**
+ * Serves one raw tunnel connection until either side ends it.
+ *
+ * @param conn the TLS connection (ALPN settled on the tunnel)
+ * @param remoteAddr the client's address
+ * @param deps auth, log, dial timeout
+ * @returns when the tunnel is over (the caller closes `conn`)
+ */
+export async function serveRawTunnel(
+  conn: Deno.TlsConn,
+  remoteAddr: Deno.NetAddr,
+  deps: RawTunnelDeps,
+): Promise<void> {
+  let tunnel: OpenedTunnel;
+  let rest: Uint8Array;
+  try {
+    const head = await readHead(conn);
+    rest = head.rest;
+    tunnel = await openTunnel(deps.auth, deps.log, deps.dialTimeoutMs, {
+      authorization: head.headers.get("authorization") ?? null,
+      method: TUNNEL_METHOD,
+      url: new URL(head.target, "https://proxy.invalid"),
+      remoteAddr: remoteAddr.hostname,
+      kind: "tls",
+    });
+  } catch (error) {
+    const response = toErrorResponse(error, deps.log);
+    const body = new Uint8Array(await response.arrayBuffer());
+    const headText = `HTTP/1.1 ${response.status} ${response.statusText || "Error"}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${body.length}\r\n` +
+      "connection: close\r\n\r\n";
+    await writeAll(conn, concat(encoder.encode(headText), body)).catch(() => {});
+    return;
+  }
+  try {
+    await writeAll(conn, encoder.encode("HTTP/1.1 200 OK\r\n\r\n"));
+    await Promise.all([up(conn, tunnel, rest), down(conn, tunnel)]);
+  } catch {
+    // Either side went away: the tunnel is over.
+  } finally {
+    tunnel.finish();
+    try {
+      tunnel.conn.close();
+    } catch { /* closed already */ }
+  }
+}
+
+/** User → node, then a half-close toward the node. */
+async function up(conn: Deno.TlsConn, tunnel: OpenedTunnel, first: Uint8Array): Promise<void> {
+  if (first.length) {
+    tunnel.countUp(first.length);
+    await writeAll(tunnel.conn, first);
+  }
+  const buffer = new Uint8Array(READ_SIZE);
+  await batchCopy(async () => {
+    const n = await conn.read(buffer);
+    if (n === null) return null;
+    tunnel.countUp(n);
+    return [buffer.subarray(0, n)];
+  }, (batch) => writeAll(tunnel.conn, batch));
+  await tunnel.conn.closeWrite();
+}
+
+/** Node → user; the node's end closes the TLS stream for writing (close_notify). */
+async function down(conn: Deno.TlsConn, tunnel: OpenedTunnel): Promise<void> {
+  const slabs = new Slabs(READ_SIZE);
+  await batchCopy(async () => {
+    const n = await tunnel.conn.read(slabs.next());
+    if (n === null) return null;
+    tunnel.countDown(n);
+    return [slabs.take(n)];
+  }, (batch) => writeAll(conn, batch));
+  await conn.closeWrite();
+}
+
+/** Reads `CONNECT <target> HTTP/1.1` and its headers; returns whatever came after them. */
+async function readHead(
+  conn: Deno.Conn,
+): Promise<{ target: string; headers: Headers; rest: Uint8Array }> {
+  const timer = setTimeout(() => conn.close(), HEAD_TIMEOUT_MS);
+  try {
+    let buffered: Uint8Array = new Uint8Array(0);
+    const chunk = new Uint8Array(MAX_HEAD_BYTES);
+    for (;;) {
+      const end = indexOfBlankLine(buffered);
+      if (end >= 0) {
+        return parseHead(decoder.decode(buffered.subarray(0, end)), buffered.slice(end + 4));
+      }
+      if (buffered.length > MAX_HEAD_BYTES) {
+        throw new BadRequest(`The tunnel head is larger than ${MAX_HEAD_BYTES} bytes.`);
+      }
+      const n = await conn.read(chunk);
+      if (n === null) throw new BadRequest("The connection ended before the tunnel head.");
+      buffered = concat(buffered, chunk.subarray(0, n));
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function parseHead(text: string, rest: Uint8Array) {
+  const [requestLine, ...lines] = text.split("\r\n");
+  const match = /^CONNECT (\/\S*) HTTP\/1\.1$/.exec(requestLine);
+  if (!match) {
+    throw new BadRequest(`The tunnel head must start with "${TUNNEL_METHOD} <path> HTTP/1.1".`);
+  }
+  const headers = new Headers();
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new BadRequest(`Malformed header line in the tunnel head.`);
+    try {
+      headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+    } catch {
+      throw new BadRequest(`Malformed header line in the tunnel head.`);
+    }
+  }
+  return { target: match[1], headers, rest };
+}
+
+function indexOfBlankLine(bytes: Uint8Array): number {
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) offset += await conn.write(data.subarray(offset));
+}

@@ -1,0 +1,202 @@
+/**
+ * The HTTPS port's listener with TLS ALPN dispatch: one port carries the web
+ * (`h2`, `http/1.1`) and, by ALPN id, other protocols (the raw tunnel of
+ * lib/net/tunnel_protocol.ts), as Teleport's TLS routing does.
+ *
+ * `Deno.serve` cannot dispatch on ALPN, so connections are accepted here and
+ * web connections are served with `Deno.serveHttp` (Deno's per-connection
+ * HTTP server, h2 and http/1.1, WebSocket upgrades included). It is
+ * deprecated and absent from Deno's type declarations:
+ * {@link httpConnectionServer} checks it is there, and the caller falls back
+ * to plain `Deno.serve` (no ALPN protocols) when it is not. (Deno's internal
+ * `serveHttpOnConnection` was tried first: it closes the connection under an
+ * upgraded WebSocket.)
+ *
+ * @module
+ */
+
+import type { Logger } from "../../log.ts";
+
+/** What `Deno.serve` calls for each request. */
+export type RequestHandler = (
+  request: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+) => Response | Promise<Response>;
+
+/** One HTTP request on a connection served by `Deno.serveHttp`. */
+interface RequestEvent {
+  readonly request: Request;
+  respondWith(response: Response | Promise<Response>): Promise<void>;
+}
+
+/** `Deno.serveHttp`: the HTTP requests of one connection. */
+type ServeConnection = (conn: Deno.Conn) => AsyncIterable<RequestEvent> & { close(): void };
+
+/** A handler for connections that chose an ALPN protocol other than HTTP. */
+export type ProtocolHandler = (conn: Deno.TlsConn, remoteAddr: Deno.NetAddr) => Promise<void>;
+
+/** Options of {@linkcode listenTlsWithAlpn}. */
+export interface AlpnListenerOptions {
+  hostname: string;
+  port: number;
+  cert: string;
+  key: string;
+  handler: RequestHandler;
+  onError(error: unknown): Response | Promise<Response>;
+  /** ALPN protocol ids besides h2 and http/1.1, with their handlers. */
+  protocols: Record<string, ProtocolHandler>;
+  log: Logger;
+  /**
+   * A client that has not finished the TLS handshake by then is dropped.
+   * @default {10000}
+   */
+  handshakeTimeoutMs?: number;
+}
+
+/** A running listener. */
+export interface AlpnListener {
+  addr: Deno.NetAddr;
+  /** Resolves once the listener has stopped and every connection has ended. */
+  finished: Promise<void>;
+  /** Stops accepting, lets HTTP requests in flight finish, closes other connections. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Deno's per-connection HTTP server, when this Deno has it.
+ *
+ * @returns `Deno.serveHttp`, or undefined when this Deno has none
+ */
+export function httpConnectionServer(): ServeConnection | undefined {
+  const serve = (Deno as unknown as { serveHttp?: unknown }).serveHttp;
+  return typeof serve === "function" ? serve.bind(Deno) as ServeConnection : undefined;
+}
+
+/**
+ * Listens with TLS and dispatches each connection on its ALPN protocol.
+ *
+ * @param options address, certificate, HTTP handler, other protocols
+ * @param serveConnection from {@link httpConnectionServer}
+ * @returns the listener
+ * @throws what `Deno.listenTls` throws when the address cannot be bound
+ */
+export function listenTlsWithAlpn(
+  options: AlpnListenerOptions,
+  serveConnection: ServeConnection,
+): AlpnListener {
+  const listener = Deno.listenTls({
+    hostname: options.hostname,
+    port: options.port,
+    cert: options.cert,
+    key: options.key,
+    // The server's order decides (rustls): a client offering a tunnel protocol
+    // and http/1.1 gets the tunnel; browsers never offer it.
+    alpnProtocols: [...Object.keys(options.protocols), "h2", "http/1.1"],
+  });
+  let stopping = false;
+  const web = new Set<{ close(): void }>();
+  const others = new Set<Deno.TlsConn>();
+  const running = new Set<Promise<void>>();
+  const responding = new Set<Promise<void>>();
+
+  const dispatch = async (conn: Deno.TlsConn) => {
+    const timer = setTimeout(() => closeQuietly(conn), options.handshakeTimeoutMs ?? 10_000);
+    let alpn: string | null;
+    try {
+      alpn = (await conn.handshake()).alpnProtocol;
+    } catch {
+      closeQuietly(conn); // not TLS, a bad certificate on the client's side, or timed out
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    const protocol = alpn === null ? undefined : options.protocols[alpn];
+    if (protocol) {
+      others.add(conn);
+      try {
+        await protocol(conn, conn.remoteAddr);
+      } catch (error) {
+        options.log.warn("connection handler failed", { alpn, error: String(error) });
+      } finally {
+        others.delete(conn);
+        closeQuietly(conn);
+      }
+      return;
+    }
+    const requests = serveConnection(conn);
+    web.add(requests);
+    try {
+      for await (const event of requests) {
+        const info = { remoteAddr: conn.remoteAddr, completed: Promise.resolve() };
+        const answer = (async () => {
+          try {
+            return await options.handler(event.request, info);
+          } catch (error) {
+            return await options.onError(error);
+          }
+        })();
+        const sent = event.respondWith(answer).catch(() => {/* the client went away */});
+        responding.add(sent);
+        sent.finally(() => responding.delete(sent));
+      }
+    } catch {
+      // A broken connection ends its requests.
+    } finally {
+      web.delete(requests);
+    }
+  };
+
+  const accepting = (async () => {
+    for (;;) {
+      let conn: Deno.TlsConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (stopping || error instanceof Deno.errors.BadResource) return;
+        options.log.warn("cannot accept an HTTPS connection", { error: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      const task = dispatch(conn).finally(() => running.delete(task));
+      running.add(task);
+    }
+  })();
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = () =>
+    shuttingDown ??= (async () => {
+      stopping = true;
+      try {
+        listener.close();
+      } catch { /* closed already */ }
+      await accepting;
+      for (const conn of others) closeQuietly(conn);
+      // Responses being sent may finish (bounded), then every connection closes.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...responding]),
+        new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS))),
+      ]);
+      clearTimeout(timer);
+      for (const requests of web) {
+        try {
+          requests.close();
+        } catch { /* closed already */ }
+      }
+      await Promise.allSettled([...running]);
+    })();
+  const finished = accepting.then(() => shutdown());
+
+  return { addr: listener.addr, finished, shutdown };
+}
+
+/** How long shutdown waits for responses being sent. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed already.
+  }
+}
