@@ -26,6 +26,7 @@ import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { BadRequest } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { listenPrivately } from "./agent_socket.ts";
+import { writeAll } from "./io.ts";
 import {
   bytesEqual,
   CertError,
@@ -315,12 +316,6 @@ async function readExactly(conn: Deno.Conn, buf: Uint8Array): Promise<boolean> {
     filled += n;
   }
   return true;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let written = 0; written < bytes.length;) {
-    written += await conn.write(bytes.subarray(written));
-  }
 }
 
 function frame(reply: Uint8Array): Uint8Array {

@@ -16,6 +16,7 @@ import { TUNNEL_ALPN, TUNNEL_METHOD } from "../net/tunnel_protocol.ts";
 import { certAuthHeaders, loadTrust, normalizeProxy } from "./proxy_client.ts";
 import { writeAll, writeAllSync } from "./io.ts";
 import { batchCopy } from "../net/batch_copy.ts";
+import { concatBytes, headEnd } from "../net/bytes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -51,7 +52,7 @@ export class ChunkedDecoder {
 
   /** Feeds bytes; returns the payload pieces they complete (views into `input` or copies). */
   push(input: Uint8Array): Uint8Array[] {
-    let data = this.#pending.length ? concat(this.#pending, input) : input;
+    let data = this.#pending.length ? concatBytes(this.#pending, input) : input;
     this.#pending = new Uint8Array(0);
     const out: Uint8Array[] = [];
     while (data.length && this.#state !== "done") {
@@ -82,13 +83,6 @@ export class ChunkedDecoder {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 /** Reads the response head; returns status and whatever body bytes came with it. */
 async function readHead(
   conn: Deno.Conn,
@@ -96,7 +90,7 @@ async function readHead(
   let buffered: Uint8Array = new Uint8Array(0);
   const chunk = new Uint8Array(16 * 1024);
   for (;;) {
-    const end = findHeadEnd(buffered);
+    const end = headEnd(buffered);
     if (end >= 0) {
       const headers = decoder.decode(buffered.subarray(0, end));
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(headers)?.[1] ?? 0);
@@ -107,17 +101,8 @@ async function readHead(
     }
     const n = await conn.read(chunk);
     if (n === null) throw new Unavailable("The proxy closed the connection before answering.");
-    buffered = concat(buffered, chunk.subarray(0, n));
+    buffered = concatBytes(buffered, chunk.subarray(0, n));
   }
-}
-
-function findHeadEnd(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-      return i;
-    }
-  }
-  return -1;
 }
 
 /** How payload bytes travel after the heads. */

@@ -4,14 +4,7 @@
  * @module
  */
 
-/** Writes all of `data`: `write` may take only part of it (pipes, sockets). */
-export async function writeAll(
-  writer: { write(data: Uint8Array): Promise<number> },
-  data: Uint8Array,
-): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) offset += await writer.write(data.subarray(offset));
-}
+export { writeAll } from "../net/bytes.ts";
 
 /** Synchronous {@linkcode writeAll}, for event handlers that must not reorder output. */
 export function writeAllSync(

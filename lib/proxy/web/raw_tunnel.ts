@@ -12,6 +12,7 @@ import type { AuthService } from "../../auth/service.ts";
 import { BadRequest } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { batchCopy, Slabs } from "../../net/batch_copy.ts";
+import { concatBytes, headEnd, writeAll } from "../../net/bytes.ts";
 import { MAX_HEAD_BYTES, TUNNEL_METHOD } from "../../net/tunnel_protocol.ts";
 import { toErrorResponse } from "./http.ts";
 import { type OpenedTunnel, openTunnel } from "./tunnel.ts";
@@ -62,7 +63,7 @@ export async function serveRawTunnel(
     const headText = `HTTP/1.1 ${response.status} ${response.statusText || "Error"}\r\n` +
       `content-type: application/json\r\ncontent-length: ${body.length}\r\n` +
       "connection: close\r\n\r\n";
-    await writeAll(conn, concat(encoder.encode(headText), body)).catch(() => {});
+    await writeAll(conn, concatBytes(encoder.encode(headText), body)).catch(() => {});
     return;
   }
   try {
@@ -115,7 +116,7 @@ async function readHead(
     let buffered: Uint8Array = new Uint8Array(0);
     const chunk = new Uint8Array(MAX_HEAD_BYTES);
     for (;;) {
-      const end = indexOfBlankLine(buffered);
+      const end = headEnd(buffered);
       if (end >= 0) {
         return parseHead(decoder.decode(buffered.subarray(0, end)), buffered.slice(end + 4));
       }
@@ -124,7 +125,7 @@ async function readHead(
       }
       const n = await conn.read(chunk);
       if (n === null) throw new BadRequest("The connection ended before the tunnel head.");
-      buffered = concat(buffered, chunk.subarray(0, n));
+      buffered = concatBytes(buffered, chunk.subarray(0, n));
     }
   } finally {
     clearTimeout(timer);
@@ -148,25 +149,4 @@ function parseHead(text: string, rest: Uint8Array) {
     }
   }
   return { target: match[1], headers, rest };
-}
-
-function indexOfBlankLine(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) offset += await conn.write(data.subarray(offset));
 }

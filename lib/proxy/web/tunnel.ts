@@ -18,6 +18,7 @@ import { authorizeTarget, dialNode } from "../dial.ts";
 import { certRequestSession } from "./api/cert_auth.ts";
 import type { Router } from "./http.ts";
 import { batchCopy, Slabs } from "../../net/batch_copy.ts";
+import { writeAll } from "../../net/bytes.ts";
 
 /** Most bytes read from the node at once: fewer, larger response chunks and TLS writes. */
 const READ_SIZE = 256 * 1024;
@@ -110,11 +111,6 @@ async function userInput(
     node.close();
     reader.cancel().catch(() => {});
   }
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) offset += await conn.write(data.subarray(offset));
 }
 
 /** Where a tunnel request goes and what it is audited as. */
