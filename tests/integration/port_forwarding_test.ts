@@ -1,5 +1,5 @@
 /**
- * Port forwarding through the proxy, as users do it: stock OpenSSH `-L`/`-R`
+ * Port forwarding through the proxy, as users do it: stock OpenSSH `-L`/`-R`/`-D`
  * on a proxy-terminated connection (`root:saturn@proxy`), `postern ssh -N
  * -L/-R` (terminated and `--tunnel`), refusal for roles without
  * `port_forwarding`, and the audit trail. The far ends are TCP echo servers
@@ -151,6 +151,34 @@ Deno.test("port forwarding through the proxy", async (t) => {
       assert.equal(event.addr, `127.0.0.1:${echo.port}`);
     },
   );
+
+  await t.step("stock ssh -D: a SOCKS5 request reaches the port from the node", async () => {
+    const port = freePort();
+    await using ssh = spawn("ssh", [
+      ...sshArgs(cluster, aliceId),
+      "-N",
+      "-D",
+      `127.0.0.1:${port}`,
+      "root:saturn@127.0.0.1",
+    ]);
+    await listening(port, ssh);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const exchange = async (request: number[], replyLength: number) => {
+      await conn.write(new Uint8Array(request));
+      const reply = new Uint8Array(replyLength);
+      for (let got = 0; got < replyLength;) {
+        const n = await conn.read(reply.subarray(got));
+        if (n === null) throw new Error("the SOCKS server closed the connection");
+        got += n;
+      }
+      return reply;
+    };
+    assert.deepEqual(await exchange([5, 1, 0], 2), new Uint8Array([5, 0]));
+    const connect = [5, 1, 0, 1, 127, 0, 0, 1, echo.port >> 8, echo.port & 255];
+    assert.equal((await exchange(connect, 10))[1], 0, "SOCKS CONNECT succeeded");
+    assert.deepEqual(await exchange([1, 2, 3, 4, 5], 5), new Uint8Array([1, 2, 3, 4, 5]));
+    conn.close();
+  });
 
   await t.step("stock ssh -R makes the node listen and connects back", async () => {
     const port = freePort();
