@@ -157,7 +157,7 @@ export async function connectSsh(options: ConnectSshOptions): Promise<ssh2.Clien
         hostKeyError ??
           (signError && new Unavailable(`Cannot log in to ${address}: signing failed`, {
             cause: signError,
-          })) ?? describeError(error, address, options.username, remaining),
+          })) ?? describeError(error, address, options.username, timeoutMs),
       );
     const onClose = () =>
       fail(
@@ -274,6 +274,7 @@ function describeError(
         { cause: error },
       );
     case "client-timeout":
+      // The whole budget, dial included: that is the setting a person can change.
       return new Unavailable(
         `Cannot connect to ${address}: timed out after ${timeoutMs} ms during the SSH handshake`,
         { cause: error },
