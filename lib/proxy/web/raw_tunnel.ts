@@ -123,7 +123,8 @@ async function readHead(
       if (buffered.length > MAX_HEAD_BYTES) {
         throw new BadRequest(`The tunnel head is larger than ${MAX_HEAD_BYTES} bytes.`);
       }
-      const n = await conn.read(chunk);
+      // A read cut by the timer (the conn closed) counts as an early end.
+      const n = await conn.read(chunk).catch(() => null);
       if (n === null) throw new BadRequest("The connection ended before the tunnel head.");
       buffered = concatBytes(buffered, chunk.subarray(0, n));
     }
