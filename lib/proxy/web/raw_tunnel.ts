@@ -22,6 +22,19 @@ const READ_SIZE = 256 * 1024;
 /** How long a client may take to send its head. */
 const HEAD_TIMEOUT_MS = 10_000;
 
+/** Reason phrases of the statuses the tunnel answers with. */
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  409: "Conflict",
+  413: "Content Too Large",
+  423: "Locked",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -60,7 +73,7 @@ export async function serveRawTunnel(
   } catch (error) {
     const response = toErrorResponse(error, deps.log);
     const body = new Uint8Array(await response.arrayBuffer());
-    const headText = `HTTP/1.1 ${response.status} ${response.statusText || "Error"}\r\n` +
+    const headText = `HTTP/1.1 ${response.status} ${REASONS[response.status] ?? "Error"}\r\n` +
       `content-type: application/json\r\ncontent-length: ${body.length}\r\n` +
       "connection: close\r\n\r\n";
     await writeAll(conn, concatBytes(encoder.encode(headText), body)).catch(() => {});
