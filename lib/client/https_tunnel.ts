@@ -12,11 +12,11 @@
 
 import { AccessDenied, BadRequest, PosternError, Unavailable } from "../errors.ts";
 import { type LoadedKeys, loadKeys } from "./profile.ts";
-import { TUNNEL_ALPN, TUNNEL_METHOD } from "../net/tunnel_protocol.ts";
+import { MAX_HEAD_BYTES, TUNNEL_ALPN, TUNNEL_METHOD } from "../net/tunnel_protocol.ts";
 import { certAuthHeaders, loadTrust, normalizeProxy } from "./proxy_client.ts";
 import { writeAll, writeAllSync } from "./io.ts";
 import { batchCopy } from "../net/batch_copy.ts";
-import { concatBytes, headEnd } from "../net/bytes.ts";
+import { concatBytes, readHttpHead } from "../net/bytes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -87,22 +87,15 @@ export class ChunkedDecoder {
 async function readHead(
   conn: Deno.Conn,
 ): Promise<{ status: number; headers: string; rest: Uint8Array }> {
-  let buffered: Uint8Array = new Uint8Array(0);
-  const chunk = new Uint8Array(16 * 1024);
-  for (;;) {
-    const end = headEnd(buffered);
-    if (end >= 0) {
-      const headers = decoder.decode(buffered.subarray(0, end));
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(headers)?.[1] ?? 0);
-      return { status, headers, rest: buffered.slice(end + 4) };
-    }
-    if (buffered.length > 64 * 1024) {
-      throw new Unavailable("The proxy sent an oversized response head.");
-    }
-    const n = await conn.read(chunk);
-    if (n === null) throw new Unavailable("The proxy closed the connection before answering.");
-    buffered = concatBytes(buffered, chunk.subarray(0, n));
+  const read = await readHttpHead(conn, MAX_HEAD_BYTES);
+  if (read.kind === "too large") {
+    throw new Unavailable("The proxy sent an oversized response head.");
   }
+  if (read.kind === "ended") {
+    throw new Unavailable("The proxy closed the connection before answering.");
+  }
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(read.head)?.[1] ?? 0);
+  return { status, headers: read.head, rest: read.rest };
 }
 
 /** How payload bytes travel after the heads. */

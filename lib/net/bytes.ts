@@ -36,13 +36,47 @@ export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** What {@link readHttpHead} found. */
+export type HeadRead =
+  | { kind: "head"; head: string; rest: Uint8Array }
+  | { kind: "ended" }
+  | { kind: "too large" };
+
 /**
- * Where an HTTP head ends: the offset of the first `\r\n\r\n`, or -1.
+ * Reads until a blank line ends an HTTP/1.1-style head.
  *
- * @param bytes what was read so far
- * @returns the offset of the blank line's `\r`, or -1 when it has not come yet
+ * @param conn where to read from
+ * @param maxBytes most bytes the head may take
+ * @returns the head's text (without the blank line) and the bytes read after
+ *   it; or that the stream ended first (a failed read counts as an end); or
+ *   that the head grew past `maxBytes`
+ * @example
+ * ```ts
+ * const read = await readHttpHead(conn, 16 * 1024);
+ * if (read.kind === "head") console.log(read.head.split("\r\n")[0]);
+ * ```
  */
-export function headEnd(bytes: Uint8Array): number {
+export async function readHttpHead(conn: Deno.Conn, maxBytes: number): Promise<HeadRead> {
+  let buffered: Uint8Array = new Uint8Array(0);
+  const chunk = new Uint8Array(16 * 1024);
+  for (;;) {
+    const end = headEnd(buffered);
+    if (end >= 0) {
+      return {
+        kind: "head",
+        head: new TextDecoder().decode(buffered.subarray(0, end)),
+        rest: buffered.slice(end + 4),
+      };
+    }
+    if (buffered.length > maxBytes) return { kind: "too large" };
+    const n = await conn.read(chunk).catch(() => null);
+    if (n === null) return { kind: "ended" };
+    buffered = concatBytes(buffered, chunk.subarray(0, n));
+  }
+}
+
+/** The offset of the first `\r\n\r\n` in `bytes`, or -1. */
+function headEnd(bytes: Uint8Array): number {
   for (let i = 0; i + 3 < bytes.length; i++) {
     if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
       return i;

@@ -12,7 +12,7 @@ import type { AuthService } from "../../auth/service.ts";
 import { BadRequest } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { batchCopy, Slabs } from "../../net/batch_copy.ts";
-import { concatBytes, headEnd, writeAll } from "../../net/bytes.ts";
+import { concatBytes, readHttpHead, writeAll } from "../../net/bytes.ts";
 import { MAX_HEAD_BYTES, TUNNEL_METHOD } from "../../net/tunnel_protocol.ts";
 import { toErrorResponse } from "./http.ts";
 import { type OpenedTunnel, openTunnel } from "./tunnel.ts";
@@ -36,7 +36,6 @@ const REASONS: Record<number, string> = {
 };
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** Services the raw tunnel needs. */
 export interface RawTunnelDeps {
@@ -124,23 +123,15 @@ async function down(conn: Deno.TlsConn, tunnel: OpenedTunnel): Promise<void> {
 async function readHead(
   conn: Deno.Conn,
 ): Promise<{ target: string; headers: Headers; rest: Uint8Array }> {
+  // On timeout the conn is closed: the pending read fails, which reads as an early end.
   const timer = setTimeout(() => conn.close(), HEAD_TIMEOUT_MS);
   try {
-    let buffered: Uint8Array = new Uint8Array(0);
-    const chunk = new Uint8Array(MAX_HEAD_BYTES);
-    for (;;) {
-      const end = headEnd(buffered);
-      if (end >= 0) {
-        return parseHead(decoder.decode(buffered.subarray(0, end)), buffered.slice(end + 4));
-      }
-      if (buffered.length > MAX_HEAD_BYTES) {
-        throw new BadRequest(`The tunnel head is larger than ${MAX_HEAD_BYTES} bytes.`);
-      }
-      // A read cut by the timer (the conn closed) counts as an early end.
-      const n = await conn.read(chunk).catch(() => null);
-      if (n === null) throw new BadRequest("The connection ended before the tunnel head.");
-      buffered = concatBytes(buffered, chunk.subarray(0, n));
+    const read = await readHttpHead(conn, MAX_HEAD_BYTES);
+    if (read.kind === "too large") {
+      throw new BadRequest(`The tunnel head is larger than ${MAX_HEAD_BYTES} bytes.`);
     }
+    if (read.kind === "ended") throw new BadRequest("The connection ended before the tunnel head.");
+    return parseHead(read.head, read.rest);
   } finally {
     clearTimeout(timer);
   }
