@@ -11,7 +11,7 @@
 import type { AuthService } from "../../auth/service.ts";
 import { BadRequest } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { batchCopy, Slabs } from "../../net/batch_copy.ts";
+import { batchCopy } from "../../net/batch_copy.ts";
 import { concatBytes, readHttpHead, writeAll } from "../../net/bytes.ts";
 import { MAX_HEAD_BYTES, TUNNEL_METHOD } from "../../net/tunnel_protocol.ts";
 import { toErrorResponse } from "./http.ts";
@@ -91,32 +91,33 @@ export async function serveRawTunnel(
   }
 }
 
-/** User → node, then a half-close toward the node. */
+/** User → node (after what came with the head), then a half-close toward the node. */
 async function up(conn: Deno.TlsConn, tunnel: OpenedTunnel, first: Uint8Array): Promise<void> {
   if (first.length) {
     tunnel.countUp(first.length);
     await writeAll(tunnel.conn, first);
   }
-  const buffer = new Uint8Array(READ_SIZE);
-  await batchCopy(async () => {
-    const n = await conn.read(buffer);
-    if (n === null) return null;
-    tunnel.countUp(n);
-    return [buffer.subarray(0, n)];
-  }, (batch) => writeAll(tunnel.conn, batch));
-  await tunnel.conn.closeWrite();
+  await copy(conn, tunnel.conn, tunnel.countUp);
 }
 
 /** Node → user; the node's end closes the TLS stream for writing (close_notify). */
-async function down(conn: Deno.TlsConn, tunnel: OpenedTunnel): Promise<void> {
-  const slabs = new Slabs(READ_SIZE);
+function down(conn: Deno.TlsConn, tunnel: OpenedTunnel): Promise<void> {
+  return copy(tunnel.conn, conn, tunnel.countDown);
+}
+
+/**
+ * Copies `from` to `to`, counted, reads overlapping writes, then half-closes
+ * `to`. One read buffer serves throughout: batchCopy copies each read at once.
+ */
+async function copy(from: Deno.Conn, to: Deno.Conn, count: (n: number) => void): Promise<void> {
+  const buffer = new Uint8Array(READ_SIZE);
   await batchCopy(async () => {
-    const n = await tunnel.conn.read(slabs.next());
+    const n = await from.read(buffer);
     if (n === null) return null;
-    tunnel.countDown(n);
-    return [slabs.take(n)];
-  }, (batch) => writeAll(conn, batch));
-  await conn.closeWrite();
+    count(n);
+    return [buffer.subarray(0, n)];
+  }, (batch) => writeAll(to, batch));
+  await to.closeWrite();
 }
 
 /** Reads `CONNECT <target> HTTP/1.1` and its headers; returns whatever came after them. */
