@@ -125,6 +125,23 @@ function sshArgs(
   ];
 }
 
+/** Stock `ssh -N <flag> <spec> root:saturn@proxy`, running until disposed. */
+function sshForward(
+  cluster: TestCluster,
+  who: TestIdentity,
+  flag: "-L" | "-R" | "-D",
+  spec: string,
+  logLevel: "ERROR" | "INFO" = "ERROR",
+): LongRunning {
+  return spawn("ssh", [
+    ...sshArgs(cluster, who, logLevel),
+    "-N",
+    flag,
+    spec,
+    "root:saturn@127.0.0.1",
+  ]);
+}
+
 Deno.test("port forwarding through the proxy", async (t) => {
   await using cluster = await startCluster({ extraConfig: EXTRA_CONFIG });
   const echo = startEcho();
@@ -135,13 +152,7 @@ Deno.test("port forwarding through the proxy", async (t) => {
     "stock ssh -L on root:saturn@proxy reaches a port as seen from the node",
     async () => {
       const port = freePort();
-      await using ssh = spawn("ssh", [
-        ...sshArgs(cluster, aliceId),
-        "-N",
-        "-L",
-        `${port}:127.0.0.1:${echo.port}`,
-        "root:saturn@127.0.0.1",
-      ]);
+      await using ssh = sshForward(cluster, aliceId, "-L", `${port}:127.0.0.1:${echo.port}`);
       await listening(port, ssh);
       await echoes(port, 1_000_003);
       await echoes(port);
@@ -154,13 +165,7 @@ Deno.test("port forwarding through the proxy", async (t) => {
 
   await t.step("stock ssh -D: a SOCKS5 request reaches the port from the node", async () => {
     const port = freePort();
-    await using ssh = spawn("ssh", [
-      ...sshArgs(cluster, aliceId),
-      "-N",
-      "-D",
-      `127.0.0.1:${port}`,
-      "root:saturn@127.0.0.1",
-    ]);
+    await using ssh = sshForward(cluster, aliceId, "-D", `127.0.0.1:${port}`);
     await listening(port, ssh);
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     const exchange = async (request: number[], replyLength: number) => {
@@ -182,13 +187,7 @@ Deno.test("port forwarding through the proxy", async (t) => {
 
   await t.step("stock ssh -R makes the node listen and connects back", async () => {
     const port = freePort();
-    await using ssh = spawn("ssh", [
-      ...sshArgs(cluster, aliceId),
-      "-N",
-      "-R",
-      `${port}:127.0.0.1:${echo.port}`,
-      "root:saturn@127.0.0.1",
-    ]);
+    await using ssh = sshForward(cluster, aliceId, "-R", `${port}:127.0.0.1:${echo.port}`);
     await listening(port, ssh);
     await echoes(port, 1_000_003);
     const event = await waitForAudit(
@@ -215,13 +214,13 @@ Deno.test("port forwarding through the proxy", async (t) => {
       );
 
       const port = freePort();
-      await using ssh = spawn("ssh", [
-        ...sshArgs(cluster, carolId, "INFO"),
-        "-N",
+      await using ssh = sshForward(
+        cluster,
+        carolId,
         "-L",
         `${port}:127.0.0.1:${echo.port}`,
-        "root:saturn@127.0.0.1",
-      ]);
+        "INFO",
+      );
       await listening(port, ssh);
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       assert.equal(await conn.read(new Uint8Array(16)), null, "the forward must be closed");
@@ -237,13 +236,7 @@ Deno.test("port forwarding through the proxy", async (t) => {
       }
       assert.match(ssh.stderr(), /open failed: .*Your roles do not allow port forwarding/);
 
-      const remote = spawn("ssh", [
-        ...sshArgs(cluster, carolId),
-        "-N",
-        "-R",
-        `${freePort()}:127.0.0.1:${echo.port}`,
-        "root:saturn@127.0.0.1",
-      ]);
+      const remote = sshForward(cluster, carolId, "-R", `${freePort()}:127.0.0.1:${echo.port}`);
       assert.equal(
         await (async () => {
           for (let i = 0; i < 200 && !remote.exited; i++) {
