@@ -22,7 +22,6 @@ import {
   status,
 } from "../client/commands.ts";
 import { formatTable } from "./format.ts";
-import { loadKeys } from "../client/profile.ts";
 import { proxySsh } from "../client/https_tunnel.ts";
 import { writeAll } from "../client/io.ts";
 
@@ -39,21 +38,6 @@ function formatFlag(value: string | undefined): "table" | "json" {
     throw new UsageError(`--format "${format}" is not table or json`);
   }
   return format;
-}
-
-/** Runs `callback` at `time` (timers cannot wait longer than ~24.8 days at once). */
-function atTime(
-  time: Date,
-  callback: () => void,
-): { timer?: ReturnType<typeof setTimeout> } {
-  const handle: { timer?: ReturnType<typeof setTimeout> } = {};
-  const arm = () => {
-    const wait = time.getTime() - Date.now();
-    if (wait <= 0) return callback();
-    handle.timer = setTimeout(arm, Math.min(wait, 2 ** 31 - 1));
-  };
-  arm();
-  return handle;
 }
 
 export const clientCommands: Command[] = [
@@ -306,11 +290,13 @@ Examples:
     path: ["agent"],
     summary: "Serve your key and certificate over an ssh-agent socket",
     details: `
-Prints shell lines like ssh-agent; keeps running until stopped, or until the
-certificate expires (then it exits 1 and says so).
+Like ssh-agent: starts in the background and prints the shell lines that point
+ssh at it. It stops when the certificate expires, when postern logout removes
+the key, or with postern agent -k.
 
-Example:
-  eval "$(postern agent)" && ssh -J root@proxy:3023 root@saturn`,
+Examples:
+  eval "$(postern agent)" && ssh -J root@proxy:3023 root@saturn
+  eval "$(postern agent -k)"`,
     maxArgs: 0,
     flags: {
       socket: {
@@ -318,33 +304,29 @@ Example:
         placeholder: "path",
         description: "socket path (default: a new temp dir)",
       },
+      foreground: { type: "boolean", short: "D", description: "stay in the foreground" },
+      kill: { type: "boolean", short: "k", description: "stop the agent of $SSH_AGENT_PID" },
+      csh: { type: "boolean", short: "c", description: "print C shell lines" },
+      sh: { type: "boolean", short: "s", description: "print Bourne shell lines" },
     },
     async run(parsed) {
-      const keys = await loadKeys();
-      const { agentShellLines, startAgent } = await import("../client/agent.ts");
-      const agent = await startAgent({
+      const { runAgent, killAgent } = await import("../client/agent_daemon.ts");
+      const { shellSyntax } = await import("../client/agent_shell.ts");
+      if (parsed.flags.csh === true && parsed.flags.sh === true) {
+        throw new UsageError("-c and -s cannot be combined");
+      }
+      const forced = parsed.flags.csh === true
+        ? "csh"
+        : parsed.flags.sh === true
+        ? "sh"
+        : undefined;
+      const syntax = shellSyntax(forced, Deno.env.get("SHELL"));
+      if (parsed.flags.kill === true) return killAgent(syntax);
+      return await runAgent({
         socketPath: stringFlag(parsed, "socket"),
-        privateKey: keys.privateKey,
-        certificate: keys.certificate,
-        comment: `${keys.profile.user}@${keys.profile.proxy}`,
+        syntax,
+        foreground: parsed.flags.foreground === true,
       });
-      console.log(agentShellLines(agent.socketPath, Deno.pid));
-      const stop = () => void agent.close();
-      Deno.addSignalListener("SIGINT", stop);
-      Deno.addSignalListener("SIGTERM", stop);
-      // An expired certificate only earns refusals from nodes: stop serving it.
-      let expired = false;
-      const expiry = atTime(keys.validBefore, () => {
-        expired = true;
-        say(
-          `postern agent: certificate expired at ${keys.validBefore.toISOString()}; ` +
-            "run postern login and start the agent again",
-        );
-        stop();
-      });
-      await agent.closed;
-      clearTimeout(expiry.timer);
-      return expired ? 1 : 0;
     },
   },
   {

@@ -145,7 +145,7 @@ class MalformedMessage extends Error {}
  *   privateKey: await Deno.readTextFile(paths.privateKey),
  *   certificate: await Deno.readTextFile(paths.certificate),
  * });
- * console.log(agentShellLines(agent.socketPath, Deno.pid));
+ * console.log(`SSH_AUTH_SOCK=${agent.socketPath}`);
  * await agent.closed;
  * ```
  */
@@ -198,37 +198,6 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   const closed = acceptLoop.then(close, close);
 
   return { socketPath: placed.path, close, closed, [Symbol.asyncDispose]: close };
-}
-
-/**
- * The lines `ssh-agent -s` prints, for `eval "$(postern agent)"`.
- *
- * The path is single-quoted when it holds characters a POSIX shell would
- * interpret, so evaluating the output is safe for any path. There is no trailing
- * newline: print it with `console.log`.
- *
- * @param socketPath the agent's socket
- * @param pid the process id serving it (usually `Deno.pid`)
- * @returns three lines: `SSH_AUTH_SOCK=...; export SSH_AUTH_SOCK;`, `SSH_AGENT_PID=...; export SSH_AGENT_PID;`, `echo Agent pid ...;`
- * @example
- * ```ts
- * agentShellLines("/tmp/postern-agent-x/agent.sock", 4242);
- * // SSH_AUTH_SOCK=/tmp/postern-agent-x/agent.sock; export SSH_AUTH_SOCK;
- * // SSH_AGENT_PID=4242; export SSH_AGENT_PID;
- * // echo Agent pid 4242;
- * ```
- */
-export function agentShellLines(socketPath: string, pid: number): string {
-  return [
-    `SSH_AUTH_SOCK=${shellQuote(socketPath)}; export SSH_AUTH_SOCK;`,
-    `SSH_AGENT_PID=${pid}; export SSH_AGENT_PID;`,
-    `echo Agent pid ${pid};`,
-  ].join("\n");
-}
-
-function shellQuote(text: string): string {
-  if (/^[A-Za-z0-9_.\/:@%+=,-]+$/.test(text)) return text;
-  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 function loadIdentities(options: AgentOptions): Identities {

@@ -199,56 +199,103 @@ Deno.test("postern CLI: expired certificate and agent with stock ssh", async (t)
   const bob = await cluster.createUser("bob", { roles: ["access"], logins: ["root"] });
   const home = join(cluster.dir, "bob-home");
 
-  await t.step("agent serves the certificate to stock ssh through the proxy", async () => {
-    const login = await cluster.cliLogin(bob, home);
-    assert.equal(login.code, 0, login.stderr);
-    const socket = join(cluster.dir, "agent.sock");
-    const agent = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "agent", "--socket", socket],
-      env: { POSTERN_HOME: home },
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    try {
-      const reader = agent.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      const { value } = await reader.read();
-      assert.match(value ?? "", /SSH_AUTH_SOCK=.*agent\.sock; export SSH_AUTH_SOCK;/);
-      reader.releaseLock();
-      const env = { SSH_AUTH_SOCK: socket };
-      const listed = await new Deno.Command("ssh-add", { args: ["-L"], env }).output();
-      assert.match(new TextDecoder().decode(listed.stdout), /^ssh-ed25519-cert-v01@openssh.com /m);
-      const config = join(cluster.dir, "agent_config");
-      await Deno.writeTextFile(
-        config,
-        [
-          "Host *",
-          "  StrictHostKeyChecking no",
-          "  UserKnownHostsFile /dev/null",
-          "  BatchMode yes",
-          "  LogLevel ERROR",
-          "Host proxy",
-          "  HostName 127.0.0.1",
-          `  Port ${cluster.postern.sshPort}`,
-          "  User root",
-          "Host saturn",
-          "  ProxyJump proxy",
-        ].join("\n"),
-      );
-      const result = await runSsh(["-F", config, "root@saturn", "echo", "agent-ok"], { env });
-      assert.equal(result.stdout.trim(), "agent-ok", result.stderr);
-    } finally {
-      agent.kill("SIGTERM");
-      await agent.status;
-      await agent.stdout.cancel().catch(() => {});
-      await agent.stderr.cancel().catch(() => {});
+  // The README's lines run verbatim in bash, with `postern` a script on PATH.
+  const bin = join(cluster.dir, "bin");
+  await Deno.mkdir(bin, { recursive: true });
+  await Deno.writeTextFile(
+    join(bin, "postern"),
+    `#!/bin/sh\nexec ${Deno.execPath()} run -A ${MAIN} "$@"\n`,
+    { mode: 0o755 },
+  );
+  const shell = async (script: string) => {
+    const output = await new Deno.Command("bash", {
+      args: ["-c", script],
+      env: { POSTERN_HOME: home, USER: "root", PATH: `${bin}:${Deno.env.get("PATH")}` },
+      stdin: "null",
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+  };
+  const gone = async (path: string) => {
+    for (let i = 0; i < 50; i++) {
+      if (!(await Deno.stat(path).then(() => true, () => false))) return true;
+      await new Promise((r) => setTimeout(r, 100));
     }
+    return false;
+  };
+  const config = join(cluster.dir, "agent_config");
+  await Deno.writeTextFile(
+    config,
+    [
+      "Host *",
+      "  StrictHostKeyChecking no",
+      "  UserKnownHostsFile /dev/null",
+      "  BatchMode yes",
+      "  LogLevel ERROR",
+      "Host proxy",
+      "  HostName 127.0.0.1",
+      `  Port ${cluster.postern.sshPort}`,
+      "  User root",
+      "Host saturn",
+      "  ProxyJump proxy",
+    ].join("\n"),
+  );
+
+  await t.step(
+    'eval "$(postern agent)" returns; stock ssh uses it; agent -k stops it',
+    async () => {
+      const login = await cluster.cliLogin(bob, home);
+      assert.equal(login.code, 0, login.stderr);
+      const started = await shell(
+        `eval "$(postern agent)" && ssh-add -L && ` +
+          `ssh -F ${config} root@saturn echo agent-ok && echo "sock=$SSH_AUTH_SOCK" && ` +
+          `eval "$(postern agent -k)" && echo "after=[$SSH_AUTH_SOCK]"`,
+      );
+      assert.equal(started.code, 0, started.stderr);
+      assert.match(started.stdout, /^Agent pid \d+$/m);
+      assert.match(started.stdout, /^ssh-ed25519-cert-v01@openssh.com /m);
+      assert.match(started.stdout, /^agent-ok$/m);
+      assert.match(started.stdout, /^Agent pid \d+ killed$/m);
+      assert.match(started.stdout, /^after=\[\]$/m);
+      const socket = started.stdout.match(/^sock=(.+)$/m)![1];
+      assert.ok(await gone(socket), "agent -k removes the socket");
+    },
+  );
+
+  await t.step("the agent prints C shell lines with -c; -k without an agent says so", async () => {
+    const socket = join(cluster.dir, "csh.sock");
+    const started = await shell(`postern agent -c --socket ${socket}`);
+    assert.equal(started.code, 0, started.stderr);
+    assert.match(started.stdout, /^setenv SSH_AUTH_SOCK .*csh\.sock;$/m);
+    const pid = started.stdout.match(/^setenv SSH_AGENT_PID (\d+);$/m)![1];
+    const killed = await shell(`SSH_AGENT_PID=${pid} postern agent -k -c`);
+    assert.match(killed.stdout, /^unsetenv SSH_AUTH_SOCK;$/m);
+    assert.ok(await gone(socket));
+    const none = await shell("unset SSH_AGENT_PID; postern agent -k");
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /SSH_AGENT_PID is not set/);
+  });
+
+  await t.step("postern logout stops a running agent", async () => {
+    const socket = join(cluster.dir, "logout.sock");
+    const started = await shell(`postern agent --socket ${socket}`);
+    assert.equal(started.code, 0, started.stderr);
+    const listed = await new Deno.Command("ssh-add", {
+      args: ["-L"],
+      env: { SSH_AUTH_SOCK: socket },
+    }).output();
+    assert.equal(listed.code, 0);
+    const logout = await cli(home, ["logout"]);
+    assert.equal(logout.code, 0, logout.stderr);
+    assert.ok(await gone(socket), "the agent stops serving the removed key");
   });
 
   await t.step("the agent stops serving when the certificate expires, and says so", async () => {
     const login = await cluster.cliLogin(bob, home, ["--ttl", "3s"]);
     assert.equal(login.code, 0, login.stderr);
     const agent = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "agent", "--socket", join(cluster.dir, "expiring.sock")],
+      args: ["run", "-A", MAIN, "agent", "-D", "--socket", join(cluster.dir, "expiring.sock")],
       env: { POSTERN_HOME: home },
     }).output();
     assert.equal(agent.code, 1);

@@ -7,12 +7,17 @@
 import assert from "node:assert/strict";
 import {
   AgentMessage,
-  agentShellLines,
   MAX_AGENT_MESSAGE_BYTES,
   SSH_AGENT_RSA_SHA2_256,
   SSH_AGENT_RSA_SHA2_512,
   startAgent,
 } from "../../lib/client/agent.ts";
+import {
+  agentKillLines,
+  agentShellLines,
+  type ShellSyntax,
+  shellSyntax,
+} from "../../lib/client/agent_shell.ts";
 import { isKind } from "../../lib/errors.ts";
 import {
   DEFAULT_USER_EXTENSIONS,
@@ -441,15 +446,40 @@ Deno.test("startAgent() refuses unreadable keys and a certificate for another ke
   }
 });
 
-Deno.test("agentShellLines() prints what ssh-agent -s prints, quoting unusual paths", () => {
+Deno.test("agentShellLines() prints what ssh-agent -s and -c print, quoting unusual paths", () => {
   assert.equal(
-    agentShellLines("/tmp/postern-agent-ab12/agent.sock", 4242),
+    agentShellLines("/tmp/postern-agent-ab12/agent.sock", 4242, "sh"),
     "SSH_AUTH_SOCK=/tmp/postern-agent-ab12/agent.sock; export SSH_AUTH_SOCK;\n" +
       "SSH_AGENT_PID=4242; export SSH_AGENT_PID;\n" +
       "echo Agent pid 4242;",
   );
   assert.equal(
-    agentShellLines("/home/o'brien/my agent;$(x)", 1).split("\n")[0],
+    agentShellLines("/tmp/a.sock", 7, "csh"),
+    "setenv SSH_AUTH_SOCK /tmp/a.sock;\nsetenv SSH_AGENT_PID 7;\necho Agent pid 7;",
+  );
+  assert.equal(
+    agentShellLines("/home/o'brien/my agent;$(x)", 1, "sh").split("\n")[0],
     `SSH_AUTH_SOCK='/home/o'\\''brien/my agent;$(x)'; export SSH_AUTH_SOCK;`,
   );
+});
+
+Deno.test("agentKillLines() prints what ssh-agent -k prints", () => {
+  assert.equal(
+    agentKillLines(4242, "sh"),
+    "unset SSH_AUTH_SOCK;\nunset SSH_AGENT_PID;\necho Agent pid 4242 killed;",
+  );
+  assert.equal(agentKillLines(7, "csh").split("\n")[0], "unsetenv SSH_AUTH_SOCK;");
+});
+
+Deno.test("shellSyntax() follows -c/-s, then $SHELL like ssh-agent", () => {
+  const cases: [ShellSyntax | undefined, string | undefined, ShellSyntax][] = [
+    [undefined, "/bin/bash", "sh"],
+    [undefined, "/bin/tcsh", "csh"],
+    [undefined, undefined, "sh"],
+    ["sh", "/bin/csh", "sh"],
+    ["csh", "/bin/zsh", "csh"],
+  ];
+  for (const [forced, shell, expected] of cases) {
+    assert.equal(shellSyntax(forced, shell), expected, `${forced} ${shell}`);
+  }
 });
