@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import type { AuditEvent, AuditQuery, Store } from "../store/store.ts";
 import type { Logger } from "../log.ts";
+import { writeAll } from "../net/bytes.ts";
 
 /** Event codes postern emits. */
 export type AuditCode =
@@ -43,18 +44,33 @@ export interface AuditInput {
   fields?: Record<string, unknown>;
 }
 
-/** Writes audit events to the store and to audit.jsonl. */
+/**
+ * Writes audit events to the store and to audit.jsonl. The two sinks fail
+ * independently, and a failed file write is retried with the next event on a
+ * freshly opened file: one I/O error never silences the log for good.
+ */
 export class AuditLog {
-  #file: Promise<Deno.FsFile>;
+  readonly #path: string;
+  /** The open file; null after a failure, so the next write opens it afresh. */
+  #file: Promise<Deno.FsFile> | null;
   #encoder = new TextEncoder();
-  #queue: Promise<unknown> = Promise.resolve();
+  /** File writes in order; never rejects, so one failure cannot block the next write. */
+  #writes: Promise<void> = Promise.resolve();
+  #fileFailure: string | null = null;
 
   constructor(private readonly store: Store, dataDir: string, private readonly log: Logger) {
-    this.#file = Deno.open(join(dataDir, "audit.jsonl"), {
-      append: true,
-      create: true,
-      mode: 0o600,
-    });
+    this.#path = join(dataDir, "audit.jsonl");
+    this.#file = this.#open();
+    this.#file.catch(() => {}); // reported by the first write
+  }
+
+  #open(): Promise<Deno.FsFile> {
+    return Deno.open(this.#path, { append: true, create: true, mode: 0o600 });
+  }
+
+  /** Why the audit file cannot be written, or null when its last write succeeded. */
+  get fileFailure(): string | null {
+    return this.#fileFailure;
   }
 
   /** Records an event; failures to write are logged, never thrown at the caller. */
@@ -67,25 +83,44 @@ export class AuditLog {
       success: input.success ?? true,
       fields: input.fields ?? {},
     };
+    let id: number | null = null;
     try {
-      const stored = await this.store.audit.append(event);
-      const line = JSON.stringify({
-        id: stored.id,
-        time: new Date(now).toISOString(),
-        code: event.code,
-        user: event.user,
-        remote_addr: event.remoteAddr,
-        success: event.success,
-        ...event.fields,
-      }) + "\n";
-      const bytes = this.#encoder.encode(line);
-      this.#queue = this.#queue.then(async () => {
-        const file = await this.#file;
-        await file.write(bytes);
-      });
-      await this.#queue;
+      id = (await this.store.audit.append(event)).id;
     } catch (error) {
-      this.log.error("cannot write audit event", { code: input.code, error: String(error) });
+      this.log.error("cannot store audit event", { code: input.code, error: String(error) });
+    }
+    const line = JSON.stringify({
+      id,
+      time: new Date(now).toISOString(),
+      code: event.code,
+      user: event.user,
+      remote_addr: event.remoteAddr,
+      success: event.success,
+      ...event.fields,
+    }) + "\n";
+    const written = this.#writes.then(() => this.#append(this.#encoder.encode(line)));
+    this.#writes = written.catch((error) => {
+      this.log.error("cannot write audit event to audit.jsonl", {
+        code: input.code,
+        error: String(error),
+      });
+    });
+    await this.#writes;
+  }
+
+  async #append(bytes: Uint8Array): Promise<void> {
+    try {
+      this.#file ??= this.#open();
+      await writeAll(await this.#file, bytes);
+      this.#fileFailure = null;
+    } catch (error) {
+      this.#fileFailure = `cannot write ${this.#path}: ${
+        error instanceof Error ? error.message : String(error)
+      }`;
+      const broken = this.#file;
+      this.#file = null;
+      broken?.then((file) => file.close(), () => {}).catch(() => {});
+      throw error;
     }
   }
 
@@ -96,7 +131,7 @@ export class AuditLog {
 
   /** Closes the JSON lines file. */
   async close(): Promise<void> {
-    await this.#queue.catch(() => {});
-    (await this.#file).close();
+    await this.#writes;
+    await this.#file?.then((file) => file.close(), () => {});
   }
 }
