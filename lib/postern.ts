@@ -91,6 +91,23 @@ async function bootstrapAdmin(auth: LocalAuthService, log: Logger): Promise<void
   );
 }
 
+/** How often expired web sessions (and their keys) are deleted. */
+const WEB_SESSION_SWEEP_MS = 10 * 60_000;
+
+/** Deletes expired web sessions now and every {@linkcode WEB_SESSION_SWEEP_MS}. */
+function sweepExpiredWebSessions(
+  auth: LocalAuthService,
+  log: Logger,
+): ReturnType<typeof setInterval> {
+  const sweep = () =>
+    auth.deleteExpiredWebSessions().then(
+      (deleted) => deleted > 0 && log.info("deleted expired web sessions", { deleted }),
+      (error) => log.warn("cannot delete expired web sessions", { error: String(error) }),
+    );
+  void sweep();
+  return setInterval(sweep, WEB_SESSION_SWEEP_MS);
+}
+
 /** Starts every role; throws a PosternError with a clear message when it cannot. */
 export async function startPostern(
   options: { config: Config; dataDir: string; log: Logger },
@@ -111,6 +128,13 @@ export async function startPostern(
   const hostKey = await loadOrCreateHostKey(dataDir, log);
   const { auth, close: closeAuth } = await openAuth({ config, dataDir, log });
   await bootstrapAdmin(auth, log);
+  const abandoned = await auth.endAbandonedSessions("proxy restarted");
+  if (abandoned > 0) {
+    log.warn("ended sessions a previous run left open (it stopped without ending them)", {
+      sessions: abandoned,
+    });
+  }
+  const sweeper = sweepExpiredWebSessions(auth, log);
   const hub = new SessionHub();
   const deps: NodeSessionDeps = {
     auth,
@@ -141,6 +165,7 @@ export async function startPostern(
       cert: tls.cert,
       key: tls.key,
       log: log.child("web"),
+      notReadyReason: () => auth.notReadyReason(),
       routes(router) {
         pingRoute(router, {
           cluster: auth.cluster,
@@ -163,6 +188,7 @@ export async function startPostern(
       },
     });
   } catch (error) {
+    clearInterval(sweeper);
     await ssh?.shutdown();
     await closeAuth();
     throw error;
@@ -176,7 +202,8 @@ export async function startPostern(
     hub,
     hostPublicKey: hostKey.publicKey,
     async stop() {
-      hub.endAll();
+      clearInterval(sweeper);
+      await hub.endAll("postern is shutting down; reconnect in a moment.");
       await Promise.all([webServer.shutdown(), sshServer.shutdown()]);
       await closeAuth();
     },

@@ -12,6 +12,7 @@ import {
   checkPasswordPolicy,
   dummyVerifyPassword,
   hashPassword,
+  needsRehash,
   verifyPassword,
 } from "./password.ts";
 import { checkTotp, newTotpSecret, otpauthUri, qrDataUrl } from "./totp.ts";
@@ -100,6 +101,14 @@ export class CredentialChecks {
       throw error;
     }
     await this.store.users.resetLoginFailures(user.name, now);
+    // The password is at hand only now: upgrade a hash made with older parameters.
+    if (needsRehash(user.passwordHash)) {
+      await this.store.users.update(
+        user.name,
+        { passwordHash: await hashPassword(credentials.password) },
+        now,
+      );
+    }
     await this.audit.emit({
       code: "user.login",
       user: user.name,

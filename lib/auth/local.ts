@@ -524,13 +524,43 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return join(this.options.dataDir, "recordings", `${id}.cast`);
   }
 
-  async ready(): Promise<boolean> {
+  async notReadyReason(): Promise<string | null> {
     try {
       await this.#store.ping();
-      return true;
-    } catch {
-      return false;
+    } catch (error) {
+      return `the store does not answer: ${error instanceof Error ? error.message : error}`;
     }
+    return this.auditLog.fileFailure;
+  }
+
+  /**
+   * Ends the sessions a stopped or crashed proxy left open, so none stays
+   * "live" for ever; each gets its `session.end` event with `reason`.
+   *
+   * @returns how many were ended
+   */
+  async endAbandonedSessions(reason: string): Promise<number> {
+    const open = await this.#store.sessions.list({ activeOnly: true, limit: 10_000 });
+    for (const session of open) {
+      await this.#store.sessions.end(session.id, this.#now(), null);
+      await this.audit({
+        code: "session.end",
+        user: session.user,
+        fields: {
+          session_id: session.id,
+          node: session.node,
+          login: session.login,
+          exit_code: null,
+          reason,
+        },
+      });
+    }
+    return open.length;
+  }
+
+  /** Deletes web sessions (and their keys) past their expiry. */
+  deleteExpiredWebSessions(): Promise<number> {
+    return this.#store.webSessions.deleteExpired(this.#now());
   }
 
   /** Closes the audit file (the store is closed by its owner). */

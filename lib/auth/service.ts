@@ -201,8 +201,8 @@ export interface AuthService {
   getRecording(id: string): Promise<SessionRecord | null>;
   /** Absolute path of a recording file. */
   recordingPath(id: string): string;
-  /** Whether the store answers. */
-  ready(): Promise<boolean>;
+  /** Why auth cannot serve (store down, audit file unwritable), or null when it can. */
+  notReadyReason(): Promise<string | null>;
 }
 
 /** An invite link for a user. */

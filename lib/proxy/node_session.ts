@@ -62,8 +62,8 @@ export interface NodeSession {
   endInput(): void;
   /** Delivers a signal (e.g. "INT") to the remote process. */
   signal(name: string): void;
-  /** Ends the session from the proxy side. */
-  close(): void;
+  /** Ends the session from the proxy side; parties are told `reason` when given. */
+  close(reason?: string): void;
   /** Resolves when the node side has closed and the recording is complete. */
   done: Promise<void>;
 }
@@ -111,21 +111,39 @@ export async function connectToNode(
   });
 }
 
-/** Logs in to the node and opens the session; rejects with a user-facing error. */
+/** The owner left while the proxy was still logging in to the node. */
+function ownerLeft(): Unavailable {
+  return new Unavailable("The client left before the session started.");
+}
+
+/**
+ * Logs in to the node and opens the session; rejects with a user-facing error.
+ *
+ * @param meta.signal aborted when the owner's connection closes: a session
+ *   still starting stops there, one already running ends, so an owner who
+ *   leaves early never leaves a node session behind
+ */
 export async function startNodeSession(
   deps: NodeSessionDeps,
   authorized: AuthorizedNode,
   credentials: NodeLoginCredentials,
   request: SessionRequest,
   owner: OwnerSink,
-  meta: { kind: "ssh" | "web"; remoteAddr: string },
+  meta: { kind: "ssh" | "web"; remoteAddr: string; signal?: AbortSignal },
 ): Promise<NodeSession> {
   const { node, login, identity } = authorized;
+  const left = () => meta.signal?.aborted === true;
+  if (left()) throw ownerLeft();
   const client = await connectToNode(deps, authorized, credentials);
   let channel: ClientChannel;
   let exitStatus: ExitStatus;
   try {
+    if (left()) throw ownerLeft();
     ({ channel, exitStatus } = await openChannel(client, request, node.name));
+    if (left()) {
+      channel.close();
+      throw ownerLeft();
+    }
   } catch (error) {
     client.end();
     throw error;
@@ -164,31 +182,46 @@ export async function startNodeSession(
       channel.setWindow(newRows, newCols, 0, 0);
     },
   });
-  deps.hub.add(live);
+  let endReason: string | undefined;
+  // Ends the whole connection to the node, not just the channel: sshd answers
+  // a channel close only once the command has exited.
+  const close = (reason?: string) => {
+    endReason ??= reason;
+    channel.close();
+    client.end();
+  };
+  const { promise: done, resolve: recorded } = Promise.withResolvers<void>();
+  deps.hub.add(live, { terminate: close, done });
   const ownerParty = live.join(identity.user, "owner", owner).id;
-  await deps.auth.recordSessionStart({
-    id,
-    user: identity.user,
-    login,
-    node: node.name,
-    kind: meta.kind,
-    started: started.getTime(),
-    cols,
-    rows,
-    recordingPath,
-  });
-  await deps.auth.audit({
-    code: "session.start",
-    user: identity.user,
-    remoteAddr: meta.remoteAddr,
-    fields: {
-      session_id: id,
-      node: node.name,
+  if (left()) close();
+  else meta.signal?.addEventListener("abort", () => close(), { once: true });
+  // Recorded while the handlers below are already listening: a channel that
+  // closes meanwhile must still end the session.
+  const startRecorded = (async () => {
+    await deps.auth.recordSessionStart({
+      id,
+      user: identity.user,
       login,
+      node: node.name,
       kind: meta.kind,
-      command: request.command ?? null,
-    },
-  });
+      started: started.getTime(),
+      cols,
+      rows,
+      recordingPath,
+    });
+    await deps.auth.audit({
+      code: "session.start",
+      user: identity.user,
+      remoteAddr: meta.remoteAddr,
+      fields: {
+        session_id: id,
+        node: node.name,
+        login,
+        kind: meta.kind,
+        command: request.command ?? null,
+      },
+    });
+  })();
 
   const deliver = (data: Uint8Array, toStderr: boolean) => {
     recorder.output(data);
@@ -203,35 +236,42 @@ export async function startNodeSession(
   channel.on("data", (data: Uint8Array) => deliver(data, false));
   channel.stderr.on("data", (data: Uint8Array) => deliver(data, true));
 
-  const done = new Promise<void>((resolve) => {
-    channel.on("close", async () => {
-      const { code: exitCode, signal: exitSignal } = exitStatus;
-      owner.exit(exitCode, exitSignal);
-      live.end(exitCode);
-      deps.hub.remove(id);
-      client.end();
-      await recorder.close();
-      await deps.auth.recordSessionEnd(id, exitCode).catch((error) =>
-        deps.log.error("cannot record session end", { session_id: id, error: String(error) })
-      );
-      await deps.auth.audit({
-        code: "session.end",
-        user: identity.user,
-        remoteAddr: meta.remoteAddr,
-        fields: {
-          session_id: id,
-          node: node.name,
-          login,
-          exit_code: exitCode,
-          signal: exitSignal ?? null,
-          bytes: recorder.outputBytes,
-          duration_ms: Date.now() - started.getTime(),
-        },
-      });
-      resolve();
+  channel.on("close", async () => {
+    const { code: exitCode, signal: exitSignal } = exitStatus;
+    if (endReason) owner.close(endReason);
+    owner.exit(exitCode, exitSignal);
+    live.end(exitCode, endReason);
+    deps.hub.remove(id);
+    client.end();
+    await recorder.close();
+    await startRecorded.catch(() => {});
+    await deps.auth.recordSessionEnd(id, exitCode).catch((error) =>
+      deps.log.error("cannot record session end", { session_id: id, error: String(error) })
+    );
+    await deps.auth.audit({
+      code: "session.end",
+      user: identity.user,
+      remoteAddr: meta.remoteAddr,
+      fields: {
+        session_id: id,
+        node: node.name,
+        login,
+        exit_code: exitCode,
+        signal: exitSignal ?? null,
+        bytes: recorder.outputBytes,
+        duration_ms: Date.now() - started.getTime(),
+        ...(endReason ? { reason: endReason } : {}),
+      },
     });
+    recorded();
   });
   client.on("close", () => channel.destroy());
+  try {
+    await startRecorded;
+  } catch (error) {
+    close("The session could not be recorded; it was closed.");
+    throw error;
+  }
 
   return {
     id,
@@ -239,7 +279,7 @@ export async function startNodeSession(
     ownerParty,
     endInput: () => channel.end(),
     signal: (name) => channel.signal(name),
-    close: () => channel.close(),
+    close,
     done,
   };
 }

@@ -151,12 +151,12 @@ export class LiveSession {
     this.#notify({ type: "party.leave", user: party.user, mode: party.mode });
   }
 
-  /** Ends the session: every party is told and closed. */
-  end(exitCode: number | null): void {
+  /** Ends the session: every party is told (`reason`) and closed. */
+  end(exitCode: number | null, reason = "The session has ended."): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#notify({ type: "end", exitCode });
-    for (const party of this.parties.values()) party.sink.close("The session has ended.");
+    for (const party of this.parties.values()) party.sink.close(reason);
     this.parties.clear();
   }
 
@@ -175,19 +175,32 @@ export class LiveSession {
   }
 }
 
+/** How the hub stops a session it holds: the node side is closed, and `done` settles once its end is recorded. */
+export interface SessionControl {
+  /** Closes the node side; parties are told `reason`. */
+  terminate(reason: string): void;
+  done: Promise<void>;
+}
+
+/** How long {@linkcode SessionHub.endAll} waits for sessions to record their end. */
+const END_ALL_GRACE_MS = 5_000;
+
 /** Registry of live sessions in this proxy. */
 export class SessionHub {
   #sessions = new Map<string, LiveSession>();
+  #controls = new Map<string, SessionControl>();
 
   /** Registers a session; it is removed when it ends. */
-  add(session: LiveSession): LiveSession {
+  add(session: LiveSession, control?: SessionControl): LiveSession {
     this.#sessions.set(session.info.id, session);
+    if (control) this.#controls.set(session.info.id, control);
     return session;
   }
 
   /** Removes a session (after it ended). */
   remove(id: string): void {
     this.#sessions.delete(id);
+    this.#controls.delete(id);
   }
 
   /** The live session with this id, if any. */
@@ -200,9 +213,25 @@ export class SessionHub {
     return [...this.#sessions.values()].map((s) => s.describe());
   }
 
-  /** Ends every session (proxy shutdown). */
-  endAll(): void {
-    for (const session of this.#sessions.values()) session.end(null);
+  /**
+   * Ends every session (proxy shutdown): each node side is closed and the hub
+   * waits, a few seconds at most, until their ends are recorded.
+   */
+  async endAll(reason: string): Promise<void> {
+    const pending = [...this.#sessions.entries()].map(([id, session]) => {
+      const control = this.#controls.get(id);
+      if (!control) {
+        session.end(null, reason);
+        return Promise.resolve();
+      }
+      control.terminate(reason);
+      return control.done;
+    });
     this.#sessions.clear();
+    this.#controls.clear();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, END_ALL_GRACE_MS));
+    await Promise.race([Promise.allSettled(pending), grace]);
+    clearTimeout(timer);
   }
 }

@@ -163,7 +163,7 @@ Deno.test("LiveSession.end() closes every party once and ignores later input", (
   assert.equal(session.parties.size, 0);
 });
 
-Deno.test("SessionHub lists, finds and ends live sessions", () => {
+Deno.test("SessionHub lists, finds and ends live sessions", async () => {
   const hub = new SessionHub();
   const { session } = newSession();
   const sink = new FakeSink();
@@ -173,10 +173,32 @@ Deno.test("SessionHub lists, finds and ends live sessions", () => {
   const [listed] = hub.list();
   assert.equal(listed.node, "saturn");
   assert.deepEqual(listed.parties.map((p) => [p.user, p.mode]), [["alice", "owner"]]);
-  hub.endAll();
+  await hub.endAll("postern is shutting down.");
   assert.deepEqual(hub.list(), []);
-  assert.deepEqual(sink.closed, ["The session has ended."]);
+  assert.deepEqual(sink.closed, ["postern is shutting down."]);
   assert.equal(hub.get(session.info.id), undefined);
+});
+
+Deno.test("SessionHub.endAll() terminates each node side and waits until its end is recorded", async () => {
+  const hub = new SessionHub();
+  const { session } = newSession();
+  const terminated: string[] = [];
+  let recorded = false;
+  const { promise: done, resolve } = Promise.withResolvers<void>();
+  hub.add(session, {
+    terminate(reason) {
+      terminated.push(reason);
+      setTimeout(() => {
+        recorded = true;
+        resolve();
+      }, 20);
+    },
+    done,
+  });
+  await hub.endAll("postern is shutting down.");
+  assert.deepEqual(terminated, ["postern is shutting down."]);
+  assert.ok(recorded, "endAll resolves only after the session recorded its end");
+  assert.deepEqual(hub.list(), []);
 });
 
 async function recording(options: { recordInput?: boolean } = {}) {

@@ -24,6 +24,18 @@ Deno.test("web handler answers /healthz with security headers", async () => {
   assert.equal(headers.get("referrer-policy"), "no-referrer");
 });
 
+Deno.test("/readyz answers 503 with the reason while a dependency is not ready", async () => {
+  let reason: string | null = "the store does not answer: disk I/O error";
+  const readiness = createWebHandler({ log, notReadyReason: () => Promise.resolve(reason) });
+  const down = await readiness(new Request("https://proxy.test/readyz"), "127.0.0.1");
+  assert.equal(down.status, 503);
+  assert.deepEqual(await down.json(), { status: "unavailable", reason });
+  reason = null;
+  const up = await readiness(new Request("https://proxy.test/readyz"), "127.0.0.1");
+  assert.equal(up.status, 200);
+  assert.deepEqual(await up.json(), { status: "ready" });
+});
+
 Deno.test("web handler returns JSON 404 for unknown API routes", async () => {
   const response = await get("/v1/webapi/nope");
   assert.equal(response.status, 404);

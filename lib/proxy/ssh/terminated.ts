@@ -31,7 +31,11 @@ function ownerSink(stream: ServerChannel): OwnerSink {
     write: (data) => void stream.write(data),
     writeStderr: (data) => void stream.stderr.write(data),
     backlog: () => stream.writableLength,
-    close: () => {},
+    close(reason) {
+      try {
+        stream.stderr.write(`\r\n[postern: ${reason}]\r\n`);
+      } catch { /* client gone */ }
+    },
     exit(code, signal) {
       try {
         if (code === null && signal) stream.exit(signal, false, "");
@@ -118,6 +122,10 @@ async function runTerminated(
   remoteAddr: string,
   session: Session,
 ): Promise<void> {
+  // From the first moment: a client that leaves while the proxy is still
+  // logging in to the node must not leave that node session behind.
+  const clientLeft = new AbortController();
+  stream.once("close", () => clientLeft.abort());
   let running: NodeSession | undefined;
   let resized: { cols: number; rows: number } | undefined;
   pending.onResize = (cols, rows) => {
@@ -142,13 +150,12 @@ async function runTerminated(
       credentials,
       { pty: pending.pty, command, env },
       ownerSink(stream),
-      { kind: "ssh", remoteAddr },
+      { kind: "ssh", remoteAddr, signal: clientLeft.signal },
     );
     const started = running;
     if (resized) started.live.resize(started.ownerParty, resized.cols, resized.rows);
     stream.on("data", (data: Uint8Array) => started.live.input(started.ownerParty, data));
     stream.on("end", () => started.endInput());
-    stream.on("close", () => started.close());
     session.on("signal", (accept, _reject, info) => {
       started.signal(info.name);
       accept?.();
@@ -188,6 +195,7 @@ async function runJoin(
       });
     }
     const party = live.join(who.identity.user, mode, joinerSink(stream));
+    stream.on("close", () => live.leave(party.id));
     await deps.auth.audit({
       code: "session.join",
       user: who.identity.user,
@@ -196,7 +204,6 @@ async function runJoin(
     });
     stream.stderr.write(`[postern: joined session ${id} as ${mode}; press ~. to leave]\r\n`);
     stream.on("data", (data: Uint8Array) => live.input(party.id, data));
-    stream.on("close", () => live.leave(party.id));
     mode = party.mode;
   } catch (error) {
     failChannel(stream, userMessage(error, deps.log));

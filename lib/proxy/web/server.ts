@@ -29,8 +29,8 @@ export interface WebServerOptions {
   log: Logger;
   /** Installs API routes on the router. */
   routes?: (router: Router) => void;
-  /** Reports whether dependencies are ready, for /readyz. */
-  ready?: () => boolean;
+  /** Why a dependency is not ready (503 on /readyz), or null when all are. */
+  notReadyReason?: () => Promise<string | null>;
   /**
    * Protocols other than HTTP on the same port, by ALPN id. Served only when
    * Deno's per-connection HTTP server is reachable (see tls_listener.ts);
@@ -50,15 +50,17 @@ export interface WebServer {
 }
 
 /** Builds the request handler; exported so tests can call it without a socket. */
-export function createWebHandler(options: Pick<WebServerOptions, "log" | "routes" | "ready">) {
+export function createWebHandler(
+  options: Pick<WebServerOptions, "log" | "routes" | "notReadyReason">,
+) {
   const router = new Router()
     .on("GET", "/healthz", () => json({ status: "ok" }))
-    .on(
-      "GET",
-      "/readyz",
-      () =>
-        options.ready?.() === false ? json({ status: "starting" }, 503) : json({ status: "ready" }),
-    );
+    .on("GET", "/readyz", async () => {
+      const reason = await options.notReadyReason?.() ?? null;
+      return reason === null
+        ? json({ status: "ready" })
+        : json({ status: "unavailable", reason }, 503);
+    });
   options.routes?.(router);
 
   return async (request: Request, remoteAddr: string): Promise<Response> => {

@@ -142,6 +142,7 @@ async function startSession(
   url: URL,
   remoteAddr: string,
   idleMs: number,
+  browserLeft: AbortSignal,
 ): Promise<void> {
   const node = url.searchParams.get("node");
   const login = url.searchParams.get("login");
@@ -167,11 +168,11 @@ async function startSession(
     credentials,
     { pty, env: { LANG: "C.UTF-8" } },
     sink,
-    {
-      kind: "web",
-      remoteAddr,
-    },
-  );
+    { kind: "web", remoteAddr, signal: browserLeft },
+  ).catch((error) => {
+    idle.stop();
+    throw error;
+  });
   const live = current.live = running.live;
   sendJson(socket, {
     type: "session",
@@ -182,10 +183,6 @@ async function startSession(
   });
   notify(socket, live, { type: "party.join", user: session.identity.user, mode: "owner" });
   wireInput(socket, live, running.ownerParty, idle.touch);
-  socket.onclose = () => {
-    idle.stop();
-    running.close();
-  };
   running.done.finally(() => idle.stop());
 }
 
@@ -218,6 +215,7 @@ async function joinSession(
   sendJson(socket, { type: "session", id, node: live.info.node, login: live.info.login, mode });
   sendJson(socket, { type: "resize", cols: live.cols, rows: live.rows });
   const party = live.join(identity.user, mode, socketSink(socket, () => live));
+  socket.onclose = () => live.leave(party.id);
   notify(socket, live, { type: "party.join", user: identity.user, mode });
   await deps.auth.audit({
     code: "session.join",
@@ -226,7 +224,6 @@ async function joinSession(
     fields: { session_id: id, mode },
   });
   wireInput(socket, live, party.id, () => {});
-  socket.onclose = () => live.leave(party.id);
 }
 
 /** Installs the WebSocket terminal route. */
@@ -256,6 +253,10 @@ export function terminalRoutes(router: Router, deps: NodeSessionDeps, config: Co
       }
       const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 30 });
       socket.binaryType = "arraybuffer";
+      // Before any await: a tab closed while the proxy logs in to the node must
+      // not leave that node session behind.
+      const browserLeft = new AbortController();
+      socket.addEventListener("close", () => browserLeft.abort(), { once: true });
       socket.onopen = async () => {
         try {
           if (context.url.searchParams.has("session_id")) {
@@ -269,6 +270,7 @@ export function terminalRoutes(router: Router, deps: NodeSessionDeps, config: Co
               context.url,
               context.remoteAddr,
               config.proxy.idle_timeout,
+              browserLeft.signal,
             );
           }
         } catch (error) {
