@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Config } from "./config/config.ts";
+import { type Config, proxyHostNames } from "./config/config.ts";
 import { parseHostPort } from "./config/schema.ts";
 import type { Logger } from "./log.ts";
 import { loadTlsMaterial, type TlsMaterial } from "./tls/certificate.ts";
@@ -44,14 +44,6 @@ export interface Postern {
 export function publicHost(config: Config): string {
   const configured = config.proxy.public_addr && parseHostPort(config.proxy.public_addr);
   return configured ? configured.hostname : Deno.hostname();
-}
-
-/** Names clients may reach the proxy's SSH listener by (host certificate principals). */
-function proxyHostNames(config: Config): string[] {
-  const configured = [config.proxy.ssh_public_addr, config.proxy.public_addr]
-    .map((addr) => addr && parseHostPort(addr)?.hostname)
-    .filter((host): host is string => !!host);
-  return [...new Set([...configured, Deno.hostname(), "localhost", "127.0.0.1", "::1"])];
 }
 
 /** Opens the auth role over a data dir (also used by admin commands). */

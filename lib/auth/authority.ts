@@ -102,12 +102,12 @@ export class CertAuthority {
 
   /**
    * `@cert-authority` known_hosts lines: the cluster's nodes (`*.<cluster>`)
-   * and, when given, the proxy's SSH address (`[host]:port`), whose host
-   * certificate the proxy presents.
+   * and the other host patterns given (node names, the proxy's SSH address
+   * `[host]:port`, whose host certificate the proxy presents).
    */
-  knownHostsLines(cluster: string, proxyPatterns: string[] = []): string[] {
-    const patterns = [`*.${cluster}`, ...proxyPatterns].join(",");
-    return [`@cert-authority ${patterns} ${this.host.line.split(" ").slice(0, 2).join(" ")}`];
+  knownHostsLines(cluster: string, patterns: string[] = []): string[] {
+    const hosts = [...new Set([`*.${cluster}`, ...patterns])].join(",");
+    return [`@cert-authority ${hosts} ${this.host.line.split(" ").slice(0, 2).join(" ")}`];
   }
 
   /** Signs a user certificate for `publicKey`. */

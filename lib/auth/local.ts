@@ -7,8 +7,7 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
-import type { Config } from "../config/config.ts";
-import { parseHostPort } from "../config/schema.ts";
+import { type Config, proxySshHostPatterns } from "../config/config.ts";
 import { AccessDenied, BadRequest, NotFound, Unauthenticated } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -239,7 +238,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     });
     return {
       cert: signed.line,
-      hostCa: this.hostCaKnownHosts(),
+      hostCa: await this.hostCaKnownHosts(),
       cluster: this.cluster,
       logins: identity.logins,
       validBefore: new Date(Number(signed.certificate.validBefore) * 1000),
@@ -292,11 +291,12 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return Promise.resolve(signed.line);
   }
 
-  hostCaKnownHosts(): string[] {
-    const ssh = this.#config.proxy.ssh_public_addr;
-    const addr = ssh ? parseHostPort(ssh) : undefined;
-    const pattern = addr && (addr.port === 22 ? addr.hostname : `[${addr.hostname}]:${addr.port}`);
-    return this.ca.knownHostsLines(this.cluster, pattern ? [pattern] : []);
+  async hostCaKnownHosts(): Promise<string[]> {
+    const nodes = (await this.#store.nodes.list()).map((node) => node.name);
+    return this.ca.knownHostsLines(this.cluster, [
+      ...nodes,
+      ...proxySshHostPatterns(this.#config),
+    ]);
   }
 
   // ---- web sessions -----------------------------------------------------

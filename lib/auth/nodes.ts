@@ -83,7 +83,10 @@ export class NodeRegistry {
 
   async authorizeNode(identity: Identity, target: string, login: string): Promise<AuthorizedNode> {
     const nodes = await this.store.nodes.list();
-    const node = nodes.find((n) => n.name === target) ??
+    // `saturn.<cluster>` is saturn: the name `postern config` and the host CA line cover.
+    const suffix = `.${this.cluster}`;
+    const name = target.endsWith(suffix) ? target.slice(0, -suffix.length) : target;
+    const node = nodes.find((n) => n.name === name) ??
       nodes.find((n) => n.addr === target || n.addr.replace(/:22$/, "") === target);
     if (!node) {
       throw new NotFound(

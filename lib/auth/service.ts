@@ -185,8 +185,8 @@ export interface AuthService {
   userCaKeys(): Uint8Array[];
   /** The host CA public key line. */
   hostCaLine(): string;
-  /** Known_hosts lines for the host CA. */
-  hostCaKnownHosts(): string[];
+  /** Known_hosts lines for the host CA: every node name, `*.<cluster>` and the proxy's SSH address. */
+  hostCaKnownHosts(): Promise<string[]>;
   /** Signs the proxy's own SSH host key with the host CA for the given host names. */
   signProxyHostCertificate(publicKeyLine: string, principals: string[]): Promise<string>;
   /** Pins a node's host key seen on first use (when none was pinned). */

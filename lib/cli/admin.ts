@@ -298,16 +298,17 @@ export const adminCommands: Command[] = [
       },
     },
     run: (parsed) =>
-      withAuth(parsed, (auth) => {
+      withAuth(parsed, async (auth) => {
         const type = stringFlag(parsed, "type");
         if (type === "user") console.log(auth.userCaLine());
         else if (type === "host") {
           const format = stringFlag(parsed, "format") ?? "known_hosts";
           if (format === "key") console.log(auth.hostCaLine());
-          else if (format === "known_hosts") console.log(auth.hostCaKnownHosts().join("\n"));
-          else throw new UsageError(`--format "${format}" is not known_hosts or key`);
+          else if (format === "known_hosts") {
+            console.log((await auth.hostCaKnownHosts()).join("\n"));
+          } else throw new UsageError(`--format "${format}" is not known_hosts or key`);
         } else throw new UsageError("--type must be user or host");
-        return Promise.resolve(0);
+        return 0;
       }),
   },
   {

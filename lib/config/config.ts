@@ -18,6 +18,7 @@ import {
   object,
   oneOf,
   optionalStr,
+  parseHostPort,
   str,
   stringMap,
 } from "./schema.ts";
@@ -198,4 +199,27 @@ function renderDefault(field: Field<unknown>): string {
   if (Array.isArray(value) && value.length === 0) return "";
   if (typeof value === "object" && Object.keys(value as object).length === 0) return "";
   return `\`${String(value)}\``;
+}
+
+/**
+ * Names clients may reach the proxy's SSH listener by: the configured public
+ * addresses, this machine's name and loopback (its host certificate's principals).
+ */
+export function proxyHostNames(config: Config): string[] {
+  const configured = [config.proxy.ssh_public_addr, config.proxy.public_addr]
+    .map((addr) => addr && parseHostPort(addr)?.hostname)
+    .filter((host): host is string => !!host);
+  return [...new Set([...configured, Deno.hostname(), "localhost", "127.0.0.1", "::1"])];
+}
+
+/**
+ * known_hosts patterns for the proxy's SSH listener: each of
+ * {@linkcode proxyHostNames} with the advertised port (`ssh_public_addr`'s,
+ * else the listener's), as ssh writes them (`[host]:port`, bare for port 22).
+ */
+export function proxySshHostPatterns(config: Config): string[] {
+  const advertised = config.proxy.ssh_public_addr && parseHostPort(config.proxy.ssh_public_addr);
+  const port = advertised ? advertised.port : parseHostPort(config.proxy.ssh_listen_addr)?.port;
+  if (!port) return [];
+  return proxyHostNames(config).map((host) => port === 22 ? host : `[${host}]:${port}`);
 }

@@ -44,7 +44,8 @@ export async function authorizeTarget(
       },
     );
   }
-  if (authorized.node.name !== host && authorized.node.addr !== address) {
+  const { name } = authorized.node;
+  if (name !== host && `${name}.${auth.cluster}` !== host && authorized.node.addr !== address) {
     throw notRegistered(new NotFound(`No node is registered at ${address}.`));
   }
   return authorized;
