@@ -18,6 +18,7 @@ import { SqliteStore } from "./store/sqlite.ts";
 import { LocalAuthService } from "./auth/local.ts";
 import { probeHostCertificates, probeHostKey } from "./sshclient/probe.ts";
 import { SessionHub } from "./session/hub.ts";
+import { followRevocations, LiveConnections } from "./proxy/revocations.ts";
 import { authRoutes } from "./proxy/web/api/auth_routes.ts";
 import { resourceRoutes } from "./proxy/web/api/resources.ts";
 import { terminalRoutes } from "./proxy/web/terminal.ts";
@@ -128,12 +129,21 @@ export async function startPostern(
   }
   const sweeper = sweepExpiredWebSessions(auth, log);
   const hub = new SessionHub();
+  const connections = new LiveConnections();
+  const stopFollowing = await followRevocations(auth, connections, log.child("revocations"));
   const deps: NodeSessionDeps = {
     auth,
     hub,
+    connections,
     log: log.child("session"),
     dataDir,
     recordInput: config.recording.record_input,
+    dialTimeoutMs: config.proxy.dial_timeout,
+  };
+  const tunnelDeps = {
+    auth,
+    connections,
+    log: log.child("tunnel"),
     dialTimeoutMs: config.proxy.dial_timeout,
   };
   const webAddr = parseHostPort(config.proxy.web_listen_addr)!;
@@ -168,19 +178,15 @@ export async function startPostern(
         authRoutes(router, auth);
         resourceRoutes(router, auth, auth, hub);
         terminalRoutes(router, deps, config);
-        tunnelRoute(router, auth, log.child("tunnel"), config.proxy.dial_timeout);
+        tunnelRoute(router, tunnelDeps);
       },
       protocols: {
-        [TUNNEL_ALPN]: (conn, remote) =>
-          serveRawTunnel(conn, remote, {
-            auth,
-            log: log.child("tunnel"),
-            dialTimeoutMs: config.proxy.dial_timeout,
-          }),
+        [TUNNEL_ALPN]: (conn, remote) => serveRawTunnel(conn, remote, tunnelDeps),
       },
     });
   } catch (error) {
     clearInterval(sweeper);
+    stopFollowing();
     await ssh?.shutdown();
     await closeAuth();
     throw error;
@@ -195,6 +201,7 @@ export async function startPostern(
     hostPublicKey: hostKey.publicKey,
     async stop() {
       clearInterval(sweeper);
+      stopFollowing();
       await hub.endAll("postern is shutting down; reconnect in a moment.");
       await Promise.all([webServer.shutdown(), sshServer.shutdown()]);
       await closeAuth();

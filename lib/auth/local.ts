@@ -21,6 +21,7 @@ import {
 import {
   hashSecret,
   type NodeRecord,
+  type Revocation,
   type SecretHash,
   type Store,
   type UserRecord,
@@ -78,6 +79,8 @@ export interface LocalAuthOptions {
 const NO_LOGIN_PRINCIPAL = "-postern-no-login";
 /** Re-enrolment secrets wait this long for their confirming code. */
 const REENROLL_TTL_MS = 10 * 60_000;
+/** The lock time of a lock without an end (the largest Date). */
+const FOREVER = 8.64e15;
 
 /** Builds the role table: built-ins, then config roles (which may override them). */
 export function roleTable(config: Config): Map<string, Role> {
@@ -186,11 +189,27 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     if (!record || !record.passwordHash) {
       throw new Unauthenticated(`User "${user}" does not exist any more; run postern login.`);
     }
-    return this.#identity(record);
+    return this.#identity(this.#refuseLocked(record));
+  }
+
+  /** Refuses a user an administrator locked: every credential, certificates already issued too. */
+  #refuseLocked(user: UserRecord): UserRecord {
+    if (user.adminLockUntil !== null && user.adminLockUntil > this.#now()) {
+      const until = user.adminLockUntil >= FOREVER
+        ? ""
+        : ` until ${new Date(user.adminLockUntil).toISOString()}`;
+      const why = user.adminLockReason ? ` (${user.adminLockReason})` : "";
+      throw new AccessDenied(
+        `User "${user.name}" is locked by an administrator${until}${why}; ask them to unlock it.`,
+      );
+    }
+    return user;
   }
 
   async authenticate(credentials: Credentials): Promise<Identity> {
-    const identity = this.#identity(await this.#credentials.verify(credentials));
+    const identity = this.#identity(
+      this.#refuseLocked(await this.#credentials.verify(credentials)),
+    );
     if (identity.maxSessionTtlMs <= 0) {
       throw new AccessDenied(
         `User "${identity.user}" has no valid role (${
@@ -361,7 +380,50 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const idHash = hashSecret(sessionId);
     const record = await this.#store.webSessions.get(idHash);
     await this.#store.webSessions.delete(idHash);
-    if (record) await this.audit({ code: "user.logout", user: record.user, remoteAddr });
+    if (!record) return;
+    await this.#revoke(record.user, "signed out", idHash);
+    await this.audit({ code: "user.logout", user: record.user, remoteAddr });
+  }
+
+  /** Tells every proxy to end `user`'s live connections (or only those of one web session). */
+  async #revoke(user: string, reason: string, webSessionHash: SecretHash | null = null) {
+    await this.#store.revocations.add({ user, webSessionHash, reason, created: this.#now() });
+  }
+
+  revocationsSince(id: number): Promise<Revocation[]> {
+    return this.#store.revocations.since(id);
+  }
+
+  lastRevocationId(): Promise<number> {
+    return this.#store.revocations.lastId();
+  }
+
+  async lockUser(
+    name: string,
+    options: { ttlMs?: number; reason?: string } = {},
+    actor?: string,
+  ): Promise<Date | null> {
+    const until = options.ttlMs ? this.#now() + options.ttlMs : FOREVER;
+    await this.#store.users.setAdminLock(name, until, options.reason ?? null, this.#now());
+    await this.#revoke(
+      name,
+      `access revoked by an administrator${options.reason ? ` (${options.reason})` : ""}`,
+    );
+    await this.audit({
+      code: "user.lock",
+      user: actor,
+      fields: {
+        name,
+        until: until >= FOREVER ? null : new Date(until).toISOString(),
+        reason: options.reason ?? null,
+      },
+    });
+    return until >= FOREVER ? null : new Date(until);
+  }
+
+  async unlockUser(name: string, actor?: string): Promise<void> {
+    await this.#store.users.setAdminLock(name, null, null, this.#now());
+    await this.audit({ code: "user.unlock", user: actor, fields: { name } });
   }
 
   async listWebSessions(user: string): Promise<WebSessionSummary[]> {
@@ -381,6 +443,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const found = sessions.find((s) => handleOf(s.idHash) === handle);
     if (!found) throw new NotFound(`No web session "${handle}".`);
     await this.#store.webSessions.delete(found.idHash);
+    await this.#revoke(user, "signed out", found.idHash);
   }
 
   async webSessionCredentials(sessionId: string, login: string): Promise<NodeLoginCredentials> {
@@ -483,12 +546,15 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return this.#users.listUsers();
   }
 
-  removeUser(name: string, actor?: string): Promise<void> {
-    return this.#users.removeUser(name, actor);
+  async removeUser(name: string, actor?: string): Promise<void> {
+    await this.#users.removeUser(name, actor);
+    await this.#revoke(name, "access revoked by an administrator (user removed)");
   }
 
-  resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite> {
-    return this.#users.resetUser(name, ttlMs, actor);
+  async resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite> {
+    const invite = await this.#users.resetUser(name, ttlMs, actor);
+    await this.#revoke(name, "access revoked by an administrator (credentials reset)");
+    return invite;
   }
 
   // ---- audit and recordings ---------------------------------------------

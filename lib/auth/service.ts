@@ -14,6 +14,7 @@ import type {
   AuditQuery,
   InviteKind,
   NodeRecord,
+  Revocation,
   SessionRecord,
 } from "../store/store.ts";
 import type { Signer } from "../sshclient/cert_auth.ts";
@@ -201,6 +202,10 @@ export interface AuthService {
   getRecording(id: string): Promise<SessionRecord | null>;
   /** Absolute path of a recording file. */
   recordingPath(id: string): string;
+  /** Revocations after `id`, oldest first: live connections that must end. */
+  revocationsSince(id: number): Promise<Revocation[]>;
+  /** The newest revocation's id (0 when none): where a starting proxy begins following. */
+  lastRevocationId(): Promise<number>;
   /** Why auth cannot serve (store down, audit file unwritable), or null when it can. */
   notReadyReason(): Promise<string | null>;
 }
@@ -234,6 +239,17 @@ export interface AuthAdmin {
   ): Promise<Invite>;
   listUsers(): Promise<UserView[]>;
   removeUser(name: string, actor?: string): Promise<void>;
+  /**
+   * Locks a user (for `ttlMs`, else until unlocked): logins and certificates
+   * already issued are refused, and every proxy ends their live connections.
+   * @returns when the lock ends, or null for no end
+   */
+  lockUser(
+    name: string,
+    options?: { ttlMs?: number; reason?: string },
+    actor?: string,
+  ): Promise<Date | null>;
+  unlockUser(name: string, actor?: string): Promise<void>;
   /** Revokes the user's password, TOTP and web sessions and makes a new invite. */
   resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite>;
   addNode(node: NewNode, actor?: string): Promise<NodeRecord>;

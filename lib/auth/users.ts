@@ -79,13 +79,15 @@ export class UserAdmin {
   async listUsers(): Promise<UserView[]> {
     const now = this.now();
     return (await this.store.users.list()).map((user) => {
-      const locked = user.lockedUntil !== null && user.lockedUntil > now;
+      // The later of a lockout after failed logins and an administrator's lock.
+      const lockedUntil = Math.max(user.lockedUntil ?? 0, user.adminLockUntil ?? 0);
+      const locked = lockedUntil > now;
       return {
         name: user.name,
         roles: user.roles,
         logins: user.logins,
         status: locked ? "locked" : user.passwordHash ? "active" : "invited",
-        lockedUntil: locked ? new Date(user.lockedUntil!) : null,
+        lockedUntil: locked ? new Date(lockedUntil) : null,
       };
     });
   }

@@ -165,7 +165,7 @@ export const adminCommands: Command[] = [
   removeCommand(
     "users",
     "User",
-    "Remove a user (their web sessions end at once)",
+    "Remove a user (their sessions and connections end at once)",
     (auth, name) => auth.removeUser(name, "cli"),
   ),
   {
@@ -182,6 +182,59 @@ export const adminCommands: Command[] = [
       withAuth(parsed, async (auth) => {
         const invite = await auth.resetUser(parsed.args[0], durationFlag(parsed, "ttl"), "cli");
         printInvite(`Credentials of "${invite.user}" revoked. New invite`, invite);
+        return 0;
+      }),
+  },
+  {
+    path: ["users", "lock"],
+    summary: "Lock a user: end their live connections and refuse their logins and certificates",
+    usage: "<name>",
+    details: `
+Every live connection of the user through any proxy ends within a second,
+saying why: web terminals, ssh sessions, -J tunnels, port forwards and HTTPS
+tunnels. Logins and certificates already issued are refused until the lock
+ends (--ttl) or postern users unlock.
+
+Examples:
+  postern users lock alice --reason "laptop stolen"
+  postern users lock bob --ttl 1h`,
+    minArgs: 1,
+    maxArgs: 1,
+    flags: {
+      ...serverFlags,
+      ttl: {
+        type: "string",
+        placeholder: "duration",
+        description: "lock for this long (default: until unlocked)",
+      },
+      reason: { type: "string", placeholder: "text", description: "why; shown to the user" },
+    },
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        const name = parsed.args[0];
+        const until = await auth.lockUser(
+          name,
+          { ttlMs: durationFlag(parsed, "ttl"), reason: stringFlag(parsed, "reason") },
+          "cli",
+        );
+        console.log(
+          `User "${name}" locked ${until ? `until ${until.toISOString()}` : "until unlocked"}; ` +
+            "their live connections are ending.",
+        );
+        return 0;
+      }),
+  },
+  {
+    path: ["users", "unlock"],
+    summary: "Lift a lock set by postern users lock",
+    usage: "<name>",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: serverFlags,
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        await auth.unlockUser(parsed.args[0], "cli");
+        console.log(`User "${parsed.args[0]}" unlocked.`);
         return 0;
       }),
   },

@@ -16,6 +16,8 @@ import { Unavailable } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { LiveSession, type PartySink, type SessionHub } from "../session/hub.ts";
 import { AsciicastRecorder } from "../session/recorder.ts";
+import type { LiveConnections } from "./revocations.ts";
+import type { SecretHash } from "../store/store.ts";
 import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
 import type { HostKeyVerifier } from "../sshclient/mod.ts";
 import { formatKeyLine } from "../sshcert/mod.ts";
@@ -38,6 +40,7 @@ export interface SessionRequest {
 export interface NodeSessionDeps {
   auth: AuthService;
   hub: SessionHub;
+  connections: LiveConnections;
   log: Logger;
   dataDir: string;
   recordInput: boolean;
@@ -129,7 +132,13 @@ export async function startNodeSession(
   credentials: NodeLoginCredentials,
   request: SessionRequest,
   owner: OwnerSink,
-  meta: { kind: "ssh" | "web"; remoteAddr: string; signal?: AbortSignal },
+  meta: {
+    kind: "ssh" | "web";
+    remoteAddr: string;
+    signal?: AbortSignal;
+    /** The web session a web terminal belongs to: signing out ends it. */
+    webSessionHash?: SecretHash;
+  },
 ): Promise<NodeSession> {
   const { node, login, identity } = authorized;
   const left = () => meta.signal?.aborted === true;
@@ -193,6 +202,12 @@ export async function startNodeSession(
   const { promise: done, resolve: recorded } = Promise.withResolvers<void>();
   deps.hub.add(live, { terminate: close, done });
   const ownerParty = live.join(identity.user, "owner", owner).id;
+  const untrack = deps.connections.track({
+    user: identity.user,
+    kind: meta.kind === "web" ? "web terminal" : "ssh session",
+    webSessionHash: meta.webSessionHash,
+    close,
+  });
   if (left()) close();
   else meta.signal?.addEventListener("abort", () => close(), { once: true });
   // Recorded while the handlers below are already listening: a channel that
@@ -242,6 +257,7 @@ export async function startNodeSession(
     owner.exit(exitCode, exitSignal);
     live.end(exitCode, endReason);
     deps.hub.remove(id);
+    untrack();
     client.end();
     await recorder.close();
     await startRecorded.catch(() => {});

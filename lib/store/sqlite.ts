@@ -25,6 +25,7 @@ import type {
   CaStore,
   InviteStore,
   NodeStore,
+  RevocationStore,
   SessionStore,
   Store,
   UserStore,
@@ -34,7 +35,7 @@ import { Db, type Gate, mapSqliteError } from "./sqlite/db.ts";
 import { migrate } from "./sqlite/migrations.ts";
 import { SqliteCas, SqliteInvites, SqliteUsers } from "./sqlite/users.ts";
 import { SqliteNodes, SqliteWebSessions } from "./sqlite/nodes.ts";
-import { SqliteAudit, SqliteSessions } from "./sqlite/history.ts";
+import { SqliteAudit, SqliteRevocations, SqliteSessions } from "./sqlite/history.ts";
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -57,6 +58,7 @@ class Tables {
   readonly webSessions: WebSessionStore;
   readonly sessions: SessionStore;
   readonly audit: AuditStore;
+  readonly revocations: RevocationStore;
 
   constructor(db: Db, gate: Gate) {
     this.cas = new SqliteCas(db, gate);
@@ -66,6 +68,7 @@ class Tables {
     this.webSessions = new SqliteWebSessions(db, gate);
     this.sessions = new SqliteSessions(db, gate);
     this.audit = new SqliteAudit(db, gate);
+    this.revocations = new SqliteRevocations(db, gate);
   }
 }
 

@@ -73,6 +73,14 @@ export interface UserRecord {
   lockedUntil: number | null;
   /** Last accepted TOTP time step; codes for this step or earlier are replays. 0 = none yet. */
   lastTotpStep: number;
+  /**
+   * Locked by an administrator (`postern users lock`) until this time (epoch
+   * ms); unlike a lockout after failed logins, it also refuses certificates
+   * already issued. Null when not locked.
+   */
+  adminLockUntil: number | null;
+  /** Why the administrator locked the user; shown to them. */
+  adminLockReason: string | null;
   created: number;
   updated: number;
 }
@@ -264,6 +272,16 @@ export interface UserStore {
   /** Clears the failure count and any lock (after a successful login or by an admin). */
   resetLoginFailures(name: string, now: number): Promise<void>;
   /**
+   * Sets (`until` a time) or clears (`until` null) an administrator's lock.
+   * @throws NotFound
+   */
+  setAdminLock(
+    name: string,
+    until: number | null,
+    reason: string | null,
+    now: number,
+  ): Promise<void>;
+  /**
    * Atomically records `step` as the last used TOTP step if it is later than the
    * stored one. False means a replay (or an unknown user): refuse the login.
    */
@@ -331,6 +349,31 @@ export interface AuditStore {
   query(q?: AuditQuery): Promise<AuditEvent[]>;
 }
 
+/**
+ * An access that ended before its credentials expired: every live connection
+ * of `user` (or, with `webSessionHash`, of that web session only) must end.
+ * Proxies follow these in order of `id`.
+ */
+export interface Revocation {
+  id: number;
+  user: string;
+  webSessionHash: SecretHash | null;
+  /** Shown to the user whose connection ends ("access revoked by an administrator"). */
+  reason: string;
+  created: number;
+}
+
+/** The revocation feed: appended by auth, followed by every proxy. */
+export interface RevocationStore {
+  add(revocation: Omit<Revocation, "id">): Promise<Revocation>;
+  /** Revocations after `id`, oldest first. */
+  since(id: number, limit?: number): Promise<Revocation[]>;
+  /** The id of the newest revocation (0 when none): where a starting proxy begins following. */
+  lastId(): Promise<number>;
+  /** Deletes revocations created before `time` (no proxy still needs them). */
+  deleteBefore(time: number): Promise<number>;
+}
+
 /** Everything auth keeps. */
 export interface Store {
   readonly cas: CaStore;
@@ -340,6 +383,7 @@ export interface Store {
   readonly webSessions: WebSessionStore;
   readonly sessions: SessionStore;
   readonly audit: AuditStore;
+  readonly revocations: RevocationStore;
   /**
    * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back
    * when it throws. Other calls on this store wait until it is done. Call only

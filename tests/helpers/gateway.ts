@@ -165,6 +165,8 @@ export interface SshProcess {
   type(text: string): Promise<void>;
   /** Closes stdin and waits for the exit code (kills after `timeoutMs`). */
   finish(timeoutMs?: number): Promise<number>;
+  /** Waits for the exit code with stdin still open (kills after `timeoutMs`). */
+  exited(timeoutMs?: number): Promise<number>;
 }
 
 /** Spawns `ssh <args>` for interactive use (e.g. with `-tt`). */
@@ -182,24 +184,29 @@ export function spawnSsh(args: string[]): SshProcess {
   };
   const pumps = Promise.all([pump(child.stdout, stdout), pump(child.stderr, stderr)]);
   const writer = child.stdin.getWriter();
+  const exited = async (timeoutMs = 10_000) => {
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+    }, timeoutMs);
+    try {
+      const status = await child.status;
+      await pumps;
+      await writer.close().catch(() => {});
+      return status.code;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return {
     stdout,
     stderr,
     type: (text) => writer.write(new TextEncoder().encode(text)),
     async finish(timeoutMs = 10_000) {
       await writer.close().catch(() => {});
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* exited */ }
-      }, timeoutMs);
-      try {
-        const status = await child.status;
-        await pumps;
-        return status.code;
-      } finally {
-        clearTimeout(timer);
-      }
+      return await exited(timeoutMs);
     },
+    exited,
   };
 }

@@ -16,6 +16,9 @@ import { authorizeTunnel, parseProxySubsystem, runTunnel } from "./tunnel.ts";
 import { dialNode } from "../dial.ts";
 import { PortForwarder } from "./forwarding.ts";
 
+/** How long a revoked connection's sessions get to show why before it is closed. */
+const REVOKED_CLOSE_DELAY_MS = 200;
+
 type ConnectionState =
   | { kind: "authenticating"; bannerSent: boolean }
   | { kind: "authenticated"; who: Authenticated };
@@ -70,6 +73,15 @@ export function createGateway(deps: NodeSessionDeps) {
     client.on("ready", () => {
       if (state.kind !== "authenticated") return client.end();
       const who = state.who;
+      // Its proxy-terminated sessions are tracked on their own and tell the
+      // user why; tunnels carry end-to-end encrypted bytes, so the connection
+      // just ends, a moment later so that those messages get out first.
+      const untrack = deps.connections.track({
+        user: who.identity.user,
+        kind: "ssh",
+        close: () => setTimeout(() => client.end(), REVOKED_CLOSE_DELAY_MS),
+      });
+      client.on("close", untrack);
 
       client.on("session", (accept) => {
         const session = accept();

@@ -8,14 +8,12 @@
  * @module
  */
 
-import type { AuthService } from "../../auth/service.ts";
 import { BadRequest } from "../../errors.ts";
-import type { Logger } from "../../log.ts";
 import { batchCopy } from "../../net/batch_copy.ts";
 import { concatBytes, readHttpHead, writeAll } from "../../net/bytes.ts";
 import { MAX_HEAD_BYTES, TUNNEL_METHOD } from "../../net/tunnel_protocol.ts";
 import { toErrorResponse } from "./http.ts";
-import { type OpenedTunnel, openTunnel } from "./tunnel.ts";
+import { type OpenedTunnel, openTunnel, type TunnelDeps } from "./tunnel.ts";
 
 /** Most bytes read from either side at once. */
 const READ_SIZE = 256 * 1024;
@@ -37,13 +35,6 @@ const REASONS: Record<number, string> = {
 
 const encoder = new TextEncoder();
 
-/** Services the raw tunnel needs. */
-export interface RawTunnelDeps {
-  auth: AuthService;
-  log: Logger;
-  dialTimeoutMs: number;
-}
-
 /**
  * Serves one raw tunnel connection until either side ends it.
  *
@@ -55,14 +46,14 @@ export interface RawTunnelDeps {
 export async function serveRawTunnel(
   conn: Deno.TlsConn,
   remoteAddr: Deno.NetAddr,
-  deps: RawTunnelDeps,
+  deps: TunnelDeps,
 ): Promise<void> {
   let tunnel: OpenedTunnel;
   let rest: Uint8Array;
   try {
     const head = await readHead(conn);
     rest = head.rest;
-    tunnel = await openTunnel(deps.auth, deps.log, deps.dialTimeoutMs, {
+    tunnel = await openTunnel(deps, {
       authorization: head.headers.get("authorization") ?? null,
       method: TUNNEL_METHOD,
       url: new URL(head.target, "https://proxy.invalid"),

@@ -20,6 +20,7 @@ import type { LiveSession, PartyMode, PartySink, SessionEvent } from "../../sess
 import type { RequestContext, Router } from "./http.ts";
 import { sessionCookie } from "./api/guard.ts";
 import type { ActiveWebSession } from "../../auth/service.ts";
+import { webSessionHash } from "../revocations.ts";
 
 /** Largest JSON control frame accepted from the browser. */
 const MAX_CONTROL_FRAME = 4096;
@@ -168,7 +169,7 @@ async function startSession(
     credentials,
     { pty, env: { LANG: "C.UTF-8" } },
     sink,
-    { kind: "web", remoteAddr, signal: browserLeft },
+    { kind: "web", remoteAddr, signal: browserLeft, webSessionHash: webSessionHash(sessionId) },
   ).catch((error) => {
     idle.stop();
     throw error;
@@ -190,6 +191,7 @@ async function joinSession(
   socket: WebSocket,
   deps: NodeSessionDeps,
   session: ActiveWebSession,
+  sessionId: string,
   url: URL,
   remoteAddr: string,
 ): Promise<void> {
@@ -215,7 +217,16 @@ async function joinSession(
   sendJson(socket, { type: "session", id, node: live.info.node, login: live.info.login, mode });
   sendJson(socket, { type: "resize", cols: live.cols, rows: live.rows });
   const party = live.join(identity.user, mode, socketSink(socket, () => live));
-  socket.onclose = () => live.leave(party.id);
+  const untrack = deps.connections.track({
+    user: identity.user,
+    kind: "web join",
+    webSessionHash: webSessionHash(sessionId),
+    close: (reason) => live.leave(party.id, reason),
+  });
+  socket.onclose = () => {
+    untrack();
+    live.leave(party.id);
+  };
   notify(socket, live, { type: "party.join", user: identity.user, mode });
   await deps.auth.audit({
     code: "session.join",
@@ -260,7 +271,7 @@ export function terminalRoutes(router: Router, deps: NodeSessionDeps, config: Co
       socket.onopen = async () => {
         try {
           if (context.url.searchParams.has("session_id")) {
-            await joinSession(socket, deps, session, context.url, context.remoteAddr);
+            await joinSession(socket, deps, session, sessionId, context.url, context.remoteAddr);
           } else {
             await startSession(
               socket,

@@ -11,6 +11,7 @@
  * @module
  */
 
+import type { LiveConnections } from "../revocations.ts";
 import type { AuthService } from "../../auth/service.ts";
 import { AccessDenied, BadRequest, NotFound } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
@@ -151,11 +152,10 @@ const TUNNEL_PATH = /^\/v1\/webapi\/sites\/([^/]+)\/tunnel$/;
  * @throws AccessDenied, BadRequest, NotFound or Unavailable with a message for the user
  */
 export async function openTunnel(
-  auth: AuthService,
-  log: Logger,
-  dialTimeoutMs: number,
+  deps: TunnelDeps,
   request: TunnelRequest,
 ): Promise<OpenedTunnel> {
+  const { auth, log, dialTimeoutMs } = deps;
   const { authorization, url, remoteAddr } = request;
   if (!authorization?.startsWith("PosternCert ")) {
     throw new AccessDenied("The tunnel needs certificate authentication; use `postern proxy ssh`.");
@@ -185,6 +185,15 @@ export async function openTunnel(
   let bytesUp = 0;
   let bytesDown = 0;
   let ended = false;
+  const untrack = deps.connections.track({
+    user,
+    kind: "https tunnel",
+    close: () => {
+      try {
+        conn.close();
+      } catch { /* closed already */ }
+    },
+  });
   await auth.audit({ code: "tunnel.start", user, remoteAddr, fields: base });
   return {
     conn,
@@ -193,6 +202,7 @@ export async function openTunnel(
     finish() {
       if (ended) return;
       ended = true;
+      untrack();
       auth.audit({
         code: "tunnel.end",
         user,
@@ -208,19 +218,22 @@ export async function openTunnel(
   };
 }
 
+/** What HTTPS tunnels need. */
+export interface TunnelDeps {
+  auth: AuthService;
+  connections: LiveConnections;
+  log: Logger;
+  dialTimeoutMs: number;
+}
+
 /** Installs the tunnel route. */
-export function tunnelRoute(
-  router: Router,
-  auth: AuthService,
-  log: Logger,
-  dialTimeoutMs: number,
-): void {
+export function tunnelRoute(router: Router, deps: TunnelDeps): void {
   router.on(
     "POST",
     "/v1/webapi/sites/:cluster/tunnel",
     async (request, { url, remoteAddr }) => {
       if (!request.body) throw new BadRequest("The tunnel needs a streaming request body.");
-      const tunnel = await openTunnel(auth, log, dialTimeoutMs, {
+      const tunnel = await openTunnel(deps, {
         authorization: request.headers.get("authorization"),
         method: "POST",
         url,

@@ -12,6 +12,9 @@ import type {
   AuditStore,
   NewAuditEvent,
   NewSession,
+  Revocation,
+  RevocationStore,
+  SecretHash,
   SessionFilter,
   SessionRecord,
   SessionStore,
@@ -165,5 +168,55 @@ export class SqliteAudit implements AuditStore {
         params,
       ).map(toAudit)
     );
+  }
+}
+
+function toRevocation(r: Row): Revocation {
+  return {
+    id: num(r.id),
+    user: str(r.user),
+    webSessionHash: optStr(r.web_session_hash) as SecretHash | null,
+    reason: str(r.reason),
+    created: num(r.created),
+  };
+}
+
+/** The `revocations` table. */
+export class SqliteRevocations implements RevocationStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  add(r: Omit<Revocation, "id">): Promise<Revocation> {
+    return this.gate(() =>
+      toRevocation(
+        this.db.get(
+          `INSERT INTO revocations (user, web_session_hash, reason, created)
+           VALUES (?, ?, ?, ?) RETURNING *`,
+          r.user,
+          r.webSessionHash,
+          r.reason,
+          r.created,
+        )!,
+      )
+    );
+  }
+
+  since(id: number, limit = 1000): Promise<Revocation[]> {
+    return this.gate(() =>
+      this.db.all(
+        "SELECT * FROM revocations WHERE id > ? ORDER BY id LIMIT ?",
+        id,
+        clampLimit(limit, 1000),
+      ).map(toRevocation)
+    );
+  }
+
+  lastId(): Promise<number> {
+    return this.gate(() =>
+      num(this.db.get("SELECT coalesce(max(id), 0) AS id FROM revocations")!.id)
+    );
+  }
+
+  deleteBefore(time: number): Promise<number> {
+    return this.gate(() => this.db.run("DELETE FROM revocations WHERE created < ?", time));
   }
 }

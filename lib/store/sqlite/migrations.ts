@@ -104,6 +104,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_events_user_time ON audit_events (user, time);
     `,
   },
+  {
+    version: 2,
+    description: "administrator locks and the revocation feed proxies watch",
+    up: `
+      ALTER TABLE users ADD COLUMN admin_lock_until INTEGER;
+      ALTER TABLE users ADD COLUMN admin_lock_reason TEXT;
+      CREATE TABLE revocations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user TEXT NOT NULL,
+        web_session_hash TEXT,
+        reason TEXT NOT NULL,
+        created INTEGER NOT NULL
+      );
+      CREATE INDEX revocations_created ON revocations (created);
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

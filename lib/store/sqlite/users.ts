@@ -74,6 +74,8 @@ function toUser(r: Row): UserRecord {
     failedLogins: num(r.failed_logins),
     lockedUntil: optNum(r.locked_until),
     lastTotpStep: num(r.last_totp_step),
+    adminLockUntil: optNum(r.admin_lock_until),
+    adminLockReason: optStr(r.admin_lock_reason),
     created: num(r.created),
     updated: num(r.updated),
   };
@@ -183,6 +185,24 @@ export class SqliteUsers implements UserStore {
         now,
         name,
       );
+    });
+  }
+
+  setAdminLock(
+    name: string,
+    until: number | null,
+    reason: string | null,
+    now: number,
+  ): Promise<void> {
+    return this.gate(() => {
+      const changed = this.db.run(
+        "UPDATE users SET admin_lock_until = ?, admin_lock_reason = ?, updated = ? WHERE name = ?",
+        until,
+        until === null ? null : reason,
+        now,
+        name,
+      );
+      if (changed === 0) throw new NotFound(`Cannot lock user "${name}": no such user`);
     });
   }
 
