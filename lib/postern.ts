@@ -84,21 +84,18 @@ async function bootstrapAdmin(auth: LocalAuthService, log: Logger): Promise<void
   );
 }
 
-/** How often expired web sessions (and their keys) are deleted. */
-const WEB_SESSION_SWEEP_MS = 10 * 60_000;
+/** How often expired web sessions (and their keys) and old revocations are deleted. */
+const SWEEP_MS = 10 * 60_000;
 
-/** Deletes expired web sessions now and every {@linkcode WEB_SESSION_SWEEP_MS}. */
-function sweepExpiredWebSessions(
-  auth: LocalAuthService,
-  log: Logger,
-): ReturnType<typeof setInterval> {
+/** Deletes what has expired now and every {@linkcode SWEEP_MS}. */
+function sweepExpired(auth: LocalAuthService, log: Logger): ReturnType<typeof setInterval> {
   const sweep = () =>
-    auth.deleteExpiredWebSessions().then(
-      (deleted) => deleted > 0 && log.info("deleted expired web sessions", { deleted }),
-      (error) => log.warn("cannot delete expired web sessions", { error: String(error) }),
+    auth.deleteExpired().then(
+      (deleted) => deleted.webSessions > 0 && log.info("deleted expired web sessions", deleted),
+      (error) => log.warn("cannot delete expired records", { error: String(error) }),
     );
   void sweep();
-  return setInterval(sweep, WEB_SESSION_SWEEP_MS);
+  return setInterval(sweep, SWEEP_MS);
 }
 
 /** Starts every role; throws a PosternError with a clear message when it cannot. */
@@ -127,7 +124,7 @@ export async function startPostern(
       sessions: abandoned,
     });
   }
-  const sweeper = sweepExpiredWebSessions(auth, log);
+  const sweeper = sweepExpired(auth, log);
   const hub = new SessionHub();
   const connections = new LiveConnections();
   const stopFollowing = await followRevocations(auth, connections, log.child("revocations"));

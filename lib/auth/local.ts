@@ -79,6 +79,8 @@ export interface LocalAuthOptions {
 const NO_LOGIN_PRINCIPAL = "-postern-no-login";
 /** Re-enrolment secrets wait this long for their confirming code. */
 const REENROLL_TTL_MS = 10 * 60_000;
+/** How long revocations are kept: proxies follow them within a second. */
+const REVOCATION_RETENTION_MS = 60 * 60_000;
 /** The lock time of a lock without an end (the largest Date). */
 const FOREVER = 8.64e15;
 
@@ -624,9 +626,18 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return open.length;
   }
 
-  /** Deletes web sessions (and their keys) past their expiry. */
-  deleteExpiredWebSessions(): Promise<number> {
-    return this.#store.webSessions.deleteExpired(this.#now());
+  /**
+   * Deletes what has expired: web sessions (and their keys) and revocations
+   * old enough that every proxy has followed them.
+   *
+   * @returns how many web sessions and revocations were deleted
+   */
+  async deleteExpired(): Promise<{ webSessions: number; revocations: number }> {
+    const now = this.#now();
+    return {
+      webSessions: await this.#store.webSessions.deleteExpired(now),
+      revocations: await this.#store.revocations.deleteBefore(now - REVOCATION_RETENTION_MS),
+    };
   }
 
   /** Closes the audit file (the store is closed by its owner). */

@@ -163,6 +163,8 @@ Deno.test("users: create, conflict, update patch, list and cascading delete", as
         failedLogins: 0,
         lockedUntil: null,
         lastTotpStep: 0,
+        adminLockUntil: null,
+        adminLockReason: null,
         created: T0,
         updated: T0,
       });
@@ -585,6 +587,57 @@ Deno.test("audit: append and query by time, code prefix, user, limit and order",
         "session.start@2",
       ]);
       assert.equal((await s.audit.query()).length, 4);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+Deno.test("users.setAdminLock() sets and clears a lock with its reason", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      await s.users.create(user("bob"));
+      await s.users.setAdminLock("bob", T0 + 1000, "offboarding", T0);
+      const locked = (await s.users.get("bob"))!;
+      assert.equal(locked.adminLockUntil, T0 + 1000);
+      assert.equal(locked.adminLockReason, "offboarding");
+      assert.equal(locked.lockedUntil, null, "a lockout after failed logins is separate");
+      await s.users.setAdminLock("bob", null, "ignored", T0);
+      const unlocked = (await s.users.get("bob"))!;
+      assert.equal(unlocked.adminLockUntil, null);
+      assert.equal(unlocked.adminLockReason, null);
+      await rejectsKind(s.users.setAdminLock("nobody", T0, null, T0), "not_found");
+    } finally {
+      s.close();
+    }
+  });
+});
+
+Deno.test("revocations: appended in order, read after an id, pruned by age", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      assert.equal(await s.revocations.lastId(), 0);
+      const first = await s.revocations.add({
+        user: "bob",
+        webSessionHash: null,
+        reason: "access revoked",
+        created: T0,
+      });
+      const second = await s.revocations.add({
+        user: "alice",
+        webSessionHash: hashSecret("web-session"),
+        reason: "signed out",
+        created: T0 + 10,
+      });
+      assert.ok(second.id > first.id);
+      assert.equal(await s.revocations.lastId(), second.id);
+      assert.deepEqual(await s.revocations.since(0), [first, second]);
+      assert.deepEqual(await s.revocations.since(first.id), [second]);
+      assert.equal(second.webSessionHash, hashSecret("web-session"));
+      assert.equal(await s.revocations.deleteBefore(T0 + 5), 1);
+      assert.deepEqual(await s.revocations.since(0), [second]);
     } finally {
       s.close();
     }
