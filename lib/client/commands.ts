@@ -107,10 +107,13 @@ export async function sshConfig(): Promise<string> {
   ];
   // Refresh node keys so nodes added since login are verified too.
   await updateKnownHosts(profile.proxy, "nodes", nodeHostKeyLines(profile, nodes));
-  const common = [
-    `    UserKnownHostsFile ${quote(knownHostsPath())}`,
+  const credentials = [
     `    IdentityFile ${quote(paths.privateKey)}`,
     `    CertificateFile ${quote(paths.certificate)}`,
+  ];
+  const common = [
+    `    UserKnownHostsFile ${quote(knownHostsPath())}`,
+    ...credentials,
     "    IdentitiesOnly yes",
   ];
   const patterns = [...nodes.map((n) => n.name), `*.${profile.cluster}`].join(" ");
@@ -121,6 +124,13 @@ export async function sshConfig(): Promise<string> {
     `    HostName ${sshHost}`,
     `    Port ${sshPort}`,
     ...common,
+    "",
+    `# The proxy by its own name, for ssh -J <login>@${sshHost}:${sshPort} and`,
+    `# ssh -p ${sshPort} <login>:<node>@${sshHost}; your usual known_hosts still`,
+    "# applies to its other ports.",
+    `Host ${sshHost}`,
+    `    UserKnownHostsFile ${quote(knownHostsPath())} ~/.ssh/known_hosts`,
+    ...credentials,
     "",
     `Host ${patterns}`,
     ...common,

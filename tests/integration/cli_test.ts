@@ -111,6 +111,32 @@ Deno.test("postern CLI: login, status, ls, ssh, config, proxy ssh, sessions, pla
       "via-config",
     ]);
     assert.equal(result.stdout.trim(), "via-config", result.stderr);
+    // The README's lines after `postern config >> ~/.ssh/config`, verbatim but for host and port.
+    const proxy = `127.0.0.1:${cluster.postern.sshPort}`;
+    const jump = await runSsh([
+      "-F",
+      file,
+      "-o",
+      "BatchMode=yes",
+      "-J",
+      `root@${proxy}`,
+      "root@saturn",
+      "echo",
+      "jumped",
+    ]);
+    assert.equal(jump.stdout.trim(), "jumped", jump.stderr);
+    const recorded = await runSsh([
+      "-F",
+      file,
+      "-o",
+      "BatchMode=yes",
+      "-p",
+      String(cluster.postern.sshPort),
+      "root:saturn@127.0.0.1",
+      "echo",
+      "recorded",
+    ]);
+    assert.equal(recorded.stdout.trim(), "recorded", recorded.stderr);
   });
 
   await t.step("postern proxy ssh is a ProxyCommand over HTTPS", async () => {
