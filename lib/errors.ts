@@ -15,8 +15,7 @@ export type ErrorKind =
   | "not_found"
   | "conflict"
   | "unavailable"
-  | "too_large"
-  | "locked";
+  | "too_large";
 
 /** Base class: an error whose message is safe to show to the user. */
 export class PosternError extends Error {
@@ -77,13 +76,6 @@ export class Unavailable extends PosternError {
 export class TooLarge extends PosternError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("too_large", message, options);
-  }
-}
-
-/** The account is locked after repeated failures. */
-export class Locked extends PosternError {
-  constructor(message: string, readonly until: Date, options?: { cause?: unknown }) {
-    super("locked", message, options);
   }
 }
 

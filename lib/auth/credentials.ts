@@ -6,7 +6,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { AccessDenied, BadRequest, Locked, NotFound, Unauthenticated } from "../errors.ts";
+import { AccessDenied, BadRequest, NotFound, Unauthenticated } from "../errors.ts";
 import { hashSecret, type Store, type UserRecord } from "../store/store.ts";
 import {
   checkPasswordPolicy,
@@ -20,7 +20,13 @@ import type { AuditLog } from "./audit.ts";
 import type { Credentials as Typed, InviteView, TotpEnrollment } from "./service.ts";
 
 /** The one message every failed login gets: it never says which part was wrong. */
-export const LOGIN_FAILED = "Invalid user name, password or second factor code.";
+/**
+ * The one answer to every failed login: wrong name, password or code, or a
+ * locked account. Telling them apart would tell an attacker which names
+ * exist; the lockout is in the audit log and on the admin's Users page.
+ */
+export const LOGIN_FAILED =
+  "Invalid user name, password or second factor code; repeated failures lock the account for a while.";
 
 /** Settings of the checks. */
 export interface CredentialPolicy {
@@ -34,14 +40,6 @@ export function newToken(): string {
   return randomBytes(32).toString("base64url");
 }
 
-function lockedError(until: number): Locked {
-  const when = new Date(until).toISOString();
-  return new Locked(
-    `Account is locked after too many failed logins; try again after ${when}.`,
-    new Date(until),
-  );
-}
-
 /** Password, TOTP and invite logic over the store. */
 export class CredentialChecks {
   constructor(
@@ -51,7 +49,7 @@ export class CredentialChecks {
     private readonly now: () => number,
   ) {}
 
-  /** Checks a login; returns the user record or throws Unauthenticated / Locked. */
+  /** Checks a login; returns the user record or throws Unauthenticated (the same for every failure). */
   async verify(credentials: Typed): Promise<UserRecord> {
     const now = this.now();
     const user = await this.store.users.get(credentials.user);
@@ -70,13 +68,14 @@ export class CredentialChecks {
       throw await fail(user ? "not signed up" : "unknown user");
     }
     if (user.lockedUntil !== null && user.lockedUntil > now) {
+      await dummyVerifyPassword(credentials.password); // the same time as any other failure
       await this.audit.emit({
         code: "user.login.locked",
         user: user.name,
         remoteAddr: credentials.remoteAddr,
         success: false,
       });
-      throw lockedError(user.lockedUntil);
+      throw new Unauthenticated(LOGIN_FAILED);
     }
     const passwordOk = await verifyPassword(credentials.password, user.passwordHash);
     const secondFactorOk = passwordOk && await this.#checkSecondFactor(user, credentials.otp, now);
@@ -96,7 +95,6 @@ export class CredentialChecks {
           success: false,
           fields: { locked_until: new Date(state.lockedUntil).toISOString() },
         });
-        throw lockedError(state.lockedUntil);
       }
       throw error;
     }

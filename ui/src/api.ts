@@ -20,15 +20,12 @@ export class ApiError extends Error {
   /** HTTP status, 0 when the server could not be reached. */
   readonly status: number;
   readonly kind: ApiErrorKind;
-  /** ISO time an account stays locked until, when the server says so. */
-  readonly lockedUntil?: string;
 
-  constructor(status: number, kind: ApiErrorKind, message: string, lockedUntil?: string) {
+  constructor(status: number, kind: ApiErrorKind, message: string) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.kind = kind;
-    this.lockedUntil = lockedUntil;
   }
 }
 
@@ -71,10 +68,9 @@ async function errorFrom(response: Response): Promise<ApiError> {
   } catch {
     body = undefined;
   }
-  const error = (body as { error?: { kind?: string; message?: string; locked_until?: string } })
-    ?.error;
+  const error = (body as { error?: { kind?: string; message?: string } })?.error;
   if (error && typeof error.message === "string") {
-    return new ApiError(response.status, error.kind ?? "", error.message, error.locked_until);
+    return new ApiError(response.status, error.kind ?? "", error.message);
   }
   const text = response.statusText ? ` ${response.statusText}` : "";
   return new ApiError(

@@ -68,7 +68,6 @@ const STATUS: Record<ErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   too_large: 413,
-  locked: 423,
   unavailable: 503,
 };
 
@@ -88,10 +87,7 @@ export function errorResponse(kind: ErrorKind, message: string, extra?: object):
 /** Turns any thrown value into a response; unexpected errors are logged and become a plain 500. */
 export function toErrorResponse(error: unknown, log: Logger): Response {
   if (error instanceof PosternError) {
-    const extra = "until" in error && error.until instanceof Date
-      ? { locked_until: error.until.toISOString() }
-      : undefined;
-    return errorResponse(error.kind, error.message, extra);
+    return errorResponse(error.kind, error.message);
   }
   log.error("internal error handling request", { error: String(error) });
   return json({ error: { kind: "internal", message: "Internal error; see the proxy log." } }, 500);

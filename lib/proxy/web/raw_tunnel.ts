@@ -28,7 +28,6 @@ const REASONS: Record<number, string> = {
   404: "Not Found",
   409: "Conflict",
   413: "Content Too Large",
-  423: "Locked",
   500: "Internal Server Error",
   503: "Service Unavailable",
 };

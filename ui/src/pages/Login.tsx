@@ -7,11 +7,10 @@
  */
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, messageOf, request, setCsrfToken } from "../api.ts";
+import { messageOf, request, setCsrfToken } from "../api.ts";
 import { ErrorAlert } from "../components/Alert.tsx";
 import { CodeField, Field } from "../components/Field.tsx";
 import { AuthScreen } from "../components/Layout.tsx";
-import { formatTime } from "../format.ts";
 import { useAction } from "../hooks.ts";
 import type { WebSession } from "../types.ts";
 
@@ -23,22 +22,12 @@ export interface LoginPageProps {
   reason?: string | null;
 }
 
-/** What to tell the user about a failed sign-in; a lockout says until when, in local time. */
-export function loginErrorMessage(error: unknown): string {
-  if (error instanceof ApiError && error.lockedUntil) {
-    return `This account is locked until ${
-      formatTime(error.lockedUntil)
-    } after too many failed sign-ins.`;
-  }
-  return messageOf(error);
-}
-
 /** The sign-in form. */
 export function LoginPage({ onLogin, reason }: LoginPageProps) {
   const [user, setUser] = useState("");
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
-  const { busy, error, run } = useAction(loginErrorMessage);
+  const { busy, error, run } = useAction(messageOf);
   const userRef = useRef<HTMLInputElement>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
   useEffect(() => userRef.current?.focus(), []);
