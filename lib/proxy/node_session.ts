@@ -210,6 +210,8 @@ export async function startNodeSession(
   });
   if (left()) close();
   else meta.signal?.addEventListener("abort", () => close(), { once: true });
+  /** What the session's start and end events both say. */
+  const auditFields = { session_id: id, node: node.name, login };
   // Recorded while the handlers below are already listening: a channel that
   // closes meanwhile must still end the session.
   const startRecorded = (async () => {
@@ -229,9 +231,7 @@ export async function startNodeSession(
       user: identity.user,
       remoteAddr: meta.remoteAddr,
       fields: {
-        session_id: id,
-        node: node.name,
-        login,
+        ...auditFields,
         kind: meta.kind,
         command: request.command ?? null,
       },
@@ -269,9 +269,7 @@ export async function startNodeSession(
       user: identity.user,
       remoteAddr: meta.remoteAddr,
       fields: {
-        session_id: id,
-        node: node.name,
-        login,
+        ...auditFields,
         exit_code: exitCode,
         signal: exitSignal ?? null,
         bytes: recorder.outputBytes,
