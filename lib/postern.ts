@@ -117,7 +117,6 @@ export async function startPostern(
   });
   const hostKey = await loadOrCreateHostKey(dataDir, log);
   const { auth, close: closeAuth } = await openAuth({ config, dataDir, log });
-  await bootstrapAdmin(auth, log);
   const abandoned = await auth.endAbandonedSessions("proxy restarted");
   if (abandoned > 0) {
     log.warn("ended sessions a previous run left open (it stopped without ending them)", {
@@ -181,9 +180,18 @@ export async function startPostern(
         [TUNNEL_ALPN]: (conn, remote) => serveRawTunnel(conn, remote, tunnelDeps),
       },
     });
+    // Where users reach this proxy, for invite links made without its config.
+    const here = Deno.hostname();
+    await auth.registerProxy({
+      id: `${here}:${web.addr.port}`,
+      publicAddr: config.proxy.public_addr ?? `${here}:${web.addr.port}`,
+      sshPublicAddr: config.proxy.ssh_public_addr ?? `${here}:${ssh.addr.port}`,
+    });
+    await bootstrapAdmin(auth, log);
   } catch (error) {
     clearInterval(sweeper);
     stopFollowing();
+    await web?.shutdown();
     await ssh?.shutdown();
     await closeAuth();
     throw error;

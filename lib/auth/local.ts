@@ -21,6 +21,7 @@ import {
 import {
   hashSecret,
   type NodeRecord,
+  type ProxyRecord,
   type Revocation,
   type SecretHash,
   type Store,
@@ -624,6 +625,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       });
     }
     return open.length;
+  }
+
+  /** Records where users reach a proxy (invite links use it when no public_addr is configured). */
+  registerProxy(proxy: Omit<ProxyRecord, "lastSeen">): Promise<void> {
+    return this.#store.proxies.upsert({ ...proxy, lastSeen: this.#now() });
   }
 
   /**

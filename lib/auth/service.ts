@@ -215,6 +215,8 @@ export interface Invite {
   user: string;
   url: string;
   expires: Date;
+  /** Set when the link's address is a guess. */
+  warning?: string;
 }
 
 /** A node to register. */

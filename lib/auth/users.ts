@@ -29,11 +29,23 @@ export class UserAdmin {
     private readonly now: () => number,
   ) {}
 
-  /** The link a person opens to set their password and second factor. */
-  inviteUrl(token: string): string {
-    const publicAddr = this.proxy.public_addr ??
-      `${Deno.hostname()}:${parseHostPort(this.proxy.web_listen_addr)!.port}`;
-    return `https://${publicAddr}/web/invite/${token}`;
+  /**
+   * The link a person opens to set their password and second factor, at the
+   * configured public address, else where the most recently started proxy
+   * said users reach it (admin commands may run without the server's
+   * config), else at a guess, with a warning.
+   */
+  async inviteUrl(token: string): Promise<{ url: string; warning?: string }> {
+    const path = `/web/invite/${token}`;
+    if (this.proxy.public_addr) return { url: `https://${this.proxy.public_addr}${path}` };
+    const [proxy] = await this.store.proxies.list();
+    if (proxy) return { url: `https://${proxy.publicAddr}${path}` };
+    const guess = `${Deno.hostname()}:${parseHostPort(this.proxy.web_listen_addr)!.port}`;
+    return {
+      url: `https://${guess}${path}`,
+      warning:
+        `no proxy has started yet and proxy.public_addr is not set: the link guesses ${guess}`,
+    };
   }
 
   async addUser(
@@ -73,7 +85,7 @@ export class UserAdmin {
       user: actor,
       fields: { name: user.name, roles: user.roles, logins: user.logins },
     });
-    return { user: user.name, url: this.inviteUrl(invite), expires: new Date(now + ttlMs) };
+    return { user: user.name, ...await this.inviteUrl(invite), expires: new Date(now + ttlMs) };
   }
 
   async listUsers(): Promise<UserView[]> {
@@ -121,6 +133,6 @@ export class UserAdmin {
       return token;
     });
     await this.audit({ code: "user.reset", user: actor, fields: { name } });
-    return { user: name, url: this.inviteUrl(token), expires: new Date(expires) };
+    return { user: name, ...await this.inviteUrl(token), expires: new Date(expires) };
   }
 }

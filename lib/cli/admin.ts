@@ -98,6 +98,7 @@ function listCommand<T>({ group, summary, list, header, row, json }: ListCommand
 
 /** Prints `lead` with the invite's expiry, then the link on a line of its own to copy. */
 function printInvite(lead: string, invite: Invite): void {
+  if (invite.warning) console.error(`warning: ${invite.warning}`);
   console.log(`${lead} (valid until ${invite.expires.toISOString()}):`);
   console.log(invite.url);
 }

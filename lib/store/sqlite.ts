@@ -25,6 +25,7 @@ import type {
   CaStore,
   InviteStore,
   NodeStore,
+  ProxyStore,
   RevocationStore,
   SessionStore,
   Store,
@@ -34,7 +35,7 @@ import type {
 import { Db, type Gate, mapSqliteError } from "./sqlite/db.ts";
 import { migrate } from "./sqlite/migrations.ts";
 import { SqliteCas, SqliteInvites, SqliteUsers } from "./sqlite/users.ts";
-import { SqliteNodes, SqliteWebSessions } from "./sqlite/nodes.ts";
+import { SqliteNodes, SqliteProxies, SqliteWebSessions } from "./sqlite/nodes.ts";
 import { SqliteAudit, SqliteRevocations, SqliteSessions } from "./sqlite/history.ts";
 
 /** Options of {@link SqliteStore.open}. */
@@ -59,6 +60,7 @@ class Tables {
   readonly sessions: SessionStore;
   readonly audit: AuditStore;
   readonly revocations: RevocationStore;
+  readonly proxies: ProxyStore;
 
   constructor(db: Db, gate: Gate) {
     this.cas = new SqliteCas(db, gate);
@@ -69,6 +71,7 @@ class Tables {
     this.sessions = new SqliteSessions(db, gate);
     this.audit = new SqliteAudit(db, gate);
     this.revocations = new SqliteRevocations(db, gate);
+    this.proxies = new SqliteProxies(db, gate);
   }
 }
 

@@ -374,6 +374,25 @@ export interface RevocationStore {
   deleteBefore(time: number): Promise<number>;
 }
 
+/** A proxy as it registered itself: where users reach it. */
+export interface ProxyRecord {
+  /** Stable per proxy (its data dir and listener). */
+  id: string;
+  /** `host:port` of its HTTPS listener as users reach it. */
+  publicAddr: string;
+  /** `host:port` of its SSH listener as users reach it. */
+  sshPublicAddr: string;
+  lastSeen: number;
+}
+
+/** The proxies that ever registered. */
+export interface ProxyStore {
+  /** Registers or refreshes a proxy. */
+  upsert(proxy: ProxyRecord): Promise<void>;
+  /** All proxies, the most recently seen first. */
+  list(): Promise<ProxyRecord[]>;
+}
+
 /** Everything auth keeps. */
 export interface Store {
   readonly cas: CaStore;
@@ -384,6 +403,7 @@ export interface Store {
   readonly sessions: SessionStore;
   readonly audit: AuditStore;
   readonly revocations: RevocationStore;
+  readonly proxies: ProxyStore;
   /**
    * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back
    * when it throws. Other calls on this store wait until it is done. Call only

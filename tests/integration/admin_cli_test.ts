@@ -278,6 +278,27 @@ Deno.test("the admin CLI manages users, nodes and the CAs of a running server", 
     },
   );
 
+  await t.step(
+    "users add without the server's config links to the address the running proxy registered",
+    async () => {
+      const added = await runPostern([
+        "users",
+        "add",
+        "yan",
+        "--roles",
+        "access",
+        "--data-dir",
+        cluster.postern.dataDir,
+      ]);
+      assert.equal(added.code, 0, added.stderr);
+      assert.equal(added.stderr, "", "no warning: the address is known");
+      assert.match(
+        added.stdout,
+        new RegExp(`^https://127\\.0\\.0\\.1:${cluster.postern.webPort}/web/invite/`, "m"),
+      );
+    },
+  );
+
   await t.step("users add prints an invite; unknown roles and bad names are refused", async () => {
     const nope = await admin("users", "add", "zed", "--roles", "nope", "--logins", "zed");
     assert.equal(nope.code, 1);

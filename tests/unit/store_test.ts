@@ -644,6 +644,29 @@ Deno.test("revocations: appended in order, read after an id, pruned by age", asy
   });
 });
 
+Deno.test("proxies: upsert registers and refreshes, list shows the most recent first", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      const a = { id: "a", publicAddr: "a.example:3080", sshPublicAddr: "a.example:3023" };
+      await s.proxies.upsert({ ...a, lastSeen: T0 });
+      await s.proxies.upsert({
+        id: "b",
+        publicAddr: "b:3080",
+        sshPublicAddr: "b:3023",
+        lastSeen: T0 + 1,
+      });
+      assert.deepEqual((await s.proxies.list()).map((p) => p.id), ["b", "a"]);
+      await s.proxies.upsert({ ...a, publicAddr: "proxy.example:443", lastSeen: T0 + 2 });
+      const [first] = await s.proxies.list();
+      assert.deepEqual(first, { ...a, publicAddr: "proxy.example:443", lastSeen: T0 + 2 });
+      assert.equal((await s.proxies.list()).length, 2);
+    } finally {
+      s.close();
+    }
+  });
+});
+
 Deno.test("hashSecret() is a stable hex SHA-256", () => {
   assert.equal(
     hashSecret("abc"),

@@ -120,6 +120,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX revocations_created ON revocations (created);
     `,
   },
+  {
+    version: 3,
+    description: "proxies register the addresses users reach them at",
+    up: `
+      CREATE TABLE proxies (
+        id TEXT PRIMARY KEY,
+        public_addr TEXT NOT NULL,
+        ssh_public_addr TEXT NOT NULL,
+        last_seen INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

@@ -1,5 +1,5 @@
 /**
- * Registered nodes and browser sessions in SQLite.
+ * Registered nodes, browser sessions and proxies in SQLite.
  *
  * @module
  */
@@ -9,6 +9,8 @@ import type {
   NodePatch,
   NodeRecord,
   NodeStore,
+  ProxyRecord,
+  ProxyStore,
   SecretHash,
   WebSessionRecord,
   WebSessionStore,
@@ -198,6 +200,40 @@ export class SqliteWebSessions implements WebSessionStore {
         "DELETE FROM web_sessions WHERE expires_idle <= :now OR expires_abs <= :now",
         { now },
       )
+    );
+  }
+}
+
+function toProxy(r: Row): ProxyRecord {
+  return {
+    id: str(r.id),
+    publicAddr: str(r.public_addr),
+    sshPublicAddr: str(r.ssh_public_addr),
+    lastSeen: num(r.last_seen),
+  };
+}
+
+/** The `proxies` table. */
+export class SqliteProxies implements ProxyStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  upsert(p: ProxyRecord): Promise<void> {
+    return this.gate(() => {
+      this.db.run(
+        `INSERT INTO proxies (id, public_addr, ssh_public_addr, last_seen) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET public_addr = excluded.public_addr,
+           ssh_public_addr = excluded.ssh_public_addr, last_seen = excluded.last_seen`,
+        p.id,
+        p.publicAddr,
+        p.sshPublicAddr,
+        p.lastSeen,
+      );
+    });
+  }
+
+  list(): Promise<ProxyRecord[]> {
+    return this.gate(() =>
+      this.db.all("SELECT * FROM proxies ORDER BY last_seen DESC, id").map(toProxy)
     );
   }
 }
