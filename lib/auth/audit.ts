@@ -32,6 +32,7 @@ export type AuditCode =
   | "node.host_cert"
   | "session.start"
   | "session.end"
+  | "session.recording_failed"
   | "session.join"
   | "tunnel.start"
   | "tunnel.end"

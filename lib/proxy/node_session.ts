@@ -162,15 +162,28 @@ export async function startNodeSession(
   const started = new Date();
   const cols = request.pty?.cols ?? 80;
   const rows = request.pty?.rows ?? 24;
-  await Deno.mkdir(join(deps.dataDir, "recordings"), { recursive: true, mode: 0o700 });
+  /** What the session's audit events all say. */
+  const auditFields = { session_id: id, node: node.name, login };
   const recordingPath = deps.auth.recordingPath(id);
-  const recorder = await AsciicastRecorder.create(recordingPath, {
-    cols,
-    rows,
-    started,
-    title: `${identity.user}: ${login}@${node.name}`,
-    env: { TERM: request.pty?.term ?? "", SHELL: "" },
-  }, { recordInput: deps.recordInput });
+  let recorder: AsciicastRecorder;
+  try {
+    await Deno.mkdir(join(deps.dataDir, "recordings"), { recursive: true, mode: 0o700 });
+    recorder = await AsciicastRecorder.create(recordingPath, {
+      cols,
+      rows,
+      started,
+      title: `${identity.user}: ${login}@${node.name}`,
+      env: { TERM: request.pty?.term ?? "", SHELL: "" },
+    }, { recordInput: deps.recordInput });
+  } catch (error) {
+    // Sessions through the proxy are always recorded: no recording, no session.
+    client.end();
+    deps.log.error("cannot create a session recording", { error: String(error) });
+    throw new Unavailable(
+      `Cannot start the session on node "${node.name}": the proxy cannot record it; ask its administrator to check the proxy's disk.`,
+      { cause: error },
+    );
+  }
 
   const live = new LiveSession({
     id,
@@ -202,6 +215,20 @@ export async function startNodeSession(
   const { promise: done, resolve: recorded } = Promise.withResolvers<void>();
   deps.hub.add(live, { terminate: close, done });
   const ownerParty = live.join(identity.user, "owner", owner).id;
+  recorder.onFailure((error) => {
+    deps.log.error("session recording failed; ending the session", {
+      session_id: id,
+      error: String(error),
+    });
+    void deps.auth.audit({
+      code: "session.recording_failed",
+      user: identity.user,
+      remoteAddr: meta.remoteAddr,
+      success: false,
+      fields: { ...auditFields, error: error.message },
+    });
+    close("recording unavailable; session closed");
+  });
   const untrack = deps.connections.track({
     user: identity.user,
     kind: meta.kind === "web" ? "web terminal" : "ssh session",
@@ -210,8 +237,6 @@ export async function startNodeSession(
   });
   if (left()) close();
   else meta.signal?.addEventListener("abort", () => close(), { once: true });
-  /** What the session's start and end events both say. */
-  const auditFields = { session_id: id, node: node.name, login };
   // Recorded while the handlers below are already listening: a channel that
   // closes meanwhile must still end the session.
   const startRecorded = (async () => {

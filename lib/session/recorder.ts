@@ -2,7 +2,10 @@
  * Records a terminal session as asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/):
  * a JSON header line, then one `[seconds, code, data]` line per event. Lines
  * are appended as they happen (batched only while a previous write is still
- * in flight), so a crash keeps everything up to the last output.
+ * in flight), so a crash keeps everything up to the last output. A write that
+ * fails (disk full, I/O error) stops the recording and is reported through
+ * `onFailure`, never as an unhandled rejection: the session's owner ends the
+ * session (recording fails closed).
  *
  * @module
  */
@@ -29,6 +32,9 @@ export class AsciicastRecorder {
   #decoders = { o: new TextDecoder(), i: new TextDecoder() };
   #encoder = new TextEncoder();
   #closed = false;
+  #fileClosed = false;
+  #failure: Error | null = null;
+  #onFailure: ((error: Error) => void) | undefined;
   #recordInput: boolean;
   /** Bytes of terminal output recorded. */
   outputBytes = 0;
@@ -55,6 +61,23 @@ export class AsciicastRecorder {
     options: { recordInput?: boolean } = {},
   ): Promise<AsciicastRecorder> {
     const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+    return AsciicastRecorder.fromFile(file, header, options);
+  }
+
+  /**
+   * Records into an open file (which the recorder closes) and writes the header.
+   *
+   * @example
+   * ```ts
+   * const file = await Deno.open("/tmp/s.cast", { write: true, create: true });
+   * const rec = AsciicastRecorder.fromFile(file, { cols: 80, rows: 24, started: new Date() });
+   * ```
+   */
+  static fromFile(
+    file: Deno.FsFile,
+    header: RecordingHeader,
+    options: { recordInput?: boolean } = {},
+  ): AsciicastRecorder {
     const recorder = new AsciicastRecorder(file, header.started.getTime(), !!options.recordInput);
     recorder.#enqueue(JSON.stringify({
       version: 2,
@@ -65,6 +88,15 @@ export class AsciicastRecorder {
       env: header.env ?? {},
     }));
     return recorder;
+  }
+
+  /**
+   * Calls `callback` once if a write fails (at once if one failed already);
+   * from then on nothing more is recorded.
+   */
+  onFailure(callback: (error: Error) => void): void {
+    this.#onFailure = callback;
+    if (this.#failure) callback(this.#failure);
   }
 
   /** Records terminal output (bytes as received; UTF-8 split across chunks is handled). */
@@ -104,18 +136,28 @@ export class AsciicastRecorder {
         let written = 0;
         while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
       }
+    } catch (error) {
+      this.#failure = error instanceof Error ? error : new Error(String(error));
+      this.#closed = true;
+      this.#pending = [];
+      this.#onFailure?.(this.#failure);
     } finally {
       this.#writing = undefined;
     }
   }
 
-  /** Flushes and closes the file. Safe to call twice. */
+  /** Flushes and closes the file. Safe to call twice, and after a failure. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    const tail = this.#decoders.o.decode();
-    if (tail) this.#event("o", tail);
-    this.#closed = true;
+    if (!this.#closed) {
+      const tail = this.#decoders.o.decode();
+      if (tail) this.#event("o", tail);
+      this.#closed = true;
+    }
     while (this.#writing) await this.#writing;
-    this.#file.close();
+    if (this.#fileClosed) return;
+    this.#fileClosed = true;
+    try {
+      this.#file.close();
+    } catch { /* closed already */ }
   }
 }

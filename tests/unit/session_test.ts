@@ -300,3 +300,23 @@ Deno.test("AsciicastRecorder files are private, never overwritten, and on disk b
   await recorder.close();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("AsciicastRecorder reports a failed write once and stops recording instead of rejecting", async () => {
+  // Every write to /dev/full fails with "No space left on device".
+  const file = await Deno.open("/dev/full", { write: true });
+  const recorder = AsciicastRecorder.fromFile(file, { cols: 80, rows: 24, started: new Date() });
+  const failures: Error[] = [];
+  recorder.onFailure((error) => failures.push(error));
+  const { promise: failed, resolve } = Promise.withResolvers<void>();
+  const timer = setInterval(() => failures.length > 0 && resolve(), 5);
+  await failed;
+  clearInterval(timer);
+  recorder.output(new TextEncoder().encode("after the failure"));
+  await recorder.close();
+  await recorder.close();
+  assert.equal(failures.length, 1);
+  assert.match(failures[0].message, /space/i);
+  const late: Error[] = [];
+  recorder.onFailure((error) => late.push(error));
+  assert.equal(late.length, 1, "a callback set after the failure hears of it at once");
+});
