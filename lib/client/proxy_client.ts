@@ -10,6 +10,7 @@
  * @module
  */
 
+import { CERT_AUTH_PREFIX, certRequestData } from "../net/cert_request.ts";
 import tls from "node:tls";
 import { createHash, X509Certificate } from "node:crypto";
 import { AccessDenied, BadRequest, PosternError, Unavailable } from "../errors.ts";
@@ -210,9 +211,9 @@ export class ProxyClient {
 
 /**
  * Headers that authenticate a request with an SSH certificate: the
- * certificate, a timestamp, and a signature over `postern-api`, the method,
- * the path and the timestamp. The proxy accepts them for GET requests only,
- * within two minutes of the timestamp.
+ * certificate, a timestamp, a random nonce and a signature over them with the
+ * method and path ({@linkcode certRequestData}). The proxy accepts each header
+ * once, within two minutes of the timestamp.
  */
 export function certAuthHeaders(
   method: string,
@@ -221,9 +222,12 @@ export function certAuthHeaders(
 ): Record<string, string> {
   const { blob } = parseCertificateLine(keys.certificate);
   const timestamp = String(Math.floor(Date.now() / 1000));
-  const data = new TextEncoder().encode(`postern-api\n${method}\n${path}\n${timestamp}`);
+  const nonce = encodeBase64(crypto.getRandomValues(new Uint8Array(16)));
+  const data = certRequestData(method, path, timestamp, nonce);
   const signature = signData(parseOpenSshPrivateKey(keys.privateKey).privateKey, data);
   return {
-    authorization: `PosternCert ${encodeBase64(blob)}.${timestamp}.${encodeBase64(signature)}`,
+    authorization: `${CERT_AUTH_PREFIX}${encodeBase64(blob)}.${timestamp}.${nonce}.${
+      encodeBase64(signature)
+    }`,
   };
 }

@@ -16,6 +16,7 @@ import { type TestCluster, type TestUser } from "../helpers/cluster.ts";
 import { startCluster } from "../helpers/cluster.ts";
 import { newKeyPair, sshKeygen } from "../helpers/sshd.ts";
 import { waitForAudit } from "../helpers/gateway.ts";
+import { certAuthHeaders } from "../../lib/client/proxy_client.ts";
 import { totpCode, totpStep } from "../../lib/auth/totp.ts";
 import { fingerprint, parseCertificateLine, parsePublicKeyLine } from "../../lib/sshcert/mod.ts";
 
@@ -600,4 +601,25 @@ Deno.test("the login API answers every path as a user expects", async (t) => {
       assert.ok(!logs.includes(secret), `a secret (${secret.slice(0, 4)}…) is in the server log`);
     }
   });
+});
+
+Deno.test("a certificate-signed API request is accepted once: a replayed header is refused", async () => {
+  await using cluster = await startCluster();
+  const alice = await cluster.createUser("alice", { logins: ["root"] });
+  const id = await cluster.login(alice);
+  const path = "/v1/webapi/sites/postern/nodes";
+  const headers = certAuthHeaders("GET", path, {
+    privateKey: await Deno.readTextFile(id.keyPath),
+    certificate: id.cert,
+  });
+  const first = await cluster.api("GET", path, undefined, headers);
+  assert.equal(first.status, 200, JSON.stringify(first.body));
+  const replayed = await cluster.api("GET", path, undefined, headers);
+  assert.equal(replayed.status, 401);
+  assert.match(replayed.body.error.message, /used already/);
+  const fresh = certAuthHeaders("GET", path, {
+    privateKey: await Deno.readTextFile(id.keyPath),
+    certificate: id.cert,
+  });
+  assert.equal((await cluster.api("GET", path, undefined, fresh)).status, 200);
 });

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { CERT_AUTH_PREFIX } from "../../net/cert_request.ts";
 import type { LiveConnections } from "../revocations.ts";
 import type { AuthService } from "../../auth/service.ts";
 import { AccessDenied, BadRequest, NotFound } from "../../errors.ts";
@@ -157,7 +158,7 @@ export async function openTunnel(
 ): Promise<OpenedTunnel> {
   const { auth, log, dialTimeoutMs } = deps;
   const { authorization, url, remoteAddr } = request;
-  if (!authorization?.startsWith("PosternCert ")) {
+  if (!authorization?.startsWith(CERT_AUTH_PREFIX)) {
     throw new AccessDenied("The tunnel needs certificate authentication; use `postern proxy ssh`.");
   }
   const session = await certRequestSession(

@@ -1,16 +1,18 @@
 /**
  * Authentication of CLI requests by SSH certificate: `Authorization:
- * PosternCert <cert>.<timestamp>.<signature>` where the signature, made with
- * the certified key, covers `postern-api`, the method, the path with query
- * and the timestamp. Accepted for read-only (GET) requests within two
- * minutes of the timestamp, so a captured header is useless elsewhere and
- * soon.
+ * PosternCert <cert>.<timestamp>.<nonce>.<signature>` where the signature,
+ * made with the certified key, covers `postern-api`, the method, the path
+ * with query, the timestamp and the nonce. Accepted within two minutes of the
+ * timestamp and once only: a captured header is useless elsewhere, later, and
+ * again. The nonces seen are remembered for that window in this process; with
+ * several proxies they belong in auth's store (the Auth API issue).
  *
  * @module
  */
 
 import type { ActiveWebSession, AuthService } from "../../../auth/service.ts";
 import { Unauthenticated } from "../../../errors.ts";
+import { CERT_AUTH_PREFIX, certRequestData } from "../../../net/cert_request.ts";
 import {
   decodeBase64,
   decodeCertificate,
@@ -21,6 +23,24 @@ import {
 /** How far the request's timestamp may be from now. */
 const MAX_CLOCK_DIFFERENCE_S = 120;
 
+/** Nonces of accepted headers, until their timestamp leaves the window. */
+class SeenNonces {
+  #expires = new Map<string, number>();
+
+  /** Remembers `nonce` until `expires`; false if it was seen already (a replay). */
+  use(nonce: string, expires: number, now: number): boolean {
+    for (const [seen, until] of this.#expires) {
+      if (until > now) break; // insertion order is close to expiry order
+      this.#expires.delete(seen);
+    }
+    if (this.#expires.has(nonce)) return false;
+    this.#expires.set(nonce, expires);
+    return true;
+  }
+}
+
+const seenNonces = new SeenNonces();
+
 /** Verifies a PosternCert authorization header; returns a read-only session view. */
 export async function certRequestSession(
   auth: AuthService,
@@ -30,9 +50,14 @@ export async function certRequestSession(
 ): Promise<ActiveWebSession> {
   const fail = (why: string) =>
     new Unauthenticated(`Certificate authentication failed: ${why}; run postern login.`);
-  const [certB64, timestamp, signatureB64] = header.slice("PosternCert ".length).split(".");
-  if (!certB64 || !timestamp || !signatureB64 || !/^\d{1,12}$/.test(timestamp)) {
-    throw fail("malformed header");
+  const [certB64, timestamp, nonce, signatureB64, extra] = header
+    .slice(CERT_AUTH_PREFIX.length)
+    .split(".");
+  if (
+    !certB64 || !timestamp || !nonce || !signatureB64 || extra !== undefined ||
+    !/^\d{1,12}$/.test(timestamp) || !/^[A-Za-z0-9+/=]{16,64}$/.test(nonce)
+  ) {
+    throw fail("malformed header (is your postern older than the proxy?)");
   }
   const now = Date.now();
   if (Math.abs(now / 1000 - Number(timestamp)) > MAX_CLOCK_DIFFERENCE_S) {
@@ -51,7 +76,7 @@ export async function certRequestSession(
     clockSkewSeconds: 60,
   });
   if (!verdict.ok) throw new Unauthenticated(`${verdict.message}; run postern login.`);
-  const data = new TextEncoder().encode(`postern-api\n${method}\n${pathWithQuery}\n${timestamp}`);
+  const data = certRequestData(method, pathWithQuery, timestamp, nonce);
   let signature: Uint8Array;
   try {
     signature = decodeBase64(signatureB64, "signature");
@@ -59,6 +84,8 @@ export async function certRequestSession(
     throw fail("unreadable signature");
   }
   if (!verifySignature(certificate.publicKey, data, signature)) throw fail("bad signature");
+  const windowEnd = (Number(timestamp) + MAX_CLOCK_DIFFERENCE_S) * 1000;
+  if (!seenNonces.use(nonce, windowEnd, now)) throw fail("this signed request was used already");
   const identity = await auth.identityOf(certificate.keyId);
   return {
     identity,

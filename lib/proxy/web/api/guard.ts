@@ -6,6 +6,7 @@
  * @module
  */
 
+import { CERT_AUTH_PREFIX } from "../../../net/cert_request.ts";
 import { AccessDenied, Unauthenticated } from "../../../errors.ts";
 import type { ActiveWebSession, AuthService } from "../../../auth/service.ts";
 import type { Permission } from "../../../auth/roles.ts";
@@ -56,7 +57,7 @@ export function withSession(
 ): Handler {
   return async (request, context) => {
     const authorization = request.headers.get("authorization");
-    if (authorization?.startsWith("PosternCert ") && request.method === "GET") {
+    if (authorization?.startsWith(CERT_AUTH_PREFIX) && request.method === "GET") {
       const path = context.url.pathname + context.url.search;
       const session = await certRequestSession(auth, authorization, request.method, path);
       checkPermission(session, permission);
