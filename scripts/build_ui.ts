@@ -5,6 +5,9 @@
  * Usage: deno run -A scripts/build_ui.ts [--if-stale]
  *   --if-stale  build only when ui/dist is missing or older than a UI source file
  *
+ * `postern start` run from source calls {@linkcode buildUiIfStale} itself, so
+ * `deno run -A main.ts start` on a fresh clone serves the UI too.
+ *
  * @module
  */
 
@@ -78,6 +81,14 @@ async function build(): Promise<void> {
   console.error(`built ui/dist (${outputs.length} files)`);
 }
 
-if (!Deno.args.includes("--if-stale") || await isStale()) {
+/** Builds ui/dist when it is missing or older than a UI source file; true when it built. */
+export async function buildUiIfStale(): Promise<boolean> {
+  if (!(await isStale())) return false;
   await build();
+  return true;
+}
+
+if (import.meta.main) {
+  if (Deno.args.includes("--if-stale")) await buildUiIfStale();
+  else await build();
 }

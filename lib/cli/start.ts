@@ -6,6 +6,25 @@
 
 import type { Command } from "./args.ts";
 import { serverContext, serverFlags } from "./context.ts";
+import type { Logger } from "../log.ts";
+
+/**
+ * Run from a source checkout (`deno run -A main.ts start`), builds the web UI
+ * when ui/dist is missing or stale, as `deno task start` does. A compiled
+ * binary embeds ui/dist and has no build script: nothing to do.
+ */
+async function buildUiFromSource(log: Logger): Promise<void> {
+  const script = new URL("../../scripts/build_ui.ts", import.meta.url);
+  if (script.protocol !== "file:") return;
+  try {
+    await Deno.stat(script);
+  } catch {
+    return;
+  }
+  // A computed specifier keeps esbuild out of compiled binaries.
+  const { buildUiIfStale } = await import(script.href);
+  if (await buildUiIfStale()) log.info("built the web UI (ui/dist) from source");
+}
 
 export const startCommand: Command = {
   path: ["start"],
@@ -36,6 +55,7 @@ Examples:
         error: String(event.error),
       });
     });
+    await buildUiFromSource(log);
     // Loaded here, not at the top: every other command starts faster without the server.
     const { startPostern } = await import("../postern.ts");
     const postern = await startPostern({ config, dataDir, log });
