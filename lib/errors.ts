@@ -15,7 +15,8 @@ export type ErrorKind =
   | "not_found"
   | "conflict"
   | "unavailable"
-  | "too_large";
+  | "too_large"
+  | "rate_limited";
 
 /** Base class: an error whose message is safe to show to the user. */
 export class PosternError extends Error {
@@ -76,6 +77,13 @@ export class Unavailable extends PosternError {
 export class TooLarge extends PosternError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("too_large", message, options);
+  }
+}
+
+/** Too many attempts; the caller may try again after `retryAfterS` seconds. */
+export class TooManyRequests extends PosternError {
+  constructor(message: string, readonly retryAfterS: number, options?: { cause?: unknown }) {
+    super("rate_limited", message, options);
   }
 }
 

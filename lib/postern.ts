@@ -20,6 +20,7 @@ import { probeHostCertificates, probeHostKey } from "./sshclient/probe.ts";
 import { SessionHub } from "./session/hub.ts";
 import { followRevocations, LiveConnections } from "./proxy/revocations.ts";
 import { authRoutes } from "./proxy/web/api/auth_routes.ts";
+import { FailureLimiter } from "./proxy/web/api/failure_limit.ts";
 import { resourceRoutes } from "./proxy/web/api/resources.ts";
 import { terminalRoutes } from "./proxy/web/terminal.ts";
 import { pingRoute } from "./proxy/web/api/ping.ts";
@@ -171,7 +172,14 @@ export async function startPostern(
           sshPort: sshAddr.port === 0 ? ssh!.addr.port : sshAddr.port,
           sshHostKey: hostKey.publicKey,
         });
-        authRoutes(router, auth);
+        authRoutes(
+          router,
+          auth,
+          new FailureLimiter({
+            limit: config.proxy.max_failures_per_address,
+            windowMs: config.proxy.failure_window,
+          }),
+        );
         resourceRoutes(router, auth, auth, hub);
         terminalRoutes(router, deps, config);
         tunnelRoute(router, tunnelDeps);

@@ -16,6 +16,7 @@ import { writeAll } from "../net/bytes.ts";
 export type AuditCode =
   | "user.login"
   | "user.login.locked"
+  | "login.rate_limited"
   | "user.logout"
   | "user.create"
   | "user.delete"

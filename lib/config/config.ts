@@ -83,6 +83,13 @@ export const configSchema = object("postern configuration", {
     dial_timeout: duration("How long to wait for a node to answer.", "10s"),
     idle_timeout: duration("Close web terminals idle this long.", "30m"),
     max_connections: int("Simultaneous SSH connections accepted.", 1000, 1, 100000),
+    max_failures_per_address: int(
+      "Failed credential checks (logins, invites, password changes) one address may make per failure_window before it gets 429.",
+      30,
+      1,
+      100000,
+    ),
+    failure_window: duration("The window of max_failures_per_address.", "10m"),
   }),
   tls: object("HTTPS certificate; a self-signed one is generated when unset.", {
     cert_file: optionalStr("PEM certificate chain file.", "a file path"),

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { BadRequest, type ErrorKind, PosternError, TooLarge } from "../../errors.ts";
+import {
+  BadRequest,
+  type ErrorKind,
+  PosternError,
+  TooLarge,
+  TooManyRequests,
+} from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 
 /** Per-request facts handlers need. */
@@ -68,6 +74,7 @@ const STATUS: Record<ErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   too_large: 413,
+  rate_limited: 429,
   unavailable: 503,
 };
 
@@ -87,7 +94,11 @@ export function errorResponse(kind: ErrorKind, message: string, extra?: object):
 /** Turns any thrown value into a response; unexpected errors are logged and become a plain 500. */
 export function toErrorResponse(error: unknown, log: Logger): Response {
   if (error instanceof PosternError) {
-    return errorResponse(error.kind, error.message);
+    const response = errorResponse(error.kind, error.message);
+    if (error instanceof TooManyRequests) {
+      response.headers.set("retry-after", String(error.retryAfterS));
+    }
+    return response;
   }
   log.error("internal error handling request", { error: String(error) });
   return json({ error: { kind: "internal", message: "Internal error; see the proxy log." } }, 500);

@@ -5,10 +5,18 @@
  * @module
  */
 
+import { type FailureLimiter, limitFailures } from "./failure_limit.ts";
 import type { AuthService, Identity, NewWebSession } from "../../../auth/service.ts";
 import { BadRequest } from "../../../errors.ts";
 import { parseDuration } from "../../../config/schema.ts";
-import { json, optionalString, readJson, requireString, type Router } from "../http.ts";
+import {
+  type Handler,
+  json,
+  optionalString,
+  readJson,
+  requireString,
+  type Router,
+} from "../http.ts";
 import { clearSessionCookie, sessionCookie, setSessionCookie, withSession } from "./guard.ts";
 
 /** The body every successful login and `GET sessions/current` returns. */
@@ -45,9 +53,14 @@ function parseTtl(value: unknown): number | undefined {
   return ms;
 }
 
-/** Installs the authentication routes. */
-export function authRoutes(router: Router, auth: AuthService): void {
-  router.on("POST", "/v1/webapi/sessions", async (request, { remoteAddr }) => {
+/**
+ * Installs the authentication routes; those that check a credential count
+ * failures per source address in `limiter`.
+ */
+export function authRoutes(router: Router, auth: AuthService, limiter: FailureLimiter): void {
+  const checked = (method: string, path: string, handler: Handler) =>
+    router.on(method, path, limitFailures(limiter, auth, handler));
+  checked("POST", "/v1/webapi/sessions", async (request, { remoteAddr }) => {
     const body = await readJson(request);
     const session = await auth.createWebSession({
       user: requireString(body, "user", 64),
@@ -103,7 +116,7 @@ export function authRoutes(router: Router, auth: AuthService): void {
     }),
   );
 
-  router.on("POST", "/v1/webapi/ssh/certs", async (request, { remoteAddr }) => {
+  checked("POST", "/v1/webapi/ssh/certs", async (request, { remoteAddr }) => {
     const body = await readJson(request);
     const issued = await auth.issueUserCertificate({
       user: requireString(body, "user", 64),
@@ -123,12 +136,12 @@ export function authRoutes(router: Router, auth: AuthService): void {
     });
   });
 
-  router.on("GET", "/v1/webapi/invites/:token", async (_request, { params }) => {
+  checked("GET", "/v1/webapi/invites/:token", async (_request, { params }) => {
     const invite = await auth.getInvite(params.token);
     return json({ user: invite.user, kind: invite.kind, expires: invite.expires.toISOString() });
   });
 
-  router.on("POST", "/v1/webapi/invites/:token/totp", async (_request, { params }) => {
+  checked("POST", "/v1/webapi/invites/:token/totp", async (_request, { params }) => {
     const enrollment = await auth.beginInviteEnrollment(params.token);
     return json({
       otpauth_uri: enrollment.otpauthUri,
@@ -137,7 +150,7 @@ export function authRoutes(router: Router, auth: AuthService): void {
     });
   });
 
-  router.on("POST", "/v1/webapi/invites/:token", async (request, { params, remoteAddr }) => {
+  checked("POST", "/v1/webapi/invites/:token", async (request, { params, remoteAddr }) => {
     const body = await readJson(request);
     const session = await auth.completeInvite(
       params.token,
@@ -148,7 +161,7 @@ export function authRoutes(router: Router, auth: AuthService): void {
     return loggedIn(auth, session);
   });
 
-  router.on(
+  checked(
     "PUT",
     "/v1/webapi/users/password",
     withSession(auth, async (request, { session, remoteAddr }) => {
@@ -164,7 +177,7 @@ export function authRoutes(router: Router, auth: AuthService): void {
     }),
   );
 
-  router.on(
+  checked(
     "POST",
     "/v1/webapi/mfa/totp/begin",
     withSession(auth, async (request, { session }) => {
@@ -181,7 +194,7 @@ export function authRoutes(router: Router, auth: AuthService): void {
     }),
   );
 
-  router.on(
+  checked(
     "POST",
     "/v1/webapi/mfa/totp/confirm",
     withSession(auth, async (request, { session, remoteAddr }) => {
