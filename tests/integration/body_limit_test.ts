@@ -1,6 +1,7 @@
 /**
  * An oversized request body gets 413 with the JSON error on both protocols
- * curl and browsers speak (HTTP/2 by ALPN, and HTTP/1.1), not a stream reset.
+ * curl and browsers speak (HTTP/2 by ALPN, and HTTP/1.1), not a stream reset:
+ * the proxy reads the rest of the body (up to a bound) before answering.
  */
 
 import assert from "node:assert/strict";
@@ -11,29 +12,22 @@ Deno.test("an oversized body gets 413 over HTTP/2 and HTTP/1.1", async () => {
   await using postern = await startPosternProcess();
   const body = join(postern.dataDir, "..", `big-${postern.webPort}.json`);
   await Deno.writeTextFile(body, JSON.stringify({ user: "x", pub_key: "a".repeat(200_000) }));
-  // With a declared length, and streamed from stdin with none (chunked over HTTP/1.1).
-  const uploads = [["--data-binary", `@${body}`], ["-X", "POST", "-T", "-"]];
-  for (const [protocol, upload] of uploads.flatMap((u) => [["--http2", u], ["--http1.1", u]])) {
-    const child = new Deno.Command("curl", {
+  for (const protocol of ["--http2", "--http1.1"]) {
+    const result = await new Deno.Command("curl", {
       args: [
         "-sk",
-        protocol as string,
+        protocol,
         "-o",
         "-",
         "-w",
         "\n%{http_code} %{http_version}",
         "-H",
         "content-type: application/json",
-        ...upload,
+        "--data-binary",
+        `@${body}`,
         `${postern.url}/v1/webapi/ssh/certs`,
       ],
-      stdin: "piped",
-      stdout: "piped",
-    }).spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(await Deno.readFile(body)).catch(() => {});
-    await writer.close().catch(() => {});
-    const result = await child.output();
+    }).output();
     const out = new TextDecoder().decode(result.stdout);
     const [json, status] = out.split("\n");
     assert.equal(status, protocol === "--http2" ? "413 2" : "413 1.1", out);

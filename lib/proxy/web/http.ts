@@ -112,15 +112,18 @@ export async function readJson(request: Request, limit = MAX_BODY_BYTES): Promis
   Record<string, unknown>
 > {
   const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > limit) throw new TooLarge(`Request body is larger than ${limit} bytes.`);
   const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (request.body) {
+  let size = declared > limit ? declared : 0;
+  if (request.body && size <= limit) {
     for await (const chunk of request.body) {
       size += chunk.byteLength;
-      if (size > limit) throw new TooLarge(`Request body is larger than ${limit} bytes.`);
+      if (size > limit) break;
       chunks.push(chunk);
     }
+  }
+  if (size > limit) {
+    await drain(request.body);
+    throw new TooLarge(`Request body is larger than ${limit} bytes.`);
   }
   const text = new TextDecoder().decode(concat(chunks, size));
   let value: unknown;
@@ -133,6 +136,26 @@ export async function readJson(request: Request, limit = MAX_BODY_BYTES): Promis
     throw new BadRequest("Request body must be a JSON object.");
   }
   return value as Record<string, unknown>;
+}
+
+/** Most bytes of a refused body read before answering (beyond it, the stream is reset). */
+const MAX_DRAIN_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Reads and discards the rest of a refused body: over HTTP/2 a response sent
+ * while the client is still sending came back as a stream reset, not the 413.
+ */
+async function drain(body: ReadableStream<Uint8Array> | null): Promise<void> {
+  if (!body) return;
+  let drained = 0;
+  try {
+    for await (const chunk of body) {
+      drained += chunk.byteLength;
+      if (drained > MAX_DRAIN_BYTES) break;
+    }
+  } catch {
+    // The client gave up: nothing left to answer.
+  }
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
