@@ -406,7 +406,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     options: { ttlMs?: number; reason?: string } = {},
     actor?: string,
   ): Promise<Date | null> {
-    const until = options.ttlMs ? this.#now() + options.ttlMs : FOREVER;
+    const ends = options.ttlMs ? new Date(this.#now() + options.ttlMs) : null;
+    const until = ends?.getTime() ?? FOREVER;
     await this.#store.users.setAdminLock(name, until, options.reason ?? null, this.#now());
     await this.#revoke(
       name,
@@ -417,11 +418,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       user: actor,
       fields: {
         name,
-        until: until >= FOREVER ? null : new Date(until).toISOString(),
+        until: ends?.toISOString() ?? null,
         reason: options.reason ?? null,
       },
     });
-    return until >= FOREVER ? null : new Date(until);
+    return ends;
   }
 
   async unlockUser(name: string, actor?: string): Promise<void> {

@@ -23,7 +23,7 @@ export const REVOCATION_POLL_MS = 500;
 /** One tracked connection. */
 export interface LiveConnection {
   user: string;
-  /** What it is, for the audit event ("ssh", "session", "web terminal", "https tunnel"). */
+  /** What it is, for the audit event: "ssh", "ssh session", "web terminal", "web join", "https tunnel". */
   kind: string;
   /** The web session it belongs to (web terminals), if any. */
   webSessionHash?: SecretHash;
