@@ -28,6 +28,7 @@ import { tunnelRoute } from "./proxy/web/tunnel.ts";
 import { serveRawTunnel } from "./proxy/web/raw_tunnel.ts";
 import { TUNNEL_ALPN } from "./net/tunnel_protocol.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
+import { ProxyRecordings } from "./proxy/recordings.ts";
 
 /** A running postern process. */
 export interface Postern {
@@ -128,12 +129,18 @@ export async function startPostern(
   const hub = new SessionHub();
   const connections = new LiveConnections();
   const stopFollowing = await followRevocations(auth, connections, log.child("revocations"));
+  const recordings = new ProxyRecordings({
+    dir: auth.recordingDir,
+    upload: false,
+    auth,
+    log: log.child("recordings"),
+  });
   const deps: NodeSessionDeps = {
     auth,
     hub,
     connections,
     log: log.child("session"),
-    dataDir,
+    recordings,
     recordInput: config.recording.record_input,
     dialTimeoutMs: config.proxy.dial_timeout,
   };
@@ -180,7 +187,7 @@ export async function startPostern(
             windowMs: config.proxy.failure_window,
           }),
         );
-        resourceRoutes(router, auth, auth, hub);
+        resourceRoutes(router, auth, hub, recordings);
         terminalRoutes(router, deps, config);
         tunnelRoute(router, tunnelDeps);
       },

@@ -5,30 +5,35 @@
  * @module
  */
 
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { type Config, proxySshHostPatterns } from "../config/config.ts";
 import { AccessDenied, BadRequest, NotFound, Unauthenticated } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
+  type Certificate,
+  decodeBase64,
+  decodeCertificate,
   encodeOpenSshPrivateKey,
   encodePublicKey,
   fingerprint,
   generateEd25519KeyPair,
-  parseOpenSshPrivateKey,
   parsePublicKeyLine,
+  verifyCertificate,
 } from "../sshcert/mod.ts";
 import {
+  type AuditEvent,
+  type AuditQuery,
   hashSecret,
   type NodeRecord,
-  type ProxyRecord,
   type Revocation,
   type SecretHash,
+  type SessionRecord,
   type Store,
   type UserRecord,
 } from "../store/store.ts";
 import { type AuditInput, AuditLog } from "./audit.ts";
-import { CertAuthority, rawSignature } from "./authority.ts";
+import { CertAuthority } from "./authority.ts";
 import { CredentialChecks, newToken } from "./credentials.ts";
 import {
   allowedLogins,
@@ -43,7 +48,6 @@ import {
   validateRole,
 } from "./roles.ts";
 import type {
-  ActiveWebSession,
   AuthAdmin,
   AuthorizedNode,
   AuthService,
@@ -53,12 +57,17 @@ import type {
   IssuedCertificate,
   NewNode,
   NewWebSession,
-  NodeLoginCredentials,
   NodeView,
+  ProxyRegistration,
   TotpEnrollment,
+  UserProof,
   UserView,
   WebSessionSummary,
+  WebSessionView,
 } from "./service.ts";
+import { scopedAdmin } from "./admin_scope.ts";
+import { answerWebSessionAgent } from "./web_session_agent.ts";
+import { RecordingFiles } from "./recording_files.ts";
 import { type NodeProbe, NodeRegistry } from "./nodes.ts";
 import { UserAdmin } from "./users.ts";
 
@@ -84,6 +93,8 @@ const REENROLL_TTL_MS = 10 * 60_000;
 const REVOCATION_RETENTION_MS = 60 * 60_000;
 /** The lock time of a lock without an end (the largest Date). */
 const FOREVER = 8.64e15;
+/** Clock difference tolerated when checking a certificate a proxy passes on. */
+const CERT_CLOCK_SKEW_S = 60;
 
 /** Builds the role table: built-ins, then config roles (which may override them). */
 export function roleTable(config: Config): Map<string, Role> {
@@ -123,6 +134,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #now: () => number;
   #nodes: NodeRegistry;
   #users: UserAdmin;
+  #recordings: RecordingFiles;
 
   private constructor(
     private readonly options: LocalAuthOptions,
@@ -150,6 +162,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       (event) => this.audit(event),
       this.#now,
     );
+    this.#recordings = new RecordingFiles(join(dataDir, "recordings"));
     this.#credentials = new CredentialChecks(store, this.auditLog, {
       secondFactor: config.auth.second_factor,
       maxLoginAttempts: config.auth.max_login_attempts,
@@ -187,12 +200,50 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     };
   }
 
-  async identityOf(user: string): Promise<Identity> {
+  async #identityOfUser(user: string): Promise<Identity> {
     const record = await this.#store.users.get(user);
     if (!record || !record.passwordHash) {
       throw new Unauthenticated(`User "${user}" does not exist any more; run postern login.`);
     }
     return this.#identity(this.#refuseLocked(record));
+  }
+
+  async identityOf(proof: UserProof): Promise<Identity> {
+    return (await this.#verifyProof(proof)).identity;
+  }
+
+  /**
+   * Verifies what a user presented: a certificate against the user CA (the
+   * proxy checked that the user holds its key), or a live web session.
+   */
+  async #verifyProof(
+    proof: UserProof,
+  ): Promise<{ identity: Identity; certificate?: Certificate }> {
+    if (proof?.kind === "web_session" && typeof proof.sessionId === "string") {
+      const record = await this.#store.webSessions.get(hashSecret(proof.sessionId));
+      const now = this.#now();
+      if (!record || record.expiresIdle <= now || record.expiresAbs <= now) {
+        throw new Unauthenticated("Your session has expired; sign in again.");
+      }
+      return { identity: await this.#identityOfUser(record.user) };
+    }
+    if (proof?.kind === "certificate" && typeof proof.certificate === "string") {
+      let certificate: Certificate;
+      try {
+        certificate = decodeCertificate(decodeBase64(proof.certificate, "certificate"));
+      } catch {
+        throw new Unauthenticated("Cannot read your certificate; run postern login.");
+      }
+      const verdict = verifyCertificate(certificate, {
+        trustedCAs: this.userCaKeys(),
+        type: "user",
+        now: new Date(this.#now()),
+        clockSkewSeconds: CERT_CLOCK_SKEW_S,
+      });
+      if (!verdict.ok) throw new Unauthenticated(`${verdict.message}; run postern login.`);
+      return { identity: await this.#identityOfUser(certificate.keyId), certificate };
+    }
+    throw new Unauthenticated("No proof of the user's identity came with the request.");
   }
 
   /** Refuses a user an administrator locked: every credential, certificates already issued too. */
@@ -268,34 +319,48 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     };
   }
 
-  mintNodeLogin(
-    identity: Identity,
+  async signNodeLogin(
+    proof: UserProof,
     login: string,
+    publicKeyLine: string,
     notAfter: Date,
-  ): Promise<NodeLoginCredentials> {
-    const now = this.#now();
-    const ttlMs = Math.min(notAfter.getTime() - now, identity.maxSessionTtlMs);
-    if (ttlMs <= 0) {
-      return Promise.reject(
-        new Unauthenticated("Your certificate has expired; run postern login."),
-      );
+  ): Promise<string> {
+    const { identity, certificate } = await this.#verifyProof(proof);
+    if (
+      !identity.logins.includes(login) || (certificate && !certificate.principals.includes(login))
+    ) {
+      throw new AccessDenied(`User "${identity.user}" may not log in as "${login}".`);
     }
-    const credential = this.ca.mintEphemeral({
+    let publicKey;
+    try {
+      publicKey = parsePublicKeyLine(publicKeyLine).key;
+    } catch (error) {
+      throw new BadRequest(`Not an SSH public key: ${(error as Error).message}`);
+    }
+    const now = this.#now();
+    const certificateEnd = certificate ? Number(certificate.validBefore) * 1000 : Infinity;
+    const ttlMs = Math.min(
+      notAfter.getTime() - now,
+      certificateEnd - now,
+      identity.maxSessionTtlMs,
+    );
+    if (ttlMs <= 0) throw new Unauthenticated("Your certificate has expired; run postern login.");
+    return this.ca.signUser({
+      publicKey,
       user: identity.user,
       principals: [login],
       ttlMs,
       portForwarding: identity.portForwarding,
       now,
-    });
-    return Promise.resolve({ certificate: credential.certificate.line, signer: credential.sign });
+    }).line;
   }
 
   userCaKeys(): Uint8Array[] {
     return [encodePublicKey(this.ca.userCaKey)];
   }
 
-  userCaLine(): string {
-    return this.ca.userCaLine;
+  userCaLine(): Promise<string> {
+    return Promise.resolve(this.ca.userCaLine);
   }
 
   hostCaLine(): string {
@@ -356,7 +421,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return { sessionId, csrfToken, identity, expires: new Date(now + ttlMs) };
   }
 
-  async getWebSession(sessionId: string): Promise<ActiveWebSession> {
+  async getWebSession(sessionId: string): Promise<WebSessionView> {
     const idHash = hashSecret(sessionId);
     const record = await this.#store.webSessions.touch(
       idHash,
@@ -364,18 +429,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.#config.auth.web_idle_timeout,
     );
     if (!record) throw new Unauthenticated("Your session has expired; sign in again.");
-    const identity = await this.identityOf(record.user);
-    const expected = Buffer.from(record.csrfTokenHash);
     return {
-      identity,
+      identity: await this.#identityOfUser(record.user),
       handle: handleOf(idHash),
       expires: new Date(Math.min(record.expiresIdle, record.expiresAbs)),
       csrfToken: csrfTokenFor(sessionId),
-      checkCsrf(token) {
-        if (!token) return false;
-        const given = Buffer.from(hashSecret(token));
-        return given.length === expected.length && timingSafeEqual(given, expected);
-      },
     };
   }
 
@@ -430,7 +488,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     await this.audit({ code: "user.unlock", user: actor, fields: { name } });
   }
 
-  async listWebSessions(user: string): Promise<WebSessionSummary[]> {
+  async listWebSessions(proof: UserProof): Promise<WebSessionSummary[]> {
+    const { user } = await this.identityOf(proof);
     const now = this.#now();
     return (await this.#store.webSessions.listForUser(user))
       .filter((s) => s.expiresIdle > now && s.expiresAbs > now)
@@ -442,7 +501,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       }));
   }
 
-  async endWebSession(user: string, handle: string): Promise<void> {
+  async endWebSession(proof: UserProof, handle: string): Promise<void> {
+    const { user } = await this.identityOf(proof);
     const sessions = await this.#store.webSessions.listForUser(user);
     const found = sessions.find((s) => handleOf(s.idHash) === handle);
     if (!found) throw new NotFound(`No web session "${handle}".`);
@@ -450,12 +510,14 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     await this.#revoke(user, "signed out", found.idHash);
   }
 
-  async webSessionCredentials(sessionId: string, login: string): Promise<NodeLoginCredentials> {
+  async webSessionAgent(sessionId: string, request: Uint8Array): Promise<Uint8Array> {
     const record = await this.#store.webSessions.get(hashSecret(sessionId));
-    if (!record) throw new Unauthenticated("Your session has expired; sign in again.");
-    const key = parseOpenSshPrivateKey(record.privateKey).privateKey;
-    void login; // the session certificate carries every allowed login
-    return { certificate: record.cert, signer: (data) => rawSignature(key, data) };
+    const now = this.#now();
+    if (!record || record.expiresIdle <= now || record.expiresAbs <= now) {
+      throw new Unauthenticated("Your session has expired; sign in again.");
+    }
+    await this.#identityOfUser(record.user); // refuses a removed or locked user
+    return answerWebSessionAgent(record, request);
   }
 
   // ---- invites and second factor -----------------------------------------
@@ -475,26 +537,29 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     remoteAddr: string,
   ) {
     const user = await this.#credentials.completeInvite(token, password, otp, remoteAddr);
-    return await this.#openWebSession(await this.identityOf(user));
+    return await this.#openWebSession(await this.#identityOfUser(user));
   }
 
-  changePassword(
-    user: string,
+  async changePassword(
+    proof: UserProof,
     oldPassword: string,
     newPassword: string,
     otp: string | undefined,
     remoteAddr: string,
   ) {
+    const { user } = await this.identityOf(proof);
     return this.#credentials.changePassword(user, oldPassword, newPassword, otp, remoteAddr);
   }
 
-  async beginTotpReenrollment(user: string, password: string): Promise<TotpEnrollment> {
+  async beginTotpReenrollment(proof: UserProof, password: string): Promise<TotpEnrollment> {
+    const { user } = await this.identityOf(proof);
     const { pending, ...enrollment } = await this.#credentials.beginReenrollment(user, password);
     this.#pendingTotp.set(user, { secret: pending, expires: this.#now() + REENROLL_TTL_MS });
     return enrollment;
   }
 
-  async confirmTotpReenrollment(user: string, otp: string, remoteAddr: string): Promise<void> {
+  async confirmTotpReenrollment(proof: UserProof, otp: string, remoteAddr: string): Promise<void> {
+    const { user } = await this.identityOf(proof);
     const pending = this.#pendingTotp.get(user);
     if (!pending || pending.expires < this.#now()) {
       throw new BadRequest("Start the authenticator set-up again; the previous one expired.");
@@ -505,11 +570,19 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   // ---- nodes ------------------------------------------------------------
 
-  listNodes(identity: Identity): Promise<NodeView[]> {
-    return this.#nodes.listNodes(identity);
+  async listNodes(proof: UserProof): Promise<NodeView[]> {
+    return this.#nodes.listNodes(await this.identityOf(proof));
   }
 
-  authorizeNode(identity: Identity, target: string, login: string): Promise<AuthorizedNode> {
+  async authorizeNode(proof: UserProof, target: string, login: string): Promise<AuthorizedNode> {
+    const { identity, certificate } = await this.#verifyProof(proof);
+    if (certificate && !certificate.principals.includes(login)) {
+      throw new AccessDenied(
+        `Your certificate does not allow the login "${login}" (it allows ${
+          certificate.principals.join(", ") || "none"
+        }); run postern login again if your roles changed.`,
+      );
+    }
     return this.#nodes.authorizeNode(identity, target, login);
   }
 
@@ -567,8 +640,23 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return this.auditLog.emit(event, this.#now());
   }
 
-  queryAudit(query: Parameters<AuthService["queryAudit"]>[0]) {
+  async queryAudit(proof: UserProof, query: AuditQuery): Promise<AuditEvent[]> {
+    await this.#requirePermission(proof, "audit.read");
+    return await this.auditLog.query(query);
+  }
+
+  auditEvents(query: AuditQuery): Promise<AuditEvent[]> {
     return this.auditLog.query(query);
+  }
+
+  async #requirePermission(proof: UserProof, permission: Permission): Promise<Identity> {
+    const identity = await this.identityOf(proof);
+    if (!identity.permissions.includes(permission)) {
+      throw new AccessDenied(
+        `This needs the "${permission}" permission, which your roles do not grant.`,
+      );
+    }
+    return identity;
   }
 
   async recordSessionStart(
@@ -581,17 +669,49 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     await this.#store.sessions.end(id, this.#now(), exitCode);
   }
 
-  listRecordings(filter: { user?: string; limit?: number }) {
-    return this.#store.sessions.list(filter);
+  async listRecordings(proof: UserProof, filter: { limit?: number }): Promise<SessionRecord[]> {
+    const identity = await this.identityOf(proof);
+    const all = identity.permissions.includes("sessions.replay");
+    return await this.#store.sessions.list({
+      user: all ? undefined : identity.user,
+      limit: filter.limit,
+    });
   }
 
-  getRecording(id: string) {
-    return this.#store.sessions.get(id);
+  async getRecording(proof: UserProof, id: string): Promise<SessionRecord> {
+    const identity = await this.identityOf(proof);
+    const record = await this.#store.sessions.get(id);
+    if (!record) throw new NotFound(`No recording "${id}".`);
+    if (record.user !== identity.user && !identity.permissions.includes("sessions.replay")) {
+      throw new AccessDenied(`You may not replay other users' sessions.`);
+    }
+    return record;
   }
 
-  recordingPath(id: string): string {
-    if (!/^[0-9a-f-]{36}$/.test(id)) throw new BadRequest(`"${id}" is not a session id.`);
-    return join(this.options.dataDir, "recordings", `${id}.cast`);
+  async openRecording(proof: UserProof, id: string): Promise<ReadableStream<Uint8Array>> {
+    return await this.#recordings.open((await this.getRecording(proof, id)).id);
+  }
+
+  async storeRecording(id: string, body: ReadableStream<Uint8Array>): Promise<void> {
+    if (!(await this.#store.sessions.get(id))) {
+      await body.cancel();
+      throw new NotFound(`No session "${id}" to store a recording for.`);
+    }
+    await this.#recordings.store(id, body);
+  }
+
+  /** Where a proxy in this process writes recordings: straight into auth's directory. */
+  get recordingDir(): string {
+    return this.#recordings.dir;
+  }
+
+  adminAs(proof: UserProof): AuthAdmin {
+    return scopedAdmin(this, async (permission) => {
+      const identity = permission
+        ? await this.#requirePermission(proof, permission)
+        : await this.identityOf(proof);
+      return identity.user;
+    });
   }
 
   async notReadyReason(): Promise<string | null> {
@@ -629,7 +749,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   /** Records where users reach a proxy (invite links use it when no public_addr is configured). */
-  registerProxy(proxy: Omit<ProxyRecord, "lastSeen">): Promise<void> {
+  registerProxy(proxy: ProxyRegistration): Promise<void> {
     return this.#store.proxies.upsert({ ...proxy, lastSeen: this.#now() });
   }
 

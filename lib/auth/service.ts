@@ -1,8 +1,12 @@
 /**
  * The Auth API: everything the proxy and the admin CLI may ask of the auth
- * role. Proxy code depends on this interface only, never on the store, so
- * auth can later run in its own process behind HTTPS without the proxy
- * changing. `LocalAuthService` (./local.ts) is the in-process implementation.
+ * role. Proxy code depends on these interfaces only, never on the store:
+ * `LocalAuthService` (./local.ts) implements them in process, and
+ * `RemoteAuthService` (./api/client.ts) over the mutually authenticated Auth
+ * API when auth runs in its own process.
+ *
+ * A proxy never asserts who a user is: every call made for a user carries the
+ * {@link UserProof} the user presented, and auth verifies it again.
  *
  * @module
  */
@@ -31,6 +35,15 @@ export interface Identity {
   /** Whether some role allows SSH port forwarding. */
   portForwarding: boolean;
 }
+
+/**
+ * What a user presented to the proxy, passed on so that auth verifies it
+ * itself: the OpenSSH certificate the user proved they hold the key of
+ * (base64 of its blob), or the secret id of their web session.
+ */
+export type UserProof =
+  | { kind: "certificate"; certificate: string }
+  | { kind: "web_session"; sessionId: string };
 
 /** Credentials a person types. */
 export interface Credentials {
@@ -63,13 +76,11 @@ export interface NewWebSession {
 }
 
 /** A valid web session looked up by its cookie. */
-export interface ActiveWebSession {
+export interface WebSessionView {
   identity: Identity;
   /** A non-secret handle for listing and ending sessions. */
   handle: string;
   expires: Date;
-  /** Constant-time check of a CSRF token against this session's. */
-  checkCsrf(token: string | null | undefined): boolean;
   /** The CSRF token is re-derivable only through the session, for the page after a reload. */
   csrfToken: string;
 }
@@ -103,7 +114,7 @@ export interface AuthorizedNode {
 export interface NodeLoginCredentials {
   /** Certificate line for the login. */
   certificate: string;
-  /** Signs with the certified key; the private key stays in auth. */
+  /** Signs with the certified key (held by the proxy, or by auth behind its agent). */
   signer: Signer;
 }
 
@@ -130,7 +141,7 @@ export interface UserView {
   lockedUntil: Date | null;
 }
 
-/** The Auth API. */
+/** The Auth API, as the proxy uses it. */
 export interface AuthService {
   readonly cluster: string;
 
@@ -143,14 +154,19 @@ export interface AuthService {
   /** Authenticates and opens a web session with its own key pair and certificate. */
   createWebSession(credentials: Credentials): Promise<NewWebSession>;
   /** The session for a cookie value, refreshed; Unauthenticated when absent or expired. */
-  getWebSession(sessionId: string): Promise<ActiveWebSession>;
+  getWebSession(sessionId: string): Promise<WebSessionView>;
   /** Logs a web session out (server side). */
   deleteWebSession(sessionId: string, remoteAddr: string): Promise<void>;
-  listWebSessions(user: string): Promise<WebSessionSummary[]>;
-  /** Ends one of `user`'s web sessions by handle. */
-  endWebSession(user: string, handle: string): Promise<void>;
-  /** Signing for the web session's certificate, for the node login of a web terminal. */
-  webSessionCredentials(sessionId: string, login: string): Promise<NodeLoginCredentials>;
+  /** The web sessions of the proof's user. */
+  listWebSessions(proof: UserProof): Promise<WebSessionSummary[]>;
+  /** Ends one of the proof's user's web sessions by handle. */
+  endWebSession(proof: UserProof, handle: string): Promise<void>;
+  /**
+   * The ssh-agent of a web session (PROTOCOL.agent messages, type byte and
+   * payload): it lists the session's certificate and signs with its key, which
+   * never leaves auth. The proxy logs in to nodes for web terminals with it.
+   */
+  webSessionAgent(sessionId: string, request: Uint8Array): Promise<Uint8Array>;
 
   getInvite(token: string): Promise<InviteView>;
   beginInviteEnrollment(token: string): Promise<TotpEnrollment>;
@@ -162,52 +178,85 @@ export interface AuthService {
     remoteAddr: string,
   ): Promise<NewWebSession>;
   changePassword(
-    user: string,
+    proof: UserProof,
     oldPassword: string,
     newPassword: string,
     otp: string | undefined,
     remoteAddr: string,
   ): Promise<void>;
-  beginTotpReenrollment(user: string, password: string): Promise<TotpEnrollment>;
-  confirmTotpReenrollment(user: string, otp: string, remoteAddr: string): Promise<void>;
+  beginTotpReenrollment(proof: UserProof, password: string): Promise<TotpEnrollment>;
+  confirmTotpReenrollment(proof: UserProof, otp: string, remoteAddr: string): Promise<void>;
 
-  /** The identity of a certificate holder; Unauthenticated when the user no longer exists. */
-  identityOf(user: string): Promise<Identity>;
-  /** Nodes `identity` may reach, with the logins allowed on each. */
-  listNodes(identity: Identity): Promise<NodeView[]>;
   /**
-   * Finds a node by name or registered address and checks that `identity` may
-   * log in there as `login`; AccessDenied / NotFound with a clear message.
+   * The identity a proof stands for: the certificate verified against the
+   * user CA (signature, validity, type), or the web session looked up; then
+   * the user as stored now. Unauthenticated when the user no longer exists.
    */
-  authorizeNode(identity: Identity, target: string, login: string): Promise<AuthorizedNode>;
-  /** A short-lived certificate for `login` only, valid until `notAfter` at most. */
-  mintNodeLogin(identity: Identity, login: string, notAfter: Date): Promise<NodeLoginCredentials>;
-  /** The user CA public key blob the SSH gateway trusts. */
+  identityOf(proof: UserProof): Promise<Identity>;
+  /** Nodes the proof's user may reach, with the logins allowed on each. */
+  listNodes(proof: UserProof): Promise<NodeView[]>;
+  /**
+   * Finds a node by name or registered address and checks that the proof's
+   * user may log in there as `login`; AccessDenied / NotFound with a clear message.
+   */
+  authorizeNode(proof: UserProof, target: string, login: string): Promise<AuthorizedNode>;
+  /**
+   * Certifies `publicKey` (a key the proxy made for this one login) for
+   * `login` only, valid until `notAfter` at most; returns the certificate line.
+   */
+  signNodeLogin(
+    proof: UserProof,
+    login: string,
+    publicKey: string,
+    notAfter: Date,
+  ): Promise<string>;
+  /** The user CA public key blobs the SSH gateway trusts (cached by remote clients). */
   userCaKeys(): Uint8Array[];
   /** The host CA public key line. */
   hostCaLine(): string;
-  /** Known_hosts lines for the host CA: every node name, `*.<cluster>` and the proxy's SSH address. */
+  /** Known_hosts lines for the host CA: every node name, `*.<cluster>` and the proxies' SSH addresses. */
   hostCaKnownHosts(): Promise<string[]>;
   /** Signs the proxy's own SSH host key with the host CA for the given host names. */
   signProxyHostCertificate(publicKeyLine: string, principals: string[]): Promise<string>;
   /** Pins a node's host key seen on first use (when none was pinned). */
   pinHostKey(node: string, hostKeyLine: string): Promise<void>;
+  /** Records where users reach a proxy (invite links and known_hosts patterns use it). */
+  registerProxy(proxy: ProxyRegistration): Promise<void>;
 
   /** Records a security event. */
   audit(event: AuditInput): Promise<void>;
-  queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
+  /** Audit events; the proof's user needs the "audit.read" permission. */
+  queryAudit(proof: UserProof, query: AuditQuery): Promise<AuditEvent[]>;
   recordSessionStart(session: Omit<SessionRecord, "ended" | "exitCode">): Promise<void>;
   recordSessionEnd(id: string, exitCode: number | null): Promise<void>;
-  listRecordings(filter: { user?: string; limit?: number }): Promise<SessionRecord[]>;
-  getRecording(id: string): Promise<SessionRecord | null>;
-  /** Absolute path of a recording file. */
-  recordingPath(id: string): string;
+  /** Recordings the proof's user may replay (their own, or all with "sessions.replay"), newest first. */
+  listRecordings(proof: UserProof, filter: { limit?: number }): Promise<SessionRecord[]>;
+  /** One recording the proof's user may replay; NotFound / AccessDenied otherwise. */
+  getRecording(proof: UserProof, id: string): Promise<SessionRecord>;
+  /** The asciicast of a recording the proof's user may replay. */
+  openRecording(proof: UserProof, id: string): Promise<ReadableStream<Uint8Array>>;
+  /** Stores a finished recording written by a proxy (a no-op when it wrote into auth's own directory). */
+  storeRecording(id: string, body: ReadableStream<Uint8Array>): Promise<void>;
   /** Revocations after `id`, oldest first: live connections that must end. */
   revocationsSince(id: number): Promise<Revocation[]>;
   /** The newest revocation's id (0 when none): where a starting proxy begins following. */
   lastRevocationId(): Promise<number>;
-  /** Why auth cannot serve (store down, audit file unwritable), or null when it can. */
+  /** Why auth cannot serve (store down, audit file unwritable, unreachable), or null when it can. */
   notReadyReason(): Promise<string | null>;
+  /**
+   * Administration on behalf of the proof's user, for the web UI's admin
+   * pages: auth checks their permission for each call and audits them as the actor.
+   */
+  adminAs(proof: UserProof): AuthAdmin;
+}
+
+/** Where users reach a proxy. */
+export interface ProxyRegistration {
+  id: string;
+  /** `host:port` of its HTTPS listener as users reach it. */
+  publicAddr: string;
+  /** `host:port` of its SSH listener as users reach it. */
+  sshPublicAddr: string;
 }
 
 /** An invite link for a user. */
@@ -261,5 +310,7 @@ export interface AuthAdmin {
   signHostCertificate(node: string, publicKeyLine: string, ttlMs?: number): Promise<string>;
   /** A POSIX shell script that makes a node trust the user CA. */
   setupScript(node: string): Promise<string>;
-  userCaLine(): string;
+  userCaLine(): Promise<string>;
+  /** Audit events, for `postern audit`. */
+  auditEvents(query: AuditQuery): Promise<AuditEvent[]>;
 }

@@ -354,7 +354,7 @@ Examples:
     run: (parsed) =>
       withAuth(parsed, async (auth) => {
         const type = stringFlag(parsed, "type");
-        if (type === "user") console.log(auth.userCaLine());
+        if (type === "user") console.log(await auth.userCaLine());
         else if (type === "host") {
           const format = stringFlag(parsed, "format") ?? "known_hosts";
           if (format === "key") console.log(auth.hostCaLine());
@@ -389,7 +389,7 @@ Examples:
       withAuth(parsed, async (auth) => {
         const since = durationFlag(parsed, "since");
         // Newest first so that a long log shows its latest events, printed oldest first.
-        const events = (await auth.queryAudit({
+        const events = (await auth.auditEvents({
           since: since ? Date.now() - since : undefined,
           codePrefix: stringFlag(parsed, "type"),
           user: stringFlag(parsed, "user"),

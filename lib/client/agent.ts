@@ -39,26 +39,14 @@ import {
   SshReader,
   SshWriter,
 } from "../sshcert/mod.ts";
-
-/** Message numbers of the agent protocol that this agent reads or writes. */
-export const AgentMessage = Object.freeze({
-  FAILURE: 5,
-  SUCCESS: 6,
-  REQUEST_IDENTITIES: 11,
-  IDENTITIES_ANSWER: 12,
-  SIGN_REQUEST: 13,
-  SIGN_RESPONSE: 14,
-  ADD_IDENTITY: 17,
-  REMOVE_IDENTITY: 18,
-  REMOVE_ALL_IDENTITIES: 19,
-  ADD_SMARTCARD_KEY: 20,
-  REMOVE_SMARTCARD_KEY: 21,
-  LOCK: 22,
-  UNLOCK: 23,
-  ADD_ID_CONSTRAINED: 25,
-  ADD_SMARTCARD_KEY_CONSTRAINED: 26,
-  EXTENSION: 27,
-});
+import {
+  AgentMessage,
+  failure,
+  identitiesAnswer,
+  readSignRequest,
+  signResponse,
+  success,
+} from "../sshagent/protocol.ts";
 
 /** SIGN_REQUEST flag: sign with `rsa-sha2-256` instead of `ssh-rsa` (RSA keys only). */
 export const SSH_AGENT_RSA_SHA2_256 = 0x02;
@@ -338,27 +326,16 @@ class AgentServer {
   }
 
   #identitiesAnswer(): Uint8Array {
-    const writer = new SshWriter(512).u8(AgentMessage.IDENTITIES_ANSWER);
-    if (this.#isLocked()) return writer.u32(0).bytes().slice();
+    if (this.#isLocked()) return identitiesAnswer([]);
     const { certificateBlob, keyPair, comment } = this.#identities;
-    return writer
-      .u32(2)
-      .string(certificateBlob)
-      .string(comment)
-      .string(keyPair.publicKeyBlob)
-      .string(comment)
-      .bytes()
-      .slice();
+    return identitiesAnswer([
+      { blob: certificateBlob, comment },
+      { blob: keyPair.publicKeyBlob, comment },
+    ]);
   }
 
   #sign(reader: SshReader): Uint8Array {
-    const { keyBlob, data, flags } = parsed(() => {
-      const keyBlob = reader.string();
-      const data = reader.string();
-      const flags = reader.u32();
-      reader.end();
-      return { keyBlob, data, flags };
-    });
+    const { keyBlob, data, flags } = parsed(() => readSignRequest(reader));
     if (this.#isLocked()) return failure();
     const { certificateBlob, keyPair } = this.#identities;
     if (!bytesEqual(keyBlob, certificateBlob) && !bytesEqual(keyBlob, keyPair.publicKeyBlob)) {
@@ -371,8 +348,7 @@ class AgentServer {
       this.#log?.warn("agent cannot sign", { error });
       return failure();
     }
-    return new SshWriter(signature.length + 16).u8(AgentMessage.SIGN_RESPONSE).string(signature)
-      .bytes().slice();
+    return signResponse(signature);
   }
 
   async #lockAgent(passphrase: Uint8Array): Promise<Uint8Array> {
@@ -447,12 +423,4 @@ function hashPassphrase(passphrase: Uint8Array, salt: Uint8Array): Promise<Uint8
       else resolve(new Uint8Array(key));
     });
   });
-}
-
-function failure(): Uint8Array {
-  return Uint8Array.of(AgentMessage.FAILURE);
-}
-
-function success(): Uint8Array {
-  return Uint8Array.of(AgentMessage.SUCCESS);
 }

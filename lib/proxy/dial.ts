@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { AuthorizedNode, AuthService, Identity } from "../auth/service.ts";
+import type { AuthorizedNode, AuthService, UserProof } from "../auth/service.ts";
 import { parseHostPort } from "../config/schema.ts";
 import { BadRequest, NotFound, Unavailable } from "../errors.ts";
 
@@ -20,7 +20,7 @@ import { BadRequest, NotFound, Unavailable } from "../errors.ts";
  */
 export async function authorizeTarget(
   auth: AuthService,
-  identity: Identity,
+  proof: UserProof,
   login: string,
   host: string,
   port: number | null,
@@ -35,10 +35,10 @@ export async function authorizeTarget(
     );
   let authorized: AuthorizedNode;
   try {
-    authorized = await auth.authorizeNode(identity, address, login);
+    authorized = await auth.authorizeNode(proof, address, login);
   } catch (error) {
     if (!(error instanceof NotFound)) throw error;
-    authorized = await auth.authorizeNode(identity, host, login).catch(
+    authorized = await auth.authorizeNode(proof, host, login).catch(
       (second) => {
         throw second instanceof NotFound ? notRegistered(second) : second;
       },

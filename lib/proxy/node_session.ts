@@ -9,7 +9,6 @@
  */
 
 import type { Client, ClientChannel } from "ssh2";
-import { join } from "node:path";
 import type { AuthorizedNode, AuthService, NodeLoginCredentials } from "../auth/service.ts";
 import { parseHostPort } from "../config/schema.ts";
 import { Unavailable } from "../errors.ts";
@@ -17,6 +16,7 @@ import type { Logger } from "../log.ts";
 import { LiveSession, type PartySink, type SessionHub } from "../session/hub.ts";
 import { AsciicastRecorder } from "../session/recorder.ts";
 import type { LiveConnections } from "./revocations.ts";
+import type { ProxyRecordings } from "./recordings.ts";
 import type { SecretHash } from "../store/store.ts";
 import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
 import type { HostKeyVerifier } from "../sshclient/mod.ts";
@@ -42,7 +42,7 @@ export interface NodeSessionDeps {
   hub: SessionHub;
   connections: LiveConnections;
   log: Logger;
-  dataDir: string;
+  recordings: ProxyRecordings;
   recordInput: boolean;
   dialTimeoutMs: number;
 }
@@ -164,11 +164,9 @@ export async function startNodeSession(
   const rows = request.pty?.rows ?? 24;
   /** What the session's audit events all say. */
   const auditFields = { session_id: id, node: node.name, login };
-  const recordingPath = deps.auth.recordingPath(id);
   let recorder: AsciicastRecorder;
   try {
-    await Deno.mkdir(join(deps.dataDir, "recordings"), { recursive: true, mode: 0o700 });
-    recorder = await AsciicastRecorder.create(recordingPath, {
+    recorder = await AsciicastRecorder.create(await deps.recordings.create(id), {
       cols,
       rows,
       started,
@@ -249,7 +247,7 @@ export async function startNodeSession(
       started: started.getTime(),
       cols,
       rows,
-      recordingPath,
+      recordingPath: `${id}.cast`,
     });
     await deps.auth.audit({
       code: "session.start",
@@ -301,7 +299,10 @@ export async function startNodeSession(
         duration_ms: Date.now() - started.getTime(),
         ...(endReason ? { reason: endReason } : {}),
       },
-    });
+    }).catch((error) =>
+      deps.log.error("cannot audit session end", { session_id: id, error: String(error) })
+    );
+    await deps.recordings.finish(id);
     recorded();
   });
   client.on("close", () => channel.destroy());

@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
+import { AgentMessage } from "../../lib/sshagent/protocol.ts";
 import {
-  AgentMessage,
   MAX_AGENT_MESSAGE_BYTES,
   SSH_AGENT_RSA_SHA2_256,
   SSH_AGENT_RSA_SHA2_512,

@@ -10,10 +10,11 @@
  */
 
 import type { AuthContext } from "ssh2";
-import type { AuthService, Identity } from "../../auth/service.ts";
+import type { AuthService, Identity, UserProof } from "../../auth/service.ts";
 import {
   type Certificate,
   decodeCertificate,
+  encodeBase64,
   verifyCertificate,
   verifyCertificateKeySignature,
 } from "../../sshcert/mod.ts";
@@ -39,6 +40,8 @@ export function parseUsername(username: string): LoginTarget {
 /** A successful authentication. */
 export interface Authenticated {
   identity: Identity;
+  /** The certificate the user proved they hold, passed on to auth for every call made for them. */
+  proof: UserProof;
   target: LoginTarget;
   certificate: Certificate;
   /** When the user's certificate expires; minted node certificates never outlive it. */
@@ -100,9 +103,10 @@ export async function decideAuth(
     { algorithm: key.algo },
   );
   if (!signed) return { kind: "reject", message: "The certificate's signature did not verify." };
+  const proof: UserProof = { kind: "certificate", certificate: encodeBase64(key.data) };
   let identity: Identity;
   try {
-    identity = await auth.identityOf(certificate.keyId);
+    identity = await auth.identityOf(proof);
   } catch (error) {
     const message = error instanceof PosternError ? error.message : "Cannot look up your user.";
     return { kind: "reject", message };
@@ -111,6 +115,7 @@ export async function decideAuth(
     kind: "accept",
     result: {
       identity,
+      proof,
       target,
       certificate,
       validBefore: new Date(Math.min(Number(certificate.validBefore) * 1000, 8.64e15)),

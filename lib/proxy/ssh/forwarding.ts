@@ -19,6 +19,7 @@ import type { Client, ClientChannel, Connection, ServerChannel, TcpipRequestInfo
 import { AccessDenied, Unavailable } from "../../errors.ts";
 import { joinChannels } from "../../net/join_channels.ts";
 import { connectToNode, type NodeSessionDeps } from "../node_session.ts";
+import { nodeLoginCredentials } from "../node_login.ts";
 import type { Authenticated } from "./authenticate.ts";
 import { rejectChannelOpen, userMessage } from "./messages.ts";
 
@@ -152,10 +153,15 @@ export class PortForwarder {
   }
 
   async #login(): Promise<Client> {
-    const { identity, target, validBefore } = this.who;
+    const { proof, target, validBefore } = this.who;
     try {
-      const authorized = await this.deps.auth.authorizeNode(identity, target.node, target.login);
-      const credentials = await this.deps.auth.mintNodeLogin(identity, target.login, validBefore);
+      const authorized = await this.deps.auth.authorizeNode(proof, target.node, target.login);
+      const credentials = await nodeLoginCredentials(
+        this.deps.auth,
+        proof,
+        target.login,
+        validBefore,
+      );
       const node = await connectToNode(this.deps, authorized, credentials);
       node.on("tcp connection", (details, accept, reject) => {
         const listener = this.#listeners.find((l) => l.boundPort === details.destPort);

@@ -11,6 +11,7 @@ import type { ServerChannel, Session } from "ssh2";
 import { AccessDenied, NotFound } from "../../errors.ts";
 import type { NodeSession, NodeSessionDeps, OwnerSink, SessionRequest } from "../node_session.ts";
 import { startNodeSession } from "../node_session.ts";
+import { nodeLoginCredentials } from "../node_login.ts";
 import type { PartyMode, PartySink } from "../../session/hub.ts";
 import type { Authenticated } from "./authenticate.ts";
 import { failChannel, userMessage } from "./messages.ts";
@@ -134,12 +135,13 @@ async function runTerminated(
   };
   try {
     const authorized = await deps.auth.authorizeNode(
-      who.identity,
+      who.proof,
       who.target.node!,
       who.target.login,
     );
-    const credentials = await deps.auth.mintNodeLogin(
-      who.identity,
+    const credentials = await nodeLoginCredentials(
+      deps.auth,
+      who.proof,
       who.target.login,
       who.validBefore,
     );
@@ -188,7 +190,7 @@ async function runJoin(
     }
     let mode: PartyMode = requested;
     if (mode === "peer") {
-      await deps.auth.authorizeNode(who.identity, live.info.node, live.info.login).catch(() => {
+      await deps.auth.authorizeNode(who.proof, live.info.node, live.info.login).catch(() => {
         throw new AccessDenied(
           `You may only observe this session: your roles do not allow login "${live.info.login}" on "${live.info.node}".`,
         );

@@ -35,7 +35,7 @@ export function authorizeTunnel(
   host: string,
   port: number | null,
 ): Promise<AuthorizedNode> {
-  return authorizeTarget(auth, who.identity, who.target.login, host, port);
+  return authorizeTarget(auth, who.proof, who.target.login, host, port);
 }
 
 /** Pipes a tunnel channel to the node and audits its start and end with byte counts. */

@@ -18,8 +18,8 @@ import type { NodeSessionDeps, OwnerSink } from "../node_session.ts";
 import { startNodeSession } from "../node_session.ts";
 import type { LiveSession, PartyMode, PartySink, SessionEvent } from "../../session/hub.ts";
 import type { RequestContext, Router } from "./http.ts";
-import { sessionCookie } from "./api/guard.ts";
-import type { ActiveWebSession } from "../../auth/service.ts";
+import { type ActiveWebSession, activeWebSession, sessionCookie } from "./api/guard.ts";
+import { webSessionCredentials } from "../node_login.ts";
 import { webSessionHash } from "../revocations.ts";
 
 /** Largest JSON control frame accepted from the browser. */
@@ -148,8 +148,8 @@ async function startSession(
   const node = url.searchParams.get("node");
   const login = url.searchParams.get("login");
   if (!node || !login) throw new BadRequest(`Query parameters "node" and "login" are required.`);
-  const authorized = await deps.auth.authorizeNode(session.identity, node, login);
-  const credentials = await deps.auth.webSessionCredentials(sessionId, login);
+  const authorized = await deps.auth.authorizeNode(session.proof, node, login);
+  const credentials = await webSessionCredentials(deps.auth, sessionId);
   const pty = {
     term: "xterm-256color",
     cols: bounded(url.searchParams.get("cols"), 80, 1, 1000),
@@ -208,7 +208,7 @@ async function joinSession(
   }
   const mode: PartyMode = requested;
   if (mode === "peer") {
-    await deps.auth.authorizeNode(identity, live.info.node, live.info.login).catch(() => {
+    await deps.auth.authorizeNode(session.proof, live.info.node, live.info.login).catch(() => {
       throw new AccessDenied(
         `You may only observe: your roles do not allow login "${live.info.login}" on "${live.info.node}".`,
       );
@@ -253,7 +253,7 @@ export function terminalRoutes(router: Router, deps: NodeSessionDeps, config: Co
       }
       const sessionId = sessionCookie(request);
       if (!sessionId) throw new Unauthenticated("Sign in first.");
-      const session = await deps.auth.getWebSession(sessionId);
+      const session = await activeWebSession(deps.auth, sessionId);
       if (!session.checkCsrf(context.url.searchParams.get("csrf"))) {
         throw new AccessDenied("Missing or invalid CSRF token; reload the page and try again.");
       }

@@ -178,7 +178,7 @@ export async function openTunnel(
   if (port !== null && !(Number.isInteger(port) && port > 0 && port < 65536)) {
     throw new BadRequest(`"port" must be a TCP port number.`);
   }
-  const { node } = await authorizeTarget(auth, session.identity, login, host, port);
+  const { node } = await authorizeTarget(auth, session.proof, login, host, port);
   const conn = await dialNode(node, dialTimeoutMs);
   const user = session.identity.user;
   const base = { node: node.name, addr: node.addr, login, kind: request.kind };

@@ -94,7 +94,7 @@ export function authRoutes(router: Router, auth: AuthService, limiter: FailureLi
     "GET",
     "/v1/webapi/sessions/web",
     withSession(auth, async (_request, { session }) => {
-      const items = await auth.listWebSessions(session.identity.user);
+      const items = await auth.listWebSessions(session.proof);
       return json({
         items: items.map((s) => ({
           id: s.handle,
@@ -111,7 +111,7 @@ export function authRoutes(router: Router, auth: AuthService, limiter: FailureLi
     "DELETE",
     "/v1/webapi/sessions/web/:id",
     withSession(auth, async (_request, { session, params }) => {
-      await auth.endWebSession(session.identity.user, params.id);
+      await auth.endWebSession(session.proof, params.id);
       return json({ ok: true });
     }),
   );
@@ -167,7 +167,7 @@ export function authRoutes(router: Router, auth: AuthService, limiter: FailureLi
     withSession(auth, async (request, { session, remoteAddr }) => {
       const body = await readJson(request);
       await auth.changePassword(
-        session.identity.user,
+        session.proof,
         requireString(body, "old_password", 1024),
         requireString(body, "new_password", 1024),
         optionalString(body, "second_factor_token"),
@@ -183,7 +183,7 @@ export function authRoutes(router: Router, auth: AuthService, limiter: FailureLi
     withSession(auth, async (request, { session }) => {
       const body = await readJson(request);
       const enrollment = await auth.beginTotpReenrollment(
-        session.identity.user,
+        session.proof,
         requireString(body, "password", 1024),
       );
       return json({
@@ -200,7 +200,7 @@ export function authRoutes(router: Router, auth: AuthService, limiter: FailureLi
     withSession(auth, async (request, { session, remoteAddr }) => {
       const body = await readJson(request);
       await auth.confirmTotpReenrollment(
-        session.identity.user,
+        session.proof,
         requireString(body, "second_factor_token", 16),
         remoteAddr,
       );

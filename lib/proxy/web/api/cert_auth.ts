@@ -10,7 +10,8 @@
  * @module
  */
 
-import type { ActiveWebSession, AuthService } from "../../../auth/service.ts";
+import type { AuthService, UserProof } from "../../../auth/service.ts";
+import type { ActiveWebSession } from "./guard.ts";
 import { Unauthenticated } from "../../../errors.ts";
 import { CERT_AUTH_PREFIX, certRequestData } from "../../../net/cert_request.ts";
 import {
@@ -86,9 +87,11 @@ export async function certRequestSession(
   if (!verifySignature(certificate.publicKey, data, signature)) throw fail("bad signature");
   const windowEnd = (Number(timestamp) + MAX_CLOCK_DIFFERENCE_S) * 1000;
   if (!seenNonces.use(nonce, windowEnd, now)) throw fail("this signed request was used already");
-  const identity = await auth.identityOf(certificate.keyId);
+  const proof: UserProof = { kind: "certificate", certificate: certB64 };
+  const identity = await auth.identityOf(proof);
   return {
     identity,
+    proof,
     handle: "certificate",
     expires: new Date(Math.min(Number(certificate.validBefore) * 1000, 8.64e15)),
     csrfToken: "",

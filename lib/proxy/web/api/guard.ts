@@ -8,7 +8,8 @@
 
 import { CERT_AUTH_PREFIX } from "../../../net/cert_request.ts";
 import { AccessDenied, Unauthenticated } from "../../../errors.ts";
-import type { ActiveWebSession, AuthService } from "../../../auth/service.ts";
+import { timingSafeEqual } from "node:crypto";
+import type { AuthService, UserProof, WebSessionView } from "../../../auth/service.ts";
 import type { Permission } from "../../../auth/roles.ts";
 import type { Handler, RequestContext } from "../http.ts";
 import { certRequestSession } from "./cert_auth.ts";
@@ -19,6 +20,31 @@ export const SESSION_COOKIE = "__Host-postern_session";
 export const CSRF_HEADER = "x-csrf-token";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** The caller of a request: who they are, and the proof auth checks for every call made for them. */
+export interface ActiveWebSession extends WebSessionView {
+  proof: UserProof;
+  /** Constant-time check of a CSRF token against this session's. */
+  checkCsrf(token: string | null | undefined): boolean;
+}
+
+/** Looks up the web session of a cookie value; Unauthenticated when absent or expired. */
+export async function activeWebSession(
+  auth: AuthService,
+  sessionId: string,
+): Promise<ActiveWebSession> {
+  const view = await auth.getWebSession(sessionId);
+  const expected = new TextEncoder().encode(view.csrfToken);
+  return {
+    ...view,
+    proof: { kind: "web_session", sessionId },
+    checkCsrf(token) {
+      if (!token) return false;
+      const given = new TextEncoder().encode(token);
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    },
+  };
+}
 
 /** The session cookie value of a request, if any. */
 export function sessionCookie(request: Request): string | undefined {
@@ -65,7 +91,7 @@ export function withSession(
     }
     const sessionId = sessionCookie(request);
     if (!sessionId) throw new Unauthenticated("Sign in first.");
-    const session = await auth.getWebSession(sessionId);
+    const session = await activeWebSession(auth, sessionId);
     if (!SAFE_METHODS.has(request.method) && !session.checkCsrf(request.headers.get(CSRF_HEADER))) {
       throw new AccessDenied("Missing or invalid CSRF token; reload the page and try again.");
     }

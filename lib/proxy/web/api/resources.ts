@@ -6,8 +6,9 @@
  * @module
  */
 
-import type { AuthAdmin, AuthService } from "../../../auth/service.ts";
-import { AccessDenied, BadRequest, NotFound } from "../../../errors.ts";
+import type { AuthService } from "../../../auth/service.ts";
+import { BadRequest, NotFound } from "../../../errors.ts";
+import type { ProxyRecordings } from "../../recordings.ts";
 import type { SessionHub } from "../../../session/hub.ts";
 import type { SessionRecord } from "../../../store/store.ts";
 import { json, readJson, requireString, type Router } from "../http.ts";
@@ -57,8 +58,8 @@ function recordingJson(record: SessionRecord) {
 export function resourceRoutes(
   router: Router,
   auth: AuthService,
-  admin: AuthAdmin,
   hub: SessionHub,
+  recordings: ProxyRecordings,
 ): void {
   const site = "/v1/webapi/sites/:cluster";
   const checkCluster = (cluster: string) => {
@@ -78,7 +79,7 @@ export function resourceRoutes(
     `${site}/nodes`,
     withSession(auth, async (_request, { session, params }) => {
       checkCluster(params.cluster);
-      return json({ items: await auth.listNodes(session.identity) });
+      return json({ items: await auth.listNodes(session.proof) });
     }),
   );
 
@@ -88,7 +89,7 @@ export function resourceRoutes(
     withSession(auth, async (request, { session, params }) => {
       checkCluster(params.cluster);
       const body = await readJson(request);
-      const node = await admin.addNode({
+      const node = await auth.adminAs(session.proof).addNode({
         name: requireString(body, "name", 63),
         addr: requireString(body, "addr", 255),
         labels: labelsOf(body),
@@ -102,7 +103,7 @@ export function resourceRoutes(
     `${site}/nodes/:name`,
     withSession(auth, async (_request, { session, params }) => {
       checkCluster(params.cluster);
-      await admin.removeNode(params.name, session.identity.user);
+      await auth.adminAs(session.proof).removeNode(params.name, session.identity.user);
       return json({ ok: true });
     }, "nodes"),
   );
@@ -110,9 +111,9 @@ export function resourceRoutes(
   router.on(
     "GET",
     `${site}/nodes/:name/setup-script`,
-    withSession(auth, async (_request, { params }) => {
+    withSession(auth, async (_request, { session, params }) => {
       checkCluster(params.cluster);
-      return new Response(await admin.setupScript(params.name), {
+      return new Response(await auth.adminAs(session.proof).setupScript(params.name), {
         headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
       });
     }, "nodes"),
@@ -141,29 +142,13 @@ export function resourceRoutes(
     }),
   );
 
-  const visibleRecording = async (
-    id: string,
-    identity: { user: string; permissions: string[] },
-  ) => {
-    const record = await auth.getRecording(id);
-    if (!record) throw new NotFound(`No recording "${id}".`);
-    if (record.user !== identity.user && !identity.permissions.includes("sessions.replay")) {
-      throw new AccessDenied(`You may not replay other users' sessions.`);
-    }
-    return record;
-  };
-
   router.on(
     "GET",
     `${site}/recordings`,
     withSession(auth, async (_request, { session, params, url }) => {
       checkCluster(params.cluster);
-      const all = session.identity.permissions.includes("sessions.replay");
       const limit = Math.min(Number(url.searchParams.get("limit") ?? 200) || 200, 1000);
-      const records = await auth.listRecordings({
-        user: all ? undefined : session.identity.user,
-        limit,
-      });
+      const records = await auth.listRecordings(session.proof, { limit });
       return json({ items: records.map(recordingJson) });
     }),
   );
@@ -173,7 +158,7 @@ export function resourceRoutes(
     `${site}/recordings/:id`,
     withSession(auth, async (_request, { session, params }) => {
       checkCluster(params.cluster);
-      return json(recordingJson(await visibleRecording(params.id, session.identity)));
+      return json(recordingJson(await auth.getRecording(session.proof, params.id)));
     }),
   );
 
@@ -182,13 +167,8 @@ export function resourceRoutes(
     `${site}/recordings/:id/stream`,
     withSession(auth, async (_request, { session, params, url }) => {
       checkCluster(params.cluster);
-      const record = await visibleRecording(params.id, session.identity);
-      let file: Deno.FsFile;
-      try {
-        file = await Deno.open(auth.recordingPath(record.id));
-      } catch {
-        throw new NotFound(`The recording file of session "${record.id}" is missing.`);
-      }
+      const record = await auth.getRecording(session.proof, params.id);
+      const body = await recordings.open(session.proof, record.id);
       const headers: Record<string, string> = {
         "content-type": "application/x-asciicast; charset=utf-8",
         "cache-control": "no-store",
@@ -196,14 +176,14 @@ export function resourceRoutes(
       if (url.searchParams.get("download")) {
         headers["content-disposition"] = `attachment; filename="${record.id}.cast"`;
       }
-      return new Response(file.readable, { headers });
+      return new Response(body, { headers });
     }),
   );
 
   router.on(
     "GET",
     `${site}/audit`,
-    withSession(auth, async (_request, { params, url }) => {
+    withSession(auth, async (_request, { session, params, url }) => {
       checkCluster(params.cluster);
       const q = url.searchParams;
       const since = q.get("since");
@@ -213,7 +193,7 @@ export function resourceRoutes(
       if (sinceMs !== undefined && Number.isNaN(sinceMs)) {
         throw new BadRequest(`"since" must be a time (ISO 8601) or a duration like 1h.`);
       }
-      const events = await auth.queryAudit({
+      const events = await auth.queryAudit(session.proof, {
         since: sinceMs,
         codePrefix: q.get("code") || undefined,
         user: q.get("user") || undefined,
@@ -237,8 +217,8 @@ export function resourceRoutes(
   router.on(
     "GET",
     "/v1/webapi/users",
-    withSession(auth, async () => {
-      const users = await admin.listUsers();
+    withSession(auth, async (_request, { session }) => {
+      const users = await auth.adminAs(session.proof).listUsers();
       return json({
         items: users.map((u) => ({
           ...u,
@@ -254,7 +234,7 @@ export function resourceRoutes(
     "/v1/webapi/users",
     withSession(auth, async (request, { session }) => {
       const body = await readJson(request);
-      const invite = await admin.addUser({
+      const invite = await auth.adminAs(session.proof).addUser({
         name: requireString(body, "name", 32),
         roles: stringList(body, "roles"),
         logins: stringList(body, "logins"),
@@ -267,7 +247,11 @@ export function resourceRoutes(
     "POST",
     "/v1/webapi/users/:name/reset",
     withSession(auth, async (_request, { session, params }) => {
-      const invite = await admin.resetUser(params.name, undefined, session.identity.user);
+      const invite = await auth.adminAs(session.proof).resetUser(
+        params.name,
+        undefined,
+        session.identity.user,
+      );
       return json({ invite_url: invite.url, expires: invite.expires.toISOString() });
     }, "users"),
   );
@@ -279,7 +263,7 @@ export function resourceRoutes(
       if (params.name === session.identity.user) {
         throw new BadRequest("You cannot remove yourself.");
       }
-      await admin.removeUser(params.name, session.identity.user);
+      await auth.adminAs(session.proof).removeUser(params.name, session.identity.user);
       return json({ ok: true });
     }, "users"),
   );
