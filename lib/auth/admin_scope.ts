@@ -27,6 +27,12 @@ export const ADMIN_CALLS: Readonly<
   setupScript: { permission: "nodes" },
   userCaLine: { permission: null },
   auditEvents: { permission: "audit.read" },
+  addJoinToken: { permission: "users", actorArg: 2 },
+  listJoinTokens: { permission: "users" },
+  removeJoinToken: { permission: "users", actorArg: 1 },
+  listProxies: { permission: "nodes" },
+  removeProxy: { permission: "nodes", actorArg: 1 },
+  clusterCa: { permission: null },
 });
 
 /**

@@ -38,7 +38,11 @@ export type AuditCode =
   | "tunnel.start"
   | "tunnel.end"
   | "port.forward"
-  | "ssh.auth";
+  | "ssh.auth"
+  | "token.add"
+  | "token.remove"
+  | "cluster.join"
+  | "proxy.remove";
 
 /** What a caller reports. */
 export interface AuditInput {

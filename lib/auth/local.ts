@@ -25,7 +25,9 @@ import {
   type AuditEvent,
   type AuditQuery,
   hashSecret,
+  type JoinTokenKind,
   type NodeRecord,
+  type ProxyRecord,
   type Revocation,
   type SecretHash,
   type SessionRecord,
@@ -68,6 +70,8 @@ import type {
 import { scopedAdmin } from "./admin_scope.ts";
 import { answerWebSessionAgent } from "./web_session_agent.ts";
 import { RecordingFiles } from "./recording_files.ts";
+import { Joins, type JoinTokenView } from "./join.ts";
+import { ClusterTlsCa } from "../tls/cluster_ca.ts";
 import { type NodeProbe, NodeRegistry } from "./nodes.ts";
 import { UserAdmin } from "./users.ts";
 
@@ -136,9 +140,14 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #users: UserAdmin;
   #recordings: RecordingFiles;
 
+  /** Join tokens and the identities of proxies and admin machines. */
+  readonly joins: Joins;
+
   private constructor(
     private readonly options: LocalAuthOptions,
     private readonly ca: CertAuthority,
+    /** The cluster TLS CA behind the Auth API. */
+    readonly tlsCa: ClusterTlsCa,
   ) {
     const { config, store, dataDir, log } = options;
     this.cluster = config.cluster_name;
@@ -163,6 +172,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.#now,
     );
     this.#recordings = new RecordingFiles(join(dataDir, "recordings"));
+    this.joins = new Joins(store, tlsCa, this.cluster, (event) => this.audit(event), this.#now);
     this.#credentials = new CredentialChecks(store, this.auditLog, {
       secondFactor: config.auth.second_factor,
       maxLoginAttempts: config.auth.max_login_attempts,
@@ -173,7 +183,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   /** Opens the auth role: CAs created on first start, config nodes synced. */
   static async open(options: LocalAuthOptions): Promise<LocalAuthService> {
     const ca = await CertAuthority.open(options.store);
-    const service = new LocalAuthService(options, ca);
+    const tlsCa = await ClusterTlsCa.open(options.store, options.config.cluster_name);
+    const service = new LocalAuthService(options, ca, tlsCa);
     await service.#nodes.syncConfigNodes(options.config.nodes);
     return service;
   }
@@ -647,6 +658,33 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   auditEvents(query: AuditQuery): Promise<AuditEvent[]> {
     return this.auditLog.query(query);
+  }
+
+  async addJoinToken(kind: JoinTokenKind, ttlMs?: number, actor?: string) {
+    return { ...(await this.joins.addToken(kind, ttlMs, actor)), caPin: this.tlsCa.pin };
+  }
+
+  listJoinTokens(): Promise<JoinTokenView[]> {
+    return this.joins.listTokens();
+  }
+
+  removeJoinToken(id: string, actor?: string): Promise<void> {
+    return this.joins.removeToken(id, actor);
+  }
+
+  clusterCa(): Promise<{ cert: string; pin: string }> {
+    return Promise.resolve({ cert: this.tlsCa.certPem, pin: this.tlsCa.pin });
+  }
+
+  listProxies(): Promise<ProxyRecord[]> {
+    return this.#store.proxies.list();
+  }
+
+  async removeProxy(id: string, actor?: string): Promise<void> {
+    if (!(await this.#store.proxies.delete(id))) {
+      throw new NotFound(`No proxy "${id}"; list them with \`postern proxies ls\`.`);
+    }
+    await this.audit({ code: "proxy.remove", user: actor, fields: { id } });
   }
 
   async #requirePermission(proof: UserProof, permission: Permission): Promise<Identity> {

@@ -17,11 +17,14 @@ import type {
   AuditEvent,
   AuditQuery,
   InviteKind,
+  JoinTokenKind,
   NodeRecord,
+  ProxyRecord,
   Revocation,
   SessionRecord,
 } from "../store/store.ts";
 import type { Signer } from "../sshclient/cert_auth.ts";
+import type { JoinTokenView } from "./join.ts";
 
 /** Who a request acts as, with what their roles grant. */
 export interface Identity {
@@ -313,4 +316,18 @@ export interface AuthAdmin {
   userCaLine(): Promise<string>;
   /** Audit events, for `postern audit`. */
   auditEvents(query: AuditQuery): Promise<AuditEvent[]>;
+  /** A one-time token a proxy or an admin's machine joins the cluster with. */
+  addJoinToken(
+    kind: JoinTokenKind,
+    ttlMs?: number,
+    actor?: string,
+  ): Promise<{ token: string; expires: Date; caPin: string }>;
+  listJoinTokens(): Promise<JoinTokenView[]>;
+  removeJoinToken(id: string, actor?: string): Promise<void>;
+  /** Proxies that joined or registered, the most recently seen first. */
+  listProxies(): Promise<ProxyRecord[]>;
+  /** Forgets a proxy and refuses its identity from then on. */
+  removeProxy(id: string, actor?: string): Promise<void>;
+  /** The cluster TLS CA certificate (PEM) and its pin. */
+  clusterCa(): Promise<{ cert: string; pin: string }>;
 }

@@ -1,6 +1,9 @@
 /**
- * Administration commands that work on a data dir, also while `postern start`
- * runs on it: users, nodes, the CAs and the audit log.
+ * Administration commands: users, nodes, join tokens, proxies, the CAs and
+ * the audit log. On the auth host they open its data dir (also while
+ * `postern start` runs on it); anywhere else they reach the Auth API with
+ * `--auth-server host:3025 --identity <file>` (an admin identity from
+ * `postern identity`), as Teleport's tctl does.
  *
  * @module
  */
@@ -8,16 +11,57 @@
 import type { Command, ParsedArgs } from "./args.ts";
 import { listFlag, stringFlag, UsageError } from "./args.ts";
 import { serverContext, serverFlags } from "./context.ts";
-import type { LocalAuthService } from "../auth/local.ts";
-import type { Invite } from "../auth/service.ts";
+import type { AuthAdmin, AuthService, Invite } from "../auth/service.ts";
 import { parseDuration } from "../config/schema.ts";
 import { formatLabels, formatTable } from "./format.ts";
 import { fingerprint, parsePublicKeyLine } from "../sshcert/mod.ts";
 
+/** What admin commands use, on the auth host or through the Auth API. */
+type Admin = AuthAdmin & Pick<AuthService, "hostCaLine" | "hostCaKnownHosts">;
+
+const adminFlags = {
+  ...serverFlags,
+  "auth-server": {
+    type: "string" as const,
+    placeholder: "host:port",
+    description: "administer through this Auth API instead of the local data dir",
+  },
+  identity: {
+    type: "string" as const,
+    placeholder: "file",
+    description: "admin identity for --auth-server (from `postern identity`)",
+  },
+};
+
+async function withRemoteAuth<T>(
+  server: string,
+  identityPath: string | undefined,
+  fn: (auth: Admin) => Promise<T>,
+): Promise<T> {
+  if (!identityPath) throw new UsageError("--auth-server needs --identity <file>");
+  const { readIdentity } = await import("../auth/api/identity.ts");
+  const { AuthApiClient, connectRemoteAuth } = await import("../auth/api/client.ts");
+  const identity = await readIdentity(identityPath);
+  if (!identity) throw new UsageError(`no identity file "${identityPath}"`);
+  if (identity.expires.getTime() <= Date.now()) {
+    throw new UsageError(
+      `the identity in "${identityPath}" expired at ${identity.expires.toISOString()}; get a new one with postern identity`,
+    );
+  }
+  const api = new AuthApiClient([server], identity);
+  try {
+    return await fn(await connectRemoteAuth(api));
+  } finally {
+    api.close();
+  }
+}
+
 async function withAuth<T>(
   parsed: ParsedArgs,
-  fn: (auth: LocalAuthService) => Promise<T>,
+  fn: (auth: Admin) => Promise<T>,
 ): Promise<T> {
+  const server = stringFlag(parsed, "auth-server");
+  if (server) return await withRemoteAuth(server, stringFlag(parsed, "identity"), fn);
   // The auth role (SQLite, CAs) loads only for the commands that use it.
   const { openAuth } = await import("../postern.ts");
   const context = await serverContext({
@@ -70,7 +114,7 @@ function wantsJson(parsed: ParsedArgs): boolean {
 interface ListCommand<T> {
   group: string;
   summary: string;
-  list: (auth: LocalAuthService) => Promise<T[]>;
+  list: (auth: Admin) => Promise<T[]>;
   /** The table's column headings. */
   header: string[];
   /** An item's cells in the table. */
@@ -85,7 +129,7 @@ function listCommand<T>({ group, summary, list, header, row, json }: ListCommand
     path: [group, "ls"],
     summary,
     maxArgs: 0,
-    flags: { ...serverFlags, ...formatFlag },
+    flags: { ...adminFlags, ...formatFlag },
     run: (parsed) =>
       withAuth(parsed, async (auth) => {
         const items = await list(auth);
@@ -108,7 +152,7 @@ function removeCommand(
   group: string,
   noun: string,
   summary: string,
-  remove: (auth: LocalAuthService, name: string) => Promise<void>,
+  remove: (auth: Admin, name: string) => Promise<void>,
 ): Command {
   return {
     path: [group, "rm"],
@@ -116,7 +160,7 @@ function removeCommand(
     usage: "<name>",
     minArgs: 1,
     maxArgs: 1,
-    flags: serverFlags,
+    flags: adminFlags,
     run: (parsed) =>
       withAuth(parsed, async (auth) => {
         await remove(auth, parsed.args[0]);
@@ -135,7 +179,7 @@ export const adminCommands: Command[] = [
     minArgs: 1,
     maxArgs: 1,
     flags: {
-      ...serverFlags,
+      ...adminFlags,
       roles: {
         type: "list",
         placeholder: "a,b",
@@ -176,7 +220,7 @@ export const adminCommands: Command[] = [
     minArgs: 1,
     maxArgs: 1,
     flags: {
-      ...serverFlags,
+      ...adminFlags,
       ttl: { type: "string", placeholder: "duration", description: "invite validity" },
     },
     run: (parsed) =>
@@ -202,7 +246,7 @@ Examples:
     minArgs: 1,
     maxArgs: 1,
     flags: {
-      ...serverFlags,
+      ...adminFlags,
       ttl: {
         type: "string",
         placeholder: "duration",
@@ -231,7 +275,7 @@ Examples:
     usage: "<name>",
     minArgs: 1,
     maxArgs: 1,
-    flags: serverFlags,
+    flags: adminFlags,
     run: (parsed) =>
       withAuth(parsed, async (auth) => {
         await auth.unlockUser(parsed.args[0], "cli");
@@ -247,7 +291,7 @@ Examples:
     minArgs: 2,
     maxArgs: 2,
     flags: {
-      ...serverFlags,
+      ...adminFlags,
       labels: {
         type: "list",
         placeholder: "k=v,...",
@@ -304,7 +348,7 @@ Examples:
       "Example:\n  postern nodes host-cert --name saturn --pub /etc/ssh/ssh_host_ed25519_key.pub",
     maxArgs: 0,
     flags: {
-      ...serverFlags,
+      ...adminFlags,
       name: { type: "string", placeholder: "node", description: "registered node name" },
       pub: { type: "string", placeholder: "file", description: "the node's host public key file" },
       ttl: { type: "string", placeholder: "duration", description: "validity (default 365d)" },
@@ -329,7 +373,7 @@ Examples:
     usage: "<name>",
     minArgs: 1,
     maxArgs: 1,
-    flags: serverFlags,
+    flags: adminFlags,
     run: (parsed) =>
       withAuth(parsed, async (auth) => {
         console.log((await auth.setupScript(parsed.args[0])).trimEnd());
@@ -337,14 +381,123 @@ Examples:
       }),
   },
   {
+    path: ["tokens", "add"],
+    summary: "Make a one-time token a proxy (or an admin's machine) joins the cluster with",
+    details: `
+Prints the token, the cluster CA pin and the command to run with them.
+
+Examples:
+  postern tokens add --type proxy
+  postern tokens add --type admin --ttl 10m`,
+    maxArgs: 0,
+    flags: {
+      ...adminFlags,
+      type: { type: "string", placeholder: "proxy|admin", description: "what joins (required)" },
+      ttl: { type: "string", placeholder: "duration", description: "validity (default 30m)" },
+      "auth-addr": {
+        type: "string",
+        placeholder: "host:port",
+        description: "the Auth API address shown in the command (default <hostname>:3025)",
+      },
+    },
+    run: (parsed) =>
+      withAuth(parsed, async (auth) => {
+        const type = stringFlag(parsed, "type");
+        if (type !== "proxy" && type !== "admin") {
+          throw new UsageError("--type must be proxy or admin");
+        }
+        const { token, expires, caPin } = await auth.addJoinToken(
+          type,
+          durationFlag(parsed, "ttl"),
+          "cli",
+        );
+        const authAddr = stringFlag(parsed, "auth-addr") ?? stringFlag(parsed, "auth-server") ??
+          `${Deno.hostname()}:3025`;
+        console.log(`Token (one use, valid until ${expires.toISOString()}):\n${token}`);
+        console.log(`Cluster CA pin: ${caPin}\n`);
+        console.log(
+          type === "proxy" ? "Start a proxy with:" : "Get an admin identity file with:",
+        );
+        console.log(
+          type === "proxy"
+            ? `  postern start --roles proxy --auth-server ${authAddr} --token ${token} --ca-pin ${caPin}`
+            : `  postern identity --auth-server ${authAddr} --token ${token} --ca-pin ${caPin} --out admin.identity`,
+        );
+        return 0;
+      }),
+  },
+  listCommand({
+    group: "tokens",
+    summary: "List unused join tokens",
+    list: (auth) => auth.listJoinTokens(),
+    header: ["ID", "TYPE", "EXPIRES"],
+    row: (t) => [t.id, t.kind, t.expires.toISOString()],
+  }),
+  removeCommand(
+    "tokens",
+    "Token",
+    "Delete a join token",
+    (auth, id) => auth.removeJoinToken(id, "cli"),
+  ),
+  listCommand({
+    group: "proxies",
+    summary: "List the proxies that joined or registered",
+    list: (auth) => auth.listProxies(),
+    header: ["ID", "WEB", "SSH", "LAST SEEN"],
+    row: (p) => [p.id, p.publicAddr, p.sshPublicAddr, new Date(p.lastSeen).toISOString()],
+  }),
+  removeCommand("proxies", "Proxy", "Remove a proxy; its identity is refused from then on", (
+    auth,
+    id,
+  ) => auth.removeProxy(id, "cli")),
+  {
+    path: ["identity"],
+    summary: "Trade an admin join token for an identity file for remote admin commands",
+    details: `
+Run where you administer from, with what \`postern tokens add --type admin\`
+printed on the auth host. The file (mode 0600) is valid for 12 hours.
+
+Example:
+  postern identity --auth-server auth.example.com:3025 --token <token> \\
+    --ca-pin sha256:<pin> --out admin.identity
+  postern users ls --auth-server auth.example.com:3025 --identity admin.identity`,
+    maxArgs: 0,
+    flags: {
+      "auth-server": { type: "string", placeholder: "host:port", description: "Auth API address" },
+      token: { type: "string", placeholder: "token", description: "admin join token" },
+      "ca-pin": { type: "string", placeholder: "sha256:hex", description: "cluster CA pin" },
+      out: { type: "string", placeholder: "file", description: "identity file to write" },
+    },
+    async run(parsed) {
+      const server = stringFlag(parsed, "auth-server");
+      const token = stringFlag(parsed, "token");
+      const caPin = stringFlag(parsed, "ca-pin");
+      const out = stringFlag(parsed, "out");
+      if (!server || !token || !caPin || !out) {
+        throw new UsageError("--auth-server, --token, --ca-pin and --out are required");
+      }
+      const { joinCluster, writeIdentity } = await import("../auth/api/identity.ts");
+      const identity = await joinCluster({
+        servers: [server],
+        token,
+        caPin,
+        request: { id: `${Deno.hostname()}-${crypto.randomUUID().slice(0, 8)}` },
+      });
+      await writeIdentity(out, identity);
+      console.log(`Wrote ${out} (valid until ${identity.expires.toISOString()}).`);
+      return 0;
+    },
+  },
+  {
     path: ["ca", "export"],
     summary: "Print a CA public key for sshd or known_hosts",
     details: "  --type user   the TrustedUserCAKeys line for nodes' sshd\n" +
-      "  --type host   an @cert-authority line for known_hosts (--format key: the bare key)",
+      "  --type host   an @cert-authority line for known_hosts (--format key: the bare key)\n" +
+      "  --type tls    the cluster TLS CA certificate and its pin (--ca-pin of joining proxies)",
     maxArgs: 0,
     flags: {
-      ...serverFlags,
-      type: { type: "string", placeholder: "user|host", description: "which CA" },
+      ...adminFlags,
+      type: { type: "string", placeholder: "user|host|tls", description: "which CA" },
       format: {
         type: "string",
         placeholder: "known_hosts|key",
@@ -355,13 +508,16 @@ Examples:
       withAuth(parsed, async (auth) => {
         const type = stringFlag(parsed, "type");
         if (type === "user") console.log(await auth.userCaLine());
-        else if (type === "host") {
+        else if (type === "tls") {
+          const { cert, pin } = await auth.clusterCa();
+          console.log(`${cert.trimEnd()}\n# pin: ${pin}`);
+        } else if (type === "host") {
           const format = stringFlag(parsed, "format") ?? "known_hosts";
           if (format === "key") console.log(auth.hostCaLine());
           else if (format === "known_hosts") {
             console.log((await auth.hostCaKnownHosts()).join("\n"));
           } else throw new UsageError(`--format "${format}" is not known_hosts or key`);
-        } else throw new UsageError("--type must be user or host");
+        } else throw new UsageError("--type must be user, host or tls");
         return 0;
       }),
   },
@@ -371,7 +527,7 @@ Examples:
     details: "Example:\n  postern audit --since 1h --type user.login --json",
     maxArgs: 0,
     flags: {
-      ...serverFlags,
+      ...adminFlags,
       since: {
         type: "string",
         placeholder: "duration",

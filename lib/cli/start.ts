@@ -6,6 +6,9 @@
 
 import type { Command } from "./args.ts";
 import { serverContext, serverFlags } from "./context.ts";
+import { listFlag, stringFlag, UsageError } from "./args.ts";
+import { parseHostPort } from "../config/schema.ts";
+import type { Role } from "../postern.ts";
 import type { Logger } from "../log.ts";
 
 /**
@@ -26,21 +29,66 @@ async function buildUiFromSource(log: Logger): Promise<void> {
   if (await buildUiIfStale()) log.info("built the web UI (ui/dist) from source");
 }
 
+function parseRoles(flag: string | undefined): Role[] {
+  if (flag === undefined) return ["auth", "proxy"];
+  const roles = flag.split(",").map((role) => role.trim()).filter(Boolean);
+  const unknown = roles.find((role) => role !== "auth" && role !== "proxy");
+  if (unknown !== undefined || roles.length === 0) {
+    throw new UsageError(`--roles "${flag}" must be auth, proxy or auth,proxy`);
+  }
+  return [...new Set(roles)] as Role[];
+}
+
 export const startCommand: Command = {
   path: ["start"],
   summary: "Run the postern proxy and auth service",
   details: `
-With no config, listens on 0.0.0.0:3080 (HTTPS) and 0.0.0.0:3023 (SSH), keeps
-its state in ~/.local/share/postern and generates a self-signed certificate.
-Stop it with Ctrl-C or SIGTERM.
+With no config, runs the auth service and the proxy in one process: listens on
+0.0.0.0:3080 (HTTPS), 0.0.0.0:3023 (SSH) and 0.0.0.0:3025 (Auth API, for more
+proxies), keeps its state in ~/.local/share/postern and generates a
+self-signed certificate. Stop it with Ctrl-C or SIGTERM.
+
+Production layout: one auth server and several proxies behind a load balancer.
+On the auth host:   postern start --roles auth
+                    postern tokens add --type proxy     (prints the proxy's command)
+On each proxy host: postern start --roles proxy --auth-server auth.example.com:3025 \
+                      --token <token> --ca-pin sha256:<pin>
+A proxy keeps its cluster identity in its data dir: later starts need no token.
 
 Examples:
   postern start
   postern start --config /etc/postern.yaml --log-format json`,
   maxArgs: 0,
-  flags: serverFlags,
+  flags: {
+    ...serverFlags,
+    roles: {
+      type: "string",
+      placeholder: "auth,proxy",
+      description: "roles this process runs (default both)",
+    },
+    "auth-server": {
+      type: "list",
+      placeholder: "host:port",
+      description: "Auth API address for --roles proxy (repeatable; default proxy.auth_servers)",
+    },
+    token: {
+      type: "string",
+      placeholder: "token",
+      description: "join token (first start of a proxy)",
+    },
+    "ca-pin": {
+      type: "string",
+      placeholder: "sha256:hex",
+      description: "cluster CA pin the auth server must present when joining",
+    },
+  },
   async run(parsed) {
     const { config, dataDir, log } = await serverContext(parsed);
+    const roles = parseRoles(stringFlag(parsed, "roles"));
+    const servers = listFlag(parsed, "auth-server");
+    if (servers.some((server) => !parseHostPort(server))) {
+      throw new UsageError(`--auth-server must be host:port`);
+    }
     // Last line of defence: a bug reached by one connection must not take the
     // proxy down for everyone. Each is logged so it can be fixed.
     globalThis.addEventListener("unhandledrejection", (event) => {
@@ -58,19 +106,36 @@ Examples:
     await buildUiFromSource(log);
     // Loaded here, not at the top: every other command starts faster without the server.
     const { startPostern } = await import("../postern.ts");
-    const postern = await startPostern({ config, dataDir, log });
-    const web = postern.web.addr;
-    const ssh = postern.ssh.addr;
+    const postern = await startPostern({
+      config,
+      dataDir,
+      log,
+      roles,
+      authConnection: {
+        servers: servers.length ? servers : config.proxy.auth_servers,
+        token: stringFlag(parsed, "token"),
+        caPin: stringFlag(parsed, "ca-pin"),
+      },
+    });
+    const { proxy, authRole } = postern;
     log.info("postern is running", {
-      web: `https://${web.hostname}:${web.port}`,
-      ssh: `${ssh.hostname}:${ssh.port}`,
+      roles: roles.join(","),
+      ...(proxy
+        ? {
+          web: `https://${proxy.web.addr.hostname}:${proxy.web.addr.port}`,
+          ssh: `${proxy.ssh.addr.hostname}:${proxy.ssh.addr.port}`,
+        }
+        : {}),
+      ...(authRole ? { auth_api: `${authRole.api.addr.hostname}:${authRole.api.addr.port}` } : {}),
       data_dir: dataDir,
     });
-    log.info("HTTPS certificate", {
-      sha256: postern.tls.fingerprint,
-      self_signed: postern.tls.selfSigned,
-      expires: postern.tls.notAfter.toISOString(),
-    });
+    if (proxy) {
+      log.info("HTTPS certificate", {
+        sha256: proxy.tls.fingerprint,
+        self_signed: proxy.tls.selfSigned,
+        expires: proxy.tls.notAfter.toISOString(),
+      });
+    }
     const { promise: stopping, resolve } = Promise.withResolvers<string>();
     const signals = ["SIGINT", "SIGTERM"] as const;
     const handlers = signals.map((signal) => {

@@ -90,12 +90,20 @@ export const configSchema = object("postern configuration", {
       100000,
     ),
     failure_window: duration("The window of max_failures_per_address.", "10m"),
+    auth_servers: list(
+      "Auth API addresses (host:port) of the auth servers, for a proxy run with --roles proxy; any that answers is used.",
+      hostPort("An auth server's Auth API address.", ""),
+    ),
   }),
   tls: object("HTTPS certificate; a self-signed one is generated when unset.", {
     cert_file: optionalStr("PEM certificate chain file.", "a file path"),
     key_file: optionalStr("PEM private key file.", "a file path"),
   }),
   auth: object("The auth role.", {
+    listen_addr: hostPort(
+      "Auth API listener (mutual TLS) for proxies and remote admin commands.",
+      "0.0.0.0:3025",
+    ),
     second_factor: oneOf(
       "Second factor at login; off is for tests only.",
       "otp",

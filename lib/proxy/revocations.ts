@@ -91,6 +91,7 @@ export async function followRevocations(
 ): Promise<() => void> {
   let last = await auth.lastRevocationId();
   let polling = false;
+  let failing = false;
   const poll = async () => {
     if (polling) return;
     polling = true;
@@ -110,8 +111,12 @@ export async function followRevocations(
           });
         }
       }
+      if (failing) log.info("reading revocations again");
+      failing = false;
     } catch (error) {
-      log.warn("cannot read revocations; will retry", { error: String(error) });
+      // Once per outage, not twice a second.
+      if (!failing) log.warn("cannot read revocations; will retry", { error: String(error) });
+      failing = true;
     } finally {
       polling = false;
     }

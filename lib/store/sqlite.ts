@@ -24,6 +24,7 @@ import type {
   AuditStore,
   CaStore,
   InviteStore,
+  JoinTokenStore,
   NodeStore,
   ProxyStore,
   RevocationStore,
@@ -35,7 +36,7 @@ import type {
 import { Db, type Gate, mapSqliteError } from "./sqlite/db.ts";
 import { migrate } from "./sqlite/migrations.ts";
 import { SqliteCas, SqliteInvites, SqliteUsers } from "./sqlite/users.ts";
-import { SqliteNodes, SqliteProxies, SqliteWebSessions } from "./sqlite/nodes.ts";
+import { SqliteJoinTokens, SqliteNodes, SqliteProxies, SqliteWebSessions } from "./sqlite/nodes.ts";
 import { SqliteAudit, SqliteRevocations, SqliteSessions } from "./sqlite/history.ts";
 
 /** Options of {@link SqliteStore.open}. */
@@ -61,6 +62,7 @@ class Tables {
   readonly audit: AuditStore;
   readonly revocations: RevocationStore;
   readonly proxies: ProxyStore;
+  readonly joinTokens: JoinTokenStore;
 
   constructor(db: Db, gate: Gate) {
     this.cas = new SqliteCas(db, gate);
@@ -72,6 +74,7 @@ class Tables {
     this.audit = new SqliteAudit(db, gate);
     this.revocations = new SqliteRevocations(db, gate);
     this.proxies = new SqliteProxies(db, gate);
+    this.joinTokens = new SqliteJoinTokens(db, gate);
   }
 }
 

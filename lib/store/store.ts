@@ -41,15 +41,18 @@ export function hashSecret(secret: string): SecretHash {
   return createHash("sha256").update(secret, "utf8").digest("hex") as SecretHash;
 }
 
-/** Which certificate authority: the one that signs user certs or host certs. */
-export type CaKind = "user" | "host";
+/**
+ * Which certificate authority: the SSH CAs that sign user and host
+ * certificates, or the cluster's X.509 CA behind the Auth API's mutual TLS.
+ */
+export type CaKind = "user" | "host" | "tls";
 
 /** A certificate authority key pair. */
 export interface CaRecord {
   kind: CaKind;
   /** Private key, OpenSSH PEM or PKCS8 string. Never logged or returned by an API. */
   privateKey: string;
-  /** Public key as one authorized_keys line ("ssh-ed25519 AAAA... comment"). */
+  /** Public key as one authorized_keys line ("ssh-ed25519 AAAA... comment"); the PEM certificate for "tls". */
   publicKey: string;
   created: number;
 }
@@ -389,8 +392,33 @@ export interface ProxyRecord {
 export interface ProxyStore {
   /** Registers or refreshes a proxy. */
   upsert(proxy: ProxyRecord): Promise<void>;
+  get(id: string): Promise<ProxyRecord | null>;
   /** All proxies, the most recently seen first. */
   list(): Promise<ProxyRecord[]>;
+  /** Forgets a proxy: its identity is refused from then on. */
+  delete(id: string): Promise<boolean>;
+}
+
+/** What a join token lets its holder become. */
+export type JoinTokenKind = "proxy" | "admin";
+
+/** A one-time token a proxy (or an admin's machine) redeems for its identity. */
+export interface JoinTokenRecord {
+  tokenHash: SecretHash;
+  kind: JoinTokenKind;
+  created: number;
+  expires: number;
+}
+
+/** Join tokens, stored hashed. */
+export interface JoinTokenStore {
+  create(token: JoinTokenRecord): Promise<void>;
+  /** Deletes and returns the token if it is unexpired; exactly one caller wins. */
+  consume(tokenHash: SecretHash, now: number): Promise<JoinTokenRecord | null>;
+  /** Unexpired tokens, newest first. */
+  list(now: number): Promise<JoinTokenRecord[]>;
+  /** Deletes tokens whose hash starts with `prefix`; returns how many. */
+  deleteByPrefix(prefix: string): Promise<number>;
 }
 
 /** Everything auth keeps. */
@@ -404,6 +432,7 @@ export interface Store {
   readonly audit: AuditStore;
   readonly revocations: RevocationStore;
   readonly proxies: ProxyStore;
+  readonly joinTokens: JoinTokenStore;
   /**
    * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back
    * when it throws. Other calls on this store wait until it is done. Call only

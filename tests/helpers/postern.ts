@@ -17,6 +17,8 @@ export const MAIN = join(ROOT, "main.ts");
 export interface PosternProcess extends AsyncDisposable {
   webPort: number;
   sshPort: number;
+  /** The Auth API's port (`auth.listen_addr`). */
+  authPort: number;
   dataDir: string;
   configPath: string;
   /** The `https://127.0.0.1:<port>` base URL. */
@@ -39,6 +41,10 @@ export interface StartOptions {
   /** Reuse a data dir (restart tests). */
   dataDir?: string;
   env?: Record<string, string>;
+  /** Extra `postern start` arguments (`--roles proxy --auth-server ...`). */
+  args?: string[];
+  /** Reuse ports (restart tests). */
+  ports?: { web: number; ssh: number; auth: number };
 }
 
 /** Runs `deno run -A main.ts <args>` and collects its output. */
@@ -66,12 +72,16 @@ export async function runPostern(
 /** Starts postern and waits until it says it is running. */
 export async function startPosternProcess(options: StartOptions = {}): Promise<PosternProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "postern-test-" });
-  const webPort = freePort();
-  const sshPort = freePort();
+  const webPort = options.ports?.web ?? freePort();
+  const sshPort = options.ports?.ssh ?? freePort();
+  const authPort = options.ports?.auth ?? freePort();
+  const onlyAuth = options.args?.join(" ").includes("--roles auth") ?? false;
   const configPath = join(dataDir, "..", `postern-${webPort}.yaml`);
   await Deno.writeTextFile(
     configPath,
     [
+      "auth:",
+      `  listen_addr: 127.0.0.1:${authPort}`,
       "proxy:",
       `  web_listen_addr: 127.0.0.1:${webPort}`,
       `  ssh_listen_addr: 127.0.0.1:${sshPort}`,
@@ -91,6 +101,7 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
       "--data-dir",
       dataDir,
       ...(options.logFormat ? ["--log-format", options.logFormat] : []),
+      ...(options.args ?? []),
     ],
     env: options.env,
     stdin: "null",
@@ -104,7 +115,10 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
       output += text;
       // "HTTPS certificate" is the line right after "postern is running": wait for
       // both so that tests see the whole startup output, fingerprint included.
-      if (output.includes("postern is running") && /HTTPS certificate\W+sha256/.test(output)) {
+      if (
+        output.includes("postern is running") &&
+        (onlyAuth || /HTTPS certificate\W+sha256/.test(output))
+      ) {
         resolve();
       }
     }
@@ -138,6 +152,7 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
   return {
     webPort,
     sshPort,
+    authPort,
     dataDir,
     configPath,
     url: `https://127.0.0.1:${webPort}`,

@@ -73,7 +73,7 @@ Deno.test("the admin CLI manages users, nodes and the CAs of a running server", 
 
       const badType = await admin("ca", "export", "--type", "root");
       assert.equal(badType.code, 2);
-      assert.match(badType.stderr, /--type must be user or host/);
+      assert.match(badType.stderr, /--type must be user, host or tls/);
       const badFormat = await admin("ca", "export", "--type", "host", "--format", "pem");
       assert.equal(badFormat.code, 2);
       assert.match(badFormat.stderr, /known_hosts or key/);

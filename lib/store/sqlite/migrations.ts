@@ -132,6 +132,27 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: "the cluster TLS CA of the Auth API, and join tokens for proxies and admins",
+    up: `
+      CREATE TABLE cas_new (
+        kind TEXT PRIMARY KEY CHECK (kind IN ('user', 'host', 'tls')),
+        private_key TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        created INTEGER NOT NULL
+      );
+      INSERT INTO cas_new SELECT * FROM cas;
+      DROP TABLE cas;
+      ALTER TABLE cas_new RENAME TO cas;
+      CREATE TABLE join_tokens (
+        token_hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('proxy', 'admin')),
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

@@ -6,6 +6,9 @@
 
 import { NotFound } from "../../errors.ts";
 import type {
+  JoinTokenKind,
+  JoinTokenRecord,
+  JoinTokenStore,
   NodePatch,
   NodeRecord,
   NodeStore,
@@ -231,9 +234,72 @@ export class SqliteProxies implements ProxyStore {
     });
   }
 
+  get(id: string): Promise<ProxyRecord | null> {
+    return this.gate(() => this.db.find(toProxy, "SELECT * FROM proxies WHERE id = ?", id));
+  }
+
   list(): Promise<ProxyRecord[]> {
     return this.gate(() =>
       this.db.all("SELECT * FROM proxies ORDER BY last_seen DESC, id").map(toProxy)
+    );
+  }
+
+  delete(id: string): Promise<boolean> {
+    return this.gate(() => this.db.run("DELETE FROM proxies WHERE id = ?", id) > 0);
+  }
+}
+
+function toJoinToken(r: Row): JoinTokenRecord {
+  return {
+    tokenHash: str(r.token_hash) as SecretHash,
+    kind: str(r.kind) as JoinTokenKind,
+    created: num(r.created),
+    expires: num(r.expires),
+  };
+}
+
+/** The `join_tokens` table. */
+export class SqliteJoinTokens implements JoinTokenStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  create(t: JoinTokenRecord): Promise<void> {
+    return this.gate(() => {
+      this.db.run(
+        "INSERT INTO join_tokens (token_hash, kind, created, expires) VALUES (?, ?, ?, ?)",
+        t.tokenHash,
+        t.kind,
+        t.created,
+        t.expires,
+      );
+    });
+  }
+
+  consume(tokenHash: SecretHash, now: number): Promise<JoinTokenRecord | null> {
+    return this.gate(() =>
+      // One DELETE ... RETURNING: of racing callers exactly one gets the row.
+      this.db.find(
+        toJoinToken,
+        "DELETE FROM join_tokens WHERE token_hash = ? AND expires > ? RETURNING *",
+        tokenHash,
+        now,
+      )
+    );
+  }
+
+  list(now: number): Promise<JoinTokenRecord[]> {
+    return this.gate(() =>
+      this.db.all("SELECT * FROM join_tokens WHERE expires > ? ORDER BY created DESC", now)
+        .map(toJoinToken)
+    );
+  }
+
+  deleteByPrefix(prefix: string): Promise<number> {
+    return this.gate(() =>
+      this.db.run(
+        "DELETE FROM join_tokens WHERE substr(token_hash, 1, ?) = ?",
+        prefix.length,
+        prefix,
+      )
     );
   }
 }
