@@ -34,7 +34,12 @@ export interface TestIdentity {
 
 /** A running cluster. */
 export interface TestCluster extends AsyncDisposable {
+  /** The proxy users reach (proxy B in the split layout). */
   postern: PosternProcess;
+  /** Split layout: the `--roles auth` process. */
+  authServer?: PosternProcess;
+  /** Split layout: proxies A and B (`--roles proxy`), each with its own data dir. */
+  proxies: PosternProcess[];
   sshd: Sshd;
   /** Temp dir for keys and configs of this test. */
   dir: string;
@@ -76,6 +81,62 @@ export interface ClusterOptions extends StartOptions {
   nodeName?: string;
   /** Labels of the node. */
   labels?: Record<string, string>;
+  /**
+   * Production layout: one `--roles auth` process and two `--roles proxy`
+   * processes joined with tokens, each with its own data dir; users reach
+   * proxy B.
+   */
+  split?: boolean;
+}
+
+/** Runs `postern tokens add --type proxy` and returns the token and CA pin it printed. */
+export async function proxyJoinToken(
+  admin: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>,
+): Promise<{ token: string; caPin: string }> {
+  const made = await admin("tokens", "add", "--type", "proxy");
+  const token = made.stdout.match(/--token (\S+)/)?.[1];
+  const caPin = made.stdout.match(/--ca-pin (sha256:[0-9a-f]{64})/)?.[1];
+  if (made.code !== 0 || !token || !caPin) {
+    throw new Error(`tokens add failed: ${made.stdout}${made.stderr}`);
+  }
+  return { token, caPin };
+}
+
+/** Starts a `--roles auth` process and two proxies joined to it. */
+async function startSplit(dir: string, options: StartOptions) {
+  const authServer = await startPosternProcess({
+    ...options,
+    dataDir: join(dir, "auth"),
+    args: ["--roles", "auth"],
+  });
+  const base = ["--config", authServer.configPath, "--data-dir", authServer.dataDir];
+  const admin = (...args: string[]) => runPostern([...args, ...base]);
+  const proxies: PosternProcess[] = [];
+  try {
+    for (const name of ["proxy-a", "proxy-b"]) {
+      const { token, caPin } = await proxyJoinToken(admin);
+      proxies.push(
+        await startPosternProcess({
+          ...options,
+          dataDir: join(dir, name),
+          args: [
+            "--roles",
+            "proxy",
+            "--auth-server",
+            `127.0.0.1:${authServer.authPort}`,
+            "--token",
+            token,
+            "--ca-pin",
+            caPin,
+          ],
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.all([authServer.stop(), ...proxies.map((p) => p.stop())]);
+    throw error;
+  }
+  return { authServer, proxies, admin };
 }
 
 const PASSWORD = "correct horse battery staple";
@@ -83,9 +144,18 @@ const PASSWORD = "correct horse battery staple";
 /** Starts postern + sshd and registers the node. */
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const dir = await Deno.makeTempDir({ prefix: "postern-cluster-" });
-  const postern = await startPosternProcess({ ...options, dataDir: join(dir, "data") });
-  const base = ["--config", postern.configPath, "--data-dir", postern.dataDir];
-  const admin = (...args: string[]) => runPostern([...args, ...base]);
+  let postern: PosternProcess;
+  let authServer: PosternProcess | undefined;
+  let proxies: PosternProcess[] = [];
+  let admin: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+  if (options.split) {
+    ({ authServer, proxies, admin } = await startSplit(dir, options));
+    postern = proxies.at(-1)!;
+  } else {
+    postern = await startPosternProcess({ ...options, dataDir: join(dir, "data") });
+    const base = ["--config", postern.configPath, "--data-dir", postern.dataDir];
+    admin = (...args: string[]) => runPostern([...args, ...base]);
+  }
   const userCa = (await admin("ca", "export", "--type", "user")).stdout.trim();
   const sshd = await startSshd({ trustedUserCAKeys: userCa });
   const nodeName = options.nodeName ?? "saturn";
@@ -200,10 +270,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
 
   const stop = async () => {
     http.close();
-    await Promise.all([postern.stop(), sshd.stop()]);
+    await Promise.all([
+      ...(options.split ? proxies : [postern]).map((p) => p.stop()),
+      sshd.stop(),
+    ]);
+    await authServer?.stop();
   };
   return {
     postern,
+    authServer,
+    proxies,
     sshd,
     dir,
     http,
