@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { type Config, proxySshHostPatterns } from "../config/config.ts";
+import { parseHostPort } from "../config/schema.ts";
 import { AccessDenied, BadRequest, NotFound, Unauthenticated } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -378,7 +379,18 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return this.ca.hostCaLine;
   }
 
-  signProxyHostCertificate(publicKeyLine: string, principals: string[]): Promise<string> {
+  async signProxyHostCertificate(publicKeyLine: string, principals: string[]): Promise<string> {
+    // A proxy's certificate must never vouch for a node: users would trust a
+    // proxy (or a stolen proxy identity) posing as one.
+    const nodes = new Set((await this.#store.nodes.list()).map((node) => node.name));
+    const node = principals.find((name) =>
+      nodes.has(name) || name.endsWith(`.${this.cluster}`) || /[*?]/.test(name)
+    );
+    if (node !== undefined) {
+      throw new AccessDenied(
+        `A proxy's host certificate cannot name "${node}": it is a node's name.`,
+      );
+    }
     const signed = this.ca.signHost({
       publicKey: parsePublicKeyLine(publicKeyLine).key,
       hostId: `postern-proxy@${this.cluster}`,
@@ -386,14 +398,22 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       ttlMs: 365 * 86_400_000,
       now: this.#now(),
     });
-    return Promise.resolve(signed.line);
+    return signed.line;
   }
 
   async hostCaKnownHosts(): Promise<string[]> {
     const nodes = (await this.#store.nodes.list()).map((node) => node.name);
+    // Every proxy's SSH address, as it registered: all present host certificates.
+    const proxies = (await this.#store.proxies.list())
+      .flatMap((proxy) => {
+        const addr = parseHostPort(proxy.sshPublicAddr);
+        if (!addr) return [];
+        return [addr.port === 22 ? addr.hostname : `[${addr.hostname}]:${addr.port}`];
+      });
     return this.ca.knownHostsLines(this.cluster, [
       ...nodes,
       ...proxySshHostPatterns(this.#config),
+      ...proxies,
     ]);
   }
 

@@ -106,9 +106,14 @@ export async function login(options: LoginOptions): Promise<Profile> {
       pinned: trust.kind === "pinned",
     };
     await saveProfile(profile);
+    const hostCa = issued.host_ca as string[];
     await updateKnownHosts(proxy, "proxy", [
-      ...(issued.host_ca as string[]),
-      `${knownHostsName(sshProxy)} ${String(ping.ssh_host_key).split(" ").slice(0, 2).join(" ")}`,
+      ...hostCa,
+      // Every proxy presents a host certificate: the CA line covers all of
+      // them. Pin this one's plain key only where the CA line names no such host.
+      ...(caCovers(hostCa, knownHostsName(sshProxy)) ? [] : [
+        `${knownHostsName(sshProxy)} ${String(ping.ssh_host_key).split(" ").slice(0, 2).join(" ")}`,
+      ]),
     ]);
     await updateKnownHosts(
       proxy,
@@ -119,6 +124,11 @@ export async function login(options: LoginOptions): Promise<Profile> {
   } finally {
     client.close();
   }
+}
+
+/** Whether an `@cert-authority` line lists `host` (as known_hosts writes it) among its hosts. */
+function caCovers(caLines: string[], host: string): boolean {
+  return caLines.some((line) => line.split(" ")[1]?.split(",").includes(host));
 }
 
 /** A known_hosts host pattern for "host:port". */

@@ -12,11 +12,14 @@
  *    (target p99 < 10 ms) and `cat` of a 50 MB file through the WebSocket,
  *    beside `ssh -tt` direct.
  * 3. Auth: `runAuthBench()` from auth.ts when that module exists.
+ * 4. Production layout: login p50/p99 and SSH connection setup through a
+ *    `--roles proxy` reaching a `--roles auth` process, beside one process
+ *    (split.ts; target: setup ≤ 1.1× one process).
  *
  * Prints a table and a PASS/MISS summary; writes `bench/results/<time>.json`.
  *
  * Usage: `deno task bench [--size-mb 500 | --quick] [--runs 3] [--only c,e]
- * [--skip-web] [--skip-auth] [--skip-transfer] [--keystrokes 1000] [--cat-mb 50]
+ * [--skip-web] [--skip-auth] [--skip-split] [--skip-transfer] [--keystrokes 1000] [--cat-mb 50]
  * [--cipher aes128-gcm@openssh.com] [--results-dir bench/results]`. The
  * targets are defined for aes128-gcm; `--cipher` is for exploring others
  * (OpenSSH's default is chacha20-poly1305@openssh.com).
@@ -29,6 +32,7 @@ import { checkPaths, type PathResult, runTransfers, transferPaths } from "./tran
 import { type BenchEnv, CIPHER, setUpBench } from "./setup.ts";
 import { formatTable, loadAverage, round } from "./stats.ts";
 import { runWebTerminalBench, type WebTerminalResult } from "./web_terminal.ts";
+import { formatSplitResult, runSplitBench } from "./split.ts";
 
 /** Parsed command line. */
 interface BenchArgs {
@@ -38,6 +42,7 @@ interface BenchArgs {
   only: string[] | null;
   skipWeb: boolean;
   skipAuth: boolean;
+  skipSplit: boolean;
   skipTransfer: boolean;
   keystrokes: number;
   catMb: number;
@@ -72,6 +77,7 @@ function parseArgs(argv: string[]): BenchArgs {
     only: value("--only")?.split(",").map((s) => s.trim()) ?? null,
     skipWeb: argv.includes("--skip-web"),
     skipAuth: argv.includes("--skip-auth"),
+    skipSplit: argv.includes("--skip-split"),
     skipTransfer: argv.includes("--skip-transfer"),
     keystrokes: number("--keystrokes", 1000),
     catMb: number("--cat-mb", 50),
@@ -246,6 +252,17 @@ async function main(): Promise<void> {
         ]);
       }
     }
+  }
+
+  if (!args.skipSplit) {
+    const split = await runSplitBench({ log });
+    report.split = split;
+    output.push("production layout (remote auth) beside one process", formatSplitResult(split), "");
+    summary.push([
+      `ssh setup via remote-auth proxy ≤ ${split.target_setup_ratio}× one process`,
+      `${split.setup_ratio.toFixed(2)}×`,
+      split.pass ? "PASS" : "MISS",
+    ]);
   }
 
   report.load_after = loadAverage();

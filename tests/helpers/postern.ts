@@ -41,6 +41,8 @@ export interface StartOptions {
   /** Reuse a data dir (restart tests). */
   dataDir?: string;
   env?: Record<string, string>;
+  /** Extra YAML lines for the generated config's auth: section (indented by two spaces). */
+  authConfig?: string;
   /** Extra `postern start` arguments (`--roles proxy --auth-server ...`). */
   args?: string[];
   /** Reuse ports (restart tests). */
@@ -82,6 +84,7 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
     [
       "auth:",
       `  listen_addr: 127.0.0.1:${authPort}`,
+      ...(options.authConfig ? [options.authConfig] : []),
       "proxy:",
       `  web_listen_addr: 127.0.0.1:${webPort}`,
       `  ssh_listen_addr: 127.0.0.1:${sshPort}`,

@@ -99,6 +99,62 @@ Deno.test("auth and two proxies as separate processes serve every journey throug
     const ls = await runPostern(["ls"], { env: { POSTERN_HOME: home } });
     assert.equal(ls.code, 0, ls.stderr);
     assert.match(ls.stdout, /saturn/);
+    // One @cert-authority line covers every proxy: none is pinned by its plain key.
+    const knownHosts = join(home, "known_hosts");
+    const lines = (await Deno.readTextFile(knownHosts)).split("\n").filter(Boolean);
+    assert.ok(lines.every((line) => line.startsWith("@cert-authority") || /saturn/.test(line)));
+    const keys = join(home, "keys", `127.0.0.1_${proxyB.webPort}`);
+    for (const proxy of cluster.proxies) {
+      const result = await runSsh([
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        `UserKnownHostsFile=${knownHosts}`,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-i",
+        join(keys, "carol"),
+        "-p",
+        String(proxy.sshPort),
+        "root:saturn@127.0.0.1",
+        "echo host-ca-ok",
+      ]);
+      assert.equal(result.stdout, "host-ca-ok\n", result.stderr);
+    }
+  });
+
+  await t.step("admin commands work remotely with an admin identity", async () => {
+    const made = await cluster.admin("tokens", "add", "--type", "admin");
+    const command = made.stdout.match(/postern (identity .*)$/m)?.[1];
+    assert.ok(command, made.stdout);
+    const file = join(cluster.dir, "admin.identity");
+    const args = command.split(" ").map((arg) => arg === "admin.identity" ? file : arg)
+      .map((arg) => arg.replace(/^[^:]+:(\d+)$/, `127.0.0.1:${authServer.authPort}`));
+    const joined = await runPostern(args);
+    assert.equal(joined.code, 0, joined.stderr);
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    const users = await runPostern([
+      "users",
+      "ls",
+      "--auth-server",
+      `127.0.0.1:${authServer.authPort}`,
+      "--identity",
+      file,
+    ]);
+    assert.equal(users.code, 0, users.stderr);
+    assert.match(users.stdout, /alice/);
+    const denied = await runPostern([
+      "users",
+      "ls",
+      "--auth-server",
+      `127.0.0.1:${authServer.authPort}`,
+      "--identity",
+      join(proxyA.dataDir, "identity", "identity.pem"),
+    ]);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /only for a user who may/);
   });
 
   await t.step("a web terminal on proxy B (Chromium) runs a command as root", async () => {
