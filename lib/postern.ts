@@ -163,19 +163,21 @@ export async function startAuthRole(
     );
   }
   const { auth, close } = await openAuth({ config, dataDir, log });
-  // Only a single-process install knows its sessions were all on the proxy
-  // that stopped; with proxies of their own, sessions outlive an auth restart.
-  if (options.withProxy) {
-    const abandoned = await auth.endAbandonedSessions("proxy restarted");
-    if (abandoned > 0) {
-      log.warn("ended sessions a previous run left open (it stopped without ending them)", {
-        sessions: abandoned,
-      });
-    }
-  }
-  const sweeper = sweepExpired(auth, log);
+  let sweeper: ReturnType<typeof setInterval> | undefined;
   let api: AuthApiServer;
   try {
+    await auth.reconcileConfigNodes();
+    // Only a single-process install knows its sessions were all on the proxy
+    // that stopped; with proxies of their own, sessions outlive an auth restart.
+    if (options.withProxy) {
+      const abandoned = await auth.endAbandonedSessions("proxy restarted");
+      if (abandoned > 0) {
+        log.warn("ended sessions a previous run left open (it stopped without ending them)", {
+          sessions: abandoned,
+        });
+      }
+    }
+    sweeper = sweepExpired(auth, log);
     api = await startAuthApi({
       ...parseHostPort(config.auth.listen_addr)!,
       auth,

@@ -181,13 +181,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     }, this.#now);
   }
 
-  /** Opens the auth role: CAs created on first start, config nodes synced. */
+  /** Opens the auth role: CAs created on first start. */
   static async open(options: LocalAuthOptions): Promise<LocalAuthService> {
     const ca = await CertAuthority.open(options.store);
     const tlsCa = await ClusterTlsCa.open(options.store, options.config.cluster_name);
-    const service = new LocalAuthService(options, ca, tlsCa);
-    await service.#nodes.syncConfigNodes(options.config.nodes);
-    return service;
+    return new LocalAuthService(options, ca, tlsCa);
   }
 
   get #store(): Store {
@@ -787,6 +785,15 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    *
    * @returns how many were ended
    */
+  /**
+   * Makes the stored nodes match the config's `nodes` (added, changed, and
+   * removed when they left it). Only the auth server does this, at start:
+   * admin commands run with other configs, or none.
+   */
+  reconcileConfigNodes(): Promise<void> {
+    return this.#nodes.syncConfigNodes(this.#config.nodes);
+  }
+
   async endAbandonedSessions(reason: string): Promise<number> {
     const open = await this.#store.sessions.list({ activeOnly: true, limit: 10_000 });
     for (const session of open) {

@@ -49,6 +49,14 @@ export class NodeRegistry {
 
   /** Stores the nodes declared in the config file (source "config"). */
   async syncConfigNodes(nodes: Config["nodes"]): Promise<void> {
+    // A node that left the config leaves the cluster; nodes added with
+    // `postern nodes add` are not the config's to remove.
+    const configured = new Set(nodes.map((node) => node.name));
+    for (const node of await this.store.nodes.list()) {
+      if (node.source === "config" && !configured.has(node.name)) {
+        await this.store.nodes.delete(node.name);
+      }
+    }
     for (const node of nodes) {
       const existing = await this.store.nodes.get(node.name);
       await this.store.nodes.upsert({
