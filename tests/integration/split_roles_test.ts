@@ -15,6 +15,7 @@ import { eventually, launchBrowser } from "../helpers/browser.ts";
 import { proxyJoinToken, startCluster } from "../helpers/cluster.ts";
 import { identityOptions, spawnSsh, waitForAudit, writeSshConfig } from "../helpers/gateway.ts";
 import { runPostern, startPosternProcess } from "../helpers/postern.ts";
+import { freePort } from "../helpers/ports.ts";
 import { defaultSshOptions, runSsh } from "../helpers/sshd.ts";
 
 Deno.test("auth and two proxies as separate processes serve every journey through proxy B", async (t) => {
@@ -292,6 +293,31 @@ Deno.test("the Auth API refuses callers without the right identity and proof", a
       const second = await runPostern(args(join(cluster.dir, "d")));
       assert.notEqual(second.code, 0);
       assert.match(second.stderr, /join token is unknown, used or expired/);
+    });
+
+    await t.step("a proxy uses whichever listed auth server answers", async () => {
+      const { token, caPin } = await proxyJoinToken(cluster.admin);
+      await using proxy = await startPosternProcess({
+        args: [
+          "--roles",
+          "proxy",
+          "--auth-server",
+          `127.0.0.1:${freePort()}`,
+          "--auth-server",
+          `127.0.0.1:${cluster.authServer!.authPort}`,
+          "--token",
+          token,
+          "--ca-pin",
+          caPin,
+        ],
+      });
+      const client = await proxy.client();
+      try {
+        const ready = await fetch(`${proxy.url}/readyz`, { client });
+        assert.equal(ready.status, 200, await ready.text());
+      } finally {
+        client.close();
+      }
     });
 
     await t.step("a wrong CA pin is refused before the token is sent", async () => {
