@@ -1,0 +1,145 @@
+/**
+ * What a real user hit in the web UI (issue #16), each in a real Chromium
+ * against a real `postern start` and `sshd`: one test per defect, each with
+ * its own cluster so that any one can run alone
+ * (`deno test -A tests/e2e/ui_defects_test.ts --filter "<name>"`).
+ *
+ * Every test also fails on an uncaught page error, a JavaScript dialog or a
+ * console error other than the failed requests it expects. Screenshots land
+ * in `test-output/screenshots/defects-*.png`.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { startCluster, type TestCluster, type TestUser } from "../helpers/cluster.ts";
+
+/** playwright-core keeps pipes and timers of its own until the browser is closed. */
+const BROWSER_TEST = { sanitizeOps: false, sanitizeResources: false } as const;
+
+/** A failed request the browser logs as a console error that a test expects. */
+interface ExpectedFailure {
+  status: number;
+  path: RegExp;
+}
+
+/** A cluster, a browser and what the browser's pages did wrong. */
+interface Env extends AsyncDisposable {
+  cluster: TestCluster;
+  browser: TestBrowser;
+  base: string;
+  /** A new browser context signed in as `user` through the sign-in form. */
+  signIn(user: TestUser, width?: number): Promise<Page>;
+  /** Page errors, dialogs and console errors, except the expected failed requests. */
+  problems(expected?: ExpectedFailure[]): string[];
+  screenshot(page: Page, name: string): Promise<void>;
+}
+
+async function setUp(): Promise<Env> {
+  const cluster = await startCluster();
+  const browser = await launchBrowser();
+  const base = cluster.postern.url;
+  const consoleErrors: { text: string; url: string }[] = [];
+  const newPage = async (width = 1280) => {
+    const { page } = await browser.newPage();
+    if (width !== 1280) await page.setViewportSize({ width, height: 800 });
+    page.on("console", (message) => {
+      if (message.type() === "error") {
+        consoleErrors.push({ text: message.text(), url: message.location().url ?? "" });
+      }
+    });
+    return page;
+  };
+  const signIn = async (user: TestUser, width?: number) => {
+    const page = await newPage(width);
+    await page.goto(`${base}/web/login`);
+    await page.getByLabel("User name").fill(user.name);
+    await page.getByLabel("Password", { exact: true }).fill(user.password);
+    await page.getByLabel("Authenticator code").fill(await cluster.otp(user));
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL((url) => !url.pathname.startsWith("/web/login"));
+    return page;
+  };
+  const stop = async () => {
+    await browser.close();
+    await cluster.stop();
+  };
+  return {
+    cluster,
+    browser,
+    base,
+    signIn,
+    problems(expected = []) {
+      const failures = consoleErrors.filter(({ text, url }) => {
+        const status = Number(text.match(/status of (\d{3})/)?.[1]);
+        const path = url ? new URL(url).pathname : "";
+        return !expected.some((e) => e.status === status && e.path.test(path));
+      });
+      return [
+        ...browser.incidents.map((i) => `${i.kind} on ${i.url}: ${i.message}`),
+        ...failures.map((f) => `console error (${f.url}): ${f.text}`),
+      ];
+    },
+    async screenshot(page, name) {
+      await browser.screenshot(page, `defects-${name}`);
+    },
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/** Fetches from inside a page, so the browser's cookie (and only that) is sent. */
+function pageFetch(page: Page, path: string): Promise<{ status: number; body: string }> {
+  return page.evaluate(async (path) => {
+    const response = await fetch(path, { credentials: "same-origin" });
+    return { status: response.status, body: await response.text() };
+  }, path);
+}
+
+/** The audit events of `code` (a prefix) as `postern audit --json` prints them. */
+async function auditEvents(cluster: TestCluster, code: string): Promise<Record<string, unknown>[]> {
+  const out = await cluster.admin("audit", "--since", "1h", "--type", code, "--json");
+  assert.equal(out.code, 0, out.stderr);
+  return out.stdout.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line));
+}
+
+Deno.test({
+  name: "account: a wrong current password is refused on the page and the session stays",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const alice = await env.cluster.createUser("alice");
+  const page = await env.signIn(alice);
+  await page.goto(`${env.base}/web/account`);
+  await page.getByLabel("Current password").fill("not the password at all");
+  await page.getByLabel("New password", { exact: true }).fill("a brand new passphrase");
+  await page.getByLabel("Confirm new password").fill("a brand new passphrase");
+  await page.locator("#password-totp").fill(await env.cluster.otp(alice));
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/v1/webapi/users/password")),
+    page.getByRole("button", { name: "Change password" }).click(),
+  ]);
+  assert.notEqual(response.status(), 401, "a wrong current password reads as a lost session");
+  const alert = page.getByRole("region", { name: "Change password" }).getByRole("alert");
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /current password .*is not correct/i);
+  assert.equal(new URL(page.url()).pathname, "/web/account");
+  await env.screenshot(page, "account-wrong-password");
+  assert.equal((await pageFetch(page, "/v1/webapi/sessions/current")).status, 200);
+
+  const logins = await auditEvents(env.cluster, "user.login");
+  assert.ok(
+    !logins.some((e) => e.user === "alice" && e.success === false),
+    `the attempt reads as a failed login: ${JSON.stringify(logins)}`,
+  );
+  const changes = await auditEvents(env.cluster, "user.password.change");
+  assert.ok(
+    changes.some((e) => e.user === "alice" && e.success === false),
+    `the failed change is not audited: ${JSON.stringify(changes)}`,
+  );
+  assert.deepEqual(
+    env.problems([{ status: 403, path: /^\/v1\/webapi\/users\/password$/ }]),
+    [],
+  );
+});
