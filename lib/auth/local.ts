@@ -427,6 +427,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   async unlockUser(name: string, actor?: string): Promise<void> {
     await this.#store.users.setAdminLock(name, null, null, this.#now());
+    // Also the lockout after failed logins: the Users page shows both as "locked".
+    await this.#store.users.resetLoginFailures(name, this.#now());
     await this.audit({ code: "user.unlock", user: actor, fields: { name } });
   }
 

@@ -143,3 +143,72 @@ Deno.test({
     [],
   );
 });
+
+Deno.test({
+  name: "users: Reset asks first; a locked user has Unlock (admin only, CSRF-checked, audited)",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const { cluster } = env;
+  const [carol, dave, erin] = await Promise.all([
+    cluster.createUser("carol", { roles: ["admin"], logins: ["carol"] }),
+    cluster.createUser("dave"),
+    cluster.createUser("erin"),
+    cluster.createUser("frank"),
+  ]);
+  assert.equal((await cluster.admin("users", "lock", "dave")).code, 0);
+  for (let i = 0; i < 5; i++) {
+    await cluster.api("POST", "/v1/webapi/sessions", {
+      user: "erin",
+      password: `wrong ${i}`,
+      second_factor_token: "000000",
+    });
+  }
+  const page = await env.signIn(carol);
+  await page.goto(`${env.base}/web/users`);
+  const table = page.getByTestId("users-table");
+  const row = (name: string) => table.locator(`tr[data-user="${name}"]`);
+
+  // Reset: nothing happens until the admin confirms.
+  await row("frank").getByRole("button", { name: "Reset" }).click();
+  const dialog = page.getByRole("dialog", { name: "Reset the sign-in of frank?" });
+  await dialog.waitFor();
+  await env.screenshot(page, "users-reset-confirm");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await dialog.waitFor({ state: "hidden" });
+  assert.equal(await page.getByTestId("invite-url").count(), 0);
+  assert.deepEqual(await auditEvents(cluster, "user.reset"), []);
+  await row("frank").getByRole("button", { name: "Reset" }).click();
+  await dialog.getByRole("button", { name: "Reset sign-in" }).click();
+  await page.getByTestId("invite-url").waitFor();
+  assert.equal((await auditEvents(cluster, "user.reset")).length, 1);
+
+  // Unlock: an administrator's lock and a lockout after failed logins alike.
+  assert.equal(await row("carol").getByRole("button", { name: "Unlock" }).count(), 0);
+  for (const name of ["dave", "erin"]) {
+    assert.match(await row(name).innerText(), /locked/);
+    await row(name).getByRole("button", { name: "Unlock" }).click();
+    await row(name).getByRole("button", { name: "Unlock" }).waitFor({ state: "detached" });
+    assert.match(await row(name).innerText(), /active/);
+  }
+  await env.screenshot(page, "users-unlocked");
+  await cluster.webLogin(dave);
+  await cluster.webLogin(erin);
+  const unlocks = await auditEvents(cluster, "user.unlock");
+  assert.deepEqual(unlocks.map((e) => [e.user, e.name]), [["carol", "dave"], ["carol", "erin"]]);
+
+  // The route itself: CSRF token and the "users" permission are required.
+  const noCsrf = await page.evaluate(async () => {
+    const response = await fetch("/v1/webapi/users/dave/unlock", { method: "POST" });
+    return response.status;
+  });
+  assert.equal(noCsrf, 403);
+  const { cookie, csrf } = await cluster.webLogin(dave);
+  const notAdmin = await cluster.api("POST", "/v1/webapi/users/erin/unlock", undefined, {
+    cookie,
+    "x-csrf-token": csrf,
+  });
+  assert.equal(notAdmin.status, 403);
+  assert.equal(notAdmin.body.error.kind, "access_denied");
+  assert.deepEqual(env.problems([{ status: 403, path: /\/unlock$/ }]), []);
+});

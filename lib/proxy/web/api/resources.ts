@@ -273,6 +273,15 @@ export function resourceRoutes(
   );
 
   router.on(
+    "POST",
+    "/v1/webapi/users/:name/unlock",
+    withSession(auth, async (_request, { session, params }) => {
+      await admin.unlockUser(params.name, session.identity.user);
+      return json({ ok: true });
+    }, "users"),
+  );
+
+  router.on(
     "DELETE",
     "/v1/webapi/users/:name",
     withSession(auth, async (_request, { session, params }) => {
