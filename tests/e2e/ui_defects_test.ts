@@ -212,3 +212,25 @@ Deno.test({
   assert.equal(notAdmin.body.error.kind, "access_denied");
   assert.deepEqual(env.problems([{ status: 403, path: /\/unlock$/ }]), []);
 });
+
+Deno.test({
+  name: "code fields: letters typed into an authenticator code field never show",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const alice = await env.cluster.createUser("alice");
+  const { page } = await env.browser.newPage();
+  await page.goto(`${env.base}/web/login`);
+  const code = page.getByLabel("Authenticator code");
+  await code.pressSequentially("xyz");
+  assert.equal(await code.inputValue(), "");
+  await code.pressSequentially("12ab3-4");
+  assert.equal(await code.inputValue(), "1234");
+  // The same field on a signed-in page.
+  const signedIn = await env.signIn(alice);
+  await signedIn.goto(`${env.base}/web/account`);
+  const change = signedIn.locator("#password-totp");
+  await change.pressSequentially("q1w2e3r4t5y6u7");
+  assert.equal(await change.inputValue(), "123456");
+  assert.deepEqual(env.problems(), []);
+});
