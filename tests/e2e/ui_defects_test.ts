@@ -234,3 +234,38 @@ Deno.test({
   assert.equal(await change.inputValue(), "123456");
   assert.deepEqual(env.problems(), []);
 });
+
+Deno.test({
+  name: "audit: the Outcome filter is kept in the URL like the others",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const bob = await env.cluster.createUser("bob", { roles: ["auditor"], logins: ["bob"] });
+  await env.cluster.api("POST", "/v1/webapi/sessions", {
+    user: "bob",
+    password: "wrong",
+    second_factor_token: "000000",
+  });
+  const page = await env.signIn(bob);
+  await page.goto(`${env.base}/web/audit?code=user.login&since=1h`);
+  const table = page.getByTestId("audit-table");
+  await table.locator('tr[data-code="user.login"]').first().waitFor();
+  await page.getByLabel("Outcome").selectOption("failure");
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get("outcome"), "failure");
+  assert.equal(url.searchParams.get("code"), "user.login");
+  await page.reload();
+  await table.locator('tr[data-code="user.login"]').first().waitFor();
+  assert.equal(await page.getByLabel("Outcome").inputValue(), "failure");
+  assert.equal(await page.getByLabel("Since").inputValue(), "1h");
+  const outcomes = await table.locator("tbody tr").evaluateAll((rows) =>
+    rows.map((row) => (row as unknown as { innerText: string }).innerText)
+  );
+  assert.ok(outcomes.length > 0 && outcomes.every((text) => /\bno\b/.test(text)), `${outcomes}`);
+  // Applying other filters keeps it.
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  assert.equal(new URL(page.url()).searchParams.get("outcome"), "failure");
+  await page.getByLabel("Outcome").selectOption("any");
+  assert.equal(new URL(page.url()).searchParams.get("outcome"), null);
+  assert.deepEqual(env.problems(), []);
+});
