@@ -156,7 +156,7 @@ export class CredentialChecks {
     const invite = await this.store.invites.get(hashSecret(token));
     if (!invite || invite.usedAt !== null || invite.expires <= this.now()) {
       throw new NotFound(
-        "This invite link is invalid, used or expired. Ask an administrator for a new one (postern users reset <name>).",
+        "This invite link is invalid, used or expired.",
       );
     }
     return invite;

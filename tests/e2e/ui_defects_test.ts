@@ -269,3 +269,37 @@ Deno.test({
   assert.equal(new URL(page.url()).searchParams.get("outcome"), null);
   assert.deepEqual(env.problems(), []);
 });
+
+Deno.test({
+  name: "sign-in and invite pages: help an end user can act on, no admin commands",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const added = await env.cluster.admin("users", "add", "gina", "--roles", "access");
+  const token = added.stdout.match(/\/web\/invite\/(\S+)/)?.[1];
+  assert.ok(token, added.stdout);
+  const enrolment = await env.cluster.api("POST", `/v1/webapi/invites/${token}/totp`);
+  const gina = { name: "gina", password: "correct horse battery staple", totpSecret: "" };
+  gina.totpSecret = enrolment.body.secret;
+  const used = await env.cluster.api("POST", `/v1/webapi/invites/${token}`, {
+    password: gina.password,
+    second_factor_token: await env.cluster.otp(gina),
+  });
+  assert.equal(used.status, 200);
+
+  const { page } = await env.browser.newPage();
+  await page.goto(`${env.base}/web/login`);
+  const help = await page.getByRole("main").innerText();
+  assert.match(help, /invite link/);
+  assert.match(help, /Forgot your password/, "nothing says what to do after losing a password");
+
+  await page.goto(`${env.base}/web/invite/${token}`);
+  const text = await page.getByRole("main").innerText();
+  assert.match(text, /invalid, used or expired/);
+  assert.doesNotMatch(text, /postern users|<name>/, "an end user is told to run an admin command");
+  assert.match(text, /sign in.*new one/s);
+  await page.getByRole("link", { name: "sign in" }).click();
+  await page.waitForURL(`${env.base}/web/login`);
+  await env.screenshot(page, "login-help");
+  assert.deepEqual(env.problems([{ status: 404, path: /^\/v1\/webapi\/invites\// }]), []);
+});
