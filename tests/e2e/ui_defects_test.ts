@@ -12,8 +12,9 @@
  */
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { eventually, launchBrowser, type TestBrowser } from "../helpers/browser.ts";
 import { startCluster, type TestCluster, type TestUser } from "../helpers/cluster.ts";
 
 /** playwright-core keeps pipes and timers of its own until the browser is closed. */
@@ -95,6 +96,25 @@ function pageFetch(page: Page, path: string): Promise<{ status: number; body: st
     const response = await fetch(path, { credentials: "same-origin" });
     return { status: response.status, body: await response.text() };
   }, path);
+}
+
+/** Waits for the terminal's connection state (`connected`, `ended`, ...). */
+async function waitForTerminalState(page: Page, state: string, timeout = 20_000): Promise<void> {
+  await page.locator(`[data-testid="terminal-status"][data-state="${state}"]`).waitFor({ timeout });
+}
+
+/** Opens a web terminal to `login@node`, waits until it is connected and returns the session id. */
+async function openTerminal(env: Env, page: Page, login: string, node = "saturn") {
+  const query = new URLSearchParams({ node, login });
+  await page.goto(`${env.base}/web/terminal/new?${query}`);
+  await waitForTerminalState(page, "connected");
+  return (await page.getByTestId("session-id").innerText()).trim();
+}
+
+async function typeInTerminal(page: Page, text: string): Promise<void> {
+  await page.getByTestId("terminal").click();
+  await page.keyboard.type(text);
+  await page.keyboard.press("Enter");
 }
 
 /** The audit events of `code` (a prefix) as `postern audit --json` prints them. */
@@ -302,4 +322,42 @@ Deno.test({
   await page.waitForURL(`${env.base}/web/login`);
   await env.screenshot(page, "login-help");
   assert.deepEqual(env.problems([{ status: 404, path: /^\/v1\/webapi\/invites\// }]), []);
+});
+
+Deno.test({
+  name: "player: a missing recording shows one message, no player and no download",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const alice = await env.cluster.createUser("alice");
+  const page = await env.signIn(alice);
+  const id = await openTerminal(env, page, "root");
+  await typeInTerminal(page, "exit");
+  await waitForTerminalState(page, "ended");
+  const { cluster } = JSON.parse((await pageFetch(page, "/v1/webapi/sessions/current")).body);
+  const recording = `/v1/webapi/sites/${cluster}/recordings/${id}`;
+  await eventually(async () => {
+    const meta = await pageFetch(page, recording);
+    assert.equal(meta.status, 200, meta.body);
+    assert.notEqual(JSON.parse(meta.body).ended, null);
+  }, { timeout: 20_000, message: "the recording never ended" });
+  await Deno.remove(join(env.cluster.postern.dataDir, "recordings", `${id}.cast`));
+
+  const cases = [
+    { id: crypto.randomUUID(), message: /Cannot find recording/ },
+    { id, message: /file is missing/ },
+  ];
+  for (const { id, message } of cases) {
+    await page.goto(`${env.base}/web/recordings/${id}`);
+    const alert = page.getByRole("alert");
+    await alert.first().waitFor();
+    await eventually(async () => {
+      assert.equal(await alert.count(), 1, (await alert.allInnerTexts()).join("\n"));
+      assert.match(await alert.innerText(), message);
+      assert.equal(await page.getByTestId("player").count(), 0, "a dead player is shown");
+    }, { message: `the page of recording ${id} settled wrong` });
+    assert.equal(await page.getByRole("link", { name: "Download .cast" }).count(), 0);
+  }
+  await env.screenshot(page, "player-missing-file");
+  assert.deepEqual(env.problems([{ status: 404, path: /\/recordings\/[^/]+(\/stream)?$/ }]), []);
 });

@@ -146,7 +146,11 @@ export function resourceRoutes(
     identity: { user: string; permissions: string[] },
   ) => {
     const record = await auth.getRecording(id);
-    if (!record) throw new NotFound(`No recording "${id}".`);
+    if (!record) {
+      throw new NotFound(
+        `Cannot find recording "${id}": it may have been removed, or the link is incomplete.`,
+      );
+    }
     if (record.user !== identity.user && !identity.permissions.includes("sessions.replay")) {
       throw new AccessDenied(`You may not replay other users' sessions.`);
     }
