@@ -361,3 +361,31 @@ Deno.test({
   await env.screenshot(page, "player-missing-file");
   assert.deepEqual(env.problems([{ status: 404, path: /\/recordings\/[^/]+(\/stream)?$/ }]), []);
 });
+
+Deno.test({
+  name: "landing: an auditor without logins starts on Active sessions; Nodes says why it is empty",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const [bob, alice] = await Promise.all([
+    env.cluster.createUser("bob", { roles: ["auditor"], logins: ["bob"] }),
+    env.cluster.createUser("alice"),
+  ]);
+  const page = await env.signIn(bob);
+  assert.equal(new URL(page.url()).pathname, "/web/sessions");
+  await page.goto(`${env.base}/web`);
+  await page.waitForURL(`${env.base}/web/sessions`);
+  await page.goto(`${env.base}/web/nodes`);
+  const empty = page.getByTestId("nodes-table").locator(".empty-row");
+  await empty.waitFor();
+  const text = await empty.innerText();
+  assert.match(text, /no login/);
+  assert.doesNotMatch(text, /Ask an administrator to add one/, "nodes exist; the message says not");
+  await env.screenshot(page, "auditor-nodes");
+  await empty.getByRole("link", { name: "replay recordings" }).click();
+  await page.waitForURL(`${env.base}/web/recordings`);
+  // A user with logins still starts on Nodes.
+  const alicePage = await env.signIn(alice);
+  assert.equal(new URL(alicePage.url()).pathname, "/web/nodes");
+  assert.deepEqual(env.problems(), []);
+});

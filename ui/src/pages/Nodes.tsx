@@ -15,7 +15,7 @@ import { Field } from "../components/Field.tsx";
 import { PageHeader } from "../components/Page.tsx";
 import { labelPairs } from "../format.ts";
 import { useLoad } from "../hooks.ts";
-import { navigate, replaceQuery, useLocation } from "../router.tsx";
+import { Link, navigate, replaceQuery, useLocation } from "../router.tsx";
 import { useSession } from "../session.tsx";
 import type { Items, Node } from "../types.ts";
 
@@ -70,6 +70,17 @@ function ConnectCell({ node }: { node: Node }) {
       </select>
       <button type="submit" class="btn btn-primary btn-small">Connect</button>
     </form>
+  );
+}
+
+/** Why the list is empty for a user whose roles grant no login (an auditor). */
+function NoLogins() {
+  return (
+    <span>
+      Your roles give you no login, so there is no node you can open a terminal on. You can{" "}
+      <Link href="/web/sessions">watch active sessions</Link> and{" "}
+      <Link href="/web/recordings">replay recordings</Link>.
+    </span>
   );
 }
 
@@ -148,9 +159,11 @@ export function NodesPage() {
             </td>
           </tr>
         )}
-        empty={items.length === 0
-          ? "No nodes are available to you yet. Ask an administrator to add one."
-          : "No nodes match the filters."}
+        empty={items.length > 0
+          ? "No nodes match the filters."
+          : session.logins.length === 0
+          ? <NoLogins />
+          : "No node lets you log in yet: either none is registered or your roles reach none. Ask an administrator."}
         loading="Loading nodes…"
       />
       {nodes.data && (
