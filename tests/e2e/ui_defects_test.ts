@@ -389,3 +389,42 @@ Deno.test({
   assert.equal(new URL(alicePage.url()).pathname, "/web/nodes");
   assert.deepEqual(env.problems(), []);
 });
+
+Deno.test({
+  name:
+    "joining: an auditor is offered only Join as observer; a refused peer join offers Watch instead",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const [alice, bob, carol] = await Promise.all([
+    env.cluster.createUser("alice"),
+    env.cluster.createUser("bob", { roles: ["auditor"], logins: ["bob"] }),
+    env.cluster.createUser("carol", { roles: ["admin"], logins: ["carol"] }),
+  ]);
+  const alicePage = await env.signIn(alice);
+  const id = await openTerminal(env, alicePage, "root");
+
+  const offered = async (page: Page) => {
+    await page.goto(`${env.base}/web/sessions`);
+    const row = page.getByTestId("sessions-table").locator(`tr[data-session-id="${id}"]`);
+    await row.waitFor();
+    return (await row.getByRole("button").allInnerTexts()).map((t) => t.trim());
+  };
+  const bobPage = await env.signIn(bob);
+  assert.deepEqual(await offered(bobPage), ["Join as observer"]);
+  await env.screenshot(bobPage, "auditor-sessions");
+  const carolPage = await env.signIn(carol);
+  assert.deepEqual(await offered(carolPage), ["Join as observer", "Join as peer"]);
+
+  // An old link asks for peer anyway: the refusal offers watching, not the same refusal again.
+  await bobPage.goto(`${env.base}/web/sessions/${id}/join?mode=peer`);
+  await waitForTerminalState(bobPage, "error");
+  assert.match(await bobPage.getByTestId("terminal-status").innerText(), /only observe/);
+  assert.equal(await bobPage.getByRole("button", { name: "Join again" }).count(), 0);
+  await env.screenshot(bobPage, "peer-refused");
+  await bobPage.getByRole("link", { name: "Watch instead" }).click();
+  await bobPage.waitForURL(/\/join\?mode=observer$/);
+  await waitForTerminalState(bobPage, "connected");
+  await bobPage.getByTestId("observer-badge").waitFor();
+  assert.deepEqual(env.problems(), []);
+});

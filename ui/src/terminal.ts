@@ -27,7 +27,7 @@ export type ConnectionState =
   | { status: "connected" }
   | { status: "ended"; exitCode: number | null }
   | { status: "disconnected"; reason: string }
-  | { status: "error"; message: string };
+  | { status: "error"; message: string; kind?: string };
 
 /** What the server says about the session once attached. */
 export interface SessionInfo {
@@ -56,7 +56,7 @@ type ServerMessage =
   | { type: "session"; id: string; node: string; login: string; mode: string }
   | { type: "parties"; parties: Party[] }
   | { type: "resize"; cols: number; rows: number }
-  | { type: "error"; message: string }
+  | { type: "error"; message: string; kind?: string }
   | { type: "end"; exit_code: number | null };
 
 const FONT_FAMILY =
@@ -237,7 +237,7 @@ export class WebTerminal {
         break;
       case "error":
         this.#finished = true;
-        this.#events.onState({ status: "error", message: message.message });
+        this.#events.onState({ status: "error", message: message.message, kind: message.kind });
         break;
       case "end":
         this.#finished = true;

@@ -42,8 +42,9 @@ function sendJson(socket: WebSocket, message: Record<string, unknown>): void {
   if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
 }
 
-function closeWith(socket: WebSocket, message: string, code = 1011): void {
-  sendJson(socket, { type: "error", message });
+/** Sends an error frame (with the error's kind when known) and closes the socket. */
+function closeWith(socket: WebSocket, message: string, code = 1011, kind?: string): void {
+  sendJson(socket, { type: "error", message, ...(kind ? { kind } : {}) });
   if (socket.readyState === WebSocket.OPEN) socket.close(code, message.slice(0, 120));
 }
 
@@ -293,7 +294,7 @@ export function terminalRoutes(router: Router, deps: NodeSessionDeps, config: Co
               error: String(error),
             });
           }
-          closeWith(socket, message);
+          closeWith(socket, message, 1011, error instanceof PosternError ? error.kind : undefined);
         }
       };
       socket.onerror = () => {};

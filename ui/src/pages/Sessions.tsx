@@ -66,20 +66,17 @@ export function SessionsPage() {
             </td>
             <td class="cell-actions">
               <div class="button-row">
-                <button
-                  type="button"
-                  class="btn btn-small"
-                  onClick={() => navigate(joinPath(s.id, "observer"))}
-                >
-                  Join as observer
-                </button>
-                <button
-                  type="button"
-                  class="btn btn-small btn-primary"
-                  onClick={() => navigate(joinPath(s.id, "peer"))}
-                >
-                  Join as peer
-                </button>
+                {(s.join_modes ?? ["observer"]).map((mode) => (
+                  <button
+                    key={mode}
+                    type="button"
+                    class={mode === "peer" ? "btn btn-small btn-primary" : "btn btn-small"}
+                    title={mode === "peer" ? "Watch and type" : "Watch without typing"}
+                    onClick={() => navigate(joinPath(s.id, mode))}
+                  >
+                    Join as {mode}
+                  </button>
+                ))}
               </div>
             </td>
           </tr>

@@ -16,6 +16,7 @@ import { Logo } from "../components/Layout.tsx";
 import { useTitle } from "../components/Page.tsx";
 import { Link } from "../router.tsx";
 import { useSession } from "../session.tsx";
+import { joinPath } from "./Sessions.tsx";
 import {
   type ConnectionState,
   type SessionInfo,
@@ -46,6 +47,27 @@ function statusText(state: ConnectionState): string {
   }
 }
 
+/** What the banner offers after the terminal stopped: retry, or watch after a refused peer join. */
+function NextStep({ state, target, onRetry }: {
+  state: ConnectionState;
+  target: TerminalTarget;
+  onRetry: () => void;
+}) {
+  if (target.kind === "new") {
+    return (
+      <button type="button" class="btn btn-small" onClick={onRetry}>Start a new session</button>
+    );
+  }
+  if (target.mode === "peer" && state.status === "error" && state.kind === "access_denied") {
+    return (
+      <Link href={joinPath(target.sessionId, "observer")} class="btn btn-small">
+        Watch instead
+      </Link>
+    );
+  }
+  return <button type="button" class="btn btn-small" onClick={onRetry}>Join again</button>;
+}
+
 function StatusBanner(
   { state, target, onRetry }: {
     state: ConnectionState;
@@ -72,9 +94,7 @@ function StatusBanner(
         {statusText(state)}
       </span>
       <span class="term-banner-actions">
-        <button type="button" class="btn btn-small" onClick={onRetry}>
-          {target.kind === "new" ? "Start a new session" : "Join again"}
-        </button>
+        <NextStep state={state} target={target} onRetry={onRetry} />
         <Link href="/web/nodes" class="btn btn-small">Back to nodes</Link>
       </span>
     </div>
