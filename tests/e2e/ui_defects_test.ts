@@ -428,3 +428,31 @@ Deno.test({
   await bobPage.getByTestId("observer-badge").waitFor();
   assert.deepEqual(env.problems(), []);
 });
+
+Deno.test({
+  name:
+    "connect: Connect is a link per node and login (Ctrl+click opens a new tab); the terminal tells how to copy and paste",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const alice = await env.cluster.createUser("alice", { logins: ["root", "nobody"] });
+  const page = await env.signIn(alice);
+  const row = page.getByTestId("nodes-table").locator('[data-node="saturn"]');
+  await row.waitFor();
+  const connect = row.getByRole("link", { name: "Connect" });
+  await row.getByLabel("Login for saturn").selectOption("nobody");
+  assert.equal(await connect.getAttribute("href"), "/web/terminal/new?node=saturn&login=nobody");
+  await row.getByLabel("Login for saturn").selectOption("root");
+  assert.equal(await connect.getAttribute("href"), "/web/terminal/new?node=saturn&login=root");
+  const [tab] = await Promise.all([
+    page.context().waitForEvent("page"),
+    connect.click({ modifiers: ["Control"] }),
+  ]);
+  await waitForTerminalState(tab, "connected");
+  assert.equal(new URL(page.url()).pathname, "/web/nodes", "Ctrl+click left the nodes page");
+  const hint = await tab.getByTestId("shortcut-hint").innerText();
+  assert.match(hint, /Ctrl\+Shift\+C/);
+  assert.match(hint, /Ctrl\+Shift\+V/);
+  await env.screenshot(tab, "terminal-hint");
+  assert.deepEqual(env.problems(), []);
+});

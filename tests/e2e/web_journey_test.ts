@@ -220,7 +220,7 @@ Deno.test({
       assert.deepEqual(await login.locator("option").allTextContents(), ["root"]);
       await browser.screenshot(page, "nodes");
       await login.selectOption("root");
-      await row.getByRole("button", { name: "Connect" }).click();
+      await row.getByRole("link", { name: "Connect" }).click();
       await page.waitForURL(/\/web\/terminal\/new\?/);
       await waitForTerminalState(page, "connected");
       sessionId = (await page.getByTestId("session-id").innerText()).trim();

@@ -2,7 +2,7 @@
 /// <reference lib="dom" />
 /**
  * `/web/nodes`: the nodes the user may reach, with filters and a Connect
- * button per node.
+ * link per node and login.
  *
  * @module
  */
@@ -15,7 +15,7 @@ import { Field } from "../components/Field.tsx";
 import { PageHeader } from "../components/Page.tsx";
 import { labelPairs } from "../format.ts";
 import { useLoad } from "../hooks.ts";
-import { Link, navigate, replaceQuery, useLocation } from "../router.tsx";
+import { Link, replaceQuery, useLocation } from "../router.tsx";
 import { useSession } from "../session.tsx";
 import type { Items, Node } from "../types.ts";
 
@@ -51,14 +51,9 @@ function ConnectCell({ node }: { node: Node }) {
     return <span class="muted">No login allowed</span>;
   }
   const id = `login-${node.name}`;
+  // A link, not a form: Ctrl/middle-click opens the terminal in a new tab.
   return (
-    <form
-      class="connect"
-      onSubmit={(event) => {
-        event.preventDefault();
-        navigate(terminalPath(node.name, login));
-      }}
-    >
+    <div class="connect">
       <select
         id={id}
         name="login"
@@ -68,8 +63,14 @@ function ConnectCell({ node }: { node: Node }) {
       >
         {node.logins.map((l) => <option key={l} value={l}>{l}</option>)}
       </select>
-      <button type="submit" class="btn btn-primary btn-small">Connect</button>
-    </form>
+      <Link
+        href={terminalPath(node.name, login)}
+        class="btn btn-primary btn-small"
+        title={`Open a terminal on ${node.name} as ${login}`}
+      >
+        Connect
+      </Link>
+    </div>
   );
 }
 

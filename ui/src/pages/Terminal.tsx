@@ -25,6 +25,16 @@ import {
 } from "../terminal.ts";
 import type { Party } from "../types.ts";
 
+/** How to copy and paste in the terminal, where Ctrl+C and Ctrl+V go to the shell. */
+function ShortcutHint() {
+  const mac = /Mac|iPhone|iPad/.test(navigator.platform);
+  return (
+    <span class="term-hint" data-testid="shortcut-hint">
+      {mac ? "Copy ⌘C · Paste ⌘V" : "Copy Ctrl+Shift+C · Paste Ctrl+Shift+V"}
+    </span>
+  );
+}
+
 /** The share link for a session (joins as an observer unless `?mode=peer` is added). */
 export function shareLink(sessionId: string): string {
   return `${location.origin}/web/sessions/${encodeURIComponent(sessionId)}/join`;
@@ -172,6 +182,7 @@ function LiveTerminal({ target }: TerminalPageProps) {
           />
         )}
         <span class="spacer" />
+        {!observer && <ShortcutHint />}
         {info && (
           <div class="term-meta">
             <span class="term-meta-item">
