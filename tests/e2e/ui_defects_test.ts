@@ -456,3 +456,60 @@ Deno.test({
   await env.screenshot(tab, "terminal-hint");
   assert.deepEqual(env.problems(), []);
 });
+
+Deno.test({
+  name:
+    "terminal end: the reason (exit code, node lost, access revoked, proxy shutdown) and a link to the recording",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const { cluster } = env;
+  const [alice, dave, erin, frank, bob] = await Promise.all([
+    cluster.createUser("alice"),
+    cluster.createUser("dave"),
+    cluster.createUser("erin"),
+    cluster.createUser("frank"),
+    cluster.createUser("bob", { roles: ["auditor"], logins: ["bob"] }),
+  ]);
+  const status = (page: Page) => page.getByTestId("terminal-status").innerText();
+  const endedWith = async (page: Page, reason: RegExp, id: string) => {
+    await waitForTerminalState(page, "ended");
+    assert.match(await status(page), reason);
+    const link = page.getByRole("link", { name: "Replay the recording" });
+    assert.equal(await link.getAttribute("href"), `/web/recordings/${id}`);
+    assert.equal(await page.getByTestId("share-link").count(), 0, "the share link stays");
+    assert.equal(await page.getByTestId("parties").count(), 0, "the party chips stay");
+  };
+
+  const alicePage = await env.signIn(alice);
+  const aliceId = await openTerminal(env, alicePage, "root");
+  await typeInTerminal(alicePage, "exit 3");
+  await endedWith(alicePage, /exit code 3/, aliceId);
+  await env.screenshot(alicePage, "terminal-exit-code");
+
+  // The node's sshd process of this connection dies: no exit status ever comes.
+  const davePage = await env.signIn(dave);
+  const daveId = await openTerminal(env, davePage, "root");
+  await typeInTerminal(davePage, "kill -9 $PPID");
+  await endedWith(davePage, /connection to the node was lost/, daveId);
+  await env.screenshot(davePage, "terminal-node-lost");
+
+  const erinPage = await env.signIn(erin);
+  const erinId = await openTerminal(env, erinPage, "root");
+  assert.equal((await cluster.admin("users", "lock", "erin")).code, 0);
+  await endedWith(erinPage, /access revoked by an administrator/, erinId);
+
+  // An observer learns the reason too.
+  const frankPage = await env.signIn(frank);
+  const frankId = await openTerminal(env, frankPage, "root");
+  const bobPage = await env.signIn(bob);
+  await bobPage.goto(`${env.base}/web/sessions/${frankId}/join?mode=observer`);
+  await waitForTerminalState(bobPage, "connected");
+  await cluster.postern.stop();
+  await endedWith(frankPage, /postern is shutting down/, frankId);
+  await endedWith(bobPage, /postern is shutting down/, frankId);
+  await env.screenshot(frankPage, "terminal-shutdown");
+  assert.equal(await frankPage.getByRole("button", { name: "Start a new session" }).count(), 1);
+  assert.equal(await bobPage.getByRole("button", { name: "Join again" }).count(), 0);
+  assert.deepEqual(env.problems(), []);
+});

@@ -25,7 +25,8 @@ export type JoinMode = "observer" | "peer";
 export type ConnectionState =
   | { status: "connecting" }
   | { status: "connected" }
-  | { status: "ended"; exitCode: number | null }
+  /** `reason` when it was not the command's exit: node lost, proxy shutdown, access revoked. */
+  | { status: "ended"; exitCode: number | null; reason?: string }
   | { status: "disconnected"; reason: string }
   | { status: "error"; message: string; kind?: string };
 
@@ -57,7 +58,7 @@ type ServerMessage =
   | { type: "parties"; parties: Party[] }
   | { type: "resize"; cols: number; rows: number }
   | { type: "error"; message: string; kind?: string }
-  | { type: "end"; exit_code: number | null };
+  | { type: "end"; exit_code: number | null; reason?: string };
 
 const FONT_FAMILY =
   'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", monospace';
@@ -241,7 +242,11 @@ export class WebTerminal {
         break;
       case "end":
         this.#finished = true;
-        this.#events.onState({ status: "ended", exitCode: message.exit_code ?? null });
+        this.#events.onState({
+          status: "ended",
+          exitCode: message.exit_code ?? null,
+          reason: message.reason,
+        });
         this.#term.options.disableStdin = true;
         this.#term.options.cursorBlink = false;
         break;

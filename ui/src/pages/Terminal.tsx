@@ -15,7 +15,7 @@ import { CopyButton } from "../components/CopyButton.tsx";
 import { Logo } from "../components/Layout.tsx";
 import { useTitle } from "../components/Page.tsx";
 import { Link } from "../router.tsx";
-import { useSession } from "../session.tsx";
+import { can, homePath, useSession } from "../session.tsx";
 import { joinPath } from "./Sessions.tsx";
 import {
   type ConnectionState,
@@ -40,6 +40,12 @@ export function shareLink(sessionId: string): string {
   return `${location.origin}/web/sessions/${encodeURIComponent(sessionId)}/join`;
 }
 
+/** A reason from the server ("postern is shutting down") as the end of a sentence. */
+function sentence(reason: string): string {
+  const text = reason.charAt(0).toLowerCase() + reason.slice(1);
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
+
 function statusText(state: ConnectionState): string {
   switch (state.status) {
     case "connecting":
@@ -47,6 +53,7 @@ function statusText(state: ConnectionState): string {
     case "connected":
       return "Connected";
     case "ended":
+      if (state.reason) return `Session ended: ${sentence(state.reason)}`;
       return state.exitCode === null
         ? "Session ended."
         : `Session ended (exit code ${state.exitCode}).`;
@@ -68,6 +75,8 @@ function NextStep({ state, target, onRetry }: {
       <button type="button" class="btn btn-small" onClick={onRetry}>Start a new session</button>
     );
   }
+  // A session that ended cannot be joined again.
+  if (state.status === "ended") return null;
   if (target.mode === "peer" && state.status === "error" && state.kind === "access_denied") {
     return (
       <Link href={joinPath(target.sessionId, "observer")} class="btn btn-small">
@@ -79,12 +88,15 @@ function NextStep({ state, target, onRetry }: {
 }
 
 function StatusBanner(
-  { state, target, onRetry }: {
+  { state, target, onRetry, recording }: {
     state: ConnectionState;
     target: TerminalTarget;
     onRetry: () => void;
+    /** The recording's page, when the session started and the user may replay it. */
+    recording?: string;
   },
 ) {
+  const home = homePath(useSession().session);
   const live = state.status === "connecting" || state.status === "connected";
   if (live) {
     return (
@@ -104,8 +116,15 @@ function StatusBanner(
         {statusText(state)}
       </span>
       <span class="term-banner-actions">
+        {recording && (
+          <Link href={recording} class="btn btn-small" data-testid="recording-link">
+            Replay the recording
+          </Link>
+        )}
         <NextStep state={state} target={target} onRetry={onRetry} />
-        <Link href="/web/nodes" class="btn btn-small">Back to nodes</Link>
+        <Link href={home} class="btn btn-small">
+          {home === "/web/nodes" ? "Back to nodes" : "Back to sessions"}
+        </Link>
       </span>
     </div>
   );
@@ -148,6 +167,11 @@ function LiveTerminal({ target }: TerminalPageProps) {
   const observer = info
     ? info.mode === "observer"
     : target.kind === "join" && target.mode === "observer";
+  const live = state.status === "connecting" || state.status === "connected";
+  // Every session through postern is recorded; others' only replay with "sessions.replay".
+  const recording = info && (info.mode === "owner" || can(session, "sessions.replay"))
+    ? `/web/recordings/${encodeURIComponent(info.id)}`
+    : undefined;
   useTitle(node ? `${login}@${node}` : "Terminal");
 
   useEffect(() => {
@@ -174,7 +198,7 @@ function LiveTerminal({ target }: TerminalPageProps) {
             Observing (read-only)
           </span>
         )}
-        {(state.status === "connecting" || state.status === "connected") && (
+        {live && (
           <StatusBanner
             state={state}
             target={target}
@@ -182,36 +206,41 @@ function LiveTerminal({ target }: TerminalPageProps) {
           />
         )}
         <span class="spacer" />
-        {!observer && <ShortcutHint />}
+        {live && !observer && <ShortcutHint />}
         {info && (
           <div class="term-meta">
             <span class="term-meta-item">
               <span class="muted">Session</span>
               <code data-testid="session-id">{info.id}</code>
             </span>
-            <span class="term-meta-item">
-              <span class="muted">Share</span>
-              <code class="share-link" data-testid="share-link">{shareLink(info.id)}</code>
-              <CopyButton text={shareLink(info.id)} label="share link" />
-            </span>
+            {live && (
+              <span class="term-meta-item">
+                <span class="muted">Share</span>
+                <code class="share-link" data-testid="share-link">{shareLink(info.id)}</code>
+                <CopyButton text={shareLink(info.id)} label="share link" />
+              </span>
+            )}
           </div>
         )}
-        <div class="term-meta-item">
-          <span class="muted" id="parties-label">Parties</span>
-          <ul class="parties" data-testid="parties" aria-labelledby="parties-label">
-            {parties.map((party, i) => (
-              <li key={`${party.user}-${i}`} class="chip">
-                {party.user} <span class="muted">({party.mode})</span>
-              </li>
-            ))}
-          </ul>
-        </div>
+        {live && (
+          <div class="term-meta-item">
+            <span class="muted" id="parties-label">Parties</span>
+            <ul class="parties" data-testid="parties" aria-labelledby="parties-label">
+              {parties.map((party, i) => (
+                <li key={`${party.user}-${i}`} class="chip">
+                  {party.user} <span class="muted">({party.mode})</span>
+                </li>
+              ))}
+            </ul>
+          </div>
+        )}
       </header>
-      {!(state.status === "connecting" || state.status === "connected") && (
+      {!live && (
         <StatusBanner
           state={state}
           target={target}
           onRetry={() => setAttempt((n) => n + 1)}
+          recording={recording}
         />
       )}
       <div
