@@ -513,3 +513,69 @@ Deno.test({
   assert.equal(await bobPage.getByRole("button", { name: "Join again" }).count(), 0);
   assert.deepEqual(env.problems(), []);
 });
+
+/** Elements wider than the window (the ones that make a page scroll sideways), for the message. */
+function overflowing(page: Page): Promise<string[]> {
+  return page.evaluate(`(() => {
+    const width = document.documentElement.clientWidth;
+    return [...document.querySelectorAll("body *")]
+      .filter((el) => el.getBoundingClientRect().right > width + 1)
+      .slice(0, 8)
+      .map((el) => el.tagName.toLowerCase() + "." + el.className + " right=" +
+        Math.round(el.getBoundingClientRect().right));
+  })()`);
+}
+
+/** How wide the page's content is: above the window's width, it scrolls sideways. */
+function scrollWidth(page: Page): Promise<number> {
+  return page.evaluate("document.documentElement.scrollWidth");
+}
+
+Deno.test({
+  name: "narrow window: at 400 px no page scrolls sideways and the player fills its box",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const carol = await env.cluster.createUser("carol", { roles: ["admin"], logins: ["root"] });
+  const page = await env.signIn(carol);
+  // Recorded in a wide window, replayed in a narrow one.
+  const id = await openTerminal(env, page, "root");
+  await typeInTerminal(page, "echo wide; exit");
+  await waitForTerminalState(page, "ended");
+  await page.setViewportSize({ width: 400, height: 800 });
+  await env.screenshot(page, "narrow-terminal");
+  const pages = [
+    ["nodes", "/web/nodes", "nodes-table"],
+    ["sessions", "/web/sessions", "sessions-table"],
+    ["recordings", "/web/recordings", "recordings-table"],
+    ["audit", "/web/audit", "audit-table"],
+    ["users", "/web/users", "users-table"],
+    ["admin-nodes", "/web/admin/nodes", "admin-nodes-table"],
+    ["account", "/web/account", "web-sessions-table"],
+  ];
+  for (const [name, path, table] of pages) {
+    await page.goto(`${env.base}${path}`);
+    await page.getByTestId(table).locator("tbody tr").first().waitFor();
+    const width = await scrollWidth(page);
+    assert.ok(
+      width <= 400,
+      `${path} is ${width} px wide:\n${(await overflowing(page)).join("\n")}`,
+    );
+    await env.screenshot(page, `narrow-${name}`);
+  }
+  await page.goto(`${env.base}/web/recordings/${id}`);
+  const player = page.getByTestId("player");
+  await page.locator('[data-testid="player"] .ap-player').waitFor();
+  await eventually(async () => {
+    const box = await player.boundingBox();
+    const terminal = await page.locator('[data-testid="player"] .ap-term').boundingBox();
+    assert.ok(box && terminal, "no player");
+    assert.ok(
+      terminal.height >= box.height * 0.6,
+      `the recording fills ${terminal.height} of the player's ${box.height} px`,
+    );
+  }, { message: "the player leaves an empty area" });
+  await env.screenshot(page, "narrow-player");
+  assert.ok(await scrollWidth(page) <= 400);
+  assert.deepEqual(env.problems(), []);
+});

@@ -19,6 +19,8 @@ import type { Recording } from "../types.ts";
 import { streamUrl } from "./Recordings.tsx";
 
 const SPEEDS = [0.5, 1, 1.5, 2, 4, 8];
+/** The style sheet's narrow-window breakpoint. */
+const NARROW = "(max-width: 760px)";
 
 interface ErrorEvents {
   addEventListener(name: "error", handler: () => void): void;
@@ -115,7 +117,9 @@ function Player({ url, onError }: { url: string; onError: () => void }) {
         startAt,
         autoPlay: resume,
         preload: true,
-        fit: "both",
+        // In a narrow window a fixed-height box around a wide recording is mostly
+        // empty: the player takes the recording's own height instead.
+        fit: matchMedia(NARROW).matches ? "width" : "both",
         controls: true,
         terminalFontFamily:
           'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace',
