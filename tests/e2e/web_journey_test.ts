@@ -232,15 +232,15 @@ Deno.test({
     },
   );
 
-  await journey("bob signs in, finds the session and joins it as an observer", async () => {
+  await journey("bob starts on Active sessions and joins the session as an observer", async () => {
     const { page } = await browser.newPage();
     bobPage = page;
     await page.addInitScript(CAPTURE_SOCKETS);
     await page.goto(`${base}/web/login`);
     const login = await signIn(page, "bob", bob.password, await cluster.otp(bob));
     assert.equal(login.status, 200, JSON.stringify(login.body));
-    await page.waitForURL(`${base}/web/nodes`);
-    await navLink(page, "Active sessions").click();
+    // An auditor has no login on any node: the app starts on Active sessions.
+    await page.waitForURL(`${base}/web/sessions`);
     const row = page.getByTestId("sessions-table").locator(`tr[data-session-id="${sessionId}"]`);
     await row.waitFor();
     assert.match(await row.innerText(), /alice/);
@@ -355,7 +355,7 @@ Deno.test({
 
   await journey("the audit page lists bob's login and the session's start and end", async () => {
     const page = bobPage!;
-    await page.getByRole("link", { name: "Back to nodes", exact: true }).click();
+    await page.getByRole("link", { name: "Back to sessions", exact: true }).click();
     await navLink(page, "Audit log").click();
     const table = page.getByTestId("audit-table");
     const rows = [
