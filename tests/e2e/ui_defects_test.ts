@@ -579,3 +579,42 @@ Deno.test({
   assert.ok(await scrollWidth(page) <= 400);
   assert.deepEqual(env.problems(), []);
 });
+
+Deno.test({
+  name:
+    "terminal and sessions: End session ends it on the node; the full id is copyable, the start time on hover",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const [alice, carol] = await Promise.all([
+    env.cluster.createUser("alice"),
+    env.cluster.createUser("carol", { roles: ["admin"], logins: ["carol"] }),
+  ]);
+  const alicePage = await env.signIn(alice);
+  const id = await openTerminal(env, alicePage, "root");
+
+  const carolPage = await env.signIn(carol);
+  await carolPage.context().grantPermissions(["clipboard-read", "clipboard-write"], {
+    origin: env.base,
+  });
+  await carolPage.goto(`${env.base}/web/sessions`);
+  const row = carolPage.getByTestId("sessions-table").locator(`tr[data-session-id="${id}"]`);
+  await row.waitFor();
+  const started = row.locator("time");
+  assert.match(await started.getAttribute("title") ?? "", /\d{4}/, "no absolute start time");
+  const copy = row.getByRole("button", { name: `Copy session id ${id}` });
+  await copy.click();
+  await eventually(async () => assert.equal((await copy.innerText()).trim(), "Copied"));
+  assert.equal(await carolPage.evaluate("navigator.clipboard.readText()"), id);
+
+  await alicePage.getByRole("button", { name: "End session" }).click();
+  await waitForTerminalState(alicePage, "ended");
+  assert.match(await alicePage.getByTestId("terminal-status").innerText(), /you ended it/);
+  await eventually(async () => {
+    const ends = await auditEvents(env.cluster, "session.end");
+    assert.ok(ends.some((e) => e.session_id === id), "the session did not end on the node");
+  }, { timeout: 20_000 });
+  await carolPage.getByRole("button", { name: "Refresh" }).click();
+  await row.waitFor({ state: "detached" });
+  assert.deepEqual(env.problems(), []);
+});

@@ -162,6 +162,23 @@ export class WebTerminal {
     this.#term.focus();
   }
 
+  /**
+   * Leaves the session on purpose: for its owner the proxy then ends it on
+   * the node (as when the tab closes); a peer or observer just leaves.
+   */
+  leave(owner: boolean): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#term.options.disableStdin = true;
+    this.#term.options.cursorBlink = false;
+    if (this.#ws.readyState <= WebSocket.OPEN) this.#ws.close(1000, "ended by the user");
+    this.#events.onState({
+      status: "ended",
+      exitCode: null,
+      reason: owner ? "you ended it" : "you left it",
+    });
+  }
+
   /** Closes the connection and frees the terminal. */
   dispose(): void {
     if (this.#disposed) return;

@@ -7,6 +7,7 @@
  */
 
 import { request, sitePath } from "../api.ts";
+import { CopyButton } from "../components/CopyButton.tsx";
 import { DataTable, RefreshButton } from "../components/DataTable.tsx";
 import { PageHeader } from "../components/Page.tsx";
 import { RelativeTime } from "../components/Time.tsx";
@@ -48,7 +49,12 @@ export function SessionsPage() {
         rows={items}
         row={(s) => (
           <tr key={s.id} data-session-id={s.id}>
-            <td data-label="Session" class="mono truncate" title={s.id}>{s.id}</td>
+            <td data-label="Session">
+              <span class="copy-id">
+                <code class="truncate" title={s.id}>{s.id}</code>
+                <CopyButton text={s.id} label={`session id ${s.id}`} />
+              </span>
+            </td>
             <td data-label="User">{s.user}</td>
             <td data-label="Login" class="mono">{s.login}</td>
             <td data-label="Node">{s.node}</td>

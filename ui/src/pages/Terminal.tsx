@@ -161,6 +161,7 @@ function LiveTerminal({ target }: TerminalPageProps) {
   const [info, setInfo] = useState<SessionInfo | null>(null);
   const [parties, setParties] = useState<Party[]>([]);
   const targetKey = JSON.stringify(target);
+  const terminal = useRef<WebTerminal | null>(null);
 
   const node = info?.node ?? (target.kind === "new" ? target.node : "");
   const login = info?.login ?? (target.kind === "new" ? target.login : "");
@@ -183,6 +184,7 @@ function LiveTerminal({ target }: TerminalPageProps) {
       target,
       events: { onState: setState, onSession: setInfo, onParties: setParties },
     });
+    terminal.current = term;
     return () => term.dispose();
   }, [targetKey, attempt, session.cluster]);
 
@@ -207,6 +209,15 @@ function LiveTerminal({ target }: TerminalPageProps) {
         )}
         <span class="spacer" />
         {live && !observer && <ShortcutHint />}
+        {state.status === "connected" && info && (
+          <button
+            type="button"
+            class="btn btn-small"
+            onClick={() => terminal.current?.leave(info.mode === "owner")}
+          >
+            {info.mode === "owner" ? "End session" : "Leave"}
+          </button>
+        )}
         {info && (
           <div class="term-meta">
             <span class="term-meta-item">
