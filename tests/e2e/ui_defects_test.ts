@@ -618,3 +618,25 @@ Deno.test({
   await row.waitFor({ state: "detached" });
   assert.deepEqual(env.problems(), []);
 });
+
+Deno.test({
+  name: "authenticator setup: the secret reads in groups of four and copies without spaces",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await setUp();
+  const added = await env.cluster.admin("users", "add", "gina", "--roles", "access");
+  const url = added.stdout.match(/https:\/\/\S+\/web\/invite\/\S+/)?.[0];
+  assert.ok(url, added.stdout);
+  const { page, context } = await env.browser.newPage();
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: env.base });
+  await page.goto(url);
+  await page.getByRole("button", { name: "Set up authenticator" }).click();
+  const secret = page.getByTestId("totp-secret");
+  await secret.waitFor();
+  const shown = (await secret.innerText()).trim();
+  assert.match(shown, /^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/, shown);
+  await page.getByRole("button", { name: "Copy secret" }).click();
+  assert.equal(await page.evaluate("navigator.clipboard.readText()"), shown.replace(/ /g, ""));
+  await env.screenshot(page, "totp-groups");
+  assert.deepEqual(env.problems(), []);
+});

@@ -197,8 +197,9 @@ Deno.test({
         await qr.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth > 0),
         "the QR code image did not load",
       );
-      alice.totpSecret = (await page.getByTestId("totp-secret").innerText()).trim();
-      assert.match(alice.totpSecret, /^[A-Z2-7]{16,}$/, "the secret is not base32 text");
+      const shown = (await page.getByTestId("totp-secret").innerText()).trim();
+      assert.match(shown, /^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/, "the secret is not base32 in fours");
+      alice.totpSecret = shown.replace(/ /g, "");
       await browser.screenshot(page, "invite");
       await page.getByLabel("Authenticator code").fill(await cluster.otp(alice));
       await page.getByRole("button", { name: "Create account" }).click();
