@@ -6,7 +6,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { AccessDenied, BadRequest, NotFound, Unauthenticated } from "../errors.ts";
+import { AccessDenied, BadRequest, isKind, NotFound, Unauthenticated } from "../errors.ts";
 import { hashSecret, type Store, type UserRecord } from "../store/store.ts";
 import {
   checkPasswordPolicy,
@@ -49,13 +49,20 @@ export class CredentialChecks {
     private readonly now: () => number,
   ) {}
 
-  /** Checks a login; returns the user record or throws Unauthenticated (the same for every failure). */
-  async verify(credentials: Typed): Promise<UserRecord> {
+  /**
+   * Checks a login; returns the user record or throws Unauthenticated (the
+   * same for every failure). A failure is audited as `event`: a signed-in
+   * user's wrong current password is not a failed login.
+   */
+  async verify(
+    credentials: Typed,
+    event: "user.login" | "user.password.change" = "user.login",
+  ): Promise<UserRecord> {
     const now = this.now();
     const user = await this.store.users.get(credentials.user);
     const fail = async (reason: string) => {
       await this.audit.emit({
-        code: "user.login",
+        code: event,
         user: credentials.user,
         remoteAddr: credentials.remoteAddr,
         success: false,
@@ -149,7 +156,7 @@ export class CredentialChecks {
     const invite = await this.store.invites.get(hashSecret(token));
     if (!invite || invite.usedAt !== null || invite.expires <= this.now()) {
       throw new NotFound(
-        "This invite link is invalid, used or expired. Ask an administrator for a new one (postern users reset <name>).",
+        "This invite link is invalid, used or expired.",
       );
     }
     return invite;
@@ -217,7 +224,11 @@ export class CredentialChecks {
     return invite.user;
   }
 
-  /** Changes a password after checking the current one and the second factor. */
+  /**
+   * Changes a password after checking the current one and the second factor.
+   * A wrong one is AccessDenied, not Unauthenticated: the caller's session is
+   * still valid. It still counts towards the account lockout.
+   */
   async changePassword(
     user: string,
     oldPassword: string,
@@ -226,7 +237,19 @@ export class CredentialChecks {
     remoteAddr: string,
   ) {
     checkPasswordPolicy(newPassword);
-    await this.verify({ user, password: oldPassword, otp, remoteAddr });
+    try {
+      await this.verify({ user, password: oldPassword, otp, remoteAddr }, "user.password.change");
+    } catch (error) {
+      if (!isKind(error, "unauthenticated")) throw error;
+      // Which of the two was wrong stays unsaid, as at sign-in: whoever holds a
+      // stolen session must not learn that a guessed password was right.
+      throw new AccessDenied(
+        this.policy.secondFactor === "otp"
+          ? "The current password or the authenticator code is not correct."
+          : "The current password is not correct.",
+        { cause: error },
+      );
+    }
     await this.store.users.update(
       user,
       { passwordHash: await hashPassword(newPassword) },

@@ -514,6 +514,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   async unlockUser(name: string, actor?: string): Promise<void> {
     await this.#store.users.setAdminLock(name, null, null, this.#now());
+    // Also the lockout after failed logins: the Users page shows both as "locked".
+    await this.#store.users.resetLoginFailures(name, this.#now());
     await this.audit({ code: "user.unlock", user: actor, fields: { name } });
   }
 
@@ -737,7 +739,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async getRecording(proof: UserProof, id: string): Promise<SessionRecord> {
     const identity = await this.identityOf(proof);
     const record = await this.#store.sessions.get(id);
-    if (!record) throw new NotFound(`No recording "${id}".`);
+    if (!record) {
+      throw new NotFound(
+        `Cannot find recording "${id}": it may have been removed, or the link is incomplete.`,
+      );
+    }
     if (record.user !== identity.user && !identity.permissions.includes("sessions.replay")) {
       throw new AccessDenied(`You may not replay other users' sessions.`);
     }

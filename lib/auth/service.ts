@@ -303,6 +303,7 @@ export interface AuthAdmin {
     options?: { ttlMs?: number; reason?: string },
     actor?: string,
   ): Promise<Date | null>;
+  /** Ends an administrator's lock and a lockout after failed logins. */
   unlockUser(name: string, actor?: string): Promise<void>;
   /** Revokes the user's password, TOTP and web sessions and makes a new invite. */
   resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite>;

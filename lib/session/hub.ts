@@ -30,7 +30,8 @@ export interface PartySink {
 export type SessionEvent =
   | { type: "party.join" | "party.leave"; user: string; mode: PartyMode }
   | { type: "resize"; cols: number; rows: number }
-  | { type: "end"; exitCode: number | null };
+  /** `reason` when the proxy ended it (shutdown, revoked access, ...), not the command's exit. */
+  | { type: "end"; exitCode: number | null; reason?: string };
 
 /** Public facts about a live session. */
 export interface LiveSessionInfo {
@@ -152,11 +153,11 @@ export class LiveSession {
   }
 
   /** Ends the session: every party is told (`reason`) and closed. */
-  end(exitCode: number | null, reason = "The session has ended."): void {
+  end(exitCode: number | null, reason?: string): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#notify({ type: "end", exitCode });
-    for (const party of this.parties.values()) party.sink.close(reason);
+    this.#notify({ type: "end", exitCode, ...(reason ? { reason } : {}) });
+    for (const party of this.parties.values()) party.sink.close(reason ?? "The session has ended.");
     this.parties.clear();
   }
 

@@ -197,8 +197,9 @@ Deno.test({
         await qr.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth > 0),
         "the QR code image did not load",
       );
-      alice.totpSecret = (await page.getByTestId("totp-secret").innerText()).trim();
-      assert.match(alice.totpSecret, /^[A-Z2-7]{16,}$/, "the secret is not base32 text");
+      const shown = (await page.getByTestId("totp-secret").innerText()).trim();
+      assert.match(shown, /^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/, "the secret is not base32 in fours");
+      alice.totpSecret = shown.replace(/ /g, "");
       await browser.screenshot(page, "invite");
       await page.getByLabel("Authenticator code").fill(await cluster.otp(alice));
       await page.getByRole("button", { name: "Create account" }).click();
@@ -220,7 +221,7 @@ Deno.test({
       assert.deepEqual(await login.locator("option").allTextContents(), ["root"]);
       await browser.screenshot(page, "nodes");
       await login.selectOption("root");
-      await row.getByRole("button", { name: "Connect" }).click();
+      await row.getByRole("link", { name: "Connect" }).click();
       await page.waitForURL(/\/web\/terminal\/new\?/);
       await waitForTerminalState(page, "connected");
       sessionId = (await page.getByTestId("session-id").innerText()).trim();
@@ -232,15 +233,15 @@ Deno.test({
     },
   );
 
-  await journey("bob signs in, finds the session and joins it as an observer", async () => {
+  await journey("bob starts on Active sessions and joins the session as an observer", async () => {
     const { page } = await browser.newPage();
     bobPage = page;
     await page.addInitScript(CAPTURE_SOCKETS);
     await page.goto(`${base}/web/login`);
     const login = await signIn(page, "bob", bob.password, await cluster.otp(bob));
     assert.equal(login.status, 200, JSON.stringify(login.body));
-    await page.waitForURL(`${base}/web/nodes`);
-    await navLink(page, "Active sessions").click();
+    // An auditor has no login on any node: the app starts on Active sessions.
+    await page.waitForURL(`${base}/web/sessions`);
     const row = page.getByTestId("sessions-table").locator(`tr[data-session-id="${sessionId}"]`);
     await row.waitFor();
     assert.match(await row.innerText(), /alice/);
@@ -355,7 +356,7 @@ Deno.test({
 
   await journey("the audit page lists bob's login and the session's start and end", async () => {
     const page = bobPage!;
-    await page.getByRole("link", { name: "Back to nodes", exact: true }).click();
+    await page.getByRole("link", { name: "Back to sessions", exact: true }).click();
     await navLink(page, "Audit log").click();
     const table = page.getByTestId("audit-table");
     const rows = [

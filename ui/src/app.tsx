@@ -25,7 +25,13 @@ import { SessionsPage } from "./pages/Sessions.tsx";
 import { TerminalPage } from "./pages/Terminal.tsx";
 import { UsersPage } from "./pages/Users.tsx";
 import { type Location, matchPath, navigate, safeNext, useLocation } from "./router.tsx";
-import { can, fetchCurrentSession, SessionContext, type SessionState } from "./session.tsx";
+import {
+  can,
+  fetchCurrentSession,
+  homePath,
+  SessionContext,
+  type SessionState,
+} from "./session.tsx";
 import type { Permission, WebSession } from "./types.ts";
 
 type Auth =
@@ -128,8 +134,9 @@ export function App() {
     );
   }, [isLogin, invite !== null, auth.status]);
 
+  const atRoot = clean === "/web" || clean === "";
   useEffect(() => {
-    if (clean === "/web" || clean === "") navigate("/web/nodes", { replace: true });
+    if (atRoot && auth.status === "signed-in") navigate(homePath(auth.session), { replace: true });
     else if (auth.status === "signed-out" && !isLogin && !invite) {
       navigate(loginPath(here()), { replace: true });
     }
@@ -162,10 +169,9 @@ export function App() {
 
   const onLogin = (session: WebSession) => {
     setAuth({ status: "signed-in", session });
-    navigate(safeNext(loc.query.get("next")), { replace: true });
+    navigate(safeNext(loc.query.get("next"), homePath(session)), { replace: true });
   };
 
-  if (clean === "/web" || clean === "") return null; // redirected to /web/nodes by the effect above
   if (isLogin) {
     const reason = auth.status === "signed-out" ? auth.reason : undefined;
     return <LoginPage onLogin={onLogin} reason={reason} />;
@@ -193,6 +199,7 @@ export function App() {
       </Splash>
     );
   }
+  if (atRoot) return null; // sent to the user's home page by the effect above
   const found = route(loc);
   let page: VNode;
   if (!found) page = <NotFoundPage path={loc.path} />;

@@ -84,10 +84,12 @@ export function matchPath(pattern: string, path: string): Record<string, string>
 /**
  * A safe place to go after signing in: only paths inside the app, never
  * another origin (`//evil.example`) or the login page itself.
+ *
+ * @param fallback where to go otherwise (the user's home page)
  */
-export function safeNext(next: string | null): string {
-  if (!next || !next.startsWith("/web/") || next.startsWith("//")) return "/web/nodes";
-  if (next.startsWith("/web/login") || next.startsWith("/web/invite/")) return "/web/nodes";
+export function safeNext(next: string | null, fallback = "/web/nodes"): string {
+  if (!next || !next.startsWith("/web/") || next.startsWith("//")) return fallback;
+  if (next.startsWith("/web/login") || next.startsWith("/web/invite/")) return fallback;
   return next;
 }
 

@@ -28,6 +28,14 @@ export function useSession(): SessionState {
   return state;
 }
 
+/**
+ * Where a user starts: Nodes when their roles grant a login, else Active
+ * sessions (an auditor watches and replays; there is no node to open).
+ */
+export function homePath(session: WebSession): string {
+  return session.logins.length > 0 ? "/web/nodes" : "/web/sessions";
+}
+
 /** Whether the session's roles grant a permission. */
 export function can(session: WebSession, permission: Permission): boolean {
   return session.permissions.includes(permission);

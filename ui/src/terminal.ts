@@ -25,9 +25,10 @@ export type JoinMode = "observer" | "peer";
 export type ConnectionState =
   | { status: "connecting" }
   | { status: "connected" }
-  | { status: "ended"; exitCode: number | null }
+  /** `reason` when it was not the command's exit: node lost, proxy shutdown, access revoked. */
+  | { status: "ended"; exitCode: number | null; reason?: string }
   | { status: "disconnected"; reason: string }
-  | { status: "error"; message: string };
+  | { status: "error"; message: string; kind?: string };
 
 /** What the server says about the session once attached. */
 export interface SessionInfo {
@@ -56,8 +57,8 @@ type ServerMessage =
   | { type: "session"; id: string; node: string; login: string; mode: string }
   | { type: "parties"; parties: Party[] }
   | { type: "resize"; cols: number; rows: number }
-  | { type: "error"; message: string }
-  | { type: "end"; exit_code: number | null };
+  | { type: "error"; message: string; kind?: string }
+  | { type: "end"; exit_code: number | null; reason?: string };
 
 const FONT_FAMILY =
   'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", monospace';
@@ -161,6 +162,23 @@ export class WebTerminal {
     this.#term.focus();
   }
 
+  /**
+   * Leaves the session on purpose: for its owner the proxy then ends it on
+   * the node (as when the tab closes); a peer or observer just leaves.
+   */
+  leave(owner: boolean): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#term.options.disableStdin = true;
+    this.#term.options.cursorBlink = false;
+    if (this.#ws.readyState <= WebSocket.OPEN) this.#ws.close(1000, "ended by the user");
+    this.#events.onState({
+      status: "ended",
+      exitCode: null,
+      reason: owner ? "you ended it" : "you left it",
+    });
+  }
+
   /** Closes the connection and frees the terminal. */
   dispose(): void {
     if (this.#disposed) return;
@@ -237,11 +255,15 @@ export class WebTerminal {
         break;
       case "error":
         this.#finished = true;
-        this.#events.onState({ status: "error", message: message.message });
+        this.#events.onState({ status: "error", message: message.message, kind: message.kind });
         break;
       case "end":
         this.#finished = true;
-        this.#events.onState({ status: "ended", exitCode: message.exit_code ?? null });
+        this.#events.onState({
+          status: "ended",
+          exitCode: message.exit_code ?? null,
+          reason: message.reason,
+        });
         this.#term.options.disableStdin = true;
         this.#term.options.cursorBlink = false;
         break;

@@ -66,6 +66,8 @@ export interface ActiveSession {
   cols: number;
   rows: number;
   parties: Party[];
+  /** How the signed-in user may join: a peer needs the session's login on the node. */
+  join_modes: ("observer" | "peer")[];
 }
 
 /** A finished (or still running) recorded session. */

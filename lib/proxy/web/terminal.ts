@@ -42,8 +42,9 @@ function sendJson(socket: WebSocket, message: Record<string, unknown>): void {
   if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
 }
 
-function closeWith(socket: WebSocket, message: string, code = 1011): void {
-  sendJson(socket, { type: "error", message });
+/** Sends an error frame (with the error's kind when known) and closes the socket. */
+function closeWith(socket: WebSocket, message: string, code = 1011, kind?: string): void {
+  sendJson(socket, { type: "error", message, ...(kind ? { kind } : {}) });
   if (socket.readyState === WebSocket.OPEN) socket.close(code, message.slice(0, 120));
 }
 
@@ -58,13 +59,31 @@ function notify(socket: WebSocket, live: LiveSession, event: SessionEvent): void
   }
 }
 
-/** A sink that writes to the WebSocket. */
+/**
+ * Why a session ended, for the user: the proxy's reason when it ended it,
+ * else what the node said. OpenSSH always sends an exit status or signal, so
+ * a channel closed without either means the connection to the node broke.
+ */
+export function endReason(
+  exitCode: number | null,
+  signal?: string,
+  reason?: string,
+): string | undefined {
+  if (reason) return reason;
+  if (exitCode !== null) return undefined;
+  return signal ? `killed by signal ${signal}` : "the connection to the node was lost";
+}
+
+/**
+ * A sink that writes to the WebSocket. Every end, whatever its cause, is one
+ * `end` frame: the exit code, and a `reason` when it was not the command's exit.
+ */
 function socketSink(socket: WebSocket, live: () => LiveSession | undefined): PartySink & OwnerSink {
   let ended = false;
-  const end = (code: number | null) => {
+  const end = (code: number | null, reason?: string) => {
     if (ended) return;
     ended = true;
-    sendJson(socket, { type: "end", exit_code: code });
+    sendJson(socket, { type: "end", exit_code: code, ...(reason ? { reason } : {}) });
     if (socket.readyState === WebSocket.OPEN) socket.close(1000, "session ended");
   };
   return {
@@ -73,16 +92,14 @@ function socketSink(socket: WebSocket, live: () => LiveSession | undefined): Par
     },
     backlog: () => socket.bufferedAmount ?? 0,
     notify(event) {
-      if (event.type === "end") return end(event.exitCode);
+      if (event.type === "end") {
+        return end(event.exitCode, endReason(event.exitCode, undefined, event.reason));
+      }
       const session = live();
       if (session) notify(socket, session, event);
     },
-    close(reason) {
-      if (ended) return;
-      sendJson(socket, { type: "error", message: reason });
-      if (socket.readyState === WebSocket.OPEN) socket.close(1000, "disconnected");
-    },
-    exit: end,
+    close: (reason) => end(null, reason),
+    exit: (code, signal) => end(code, endReason(code, signal)),
   };
 }
 
@@ -293,7 +310,7 @@ export function terminalRoutes(router: Router, deps: NodeSessionDeps, config: Co
               error: String(error),
             });
           }
-          closeWith(socket, message);
+          closeWith(socket, message, 1011, error instanceof PosternError ? error.kind : undefined);
         }
       };
       socket.onerror = () => {};

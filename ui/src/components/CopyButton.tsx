@@ -29,13 +29,18 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
   );
 }
 
-/** A value shown as monospace text with a Copy button beside it. */
+/** A value shown as monospace text (`shown`, when it is easier to read) with a Copy button beside it. */
 export function CopyValue(
-  { value, label, testId }: { value: string; label: string; testId: string },
+  { value, label, testId, shown = value }: {
+    value: string;
+    label: string;
+    testId: string;
+    shown?: string;
+  },
 ) {
   return (
     <div class="copy-value">
-      <code data-testid={testId}>{value}</code>
+      <code data-testid={testId}>{shown}</code>
       <CopyButton text={value} label={label} />
     </div>
   );

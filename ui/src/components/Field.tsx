@@ -17,11 +17,23 @@ export type FieldProps = Omit<JSX.InputHTMLAttributes<HTMLInputElement>, "id" | 
   onValue: (value: string) => void;
   hint?: ComponentChildren;
   inputRef?: Ref<HTMLInputElement>;
+  /** Cleans what was typed (e.g. keeps digits only); the input shows the cleaned text. */
+  clean?: (typed: string) => string;
 };
 
 /** A label, an input and an optional hint under it. */
-export function Field({ id, label, value, onValue, hint, inputRef, name, ...rest }: FieldProps) {
+export function Field(
+  { id, label, value, onValue, hint, inputRef, name, clean, ...rest }: FieldProps,
+) {
   const hintId = hint ? `${id}-hint` : undefined;
+  const onInput = (event: { currentTarget: HTMLInputElement }) => {
+    const input = event.currentTarget;
+    const cleaned = clean ? clean(input.value) : input.value;
+    // Preact skips the re-render when the cleaned value equals the state it
+    // had (typing "x" into an empty field), so the input is corrected here.
+    if (cleaned !== input.value) input.value = cleaned;
+    onValue(cleaned);
+  };
   return (
     <div class="field">
       <label for={id}>{label}</label>
@@ -31,7 +43,7 @@ export function Field({ id, label, value, onValue, hint, inputRef, name, ...rest
         value={value}
         ref={inputRef}
         aria-describedby={hintId}
-        onInput={(event) => onValue(event.currentTarget.value)}
+        onInput={onInput}
         {...rest}
       />
       {hint && <div id={hintId} class="hint">{hint}</div>}
@@ -55,7 +67,8 @@ export function CodeField(
       name="second_factor_token"
       label={label}
       value={value}
-      onValue={(v) => onValue(v.replace(/\D/g, "").slice(0, 6))}
+      onValue={onValue}
+      clean={(typed) => typed.replace(/\D/g, "").slice(0, 6)}
       inputMode="numeric"
       autocomplete="one-time-code"
       pattern="[0-9]{6}"

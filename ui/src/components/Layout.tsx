@@ -8,7 +8,7 @@
  */
 
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { Link } from "../router.tsx";
 import { can, useSession } from "../session.tsx";
 import { useTitle } from "./Page.tsx";
@@ -92,6 +92,13 @@ export function Layout({ path, children }: { path: string; children: ComponentCh
   const [leaving, setLeaving] = useState(false);
   const allowed = (item: NavItem) => !item.permission || can(session, item.permission);
   const admin = ADMIN_NAV.filter(allowed);
+  // In a narrow window the navigation is a tab bar that scrolls sideways: show the current tab.
+  useEffect(() => {
+    document.querySelector('.sidenav [aria-current="page"]')?.scrollIntoView({
+      block: "nearest",
+      inline: "nearest",
+    });
+  }, [path]);
   return (
     <div class="shell">
       <a class="skip-link" href="#main">Skip to content</a>

@@ -10,6 +10,11 @@
 import type { TotpEnrolment } from "../types.ts";
 import { CopyValue } from "./CopyButton.tsx";
 
+/** "JBSWY3DPEHPK3PXP" as "JBSW Y3DP EHPK 3PXP", for typing in by hand. */
+export function groupsOfFour(secret: string): string {
+  return secret.match(/.{1,4}/g)?.join(" ") ?? secret;
+}
+
 /** QR code, secret and instructions for one enrolment. */
 export function TotpSetup({ enrolment }: { enrolment: TotpEnrolment }) {
   const qrOk = enrolment.qr_data_url.startsWith("data:image/");
@@ -30,7 +35,12 @@ export function TotpSetup({ enrolment }: { enrolment: TotpEnrolment }) {
           Scan the QR code with an authenticator app (Google Authenticator, 1Password, Authy, ...),
           or enter this secret by hand:
         </p>
-        <CopyValue value={enrolment.secret} label="secret" testId="totp-secret" />
+        <CopyValue
+          value={enrolment.secret}
+          shown={groupsOfFour(enrolment.secret)}
+          label="secret"
+          testId="totp-secret"
+        />
         {uriOk && (
           <p class="hint">
             On this device? <a href={enrolment.otpauth_uri}>Open in your authenticator app</a>.

@@ -24,6 +24,14 @@ const WINDOWS: Record<string, { label: string; ms: number }> = {
   "7d": { label: "Last 7 days", ms: 7 * 86_400_000 },
 };
 
+/** Values of the Outcome filter, which is applied in the browser. */
+const OUTCOMES = ["any", "success", "failure"];
+
+/** The page's URL query: the applied filters and the outcome ("any" is left out). */
+function filtersQuery(filters: AuditFilters, outcome: string): Record<string, string> {
+  return { ...filters, outcome: outcome === "any" ? "" : outcome };
+}
+
 /** Event families offered in the code filter before any event is loaded. */
 const CODE_PREFIXES = ["cert.", "invite.", "node.", "session.", "ssh.", "tunnel.", "user."];
 
@@ -74,7 +82,9 @@ export function AuditPage() {
   };
   const [draft, setDraft] = useState(initial);
   const [applied, setApplied] = useState(initial);
-  const [outcome, setOutcome] = useState("any");
+  const [outcome, setOutcome] = useState(
+    OUTCOMES.includes(query.get("outcome") ?? "") ? query.get("outcome")! : "any",
+  );
   const events = useLoad(
     () => request<Items<AuditEvent>>("GET", auditPath(session.cluster, applied)),
     [session.cluster, applied.code, applied.user, applied.since],
@@ -95,7 +105,7 @@ export function AuditPage() {
   const apply = (filters: AuditFilters) => {
     setDraft(filters);
     setApplied(filters);
-    replaceQuery({ ...filters });
+    replaceQuery(filtersQuery(filters, outcome));
     if (JSON.stringify(filters) === JSON.stringify(applied)) events.reload();
   };
 
@@ -155,7 +165,10 @@ export function AuditPage() {
             id="audit-outcome"
             name="outcome"
             value={outcome}
-            onChange={(e) => setOutcome(e.currentTarget.value)}
+            onChange={(e) => {
+              setOutcome(e.currentTarget.value);
+              replaceQuery(filtersQuery(applied, e.currentTarget.value));
+            }}
           >
             <option value="any">Any</option>
             <option value="success">Succeeded</option>

@@ -49,8 +49,8 @@ export function InvitePage({ token, onLogin }: InvitePageProps) {
         <>
           <ErrorAlert message={state.message} />
           <p>
-            Invite links work once and expire. Ask an administrator for a new one, or{" "}
-            <a href="/web/login">sign in</a> if you already have an account.
+            Each link works once and expires. If you have already set up your account with it,{" "}
+            <a href="/web/login">sign in</a>. If not, ask whoever sent you the link for a new one.
           </p>
         </>
       )}

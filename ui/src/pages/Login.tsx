@@ -80,7 +80,9 @@ export function LoginPage({ onLogin, reason }: LoginPageProps) {
         </button>
       </form>
       <p class="hint">
-        New here? Ask an administrator for an invite link.
+        No account yet? Accounts are by invitation: ask whoever gave you this address to send you an
+        invite link. Forgot your password or lost your authenticator app? Ask them to reset your
+        sign-in; you will get a new link.
       </p>
     </AuthScreen>
   );

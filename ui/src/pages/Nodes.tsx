@@ -2,7 +2,7 @@
 /// <reference lib="dom" />
 /**
  * `/web/nodes`: the nodes the user may reach, with filters and a Connect
- * button per node.
+ * link per node and login.
  *
  * @module
  */
@@ -15,7 +15,7 @@ import { Field } from "../components/Field.tsx";
 import { PageHeader } from "../components/Page.tsx";
 import { labelPairs } from "../format.ts";
 import { useLoad } from "../hooks.ts";
-import { navigate, replaceQuery, useLocation } from "../router.tsx";
+import { Link, replaceQuery, useLocation } from "../router.tsx";
 import { useSession } from "../session.tsx";
 import type { Items, Node } from "../types.ts";
 
@@ -51,14 +51,9 @@ function ConnectCell({ node }: { node: Node }) {
     return <span class="muted">No login allowed</span>;
   }
   const id = `login-${node.name}`;
+  // A link, not a form: Ctrl/middle-click opens the terminal in a new tab.
   return (
-    <form
-      class="connect"
-      onSubmit={(event) => {
-        event.preventDefault();
-        navigate(terminalPath(node.name, login));
-      }}
-    >
+    <div class="connect">
       <select
         id={id}
         name="login"
@@ -68,8 +63,25 @@ function ConnectCell({ node }: { node: Node }) {
       >
         {node.logins.map((l) => <option key={l} value={l}>{l}</option>)}
       </select>
-      <button type="submit" class="btn btn-primary btn-small">Connect</button>
-    </form>
+      <Link
+        href={terminalPath(node.name, login)}
+        class="btn btn-primary btn-small"
+        title={`Open a terminal on ${node.name} as ${login}`}
+      >
+        Connect
+      </Link>
+    </div>
+  );
+}
+
+/** Why the list is empty for a user whose roles grant no login (an auditor). */
+function NoLogins() {
+  return (
+    <span>
+      Your roles give you no login, so there is no node you can open a terminal on. You can{" "}
+      <Link href="/web/sessions">watch active sessions</Link> and{" "}
+      <Link href="/web/recordings">replay recordings</Link>.
+    </span>
   );
 }
 
@@ -148,9 +160,11 @@ export function NodesPage() {
             </td>
           </tr>
         )}
-        empty={items.length === 0
-          ? "No nodes are available to you yet. Ask an administrator to add one."
-          : "No nodes match the filters."}
+        empty={items.length > 0
+          ? "No nodes match the filters."
+          : session.logins.length === 0
+          ? <NoLogins />
+          : "No node lets you log in yet: either none is registered or your roles reach none. Ask an administrator."}
         loading="Loading nodes…"
       />
       {nodes.data && (

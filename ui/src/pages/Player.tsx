@@ -19,6 +19,8 @@ import type { Recording } from "../types.ts";
 import { streamUrl } from "./Recordings.tsx";
 
 const SPEEDS = [0.5, 1, 1.5, 2, 4, 8];
+/** The style sheet's narrow-window breakpoint. */
+const NARROW = "(max-width: 760px)";
 
 interface ErrorEvents {
   addEventListener(name: "error", handler: () => void): void;
@@ -55,28 +57,57 @@ function Details({ recording }: { recording: Recording }) {
   );
 }
 
-/** The player page. */
+/** The player page: one message instead of the player when the recording cannot be played. */
 export function PlayerPage({ id }: { id: string }) {
   const { session } = useSession();
-  const container = useRef<HTMLDivElement>(null);
-  const player = useRef<AsciinemaPlayer.Player | null>(null);
-  const [speed, setSpeed] = useState(1);
-  const [skipIdle, setSkipIdle] = useState(true);
-  const [error, setError] = useState<string | null>(null);
   const meta = useLoad(
     () =>
       request<Recording>("GET", sitePath(session.cluster, `/recordings/${encodeURIComponent(id)}`)),
     [session.cluster, id],
   );
+  const [streamError, setStreamError] = useState<string | null>(null);
   const recording = meta.data;
-  const url = streamUrl(session.cluster, id);
+  const error = meta.error ?? streamError;
+  const playable = recording && !error;
+  return (
+    <>
+      <PageHeader
+        title="Recording"
+        description={recording ? `${recording.login}@${recording.node} by ${recording.user}` : id}
+      >
+        <Link href="/web/recordings" class="btn">All recordings</Link>
+        {playable && (
+          <a class="btn" href={streamUrl(session.cluster, id, true)} download={`${id}.cast`}>
+            Download .cast
+          </a>
+        )}
+      </PageHeader>
+      <ErrorAlert message={error} />
+      {recording && <Details recording={recording} />}
+      {playable && (
+        <Player
+          url={streamUrl(session.cluster, id)}
+          onError={() =>
+            setStreamError(
+              "Cannot play this recording: its file is missing or unreadable on the proxy. Ask an administrator to check the proxy's recordings directory.",
+            )}
+        />
+      )}
+    </>
+  );
+}
+
+function Player({ url, onError }: { url: string; onError: () => void }) {
+  const container = useRef<HTMLDivElement>(null);
+  const player = useRef<AsciinemaPlayer.Player | null>(null);
+  const [speed, setSpeed] = useState(1);
+  const [skipIdle, setSkipIdle] = useState(true);
 
   useEffect(() => {
     // Changing speed or idle skipping rebuilds the player; keep the position.
     const startAt = player.current ? Math.floor(player.current.getCurrentTime()) : 0;
     const resume = player.current !== null;
     player.current?.dispose();
-    setError(null);
     const created = AsciinemaPlayer.create(
       { url, fetchOpts: { credentials: "same-origin" } },
       container.current!,
@@ -86,37 +117,22 @@ export function PlayerPage({ id }: { id: string }) {
         startAt,
         autoPlay: resume,
         preload: true,
-        fit: "both",
+        // In a narrow window a fixed-height box around a wide recording is mostly
+        // empty: the player takes the recording's own height instead.
+        fit: matchMedia(NARROW).matches ? "width" : "both",
         controls: true,
         terminalFontFamily:
           'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace',
       },
     );
     // "error" is dispatched by the player core but missing from its type declarations.
-    (created as unknown as ErrorEvents).addEventListener(
-      "error",
-      () =>
-        setError(
-          "Cannot load this recording: it may have been removed, or you may not be allowed to replay it.",
-        ),
-    );
+    (created as unknown as ErrorEvents).addEventListener("error", onError);
     player.current = created;
   }, [url, speed, skipIdle]);
   useEffect(() => () => player.current?.dispose(), []);
 
   return (
     <>
-      <PageHeader
-        title="Recording"
-        description={recording ? `${recording.login}@${recording.node} by ${recording.user}` : id}
-      >
-        <Link href="/web/recordings" class="btn">All recordings</Link>
-        <a class="btn" href={streamUrl(session.cluster, id, true)} download={`${id}.cast`}>
-          Download .cast
-        </a>
-      </PageHeader>
-      <ErrorAlert message={meta.error} />
-      {recording && <Details recording={recording} />}
       <div class="player-controls">
         <div class="field field-inline">
           <label for="speed">Speed</label>
@@ -142,7 +158,6 @@ export function PlayerPage({ id }: { id: string }) {
           Keys: space play/pause, ← → seek 5 s, 0–9 jump to 0–90%, f full screen.
         </span>
       </div>
-      <ErrorAlert message={error} />
       <div class="player" data-testid="player" ref={container} />
     </>
   );

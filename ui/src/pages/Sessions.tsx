@@ -7,6 +7,7 @@
  */
 
 import { request, sitePath } from "../api.ts";
+import { CopyButton } from "../components/CopyButton.tsx";
 import { DataTable, RefreshButton } from "../components/DataTable.tsx";
 import { PageHeader } from "../components/Page.tsx";
 import { RelativeTime } from "../components/Time.tsx";
@@ -48,7 +49,12 @@ export function SessionsPage() {
         rows={items}
         row={(s) => (
           <tr key={s.id} data-session-id={s.id}>
-            <td data-label="Session" class="mono truncate" title={s.id}>{s.id}</td>
+            <td data-label="Session">
+              <span class="copy-id">
+                <code class="truncate" title={s.id}>{s.id}</code>
+                <CopyButton text={s.id} label={`session id ${s.id}`} />
+              </span>
+            </td>
             <td data-label="User">{s.user}</td>
             <td data-label="Login" class="mono">{s.login}</td>
             <td data-label="Node">{s.node}</td>
@@ -66,20 +72,17 @@ export function SessionsPage() {
             </td>
             <td class="cell-actions">
               <div class="button-row">
-                <button
-                  type="button"
-                  class="btn btn-small"
-                  onClick={() => navigate(joinPath(s.id, "observer"))}
-                >
-                  Join as observer
-                </button>
-                <button
-                  type="button"
-                  class="btn btn-small btn-primary"
-                  onClick={() => navigate(joinPath(s.id, "peer"))}
-                >
-                  Join as peer
-                </button>
+                {(s.join_modes ?? ["observer"]).map((mode) => (
+                  <button
+                    key={mode}
+                    type="button"
+                    class={mode === "peer" ? "btn btn-small btn-primary" : "btn btn-small"}
+                    title={mode === "peer" ? "Watch and type" : "Watch without typing"}
+                    onClick={() => navigate(joinPath(s.id, mode))}
+                  >
+                    Join as {mode}
+                  </button>
+                ))}
               </div>
             </td>
           </tr>

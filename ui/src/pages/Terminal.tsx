@@ -15,7 +15,8 @@ import { CopyButton } from "../components/CopyButton.tsx";
 import { Logo } from "../components/Layout.tsx";
 import { useTitle } from "../components/Page.tsx";
 import { Link } from "../router.tsx";
-import { useSession } from "../session.tsx";
+import { can, homePath, useSession } from "../session.tsx";
+import { joinPath } from "./Sessions.tsx";
 import {
   type ConnectionState,
   type SessionInfo,
@@ -24,9 +25,25 @@ import {
 } from "../terminal.ts";
 import type { Party } from "../types.ts";
 
+/** How to copy and paste in the terminal, where Ctrl+C and Ctrl+V go to the shell. */
+function ShortcutHint() {
+  const mac = /Mac|iPhone|iPad/.test(navigator.platform);
+  return (
+    <span class="term-hint" data-testid="shortcut-hint">
+      {mac ? "Copy ⌘C · Paste ⌘V" : "Copy Ctrl+Shift+C · Paste Ctrl+Shift+V"}
+    </span>
+  );
+}
+
 /** The share link for a session (joins as an observer unless `?mode=peer` is added). */
 export function shareLink(sessionId: string): string {
   return `${location.origin}/web/sessions/${encodeURIComponent(sessionId)}/join`;
+}
+
+/** A reason from the server ("postern is shutting down") as the end of a sentence. */
+function sentence(reason: string): string {
+  const text = reason.charAt(0).toLowerCase() + reason.slice(1);
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 function statusText(state: ConnectionState): string {
@@ -36,6 +53,7 @@ function statusText(state: ConnectionState): string {
     case "connected":
       return "Connected";
     case "ended":
+      if (state.reason) return `Session ended: ${sentence(state.reason)}`;
       return state.exitCode === null
         ? "Session ended."
         : `Session ended (exit code ${state.exitCode}).`;
@@ -46,13 +64,39 @@ function statusText(state: ConnectionState): string {
   }
 }
 
+/** What the banner offers after the terminal stopped: retry, or watch after a refused peer join. */
+function NextStep({ state, target, onRetry }: {
+  state: ConnectionState;
+  target: TerminalTarget;
+  onRetry: () => void;
+}) {
+  if (target.kind === "new") {
+    return (
+      <button type="button" class="btn btn-small" onClick={onRetry}>Start a new session</button>
+    );
+  }
+  // A session that ended cannot be joined again.
+  if (state.status === "ended") return null;
+  if (target.mode === "peer" && state.status === "error" && state.kind === "access_denied") {
+    return (
+      <Link href={joinPath(target.sessionId, "observer")} class="btn btn-small">
+        Watch instead
+      </Link>
+    );
+  }
+  return <button type="button" class="btn btn-small" onClick={onRetry}>Join again</button>;
+}
+
 function StatusBanner(
-  { state, target, onRetry }: {
+  { state, target, onRetry, recording }: {
     state: ConnectionState;
     target: TerminalTarget;
     onRetry: () => void;
+    /** The recording's page, when the session started and the user may replay it. */
+    recording?: string;
   },
 ) {
+  const home = homePath(useSession().session);
   const live = state.status === "connecting" || state.status === "connected";
   if (live) {
     return (
@@ -72,10 +116,15 @@ function StatusBanner(
         {statusText(state)}
       </span>
       <span class="term-banner-actions">
-        <button type="button" class="btn btn-small" onClick={onRetry}>
-          {target.kind === "new" ? "Start a new session" : "Join again"}
-        </button>
-        <Link href="/web/nodes" class="btn btn-small">Back to nodes</Link>
+        {recording && (
+          <Link href={recording} class="btn btn-small" data-testid="recording-link">
+            Replay the recording
+          </Link>
+        )}
+        <NextStep state={state} target={target} onRetry={onRetry} />
+        <Link href={home} class="btn btn-small">
+          {home === "/web/nodes" ? "Back to nodes" : "Back to sessions"}
+        </Link>
       </span>
     </div>
   );
@@ -112,12 +161,18 @@ function LiveTerminal({ target }: TerminalPageProps) {
   const [info, setInfo] = useState<SessionInfo | null>(null);
   const [parties, setParties] = useState<Party[]>([]);
   const targetKey = JSON.stringify(target);
+  const terminal = useRef<WebTerminal | null>(null);
 
   const node = info?.node ?? (target.kind === "new" ? target.node : "");
   const login = info?.login ?? (target.kind === "new" ? target.login : "");
   const observer = info
     ? info.mode === "observer"
     : target.kind === "join" && target.mode === "observer";
+  const live = state.status === "connecting" || state.status === "connected";
+  // Every session through postern is recorded; others' only replay with "sessions.replay".
+  const recording = info && (info.mode === "owner" || can(session, "sessions.replay"))
+    ? `/web/recordings/${encodeURIComponent(info.id)}`
+    : undefined;
   useTitle(node ? `${login}@${node}` : "Terminal");
 
   useEffect(() => {
@@ -129,6 +184,7 @@ function LiveTerminal({ target }: TerminalPageProps) {
       target,
       events: { onState: setState, onSession: setInfo, onParties: setParties },
     });
+    terminal.current = term;
     return () => term.dispose();
   }, [targetKey, attempt, session.cluster]);
 
@@ -144,7 +200,7 @@ function LiveTerminal({ target }: TerminalPageProps) {
             Observing (read-only)
           </span>
         )}
-        {(state.status === "connecting" || state.status === "connected") && (
+        {live && (
           <StatusBanner
             state={state}
             target={target}
@@ -152,35 +208,50 @@ function LiveTerminal({ target }: TerminalPageProps) {
           />
         )}
         <span class="spacer" />
+        {live && !observer && <ShortcutHint />}
+        {state.status === "connected" && info && (
+          <button
+            type="button"
+            class="btn btn-small"
+            onClick={() => terminal.current?.leave(info.mode === "owner")}
+          >
+            {info.mode === "owner" ? "End session" : "Leave"}
+          </button>
+        )}
         {info && (
           <div class="term-meta">
             <span class="term-meta-item">
               <span class="muted">Session</span>
               <code data-testid="session-id">{info.id}</code>
             </span>
-            <span class="term-meta-item">
-              <span class="muted">Share</span>
-              <code class="share-link" data-testid="share-link">{shareLink(info.id)}</code>
-              <CopyButton text={shareLink(info.id)} label="share link" />
-            </span>
+            {live && (
+              <span class="term-meta-item">
+                <span class="muted">Share</span>
+                <code class="share-link" data-testid="share-link">{shareLink(info.id)}</code>
+                <CopyButton text={shareLink(info.id)} label="share link" />
+              </span>
+            )}
           </div>
         )}
-        <div class="term-meta-item">
-          <span class="muted" id="parties-label">Parties</span>
-          <ul class="parties" data-testid="parties" aria-labelledby="parties-label">
-            {parties.map((party, i) => (
-              <li key={`${party.user}-${i}`} class="chip">
-                {party.user} <span class="muted">({party.mode})</span>
-              </li>
-            ))}
-          </ul>
-        </div>
+        {live && (
+          <div class="term-meta-item">
+            <span class="muted" id="parties-label">Parties</span>
+            <ul class="parties" data-testid="parties" aria-labelledby="parties-label">
+              {parties.map((party, i) => (
+                <li key={`${party.user}-${i}`} class="chip">
+                  {party.user} <span class="muted">({party.mode})</span>
+                </li>
+              ))}
+            </ul>
+          </div>
+        )}
       </header>
-      {!(state.status === "connecting" || state.status === "connected") && (
+      {!live && (
         <StatusBanner
           state={state}
           target={target}
           onRetry={() => setAttempt((n) => n + 1)}
+          recording={recording}
         />
       )}
       <div

@@ -2,7 +2,7 @@
 /// <reference lib="dom" />
 /**
  * `/web/users` (permission "users"): the user list, invites, password
- * resets and removal.
+ * resets (confirmed first), unlocking and removal.
  *
  * @module
  */
@@ -102,13 +102,61 @@ function InviteForm({ onInvited }: { onInvited: (link: InviteLink) => void }) {
 
 function StatusBadge({ user }: { user: User }) {
   if (user.status === "locked") {
+    // A lock without an end is stored as the last representable time.
+    const ends = user.locked_until && new Date(user.locked_until).getFullYear() < 9999;
     return (
       <span class="badge badge-fail">
-        locked{user.locked_until ? ` until ${formatTime(user.locked_until)}` : ""}
+        locked{ends ? ` until ${formatTime(user.locked_until!)}` : " until unlocked"}
       </span>
     );
   }
   return <span class={`badge badge-${user.status}`}>{user.status}</span>;
+}
+
+/** A destructive action waiting for the admin's confirmation. */
+type Pending = { action: "reset" | "remove"; name: string };
+
+function ConfirmAction(
+  { pending, busy, onConfirm, onCancel }: {
+    pending: Pending;
+    busy: boolean;
+    onConfirm: () => void;
+    onCancel: () => void;
+  },
+) {
+  const { action, name } = pending;
+  if (action === "reset") {
+    return (
+      <ConfirmDialog
+        title={`Reset the sign-in of ${name}?`}
+        confirmLabel="Reset sign-in"
+        busy={busy}
+        onConfirm={onConfirm}
+        onCancel={onCancel}
+      >
+        <p>
+          <strong>{name}</strong>{" "}
+          loses their password and authenticator app at once and is signed out everywhere. You get a
+          link to send them; they choose a new password and set up the app again.
+        </p>
+      </ConfirmDialog>
+    );
+  }
+  return (
+    <ConfirmDialog
+      title={`Remove user ${name}?`}
+      confirmLabel="Remove user"
+      busy={busy}
+      onConfirm={onConfirm}
+      onCancel={onCancel}
+    >
+      <p>
+        <strong>{name}</strong>{" "}
+        will no longer be able to sign in and their web sessions end. Recordings and audit events
+        stay.
+      </p>
+    </ConfirmDialog>
+  );
 }
 
 /** The users page. */
@@ -116,26 +164,35 @@ export function UsersPage() {
   const { session } = useSession();
   const users = useLoad(() => request<Items<User>>("GET", "/v1/webapi/users"), []);
   const [link, setLink] = useState<InviteLink | null>(null);
-  const [removing, setRemoving] = useState<string | null>(null);
+  const [pending, setPending] = useState<Pending | null>(null);
   const { busy, error, run } = useAction();
   const items = (users.data?.items ?? []).slice().sort((a, b) => a.name.localeCompare(b.name));
+  const userPath = (name: string, rest = "") =>
+    `/v1/webapi/users/${encodeURIComponent(name)}${rest}`;
 
   const reset = (name: string) =>
     run(async () => {
       const { invite_url } = await request<{ invite_url: string }>(
         "POST",
-        `/v1/webapi/users/${encodeURIComponent(name)}/reset`,
+        userPath(name, "/reset"),
       );
       setLink({ user: name, kind: "reset", url: invite_url });
       users.reload();
     });
-  const remove = async (name: string) => {
-    await run(async () => {
-      await request("DELETE", `/v1/webapi/users/${encodeURIComponent(name)}`);
+  const remove = (name: string) =>
+    run(async () => {
+      await request("DELETE", userPath(name));
       if (link?.user === name) setLink(null);
       users.reload();
     });
-    setRemoving(null);
+  const unlock = (name: string) =>
+    run(async () => {
+      await request("POST", userPath(name, "/unlock"));
+      users.reload();
+    });
+  const confirm = async ({ action, name }: Pending) => {
+    await (action === "reset" ? reset(name) : remove(name));
+    setPending(null);
   };
 
   return (
@@ -171,11 +228,22 @@ export function UsersPage() {
             </td>
             <td class="cell-actions">
               <div class="button-row">
+                {user.status === "locked" && (
+                  <button
+                    type="button"
+                    class="btn btn-small"
+                    disabled={busy}
+                    title={`Let ${user.name} sign in again`}
+                    onClick={() => unlock(user.name)}
+                  >
+                    Unlock
+                  </button>
+                )}
                 <button
                   type="button"
                   class="btn btn-small"
                   title={`New sign-up link for ${user.name} (password and authenticator)`}
-                  onClick={() => reset(user.name)}
+                  onClick={() => setPending({ action: "reset", name: user.name })}
                 >
                   Reset
                 </button>
@@ -186,7 +254,7 @@ export function UsersPage() {
                   title={user.name === session.user
                     ? "You cannot remove yourself"
                     : `Remove ${user.name}`}
-                  onClick={() => setRemoving(user.name)}
+                  onClick={() => setPending({ action: "remove", name: user.name })}
                 >
                   Remove
                 </button>
@@ -197,20 +265,13 @@ export function UsersPage() {
         empty="No users yet."
         loading="Loading users…"
       />
-      {removing && (
-        <ConfirmDialog
-          title={`Remove user ${removing}?`}
-          confirmLabel="Remove user"
+      {pending && (
+        <ConfirmAction
+          pending={pending}
           busy={busy}
-          onConfirm={() => remove(removing)}
-          onCancel={() => setRemoving(null)}
-        >
-          <p>
-            <strong>{removing}</strong>{" "}
-            will no longer be able to sign in and their web sessions end. Recordings and audit
-            events stay.
-          </p>
-        </ConfirmDialog>
+          onConfirm={() => confirm(pending)}
+          onCancel={() => setPending(null)}
+        />
       )}
     </>
   );

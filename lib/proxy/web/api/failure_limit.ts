@@ -64,8 +64,12 @@ export class FailureLimiter {
   }
 }
 
-/** Error kinds that mean a credential was wrong (a bad password, code or invite token). */
-const FAILURE_KINDS = new Set(["unauthenticated", "not_found"]);
+/**
+ * Error kinds that mean a credential was wrong: a bad password, code or invite
+ * token (unauthenticated, not_found), or a signed-in user's wrong current
+ * password (access_denied, which on these routes is otherwise a missing CSRF token).
+ */
+const FAILURE_KINDS = new Set(["unauthenticated", "not_found", "access_denied"]);
 
 /**
  * Wraps a credential route: refuses an address over the limit with 429 and

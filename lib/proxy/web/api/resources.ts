@@ -122,9 +122,13 @@ export function resourceRoutes(
   router.on(
     "GET",
     `${site}/sessions`,
-    withSession(auth, (_request, { session, params }) => {
+    withSession(auth, async (_request, { session, params }) => {
       checkCluster(params.cluster);
       const canJoinAll = session.identity.permissions.includes("sessions.join");
+      // A peer types on the node, so it needs the session's login there (as the join does).
+      const reachable = await auth.listNodes(session.proof);
+      const mayType = (node: string, login: string) =>
+        reachable.some((n) => n.name === node && n.logins.includes(login));
       const items = hub.list()
         .filter((s) => canJoinAll || s.user === session.identity.user)
         .map((s) => ({
@@ -137,6 +141,7 @@ export function resourceRoutes(
           cols: s.cols,
           rows: s.rows,
           parties: s.parties.map(({ user, mode }) => ({ user, mode })),
+          join_modes: mayType(s.node, s.login) ? ["observer", "peer"] : ["observer"],
         }));
       return json({ items });
     }),
@@ -253,6 +258,15 @@ export function resourceRoutes(
         session.identity.user,
       );
       return json({ invite_url: invite.url, expires: invite.expires.toISOString() });
+    }, "users"),
+  );
+
+  router.on(
+    "POST",
+    "/v1/webapi/users/:name/unlock",
+    withSession(auth, async (_request, { session, params }) => {
+      await auth.adminAs(session.proof).unlockUser(params.name, session.identity.user);
+      return json({ ok: true });
     }, "users"),
   );
 
