@@ -140,21 +140,63 @@ async function bootstrapAdmin(auth: LocalAuthService, log: Logger): Promise<void
 
 /** How often expired web sessions (and their keys) and old revocations are deleted. */
 const SWEEP_MS = 10 * 60_000;
+/** How often a proxy tells auth which sessions it runs. */
+const HEARTBEAT_MS = 10_000;
+/** A session no proxy vouched for this long is ended as "proxy lost". */
+const TRACKER_STALE_MS = 30_000;
 
-/** Deletes what has expired now and every {@linkcode SWEEP_MS}. */
-function sweepExpired(auth: LocalAuthService, log: Logger): ReturnType<typeof setInterval> {
+/** Deletes what has expired now and every {@linkcode SWEEP_MS}; ends lost sessions. */
+function sweepExpired(auth: LocalAuthService, log: Logger): () => void {
   const sweep = () =>
     auth.deleteExpired().then(
       (deleted) => deleted.webSessions > 0 && log.info("deleted expired web sessions", deleted),
       (error) => log.warn("cannot delete expired records", { error: String(error) }),
     );
+  const reap = () =>
+    auth.endLostSessions(TRACKER_STALE_MS).then(
+      (ended) => ended > 0 && log.warn("ended sessions whose proxy stopped answering", { ended }),
+      (error) => log.warn("cannot end lost sessions", { error: String(error) }),
+    );
   void sweep();
-  return setInterval(sweep, SWEEP_MS);
+  const timers = [setInterval(sweep, SWEEP_MS), setInterval(reap, HEARTBEAT_MS)];
+  return () => timers.forEach(clearInterval);
+}
+
+/** Tells auth every {@linkcode HEARTBEAT_MS} which sessions this proxy runs, with their parties. */
+function heartbeat(
+  auth: AuthService,
+  hub: SessionHub,
+  proxyId: string,
+  log: Logger,
+): () => void {
+  let failing = false;
+  const beat = () =>
+    auth.heartbeatSessions(
+      proxyId,
+      hub.list().map(({ id, parties }) => ({
+        id,
+        parties: parties.map(({ user, mode }) => ({ user, mode })),
+      })),
+    ).then(
+      () => failing = false,
+      (error) => {
+        if (!failing) log.warn("cannot report live sessions to auth", { error: String(error) });
+        failing = true;
+      },
+    );
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  return () => clearInterval(timer);
 }
 
 /** Starts the auth role: the store, the CAs, the Auth API listener. */
 export async function startAuthRole(
-  options: { config: Config; dataDir: string; log: Logger; withProxy: boolean },
+  options: {
+    config: Config;
+    dataDir: string;
+    log: Logger;
+    /** The id of the proxy in this process, if one runs here. */
+    localProxyId?: string;
+  },
 ): Promise<AuthRole> {
   const { config, dataDir, log } = options;
   if (config.auth.second_factor === "off") {
@@ -163,28 +205,28 @@ export async function startAuthRole(
     );
   }
   const { auth, close } = await openAuth({ config, dataDir, log });
-  let sweeper: ReturnType<typeof setInterval> | undefined;
+  let stopSweeping: (() => void) | undefined;
   let api: AuthApiServer;
   try {
     await auth.reconcileConfigNodes();
-    // Only a single-process install knows its sessions were all on the proxy
-    // that stopped; with proxies of their own, sessions outlive an auth restart.
-    if (options.withProxy) {
-      const abandoned = await auth.endAbandonedSessions("proxy restarted");
+    // The proxy in this process stopped with the last run: its sessions ended
+    // then. Other proxies' sessions outlive an auth restart.
+    if (options.localProxyId) {
+      const abandoned = await auth.endAbandonedSessions("proxy restarted", options.localProxyId);
       if (abandoned > 0) {
         log.warn("ended sessions a previous run left open (it stopped without ending them)", {
           sessions: abandoned,
         });
       }
     }
-    sweeper = sweepExpired(auth, log);
+    stopSweeping = sweepExpired(auth, log);
     api = await startAuthApi({
       ...parseHostPort(config.auth.listen_addr)!,
       auth,
       log: log.child("api"),
     });
   } catch (error) {
-    clearInterval(sweeper);
+    stopSweeping?.();
     await close();
     throw error;
   }
@@ -193,7 +235,7 @@ export async function startAuthRole(
     auth,
     api,
     async stop() {
-      clearInterval(sweeper);
+      stopSweeping();
       await api.close();
       await close();
     },
@@ -298,12 +340,14 @@ export async function startProxyRole(options: {
     log: log.child("recordings"),
   });
   const stopFollowing = await followRevocations(auth, connections, log.child("revocations"));
+  const stopBeating = heartbeat(auth, hub, options.proxyId, log.child("sessions"));
   const deps: NodeSessionDeps = {
     auth,
     hub,
     connections,
     log: log.child("session"),
     recordings,
+    proxyId: options.proxyId,
     recordInput: config.recording.record_input,
     dialTimeoutMs: config.proxy.dial_timeout,
   };
@@ -366,6 +410,7 @@ export async function startProxyRole(options: {
     });
   } catch (error) {
     stopFollowing();
+    stopBeating();
     recordings.close();
     await web?.shutdown();
     await ssh?.shutdown();
@@ -380,6 +425,7 @@ export async function startProxyRole(options: {
     hostPublicKey: hostKey.publicKey,
     async stop() {
       stopFollowing();
+      stopBeating();
       await hub.endAll("postern is shutting down; reconnect in a moment.");
       await Promise.all([webServer.shutdown(), sshServer.shutdown()]);
       recordings.close();
@@ -391,8 +437,16 @@ export async function startProxyRole(options: {
 export async function startPostern(options: StartOptions): Promise<Postern> {
   const { config, dataDir, log } = options;
   const roles = new Set(options.roles ?? ["auth", "proxy"]);
+  // The proxy beside auth keeps one id across restarts (whatever its ports),
+  // so the next start ends what a killed run left open.
+  const localProxyId = `local@${Deno.hostname()}`;
   const authRole = roles.has("auth")
-    ? await startAuthRole({ config, dataDir, log, withProxy: roles.has("proxy") })
+    ? await startAuthRole({
+      config,
+      dataDir,
+      log,
+      localProxyId: roles.has("proxy") ? localProxyId : undefined,
+    })
     : undefined;
   let proxy: ProxyRole | undefined;
   let remote: { close(): void } | undefined;
@@ -402,7 +456,7 @@ export async function startPostern(options: StartOptions): Promise<Postern> {
       let proxyId: string;
       if (authRole) {
         auth = authRole.auth;
-        proxyId = `${Deno.hostname()}:${parseHostPort(config.proxy.web_listen_addr)!.port}`;
+        proxyId = localProxyId;
       } else {
         const connected = await connectToAuth({
           config,

@@ -35,6 +35,7 @@ export type AuditCode =
   | "session.end"
   | "session.recording_failed"
   | "session.join"
+  | "session.terminate"
   | "tunnel.start"
   | "tunnel.end"
   | "port.forward"

@@ -27,10 +27,12 @@ import {
   type AuditQuery,
   hashSecret,
   type JoinTokenKind,
+  type NewSession,
   type NodeRecord,
   type ProxyRecord,
   type Revocation,
   type SecretHash,
+  type SessionParty,
   type SessionRecord,
   type Store,
   type UserRecord,
@@ -471,13 +473,23 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const record = await this.#store.webSessions.get(idHash);
     await this.#store.webSessions.delete(idHash);
     if (!record) return;
-    await this.#revoke(record.user, "signed out", idHash);
+    await this.#revoke(record.user, "signed out", { webSessionHash: idHash });
     await this.audit({ code: "user.logout", user: record.user, remoteAddr });
   }
 
   /** Tells every proxy to end `user`'s live connections (or only those of one web session). */
-  async #revoke(user: string, reason: string, webSessionHash: SecretHash | null = null) {
-    await this.#store.revocations.add({ user, webSessionHash, reason, created: this.#now() });
+  async #revoke(
+    user: string,
+    reason: string,
+    scope: { webSessionHash?: SecretHash; sessionId?: string } = {},
+  ) {
+    await this.#store.revocations.add({
+      user,
+      webSessionHash: scope.webSessionHash ?? null,
+      sessionId: scope.sessionId ?? null,
+      reason,
+      created: this.#now(),
+    });
   }
 
   revocationsSince(id: number): Promise<Revocation[]> {
@@ -538,7 +550,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const found = sessions.find((s) => handleOf(s.idHash) === handle);
     if (!found) throw new NotFound(`No web session "${handle}".`);
     await this.#store.webSessions.delete(found.idHash);
-    await this.#revoke(user, "signed out", found.idHash);
+    await this.#revoke(user, "signed out", { webSessionHash: found.idHash });
   }
 
   async webSessionAgent(sessionId: string, request: Uint8Array): Promise<Uint8Array> {
@@ -717,10 +729,72 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return identity;
   }
 
-  async recordSessionStart(
-    session: Parameters<AuthService["recordSessionStart"]>[0],
-  ): Promise<void> {
+  async recordSessionStart(session: NewSession): Promise<void> {
     await this.#store.sessions.create(session);
+  }
+
+  async heartbeatSessions(
+    proxyId: string,
+    live: { id: string; parties: SessionParty[] }[],
+  ): Promise<void> {
+    await this.#store.sessions.heartbeat(proxyId, live, this.#now());
+  }
+
+  async listLiveSessions(proof: UserProof): Promise<SessionRecord[]> {
+    const identity = await this.identityOf(proof);
+    const all = identity.permissions.includes("sessions.join");
+    return await this.#store.sessions.list({
+      user: all ? undefined : identity.user,
+      activeOnly: true,
+      limit: 10_000,
+    });
+  }
+
+  async endSession(proof: UserProof, id: string): Promise<void> {
+    const identity = await this.identityOf(proof);
+    const session = await this.#store.sessions.get(id);
+    if (!session || session.ended !== null) {
+      throw new NotFound(`No live session "${id}"; list them with \`postern sessions ls\`.`);
+    }
+    if (session.user !== identity.user && !identity.permissions.includes("sessions.end")) {
+      throw new AccessDenied(
+        `This needs the "sessions.end" permission, which your roles do not grant.`,
+      );
+    }
+    await this.#revoke(session.user, `session ended by ${identity.user}`, { sessionId: id });
+    await this.audit({
+      code: "session.terminate",
+      user: identity.user,
+      fields: { session_id: id, node: session.node, login: session.login, owner: session.user },
+    });
+  }
+
+  /**
+   * Ends the trackers no proxy has vouched for in `staleMs` (their proxy
+   * stopped or died), each with its `session.end` event.
+   *
+   * @returns how many were ended
+   */
+  async endLostSessions(staleMs: number): Promise<number> {
+    const lost = await this.#store.sessions.listStale(this.#now() - staleMs);
+    for (const session of lost) await this.#endTracker(session, "proxy lost");
+    return lost.length;
+  }
+
+  async #endTracker(session: SessionRecord, reason: string): Promise<void> {
+    await this.#store.sessions.end(session.id, this.#now(), null);
+    await this.audit({
+      code: "session.end",
+      user: session.user,
+      fields: {
+        session_id: session.id,
+        node: session.node,
+        login: session.login,
+        exit_code: null,
+        reason,
+        proxy: session.proxyId,
+      },
+    });
   }
 
   async recordSessionEnd(id: string, exitCode: number | null): Promise<void> {
@@ -786,12 +860,6 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   /**
-   * Ends the sessions a stopped or crashed proxy left open, so none stays
-   * "live" for ever; each gets its `session.end` event with `reason`.
-   *
-   * @returns how many were ended
-   */
-  /**
    * Makes the stored nodes match the config's `nodes` (added, changed, and
    * removed when they left it). Only the auth server does this, at start:
    * admin commands run with other configs, or none.
@@ -800,22 +868,16 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return this.#nodes.syncConfigNodes(this.#config.nodes);
   }
 
-  async endAbandonedSessions(reason: string): Promise<number> {
-    const open = await this.#store.sessions.list({ activeOnly: true, limit: 10_000 });
-    for (const session of open) {
-      await this.#store.sessions.end(session.id, this.#now(), null);
-      await this.audit({
-        code: "session.end",
-        user: session.user,
-        fields: {
-          session_id: session.id,
-          node: session.node,
-          login: session.login,
-          exit_code: null,
-          reason,
-        },
-      });
-    }
+  /**
+   * Ends the sessions proxy `proxyId` left open when it stopped or crashed, so none stays
+   * "live" for ever; each gets its `session.end` event with `reason`.
+   *
+   * @returns how many were ended
+   */
+  async endAbandonedSessions(reason: string, proxyId: string): Promise<number> {
+    const open = (await this.#store.sessions.list({ activeOnly: true, limit: 10_000 }))
+      .filter((session) => session.proxyId === proxyId || session.proxyId === null);
+    for (const session of open) await this.#endTracker(session, reason);
     return open.length;
   }
 

@@ -22,7 +22,9 @@ export type Permission =
   /** Join other users' live sessions (own sessions need no permission). */
   | "sessions.join"
   /** Replay other users' recordings (own recordings need no permission). */
-  | "sessions.replay";
+  | "sessions.replay"
+  /** End other users' live sessions (own sessions need no permission). */
+  | "sessions.end";
 
 /** Every permission, for validation and for the admin role. */
 export const PERMISSIONS: readonly Permission[] = Object.freeze([
@@ -31,6 +33,7 @@ export const PERMISSIONS: readonly Permission[] = Object.freeze([
   "audit.read",
   "sessions.join",
   "sessions.replay",
+  "sessions.end",
 ]);
 
 /** Placeholder in `Role.logins` replaced by the user's own logins. */

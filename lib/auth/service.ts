@@ -18,9 +18,11 @@ import type {
   AuditQuery,
   InviteKind,
   JoinTokenKind,
+  NewSession,
   NodeRecord,
   ProxyRecord,
   Revocation,
+  SessionParty,
   SessionRecord,
 } from "../store/store.ts";
 import type { Signer } from "../sshclient/cert_auth.ts";
@@ -230,8 +232,24 @@ export interface AuthService {
   audit(event: AuditInput): Promise<void>;
   /** Audit events; the proof's user needs the "audit.read" permission. */
   queryAudit(proof: UserProof, query: AuditQuery): Promise<AuditEvent[]>;
-  recordSessionStart(session: Omit<SessionRecord, "ended" | "exitCode">): Promise<void>;
+  /** Starts the tracker of a live session the proxy runs (`proxyId`: the proxy). */
+  recordSessionStart(session: NewSession): Promise<void>;
   recordSessionEnd(id: string, exitCode: number | null): Promise<void>;
+  /**
+   * The proxy's live sessions, every few seconds: auth ends the trackers of
+   * a proxy that stops saying so ("proxy lost").
+   */
+  heartbeatSessions(
+    proxyId: string,
+    live: { id: string; parties: SessionParty[] }[],
+  ): Promise<void>;
+  /** Live sessions in the cluster the proof's user may see (own, or all with "sessions.join"). */
+  listLiveSessions(proof: UserProof): Promise<SessionRecord[]>;
+  /**
+   * Ends a live session wherever it runs (own, or any with "sessions.end"):
+   * its proxy closes it and every party is told who ended it.
+   */
+  endSession(proof: UserProof, id: string): Promise<void>;
   /** Recordings the proof's user may replay (their own, or all with "sessions.replay"), newest first. */
   listRecordings(proof: UserProof, filter: { limit?: number }): Promise<SessionRecord[]>;
   /** One recording the proof's user may replay; NotFound / AccessDenied otherwise. */

@@ -13,6 +13,7 @@ import type { Command } from "./args.ts";
 import { stringFlag, UsageError } from "./args.ts";
 import { login } from "../client/login.ts";
 import {
+  endSession,
   fetchRecording,
   listNodes,
   logout,
@@ -220,10 +221,15 @@ Examples:
       type Row = Record<string, string | number | null>;
       console.log("Live sessions:");
       console.log(formatTable(
-        ["ID", "USER", "LOGIN", "NODE", "STARTED"],
-        (live as Row[]).map((
-          s,
-        ) => [String(s.id), String(s.user), String(s.login), String(s.node), String(s.started)]),
+        ["ID", "USER", "LOGIN", "NODE", "PROXY", "STARTED"],
+        (live as Row[]).map((s) => [
+          String(s.id),
+          String(s.user),
+          String(s.login),
+          String(s.node),
+          String(s.proxy ?? "-"),
+          String(s.started),
+        ]),
       ));
       console.log("\nRecordings:");
       console.log(formatTable(
@@ -237,6 +243,25 @@ Examples:
           s.ended === null ? "running" : String(s.exit_code ?? "-"),
         ]),
       ));
+      return 0;
+    },
+  },
+  {
+    path: ["sessions", "end"],
+    summary: "End a live session, whichever proxy runs it",
+    details: `
+Your own sessions, or any with the sessions.end permission (admins). Every
+party sees who ended it.
+
+Example:
+  postern sessions end 3f2c9a1e-...`,
+    usage: "<session-id>",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: {},
+    async run(parsed) {
+      await endSession(parsed.args[0]);
+      console.log(`Session "${parsed.args[0]}" ended.`);
       return 0;
     },
   },

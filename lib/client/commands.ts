@@ -30,16 +30,33 @@ async function clientFor(keys: LoadedKeys): Promise<ProxyClient> {
 }
 
 /** GET with certificate authentication. */
-export async function signedGet(
+export function signedGet(
+  path: string,
+): Promise<{ body: Record<string, unknown>; keys: LoadedKeys }> {
+  return signedCall("GET", path);
+}
+
+/** A request with certificate authentication (GET or DELETE). */
+async function signedCall(
+  method: "GET" | "DELETE",
   path: string,
 ): Promise<{ body: Record<string, unknown>; keys: LoadedKeys }> {
   const keys = await loadKeys();
   const client = await clientFor(keys);
   try {
-    return { body: await client.signedRequest("GET", path, keys), keys };
+    return { body: await client.signedRequest(method, path, keys), keys };
   } finally {
     client.close();
   }
+}
+
+/** `postern sessions end <id>`: ends a live session, whichever proxy runs it. */
+export async function endSession(id: string): Promise<void> {
+  const profile = await loadProfile();
+  await signedCall(
+    "DELETE",
+    `/v1/webapi/sites/${profile.cluster}/sessions/${encodeURIComponent(id)}`,
+  );
 }
 
 /** `postern status`. */

@@ -26,7 +26,14 @@ import {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const NAME_FORM = "a name of letters, digits, '.', '_' or '-' (at most 63)";
 const LOGIN = /^([a-z_][a-z0-9_.-]{0,31}|\{\{internal\.logins\}\})$/;
-const PERMISSIONS = ["users", "nodes", "audit.read", "sessions.join", "sessions.replay"] as const;
+const PERMISSIONS = [
+  "users",
+  "nodes",
+  "audit.read",
+  "sessions.join",
+  "sessions.replay",
+  "sessions.end",
+] as const;
 
 const permission = oneOf("A permission.", "users", PERMISSIONS);
 const login = str(

@@ -43,6 +43,8 @@ export interface NodeSessionDeps {
   connections: LiveConnections;
   log: Logger;
   recordings: ProxyRecordings;
+  /** This proxy's id, which auth's session trackers name as the owner. */
+  proxyId: string;
   recordInput: boolean;
   dialTimeoutMs: number;
 }
@@ -231,6 +233,7 @@ export async function startNodeSession(
     user: identity.user,
     kind: meta.kind === "web" ? "web terminal" : "ssh session",
     webSessionHash: meta.webSessionHash,
+    sessionId: id,
     close,
   });
   if (left()) close();
@@ -248,6 +251,7 @@ export async function startNodeSession(
       cols,
       rows,
       recordingPath: `${id}.cast`,
+      proxyId: deps.proxyId,
     });
     await deps.auth.audit({
       code: "session.start",

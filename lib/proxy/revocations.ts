@@ -27,6 +27,8 @@ export interface LiveConnection {
   kind: string;
   /** The web session it belongs to (web terminals), if any. */
   webSessionHash?: SecretHash;
+  /** The live session it runs (proxy-terminated sessions), if any. */
+  sessionId?: string;
   /** Ends the connection, telling the user `reason` where the protocol allows. */
   close(reason: string): void;
 }
@@ -61,7 +63,9 @@ export class LiveConnections {
     const set = this.#byUser.get(revocation.user);
     if (!set) return [];
     const closed = [...set].filter((connection) =>
-      revocation.webSessionHash === null || connection.webSessionHash === revocation.webSessionHash
+      (revocation.webSessionHash === null ||
+        connection.webSessionHash === revocation.webSessionHash) &&
+      (revocation.sessionId === null || connection.sessionId === revocation.sessionId)
     );
     for (const connection of closed) {
       set.delete(connection);

@@ -190,10 +190,22 @@ export interface SessionRecord {
   rows: number;
   /** Path of the asciicast recording, relative to the data dir or absolute. */
   recordingPath: string;
+  /** The proxy that runs the session (null for sessions recorded before trackers). */
+  proxyId: string | null;
+  /** When the owning proxy last said the session is live. */
+  heartbeat: number | null;
+  /** Who is in the session, as of the last heartbeat. */
+  parties: SessionParty[];
+}
+
+/** A party of a live session, as trackers list it. */
+export interface SessionParty {
+  user: string;
+  mode: "owner" | "observer" | "peer";
 }
 
 /** Fields set when a session starts. */
-export type NewSession = Omit<SessionRecord, "ended" | "exitCode">;
+export type NewSession = Omit<SessionRecord, "ended" | "exitCode" | "heartbeat" | "parties">;
 
 /** Filters for `sessions.list`; newest first. */
 export interface SessionFilter {
@@ -344,6 +356,14 @@ export interface SessionStore {
   end(id: string, ended: number, exitCode: number | null): Promise<SessionRecord>;
   get(id: string): Promise<SessionRecord | null>;
   list(filter?: SessionFilter): Promise<SessionRecord[]>;
+  /** The owning proxy says these sessions are live, with their parties now. */
+  heartbeat(
+    proxyId: string,
+    live: { id: string; parties: SessionParty[] }[],
+    now: number,
+  ): Promise<void>;
+  /** Live sessions whose last heartbeat (or start) is before `time`: their proxy is gone. */
+  listStale(time: number): Promise<SessionRecord[]>;
 }
 
 /** The audit log. */
@@ -361,6 +381,8 @@ export interface Revocation {
   id: number;
   user: string;
   webSessionHash: SecretHash | null;
+  /** Set when only this live session ends (ended by an administrator). */
+  sessionId: string | null;
   /** Shown to the user whose connection ends ("access revoked by an administrator"). */
   reason: string;
   created: number;

@@ -401,3 +401,90 @@ async function webTerminal(
   }, { timeout: 10_000 });
   assert.deepEqual(browser.incidents, []);
 }
+
+Deno.test("live sessions: listed from every proxy, ended from any, and ended when their proxy dies", async (t) => {
+  await using cluster = await startCluster({ split: true });
+  const [proxyA] = cluster.proxies;
+  const alice = await cluster.createUser("alice", { logins: ["root"] });
+  const bob = await cluster.createUser("bob", { roles: ["admin"], logins: ["root"] });
+  const aliceId = await cluster.login(alice);
+  const bobWeb = await cluster.webLogin(bob);
+  const sessionsOnB = async () =>
+    (await cluster.api("GET", "/v1/webapi/sites/postern/sessions", undefined, {
+      cookie: bobWeb.cookie,
+    })).body.items as { id: string; proxy: string; join_modes: string[] }[];
+  const onProxyA = () =>
+    spawnSsh([
+      ...defaultSshOptions,
+      ...identityOptions(aliceId),
+      "-tt",
+      "-p",
+      String(proxyA.sshPort),
+      "root:saturn@127.0.0.1",
+      "cat",
+    ]);
+  const started = async (seen: Set<unknown>) => {
+    const event = await waitForAudit(
+      cluster,
+      "session.start",
+      (e) => e.user === "alice" && !seen.has(e.session_id),
+    );
+    seen.add(event.session_id);
+    return String(event.session_id);
+  };
+  const seen = new Set<unknown>();
+
+  let ssh: ReturnType<typeof spawnSsh>;
+  let id = "";
+  await t.step("a session on proxy A is listed through proxy B, with its proxy", async () => {
+    ssh = onProxyA();
+    id = await started(seen);
+    const listed = (await sessionsOnB()).find((s) => s.id === id);
+    assert.ok(listed, "proxy B lists proxy A's session");
+    assert.match(listed.proxy, /^127\.0\.0\.1:\d+-/);
+    assert.deepEqual(listed.join_modes, [], "joining goes through proxy A");
+  });
+
+  await t.step("an admin ends it through proxy B; the user sees who ended it", async () => {
+    const ended = await cluster.api(
+      "DELETE",
+      `/v1/webapi/sites/postern/sessions/${id}`,
+      undefined,
+      { cookie: bobWeb.cookie, "x-csrf-token": bobWeb.csrf },
+    );
+    assert.equal(ended.status, 200, JSON.stringify(ended.body));
+    await ssh.exited(10_000);
+    assert.match(ssh.stderr.text + ssh.stdout.text, /session ended by bob/);
+    await waitForAudit(cluster, "session.terminate", (e) => e.session_id === id);
+    await waitForAudit(cluster, "session.end", (e) => e.session_id === id);
+  });
+
+  await t.step("postern sessions ls and end: a user ends their own session", async () => {
+    const home = await Deno.makeTempDir({ dir: cluster.dir });
+    assert.equal((await cluster.cliLogin(alice, home)).code, 0);
+    const own = onProxyA();
+    const ownId = await started(seen);
+    const env = { POSTERN_HOME: home };
+    const ls = await runPostern(["sessions", "ls"], { env });
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, new RegExp(`${ownId}\\s+alice\\s+root\\s+saturn\\s+127\\.0\\.0\\.1:`));
+    const ended = await runPostern(["sessions", "end", ownId], { env });
+    assert.equal(ended.code, 0, ended.stderr);
+    assert.match(ended.stdout, /ended/);
+    await own.exited(10_000);
+    assert.match(own.stderr.text + own.stdout.text, /session ended by alice/);
+    const again = await runPostern(["sessions", "end", ownId], { env });
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /No live session/);
+  });
+
+  await t.step("kill -9 of proxy A: its session ends as proxy lost within 30 s", async () => {
+    const orphan = onProxyA();
+    const lost = await started(seen);
+    proxyA.child.kill("SIGKILL");
+    await orphan.exited(10_000);
+    const end = await waitForAudit(cluster, "session.end", (e) => e.session_id === lost, 60_000);
+    assert.equal(end.reason, "proxy lost");
+    assert.ok(!(await sessionsOnB()).some((s) => s.id === lost));
+  });
+});

@@ -503,7 +503,14 @@ Deno.test("sessions: create, end and list by user and activity", async () => {
   await withDir(async (dir) => {
     const s = SqliteStore.open(dir);
     try {
-      const base = { login: "root", node: "saturn", kind: "ssh" as const, cols: 80, rows: 24 };
+      const base = {
+        login: "root",
+        node: "saturn",
+        kind: "ssh" as const,
+        cols: 80,
+        rows: 24,
+        proxyId: "proxy-a",
+      };
       await s.sessions.create({
         ...base,
         id: "s1",
@@ -544,6 +551,46 @@ Deno.test("sessions: create, end and list by user and activity", async () => {
         ["s3"],
       );
       assert.equal((await s.sessions.get("s2"))?.recordingPath, "r/s2");
+    } finally {
+      s.close();
+    }
+  });
+});
+
+Deno.test("sessions: trackers take heartbeats only from their proxy and go stale without", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      const base = { login: "root", node: "saturn", kind: "ssh" as const, cols: 80, rows: 24 };
+      for (const [id, proxyId] of [["a1", "proxy-a"], ["b1", "proxy-b"]]) {
+        await s.sessions.create({
+          ...base,
+          id,
+          user: "kim",
+          started: T0,
+          recordingPath: id,
+          proxyId,
+        });
+      }
+      const created = await s.sessions.get("a1");
+      assert.equal(created?.heartbeat, T0, "a tracker starts with its start as heartbeat");
+      assert.deepEqual(created?.parties, []);
+      const parties = [{ user: "kim", mode: "owner" as const }, {
+        user: "lee",
+        mode: "observer" as const,
+      }];
+      await s.sessions.heartbeat(
+        "proxy-a",
+        [{ id: "a1", parties }, { id: "b1", parties }],
+        T0 + 20,
+      );
+      assert.deepEqual((await s.sessions.get("a1"))?.parties, parties);
+      assert.equal((await s.sessions.get("b1"))?.heartbeat, T0, "proxy-a cannot vouch for b1");
+      assert.deepEqual((await s.sessions.listStale(T0 + 10)).map((x) => x.id), ["b1"]);
+      await s.sessions.end("b1", T0 + 30, null);
+      assert.deepEqual(await s.sessions.listStale(T0 + 10), [], "ended sessions are not stale");
+      await s.sessions.heartbeat("proxy-b", [{ id: "b1", parties }], T0 + 40);
+      assert.equal((await s.sessions.get("b1"))?.heartbeat, T0, "an ended tracker stays ended");
     } finally {
       s.close();
     }
@@ -622,12 +669,14 @@ Deno.test("revocations: appended in order, read after an id, pruned by age", asy
       const first = await s.revocations.add({
         user: "bob",
         webSessionHash: null,
+        sessionId: "3f2c9a1e-0000-4000-8000-000000000000",
         reason: "access revoked",
         created: T0,
       });
       const second = await s.revocations.add({
         user: "alice",
         webSessionHash: hashSecret("web-session"),
+        sessionId: null,
         reason: "signed out",
         created: T0 + 10,
       });

@@ -69,6 +69,9 @@ const PROXY_CALLS: ReadonlySet<string> = new Set<keyof AuthService>([
   "queryAudit",
   "recordSessionStart",
   "recordSessionEnd",
+  "heartbeatSessions",
+  "listLiveSessions",
+  "endSession",
   "listRecordings",
   "getRecording",
   "revocationsSince",
@@ -309,6 +312,11 @@ async function dispatch(
       throw new AccessDenied(`Proxy "${caller.id}" may register only itself.`);
     }
   }
+  // What a proxy reports about its sessions is recorded as its own, whatever it says.
+  if (method === "recordSessionStart") {
+    args[0] = { ...(args[0] as object), proxyId: caller.id };
+  }
+  if (method === "heartbeatSessions") args[0] = caller.id;
   if (method === "audit") {
     const event = (args[0] ?? {}) as { fields?: Record<string, unknown>; remoteAddr?: string };
     args[0] = { ...event, fields: { ...event.fields, proxy: caller.id } };

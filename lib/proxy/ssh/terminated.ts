@@ -8,10 +8,11 @@
  */
 
 import type { ServerChannel, Session } from "ssh2";
-import { AccessDenied, NotFound } from "../../errors.ts";
+import { AccessDenied } from "../../errors.ts";
 import type { NodeSession, NodeSessionDeps, OwnerSink, SessionRequest } from "../node_session.ts";
 import { startNodeSession } from "../node_session.ts";
 import { nodeLoginCredentials } from "../node_login.ts";
+import { sessionToJoin } from "../session_lookup.ts";
 import type { PartyMode, PartySink } from "../../session/hub.ts";
 import type { Authenticated } from "./authenticate.ts";
 import { failChannel, userMessage } from "./messages.ts";
@@ -177,10 +178,7 @@ async function runJoin(
 ): Promise<void> {
   try {
     const [id, requested = "observer"] = args;
-    const live = id ? deps.hub.get(id) : undefined;
-    if (!live) {
-      throw new NotFound(`No live session "${id ?? ""}"; list them with \`postern sessions ls\`.`);
-    }
+    const live = await sessionToJoin(deps, who.proof, id ?? "");
     const own = live.info.user === who.identity.user;
     if (!own && !who.identity.permissions.includes("sessions.join")) {
       throw new AccessDenied(`You may not join other users' sessions.`);

@@ -20,6 +20,7 @@ import type { LiveSession, PartyMode, PartySink, SessionEvent } from "../../sess
 import type { RequestContext, Router } from "./http.ts";
 import { type ActiveWebSession, activeWebSession, sessionCookie } from "./api/guard.ts";
 import { webSessionCredentials } from "../node_login.ts";
+import { sessionToJoin } from "../session_lookup.ts";
 import { webSessionHash } from "../revocations.ts";
 
 /** Largest JSON control frame accepted from the browser. */
@@ -213,8 +214,7 @@ async function joinSession(
   remoteAddr: string,
 ): Promise<void> {
   const id = url.searchParams.get("session_id") ?? "";
-  const live = deps.hub.get(id);
-  if (!live) throw new NotFound(`No live session "${id}"; it may have ended.`);
+  const live = await sessionToJoin(deps, session.proof, id);
   const identity = session.identity;
   if (live.info.user !== identity.user && !identity.permissions.includes("sessions.join")) {
     throw new AccessDenied("You may not join other users' sessions.");

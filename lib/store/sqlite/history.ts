@@ -16,6 +16,7 @@ import type {
   RevocationStore,
   SecretHash,
   SessionFilter,
+  SessionParty,
   SessionRecord,
   SessionStore,
 } from "../store.ts";
@@ -46,6 +47,9 @@ function toSession(r: Row): SessionRecord {
     cols: num(r.term_cols),
     rows: num(r.term_rows),
     recordingPath: str(r.recording_path),
+    proxyId: optStr(r.proxy_id),
+    heartbeat: optNum(r.heartbeat),
+    parties: json<SessionParty[]>(r.parties),
   };
 }
 
@@ -58,8 +62,8 @@ export class SqliteSessions implements SessionStore {
       return explainConstraints(() => {
         const r = this.db.get(
           `INSERT INTO sessions (id, user, login, node, kind, started, term_cols, term_rows,
-           recording_path)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+           recording_path, proxy_id, heartbeat)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
           s.id,
           s.user,
           s.login,
@@ -69,6 +73,8 @@ export class SqliteSessions implements SessionStore {
           s.cols,
           s.rows,
           s.recordingPath,
+          s.proxyId,
+          s.started,
         );
         return toSession(r!);
       }, { unique: `Cannot record session "${s.id}": that id exists` });
@@ -103,6 +109,35 @@ export class SqliteSessions implements SessionStore {
           active: filter.activeOnly ? 1 : 0,
           limit: clampLimit(filter.limit, 100),
         },
+      ).map(toSession)
+    );
+  }
+
+  heartbeat(
+    proxyId: string,
+    live: { id: string; parties: SessionParty[] }[],
+    now: number,
+  ): Promise<void> {
+    return this.gate(() => {
+      for (const session of live) {
+        // Only the owner's word counts, and only for a session still live.
+        this.db.run(
+          `UPDATE sessions SET heartbeat = ?, parties = ?
+           WHERE id = ? AND proxy_id = ? AND ended IS NULL`,
+          now,
+          JSON.stringify(session.parties),
+          session.id,
+          proxyId,
+        );
+      }
+    });
+  }
+
+  listStale(time: number): Promise<SessionRecord[]> {
+    return this.gate(() =>
+      this.db.all(
+        "SELECT * FROM sessions WHERE ended IS NULL AND coalesce(heartbeat, started) < ?",
+        time,
       ).map(toSession)
     );
   }
@@ -176,6 +211,7 @@ function toRevocation(r: Row): Revocation {
     id: num(r.id),
     user: str(r.user),
     webSessionHash: optStr(r.web_session_hash) as SecretHash | null,
+    sessionId: optStr(r.session_id),
     reason: str(r.reason),
     created: num(r.created),
   };
@@ -189,10 +225,11 @@ export class SqliteRevocations implements RevocationStore {
     return this.gate(() =>
       toRevocation(
         this.db.get(
-          `INSERT INTO revocations (user, web_session_hash, reason, created)
-           VALUES (?, ?, ?, ?) RETURNING *`,
+          `INSERT INTO revocations (user, web_session_hash, session_id, reason, created)
+           VALUES (?, ?, ?, ?, ?) RETURNING *`,
           r.user,
           r.webSessionHash,
+          r.sessionId,
           r.reason,
           r.created,
         )!,

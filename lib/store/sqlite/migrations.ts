@@ -153,6 +153,18 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    description:
+      "live-session trackers (owning proxy, heartbeat, parties) and session-scoped revocations",
+    up: `
+      ALTER TABLE sessions ADD COLUMN proxy_id TEXT;
+      ALTER TABLE sessions ADD COLUMN heartbeat INTEGER;
+      ALTER TABLE sessions ADD COLUMN parties TEXT NOT NULL DEFAULT '[]';
+      CREATE INDEX sessions_live ON sessions (ended, heartbeat);
+      ALTER TABLE revocations ADD COLUMN session_id TEXT;
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

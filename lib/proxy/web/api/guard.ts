@@ -83,7 +83,12 @@ export function withSession(
 ): Handler {
   return async (request, context) => {
     const authorization = request.headers.get("authorization");
-    if (authorization?.startsWith(CERT_AUTH_PREFIX) && request.method === "GET") {
+    // A signed request carries no cookie, so no CSRF token either: its
+    // signature covers the method and path. Reads, and DELETE (ending a session).
+    if (
+      authorization?.startsWith(CERT_AUTH_PREFIX) &&
+      (request.method === "GET" || request.method === "DELETE")
+    ) {
       const path = context.url.pathname + context.url.search;
       const session = await certRequestSession(auth, authorization, request.method, path);
       checkPermission(session, permission);

@@ -124,26 +124,47 @@ export function resourceRoutes(
     `${site}/sessions`,
     withSession(auth, async (_request, { session, params }) => {
       checkCluster(params.cluster);
-      const canJoinAll = session.identity.permissions.includes("sessions.join");
+      // Every proxy's sessions, from auth's trackers; this proxy's own with
+      // their parties and size as they are now.
+      const [tracked, reachable] = await Promise.all([
+        auth.listLiveSessions(session.proof),
+        auth.listNodes(session.proof),
+      ]);
       // A peer types on the node, so it needs the session's login there (as the join does).
-      const reachable = await auth.listNodes(session.proof);
       const mayType = (node: string, login: string) =>
         reachable.some((n) => n.name === node && n.logins.includes(login));
-      const items = hub.list()
-        .filter((s) => canJoinAll || s.user === session.identity.user)
-        .map((s) => ({
-          id: s.id,
-          user: s.user,
-          login: s.login,
-          node: s.node,
-          kind: s.kind,
-          started: s.started.toISOString(),
-          cols: s.cols,
-          rows: s.rows,
-          parties: s.parties.map(({ user, mode }) => ({ user, mode })),
-          join_modes: mayType(s.node, s.login) ? ["observer", "peer"] : ["observer"],
-        }));
+      const items = tracked.map((record) => {
+        const here = hub.get(record.id)?.describe();
+        return {
+          id: record.id,
+          user: record.user,
+          login: record.login,
+          node: record.node,
+          kind: record.kind,
+          proxy: record.proxyId,
+          started: new Date(record.started).toISOString(),
+          cols: here?.cols ?? record.cols,
+          rows: here?.rows ?? record.rows,
+          parties: here?.parties.map(({ user, mode }) => ({ user, mode })) ?? record.parties,
+          // Joining goes through the proxy that runs the session.
+          join_modes: !here
+            ? []
+            : mayType(record.node, record.login)
+            ? ["observer", "peer"]
+            : ["observer"],
+        };
+      });
       return json({ items });
+    }),
+  );
+
+  router.on(
+    "DELETE",
+    `${site}/sessions/:id`,
+    withSession(auth, async (_request, { session, params }) => {
+      checkCluster(params.cluster);
+      await auth.endSession(session.proof, params.id);
+      return json({ ok: true });
     }),
   );
 
