@@ -22,7 +22,9 @@ import { SqliteStore } from "./store/sqlite.ts";
 import { LocalAuthService } from "./auth/local.ts";
 import type { AuthService } from "./auth/service.ts";
 import { type AuthApiServer, startAuthApi } from "./auth/api/server.ts";
-import { AuthApiClient, connectRemoteAuth } from "./auth/api/client.ts";
+import { type ApiIdentity, AuthApiClient, connectRemoteAuth } from "./auth/api/client.ts";
+import { generateTlsKeyPair } from "./tls/cluster_ca.ts";
+import { type PeerServer, startPeerServer } from "./proxy/peer/server.ts";
 import {
   identityFile,
   joinCluster,
@@ -77,6 +79,8 @@ export interface ProxyRole {
   hub: SessionHub;
   /** The proxy's SSH host public key line. */
   hostPublicKey: string;
+  /** A renewed cluster identity, for the peer listener and peer links. */
+  useIdentity(identity: ApiIdentity): void;
   stop(): Promise<void>;
 }
 
@@ -242,6 +246,17 @@ export async function startAuthRole(
   };
 }
 
+/** A cluster identity for the proxy beside auth, issued at each start (it never leaves). */
+async function localIdentity(auth: LocalAuthService, proxyId: string): Promise<ApiIdentity> {
+  const keys = await generateTlsKeyPair();
+  const cert = await auth.tlsCa.issue({
+    publicKey: keys.publicKey,
+    name: { kind: "proxy", id: proxyId },
+    ttlMs: 365 * 86_400_000,
+  });
+  return { cert, key: keys.privateKey, ca: auth.tlsCa.certPem };
+}
+
 /** The proxy id an identity certificate names (its CN). */
 function identityId(identity: LoadedIdentity): string {
   const cn = new X509Certificate(identity.cert).subject.split("\n").find((l) =>
@@ -256,7 +271,14 @@ function identityId(identity: LoadedIdentity): string {
  */
 async function connectToAuth(
   options: { config: Config; dataDir: string; log: Logger; connection: AuthConnection },
-): Promise<{ auth: AuthService; proxyId: string; close(): void }> {
+): Promise<{
+  auth: AuthService;
+  proxyId: string;
+  identity: LoadedIdentity;
+  /** Renewed identities go here from now on. */
+  onRenewed(listener: (identity: LoadedIdentity) => void): void;
+  close(): void;
+}> {
   const { config, dataDir, log, connection } = options;
   if (connection.servers.length === 0) {
     throw new BadRequest(
@@ -299,10 +321,19 @@ async function connectToAuth(
     api.close();
     throw error;
   });
-  const stopRenewing = keepRenewed({ api, identity, path, log: log.child("identity") });
+  let listener: (identity: LoadedIdentity) => void = () => {};
+  const stopRenewing = keepRenewed({
+    api,
+    identity,
+    path,
+    log: log.child("identity"),
+    onRenewed: (renewed) => listener(renewed),
+  });
   return {
     auth,
     proxyId: identityId(identity),
+    identity,
+    onRenewed: (next) => listener = next,
     close() {
       stopRenewing();
       api.close();
@@ -321,6 +352,8 @@ export async function startProxyRole(options: {
   /** True when the proxy has its own process and uploads its recordings. */
   uploadRecordings: boolean;
   proxyId: string;
+  /** The proxy's cluster identity: its peer listener presents it, its peer links use it. */
+  identity: ApiIdentity;
 }): Promise<ProxyRole> {
   const { config, dataDir, log, auth } = options;
   const tls = await loadTlsMaterial({
@@ -348,6 +381,7 @@ export async function startProxyRole(options: {
     log: log.child("session"),
     recordings,
     proxyId: options.proxyId,
+    peer: { proxyId: options.proxyId, identity: options.identity },
     recordInput: config.recording.record_input,
     dialTimeoutMs: config.proxy.dial_timeout,
   };
@@ -361,7 +395,15 @@ export async function startProxyRole(options: {
   const sshAddr = parseHostPort(config.proxy.ssh_listen_addr)!;
   let ssh: SshServer | undefined;
   let web: WebServer | undefined;
+  let peer: PeerServer | undefined;
   try {
+    peer = await startPeerServer({
+      ...parseHostPort(config.proxy.peer_listen_addr)!,
+      cluster: auth.cluster,
+      identity: options.identity,
+      deps,
+      log: log.child("peer"),
+    });
     ssh = startSshServer({
       ...sshAddr,
       hostKey: hostKey.privateKey,
@@ -407,6 +449,7 @@ export async function startProxyRole(options: {
       id: options.proxyId,
       publicAddr: config.proxy.public_addr ?? `${here}:${web.addr.port}`,
       sshPublicAddr: config.proxy.ssh_public_addr ?? `${here}:${ssh.addr.port}`,
+      peerAddr: config.proxy.peer_public_addr ?? `${here}:${peer.addr.port}`,
     });
   } catch (error) {
     stopFollowing();
@@ -414,20 +457,25 @@ export async function startProxyRole(options: {
     recordings.close();
     await web?.shutdown();
     await ssh?.shutdown();
+    await peer?.close();
     throw error;
   }
-  const [webServer, sshServer] = [web, ssh];
+  const [webServer, sshServer, peerServer] = [web, ssh, peer];
   return {
     web: webServer,
     ssh: sshServer,
     tls,
     hub,
     hostPublicKey: hostKey.publicKey,
+    useIdentity(identity) {
+      deps.peer = { proxyId: options.proxyId, identity };
+      peerServer.useIdentity(identity);
+    },
     async stop() {
       stopFollowing();
       stopBeating();
       await hub.endAll("postern is shutting down; reconnect in a moment.");
-      await Promise.all([webServer.shutdown(), sshServer.shutdown()]);
+      await Promise.all([webServer.shutdown(), sshServer.shutdown(), peerServer.close()]);
       recordings.close();
     },
   };
@@ -449,14 +497,16 @@ export async function startPostern(options: StartOptions): Promise<Postern> {
     })
     : undefined;
   let proxy: ProxyRole | undefined;
-  let remote: { close(): void } | undefined;
+  let remote: Awaited<ReturnType<typeof connectToAuth>> | undefined;
   try {
     if (roles.has("proxy")) {
       let auth: AuthService;
       let proxyId: string;
+      let identity: ApiIdentity;
       if (authRole) {
         auth = authRole.auth;
         proxyId = localProxyId;
+        identity = await localIdentity(authRole.auth, proxyId);
       } else {
         const connected = await connectToAuth({
           config,
@@ -465,7 +515,7 @@ export async function startPostern(options: StartOptions): Promise<Postern> {
           connection: options.authConnection ?? { servers: config.proxy.auth_servers },
         });
         remote = connected;
-        ({ auth, proxyId } = connected);
+        ({ auth, proxyId, identity } = connected);
       }
       proxy = await startProxyRole({
         config,
@@ -475,7 +525,10 @@ export async function startPostern(options: StartOptions): Promise<Postern> {
         recordingDir: authRole ? authRole.auth.recordingDir : join(dataDir, "recordings"),
         uploadRecordings: !authRole,
         proxyId,
+        identity,
       });
+      const started = proxy;
+      remote?.onRenewed((renewed) => started.useIdentity(renewed));
     }
     if (authRole) await bootstrapAdmin(authRole.auth, log);
   } catch (error) {

@@ -119,6 +119,7 @@ export class Joins {
         id,
         publicAddr: request.publicAddr ?? "",
         sshPublicAddr: request.sshPublicAddr ?? "",
+        peerAddr: null,
         lastSeen: this.now(),
       });
     }

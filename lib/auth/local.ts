@@ -64,6 +64,7 @@ import type {
   NewWebSession,
   NodeView,
   ProxyRegistration,
+  SessionLocation,
   TotpEnrollment,
   UserProof,
   UserView,
@@ -748,6 +749,19 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       activeOnly: true,
       limit: 10_000,
     });
+  }
+
+  async locateSession(proof: UserProof, id: string): Promise<SessionLocation | null> {
+    const session = (await this.listLiveSessions(proof)).find((s) => s.id === id);
+    if (!session?.proxyId) return null;
+    const proxy = await this.#store.proxies.get(session.proxyId);
+    return {
+      proxyId: session.proxyId,
+      peerAddr: proxy?.peerAddr ?? null,
+      user: session.user,
+      node: session.node,
+      login: session.login,
+    };
   }
 
   async endSession(proof: UserProof, id: string): Promise<void> {

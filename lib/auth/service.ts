@@ -250,6 +250,11 @@ export interface AuthService {
    * its proxy closes it and every party is told who ended it.
    */
   endSession(proof: UserProof, id: string): Promise<void>;
+  /**
+   * Where a live session the proof's user may see runs: its proxy and that
+   * proxy's peer address; null when there is no such session.
+   */
+  locateSession(proof: UserProof, id: string): Promise<SessionLocation | null>;
   /** Recordings the proof's user may replay (their own, or all with "sessions.replay"), newest first. */
   listRecordings(proof: UserProof, filter: { limit?: number }): Promise<SessionRecord[]>;
   /** One recording the proof's user may replay; NotFound / AccessDenied otherwise. */
@@ -271,6 +276,15 @@ export interface AuthService {
   adminAs(proof: UserProof): AuthAdmin;
 }
 
+/** Where a live session runs, for joining it from another proxy. */
+export interface SessionLocation {
+  proxyId: string;
+  peerAddr: string | null;
+  user: string;
+  node: string;
+  login: string;
+}
+
 /** Where users reach a proxy. */
 export interface ProxyRegistration {
   id: string;
@@ -278,6 +292,8 @@ export interface ProxyRegistration {
   publicAddr: string;
   /** `host:port` of its SSH listener as users reach it. */
   sshPublicAddr: string;
+  /** `host:port` other proxies reach its peer listener at. */
+  peerAddr: string | null;
 }
 
 /** An invite link for a user. */

@@ -97,6 +97,14 @@ export const configSchema = object("postern configuration", {
       100000,
     ),
     failure_window: duration("The window of max_failures_per_address.", "10m"),
+    peer_listen_addr: hostPort(
+      "Listener (mutual TLS) through which other proxies join this proxy's live sessions.",
+      "0.0.0.0:3021",
+    ),
+    peer_public_addr: optionalStr(
+      "host:port other proxies reach the peer listener at (default <hostname>:<peer port>).",
+      "host:port",
+    ),
     auth_servers: list(
       "Auth API addresses (host:port) of the auth servers, for a proxy run with --roles proxy; any that answers is used.",
       hostPort("An auth server's Auth API address.", ""),

@@ -17,6 +17,7 @@ import { LiveSession, type PartySink, type SessionHub } from "../session/hub.ts"
 import { AsciicastRecorder } from "../session/recorder.ts";
 import type { LiveConnections } from "./revocations.ts";
 import type { ProxyRecordings } from "./recordings.ts";
+import type { PeerAccess } from "./session_lookup.ts";
 import type { SecretHash } from "../store/store.ts";
 import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
 import type { HostKeyVerifier } from "../sshclient/mod.ts";
@@ -45,6 +46,8 @@ export interface NodeSessionDeps {
   recordings: ProxyRecordings;
   /** This proxy's id, which auth's session trackers name as the owner. */
   proxyId: string;
+  /** This proxy's cluster identity, to join sessions other proxies run. */
+  peer?: PeerAccess;
   recordInput: boolean;
   dialTimeoutMs: number;
 }

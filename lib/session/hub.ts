@@ -161,6 +161,19 @@ export class LiveSession {
     this.parties.clear();
   }
 
+  /**
+   * An event as the proxy that runs the session reported it, for a mirror of
+   * the session on another proxy: sizes follow, ends end, parties are told.
+   */
+  relay(event: SessionEvent): void {
+    if (event.type === "end") return this.end(event.exitCode, event.reason);
+    if (event.type === "resize") {
+      this.cols = event.cols;
+      this.rows = event.rows;
+    }
+    this.#notify(event);
+  }
+
   #notify(event: SessionEvent): void {
     for (const party of this.parties.values()) party.sink.notify?.(event);
   }

@@ -407,6 +407,8 @@ export interface ProxyRecord {
   publicAddr: string;
   /** `host:port` of its SSH listener as users reach it. */
   sshPublicAddr: string;
+  /** `host:port` other proxies reach its peer listener at (to join its sessions). */
+  peerAddr: string | null;
   lastSeen: number;
 }
 

@@ -152,9 +152,14 @@ export class ClusterTlsCa {
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([
-          server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
-        ]),
+        new x509.ExtendedKeyUsageExtension(
+          // A proxy is a client of auth and a server to the other proxies (peer links).
+          server
+            ? [x509.ExtendedKeyUsage.serverAuth]
+            : options.name.kind === "proxy"
+            ? [x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth]
+            : [x509.ExtendedKeyUsage.clientAuth],
+        ),
         ...(server
           ? [
             new x509.SubjectAlternativeNameExtension([

@@ -77,6 +77,7 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
   const webPort = options.ports?.web ?? freePort();
   const sshPort = options.ports?.ssh ?? freePort();
   const authPort = options.ports?.auth ?? freePort();
+  const peerPort = freePort();
   const onlyAuth = options.args?.join(" ").includes("--roles auth") ?? false;
   const configPath = join(dataDir, "..", `postern-${webPort}.yaml`);
   await Deno.writeTextFile(
@@ -90,6 +91,8 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
       `  ssh_listen_addr: 127.0.0.1:${sshPort}`,
       `  public_addr: 127.0.0.1:${webPort}`,
       `  ssh_public_addr: 127.0.0.1:${sshPort}`,
+      `  peer_listen_addr: 127.0.0.1:${peerPort}`,
+      `  peer_public_addr: 127.0.0.1:${peerPort}`,
       options.extraConfig ?? "",
     ].join("\n"),
   );

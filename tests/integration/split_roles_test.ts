@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { eventually, launchBrowser } from "../helpers/browser.ts";
 import { proxyJoinToken, startCluster } from "../helpers/cluster.ts";
 import { identityOptions, spawnSsh, waitForAudit, writeSshConfig } from "../helpers/gateway.ts";
+import type { TestIdentity } from "../helpers/cluster.ts";
 import { runPostern, startPosternProcess } from "../helpers/postern.ts";
 import { freePort } from "../helpers/ports.ts";
 import { defaultSshOptions, runSsh } from "../helpers/sshd.ts";
@@ -435,6 +436,7 @@ Deno.test("live sessions: listed from every proxy, ended from any, and ended whe
   const seen = new Set<unknown>();
 
   let ssh: ReturnType<typeof spawnSsh>;
+  let joiners: ReturnType<typeof spawnSsh>[] = [];
   let id = "";
   await t.step("a session on proxy A is listed through proxy B, with its proxy", async () => {
     ssh = onProxyA();
@@ -442,7 +444,41 @@ Deno.test("live sessions: listed from every proxy, ended from any, and ended whe
     const listed = (await sessionsOnB()).find((s) => s.id === id);
     assert.ok(listed, "proxy B lists proxy A's session");
     assert.match(listed.proxy, /^127\.0\.0\.1:\d+-/);
-    assert.deepEqual(listed.join_modes, [], "joining goes through proxy A");
+    assert.deepEqual(listed.join_modes, ["observer", "peer"]);
+  });
+
+  await t.step("joined through proxy B as observer and as peer, over the peer link", async () => {
+    await ssh.type("typed-by-owner\n");
+    await ssh.stdout.waitFor(/typed-by-owner/);
+    const join = (mode: string, who: TestIdentity) =>
+      spawnSsh([
+        ...defaultSshOptions,
+        ...identityOptions(who),
+        "-tt",
+        "-p",
+        String(cluster.proxies[1].sshPort),
+        "root@127.0.0.1",
+        `join ${id} ${mode}`,
+      ]);
+    const bobId = await cluster.login(bob);
+    const observer = join("observer", bobId);
+    await observer.stdout.waitFor(/typed-by-owner/, 10_000); // the scrollback
+    const peer = join("peer", bobId);
+    await peer.stderr.waitFor(/joined session .* as peer/, 10_000);
+    await peer.type("typed-by-peer\n");
+    await ssh.stdout.waitFor(/typed-by-peer/);
+    await observer.stdout.waitFor(/typed-by-peer/);
+    await observer.type("ignored-from-observer\n");
+    await ssh.type("after\n");
+    await observer.stdout.waitFor(/after/);
+    assert.doesNotMatch(ssh.stdout.text, /ignored-from-observer/);
+    const listed = (await sessionsOnB()).find((s) => s.id === id) as unknown as {
+      parties: { user: string; mode: string }[];
+    };
+    assert.ok(listed);
+    const joinEvent = await waitForAudit(cluster, "session.join", (e) => e.session_id === id);
+    assert.match(String(joinEvent.via), /^127\.0\.0\.1:\d+-/);
+    joiners = [observer, peer];
   });
 
   await t.step("an admin ends it through proxy B; the user sees who ended it", async () => {
@@ -455,6 +491,10 @@ Deno.test("live sessions: listed from every proxy, ended from any, and ended whe
     assert.equal(ended.status, 200, JSON.stringify(ended.body));
     await ssh.exited(10_000);
     assert.match(ssh.stderr.text + ssh.stdout.text, /session ended by bob/);
+    for (const joiner of joiners) {
+      await joiner.exited(10_000);
+      assert.match(joiner.stderr.text + joiner.stdout.text, /session ended by bob/);
+    }
     await waitForAudit(cluster, "session.terminate", (e) => e.session_id === id);
     await waitForAudit(cluster, "session.end", (e) => e.session_id === id);
   });

@@ -697,12 +697,18 @@ Deno.test("proxies: upsert registers and refreshes, list shows the most recent f
   await withDir(async (dir) => {
     const s = SqliteStore.open(dir);
     try {
-      const a = { id: "a", publicAddr: "a.example:3080", sshPublicAddr: "a.example:3023" };
+      const a = {
+        id: "a",
+        publicAddr: "a.example:3080",
+        sshPublicAddr: "a.example:3023",
+        peerAddr: "a.example:3021",
+      };
       await s.proxies.upsert({ ...a, lastSeen: T0 });
       await s.proxies.upsert({
         id: "b",
         publicAddr: "b:3080",
         sshPublicAddr: "b:3023",
+        peerAddr: null,
         lastSeen: T0 + 1,
       });
       assert.deepEqual((await s.proxies.list()).map((p) => p.id), ["b", "a"]);

@@ -142,6 +142,7 @@ const PLAIN_CALLS = [
   "heartbeatSessions",
   "listLiveSessions",
   "endSession",
+  "locateSession",
   "listRecordings",
   "getRecording",
   "revocationsSince",

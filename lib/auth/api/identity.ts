@@ -155,6 +155,8 @@ export function keepRenewed(options: {
   identity: LoadedIdentity;
   path: string;
   log: Logger;
+  /** Called with each renewed identity (the peer listener presents it too). */
+  onRenewed?: (identity: LoadedIdentity) => void;
 }): () => void {
   let current = options.identity;
   let timer: ReturnType<typeof setTimeout>;
@@ -173,6 +175,7 @@ export function keepRenewed(options: {
       current = { cert: issued.cert, ca: issued.ca, key: keys.privateKey, expires: issued.expires };
       await writeIdentity(options.path, current);
       options.api.useIdentity(current);
+      options.onRenewed?.(current);
       options.log.info("renewed the cluster identity", { expires: current.expires.toISOString() });
       schedule((current.expires.getTime() - Date.now()) / 2);
     } catch (error) {

@@ -72,6 +72,7 @@ const PROXY_CALLS: ReadonlySet<string> = new Set<keyof AuthService>([
   "heartbeatSessions",
   "listLiveSessions",
   "endSession",
+  "locateSession",
   "listRecordings",
   "getRecording",
   "revocationsSince",

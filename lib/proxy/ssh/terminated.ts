@@ -8,11 +8,10 @@
  */
 
 import type { ServerChannel, Session } from "ssh2";
-import { AccessDenied } from "../../errors.ts";
 import type { NodeSession, NodeSessionDeps, OwnerSink, SessionRequest } from "../node_session.ts";
 import { startNodeSession } from "../node_session.ts";
 import { nodeLoginCredentials } from "../node_login.ts";
-import { sessionToJoin } from "../session_lookup.ts";
+import { joinTarget } from "../session_lookup.ts";
 import type { PartyMode, PartySink } from "../../session/hub.ts";
 import type { Authenticated } from "./authenticate.ts";
 import { failChannel, userMessage } from "./messages.ts";
@@ -178,22 +177,9 @@ async function runJoin(
 ): Promise<void> {
   try {
     const [id, requested = "observer"] = args;
-    const live = await sessionToJoin(deps, who.proof, id ?? "");
-    const own = live.info.user === who.identity.user;
-    if (!own && !who.identity.permissions.includes("sessions.join")) {
-      throw new AccessDenied(`You may not join other users' sessions.`);
-    }
-    if (requested !== "observer" && requested !== "peer") {
-      throw new AccessDenied(`Join mode "${requested}" is not observer or peer.`);
-    }
-    let mode: PartyMode = requested;
-    if (mode === "peer") {
-      await deps.auth.authorizeNode(who.proof, live.info.node, live.info.login).catch(() => {
-        throw new AccessDenied(
-          `You may only observe this session: your roles do not allow login "${live.info.login}" on "${live.info.node}".`,
-        );
-      });
-    }
+    const target = await joinTarget(deps, who.proof, who.identity, id ?? "", requested);
+    const { live } = target;
+    let mode: PartyMode = target.mode;
     const party = live.join(who.identity.user, mode, joinerSink(stream));
     stream.on("close", () => live.leave(party.id));
     await deps.auth.audit({

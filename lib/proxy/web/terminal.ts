@@ -16,11 +16,11 @@ import type { Config } from "../../config/config.ts";
 import { AccessDenied, BadRequest, NotFound, PosternError, Unauthenticated } from "../../errors.ts";
 import type { NodeSessionDeps, OwnerSink } from "../node_session.ts";
 import { startNodeSession } from "../node_session.ts";
-import type { LiveSession, PartyMode, PartySink, SessionEvent } from "../../session/hub.ts";
+import type { LiveSession, PartySink, SessionEvent } from "../../session/hub.ts";
 import type { RequestContext, Router } from "./http.ts";
 import { type ActiveWebSession, activeWebSession, sessionCookie } from "./api/guard.ts";
 import { webSessionCredentials } from "../node_login.ts";
-import { sessionToJoin } from "../session_lookup.ts";
+import { joinTarget } from "../session_lookup.ts";
 import { webSessionHash } from "../revocations.ts";
 
 /** Largest JSON control frame accepted from the browser. */
@@ -214,23 +214,14 @@ async function joinSession(
   remoteAddr: string,
 ): Promise<void> {
   const id = url.searchParams.get("session_id") ?? "";
-  const live = await sessionToJoin(deps, session.proof, id);
   const identity = session.identity;
-  if (live.info.user !== identity.user && !identity.permissions.includes("sessions.join")) {
-    throw new AccessDenied("You may not join other users' sessions.");
-  }
-  const requested = url.searchParams.get("mode") ?? "observer";
-  if (requested !== "observer" && requested !== "peer") {
-    throw new BadRequest(`Join mode "${requested}" is not observer or peer.`);
-  }
-  const mode: PartyMode = requested;
-  if (mode === "peer") {
-    await deps.auth.authorizeNode(session.proof, live.info.node, live.info.login).catch(() => {
-      throw new AccessDenied(
-        `You may only observe: your roles do not allow login "${live.info.login}" on "${live.info.node}".`,
-      );
-    });
-  }
+  const { live, mode } = await joinTarget(
+    deps,
+    session.proof,
+    identity,
+    id,
+    url.searchParams.get("mode") ?? "observer",
+  );
   sendJson(socket, { type: "session", id, node: live.info.node, login: live.info.login, mode });
   sendJson(socket, { type: "resize", cols: live.cols, rows: live.rows });
   const party = live.join(identity.user, mode, socketSink(socket, () => live));

@@ -163,6 +163,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN parties TEXT NOT NULL DEFAULT '[]';
       CREATE INDEX sessions_live ON sessions (ended, heartbeat);
       ALTER TABLE revocations ADD COLUMN session_id TEXT;
+      ALTER TABLE proxies ADD COLUMN peer_addr TEXT;
     `,
   },
 ];

@@ -212,6 +212,7 @@ function toProxy(r: Row): ProxyRecord {
     id: str(r.id),
     publicAddr: str(r.public_addr),
     sshPublicAddr: str(r.ssh_public_addr),
+    peerAddr: optStr(r.peer_addr),
     lastSeen: num(r.last_seen),
   };
 }
@@ -223,12 +224,15 @@ export class SqliteProxies implements ProxyStore {
   upsert(p: ProxyRecord): Promise<void> {
     return this.gate(() => {
       this.db.run(
-        `INSERT INTO proxies (id, public_addr, ssh_public_addr, last_seen) VALUES (?, ?, ?, ?)
+        `INSERT INTO proxies (id, public_addr, ssh_public_addr, peer_addr, last_seen)
+         VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET public_addr = excluded.public_addr,
-           ssh_public_addr = excluded.ssh_public_addr, last_seen = excluded.last_seen`,
+           ssh_public_addr = excluded.ssh_public_addr, peer_addr = excluded.peer_addr,
+           last_seen = excluded.last_seen`,
         p.id,
         p.publicAddr,
         p.sshPublicAddr,
+        p.peerAddr,
         p.lastSeen,
       );
     });

@@ -146,12 +146,8 @@ export function resourceRoutes(
           cols: here?.cols ?? record.cols,
           rows: here?.rows ?? record.rows,
           parties: here?.parties.map(({ user, mode }) => ({ user, mode })) ?? record.parties,
-          // Joining goes through the proxy that runs the session.
-          join_modes: !here
-            ? []
-            : mayType(record.node, record.login)
-            ? ["observer", "peer"]
-            : ["observer"],
+          // From any proxy: another proxy's session is joined over the peer link.
+          join_modes: mayType(record.node, record.login) ? ["observer", "peer"] : ["observer"],
         };
       });
       return json({ items });
