@@ -156,6 +156,8 @@ export async function startPostern(
         proxyHostNames(config),
       ),
       maxConnections: config.proxy.max_connections,
+      loginGraceMs: config.proxy.login_grace_time,
+      maxUnauthenticatedPerAddress: config.proxy.max_unauthenticated_per_address,
       log: log.child("ssh"),
       onClient: createGateway(deps),
     });

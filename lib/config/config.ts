@@ -83,6 +83,16 @@ export const configSchema = object("postern configuration", {
     dial_timeout: duration("How long to wait for a node to answer.", "10s"),
     idle_timeout: duration("Close web terminals idle this long.", "30m"),
     max_connections: int("Simultaneous SSH connections accepted.", 1000, 1, 100000),
+    login_grace_time: duration(
+      "An SSH connection not authenticated this long after it connected is closed (like sshd's LoginGraceTime).",
+      "30s",
+    ),
+    max_unauthenticated_per_address: int(
+      "SSH connections one address (an IPv6 /64) may hold before they authenticate; more are closed at once.",
+      20,
+      1,
+      100000,
+    ),
     max_failures_per_address: int(
       "Failed credential checks (logins, invites, password changes) one address may make per failure_window before it gets 429.",
       30,
