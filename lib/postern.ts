@@ -28,6 +28,7 @@ import { tunnelRoute } from "./proxy/web/tunnel.ts";
 import { serveRawTunnel } from "./proxy/web/raw_tunnel.ts";
 import { TUNNEL_ALPN } from "./net/tunnel_protocol.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
+import { checkOpenFileLimit } from "./proxy/file_limit.ts";
 
 /** A running postern process. */
 export interface Postern {
@@ -116,6 +117,7 @@ export async function startPostern(
     publicHost: publicHost(config),
     log,
   });
+  checkOpenFileLimit(config.proxy.max_connections, log);
   const hostKey = await loadOrCreateHostKey(dataDir, log);
   const { auth, close: closeAuth } = await openAuth({ config, dataDir, log });
   const abandoned = await auth.endAbandonedSessions("proxy restarted");
@@ -166,7 +168,9 @@ export async function startPostern(
       cert: tls.cert,
       key: tls.key,
       log: log.child("web"),
-      notReadyReason: () => auth.notReadyReason(),
+      notReadyReason: async () =>
+        ssh?.health.notAcceptingReason() ?? web?.health?.notAcceptingReason() ??
+          await auth.notReadyReason(),
       routes(router) {
         pingRoute(router, {
           cluster: auth.cluster,

@@ -12,6 +12,7 @@
 import ssh2 from "ssh2";
 import type { Connection } from "ssh2";
 import type { Socket } from "node:net";
+import { acceptForever, AcceptHealth } from "../../net/accept.ts";
 import { denoConnDuplex } from "../../net/conn_duplex.ts";
 import { installFastCiphers, reusePacketBuffers } from "../../net/ssh2_crypto.ts";
 import type { Logger } from "../../log.ts";
@@ -49,6 +50,8 @@ export interface SshServerOptions {
 /** A running SSH server. */
 export interface SshServer {
   addr: Deno.NetAddr;
+  /** Whether the listener is accepting (for /readyz). */
+  health: AcceptHealth;
   /** Stops accepting and closes every open connection. */
   shutdown(): Promise<void>;
 }
@@ -98,13 +101,18 @@ export function startSshServer(options: SshServerOptions): SshServer {
   const unauthenticated = new UnauthenticatedConnections(options);
   const tooMany = new ThrottledLog(options.log);
   const tooManyFromOne = new ThrottledLog(options.log);
-  const accepting = (async () => {
-    for await (const conn of listener) {
+  let stopping = false;
+  const health = new AcceptHealth("SSH");
+  const accepting = acceptForever(listener, {
+    health,
+    log: options.log,
+    stopping: () => stopping,
+    onConn(conn) {
       const remote = conn.remoteAddr as Deno.NetAddr;
       if (open.size >= options.maxConnections) {
         tooMany.warn("too many SSH connections; refusing", { limit: options.maxConnections });
         conn.close();
-        continue;
+        return;
       }
       if (!unauthenticated.admits(remote.hostname)) {
         tooManyFromOne.warn("too many unauthenticated SSH connections from one address; refusing", {
@@ -112,7 +120,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
           limit: options.maxUnauthenticatedPerAddress,
         });
         conn.close();
-        continue;
+        return;
       }
       open.add(conn);
       try {
@@ -129,16 +137,14 @@ export function startSshServer(options: SshServerOptions): SshServer {
         open.delete(conn);
         conn.close();
       }
-    }
-  })().catch((error) => {
-    if (!(error instanceof Deno.errors.BadResource)) {
-      options.log.error("ssh listener failed", { error: String(error) });
-    }
+    },
   });
 
   return {
     addr: listener.addr,
+    health,
     async shutdown() {
+      stopping = true;
       try {
         listener.close();
       } catch { /* already closed */ }

@@ -9,6 +9,7 @@
 
 import { Unavailable } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
+import type { AcceptHealth } from "../../net/accept.ts";
 import { serveAsset } from "./assets.ts";
 import {
   errorResponse,
@@ -47,6 +48,11 @@ export interface WebServer {
   shutdown(): Promise<void>;
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
+  /**
+   * Whether the listener is accepting (for /readyz); absent on the plain
+   * `Deno.serve` fallback, whose accept loop is Deno's own.
+   */
+  health?: AcceptHealth;
 }
 
 /** Builds the request handler; exported so tests can call it without a socket. */

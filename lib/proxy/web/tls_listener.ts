@@ -16,6 +16,7 @@
  */
 
 import type { Logger } from "../../log.ts";
+import { acceptForever, AcceptHealth } from "../../net/accept.ts";
 
 /** What `Deno.serve` calls for each request. */
 export type RequestHandler = (
@@ -56,6 +57,8 @@ export interface AlpnListenerOptions {
 /** A running listener. */
 export interface AlpnListener {
   addr: Deno.NetAddr;
+  /** Whether the listener is accepting (for /readyz). */
+  health: AcceptHealth;
   /** Resolves once the listener has stopped and every connection has ended. */
   finished: Promise<void>;
   /** Stops accepting, lets HTTP requests in flight finish, closes other connections. */
@@ -146,21 +149,16 @@ export function listenTlsWithAlpn(
     }
   };
 
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.TlsConn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (stopping || error instanceof Deno.errors.BadResource) return;
-        options.log.warn("cannot accept an HTTPS connection", { error: String(error) });
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        continue;
-      }
+  const health = new AcceptHealth("HTTPS");
+  const accepting = acceptForever(listener, {
+    health,
+    log: options.log,
+    stopping: () => stopping,
+    onConn(conn) {
       const task = dispatch(conn).finally(() => running.delete(task));
       running.add(task);
-    }
-  })();
+    },
+  });
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = () =>
@@ -187,7 +185,7 @@ export function listenTlsWithAlpn(
     })();
   const finished = accepting.then(() => shutdown());
 
-  return { addr: listener.addr, finished, shutdown };
+  return { addr: listener.addr, finished, shutdown, health };
 }
 
 /** How long shutdown waits for responses being sent. */
