@@ -22,6 +22,9 @@ import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
 import type { HostKeyVerifier } from "../sshclient/mod.ts";
 import { formatKeyLine } from "../sshcert/mod.ts";
 
+/** How long a node gets to close its connection once the proxy ends a session. */
+const NODE_CLOSE_GRACE_MS = 1_000;
+
 /** Owner output queued beyond this pauses reading from the node. */
 const OWNER_HIGH_WATER = 1 << 20;
 const OWNER_LOW_WATER = 256 << 10;
@@ -205,12 +208,21 @@ export async function startNodeSession(
     },
   });
   let endReason: string | undefined;
+  let closing = false;
   // Ends the whole connection to the node, not just the channel: sshd answers
-  // a channel close only once the command has exited.
+  // a channel close only once the command has exited. ssh2 reports the
+  // channel closed only once its output has been read, so output paused for
+  // a slow owner flows again (recorded, no longer delivered), and a node that
+  // does not answer the disconnect is cut off.
   const close = (reason?: string) => {
     endReason ??= reason;
+    if (closing) return;
+    closing = true;
     channel.close();
     client.end();
+    channel.resume();
+    const cutOff = setTimeout(() => client.destroy(), NODE_CLOSE_GRACE_MS);
+    channel.once("close", () => clearTimeout(cutOff));
   };
   const { promise: done, resolve: recorded } = Promise.withResolvers<void>();
   deps.hub.add(live, { terminate: close, done });
@@ -265,6 +277,7 @@ export async function startNodeSession(
 
   const deliver = (data: Uint8Array, toStderr: boolean) => {
     recorder.output(data);
+    if (closing) return;
     if (toStderr && owner.writeStderr) {
       owner.writeStderr(data);
       for (const party of live.parties.values()) if (party.sink !== owner) party.sink.write(data);
