@@ -168,6 +168,8 @@ export async function startPostern(
       cert: tls.cert,
       key: tls.key,
       log: log.child("web"),
+      headerTimeoutMs: config.proxy.request_header_timeout,
+      idleTimeoutMs: config.proxy.keep_alive_timeout,
       notReadyReason: async () =>
         ssh?.health.notAcceptingReason() ?? web?.health?.notAcceptingReason() ??
           await auth.notReadyReason(),

@@ -100,6 +100,14 @@ export const configSchema = object("postern configuration", {
       100000,
     ),
     failure_window: duration("The window of max_failures_per_address.", "10m"),
+    request_header_timeout: duration(
+      "An HTTPS connection whose first request head has not arrived this long after the TLS handshake is closed.",
+      "30s",
+    ),
+    keep_alive_timeout: duration(
+      "An HTTPS connection (HTTP/1.1 keep-alive or HTTP/2) with no request in progress this long is closed; WebSockets are not.",
+      "2m",
+    ),
   }),
   tls: object("HTTPS certificate; a self-signed one is generated when unset.", {
     cert_file: optionalStr("PEM certificate chain file.", "a file path"),

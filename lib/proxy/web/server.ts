@@ -38,6 +38,10 @@ export interface WebServerOptions {
    * clients then fall back to what HTTP offers.
    */
   protocols?: Record<string, ProtocolHandler>;
+  /** Closes a connection whose first request head has not arrived by then (tls_listener.ts). */
+  headerTimeoutMs?: number;
+  /** Closes a connection with no request in progress this long, WebSockets aside (tls_listener.ts). */
+  idleTimeoutMs?: number;
 }
 
 /** A running web server. */
