@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startPosternProcess } from "../helpers/postern.ts";
+import { startCluster } from "../helpers/cluster.ts";
 
 const HEADER_MS = 2_000;
 const IDLE_MS = 3_000;
@@ -81,4 +82,32 @@ Deno.test("HTTPS connections are closed after a half-sent head and when idle", a
   });
 
   assert.doesNotMatch(postern.logs(), /internal error|uncaught|unhandled/);
+});
+
+Deno.test("a web terminal's WebSocket outlives the keep-alive timeout", async () => {
+  await using cluster = await startCluster({ extraConfig: `  keep_alive_timeout: ${IDLE_MS}ms` });
+  const alice = await cluster.createUser("alice", { logins: ["root"] });
+  const web = await cluster.webLogin(alice);
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: cluster.postern.webPort,
+    caCerts: [await Deno.readTextFile(join(cluster.postern.dataDir, "tls", "cert.pem"))],
+    alpnProtocols: ["http/1.1"],
+  });
+  const host = `127.0.0.1:${cluster.postern.webPort}`;
+  const query = `node=saturn&login=root&csrf=${encodeURIComponent(web.csrf)}`;
+  await conn.write(new TextEncoder().encode(
+    `GET /v1/webapi/sites/postern/connect?${query} HTTP/1.1\r\n` +
+      `Host: ${host}\r\nOrigin: https://${host}\r\nCookie: ${web.cookie}\r\n` +
+      "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+  ));
+  const closed = readUntilClosed(conn);
+  const outcome = await Promise.race([
+    closed.then(({ text }) => `closed: ${text.slice(0, 200)}`),
+    new Promise((resolve) => setTimeout(() => resolve("open"), IDLE_MS + SLACK_MS)),
+  ]);
+  assert.equal(outcome, "open");
+  conn.close();
+  await closed;
 });
