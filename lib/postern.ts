@@ -137,6 +137,8 @@ export async function startPostern(
     log: log.child("session"),
     dataDir,
     recordInput: config.recording.record_input,
+    maxRecordingBytes: config.recording.max_bytes_per_session,
+    minFreeBytes: config.recording.min_free_bytes,
     dialTimeoutMs: config.proxy.dial_timeout,
   };
   const tunnelDeps = {

@@ -8,9 +8,11 @@
 import { parse as parseYaml } from "yaml";
 import {
   bool,
+  byteSize,
   ConfigError,
   duration,
   type Field,
+  formatBytes,
   formatDuration,
   hostPort,
   int,
@@ -130,6 +132,14 @@ export const configSchema = object("postern configuration", {
   }),
   recording: object("Session recording.", {
     record_input: bool("Also record what users type (passwords typed at prompts too).", false),
+    max_bytes_per_session: byteSize(
+      "A session whose recording reaches this size is ended (0: no limit).",
+      "1gb",
+    ),
+    min_free_bytes: byteSize(
+      "New sessions are refused while the recordings directory's disk has less free space than this.",
+      "100mb",
+    ),
   }),
   roles: list("Roles in addition to the built-in admin, access and auditor.", role),
   nodes: list("Nodes declared here in addition to those added with `postern nodes add`.", node),
@@ -221,6 +231,7 @@ function renderDefault(field: Field<unknown>): string {
   const value = field.defaultValue;
   if (value === undefined || value === "") return "";
   if (field.form.startsWith("a duration")) return `\`${formatDuration(value as number)}\``;
+  if (field.form.startsWith("a size")) return `\`${formatBytes(value as number)}\``;
   if (Array.isArray(value) && value.length === 0) return "";
   if (typeof value === "object" && Object.keys(value as object).length === 0) return "";
   return `\`${String(value)}\``;

@@ -15,7 +15,7 @@ import { parseHostPort } from "../config/schema.ts";
 import { Unavailable } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { LiveSession, type PartySink, type SessionHub } from "../session/hub.ts";
-import { AsciicastRecorder } from "../session/recorder.ts";
+import { AsciicastRecorder, freeBytes, RecordingLimitReached } from "../session/recorder.ts";
 import type { LiveConnections } from "./revocations.ts";
 import type { SecretHash } from "../store/store.ts";
 import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
@@ -47,6 +47,10 @@ export interface NodeSessionDeps {
   log: Logger;
   dataDir: string;
   recordInput: boolean;
+  /** A session whose recording reaches this size is ended (0: no limit). */
+  maxRecordingBytes: number;
+  /** New sessions are refused while the recordings disk has less free space. */
+  minFreeBytes: number;
   dialTimeoutMs: number;
 }
 
@@ -117,6 +121,35 @@ export async function connectToNode(
   });
 }
 
+/**
+ * Refuses a new session while the recordings disk is nearly full: a session
+ * that could not be recorded would be ended anyway, moments later.
+ */
+async function checkRecordingSpace(deps: NodeSessionDeps, node: string): Promise<void> {
+  const dir = join(deps.dataDir, "recordings");
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    deps.log.error("cannot create the recordings directory", { error: String(error) });
+    throw cannotRecord(node, error);
+  }
+  const free = await freeBytes(dir);
+  if (free !== undefined && free < deps.minFreeBytes) {
+    deps.log.error("recordings disk nearly full; refusing new sessions", {
+      free_bytes: free,
+      min_free_bytes: deps.minFreeBytes,
+    });
+    throw cannotRecord(node);
+  }
+}
+
+function cannotRecord(node: string, cause?: unknown): Unavailable {
+  return new Unavailable(
+    `Cannot start the session on node "${node}": the proxy cannot record it (its disk for recordings is full or unwritable); ask its administrator to check the proxy's disk.`,
+    { cause },
+  );
+}
+
 /** The owner left while the proxy was still logging in to the node. */
 function ownerLeft(): Unavailable {
   return new Unavailable("The client left before the session started.");
@@ -146,6 +179,7 @@ export async function startNodeSession(
   const { node, login, identity } = authorized;
   const left = () => meta.signal?.aborted === true;
   if (left()) throw ownerLeft();
+  await checkRecordingSpace(deps, node.name);
   const client = await connectToNode(deps, authorized, credentials);
   let channel: ClientChannel;
   let exitStatus: ExitStatus;
@@ -170,22 +204,18 @@ export async function startNodeSession(
   const recordingPath = deps.auth.recordingPath(id);
   let recorder: AsciicastRecorder;
   try {
-    await Deno.mkdir(join(deps.dataDir, "recordings"), { recursive: true, mode: 0o700 });
     recorder = await AsciicastRecorder.create(recordingPath, {
       cols,
       rows,
       started,
       title: `${identity.user}: ${login}@${node.name}`,
       env: { TERM: request.pty?.term ?? "", SHELL: "" },
-    }, { recordInput: deps.recordInput });
+    }, { recordInput: deps.recordInput, maxBytes: deps.maxRecordingBytes });
   } catch (error) {
     // Sessions through the proxy are always recorded: no recording, no session.
     client.end();
     deps.log.error("cannot create a session recording", { error: String(error) });
-    throw new Unavailable(
-      `Cannot start the session on node "${node.name}": the proxy cannot record it; ask its administrator to check the proxy's disk.`,
-      { cause: error },
-    );
+    throw cannotRecord(node.name, error);
   }
 
   const live = new LiveSession({
@@ -239,7 +269,11 @@ export async function startNodeSession(
       success: false,
       fields: { ...auditFields, error: error.message },
     });
-    close("recording unavailable; session closed");
+    close(
+      error instanceof RecordingLimitReached
+        ? "the session's recording reached its size limit; session closed"
+        : "recording unavailable; session closed",
+    );
   });
   const untrack = deps.connections.track({
     user: identity.user,
