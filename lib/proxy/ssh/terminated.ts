@@ -45,9 +45,16 @@ function ownerSink(stream: ServerChannel): OwnerSink {
         // (sshd sends "SIG@openssh.com" for those): then no exit status is
         // sent, and OpenSSH exits 255 as it does when connected directly.
       }
-      try {
-        stream.end();
-      } catch { /* client gone */ }
+      // ssh2 closes the channel as soon as stdout has finished, dropping
+      // stderr still waiting for window (such as the reason written by close()).
+      const endStdout = () => {
+        try {
+          stream.end();
+        } catch { /* client gone */ }
+      };
+      if (stream.stderr.writableLength === 0) return endStdout();
+      stream.stderr.once("finish", endStdout);
+      stream.stderr.end();
     },
   };
 }
