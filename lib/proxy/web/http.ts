@@ -60,10 +60,19 @@ export class Router {
         continue;
       }
       const params: Record<string, string> = {};
-      route.names.forEach((name, i) => (params[name] = decodeURIComponent(found[i + 1])));
+      route.names.forEach((name, i) => (params[name] = decodeParam(name, found[i + 1])));
       return { handler: route.handler, params };
     }
     return allowed.length ? { allowed } : undefined;
+  }
+}
+
+/** A `%`-escaped path segment, decoded; BadRequest naming it when the escapes are malformed. */
+function decodeParam(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new BadRequest(`The ${name} in the path has a malformed %-escape.`);
   }
 }
 
@@ -115,10 +124,17 @@ export async function readJson(request: Request, limit = MAX_BODY_BYTES): Promis
   const chunks: Uint8Array[] = [];
   let size = declared > limit ? declared : 0;
   if (request.body && size <= limit) {
-    for await (const chunk of request.body) {
-      size += chunk.byteLength;
-      if (size > limit) break;
-      chunks.push(chunk);
+    try {
+      for await (const chunk of request.body) {
+        size += chunk.byteLength;
+        if (size > limit) break;
+        chunks.push(chunk);
+      }
+    } catch (error) {
+      // A malformed chunked encoding, or a body cut short.
+      throw new BadRequest("Cannot read the request body: it is malformed or incomplete.", {
+        cause: error,
+      });
     }
   }
   if (size > limit) {
