@@ -116,8 +116,22 @@ export function handleSessions(
       );
     }
   };
-  session.on("shell", (accept) => start(accept(), undefined));
-  session.on("exec", (accept, _reject, info) => start(accept(), info.command));
+  // One shell or command per session channel (RFC 4254 §6.5): a second
+  // request on the same channel is refused, as sshd does.
+  let started = false;
+  const once = (accept: () => ServerChannel, reject: (() => void) | undefined) => {
+    if (started) return void reject?.();
+    started = true;
+    return accept();
+  };
+  session.on("shell", (accept, reject) => {
+    const stream = once(accept, reject);
+    if (stream) start(stream, undefined);
+  });
+  session.on("exec", (accept, reject, info) => {
+    const stream = once(accept, reject);
+    if (stream) start(stream, info.command);
+  });
 }
 
 async function runTerminated(
