@@ -163,7 +163,9 @@ export async function startPostern(
       loginGraceMs: config.proxy.login_grace_time,
       maxUnauthenticatedPerAddress: config.proxy.max_unauthenticated_per_address,
       log: log.child("ssh"),
-      onClient: createGateway(deps),
+      onClient: createGateway(deps, {
+        maxSessionsPerConnection: config.proxy.max_sessions_per_connection,
+      }),
     });
     web = await startWebServer({
       ...webAddr,

@@ -2,12 +2,13 @@
  * The SSH gateway under hostile clients, from the outside: sockets that never
  * authenticate are closed within the login grace time, one address cannot hold
  * more unauthenticated connections than allowed, and a real user from another
- * address logs in (and stays in past the grace time) meanwhile.
+ * address logs in (and stays in past the grace time) meanwhile; one
+ * connection cannot run more sessions (node logins) than allowed.
  */
 
 import assert from "node:assert/strict";
 import { startCluster } from "../helpers/cluster.ts";
-import { identityOptions } from "../helpers/gateway.ts";
+import { auditEvents, Collected, connectProxy, identityOptions } from "../helpers/gateway.ts";
 import { defaultSshOptions, runSsh } from "../helpers/sshd.ts";
 
 const GRACE_MS = 2_000;
@@ -88,4 +89,39 @@ Deno.test("idle and stalled SSH connections are closed within the login grace ti
   const n = await again.read(banner);
   again.close();
   assert.match(new TextDecoder().decode(banner.subarray(0, n ?? 0)), /^SSH-2\.0-postern/);
+});
+
+Deno.test("one SSH connection runs at most max_sessions_per_connection shells and commands", async () => {
+  const limit = 3;
+  await using cluster = await startCluster({
+    extraConfig: `  max_sessions_per_connection: ${limit}`,
+  });
+  const alice = await cluster.createUser("alice", { logins: ["root"] });
+  const id = await cluster.login(alice);
+  const proxy = await connectProxy(cluster, id, "root:saturn");
+  try {
+    const run = (i: number) =>
+      new Promise<{ out: string; code: number | null }>((resolve, reject) =>
+        proxy.exec(`sleep 2; echo ran ${i}`, (error, channel) => {
+          if (error) return reject(error);
+          const out = new Collected();
+          channel.on("data", out.add);
+          channel.stderr.on("data", out.add);
+          let code: number | null = null;
+          channel.on("exit", (status: number | null) => code = status);
+          channel.on("close", () => resolve({ out: out.text, code }));
+        })
+      );
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => run(i)));
+    const ran = results.filter((r) => /ran \d/.test(r.out));
+    const refused = results.filter((r) => /already runs 3 sessions/.test(r.out));
+    assert.equal(ran.length, limit, JSON.stringify(results));
+    assert.equal(refused.length, 10 - limit, JSON.stringify(results));
+    assert.ok(refused.every((r) => r.code === 1));
+    assert.equal((await auditEvents(cluster, "session.start")).length, limit);
+    // Once they are done, the connection may run new ones.
+    assert.match((await run(99)).out, /ran 99/);
+  } finally {
+    proxy.end();
+  }
 });

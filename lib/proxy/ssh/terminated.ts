@@ -76,12 +76,32 @@ function joinerSink(stream: ServerChannel): PartySink {
   };
 }
 
+/** The shells and commands running on one connection, up to a limit. */
+export class SessionCount {
+  #running = 0;
+
+  constructor(readonly limit: number) {}
+
+  /**
+   * Counts a channel's shell or command until the channel closes.
+   *
+   * @returns false, counting nothing, when the limit is reached
+   */
+  start(stream: ServerChannel): boolean {
+    if (this.#running >= this.limit) return false;
+    this.#running++;
+    stream.once("close", () => this.#running--);
+    return true;
+  }
+}
+
 /** Handles the session channels of one authenticated connection. */
 export function handleSessions(
   session: Session,
   who: Authenticated,
   deps: NodeSessionDeps,
   remoteAddr: string,
+  sessions: SessionCount,
 ): void {
   const pending: PendingRequest = { pty: null, env: {} };
   session.on("pty", (accept, _reject, info) => {
@@ -104,7 +124,12 @@ export function handleSessions(
   });
 
   const start = (stream: ServerChannel, command: string | undefined) => {
-    if (who.target.node) {
+    if (!sessions.start(stream)) {
+      failChannel(
+        stream,
+        `this connection already runs ${sessions.limit} sessions, the most the proxy allows on one connection; open another connection.`,
+      );
+    } else if (who.target.node) {
       void runTerminated(stream, command, pending, who, deps, remoteAddr, session);
     } else if (command !== undefined && /^join\s/.test(command.trim())) {
       void runJoin(stream, command.trim().split(/\s+/).slice(1), who, deps, remoteAddr);
