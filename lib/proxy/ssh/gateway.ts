@@ -93,15 +93,21 @@ export function createGateway(deps: NodeSessionDeps, options: GatewayOptions) {
       client.on("close", untrack);
 
       const sessions = new SessionCount(options.maxSessionsPerConnection);
+      // Dials of nodes stop when the user gives up on them (see dialNode).
+      const connectionGone = new AbortController();
+      client.once("close", () => connectionGone.abort());
       client.on("session", (accept) => {
         const session = accept();
         session.on("subsystem", async (acceptSub, rejectSub, info) => {
           const target = parseProxySubsystem(info.name);
           if (!target) return rejectSub?.();
           const channel = acceptSub();
+          const channelGone = new AbortController();
+          channel.once("close", () => channelGone.abort());
+          const gaveUp = AbortSignal.any([connectionGone.signal, channelGone.signal]);
           try {
             const authorized = await authorizeTunnel(deps.auth, who, target.host, target.port);
-            const conn = await dialNode(authorized.node, deps.dialTimeoutMs);
+            const conn = await dialNode(authorized.node, deps.dialTimeoutMs, gaveUp);
             await runTunnel(channel, conn, {
               ...deps,
               who,
@@ -129,7 +135,7 @@ export function createGateway(deps: NodeSessionDeps, options: GatewayOptions) {
         let authorized;
         try {
           authorized = await authorizeTunnel(deps.auth, who, info.destIP, info.destPort);
-          conn = await dialNode(authorized.node, deps.dialTimeoutMs);
+          conn = await dialNode(authorized.node, deps.dialTimeoutMs, connectionGone.signal);
         } catch (error) {
           return rejectChannelOpen(client, reject, userMessage(error, deps.log));
         }
