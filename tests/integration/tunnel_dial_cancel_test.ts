@@ -5,7 +5,6 @@
  * rather than at the (here one minute) dial timeout.
  */
 
-import assert from "node:assert/strict";
 import { startCluster } from "../helpers/cluster.ts";
 import { identityOptions } from "../helpers/gateway.ts";
 import { defaultSshOptions } from "../helpers/sshd.ts";
