@@ -123,17 +123,19 @@ export function startSshServer(options: SshServerOptions): SshServer {
         return;
       }
       open.add(conn);
+      let pending: Pending | undefined;
       try {
         const socket = denoConnDuplex(conn);
-        const pending = unauthenticated.add(remote, () => socket.destroy());
+        pending = unauthenticated.add(remote, () => socket.destroy());
         socket.once("close", () => {
           open.delete(conn);
-          pending.release();
+          pending?.release();
         });
         // ssh2 only uses the Duplex side and a few socket properties the adapter provides.
         server.injectSocket(socket as unknown as Socket);
       } catch (error) {
         options.log.warn("cannot set up SSH connection", { error: String(error) });
+        pending?.release();
         open.delete(conn);
         conn.close();
       }
@@ -161,7 +163,6 @@ export function startSshServer(options: SshServerOptions): SshServer {
 
 /** A connection accepted but not authenticated yet. */
 interface Pending {
-  source: string;
   timer: ReturnType<typeof setTimeout>;
   /** Ends its pending state (authenticated, or closed). */
   release(): void;
@@ -199,7 +200,6 @@ class UnauthenticatedConnections {
     this.#perSource.set(source, (this.#perSource.get(source) ?? 0) + 1);
     let released = false;
     const pending: Pending = {
-      source,
       timer: setTimeout(() => {
         this.#expiredLog.info(
           "SSH connection not authenticated within the login grace time; closed",
