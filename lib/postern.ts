@@ -46,6 +46,7 @@ import { serveRawTunnel } from "./proxy/web/raw_tunnel.ts";
 import { TUNNEL_ALPN } from "./net/tunnel_protocol.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
 import { ProxyRecordings } from "./proxy/recordings.ts";
+import { checkOpenFileLimit } from "./proxy/file_limit.ts";
 
 /** What a process runs. */
 export type Role = "auth" | "proxy";
@@ -363,6 +364,7 @@ export async function startProxyRole(options: {
     publicHost: publicHost(config),
     log,
   });
+  checkOpenFileLimit(config.proxy.max_connections, log);
   const hostKey = await loadOrCreateHostKey(dataDir, log);
   const hub = new SessionHub();
   const connections = new LiveConnections();
@@ -383,6 +385,8 @@ export async function startProxyRole(options: {
     proxyId: options.proxyId,
     peer: { proxyId: options.proxyId, identity: options.identity },
     recordInput: config.recording.record_input,
+    maxRecordingBytes: config.recording.max_bytes_per_session,
+    minFreeBytes: config.recording.min_free_bytes,
     dialTimeoutMs: config.proxy.dial_timeout,
   };
   const tunnelDeps = {
@@ -412,15 +416,23 @@ export async function startProxyRole(options: {
         proxyHostNames(config),
       ),
       maxConnections: config.proxy.max_connections,
+      loginGraceMs: config.proxy.login_grace_time,
+      maxUnauthenticatedPerAddress: config.proxy.max_unauthenticated_per_address,
       log: log.child("ssh"),
-      onClient: createGateway(deps),
+      onClient: createGateway(deps, {
+        maxSessionsPerConnection: config.proxy.max_sessions_per_connection,
+      }),
     });
     web = await startWebServer({
       ...webAddr,
       cert: tls.cert,
       key: tls.key,
       log: log.child("web"),
-      notReadyReason: () => auth.notReadyReason(),
+      headerTimeoutMs: config.proxy.request_header_timeout,
+      idleTimeoutMs: config.proxy.keep_alive_timeout,
+      notReadyReason: async () =>
+        ssh?.health.notAcceptingReason() ?? web?.health?.notAcceptingReason() ??
+          await auth.notReadyReason(),
       routes(router) {
         pingRoute(router, {
           cluster: auth.cluster,

@@ -1,6 +1,6 @@
 /**
  * Makes sure the Debian packages the tests drive are installed: OpenSSH
- * server and client, and Chromium. As root it installs what is missing with
+ * server and client, Chromium, curl and iproute2 (ss). As root it installs what is missing with
  * apt-get; otherwise it prints the exact command to run and fails.
  *
  * @module
@@ -11,6 +11,9 @@ const NEEDED: Record<string, string> = {
   "/usr/bin/ssh": "openssh-client",
   "/usr/bin/ssh-keygen": "openssh-client",
   "/usr/bin/chromium": "chromium",
+  // Hostile-client tests: curl sends malformed requests, ss shows half-open dials.
+  "/usr/bin/curl": "curl",
+  "/usr/bin/ss": "iproute2",
 };
 
 async function exists(path: string): Promise<boolean> {

@@ -28,6 +28,12 @@ import type { Credentials as Typed, InviteView, TotpEnrollment } from "./service
 export const LOGIN_FAILED =
   "Invalid user name, password or second factor code; repeated failures lock the account for a while.";
 
+/**
+ * How long a reserved login attempt counts if it is never settled (the
+ * process died while checking it); a check takes well under a second.
+ */
+const ATTEMPT_RESERVATION_MS = 60_000;
+
 /** Settings of the checks. */
 export interface CredentialPolicy {
   secondFactor: "otp" | "off";
@@ -74,13 +80,26 @@ export class CredentialChecks {
       await dummyVerifyPassword(credentials.password);
       throw await fail(user ? "not signed up" : "unknown user");
     }
-    if (user.lockedUntil !== null && user.lockedUntil > now) {
+    // Reserved before the password is checked: however many arrive at once,
+    // at most maxLoginAttempts are checked before the lock.
+    const attempt = await this.store.users.reserveLoginAttempt(
+      user.name,
+      now,
+      this.policy.maxLoginAttempts,
+      now + ATTEMPT_RESERVATION_MS,
+    );
+    if (attempt === null) {
       await dummyVerifyPassword(credentials.password); // the same time as any other failure
       await this.audit.emit({
         code: "user.login.locked",
         user: user.name,
         remoteAddr: credentials.remoteAddr,
         success: false,
+        fields: {
+          reason: user.lockedUntil !== null && user.lockedUntil > now
+            ? "locked"
+            : "too many attempts at once",
+        },
       });
       throw new Unauthenticated(LOGIN_FAILED);
     }
@@ -92,6 +111,7 @@ export class CredentialChecks {
         now,
         this.policy.maxLoginAttempts,
         this.policy.lockoutMs,
+        attempt,
       );
       const error = await fail(passwordOk ? "bad second factor" : "bad password");
       if (state.lockedUntil !== null && state.lockedUntil > now) {
@@ -105,7 +125,7 @@ export class CredentialChecks {
       }
       throw error;
     }
-    await this.store.users.resetLoginFailures(user.name, now);
+    await this.store.users.recordLoginSuccess(user.name, attempt, now);
     // The password is at hand only now: upgrade a hash made with older parameters.
     if (needsRehash(user.passwordHash)) {
       await this.store.users.update(

@@ -14,6 +14,7 @@
 
 import type { Client, ClientChannel } from "ssh2";
 import { BadRequest, Unavailable } from "../errors.ts";
+import { acceptForever, AcceptHealth } from "../net/accept.ts";
 import { relay } from "../net/relay.ts";
 
 /** One `-L` or `-R` argument. */
@@ -110,8 +111,13 @@ function startLocal(client: Client, spec: ForwardSpec, say: (line: string) => vo
     });
   }
   say(`Forwarding ${from} -> ${to} (from the node)`);
-  void (async () => {
-    for await (const conn of listener) {
+  let stopping = false;
+  void acceptForever(listener, {
+    health: new AcceptHealth(`-L ${from}`),
+    // Out of descriptors: said once in a while, and the forward keeps listening.
+    log: { error: (message, fields) => say(`postern: ${message} (${fields?.error})`), info() {} },
+    stopping: () => stopping,
+    onConn(conn) {
       const peer = conn.remoteAddr as Deno.NetAddr;
       client.forwardOut(peer.hostname, peer.port, spec.host, spec.hostPort, (error, channel) => {
         if (error) {
@@ -121,9 +127,10 @@ function startLocal(client: Client, spec: ForwardSpec, say: (line: string) => vo
         }
         void relay(channel, conn);
       });
-    }
-  })().catch(() => {/* the listener was closed */});
+    },
+  });
   return () => {
+    stopping = true;
     try {
       listener.close();
     } catch { /* closed already */ }

@@ -8,9 +8,11 @@
 import { parse as parseYaml } from "yaml";
 import {
   bool,
+  byteSize,
   ConfigError,
   duration,
   type Field,
+  formatBytes,
   formatDuration,
   hostPort,
   int,
@@ -90,6 +92,22 @@ export const configSchema = object("postern configuration", {
     dial_timeout: duration("How long to wait for a node to answer.", "10s"),
     idle_timeout: duration("Close web terminals idle this long.", "30m"),
     max_connections: int("Simultaneous SSH connections accepted.", 1000, 1, 100000),
+    max_sessions_per_connection: int(
+      "Shells and commands (each a login to a node) running at once on one SSH connection, like sshd's MaxSessions; tunnels do not count.",
+      10,
+      1,
+      1000,
+    ),
+    login_grace_time: duration(
+      "An SSH connection not authenticated this long after it connected is closed (like sshd's LoginGraceTime).",
+      "30s",
+    ),
+    max_unauthenticated_per_address: int(
+      "SSH connections one address (an IPv6 /64) may hold before they authenticate; more are closed at once.",
+      20,
+      1,
+      100000,
+    ),
     max_failures_per_address: int(
       "Failed credential checks (logins, invites, password changes) one address may make per failure_window before it gets 429.",
       30,
@@ -108,6 +126,14 @@ export const configSchema = object("postern configuration", {
     auth_servers: list(
       "Auth API addresses (host:port) of the auth servers, for a proxy run with --roles proxy; any that answers is used.",
       hostPort("An auth server's Auth API address.", ""),
+    ),
+    request_header_timeout: duration(
+      "An HTTPS connection whose first request head has not arrived this long after the TLS handshake is closed.",
+      "30s",
+    ),
+    keep_alive_timeout: duration(
+      "An HTTPS connection (HTTP/1.1 keep-alive or HTTP/2) with no request in progress this long is closed; WebSockets are not.",
+      "2m",
     ),
   }),
   tls: object("HTTPS certificate; a self-signed one is generated when unset.", {
@@ -135,6 +161,14 @@ export const configSchema = object("postern configuration", {
   }),
   recording: object("Session recording.", {
     record_input: bool("Also record what users type (passwords typed at prompts too).", false),
+    max_bytes_per_session: byteSize(
+      "A session whose recording reaches this size is ended (0: no limit).",
+      "1gb",
+    ),
+    min_free_bytes: byteSize(
+      "New sessions are refused while the recordings directory's disk has less free space than this.",
+      "100mb",
+    ),
   }),
   roles: list("Roles in addition to the built-in admin, access and auditor.", role),
   nodes: list("Nodes declared here in addition to those added with `postern nodes add`.", node),
@@ -226,6 +260,7 @@ function renderDefault(field: Field<unknown>): string {
   const value = field.defaultValue;
   if (value === undefined || value === "") return "";
   if (field.form.startsWith("a duration")) return `\`${formatDuration(value as number)}\``;
+  if (field.form.startsWith("a size")) return `\`${formatBytes(value as number)}\``;
   if (Array.isArray(value) && value.length === 0) return "";
   if (typeof value === "object" && Object.keys(value as object).length === 0) return "";
   return `\`${String(value)}\``;

@@ -173,6 +173,41 @@ export function duration(doc: string, defaultValue: string) {
   );
 }
 
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1024,
+  mb: 1024 ** 2,
+  gb: 1024 ** 3,
+  tb: 1024 ** 4,
+};
+
+/** Parses "512kb", "100mb", "1gb" (powers of 1024) or a plain number of bytes. */
+export function parseBytes(value: unknown): number | undefined {
+  if (typeof value === "number") {
+    return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  }
+  if (typeof value !== "string") return undefined;
+  const match = /^(\d+)\s*(b|kb|mb|gb|tb)?$/i.exec(value.trim());
+  if (!match) return undefined;
+  const bytes = Number(match[1]) * BYTE_UNITS[(match[2] ?? "b").toLowerCase()];
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** A size like "512kb", "100mb" or "1gb"; parsed to bytes. */
+export function byteSize(doc: string, defaultValue: string) {
+  const parsedDefault = parseBytes(defaultValue);
+  if (parsedDefault === undefined) throw new Error(`bad default size ${defaultValue}`);
+  return basic("a size like 512kb, 100mb or 1gb", doc, parsedDefault, parseBytes);
+}
+
+/** Formats bytes in the largest unit that divides them ("100mb"). */
+export function formatBytes(bytes: number): string {
+  for (const unit of ["tb", "gb", "mb", "kb"]) {
+    if (bytes > 0 && bytes % BYTE_UNITS[unit] === 0) return `${bytes / BYTE_UNITS[unit]}${unit}`;
+  }
+  return `${bytes}b`;
+}
+
 /** A list of items of one field type. */
 export function list<T>(doc: string, item: Field<T>, defaultValue: T[] = []): Field<T[]> {
   return {

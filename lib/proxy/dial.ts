@@ -51,26 +51,35 @@ export async function authorizeTarget(
   return authorized;
 }
 
-/** Dials a node's sshd with a timeout; Unavailable with a one-line reason. */
+/**
+ * Dials a node's sshd with a timeout; Unavailable with a one-line reason.
+ *
+ * @param cancel aborted when the user gives up (their channel or connection
+ *   closed): the dial stops at once instead of waiting for the timeout
+ */
 export async function dialNode(
   node: AuthorizedNode["node"],
   timeoutMs: number,
+  cancel?: AbortSignal,
 ): Promise<Deno.TcpConn> {
   const addr = parseHostPort(node.addr);
   if (!addr) throw new BadRequest(`Node "${node.name}" has an invalid address "${node.addr}".`);
   const where = `node "${node.name}" (${node.addr})`;
+  const timeout = AbortSignal.timeout(timeoutMs);
   try {
     const conn = await Deno.connect({
       hostname: addr.hostname,
       port: addr.port,
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout,
     });
     conn.setNoDelay(true);
     return conn;
   } catch (error) {
-    const reason = error instanceof Deno.errors.ConnectionRefused
+    const reason = cancel?.aborted
+      ? "the client left before it answered"
+      : error instanceof Deno.errors.ConnectionRefused
       ? "connection refused (is sshd running?)"
-      : error instanceof DOMException && error.name === "TimeoutError"
+      : timeout.aborted
       ? `no answer within ${Math.round(timeoutMs / 1000)} s`
       : error instanceof Error
       ? error.message

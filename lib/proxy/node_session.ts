@@ -14,7 +14,7 @@ import { parseHostPort } from "../config/schema.ts";
 import { Unavailable } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { LiveSession, type PartySink, type SessionHub } from "../session/hub.ts";
-import { AsciicastRecorder } from "../session/recorder.ts";
+import { AsciicastRecorder, freeBytes, RecordingLimitReached } from "../session/recorder.ts";
 import type { LiveConnections } from "./revocations.ts";
 import type { ProxyRecordings } from "./recordings.ts";
 import type { PeerAccess } from "./session_lookup.ts";
@@ -22,6 +22,9 @@ import type { SecretHash } from "../store/store.ts";
 import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
 import type { HostKeyVerifier } from "../sshclient/mod.ts";
 import { formatKeyLine } from "../sshcert/mod.ts";
+
+/** How long a node gets to close its connection once the proxy ends a session. */
+const NODE_CLOSE_GRACE_MS = 1_000;
 
 /** Owner output queued beyond this pauses reading from the node. */
 const OWNER_HIGH_WATER = 1 << 20;
@@ -49,6 +52,10 @@ export interface NodeSessionDeps {
   /** This proxy's cluster identity, to join sessions other proxies run. */
   peer?: PeerAccess;
   recordInput: boolean;
+  /** A session whose recording reaches this size is ended (0: no limit). */
+  maxRecordingBytes: number;
+  /** New sessions are refused while the recordings disk has less free space. */
+  minFreeBytes: number;
   dialTimeoutMs: number;
 }
 
@@ -119,6 +126,35 @@ export async function connectToNode(
   });
 }
 
+/**
+ * Refuses a new session while the recordings disk is nearly full: a session
+ * that could not be recorded would be ended anyway, moments later.
+ */
+async function checkRecordingSpace(deps: NodeSessionDeps, node: string): Promise<void> {
+  const dir = deps.recordings.dir;
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    deps.log.error("cannot create the recordings directory", { error: String(error) });
+    throw cannotRecord(node, error);
+  }
+  const free = await freeBytes(dir);
+  if (free !== undefined && free < deps.minFreeBytes) {
+    deps.log.error("recordings disk nearly full; refusing new sessions", {
+      free_bytes: free,
+      min_free_bytes: deps.minFreeBytes,
+    });
+    throw cannotRecord(node);
+  }
+}
+
+function cannotRecord(node: string, cause?: unknown): Unavailable {
+  return new Unavailable(
+    `Cannot start the session on node "${node}": the proxy cannot record it (its disk for recordings is full or unwritable); ask its administrator to check the proxy's disk.`,
+    { cause },
+  );
+}
+
 /** The owner left while the proxy was still logging in to the node. */
 function ownerLeft(): Unavailable {
   return new Unavailable("The client left before the session started.");
@@ -148,6 +184,7 @@ export async function startNodeSession(
   const { node, login, identity } = authorized;
   const left = () => meta.signal?.aborted === true;
   if (left()) throw ownerLeft();
+  await checkRecordingSpace(deps, node.name);
   const client = await connectToNode(deps, authorized, credentials);
   let channel: ClientChannel;
   let exitStatus: ExitStatus;
@@ -177,15 +214,12 @@ export async function startNodeSession(
       started,
       title: `${identity.user}: ${login}@${node.name}`,
       env: { TERM: request.pty?.term ?? "", SHELL: "" },
-    }, { recordInput: deps.recordInput });
+    }, { recordInput: deps.recordInput, maxBytes: deps.maxRecordingBytes });
   } catch (error) {
     // Sessions through the proxy are always recorded: no recording, no session.
     client.end();
     deps.log.error("cannot create a session recording", { error: String(error) });
-    throw new Unavailable(
-      `Cannot start the session on node "${node.name}": the proxy cannot record it; ask its administrator to check the proxy's disk.`,
-      { cause: error },
-    );
+    throw cannotRecord(node.name, error);
   }
 
   const live = new LiveSession({
@@ -208,12 +242,21 @@ export async function startNodeSession(
     },
   });
   let endReason: string | undefined;
+  let closing = false;
   // Ends the whole connection to the node, not just the channel: sshd answers
-  // a channel close only once the command has exited.
+  // a channel close only once the command has exited. ssh2 reports the
+  // channel closed only once its output has been read, so output paused for
+  // a slow owner flows again (recorded, no longer delivered), and a node that
+  // does not answer the disconnect is cut off.
   const close = (reason?: string) => {
     endReason ??= reason;
+    if (closing) return;
+    closing = true;
     channel.close();
     client.end();
+    channel.resume();
+    const cutOff = setTimeout(() => client.destroy(), NODE_CLOSE_GRACE_MS);
+    channel.once("close", () => clearTimeout(cutOff));
   };
   const { promise: done, resolve: recorded } = Promise.withResolvers<void>();
   deps.hub.add(live, { terminate: close, done });
@@ -230,7 +273,11 @@ export async function startNodeSession(
       success: false,
       fields: { ...auditFields, error: error.message },
     });
-    close("recording unavailable; session closed");
+    close(
+      error instanceof RecordingLimitReached
+        ? "the session's recording reached its size limit; session closed"
+        : "recording unavailable; session closed",
+    );
   });
   const untrack = deps.connections.track({
     user: identity.user,
@@ -270,6 +317,7 @@ export async function startNodeSession(
 
   const deliver = (data: Uint8Array, toStderr: boolean) => {
     recorder.output(data);
+    if (closing) return;
     if (toStderr && owner.writeStderr) {
       owner.writeStderr(data);
       for (const party of live.parties.values()) if (party.sink !== owner) party.sink.write(data);

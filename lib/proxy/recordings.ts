@@ -38,6 +38,11 @@ export class ProxyRecordings {
     }
   }
 
+  /** Where recordings are written while their sessions run. */
+  get dir(): string {
+    return this.options.dir;
+  }
+
   /** The file session `id` records into; its directory exists. */
   async create(id: string): Promise<string> {
     await Deno.mkdir(this.options.dir, { recursive: true, mode: 0o700 });

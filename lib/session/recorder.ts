@@ -7,8 +7,13 @@
  * `onFailure`, never as an unhandled rejection: the session's owner ends the
  * session (recording fails closed).
  *
+ * A recording may be capped (`maxBytes`): reaching the cap is a failure like
+ * a full disk.
+ *
  * @module
  */
+
+import { statfs } from "node:fs/promises";
 
 /** Header fields of a recording. */
 export interface RecordingHeader {
@@ -18,6 +23,56 @@ export interface RecordingHeader {
   started: Date;
   title?: string;
   env?: { TERM?: string; SHELL?: string };
+}
+
+/** Options of a recorder. */
+export interface RecorderOptions {
+  /** Also record input events. @default false */
+  recordInput?: boolean;
+  /** The recording fails once its file would grow past this (0: no limit). @default 0 */
+  maxBytes?: number;
+}
+
+/** The failure of a recording that reached its size limit. */
+export class RecordingLimitReached extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`the recording reached its size limit of ${maxBytes} bytes`);
+    this.name = "RecordingLimitReached";
+  }
+}
+
+/**
+ * Free bytes (for unprivileged users) on the disk holding `dir`.
+ *
+ * @returns the free bytes, or undefined where the system cannot say
+ */
+export async function freeBytes(dir: string): Promise<number | undefined> {
+  try {
+    const stats = await statfs(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes of `text` in UTF-8 (lone surrogates count as the 3 bytes of U+FFFD). */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next < 0xe000) {
+        bytes += 2; // a pair: 4 bytes for 2 code units
+        i++;
+        continue;
+      }
+      bytes += 2;
+    } else bytes += 2;
+  }
+  return bytes;
 }
 
 /** Event codes of asciicast v2: output, input, resize, marker. */
@@ -36,13 +91,16 @@ export class AsciicastRecorder {
   #failure: Error | null = null;
   #onFailure: ((error: Error) => void) | undefined;
   #recordInput: boolean;
+  #maxBytes: number;
+  #fileBytes = 0;
   /** Bytes of terminal output recorded. */
   outputBytes = 0;
 
-  private constructor(file: Deno.FsFile, start: number, recordInput: boolean) {
+  private constructor(file: Deno.FsFile, start: number, options: RecorderOptions) {
     this.#file = file;
     this.#start = start;
-    this.#recordInput = recordInput;
+    this.#recordInput = !!options.recordInput;
+    this.#maxBytes = options.maxBytes || Infinity;
   }
 
   /**
@@ -58,7 +116,7 @@ export class AsciicastRecorder {
   static async create(
     path: string,
     header: RecordingHeader,
-    options: { recordInput?: boolean } = {},
+    options: RecorderOptions = {},
   ): Promise<AsciicastRecorder> {
     const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
     return AsciicastRecorder.fromFile(file, header, options);
@@ -76,9 +134,9 @@ export class AsciicastRecorder {
   static fromFile(
     file: Deno.FsFile,
     header: RecordingHeader,
-    options: { recordInput?: boolean } = {},
+    options: RecorderOptions = {},
   ): AsciicastRecorder {
-    const recorder = new AsciicastRecorder(file, header.started.getTime(), !!options.recordInput);
+    const recorder = new AsciicastRecorder(file, header.started.getTime(), options);
     recorder.#enqueue(JSON.stringify({
       version: 2,
       width: header.cols,
@@ -123,6 +181,14 @@ export class AsciicastRecorder {
   }
 
   #enqueue(line: string): void {
+    // Checked here, not when written: the owner hears of the limit at the
+    // event that crosses it, and nothing after it is recorded or shown.
+    this.#fileBytes += utf8Length(line) + 1;
+    if (this.#fileBytes > this.#maxBytes) {
+      this.#closed = true;
+      this.#fail(new RecordingLimitReached(this.#maxBytes));
+      return;
+    }
     this.#pending.push(line);
     this.#writing ??= this.#drain();
   }
@@ -137,13 +203,19 @@ export class AsciicastRecorder {
         while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
       }
     } catch (error) {
-      this.#failure = error instanceof Error ? error : new Error(String(error));
       this.#closed = true;
       this.#pending = [];
-      this.#onFailure?.(this.#failure);
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
     } finally {
       this.#writing = undefined;
     }
+  }
+
+  /** Reports the first failure; later ones follow from it. */
+  #fail(error: Error): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    this.#onFailure?.(error);
   }
 
   /** Flushes and closes the file. Safe to call twice, and after a failure. */

@@ -274,8 +274,26 @@ export interface UserStore {
   /** Deletes the user with their invites and web sessions; false if there was none. */
   delete(name: string): Promise<boolean>;
   /**
-   * Atomically counts one failed login. The count restarts after an expired
-   * lock; reaching `maxFailures` locks the user until `now + lockMs`.
+   * Atomically reserves one login attempt before its password is checked, so
+   * that concurrent attempts cannot exceed the limit: refused (null) while the
+   * user is locked or their failures plus the attempts still being checked
+   * reach `maxAttempts`. A reservation not settled by `expires` stops counting
+   * (the process checking it died).
+   *
+   * @returns the attempt's id, to settle it with `recordLoginFailure` or
+   *   `recordLoginSuccess`; null when refused
+   * @throws NotFound
+   */
+  reserveLoginAttempt(
+    name: string,
+    now: number,
+    maxAttempts: number,
+    expires: number,
+  ): Promise<string | null>;
+  /**
+   * Atomically counts one failed login (and settles its reserved `attempt`).
+   * The count restarts after an expired lock; reaching `maxFailures` locks the
+   * user until `now + lockMs`.
    * @throws NotFound
    */
   recordLoginFailure(
@@ -283,7 +301,13 @@ export interface UserStore {
     now: number,
     maxFailures: number,
     lockMs: number,
+    attempt?: string,
   ): Promise<LoginFailureState>;
+  /**
+   * Settles a successful attempt: clears the failures counted before it was
+   * reserved, but not those of attempts that raced it, nor a lock they set.
+   */
+  recordLoginSuccess(name: string, attempt: string, now: number): Promise<void>;
   /** Clears the failure count and any lock (after a successful login or by an admin). */
   resetLoginFailures(name: string, now: number): Promise<void>;
   /**

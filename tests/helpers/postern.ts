@@ -47,6 +47,8 @@ export interface StartOptions {
   args?: string[];
   /** Reuse ports (restart tests). */
   ports?: { web: number; ssh: number; auth: number };
+  /** Runs the process under `ulimit -n <fileLimit>` (soft and hard). */
+  fileLimit?: number;
 }
 
 /** Runs `deno run -A main.ts <args>` and collects its output. */
@@ -96,19 +98,25 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
       options.extraConfig ?? "",
     ].join("\n"),
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "start",
-      "--config",
-      configPath,
-      "--data-dir",
-      dataDir,
-      ...(options.logFormat ? ["--log-format", options.logFormat] : []),
-      ...(options.args ?? []),
-    ],
+  const command = [
+    Deno.execPath(),
+    "run",
+    "-A",
+    MAIN,
+    "start",
+    "--config",
+    configPath,
+    "--data-dir",
+    dataDir,
+    ...(options.logFormat ? ["--log-format", options.logFormat] : []),
+    ...(options.args ?? []),
+  ];
+  // `exec` keeps the process id: signals and /proc/<pid> reach postern itself.
+  const [program, ...args] = options.fileLimit === undefined
+    ? command
+    : ["bash", "-c", `ulimit -n ${options.fileLimit} && exec "$@"`, "postern", ...command];
+  const child = new Deno.Command(program, {
+    args,
     env: options.env,
     stdin: "null",
     stdout: "piped",

@@ -186,6 +186,11 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     "LogLevel VERBOSE",
     "PermitRootLogin yes",
     "AcceptEnv LANG LC_* TERM",
+    // Tests log in as root, whose shell rc files on a developer machine may
+    // run pyenv: its rehash waits up to 60 s on a lock that a session killed
+    // mid-rehash leaves behind. Bound that wait so one stale lock cannot
+    // stall every later login.
+    "SetEnv PYENV_REHASH_TIMEOUT=1",
     "MaxStartups 64",
     "MaxSessions 64",
     "Subsystem sftp internal-sftp",

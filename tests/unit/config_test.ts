@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { configReference, parseConfig } from "../../lib/config/config.ts";
 import {
   ConfigError,
+  formatBytes,
   formatDuration,
+  parseBytes,
   parseDuration,
   parseHostPort,
 } from "../../lib/config/schema.ts";
@@ -110,6 +112,16 @@ const badConfigs: [string, string, RegExp][] = [
   ["invalid YAML", "proxy: [unclosed", /^\(file\): is not valid YAML/],
   ["cluster name", 'cluster_name: "has space"', /^cluster_name: "has space" is not a name/],
   [
+    "recording size",
+    "recording:\n  max_bytes_per_session: 10 parsecs",
+    /^recording\.max_bytes_per_session: "10 parsecs" is not a size like 512kb/,
+  ],
+  [
+    "negative grace time",
+    "proxy:\n  login_grace_time: -5s",
+    /^proxy\.login_grace_time: "-5s" is not a duration/,
+  ],
+  [
     "port out of range",
     'proxy:\n  ssh_listen_addr: "0.0.0.0:70000"',
     /^proxy\.ssh_listen_addr: "0\.0\.0\.0:70000" is not host:port$/,
@@ -137,6 +149,25 @@ Deno.test("parseDuration() and formatDuration() round-trip", () => {
   }
   assert.equal(parseDuration("10"), undefined);
   assert.equal(parseDuration("-5s"), undefined);
+});
+
+Deno.test("parseBytes() and formatBytes() read and write sizes", () => {
+  const cases: [unknown, number | undefined][] = [
+    ["512kb", 512 * 1024],
+    ["100MB", 100 * 1024 * 1024],
+    ["1gb", 1024 ** 3],
+    ["0", 0],
+    [4096, 4096],
+    ["12 mb", 12 * 1024 * 1024],
+    ["1.5gb", undefined],
+    ["-1kb", undefined],
+    [-1, undefined],
+    ["lots", undefined],
+  ];
+  for (const [input, bytes] of cases) assert.equal(parseBytes(input), bytes, String(input));
+  assert.equal(formatBytes(100 * 1024 * 1024), "100mb");
+  assert.equal(formatBytes(1000), "1000b");
+  assert.equal(formatBytes(0), "0b");
 });
 
 Deno.test("parseHostPort() accepts IPv4, names and bracketed IPv6", () => {

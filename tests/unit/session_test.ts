@@ -8,7 +8,11 @@ import {
   SessionHub,
 } from "../../lib/session/hub.ts";
 import { parseRecording } from "../../lib/session/asciicast.ts";
-import { AsciicastRecorder } from "../../lib/session/recorder.ts";
+import {
+  AsciicastRecorder,
+  type RecorderOptions,
+  RecordingLimitReached,
+} from "../../lib/session/recorder.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -201,7 +205,7 @@ Deno.test("SessionHub.endAll() terminates each node side and waits until its end
   assert.deepEqual(hub.list(), []);
 });
 
-async function recording(options: { recordInput?: boolean } = {}) {
+async function recording(options: RecorderOptions = {}) {
   const dir = await Deno.makeTempDir({ prefix: "postern-rec-" });
   const path = join(dir, "session.cast");
   const started = new Date(Date.now() - 1000);
@@ -319,4 +323,27 @@ Deno.test("AsciicastRecorder reports a failed write once and stops recording ins
   const late: Error[] = [];
   recorder.onFailure((error) => late.push(error));
   assert.equal(late.length, 1, "a callback set after the failure hears of it at once");
+});
+
+Deno.test("AsciicastRecorder stops at maxBytes and reports it as a failure once", async () => {
+  const { path, recorder, dir } = await recording({ maxBytes: 4096 });
+  const failures: Error[] = [];
+  recorder.onFailure((error) => failures.push(error));
+  const line = bytes("x".repeat(100) + "\r\n");
+  let shown = 0;
+  for (let i = 0; i < 100 && failures.length === 0; i++) {
+    recorder.output(line);
+    shown++;
+  }
+  assert.equal(failures.length, 1);
+  assert.ok(failures[0] instanceof RecordingLimitReached);
+  assert.ok(shown < 40, `the limit was noticed only after ${shown} events`);
+  recorder.output(line);
+  await recorder.close();
+  assert.equal(failures.length, 1);
+  const size = (await Deno.stat(path)).size;
+  assert.ok(size <= 4096 && size > 3000, `the recording has ${size} bytes`);
+  const cast = parseRecording(await Deno.readTextFile(path));
+  assert.equal(cast.events.length, shown - 1, "every event before the limit is kept");
+  await Deno.remove(dir, { recursive: true });
 });

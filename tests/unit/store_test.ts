@@ -202,6 +202,38 @@ Deno.test("users: create, conflict, update patch, list and cascading delete", as
   });
 });
 
+Deno.test("users.reserveLoginAttempt() admits at most the limit, and a racing success keeps their failures", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      await s.users.create(user("dora"));
+      const lockMs = 15 * MIN;
+      const expires = T0 + MIN;
+      await s.users.recordLoginFailure("dora", T0, 3, lockMs);
+      // One failure so far: two more attempts may be checked at once, not three.
+      const first = await s.users.reserveLoginAttempt("dora", T0, 3, expires);
+      const second = await s.users.reserveLoginAttempt("dora", T0, 3, expires);
+      assert.ok(first && second);
+      assert.equal(await s.users.reserveLoginAttempt("dora", T0, 3, expires), null);
+      // The second fails while the first is still being checked; then the
+      // first succeeds: it clears the failure before it, not the racing one.
+      await s.users.recordLoginFailure("dora", T0, 3, lockMs, second);
+      await s.users.recordLoginSuccess("dora", first, T0);
+      assert.equal((await s.users.get("dora"))?.failedLogins, 1);
+      // An attempt never settled stops counting when it expires.
+      await s.users.reserveLoginAttempt("dora", T0, 2, expires);
+      assert.equal(await s.users.reserveLoginAttempt("dora", T0, 2, expires), null);
+      assert.ok(await s.users.reserveLoginAttempt("dora", expires, 2, expires + MIN));
+      // A locked user gets no attempt.
+      await s.users.recordLoginFailure("dora", T0, 2, lockMs);
+      assert.equal(await s.users.reserveLoginAttempt("dora", T0 + 1, 9, expires + MIN), null);
+      await rejectsKind(s.users.reserveLoginAttempt("nobody", T0, 3, expires), "not_found");
+    } finally {
+      s.close();
+    }
+  });
+});
+
 Deno.test("users.recordLoginFailure() locks at the limit and restarts after the lock", async () => {
   await withDir(async (dir) => {
     const s = SqliteStore.open(dir);

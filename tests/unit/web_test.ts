@@ -83,8 +83,11 @@ Deno.test("serveAsset() refuses paths outside the UI directory", async () => {
 });
 
 Deno.test("readJson() rejects bodies over the limit, bad JSON and non-objects", async () => {
-  const post = (body: string) => new Request("https://x/", { method: "POST", body });
+  const post = (body: string, type = "application/json; charset=utf-8") =>
+    new Request("https://x/", { method: "POST", body, headers: { "content-type": type } });
   await assert.rejects(readJson(post("x".repeat(70_000))), (e) => isKind(e, "too_large"));
+  // What a cross-site form can send is not JSON, whatever it contains.
+  await assert.rejects(readJson(post('{"a":1}', "text/plain")), (e) => isKind(e, "bad_request"));
   await assert.rejects(readJson(post("{")), (e) => isKind(e, "bad_request"));
   await assert.rejects(readJson(post("[1]")), (e) => isKind(e, "bad_request"));
   assert.deepEqual(await readJson(post('{"a":1}')), { a: 1 });

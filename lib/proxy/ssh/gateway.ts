@@ -11,7 +11,7 @@ import type { Connection } from "ssh2";
 import type { NodeSessionDeps } from "../node_session.ts";
 import { type Authenticated, decideAuth } from "./authenticate.ts";
 import { failChannel, rejectChannelOpen, sendAuthBanner, userMessage } from "./messages.ts";
-import { handleSessions } from "./terminated.ts";
+import { handleSessions, SessionCount } from "./terminated.ts";
 import { authorizeTunnel, parseProxySubsystem, runTunnel } from "./tunnel.ts";
 import { dialNode } from "../dial.ts";
 import { PortForwarder } from "./forwarding.ts";
@@ -23,8 +23,17 @@ type ConnectionState =
   | { kind: "authenticating"; bannerSent: boolean }
   | { kind: "authenticated"; who: Authenticated };
 
+/** Limits of the gateway's connections. */
+export interface GatewayOptions {
+  /**
+   * Most shells and commands (each a login to a node, or a join) running at
+   * once on one connection, like sshd's `MaxSessions`; tunnels do not count.
+   */
+  maxSessionsPerConnection: number;
+}
+
 /** Returns the handler for new SSH connections. */
-export function createGateway(deps: NodeSessionDeps) {
+export function createGateway(deps: NodeSessionDeps, options: GatewayOptions) {
   return (client: Connection, remote: { ip: string; port: number }) => {
     let state: ConnectionState = { kind: "authenticating", bannerSent: false };
     const remoteAddr = remote.ip;
@@ -83,15 +92,22 @@ export function createGateway(deps: NodeSessionDeps) {
       });
       client.on("close", untrack);
 
+      const sessions = new SessionCount(options.maxSessionsPerConnection);
+      // Dials of nodes stop when the user gives up on them (see dialNode).
+      const connectionGone = new AbortController();
+      client.once("close", () => connectionGone.abort());
       client.on("session", (accept) => {
         const session = accept();
         session.on("subsystem", async (acceptSub, rejectSub, info) => {
           const target = parseProxySubsystem(info.name);
           if (!target) return rejectSub?.();
           const channel = acceptSub();
+          const channelGone = new AbortController();
+          channel.once("close", () => channelGone.abort());
+          const gaveUp = AbortSignal.any([connectionGone.signal, channelGone.signal]);
           try {
             const authorized = await authorizeTunnel(deps.auth, who, target.host, target.port);
-            const conn = await dialNode(authorized.node, deps.dialTimeoutMs);
+            const conn = await dialNode(authorized.node, deps.dialTimeoutMs, gaveUp);
             await runTunnel(channel, conn, {
               ...deps,
               who,
@@ -103,7 +119,7 @@ export function createGateway(deps: NodeSessionDeps) {
             failChannel(channel, userMessage(error, deps.log));
           }
         });
-        handleSessions(session, who, deps, remoteAddr);
+        handleSessions(session, who, deps, remoteAddr, sessions);
       });
 
       const node = who.target.node;
@@ -119,7 +135,7 @@ export function createGateway(deps: NodeSessionDeps) {
         let authorized;
         try {
           authorized = await authorizeTunnel(deps.auth, who, info.destIP, info.destPort);
-          conn = await dialNode(authorized.node, deps.dialTimeoutMs);
+          conn = await dialNode(authorized.node, deps.dialTimeoutMs, connectionGone.signal);
         } catch (error) {
           return rejectChannelOpen(client, reject, userMessage(error, deps.log));
         }

@@ -12,6 +12,7 @@
 import ssh2 from "ssh2";
 import type { Connection } from "ssh2";
 import type { Socket } from "node:net";
+import { acceptForever, AcceptHealth } from "../../net/accept.ts";
 import { denoConnDuplex } from "../../net/conn_duplex.ts";
 import { installFastCiphers, reusePacketBuffers } from "../../net/ssh2_crypto.ts";
 import type { Logger } from "../../log.ts";
@@ -30,6 +31,18 @@ export interface SshServerOptions {
   log: Logger;
   /** Most simultaneous connections; more are closed at once. */
   maxConnections: number;
+  /**
+   * A connection not authenticated this long after it was accepted (banner,
+   * key exchange and authentication all count) is closed, like sshd's
+   * `LoginGraceTime`.
+   */
+  loginGraceMs: number;
+  /**
+   * Most connections one source address (an IPv6 /64) may hold before they
+   * are authenticated; more are closed at once, so that one address cannot
+   * fill `maxConnections` with idle sockets.
+   */
+  maxUnauthenticatedPerAddress: number;
   /** Called for every new client connection with its remote address. */
   onClient(client: Connection, remote: { ip: string; port: number }): void;
 }
@@ -37,6 +50,8 @@ export interface SshServerOptions {
 /** A running SSH server. */
 export interface SshServer {
   addr: Deno.NetAddr;
+  /** Whether the listener is accepting (for /readyz). */
+  health: AcceptHealth;
   /** Stops accepting and closes every open connection. */
   shutdown(): Promise<void>;
 }
@@ -69,6 +84,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
     // Large packets and windows keep bulk transfers from stalling on acks.
     highWaterMark: 1 << 20,
   }, (client, info) => {
+    client.once("ready", () => unauthenticated.authenticated(info));
     if (certKey) presentHostCertificate(client);
     reusePacketBuffers(client);
     client.on("error", (error) => {
@@ -82,37 +98,59 @@ export function startSshServer(options: SshServerOptions): SshServer {
   );
 
   const open = new Set<Deno.Conn>();
-  const accepting = (async () => {
-    for await (const conn of listener) {
+  const unauthenticated = new UnauthenticatedConnections(options);
+  const tooMany = new ThrottledLog(options.log);
+  const tooManyFromOne = new ThrottledLog(options.log);
+  let stopping = false;
+  const health = new AcceptHealth("SSH");
+  const accepting = acceptForever(listener, {
+    health,
+    log: options.log,
+    stopping: () => stopping,
+    onConn(conn) {
+      const remote = conn.remoteAddr as Deno.NetAddr;
       if (open.size >= options.maxConnections) {
-        options.log.warn("too many SSH connections; refusing", { limit: options.maxConnections });
+        tooMany.warn("too many SSH connections; refusing", { limit: options.maxConnections });
         conn.close();
-        continue;
+        return;
+      }
+      if (!unauthenticated.admits(remote.hostname)) {
+        tooManyFromOne.warn("too many unauthenticated SSH connections from one address; refusing", {
+          remote: remote.hostname,
+          limit: options.maxUnauthenticatedPerAddress,
+        });
+        conn.close();
+        return;
       }
       open.add(conn);
+      let pending: Pending | undefined;
       try {
         const socket = denoConnDuplex(conn);
-        socket.once("close", () => open.delete(conn));
+        pending = unauthenticated.add(remote, () => socket.destroy());
+        socket.once("close", () => {
+          open.delete(conn);
+          pending?.release();
+        });
         // ssh2 only uses the Duplex side and a few socket properties the adapter provides.
         server.injectSocket(socket as unknown as Socket);
       } catch (error) {
         options.log.warn("cannot set up SSH connection", { error: String(error) });
+        pending?.release();
         open.delete(conn);
         conn.close();
       }
-    }
-  })().catch((error) => {
-    if (!(error instanceof Deno.errors.BadResource)) {
-      options.log.error("ssh listener failed", { error: String(error) });
-    }
+    },
   });
 
   return {
     addr: listener.addr,
+    health,
     async shutdown() {
+      stopping = true;
       try {
         listener.close();
       } catch { /* already closed */ }
+      unauthenticated.clear();
       for (const conn of open) {
         try {
           conn.close();
@@ -121,4 +159,123 @@ export function startSshServer(options: SshServerOptions): SshServer {
       await accepting;
     },
   };
+}
+
+/** A connection accepted but not authenticated yet. */
+interface Pending {
+  timer: ReturnType<typeof setTimeout>;
+  /** Ends its pending state (authenticated, or closed). */
+  release(): void;
+}
+
+/**
+ * Connections between accept and authentication, by source address: each is
+ * closed when its login grace time runs out, and each address may hold only
+ * so many at once.
+ */
+class UnauthenticatedConnections {
+  /** By remote "ip port", the key ssh2's connection info gives back. */
+  #pending = new Map<string, Pending>();
+  #perSource = new Map<string, number>();
+  #expiredLog: ThrottledLog;
+
+  constructor(
+    private readonly options: Pick<
+      SshServerOptions,
+      "loginGraceMs" | "maxUnauthenticatedPerAddress" | "log"
+    >,
+  ) {
+    this.#expiredLog = new ThrottledLog(options.log);
+  }
+
+  /** Whether another unauthenticated connection from `ip` is allowed. */
+  admits(ip: string): boolean {
+    return (this.#perSource.get(sourceOf(ip)) ?? 0) < this.options.maxUnauthenticatedPerAddress;
+  }
+
+  /** Starts the grace time of a new connection; `close` ends it when that runs out. */
+  add(remote: Deno.NetAddr, close: () => void): Pending {
+    const key = `${remote.hostname} ${remote.port}`;
+    const source = sourceOf(remote.hostname);
+    this.#perSource.set(source, (this.#perSource.get(source) ?? 0) + 1);
+    let released = false;
+    const pending: Pending = {
+      timer: setTimeout(() => {
+        this.#expiredLog.info(
+          "SSH connection not authenticated within the login grace time; closed",
+          {
+            remote: remote.hostname,
+            grace_ms: this.options.loginGraceMs,
+          },
+        );
+        pending.release();
+        close();
+      }, this.options.loginGraceMs),
+      release: () => {
+        if (released) return;
+        released = true;
+        clearTimeout(pending.timer);
+        this.#pending.delete(key);
+        const left = (this.#perSource.get(source) ?? 1) - 1;
+        if (left > 0) this.#perSource.set(source, left);
+        else this.#perSource.delete(source);
+      },
+    };
+    this.#pending.set(key, pending);
+    return pending;
+  }
+
+  /** The connection from `remote` has authenticated: its grace time no longer applies. */
+  authenticated(remote: { ip: string; port: number }): void {
+    this.#pending.get(`${remote.ip} ${remote.port}`)?.release();
+  }
+
+  /** Stops every grace timer (at shutdown). */
+  clear(): void {
+    for (const pending of [...this.#pending.values()]) pending.release();
+  }
+}
+
+/**
+ * The unit a per-address limit counts: an IPv4 address, or an IPv6 /64 (one
+ * host usually has a whole /64 to pick addresses from).
+ */
+export function sourceOf(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  if (!ip.includes(":")) return ip;
+  const [head, tail = ""] = ip.toLowerCase().split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = ip.includes("::")
+    ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right]
+    : left;
+  return groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, "")).join(":") + "::/64";
+}
+
+/** How often a throttled line is logged at most; the others are counted into the next one. */
+const THROTTLE_MS = 10_000;
+
+/** One kind of log line that a flood of hostile connections must not turn into a flood. */
+class ThrottledLog {
+  #last = -Infinity;
+  #unlogged = 0;
+
+  constructor(private readonly log: Logger) {}
+
+  warn(message: string, fields: Record<string, unknown>): void {
+    this.#emit("warn", message, fields);
+  }
+
+  info(message: string, fields: Record<string, unknown>): void {
+    this.#emit("info", message, fields);
+  }
+
+  #emit(level: "warn" | "info", message: string, fields: Record<string, unknown>): void {
+    this.#unlogged++;
+    if (Date.now() - this.#last < THROTTLE_MS) return;
+    this.log[level](message, { ...fields, times: this.#unlogged });
+    this.#last = Date.now();
+    this.#unlogged = 0;
+  }
 }

@@ -46,9 +46,16 @@ function ownerSink(stream: ServerChannel): OwnerSink {
         // (sshd sends "SIG@openssh.com" for those): then no exit status is
         // sent, and OpenSSH exits 255 as it does when connected directly.
       }
-      try {
-        stream.end();
-      } catch { /* client gone */ }
+      // ssh2 closes the channel as soon as stdout has finished, dropping
+      // stderr still waiting for window (such as the reason written by close()).
+      const endStdout = () => {
+        try {
+          stream.end();
+        } catch { /* client gone */ }
+      };
+      if (stream.stderr.writableLength === 0) return endStdout();
+      stream.stderr.once("finish", endStdout);
+      stream.stderr.end();
     },
   };
 }
@@ -70,12 +77,32 @@ function joinerSink(stream: ServerChannel): PartySink {
   };
 }
 
+/** The shells and commands running on one connection, up to a limit. */
+export class SessionCount {
+  #running = 0;
+
+  constructor(readonly limit: number) {}
+
+  /**
+   * Counts a channel's shell or command until the channel closes.
+   *
+   * @returns false, counting nothing, when the limit is reached
+   */
+  start(stream: ServerChannel): boolean {
+    if (this.#running >= this.limit) return false;
+    this.#running++;
+    stream.once("close", () => this.#running--);
+    return true;
+  }
+}
+
 /** Handles the session channels of one authenticated connection. */
 export function handleSessions(
   session: Session,
   who: Authenticated,
   deps: NodeSessionDeps,
   remoteAddr: string,
+  sessions: SessionCount,
 ): void {
   const pending: PendingRequest = { pty: null, env: {} };
   session.on("pty", (accept, _reject, info) => {
@@ -98,7 +125,12 @@ export function handleSessions(
   });
 
   const start = (stream: ServerChannel, command: string | undefined) => {
-    if (who.target.node) {
+    if (!sessions.start(stream)) {
+      failChannel(
+        stream,
+        `this connection already runs ${sessions.limit} sessions, the most the proxy allows on one connection; open another connection.`,
+      );
+    } else if (who.target.node) {
       void runTerminated(stream, command, pending, who, deps, remoteAddr, session);
     } else if (command !== undefined && /^join\s/.test(command.trim())) {
       void runJoin(stream, command.trim().split(/\s+/).slice(1), who, deps, remoteAddr);
@@ -110,8 +142,22 @@ export function handleSessions(
       );
     }
   };
-  session.on("shell", (accept) => start(accept(), undefined));
-  session.on("exec", (accept, _reject, info) => start(accept(), info.command));
+  // One shell or command per session channel (RFC 4254 §6.5): a second
+  // request on the same channel is refused, as sshd does.
+  let started = false;
+  const once = (accept: () => ServerChannel, reject: (() => void) | undefined) => {
+    if (started) return void reject?.();
+    started = true;
+    return accept();
+  };
+  session.on("shell", (accept, reject) => {
+    const stream = once(accept, reject);
+    if (stream) start(stream, undefined);
+  });
+  session.on("exec", (accept, reject, info) => {
+    const stream = once(accept, reject);
+    if (stream) start(stream, info.command);
+  });
 }
 
 async function runTerminated(

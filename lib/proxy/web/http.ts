@@ -60,10 +60,19 @@ export class Router {
         continue;
       }
       const params: Record<string, string> = {};
-      route.names.forEach((name, i) => (params[name] = decodeURIComponent(found[i + 1])));
+      route.names.forEach((name, i) => (params[name] = decodeParam(name, found[i + 1])));
       return { handler: route.handler, params };
     }
     return allowed.length ? { allowed } : undefined;
+  }
+}
+
+/** A `%`-escaped path segment, decoded; BadRequest naming it when the escapes are malformed. */
+function decodeParam(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new BadRequest(`The ${name} in the path has a malformed %-escape.`);
   }
 }
 
@@ -107,18 +116,35 @@ export function toErrorResponse(error: unknown, log: Logger): Response {
 /** Largest JSON body accepted by the API. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-/** Reads a JSON object body of at most `limit` bytes. */
+/**
+ * Reads a JSON object body of at most `limit` bytes. The body must be sent as
+ * `application/json`: a cross-site HTML form can only send form or text
+ * types, and a cross-site script sending JSON needs a CORS preflight, which
+ * the proxy never grants.
+ */
 export async function readJson(request: Request, limit = MAX_BODY_BYTES): Promise<
   Record<string, unknown>
 > {
+  const type = request.headers.get("content-type")?.split(";")[0].trim().toLowerCase();
+  if (type !== "application/json") {
+    await drain(request.body);
+    throw new BadRequest("Send the request body as JSON (Content-Type: application/json).");
+  }
   const declared = Number(request.headers.get("content-length") ?? "0");
   const chunks: Uint8Array[] = [];
   let size = declared > limit ? declared : 0;
   if (request.body && size <= limit) {
-    for await (const chunk of request.body) {
-      size += chunk.byteLength;
-      if (size > limit) break;
-      chunks.push(chunk);
+    try {
+      for await (const chunk of request.body) {
+        size += chunk.byteLength;
+        if (size > limit) break;
+        chunks.push(chunk);
+      }
+    } catch (error) {
+      // A malformed chunked encoding, or a body cut short.
+      throw new BadRequest("Cannot read the request body: it is malformed or incomplete.", {
+        cause: error,
+      });
     }
   }
   if (size > limit) {
@@ -136,6 +162,14 @@ export async function readJson(request: Request, limit = MAX_BODY_BYTES): Promis
     throw new BadRequest("Request body must be a JSON object.");
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Reads and discards a refused request's body (up to 16 MiB), so that the
+ * refusal reaches HTTP/2 clients as a response, not a stream reset.
+ */
+export function discardBody(request: Request): Promise<void> {
+  return drain(request.body);
 }
 
 /** Most bytes of a refused body read before answering (beyond it, the stream is reset). */

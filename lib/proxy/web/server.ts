@@ -9,6 +9,7 @@
 
 import { Unavailable } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
+import type { AcceptHealth } from "../../net/accept.ts";
 import { serveAsset } from "./assets.ts";
 import {
   errorResponse,
@@ -37,6 +38,10 @@ export interface WebServerOptions {
    * clients then fall back to what HTTP offers.
    */
   protocols?: Record<string, ProtocolHandler>;
+  /** Closes a connection whose first request head has not arrived by then (tls_listener.ts). */
+  headerTimeoutMs?: number;
+  /** Closes a connection with no request in progress this long, WebSockets aside (tls_listener.ts). */
+  idleTimeoutMs?: number;
 }
 
 /** A running web server. */
@@ -47,6 +52,11 @@ export interface WebServer {
   shutdown(): Promise<void>;
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
+  /**
+   * Whether the listener is accepting (for /readyz); absent on the plain
+   * `Deno.serve` fallback, whose accept loop is Deno's own.
+   */
+  health?: AcceptHealth;
 }
 
 /** Builds the request handler; exported so tests can call it without a socket. */

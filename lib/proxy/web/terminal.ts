@@ -124,6 +124,9 @@ function wireInput(socket: WebSocket, live: LiveSession, partyId: string, touch:
     } catch {
       return sendJson(socket, { type: "error", message: "Control frame is not valid JSON." });
     }
+    if (typeof message !== "object" || message === null || Array.isArray(message)) {
+      return sendJson(socket, { type: "error", message: "Control frames must be JSON objects." });
+    }
     if (message.type === "resize") {
       const cols = Number(message.cols);
       const rows = Number(message.rows);

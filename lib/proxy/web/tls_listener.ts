@@ -12,10 +12,22 @@
  * `serveHttpOnConnection` was tried first: it closes the connection under an
  * upgraded WebSocket.)
  *
+ * Timeouts: a request head, and an idle HTTP/1.1 or HTTP/2 connection, are
+ * bounded here (see {@linkcode AlpnListenerOptions}). The TLS handshake
+ * timeout closes the connection on our side, but Deno 2.9.6 keeps the socket
+ * of a client that never sends a byte open until that client sends or goes
+ * away: its server-side TLS handshake runs in a task that owns the socket and
+ * that closing the `Deno.TlsConn` does not cancel (measured: `Deno.listenTls`
+ * and `Deno.serve` alike, still open after 15 s). Bounding that needs the
+ * socket accepted as plain TCP and relayed to the TLS listener, at the cost
+ * of one more copy of every byte; a TCP load balancer's idle timeout in front
+ * of the proxy does it meanwhile.
+ *
  * @module
  */
 
 import type { Logger } from "../../log.ts";
+import { acceptForever, AcceptHealth } from "../../net/accept.ts";
 
 /** What `Deno.serve` calls for each request. */
 export type RequestHandler = (
@@ -48,14 +60,30 @@ export interface AlpnListenerOptions {
   log: Logger;
   /**
    * A client that has not finished the TLS handshake by then is dropped.
+   * (Deno 2.9 keeps the socket of a client that never sends a byte open until
+   * that client sends or closes: see the module doc.)
    * @default {10000}
    */
   handshakeTimeoutMs?: number;
+  /**
+   * An HTTP connection whose first request has not arrived this long after
+   * the TLS handshake is closed (a half-sent request head included).
+   * @default {30000}
+   */
+  headerTimeoutMs?: number;
+  /**
+   * An HTTP connection (HTTP/1.1 keep-alive or HTTP/2) with no request in
+   * progress for this long is closed; one carrying a WebSocket is not.
+   * @default {120000}
+   */
+  idleTimeoutMs?: number;
 }
 
 /** A running listener. */
 export interface AlpnListener {
   addr: Deno.NetAddr;
+  /** Whether the listener is accepting (for /readyz). */
+  health: AcceptHealth;
   /** Resolves once the listener has stopped and every connection has ended. */
   finished: Promise<void>;
   /** Stops accepting, lets HTTP requests in flight finish, closes other connections. */
@@ -125,42 +153,53 @@ export function listenTlsWithAlpn(
     }
     const requests = serveConnection(conn);
     web.add(requests);
+    const idle = new IdleTimer(() => {
+      try {
+        requests.close();
+      } catch { /* closed already */ }
+    }, {
+      headerTimeoutMs: options.headerTimeoutMs ?? 30_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
+    });
     try {
       for await (const event of requests) {
+        idle.requestStarted();
         const info = { remoteAddr: conn.remoteAddr, completed: Promise.resolve() };
         const answer = (async () => {
+          let response: Response;
           try {
-            return await options.handler(event.request, info);
+            response = await options.handler(event.request, info);
           } catch (error) {
-            return await options.onError(error);
+            response = await options.onError(error);
           }
+          if (response.status === 101) idle.upgraded();
+          return response;
         })();
         const sent = event.respondWith(answer).catch(() => {/* the client went away */});
         responding.add(sent);
-        sent.finally(() => responding.delete(sent));
+        sent.finally(() => {
+          responding.delete(sent);
+          idle.requestEnded();
+        });
       }
     } catch {
       // A broken connection ends its requests.
     } finally {
+      idle.stop();
       web.delete(requests);
     }
   };
 
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.TlsConn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (stopping || error instanceof Deno.errors.BadResource) return;
-        options.log.warn("cannot accept an HTTPS connection", { error: String(error) });
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        continue;
-      }
+  const health = new AcceptHealth("HTTPS");
+  const accepting = acceptForever(listener, {
+    health,
+    log: options.log,
+    stopping: () => stopping,
+    onConn(conn) {
       const task = dispatch(conn).finally(() => running.delete(task));
       running.add(task);
-    }
-  })();
+    },
+  });
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = () =>
@@ -187,7 +226,50 @@ export function listenTlsWithAlpn(
     })();
   const finished = accepting.then(() => shutdown());
 
-  return { addr: listener.addr, finished, shutdown };
+  return { addr: listener.addr, finished, shutdown, health };
+}
+
+/**
+ * When an HTTP connection is closed for idling: while waiting for its first
+ * request (the head timeout), and while no request is in progress after that
+ * (the idle timeout). A connection upgraded to a WebSocket is never closed
+ * here: its requests are over, its socket is not.
+ */
+class IdleTimer {
+  #active = 0;
+  #upgraded = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly close: () => void,
+    private readonly timeouts: { headerTimeoutMs: number; idleTimeoutMs: number },
+  ) {
+    this.#arm(timeouts.headerTimeoutMs);
+  }
+
+  requestStarted(): void {
+    this.#active++;
+    clearTimeout(this.#timer);
+  }
+
+  requestEnded(): void {
+    this.#active--;
+    if (this.#active === 0 && !this.#upgraded) this.#arm(this.timeouts.idleTimeoutMs);
+  }
+
+  upgraded(): void {
+    this.#upgraded = true;
+    clearTimeout(this.#timer);
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #arm(ms: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(this.close, ms);
+  }
 }
 
 /** How long shutdown waits for responses being sent. */

@@ -166,6 +166,19 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE proxies ADD COLUMN peer_addr TEXT;
     `,
   },
+  {
+    version: 6,
+    description: "login attempts reserved before their password is checked",
+    up: `
+      CREATE TABLE login_attempts (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+        failures_before INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+      );
+      CREATE INDEX login_attempts_user ON login_attempts (user);
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

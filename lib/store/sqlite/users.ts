@@ -151,13 +151,61 @@ export class SqliteUsers implements UserStore {
     return this.gate(() => this.db.run("DELETE FROM users WHERE name = ?", name) > 0);
   }
 
+  reserveLoginAttempt(
+    name: string,
+    now: number,
+    maxAttempts: number,
+    expires: number,
+  ): Promise<string | null> {
+    return this.gate(() => {
+      this.db.run("DELETE FROM login_attempts WHERE expires <= ?", now);
+      // One statement, so that concurrent reservations (even from two
+      // processes) see each other. An expired lock counts no failures.
+      const r = this.db.get(
+        `INSERT INTO login_attempts (id, user, failures_before, expires)
+         SELECT :id, name, CASE WHEN locked_until IS NULL THEN failed_logins ELSE 0 END, :expires
+           FROM users
+          WHERE name = :name
+            AND (locked_until IS NULL OR locked_until <= :now)
+            AND (CASE WHEN locked_until IS NULL THEN failed_logins ELSE 0 END)
+                + (SELECT count(*) FROM login_attempts WHERE user = :name) < :max
+         RETURNING id`,
+        { id: crypto.randomUUID(), name, now, max: maxAttempts, expires },
+      );
+      if (r) return str(r.id);
+      if (!this.db.get("SELECT 1 FROM users WHERE name = ?", name)) {
+        throw new NotFound(`Cannot reserve a login attempt for "${name}": no such user`);
+      }
+      return null;
+    });
+  }
+
+  recordLoginSuccess(name: string, attempt: string, now: number): Promise<void> {
+    return this.gate(() => {
+      this.db.run(
+        // A lock that ran out has no failure after it (the first one clears it).
+        `UPDATE users SET
+           failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= :now THEN 0
+             ELSE max(0, failed_logins -
+               coalesce((SELECT failures_before FROM login_attempts WHERE id = :attempt), 0)) END,
+           locked_until = CASE WHEN locked_until <= :now THEN NULL ELSE locked_until END,
+           updated = :now
+         WHERE name = :name`,
+        { name, attempt, now },
+      );
+      this.db.run("DELETE FROM login_attempts WHERE id = ?", attempt);
+    });
+  }
+
   recordLoginFailure(
     name: string,
     now: number,
     maxFailures: number,
     lockMs: number,
+    attempt?: string,
   ): Promise<LoginFailureState> {
     return this.gate(() => {
+      if (attempt !== undefined) this.db.run("DELETE FROM login_attempts WHERE id = ?", attempt);
       // One statement, so concurrent failures (even from two processes) each count.
       // Right-hand sides see the old row: "expired" is the lock that ran out before now.
       const r = this.db.get(

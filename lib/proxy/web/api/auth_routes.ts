@@ -10,6 +10,7 @@ import type { AuthService, Identity, NewWebSession } from "../../../auth/service
 import { BadRequest } from "../../../errors.ts";
 import { parseDuration } from "../../../config/schema.ts";
 import {
+  discardBody,
   type Handler,
   json,
   optionalString,
@@ -17,7 +18,13 @@ import {
   requireString,
   type Router,
 } from "../http.ts";
-import { clearSessionCookie, sessionCookie, setSessionCookie, withSession } from "./guard.ts";
+import {
+  checkOrigin,
+  clearSessionCookie,
+  sessionCookie,
+  setSessionCookie,
+  withSession,
+} from "./guard.ts";
 
 /** The body every successful login and `GET sessions/current` returns. */
 export function sessionBody(identity: Identity, cluster: string, csrfToken: string, expires: Date) {
@@ -58,8 +65,20 @@ function parseTtl(value: unknown): number | undefined {
  * failures per source address in `limiter`.
  */
 export function authRoutes(router: Router, auth: AuthService, limiter: FailureLimiter): void {
-  const checked = (method: string, path: string, handler: Handler) =>
-    router.on(method, path, limitFailures(limiter, auth, handler));
+  const checked = (method: string, path: string, handler: Handler) => {
+    const limited = limitFailures(limiter, auth, handler);
+    router.on(method, path, async (request, context) => {
+      // Before any credential is checked: a foreign page can neither log a
+      // victim in nor spend their login attempts.
+      try {
+        checkOrigin(request);
+      } catch (error) {
+        await discardBody(request);
+        throw error;
+      }
+      return await limited(request, context);
+    });
+  };
   checked("POST", "/v1/webapi/sessions", async (request, { remoteAddr }) => {
     const body = await readJson(request);
     const session = await auth.createWebSession({

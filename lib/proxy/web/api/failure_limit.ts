@@ -26,17 +26,43 @@ export interface FailureLimitOptions {
 /** Counts credential failures per source address in fixed windows. */
 export class FailureLimiter {
   #windows = new Map<string, { failures: number; ends: number }>();
+  #inFlight = new Map<string, number>();
   readonly #now: () => number;
 
   constructor(private readonly options: FailureLimitOptions) {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Seconds until `address` may try again, or 0 when it may now. */
+  /**
+   * Seconds until `address` may try again, or 0 when it may now. Checks still
+   * running count as failures: a burst sent at once cannot get more checks
+   * than the limit.
+   */
   retryAfterS(address: string): number {
     const window = this.#current(address);
-    if (!window || window.failures < this.options.limit) return 0;
-    return Math.max(1, Math.ceil((window.ends - this.#now()) / 1000));
+    const inFlight = this.#inFlight.get(address) ?? 0;
+    if ((window?.failures ?? 0) + inFlight < this.options.limit) return 0;
+    return window ? Math.max(1, Math.ceil((window.ends - this.#now()) / 1000)) : 1;
+  }
+
+  /**
+   * Starts a check for `address` when it may make one.
+   *
+   * @returns 0 when the check may go ahead (then call {@linkcode FailureLimiter.end}
+   *   after it, and {@linkcode FailureLimiter.fail} before that when it failed),
+   *   else the seconds until it may
+   */
+  begin(address: string): number {
+    const retryAfterS = this.retryAfterS(address);
+    if (retryAfterS === 0) this.#inFlight.set(address, (this.#inFlight.get(address) ?? 0) + 1);
+    return retryAfterS;
+  }
+
+  /** Ends a check started with {@linkcode FailureLimiter.begin}. */
+  end(address: string): void {
+    const left = (this.#inFlight.get(address) ?? 1) - 1;
+    if (left > 0) this.#inFlight.set(address, left);
+    else this.#inFlight.delete(address);
   }
 
   /** Counts one failure; true when it is the one that reached the limit. */
@@ -82,7 +108,7 @@ export function limitFailures(
   handler: Handler,
 ): Handler {
   return async (request, context) => {
-    const retryAfterS = limiter.retryAfterS(context.remoteAddr);
+    const retryAfterS = limiter.begin(context.remoteAddr);
     if (retryAfterS > 0) {
       throw new TooManyRequests(
         `Too many failed attempts from your address; try again in ${retryAfterS} s.`,
@@ -103,6 +129,8 @@ export function limitFailures(
         }
       }
       throw error;
+    } finally {
+      limiter.end(context.remoteAddr);
     }
   };
 }

@@ -56,6 +56,26 @@ export function sessionCookie(request: Request): string | undefined {
   return undefined;
 }
 
+/**
+ * Refuses a request a browser sent from another site's page: its `Origin`,
+ * when it has one, must be this proxy's own (`https://<Host>`). Clients other
+ * than browsers (the CLI, curl) send no Origin and pass.
+ *
+ * @throws AccessDenied for a foreign (or opaque `null`) Origin
+ */
+export function checkOrigin(request: Request): void {
+  const origin = request.headers.get("origin");
+  if (origin === null) return;
+  const host = request.headers.get("host") ?? new URL(request.url).host;
+  if (origin !== `https://${host}`) {
+    throw new AccessDenied(
+      `Requests from ${
+        JSON.stringify(origin)
+      } may not use this proxy's credential endpoints; sign in on the proxy's own page.`,
+    );
+  }
+}
+
 /** Set-Cookie value that stores a session id. */
 export function setSessionCookie(sessionId: string, expires: Date): string {
   return `${SESSION_COOKIE}=${sessionId}; Path=/; Secure; HttpOnly; SameSite=Strict; Expires=${expires.toUTCString()}`;
