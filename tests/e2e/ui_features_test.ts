@@ -1,0 +1,139 @@
+/**
+ * The features users asked for in issue #16, each in a real Chromium against
+ * a real `postern start` and `sshd`, each with its own cluster so that any
+ * one can run alone (`deno test -A tests/e2e/ui_features_test.ts --filter "<name>"`).
+ *
+ * Every test also fails on an uncaught page error, a JavaScript dialog or a
+ * console error other than the failed requests it expects. Screenshots land
+ * in `test-output/screenshots/features-*.png`.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { eventually } from "../helpers/browser.ts";
+import {
+  BROWSER_TEST,
+  openTerminal,
+  startWebEnv,
+  terminalText,
+  typeInTerminal,
+} from "../helpers/web_env.ts";
+
+const PREFIX = "features";
+
+/** What page.evaluate callbacks see: the page's DOM, untyped here (Deno's types are not the DOM's). */
+// deno-lint-ignore no-explicit-any
+type InPage = any;
+
+/** The viewport centre of the first place `text` is shown in the terminal's rows. */
+function textPosition(page: Page, text: string): Promise<{ x: number; y: number } | null> {
+  return page.evaluate((text) => {
+    const { document, NodeFilter } = globalThis as InPage;
+    const rows = document.querySelector('[data-testid="terminal"] .xterm-rows');
+    const walker = document.createTreeWalker(rows!, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const at = node.textContent!.indexOf(text);
+      if (at < 0) continue;
+      const range = document.createRange();
+      range.setStart(node, at);
+      range.setEnd(node, at + text.length);
+      const rect = range.getBoundingClientRect();
+      return { x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 };
+    }
+    return null;
+  }, text);
+}
+
+Deno.test({
+  name: "terminal: Ctrl+Shift+F searches the scrollback, Next and Previous move, Esc closes",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await startWebEnv(PREFIX);
+  const alice = await env.cluster.createUser("alice");
+  const page = await env.signIn(alice);
+  await openTerminal(env, page, "root");
+  // Three lines say "hit10…"; the command line itself does not.
+  await typeInTerminal(page, "seq 101 103 | sed s/^/hit/");
+  await eventually(async () => assert.match(await terminalText(page), /hit103/));
+
+  const search = page.getByRole("search", { name: "Search the terminal" });
+  assert.equal(await search.count(), 0);
+  await page.keyboard.press("Control+Shift+F");
+  const box = search.getByRole("searchbox", { name: "Search the terminal output" });
+  await box.waitFor();
+  assert.equal(
+    await box.evaluate((el) => el === (globalThis as InPage).document.activeElement),
+    true,
+  );
+  await box.fill("hit10");
+  const results = search.getByTestId("search-results");
+  await eventually(async () => assert.match(await results.innerText(), /^\d of 3$/));
+  const first = await results.innerText();
+  await search.getByRole("button", { name: "Next" }).click();
+  await eventually(async () => assert.notEqual(await results.innerText(), first));
+  const second = await results.innerText();
+  await search.getByRole("button", { name: "Previous" }).click();
+  await eventually(async () => assert.equal(await results.innerText(), first));
+  await box.press("Enter");
+  await eventually(async () => assert.equal(await results.innerText(), second));
+  await env.screenshot(page, "terminal-search");
+
+  await box.fill("no such text anywhere");
+  await eventually(async () => assert.equal(await results.innerText(), "No matches"));
+
+  // Esc closes the box and the keyboard goes back to the shell.
+  await box.press("Escape");
+  await search.waitFor({ state: "detached" });
+  assert.equal(
+    await page.evaluate(() =>
+      (globalThis as InPage).document.activeElement?.classList.contains("xterm-helper-textarea")
+    ),
+    true,
+    "the terminal does not have the keyboard after Esc",
+  );
+  await page.keyboard.type("echo back-in-the-$((40+2))-shell");
+  await page.keyboard.press("Enter");
+  await eventually(async () => assert.match(await terminalText(page), /back-in-the-42-shell/));
+
+  // The toolbar button opens it too, at 400 px as well.
+  await page.setViewportSize({ width: 400, height: 800 });
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await box.waitFor();
+  await env.screenshot(page, "terminal-search-400");
+  assert.deepEqual(env.problems(), []);
+});
+
+Deno.test({
+  name: "terminal: a URL printed in the terminal opens in a new tab with no opener",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await startWebEnv(PREFIX);
+  const alice = await env.cluster.createUser("alice");
+  const page = await env.signIn(alice);
+  await openTerminal(env, page, "root");
+  const url = `${env.base}/healthz`;
+  await typeInTerminal(page, "clear");
+  // printf builds the URL, so only its output is a whole link.
+  await typeInTerminal(page, `printf '%s\\n' '${env.base}''/healthz?from=terminal'`);
+  const link = `${url}?from=terminal`;
+  const position = await eventually(async () => {
+    const lines = (await terminalText(page)).split("\n").map((line) => line.trim());
+    assert.ok(lines.includes(link), lines.join("\n"));
+    const found = await textPosition(page, `${url}?`);
+    assert.ok(found);
+    return found;
+  });
+  await page.mouse.move(position.x, position.y);
+  await page.getByTestId("terminal").locator(".xterm-cursor-pointer").waitFor();
+  const [opened] = await Promise.all([
+    page.context().waitForEvent("page"),
+    page.mouse.click(position.x, position.y),
+  ]);
+  await opened.waitForLoadState();
+  assert.equal(opened.url(), link);
+  assert.equal(await opened.evaluate(() => (globalThis as InPage).opener), null);
+  assert.equal(new URL(page.url()).pathname, "/web/terminal/new", "the terminal page was left");
+  assert.deepEqual(env.problems(), []);
+});
