@@ -137,3 +137,129 @@ Deno.test({
   assert.equal(new URL(page.url()).pathname, "/web/terminal/new", "the terminal page was left");
   assert.deepEqual(env.problems(), []);
 });
+
+/** The relative luminance (0 black … 1 white) of a computed `rgb(…)` colour. */
+function luminance(color: string): number {
+  const [r, g, b] = (color.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number).map((c) => {
+    const s = c / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** The computed colours of the page body, the first table (or card) and its text. */
+function pageColours(page: Page): Promise<{ body: string; text: string; surface: string | null }> {
+  return page.evaluate(() => {
+    const { document, getComputedStyle } = globalThis as InPage;
+    const surface = document.querySelector(".table-wrap, .card, .auth-card");
+    return {
+      body: getComputedStyle(document.body).backgroundColor,
+      text: getComputedStyle(document.body).color,
+      surface: surface ? getComputedStyle(surface).backgroundColor : null,
+    };
+  });
+}
+
+/**
+ * Controls a person cannot name without seeing an icon: buttons, links and
+ * other focusable controls whose accessible name is empty or only emoji, and
+ * any emoji shown as text.
+ */
+function unnamedControls(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const { document } = globalThis as InPage;
+    const emojiOnly = /^[\p{Extended_Pictographic}\p{Emoji_Presentation}\uFE0F\u200D\s]*$/u;
+    const problems: string[] = [];
+    const controls = document.querySelectorAll(
+      'button, a[href], [role="button"], [role="link"], [role="tab"], [tabindex]:not([tabindex="-1"]), summary',
+    );
+    for (const control of controls) {
+      if (control.closest("[aria-hidden=true]") || !control.getClientRects().length) continue;
+      const labelledBy = (control.getAttribute("aria-labelledby") ?? "").split(/\s+/)
+        .map((id: string) => document.getElementById(id)?.textContent ?? "").join(" ");
+      const name = [control.getAttribute("aria-label"), labelledBy, control.textContent]
+        .map((text) => (text ?? "").trim()).find((text) => text) ?? "";
+      if (emojiOnly.test(name)) {
+        problems.push(`${control.outerHTML.slice(0, 160)} is named "${name}"`);
+      }
+    }
+    const walker = document.createTreeWalker(document.body, 4 /* NodeFilter.SHOW_TEXT */);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (
+        /\p{Extended_Pictographic}/u.test(node.textContent) &&
+        !node.parentElement.closest(".xterm, .ap-term")
+      ) {
+        problems.push(`emoji in text: "${node.textContent.trim().slice(0, 80)}"`);
+      }
+    }
+    return problems;
+  });
+}
+
+/** Waits until a page has nothing left saying it is loading. */
+async function settled(page: Page): Promise<void> {
+  await page.locator("main").first().waitFor();
+  await eventually(async () => {
+    assert.equal(await page.locator('[aria-busy="true"]').count(), 0);
+    assert.equal(await page.locator(".empty-row", { hasText: /^Loading/ }).count(), 0);
+  });
+}
+
+Deno.test({
+  name: "look: every page follows a dark prefers-color-scheme and names its controls in words",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await startWebEnv(PREFIX);
+  const carol = await env.cluster.createUser("carol", { roles: ["admin"], logins: ["root"] });
+
+  const signedOut = await env.newPage({ colorScheme: "dark" });
+  await signedOut.goto(`${env.base}/web/login`);
+  await settled(signedOut);
+  const login = await pageColours(signedOut);
+  assert.ok(luminance(login.body) < 0.05, `sign-in page background ${login.body}`);
+  assert.ok(luminance(login.surface!) < 0.05, `sign-in card ${login.surface}`);
+  assert.deepEqual(await unnamedControls(signedOut), []);
+  await env.screenshot(signedOut, "dark-login");
+
+  const page = await env.signIn(carol, { colorScheme: "dark" });
+  const id = await openTerminal(env, page, "root");
+  await typeInTerminal(page, "echo dark; exit");
+  await page.locator('[data-testid="terminal-status"][data-state="ended"]').waitFor();
+  assert.deepEqual(await unnamedControls(page), []);
+  await env.screenshot(page, "dark-terminal");
+
+  const paths = [
+    "/web/nodes",
+    "/web/sessions",
+    "/web/recordings",
+    `/web/recordings/${id}`,
+    "/web/audit",
+    "/web/users",
+    "/web/admin/nodes",
+    "/web/account",
+  ];
+  for (const path of paths) {
+    await page.goto(`${env.base}${path}`);
+    await settled(page);
+    const colours = await pageColours(page);
+    assert.ok(luminance(colours.body) < 0.05, `${path}: background ${colours.body}`);
+    assert.ok(luminance(colours.text) > 0.6, `${path}: text ${colours.text}`);
+    if (colours.surface) {
+      assert.ok(luminance(colours.surface) < 0.05, `${path}: surface ${colours.surface}`);
+    }
+    assert.deepEqual(await unnamedControls(page), [], path);
+  }
+  await page.goto(`${env.base}/web/users`);
+  await settled(page);
+  await env.screenshot(page, "dark-users");
+  await page.setViewportSize({ width: 400, height: 800 });
+  await env.screenshot(page, "dark-users-400");
+
+  // The same pages stay light for a light preference.
+  const light = await env.signIn(carol, { colorScheme: "light" });
+  await light.goto(`${env.base}/web/users`);
+  await settled(light);
+  const colours = await pageColours(light);
+  assert.ok(luminance(colours.body) > 0.8, `light background ${colours.body}`);
+  assert.deepEqual(env.problems(), []);
+});

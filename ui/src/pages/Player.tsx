@@ -97,6 +97,22 @@ export function PlayerPage({ id }: { id: string }) {
   );
 }
 
+/** Names for the player's own controls that show only an icon (asciinema-player leaves them unnamed). */
+const PLAYER_LABELS: [selector: string, label: string][] = [
+  [".ap-playback-button", "Play or pause"],
+  [".ap-term-text", "Recorded terminal"],
+  [".ap-progressbar .ap-bar", "Position in the recording"],
+];
+
+/** Gives the player's icon-only controls a name screen readers and tooltips can use. */
+function labelPlayerControls(root: HTMLElement): void {
+  for (const [selector, label] of PLAYER_LABELS) {
+    for (const element of root.querySelectorAll(selector)) {
+      if (!element.getAttribute("aria-label")) element.setAttribute("aria-label", label);
+    }
+  }
+}
+
 function Player({ url, onError }: { url: string; onError: () => void }) {
   const container = useRef<HTMLDivElement>(null);
   const player = useRef<AsciinemaPlayer.Player | null>(null);
@@ -129,7 +145,15 @@ function Player({ url, onError }: { url: string; onError: () => void }) {
     (created as unknown as ErrorEvents).addEventListener("error", onError);
     player.current = created;
   }, [url, speed, skipIdle]);
-  useEffect(() => () => player.current?.dispose(), []);
+  useEffect(() => {
+    // The player draws its controls later, and again when they change.
+    const observer = new MutationObserver(() => labelPlayerControls(container.current!));
+    observer.observe(container.current!, { childList: true, subtree: true });
+    return () => {
+      observer.disconnect();
+      player.current?.dispose();
+    };
+  }, []);
 
   return (
     <>
