@@ -16,9 +16,11 @@ import { eventually } from "../helpers/browser.ts";
 import {
   BROWSER_TEST,
   openTerminal,
+  pageFetch,
   startWebEnv,
   terminalText,
   typeInTerminal,
+  type WebEnv,
 } from "../helpers/web_env.ts";
 
 const PREFIX = "features";
@@ -262,4 +264,112 @@ Deno.test({
   const colours = await pageColours(light);
   assert.ok(luminance(colours.body) > 0.8, `light background ${colours.body}`);
   assert.deepEqual(env.problems(), []);
+});
+
+/** The audit events of `code` (a prefix) as `postern audit --json` prints them. */
+async function auditEvents(env: WebEnv, code: string): Promise<Record<string, unknown>[]> {
+  const out = await env.cluster.admin("audit", "--since", "1h", "--type", code, "--json");
+  assert.equal(out.code, 0, out.stderr);
+  return out.stdout.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line));
+}
+
+Deno.test({
+  name:
+    "users: an admin edits a user's roles and logins (losing a login ends their terminals), sees the last sign-in and ends a web session",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await startWebEnv(PREFIX);
+  const [carol, dave] = await Promise.all([
+    env.cluster.createUser("carol", { roles: ["admin"], logins: ["root"] }),
+    env.cluster.createUser("dave", { roles: ["access"], logins: ["root"] }),
+  ]);
+  const daveA = await env.signIn(dave);
+  await openTerminal(env, daveA, "root");
+  const daveB = await env.signIn(dave);
+  await openTerminal(env, daveB, "root");
+  const sessionsOfB = JSON.parse((await pageFetch(daveB, "/v1/webapi/sessions/web")).body);
+  const handleB = sessionsOfB.items.find((s: { current: boolean }) => s.current).id;
+
+  const page = await env.signIn(carol);
+  await page.goto(`${env.base}/web/users`);
+  await page.getByTestId("users-table").locator('tr[data-user="dave"]')
+    .getByRole("link", { name: "Edit" }).click();
+  await page.waitForURL(`${env.base}/web/users/dave`);
+  const lastLogin = page.getByTestId("last-login");
+  await lastLogin.waitFor();
+  assert.match(await lastLogin.innerText(), /ago|just now/);
+  assert.match(await lastLogin.innerText(), /from 127\.0\.0\.1/);
+  const sessions = page.getByTestId("user-web-sessions-table");
+  // Two browsers, and the session the sign-up itself opened.
+  assert.equal(await sessions.locator("tr[data-web-session]").count(), 3);
+  await env.screenshot(page, "user-page");
+
+  // Adding a login ends nothing.
+  const access = page.getByRole("region", { name: "Roles and logins" });
+  await access.getByLabel("Logins").fill("root, ubuntu");
+  await access.getByRole("button", { name: "Save changes" }).click();
+  await access.getByRole("status").filter({ hasText: "Saved" }).waitFor();
+
+  // Ending one web session signs that browser out and ends its terminal only.
+  await sessions.locator(`tr[data-web-session="${handleB}"]`).getByRole("button", { name: "End" })
+    .click();
+  await sessions.locator(`tr[data-web-session="${handleB}"]`).waitFor({ state: "detached" });
+  const statusB = daveB.getByTestId("terminal-status");
+  await eventually(
+    async () => assert.match(await statusB.innerText(), /signed out by an administrator/),
+    { timeout: 20_000 },
+  );
+  // Revocations are followed in order: had adding a login revoked, A would have ended by now.
+  assert.equal(await daveA.getByTestId("terminal-status").getAttribute("data-state"), "connected");
+  assert.equal((await pageFetch(daveB, "/v1/webapi/sessions/current")).status, 401);
+
+  // A login that is not a Unix name is refused on the page.
+  await access.getByLabel("Logins").fill("Not A Login");
+  await access.getByRole("button", { name: "Save changes" }).click();
+  await access.getByRole("alert").filter({ hasText: "not a valid Unix user name" }).waitFor();
+
+  // Losing "root" ends A's terminal on root.
+  await access.getByLabel("Logins").fill("ubuntu");
+  await access.getByRole("button", { name: "Save changes" }).click();
+  await access.getByRole("status").filter({ hasText: "Saved" }).waitFor();
+  const statusA = daveA.getByTestId("terminal-status");
+  await eventually(
+    async () => assert.match(await statusA.innerText(), /access changed by an administrator/),
+    { timeout: 20_000 },
+  );
+  assert.equal((await pageFetch(daveA, "/v1/webapi/sessions/current")).status, 200);
+  await page.getByRole("link", { name: "All users" }).click();
+  const row = page.getByTestId("users-table").locator('tr[data-user="dave"]');
+  await eventually(async () => assert.match(await row.innerText(), /ubuntu/));
+  assert.doesNotMatch(await row.innerText(), /root/);
+  await env.screenshot(page, "users-edited");
+  await page.goto(`${env.base}/web/users/dave`);
+  await page.setViewportSize({ width: 400, height: 800 });
+  await sessions.waitFor();
+  await env.screenshot(page, "user-page-400");
+
+  const updates = await auditEvents(env, "user.update");
+  assert.deepEqual(updates.map((e) => [e.user, e.name, e.logins]), [
+    ["carol", "dave", ["root", "ubuntu"]],
+    ["carol", "dave", ["ubuntu"]],
+  ]);
+  const ended = await auditEvents(env, "user.web_session.end");
+  assert.deepEqual(ended.map((e) => [e.user, e.name, e.session]), [["carol", "dave", handleB]]);
+
+  // The routes need the "users" permission and a CSRF token.
+  const asDave = await pageFetch(daveA, "/v1/webapi/users/carol");
+  assert.equal(asDave.status, 403);
+  const noCsrf = await page.evaluate(async () => {
+    const response = await fetch("/v1/webapi/users/dave", { method: "PUT", body: "{}" });
+    return response.status;
+  });
+  assert.equal(noCsrf, 403);
+  assert.deepEqual(
+    env.problems([
+      { status: 400, path: /^\/v1\/webapi\/users\/dave$/ },
+      { status: 403, path: /^\/v1\/webapi\/users\/(dave|carol)$/ },
+      { status: 401, path: /^\/v1\/webapi\// },
+    ]),
+    [],
+  );
 });

@@ -1,7 +1,7 @@
 /**
  * The API's resources: nodes, live sessions, recordings, the audit log, and
- * the admin pages' users and nodes. Every route runs with a web session and
- * checks the permission it needs.
+ * the admin page's nodes (users are in ./user_routes.ts). Every route runs
+ * with a web session and checks the permission it needs.
  *
  * @module
  */
@@ -14,15 +14,6 @@ import type { SessionRecord } from "../../../store/store.ts";
 import { json, readJson, requireString, type Router } from "../http.ts";
 import { withSession } from "./guard.ts";
 import { parseDuration } from "../../../config/schema.ts";
-
-function stringList(body: Record<string, unknown>, field: string): string[] {
-  const value = body[field];
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
-    throw new BadRequest(`Field "${field}" must be a list of strings.`);
-  }
-  return value.map((v) => v.trim()).filter(Boolean);
-}
 
 function labelsOf(body: Record<string, unknown>): Record<string, string> {
   const value = body.labels ?? {};
@@ -217,68 +208,5 @@ export function resourceRoutes(
         })),
       });
     }, "audit.read"),
-  );
-
-  router.on(
-    "GET",
-    "/v1/webapi/users",
-    withSession(auth, async (_request, { session }) => {
-      const users = await auth.adminAs(session.proof).listUsers();
-      return json({
-        items: users.map((u) => ({
-          ...u,
-          locked_until: u.lockedUntil?.toISOString() ?? null,
-          lockedUntil: undefined,
-        })),
-      });
-    }, "users"),
-  );
-
-  router.on(
-    "POST",
-    "/v1/webapi/users",
-    withSession(auth, async (request, { session }) => {
-      const body = await readJson(request);
-      const invite = await auth.adminAs(session.proof).addUser({
-        name: requireString(body, "name", 32),
-        roles: stringList(body, "roles"),
-        logins: stringList(body, "logins"),
-      }, session.identity.user);
-      return json({ invite_url: invite.url, expires: invite.expires.toISOString() }, 201);
-    }, "users"),
-  );
-
-  router.on(
-    "POST",
-    "/v1/webapi/users/:name/reset",
-    withSession(auth, async (_request, { session, params }) => {
-      const invite = await auth.adminAs(session.proof).resetUser(
-        params.name,
-        undefined,
-        session.identity.user,
-      );
-      return json({ invite_url: invite.url, expires: invite.expires.toISOString() });
-    }, "users"),
-  );
-
-  router.on(
-    "POST",
-    "/v1/webapi/users/:name/unlock",
-    withSession(auth, async (_request, { session, params }) => {
-      await auth.adminAs(session.proof).unlockUser(params.name, session.identity.user);
-      return json({ ok: true });
-    }, "users"),
-  );
-
-  router.on(
-    "DELETE",
-    "/v1/webapi/users/:name",
-    withSession(auth, async (_request, { session, params }) => {
-      if (params.name === session.identity.user) {
-        throw new BadRequest("You cannot remove yourself.");
-      }
-      await auth.adminAs(session.proof).removeUser(params.name, session.identity.user);
-      return json({ ok: true });
-    }, "users"),
   );
 }
