@@ -62,6 +62,7 @@ import type {
   NewWebSession,
   NodeView,
   ProxyRegistration,
+  RecordingFilter,
   TotpEnrollment,
   UserAccessChange,
   UserDetails,
@@ -777,12 +778,19 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     await this.#store.sessions.end(id, this.#now(), exitCode);
   }
 
-  async listRecordings(proof: UserProof, filter: { limit?: number }): Promise<SessionRecord[]> {
+  async listRecordings(proof: UserProof, filter: RecordingFilter): Promise<SessionRecord[]> {
     const identity = await this.identityOf(proof);
     const all = identity.permissions.includes("sessions.replay");
+    // Without "sessions.replay", asking for someone else's finds nothing rather than failing.
+    if (!all && filter.user !== undefined && filter.user !== identity.user) return [];
     return await this.#store.sessions.list({
-      user: all ? undefined : identity.user,
+      user: all ? filter.user : identity.user,
+      node: filter.node,
+      login: filter.login,
+      since: filter.since,
+      until: filter.until,
       limit: filter.limit,
+      offset: filter.offset,
     });
   }
 

@@ -159,6 +159,18 @@ export interface UserAccessChange {
   logins?: string[];
 }
 
+/** Which recordings to list: every field narrows the list; times are epoch ms of the start. */
+export interface RecordingFilter {
+  user?: string;
+  node?: string;
+  login?: string;
+  since?: number;
+  until?: number;
+  /** @default 100 */
+  limit?: number;
+  offset?: number;
+}
+
 /** The Auth API, as the proxy uses it. */
 export interface AuthService {
   readonly cluster: string;
@@ -247,8 +259,11 @@ export interface AuthService {
   queryAudit(proof: UserProof, query: AuditQuery): Promise<AuditEvent[]>;
   recordSessionStart(session: Omit<SessionRecord, "ended" | "exitCode">): Promise<void>;
   recordSessionEnd(id: string, exitCode: number | null): Promise<void>;
-  /** Recordings the proof's user may replay (their own, or all with "sessions.replay"), newest first. */
-  listRecordings(proof: UserProof, filter: { limit?: number }): Promise<SessionRecord[]>;
+  /**
+   * Recordings the proof's user may replay (their own, or all with
+   * "sessions.replay") that match `filter`, newest first.
+   */
+  listRecordings(proof: UserProof, filter: RecordingFilter): Promise<SessionRecord[]>;
   /** One recording the proof's user may replay; NotFound / AccessDenied otherwise. */
   getRecording(proof: UserProof, id: string): Promise<SessionRecord>;
   /** The asciicast of a recording the proof's user may replay. */

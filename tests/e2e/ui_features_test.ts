@@ -13,6 +13,9 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { eventually } from "../helpers/browser.ts";
+import type { TestUser } from "../helpers/cluster.ts";
+import { writeSshConfig } from "../helpers/gateway.ts";
+import { runSsh } from "../helpers/sshd.ts";
 import {
   BROWSER_TEST,
   openTerminal,
@@ -372,4 +375,120 @@ Deno.test({
     ]),
     [],
   );
+});
+
+/** A local date as a date input takes it (YYYY-MM-DD), `days` after today. */
+function localDate(days = 0): string {
+  const d = new Date();
+  d.setDate(d.getDate() + days);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/** Runs `count` proxy-terminated OpenSSH sessions (`root:saturn@proxy true`) as `user`, each recorded. */
+async function recordSessions(env: WebEnv, user: TestUser, count: number): Promise<void> {
+  const identity = await env.cluster.login(user);
+  const config = await writeSshConfig(env.cluster, identity, `ssh_config_${user.name}`);
+  const port = String(env.cluster.postern.sshPort);
+  for (let i = 0; i < count; i++) {
+    const result = await runSsh(["-F", config, "-p", port, "root:saturn@127.0.0.1", "true"]);
+    assert.equal(result.code, 0, result.stderr);
+  }
+}
+
+Deno.test({
+  name:
+    "recordings: filters by user, node, login and dates, a page at a time, all kept in the URL; audit session events link to them",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await startWebEnv(PREFIX);
+  const [carol, kim, lee] = await Promise.all([
+    env.cluster.createUser("carol", { roles: ["admin"], logins: ["root"] }),
+    env.cluster.createUser("kim"),
+    env.cluster.createUser("lee"),
+  ]);
+  await Promise.all([recordSessions(env, kim, 11), recordSessions(env, lee, 2)]);
+
+  const page = await env.signIn(carol);
+  await page.goto(`${env.base}/web/recordings?user=kim&per_page=10`);
+  const table = page.getByTestId("recordings-table");
+  const rows = table.locator("tr[data-recording-id]");
+  const pager = page.getByRole("navigation", { name: "Recordings pages" });
+  const users = () => table.locator('td[data-label="User"]').allInnerTexts();
+  await eventually(async () => assert.equal(await rows.count(), 10));
+  assert.deepEqual(new Set(await users()), new Set(["kim"]));
+  assert.equal(await page.getByLabel("User").inputValue(), "kim");
+  await pager.getByRole("button", { name: "Next" }).click();
+  await eventually(async () => assert.equal(await rows.count(), 1));
+  assert.equal(await pager.getByTestId("page-number").innerText(), "Page 2");
+  assert.equal(await pager.getByRole("button", { name: "Next" }).isDisabled(), true);
+  const url = new URL(page.url());
+  assert.deepEqual(
+    [url.searchParams.get("user"), url.searchParams.get("page"), url.searchParams.get("per_page")],
+    ["kim", "2", "10"],
+  );
+  await page.reload();
+  await eventually(async () => assert.equal(await rows.count(), 1));
+  assert.equal(await pager.getByTestId("page-number").innerText(), "Page 2");
+  await env.screenshot(page, "recordings-page-2");
+  await pager.getByRole("button", { name: "Previous" }).click();
+  await eventually(async () => assert.equal(await rows.count(), 10));
+
+  const filters = page.getByRole("search", { name: "Recording filters" });
+  const apply = async (values: Record<string, string>) => {
+    for (const [label, value] of Object.entries(values)) {
+      await filters.getByLabel(label, { exact: true }).fill(value);
+    }
+    await filters.getByRole("button", { name: "Apply filters" }).click();
+  };
+  const empty = table.locator(".empty-row", { hasText: "No recordings match the filters." });
+  await apply({ User: "", Node: "mars" });
+  await empty.waitFor();
+  assert.equal(new URL(page.url()).searchParams.get("node"), "mars");
+  await apply({ Node: "saturn", Login: "ubuntu" });
+  await empty.waitFor();
+  await apply({ Login: "root", "Started until": localDate(-1) });
+  await empty.waitFor();
+  await apply({ "Started from": localDate(), "Started until": localDate() });
+  await eventually(async () => assert.equal(await rows.count(), 10));
+  await pager.getByRole("button", { name: "Next" }).click();
+  await eventually(async () => assert.equal(await rows.count(), 3));
+  assert.deepEqual(new Set(await users()), new Set(["kim", "lee"]));
+  const kept = new URL(page.url()).searchParams;
+  assert.deepEqual(
+    ["node", "login", "from", "to", "page"].map((name) => kept.get(name)),
+    ["saturn", "root", localDate(), localDate(), "2"],
+  );
+  await page.setViewportSize({ width: 400, height: 800 });
+  await env.screenshot(page, "recordings-filters-400");
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await filters.getByRole("button", { name: "Clear" }).click();
+  await eventually(() => assert.equal(new URL(page.url()).search, "?per_page=10"));
+
+  // The API itself: pages with next_offset, a bad time is a bad request.
+  const { cluster } = JSON.parse((await pageFetch(page, "/v1/webapi/sessions/current")).body);
+  const api = `/v1/webapi/sites/${cluster}/recordings`;
+  const last = JSON.parse((await pageFetch(page, `${api}?user=kim&limit=5&offset=10`)).body);
+  assert.equal(last.items.length, 1);
+  assert.equal(last.next_offset, null);
+  const first = JSON.parse((await pageFetch(page, `${api}?user=kim&limit=5`)).body);
+  assert.equal(first.next_offset, 5);
+  assert.equal((await pageFetch(page, `${api}?since=yesterday-ish`)).status, 400);
+
+  // Without "sessions.replay" a user finds only their own, whatever they ask for.
+  const kimPage = await env.signIn(kim);
+  const others = JSON.parse((await pageFetch(kimPage, `${api}?user=lee`)).body);
+  assert.deepEqual(others.items, []);
+  const own = JSON.parse((await pageFetch(kimPage, `${api}?limit=100`)).body);
+  assert.equal(own.items.length, 11);
+  assert.ok(own.items.every((r: { user: string }) => r.user === "kim"));
+
+  // An audit event of a session links to its recording.
+  await page.goto(`${env.base}/web/audit?code=session.start&since=1h`);
+  const event = page.getByTestId("audit-table").locator('tr[data-code="session.start"]').first();
+  await event.getByRole("link", { name: "Replay the recording" }).click();
+  await page.waitForURL(/\/web\/recordings\/[^/]+$/);
+  // The player loads the recording first: generous under load.
+  await page.getByTestId("player").waitFor({ timeout: 30_000 });
+  assert.deepEqual(env.problems([{ status: 400, path: /\/recordings$/ }]), []);
 });

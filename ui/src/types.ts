@@ -115,3 +115,8 @@ export interface UserDetails extends User {
 export interface Items<T> {
   items: T[];
 }
+
+/** A page of a longer list: `next_offset` is where the next page starts, null after the last. */
+export interface Paged<T> extends Items<T> {
+  next_offset: number | null;
+}

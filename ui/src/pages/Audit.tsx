@@ -2,7 +2,7 @@
 /// <reference lib="dom" />
 /**
  * `/web/audit`: the audit log with filters by event code prefix, user, time
- * window and outcome.
+ * window and outcome; events of a session link to its recording.
  *
  * @module
  */
@@ -14,7 +14,8 @@ import { Field } from "../components/Field.tsx";
 import { PageHeader } from "../components/Page.tsx";
 import { formatTime } from "../format.ts";
 import { useLoad } from "../hooks.ts";
-import { replaceQuery, useLocation } from "../router.tsx";
+import { Link, replaceQuery, useLocation } from "../router.tsx";
+import { recordingPath } from "./Recordings.tsx";
 import { useSession } from "../session.tsx";
 import type { AuditEvent, Items } from "../types.ts";
 
@@ -68,6 +69,17 @@ function Fields({ fields }: { fields: Record<string, unknown> }) {
         </div>
       ))}
     </dl>
+  );
+}
+
+/** A link to the recording of a `session.*` event's session. */
+function RecordingLink({ event }: { event: AuditEvent }) {
+  const id = event.fields?.session_id;
+  if (!event.code.startsWith("session.") || typeof id !== "string" || !id) return null;
+  return (
+    <Link href={recordingPath(id)} class="btn btn-small" data-testid="recording-link">
+      Replay the recording
+    </Link>
   );
 }
 
@@ -202,6 +214,7 @@ export function AuditPage() {
             </td>
             <td data-label="Details">
               <Fields fields={e.fields} />
+              <RecordingLink event={e} />
             </td>
           </tr>
         )}

@@ -30,6 +30,35 @@ function labelsOf(body: Record<string, unknown>): Record<string, string> {
   return labels;
 }
 
+/**
+ * A time from the query: an ISO 8601 time, or a duration ("1h", "7d") back
+ * from now; undefined when absent.
+ */
+function timeParam(query: URLSearchParams, name: string): number | undefined {
+  const value = query.get(name)?.trim();
+  if (!value) return undefined;
+  const duration = parseDuration(value);
+  const time = duration ? Date.now() - duration : Date.parse(value);
+  if (Number.isNaN(time)) {
+    throw new BadRequest(`"${name}" must be a time (ISO 8601) or a duration like 1h.`);
+  }
+  return time;
+}
+
+/** `limit` (1 to `max`, else `fallback`) and `offset` (0 or more) from the query. */
+function pageParams(
+  query: URLSearchParams,
+  fallback: number,
+  max: number,
+): { limit: number; offset: number } {
+  const limit = Math.trunc(Number(query.get("limit") ?? fallback));
+  const offset = Math.trunc(Number(query.get("offset") ?? 0));
+  return {
+    limit: limit >= 1 ? Math.min(limit, max) : fallback,
+    offset: offset >= 0 ? offset : 0,
+  };
+}
+
 function recordingJson(record: SessionRecord) {
   return {
     id: record.id,
@@ -143,9 +172,22 @@ export function resourceRoutes(
     `${site}/recordings`,
     withSession(auth, async (_request, { session, params, url }) => {
       checkCluster(params.cluster);
-      const limit = Math.min(Number(url.searchParams.get("limit") ?? 200) || 200, 1000);
-      const records = await auth.listRecordings(session.proof, { limit });
-      return json({ items: records.map(recordingJson) });
+      const q = url.searchParams;
+      const { limit, offset } = pageParams(q, 200, 1000);
+      // One more than asked for says whether there is a next page.
+      const records = await auth.listRecordings(session.proof, {
+        user: q.get("user")?.trim() || undefined,
+        node: q.get("node")?.trim() || undefined,
+        login: q.get("login")?.trim() || undefined,
+        since: timeParam(q, "since"),
+        until: timeParam(q, "until"),
+        limit: limit + 1,
+        offset,
+      });
+      return json({
+        items: records.slice(0, limit).map(recordingJson),
+        next_offset: records.length > limit ? offset + limit : null,
+      });
     }),
   );
 
