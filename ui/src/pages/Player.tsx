@@ -120,6 +120,17 @@ function Player({ url, onError }: { url: string; onError: () => void }) {
   const [skipIdle, setSkipIdle] = useState(true);
 
   useEffect(() => {
+    // Watching from before the player is created: it draws some controls at
+    // once, others later, and redraws them when they change.
+    const root = container.current!;
+    const observer = new MutationObserver(() => labelPlayerControls(root));
+    observer.observe(root, { childList: true, subtree: true, attributeFilter: ["tabindex"] });
+    return () => {
+      observer.disconnect();
+      player.current?.dispose();
+    };
+  }, []);
+  useEffect(() => {
     // Changing speed or idle skipping rebuilds the player; keep the position.
     const startAt = player.current ? Math.floor(player.current.getCurrentTime()) : 0;
     const resume = player.current !== null;
@@ -145,15 +156,6 @@ function Player({ url, onError }: { url: string; onError: () => void }) {
     (created as unknown as ErrorEvents).addEventListener("error", onError);
     player.current = created;
   }, [url, speed, skipIdle]);
-  useEffect(() => {
-    // The player draws its controls later, and again when they change.
-    const observer = new MutationObserver(() => labelPlayerControls(container.current!));
-    observer.observe(container.current!, { childList: true, subtree: true });
-    return () => {
-      observer.disconnect();
-      player.current?.dispose();
-    };
-  }, []);
 
   return (
     <>
