@@ -492,3 +492,135 @@ Deno.test({
   await page.getByTestId("player").waitFor({ timeout: 30_000 });
   assert.deepEqual(env.problems([{ status: 400, path: /\/recordings$/ }]), []);
 });
+
+/** A local time as a datetime-local input takes it (YYYY-MM-DDTHH:MM), `minutes` from now. */
+function localDateTime(minutes: number): string {
+  const d = new Date(Date.now() + minutes * 60_000);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const date = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  return `${date}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** Parses CSV (RFC 4180: quoted cells, doubled quotes, CRLF) into rows of cells. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') cell += text[++i];
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") {
+      row.push(cell);
+      cell = "";
+    } else if (c === "\r" && text[i + 1] === "\n") {
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = "";
+      i++;
+    } else cell += c;
+  }
+  return rows;
+}
+
+Deno.test({
+  name:
+    "audit: pages, a custom date range and the outcome in the URL; exports every matching event as JSON and CSV",
+  ...BROWSER_TEST,
+}, async () => {
+  await using env = await startWebEnv(PREFIX);
+  const bob = await env.cluster.createUser("bob", { roles: ["auditor"], logins: ["bob"] });
+  // 12 failed sign-ins of a user that does not exist, one with a formula for a name.
+  for (let i = 0; i < 12; i++) {
+    await env.cluster.api("POST", "/v1/webapi/sessions", {
+      user: i === 0 ? '=HYPERLINK("https://example.com/calc","x")' : `ghost${i}`,
+      password: "wrong",
+      second_factor_token: "000000",
+    });
+  }
+  const page = await env.signIn(bob);
+  await page.goto(`${env.base}/web/audit?code=user.login&since=1h&outcome=failure&per_page=10`);
+  const table = page.getByTestId("audit-table");
+  const rows = table.locator("tbody tr[data-code]");
+  const pager = page.getByRole("navigation", { name: "Audit log pages" });
+  await eventually(async () => assert.equal(await rows.count(), 10));
+  await pager.getByRole("button", { name: "Next" }).click();
+  await eventually(async () => assert.equal(await rows.count(), 2));
+  const texts = await rows.allInnerTexts();
+  assert.ok(texts.every((text) => /\bno\b/.test(text)), texts.join("\n"));
+  assert.equal(new URL(page.url()).searchParams.get("page"), "2");
+  await page.reload();
+  await eventually(async () => assert.equal(await rows.count(), 2));
+  assert.equal(await pager.getByTestId("page-number").innerText(), "Page 2");
+  // Succeeded sign-ins: bob's own, on one page.
+  await page.getByLabel("Outcome").selectOption("success");
+  await eventually(async () => assert.equal(await rows.count(), 1));
+  assert.equal(await pager.getByTestId("page-number").innerText(), "Page 1");
+  await page.getByLabel("Outcome").selectOption("failure");
+  await eventually(async () => assert.equal(await rows.count(), 10));
+
+  // A custom range: an hour that has not come yet has nothing; one around now has them all.
+  await page.getByLabel("Since").selectOption("custom");
+  await page.getByLabel("From").fill(localDateTime(60));
+  await page.getByLabel("To").fill(localDateTime(120));
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await table.locator(".empty-row", { hasText: "No events match the filters." }).waitFor();
+  await page.getByLabel("From").fill(localDateTime(-60));
+  await page.getByLabel("To").fill(localDateTime(1));
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await eventually(async () => assert.equal(await rows.count(), 10));
+  const query = new URL(page.url()).searchParams;
+  assert.deepEqual(
+    ["since", "from", "to", "outcome", "code"].map((name) => query.get(name)),
+    ["custom", localDateTime(-60), localDateTime(1), "failure", "user.login"],
+  );
+  await page.reload();
+  await eventually(async () => assert.equal(await rows.count(), 10));
+  assert.equal(await page.getByLabel("From").inputValue(), localDateTime(-60));
+  await env.screenshot(page, "audit-custom-range");
+
+  // Exports hold every matching event, not only the page shown.
+  const download = async (name: string) => {
+    const [file] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name }).click(),
+    ]);
+    return { name: file.suggestedFilename(), text: await Deno.readTextFile(await file.path()) };
+  };
+  const json = await download("Export JSON");
+  assert.match(json.name, /^postern-audit-.*\.json$/);
+  const events = JSON.parse(json.text);
+  assert.equal(events.length, 12);
+  assert.ok(
+    events.every((e: { code: string; success: boolean }) =>
+      e.code === "user.login" && e.success === false
+    ),
+  );
+  const csv = await download("Export CSV");
+  assert.match(csv.name, /^postern-audit-.*\.csv$/);
+  const [header, ...lines] = parseCsv(csv.text);
+  assert.deepEqual(header, ["id", "time", "code", "user", "remote_addr", "success", "fields"]);
+  assert.equal(lines.length, 12);
+  assert.deepEqual(
+    lines.map((cells) => Number(cells[0])),
+    events.map((e: { id: number }) => e.id),
+  );
+  for (const [i, cells] of lines.entries()) {
+    assert.deepEqual(JSON.parse(cells[6]), events[i].fields);
+  }
+  // A cell a spreadsheet would run as a formula is text.
+  const formula = lines.find((cells) => cells[3].includes("calc"));
+  assert.equal(formula?.[3], `'=HYPERLINK("https://example.com/calc","x")`);
+  assert.ok(
+    !lines.some((cells) => cells.some((cell) => /^[=+@]/.test(cell))),
+    "a CSV cell starts with a formula character",
+  );
+  await page.setViewportSize({ width: 400, height: 800 });
+  await env.screenshot(page, "audit-400");
+  assert.deepEqual(env.problems(), []);
+});

@@ -224,20 +224,23 @@ export function resourceRoutes(
     withSession(auth, async (_request, { session, params, url }) => {
       checkCluster(params.cluster);
       const q = url.searchParams;
-      const since = q.get("since");
-      const sinceMs = since
-        ? (parseDuration(since) ? Date.now() - parseDuration(since)! : Date.parse(since))
-        : undefined;
-      if (sinceMs !== undefined && Number.isNaN(sinceMs)) {
-        throw new BadRequest(`"since" must be a time (ISO 8601) or a duration like 1h.`);
+      const outcome = q.get("outcome");
+      if (outcome && outcome !== "success" && outcome !== "failure") {
+        throw new BadRequest(`"outcome" must be "success" or "failure".`);
       }
-      const events = await auth.queryAudit(session.proof, {
-        since: sinceMs,
+      const { limit, offset } = pageParams(q, 500, 5000);
+      // One more than asked for says whether there is a next page.
+      const found = await auth.queryAudit(session.proof, {
+        since: timeParam(q, "since"),
+        until: timeParam(q, "until"),
         codePrefix: q.get("code") || undefined,
         user: q.get("user") || undefined,
-        limit: Math.min(Number(q.get("limit") ?? 500) || 500, 5000),
+        success: outcome ? outcome === "success" : undefined,
+        limit: limit + 1,
+        offset,
         order: "desc",
       });
+      const events = found.slice(0, limit);
       return json({
         items: events.map((e) => ({
           id: e.id,
@@ -248,6 +251,7 @@ export function resourceRoutes(
           success: e.success,
           fields: e.fields,
         })),
+        next_offset: found.length > limit ? offset + limit : null,
       });
     }, "audit.read"),
   );
