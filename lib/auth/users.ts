@@ -109,6 +109,9 @@ export class UserAdmin {
     access: { roles?: string[]; logins?: string[] },
     actor?: string,
   ): Promise<{ before: UserRecord; after: UserRecord }> {
+    if (!access.roles && !access.logins) {
+      throw new BadRequest(`Cannot change user "${name}": give roles or logins.`);
+    }
     this.#checkAccess(access);
     const patch = {
       ...(access.roles ? { roles: access.roles } : {}),

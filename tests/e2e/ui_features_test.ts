@@ -367,6 +367,13 @@ Deno.test({
     return response.status;
   });
   assert.equal(noCsrf, 403);
+  const nothing = await pageFetch(page, "/v1/webapi/users/dave", {
+    method: "PUT",
+    csrf: true,
+    body: {},
+  });
+  assert.equal(nothing.status, 400);
+  assert.match(JSON.parse(nothing.body).error.message, /give roles or logins/);
   assert.deepEqual(
     env.problems([
       { status: 400, path: /^\/v1\/webapi\/users\/dave$/ },

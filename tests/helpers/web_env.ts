@@ -110,7 +110,7 @@ export async function startWebEnv(prefix: string, options: ClusterOptions = {}):
 export function pageFetch(
   page: Page,
   path: string,
-  init: { method?: string; csrf?: boolean } = {},
+  init: { method?: string; csrf?: boolean; body?: unknown } = {},
 ): Promise<{ status: number; body: string; headers: Record<string, string> }> {
   return page.evaluate(async ({ path, init }) => {
     const headers: Record<string, string> = {};
@@ -118,10 +118,12 @@ export function pageFetch(
       const current = await fetch("/v1/webapi/sessions/current", { credentials: "same-origin" });
       headers["x-csrf-token"] = (await current.json()).csrf_token;
     }
+    if (init.body !== undefined) headers["content-type"] = "application/json";
     const response = await fetch(path, {
       method: init.method ?? "GET",
       headers,
       credentials: "same-origin",
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
     });
     return {
       status: response.status,
