@@ -87,6 +87,18 @@ export class TooManyRequests extends PosternError {
   }
 }
 
+/** The HTTP status of each kind: the web API and the Auth API answer alike. */
+export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = Object.freeze({
+  bad_request: 400,
+  unauthenticated: 401,
+  access_denied: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  rate_limited: 429,
+  unavailable: 503,
+});
+
 /** True when `error` is a PosternError of the given kind. */
 export function isKind(error: unknown, kind: ErrorKind): error is PosternError {
   return error instanceof PosternError && error.kind === kind;

@@ -39,6 +39,7 @@ import { followRevocations, LiveConnections } from "./proxy/revocations.ts";
 import { authRoutes } from "./proxy/web/api/auth_routes.ts";
 import { FailureLimiter } from "./proxy/web/api/failure_limit.ts";
 import { resourceRoutes } from "./proxy/web/api/resources.ts";
+import { userRoutes } from "./proxy/web/api/user_routes.ts";
 import { terminalRoutes } from "./proxy/web/terminal.ts";
 import { pingRoute } from "./proxy/web/api/ping.ts";
 import { tunnelRoute } from "./proxy/web/tunnel.ts";
@@ -449,6 +450,7 @@ export async function startProxyRole(options: {
           }),
         );
         resourceRoutes(router, auth, hub, recordings);
+        userRoutes(router, auth);
         terminalRoutes(router, deps, config);
         tunnelRoute(router, tunnelDeps);
       },

@@ -16,6 +16,9 @@ export const ADMIN_CALLS: Readonly<
 > = Object.freeze({
   addUser: { permission: "users", actorArg: 1 },
   listUsers: { permission: "users" },
+  getUser: { permission: "users" },
+  updateUser: { permission: "users", actorArg: 2 },
+  endUserWebSession: { permission: "users", actorArg: 2 },
   removeUser: { permission: "users", actorArg: 1 },
   lockUser: { permission: "users", actorArg: 2 },
   unlockUser: { permission: "users", actorArg: 1 },

@@ -20,6 +20,8 @@ export type AuditCode =
   | "user.logout"
   | "user.create"
   | "user.delete"
+  | "user.update"
+  | "user.web_session.end"
   | "user.reset"
   | "user.lock"
   | "user.unlock"

@@ -64,8 +64,11 @@ import type {
   NewWebSession,
   NodeView,
   ProxyRegistration,
+  RecordingFilter,
   SessionLocation,
   TotpEnrollment,
+  UserAccessChange,
+  UserDetails,
   UserProof,
   UserView,
   WebSessionSummary,
@@ -533,7 +536,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   async listWebSessions(proof: UserProof): Promise<WebSessionSummary[]> {
-    const { user } = await this.identityOf(proof);
+    return this.#webSessionsOf((await this.identityOf(proof)).user);
+  }
+
+  /** A user's web sessions that have not expired. */
+  async #webSessionsOf(user: string): Promise<WebSessionSummary[]> {
     const now = this.#now();
     return (await this.#store.webSessions.listForUser(user))
       .filter((s) => s.expiresIdle > now && s.expiresAbs > now)
@@ -665,6 +672,50 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   listUsers(): Promise<UserView[]> {
     return this.#users.listUsers();
+  }
+
+  async getUser(name: string): Promise<UserDetails> {
+    const record = await this.#store.users.get(name);
+    if (!record) throw new NotFound(`No user "${name}".`);
+    // Failed attempts are "user.login" too, and "user.login.locked" shares the prefix.
+    const logins = await this.auditLog.query({
+      codePrefix: "user.login",
+      user: name,
+      success: true,
+      order: "desc",
+      limit: 20,
+    });
+    const last = logins.find((event) => event.code === "user.login");
+    const webSessions = await this.#webSessionsOf(name);
+    return {
+      ...this.#users.view(record),
+      created: new Date(record.created),
+      lastLogin: last ? { time: new Date(last.time), remoteAddr: last.remoteAddr } : null,
+      webSessions: webSessions.sort((a, b) => b.lastSeen.getTime() - a.lastSeen.getTime()),
+    };
+  }
+
+  async updateUser(name: string, change: UserAccessChange, actor?: string): Promise<UserView> {
+    const { before, after } = await this.#users.updateUser(name, change, actor);
+    // A connection keeps what it was authorised for: end those the user may no longer open.
+    const allowed = new Set(this.#identity(after).logins);
+    const lostLogin = this.#identity(before).logins.some((login) => !allowed.has(login));
+    const lostRole = before.roles.some((role) => !after.roles.includes(role));
+    if (lostLogin || lostRole) await this.#revoke(name, "access changed by an administrator");
+    return this.#users.view(after);
+  }
+
+  async endUserWebSession(name: string, handle: string, actor?: string): Promise<void> {
+    const found = (await this.#store.webSessions.listForUser(name))
+      .find((s) => handleOf(s.idHash) === handle);
+    if (!found) throw new NotFound(`User "${name}" has no web session "${handle}".`);
+    await this.#store.webSessions.delete(found.idHash);
+    await this.#revoke(name, "signed out by an administrator", { webSessionHash: found.idHash });
+    await this.audit({
+      code: "user.web_session.end",
+      user: actor,
+      fields: { name, session: handle },
+    });
   }
 
   async removeUser(name: string, actor?: string): Promise<void> {
@@ -815,12 +866,19 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     await this.#store.sessions.end(id, this.#now(), exitCode);
   }
 
-  async listRecordings(proof: UserProof, filter: { limit?: number }): Promise<SessionRecord[]> {
+  async listRecordings(proof: UserProof, filter: RecordingFilter): Promise<SessionRecord[]> {
     const identity = await this.identityOf(proof);
     const all = identity.permissions.includes("sessions.replay");
+    // Without "sessions.replay", asking for someone else's finds nothing rather than failing.
+    if (!all && filter.user !== undefined && filter.user !== identity.user) return [];
     return await this.#store.sessions.list({
-      user: all ? undefined : identity.user,
+      user: all ? filter.user : identity.user,
+      node: filter.node,
+      login: filter.login,
+      since: filter.since,
+      until: filter.until,
       limit: filter.limit,
+      offset: filter.offset,
     });
   }
 

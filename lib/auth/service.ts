@@ -146,6 +146,33 @@ export interface UserView {
   lockedUntil: Date | null;
 }
 
+/** A user as the admin page of that user shows it. */
+export interface UserDetails extends UserView {
+  created: Date;
+  /** The last successful sign-in (password and second factor), from the audit log. */
+  lastLogin: { time: Date; remoteAddr: string | null } | null;
+  /** Their web sessions that have not expired, the most recently active first. */
+  webSessions: WebSessionSummary[];
+}
+
+/** What an administrator may change of an existing user; absent fields stay. */
+export interface UserAccessChange {
+  roles?: string[];
+  logins?: string[];
+}
+
+/** Which recordings to list: every field narrows the list; times are epoch ms of the start. */
+export interface RecordingFilter {
+  user?: string;
+  node?: string;
+  login?: string;
+  since?: number;
+  until?: number;
+  /** @default 100 */
+  limit?: number;
+  offset?: number;
+}
+
 /** The Auth API, as the proxy uses it. */
 export interface AuthService {
   readonly cluster: string;
@@ -255,8 +282,11 @@ export interface AuthService {
    * proxy's peer address; null when there is no such session.
    */
   locateSession(proof: UserProof, id: string): Promise<SessionLocation | null>;
-  /** Recordings the proof's user may replay (their own, or all with "sessions.replay"), newest first. */
-  listRecordings(proof: UserProof, filter: { limit?: number }): Promise<SessionRecord[]>;
+  /**
+   * Recordings the proof's user may replay (their own, or all with
+   * "sessions.replay") that match `filter`, newest first.
+   */
+  listRecordings(proof: UserProof, filter: RecordingFilter): Promise<SessionRecord[]>;
   /** One recording the proof's user may replay; NotFound / AccessDenied otherwise. */
   getRecording(proof: UserProof, id: string): Promise<SessionRecord>;
   /** The asciicast of a recording the proof's user may replay. */
@@ -326,6 +356,15 @@ export interface AuthAdmin {
     actor?: string,
   ): Promise<Invite>;
   listUsers(): Promise<UserView[]>;
+  /** One user with their last sign-in and web sessions; NotFound when there is none. */
+  getUser(name: string): Promise<UserDetails>;
+  /**
+   * Changes a user's roles and/or logins, checked as when adding a user. When
+   * the user loses a login or a role, every proxy ends their live connections.
+   */
+  updateUser(name: string, change: UserAccessChange, actor?: string): Promise<UserView>;
+  /** Ends one web session of a user (by its handle) and its live connections. */
+  endUserWebSession(name: string, handle: string, actor?: string): Promise<void>;
   removeUser(name: string, actor?: string): Promise<void>;
   /**
    * Locks a user (for `ttlMs`, else until unlocked): logins and certificates

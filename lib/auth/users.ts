@@ -1,7 +1,8 @@
 /**
  * User administration in the auth role: creating users with a one-time
- * invite, listing them, removing them, and resetting their credentials (old
- * password, second factor and web sessions revoked at once).
+ * invite, listing them, changing their roles and logins, removing them, and
+ * resetting their credentials (old password, second factor and web sessions
+ * revoked at once).
  *
  * @module
  */
@@ -14,6 +15,7 @@ import type { AuditInput } from "./audit.ts";
 import { newToken } from "./credentials.ts";
 import { resolveRoles, type Role } from "./roles.ts";
 import type { Invite, UserView } from "./service.ts";
+import type { UserRecord } from "../store/store.ts";
 
 const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const LOGIN = /^[a-z_][a-z0-9_.-]{0,31}$/;
@@ -48,6 +50,18 @@ export class UserAdmin {
     };
   }
 
+  /** Refuses logins that are not Unix user names and roles that are missing or unknown. */
+  #checkAccess(access: { roles?: string[]; logins?: string[] }): void {
+    const bad = access.logins?.find((login) => !LOGIN.test(login));
+    if (bad !== undefined) throw new BadRequest(`Login "${bad}" is not a valid Unix user name.`);
+    if (access.roles) {
+      if (access.roles.length === 0) {
+        throw new BadRequest("Give the user at least one role (--roles).");
+      }
+      resolveRoles(access.roles, this.roles);
+    }
+  }
+
   async addUser(
     user: { name: string; roles: string[]; logins: string[]; ttlMs?: number },
     actor?: string,
@@ -57,10 +71,7 @@ export class UserAdmin {
         `User name "${user.name}" must be lowercase letters, digits, ".", "_" or "-".`,
       );
     }
-    const bad = user.logins.find((login) => !LOGIN.test(login));
-    if (bad) throw new BadRequest(`Login "${bad}" is not a valid Unix user name.`);
-    if (user.roles.length === 0) throw new BadRequest("Give the user at least one role (--roles).");
-    resolveRoles(user.roles, this.roles);
+    this.#checkAccess(user);
     const now = this.now();
     const ttlMs = user.ttlMs ?? this.inviteTtlMs;
     const invite = await this.store.transaction(async (tx) => {
@@ -88,20 +99,53 @@ export class UserAdmin {
     return { user: user.name, ...await this.inviteUrl(invite), expires: new Date(now + ttlMs) };
   }
 
-  async listUsers(): Promise<UserView[]> {
-    const now = this.now();
-    return (await this.store.users.list()).map((user) => {
-      // The later of a lockout after failed logins and an administrator's lock.
-      const lockedUntil = Math.max(user.lockedUntil ?? 0, user.adminLockUntil ?? 0);
-      const locked = lockedUntil > now;
-      return {
-        name: user.name,
-        roles: user.roles,
-        logins: user.logins,
-        status: locked ? "locked" : user.passwordHash ? "active" : "invited",
-        lockedUntil: locked ? new Date(lockedUntil) : null,
-      };
+  /**
+   * Changes a user's roles and/or logins, checked as when the user was added.
+   * @returns the user before and after the change
+   * @throws NotFound, BadRequest
+   */
+  async updateUser(
+    name: string,
+    access: { roles?: string[]; logins?: string[] },
+    actor?: string,
+  ): Promise<{ before: UserRecord; after: UserRecord }> {
+    if (!access.roles && !access.logins) {
+      throw new BadRequest(`Cannot change user "${name}": give roles or logins.`);
+    }
+    this.#checkAccess(access);
+    const patch = {
+      ...(access.roles ? { roles: access.roles } : {}),
+      ...(access.logins ? { logins: access.logins } : {}),
+    };
+    const changed = await this.store.transaction(async (tx) => {
+      const before = await tx.users.get(name);
+      if (!before) throw new NotFound(`No user "${name}".`);
+      return { before, after: await tx.users.update(name, patch, this.now()) };
     });
+    await this.audit({
+      code: "user.update",
+      user: actor,
+      fields: { name, roles: changed.after.roles, logins: changed.after.logins },
+    });
+    return changed;
+  }
+
+  /** A user as admins see it. */
+  view(user: UserRecord): UserView {
+    // The later of a lockout after failed logins and an administrator's lock.
+    const lockedUntil = Math.max(user.lockedUntil ?? 0, user.adminLockUntil ?? 0);
+    const locked = lockedUntil > this.now();
+    return {
+      name: user.name,
+      roles: user.roles,
+      logins: user.logins,
+      status: locked ? "locked" : user.passwordHash ? "active" : "invited",
+      lockedUntil: locked ? new Date(lockedUntil) : null,
+    };
+  }
+
+  async listUsers(): Promise<UserView[]> {
+    return (await this.store.users.list()).map((user) => this.view(user));
   }
 
   async removeUser(name: string, actor?: string): Promise<void> {

@@ -210,10 +210,18 @@ export type NewSession = Omit<SessionRecord, "ended" | "exitCode" | "heartbeat" 
 /** Filters for `sessions.list`; newest first. */
 export interface SessionFilter {
   user?: string;
+  node?: string;
+  login?: string;
+  /** Sessions started at or after this time. */
+  since?: number;
+  /** Sessions started before this time. */
+  until?: number;
   /** Only sessions that have not ended. */
   activeOnly?: boolean;
-  /** @default 100 */
+  /** @default 100 (at most 10000) */
   limit?: number;
+  /** How many matching sessions to skip, for pages after the first. @default 0 */
+  offset?: number;
 }
 
 /** One audit event. Fields must never contain secrets. */
@@ -241,8 +249,12 @@ export interface AuditQuery {
   /** Code prefix: "user." matches "user.login"; "user.login" matches exactly that family. */
   codePrefix?: string;
   user?: string;
+  /** Only events that succeeded (true) or failed (false). */
+  success?: boolean;
   /** @default 1000 (at most 10000) */
   limit?: number;
+  /** How many matching events to skip, for pages after the first. @default 0 */
+  offset?: number;
   /** @default "asc" (oldest first) */
   order?: "asc" | "desc";
 }

@@ -314,6 +314,8 @@ Deno.test({
   assert.match(help, /Forgot your password/, "nothing says what to do after losing a password");
 
   await page.goto(`${env.base}/web/invite/${token}`);
+  // The page first says it is checking the invite: wait for the verdict.
+  await page.getByText(/invalid, used or expired/).waitFor({ timeout: 15_000 });
   const text = await page.getByRole("main").innerText();
   assert.match(text, /invalid, used or expired/);
   assert.doesNotMatch(text, /postern users|<name>/, "an end user is told to run an admin command");

@@ -256,6 +256,8 @@ async function startSshd(dir: string, caLine: string) {
       "StrictModes no",
       "PidFile none",
       "LogLevel VERBOSE",
+      // As in tests/helpers/sshd.ts: bound pyenv's rehash wait in root's rc files.
+      "SetEnv PYENV_REHASH_TIMEOUT=1",
     ].join("\n") + "\n",
   );
   const child = new Deno.Command("/usr/sbin/sshd", {

@@ -629,6 +629,75 @@ Deno.test("sessions: trackers take heartbeats only from their proxy and go stale
   });
 });
 
+Deno.test("sessions.list() filters by node, login and start time, and pages with offset", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      const rows: [string, string, string, string, number][] = [
+        ["a", "kim", "saturn", "root", T0],
+        ["b", "kim", "mars", "root", T0 + MIN],
+        ["c", "lee", "saturn", "deploy", T0 + 2 * MIN],
+        ["d", "kim", "saturn", "deploy", T0 + 3 * MIN],
+      ];
+      for (const [id, user, node, login, started] of rows) {
+        await s.sessions.create({
+          id,
+          user,
+          node,
+          login,
+          started,
+          kind: "web",
+          cols: 80,
+          rows: 24,
+          recordingPath: `r/${id}`,
+          proxyId: null,
+        });
+      }
+      const ids = async (filter: Parameters<typeof s.sessions.list>[0]) =>
+        (await s.sessions.list(filter)).map((x) => x.id);
+      assert.deepEqual(await ids({ node: "saturn" }), ["d", "c", "a"]);
+      assert.deepEqual(await ids({ login: "deploy" }), ["d", "c"]);
+      assert.deepEqual(await ids({ user: "kim", node: "saturn", login: "root" }), ["a"]);
+      assert.deepEqual(await ids({ since: T0 + MIN }), ["d", "c", "b"]);
+      assert.deepEqual(await ids({ until: T0 + MIN }), ["a"]);
+      assert.deepEqual(await ids({ since: T0 + MIN, until: T0 + 3 * MIN }), ["c", "b"]);
+      assert.deepEqual(await ids({ limit: 2 }), ["d", "c"]);
+      assert.deepEqual(await ids({ limit: 2, offset: 2 }), ["b", "a"]);
+      assert.deepEqual(await ids({ limit: 2, offset: 4 }), []);
+      assert.deepEqual(await ids({ offset: -3, limit: 1 }), ["d"]);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+Deno.test("audit.query() filters by outcome and pages with offset", async () => {
+  await withDir(async (dir) => {
+    const s = SqliteStore.open(dir);
+    try {
+      for (let i = 0; i < 5; i++) {
+        await s.audit.append({
+          time: T0 + i,
+          code: "user.login",
+          user: "ann",
+          remoteAddr: null,
+          success: i % 2 === 0,
+          fields: {},
+        });
+      }
+      const times = async (q: Parameters<typeof s.audit.query>[0]) =>
+        (await s.audit.query(q)).map((e) => e.time - T0);
+      assert.deepEqual(await times({ success: true }), [0, 2, 4]);
+      assert.deepEqual(await times({ success: false }), [1, 3]);
+      assert.deepEqual(await times({ order: "desc", limit: 2 }), [4, 3]);
+      assert.deepEqual(await times({ order: "desc", limit: 2, offset: 2 }), [2, 1]);
+      assert.deepEqual(await times({ order: "desc", success: true, limit: 1, offset: 1 }), [2]);
+    } finally {
+      s.close();
+    }
+  });
+});
+
 Deno.test("audit: append and query by time, code prefix, user, limit and order", async () => {
   await withDir(async (dir) => {
     const s = SqliteStore.open(dir);

@@ -24,6 +24,7 @@ import { RecordingsPage } from "./pages/Recordings.tsx";
 import { SessionsPage } from "./pages/Sessions.tsx";
 import { TerminalPage } from "./pages/Terminal.tsx";
 import { UsersPage } from "./pages/Users.tsx";
+import { UserPage } from "./pages/User.tsx";
 import { type Location, matchPath, navigate, safeNext, useLocation } from "./router.tsx";
 import {
   can,
@@ -80,6 +81,8 @@ function route({ path, query }: Location): Route | null {
   }
   const recording = matchPath("/web/recordings/:id", clean);
   if (recording) return { page: <PlayerPage id={recording.id} /> };
+  const user = matchPath("/web/users/:name", clean);
+  if (user) return { page: <UserPage name={user.name} />, permission: "users" };
   return null;
 }
 

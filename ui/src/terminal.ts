@@ -9,6 +9,8 @@
 
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
+import { type ISearchOptions, SearchAddon } from "@xterm/addon-search";
+import { WebLinksAddon } from "@xterm/addon-web-links";
 import { sitePath } from "./api.ts";
 import { copyText } from "./clipboard.ts";
 import type { Party } from "./types.ts";
@@ -43,6 +45,15 @@ export interface TerminalEvents {
   onState(state: ConnectionState): void;
   onSession(info: SessionInfo): void;
   onParties(parties: Party[]): void;
+  /** The user pressed Ctrl+Shift+F in the terminal: show the search box. */
+  onFind?(): void;
+}
+
+/** Where a search of the scrollback stands: the active match (1-based) of how many. */
+export interface SearchResults {
+  /** 0 when no match is active. */
+  index: number;
+  count: number;
 }
 
 /** Options for {@link WebTerminal}. */
@@ -59,6 +70,26 @@ type ServerMessage =
   | { type: "resize"; cols: number; rows: number }
   | { type: "error"; message: string; kind?: string }
   | { type: "end"; exit_code: number | null; reason?: string };
+
+/** How matches look: the active one in the accent gold, the others muted. */
+const SEARCH_OPTIONS: ISearchOptions = {
+  decorations: {
+    matchBackground: "#3b4a5e",
+    matchOverviewRuler: "#7d8da3",
+    activeMatchBackground: "#f2b134",
+    activeMatchColorOverviewRuler: "#f2b134",
+  },
+};
+
+/**
+ * Opens a link printed in the terminal in a new tab that cannot reach back
+ * into this page (`noopener`, and no referrer naming the session).
+ */
+function openLink(event: MouseEvent, uri: string): void {
+  if (!/^https?:\/\//i.test(uri)) return;
+  event.preventDefault();
+  globalThis.open(uri, "_blank", "noopener,noreferrer");
+}
 
 const FONT_FAMILY =
   'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", monospace';
@@ -105,6 +136,7 @@ function closeReason(event: CloseEvent, opened: boolean): string {
 export class WebTerminal {
   readonly #term: Terminal;
   readonly #fit = new FitAddon();
+  readonly #search = new SearchAddon();
   readonly #ws: WebSocket;
   readonly #events: TerminalEvents;
   readonly #encoder = new TextEncoder();
@@ -127,8 +159,12 @@ export class WebTerminal {
       fontSize: 14,
       scrollback: 5000,
       theme: { background: "#0f1720", foreground: "#e6edf3", cursor: "#f2b134" },
+      // Search decorations (match highlights and counts) are a proposed API in xterm 6.
+      allowProposedApi: true,
     });
     this.#term.loadAddon(this.#fit);
+    this.#term.loadAddon(this.#search);
+    this.#term.loadAddon(new WebLinksAddon(openLink));
     this.#term.open(container);
     this.#term.attachCustomKeyEventHandler((event) => this.#onKey(event));
     this.#fit.fit();
@@ -155,6 +191,36 @@ export class WebTerminal {
     this.#observer = new ResizeObserver(() => this.#scheduleFit());
     this.#observer.observe(container);
     this.#term.focus();
+  }
+
+  /**
+   * Selects the next (or, `backwards`, the previous) occurrence of `text` in
+   * the scrollback, highlighting all of them; an empty text clears the search.
+   */
+  find(text: string, backwards = false): void {
+    if (!text) {
+      this.clearSearch();
+      return;
+    }
+    if (backwards) this.#search.findPrevious(text, SEARCH_OPTIONS);
+    else this.#search.findNext(text, SEARCH_OPTIONS);
+  }
+
+  /** Removes the highlights of a search. */
+  clearSearch(): void {
+    this.#search.clearDecorations();
+    this.#term.clearSelection();
+  }
+
+  /**
+   * Calls `listener` whenever the matches of the current search change.
+   * @returns a function that stops the calls
+   */
+  onSearchResults(listener: (results: SearchResults) => void): () => void {
+    const subscription = this.#search.onDidChangeResults(({ resultIndex, resultCount }) =>
+      listener({ index: resultIndex + 1, count: resultCount })
+    );
+    return () => subscription.dispose();
   }
 
   /** Gives the terminal keyboard focus. */
@@ -194,6 +260,11 @@ export class WebTerminal {
   #onKey(event: KeyboardEvent): boolean {
     if (event.type !== "keydown" || !event.ctrlKey || !event.shiftKey) return true;
     const key = event.key.toLowerCase();
+    if (key === "f" && this.#events.onFind) {
+      event.preventDefault();
+      this.#events.onFind();
+      return false;
+    }
     if (key === "c") {
       if (this.#term.hasSelection()) void copyText(this.#term.getSelection());
       event.preventDefault();

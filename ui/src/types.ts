@@ -102,7 +102,21 @@ export interface User {
   locked_until: string | null;
 }
 
+/** One user as their admin page shows them. */
+export interface UserDetails extends User {
+  created: string;
+  /** The last successful sign-in, null when there was none. */
+  last_login: { time: string; remote_addr: string | null } | null;
+  /** Their web sessions that have not expired, the most recently active first. */
+  web_sessions: { id: string; created: string; last_seen: string; expires: string }[];
+}
+
 /** Lists come wrapped in `{items: [...]}`. */
 export interface Items<T> {
   items: T[];
+}
+
+/** A page of a longer list: `next_offset` is where the next page starts, null after the last. */
+export interface Paged<T> extends Items<T> {
+  next_offset: number | null;
 }

@@ -13,6 +13,7 @@ import { PosternError, Unavailable } from "../../errors.ts";
 import { ADMIN_CALLS } from "../admin_scope.ts";
 import type { AuthAdmin, AuthService, UserProof } from "../service.ts";
 import type { ClusterInfo } from "./server.ts";
+import { PROXY_CALLS } from "./calls.ts";
 import {
   API_PREFIX,
   decodeWire,
@@ -111,44 +112,6 @@ export async function resultOf(response: Response): Promise<unknown> {
   return body?.result;
 }
 
-/** Calls made as they are, by name (the server decides who may make which). */
-const PLAIN_CALLS = [
-  "authenticate",
-  "issueUserCertificate",
-  "createWebSession",
-  "getWebSession",
-  "deleteWebSession",
-  "listWebSessions",
-  "endWebSession",
-  "webSessionAgent",
-  "getInvite",
-  "beginInviteEnrollment",
-  "completeInvite",
-  "changePassword",
-  "beginTotpReenrollment",
-  "confirmTotpReenrollment",
-  "identityOf",
-  "listNodes",
-  "authorizeNode",
-  "signNodeLogin",
-  "hostCaKnownHosts",
-  "signProxyHostCertificate",
-  "pinHostKey",
-  "registerProxy",
-  "audit",
-  "queryAudit",
-  "recordSessionStart",
-  "recordSessionEnd",
-  "heartbeatSessions",
-  "listLiveSessions",
-  "endSession",
-  "locateSession",
-  "listRecordings",
-  "getRecording",
-  "revocationsSince",
-  "lastRevocationId",
-] as const satisfies readonly (keyof AuthService)[];
-
 /** Auth in another process, reached through the Auth API. */
 export type RemoteAuth = AuthService & AuthAdmin;
 
@@ -164,10 +127,14 @@ function adminCalls(api: AuthApiClient, as?: UserProof): AuthAdmin {
 export async function connectRemoteAuth(api: AuthApiClient): Promise<RemoteAuth> {
   const info = await api.call("clusterInfo", []) as ClusterInfo;
   const plain = {} as Record<string, unknown>;
-  for (const method of PLAIN_CALLS) {
+  for (const method of PROXY_CALLS) {
     plain[method] = (...args: unknown[]) => api.call(method, args);
   }
-  const remote: Omit<RemoteAuth, (typeof PLAIN_CALLS)[number] | keyof AuthAdmin> = {
+  const remote: Omit<
+    RemoteAuth,
+    // notReadyReason answers even when auth is unreachable: defined below.
+    Exclude<(typeof PROXY_CALLS)[number], "notReadyReason"> | keyof AuthAdmin
+  > = {
     cluster: info.cluster,
     userCaKeys: () => info.userCaKeys,
     hostCaLine: () => info.hostCaLine,

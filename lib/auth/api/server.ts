@@ -25,12 +25,20 @@ import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { Readable } from "node:stream";
-import { AccessDenied, BadRequest, NotFound, TooLarge, Unauthenticated } from "../../errors.ts";
+import {
+  AccessDenied,
+  BadRequest,
+  HTTP_STATUS,
+  NotFound,
+  TooLarge,
+  Unauthenticated,
+} from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { generateTlsKeyPair } from "../../tls/cluster_ca.ts";
 import type { LocalAuthService } from "../local.ts";
 import { ADMIN_CALLS, callAs } from "../admin_scope.ts";
-import type { AuthAdmin, AuthService, UserProof } from "../service.ts";
+import type { AuthAdmin, UserProof } from "../service.ts";
+import { PROXY_CALLS } from "./calls.ts";
 import { API_PREFIX, decodeWire, encodeWire, errorToWire, PROOF_HEADER } from "./wire.ts";
 
 /** Largest JSON request body. */
@@ -40,45 +48,6 @@ const SERVER_CERT_TTL_MS = 365 * 86_400_000;
 
 /** Who is calling, from their certificate. */
 export type Caller = { kind: "proxy"; id: string } | { kind: "admin"; id: string };
-
-/** AuthService calls a proxy may make (everything but `adminAs`, which travels as `as`). */
-const PROXY_CALLS: ReadonlySet<string> = new Set<keyof AuthService>([
-  "authenticate",
-  "issueUserCertificate",
-  "createWebSession",
-  "getWebSession",
-  "deleteWebSession",
-  "listWebSessions",
-  "endWebSession",
-  "webSessionAgent",
-  "getInvite",
-  "beginInviteEnrollment",
-  "completeInvite",
-  "changePassword",
-  "beginTotpReenrollment",
-  "confirmTotpReenrollment",
-  "identityOf",
-  "listNodes",
-  "authorizeNode",
-  "signNodeLogin",
-  "hostCaKnownHosts",
-  "signProxyHostCertificate",
-  "pinHostKey",
-  "registerProxy",
-  "audit",
-  "queryAudit",
-  "recordSessionStart",
-  "recordSessionEnd",
-  "heartbeatSessions",
-  "listLiveSessions",
-  "endSession",
-  "locateSession",
-  "listRecordings",
-  "getRecording",
-  "revocationsSince",
-  "lastRevocationId",
-  "notReadyReason",
-]);
 
 /** What every caller learns once and caches: it never changes while auth runs. */
 export interface ClusterInfo {
@@ -164,17 +133,6 @@ function reply(response: ServerResponse, status: number, body: unknown): void {
   });
   response.end(text);
 }
-
-const STATUS: Record<string, number> = {
-  bad_request: 400,
-  unauthenticated: 401,
-  access_denied: 403,
-  not_found: 404,
-  conflict: 409,
-  too_large: 413,
-  rate_limited: 429,
-  unavailable: 503,
-};
 
 /** The caller a verified client certificate names; null without one. */
 function callerOf(request: IncomingMessage, cluster: string): Caller | null {
@@ -263,7 +221,7 @@ async function handle(
   } catch (error) {
     const wire = errorToWire(error);
     if (!wire) throw error;
-    reply(response, STATUS[wire.kind] ?? 500, { error: wire });
+    reply(response, HTTP_STATUS[wire.kind] ?? 500, { error: wire });
   }
 }
 
@@ -306,7 +264,9 @@ async function dispatch(
     const admin = auth.adminAs(body.as as UserProof);
     return await (admin[adminCall] as (...a: unknown[]) => Promise<unknown>)(...args);
   }
-  if (!PROXY_CALLS.has(method)) throw new NotFound(`The Auth API has no call "${method}".`);
+  if (!(PROXY_CALLS as readonly string[]).includes(method)) {
+    throw new NotFound(`The Auth API has no call "${method}".`);
+  }
   if (method === "registerProxy") {
     const registration = args[0] as { id?: unknown } | undefined;
     if (registration?.id !== caller.id) {

@@ -9,6 +9,7 @@
 import {
   BadRequest,
   type ErrorKind,
+  HTTP_STATUS,
   PosternError,
   TooLarge,
   TooManyRequests,
@@ -76,17 +77,6 @@ function decodeParam(name: string, raw: string): string {
   }
 }
 
-const STATUS: Record<ErrorKind, number> = {
-  bad_request: 400,
-  unauthenticated: 401,
-  access_denied: 403,
-  not_found: 404,
-  conflict: 409,
-  too_large: 413,
-  rate_limited: 429,
-  unavailable: 503,
-};
-
 /** A JSON response. */
 export function json(body: unknown, status = 200, headers?: HeadersInit): Response {
   const response = new Response(JSON.stringify(body), { status, headers });
@@ -97,7 +87,7 @@ export function json(body: unknown, status = 200, headers?: HeadersInit): Respon
 
 /** The JSON error body every failed API call returns. */
 export function errorResponse(kind: ErrorKind, message: string, extra?: object): Response {
-  return json({ error: { kind, message, ...extra } }, STATUS[kind]);
+  return json({ error: { kind, message, ...extra } }, HTTP_STATUS[kind]);
 }
 
 /** Turns any thrown value into a response; unexpected errors are logged and become a plain 500. */

@@ -102,12 +102,20 @@ export class SqliteSessions implements SessionStore {
     return this.gate(() =>
       this.db.all(
         `SELECT * FROM sessions
-         WHERE (:user IS NULL OR user = :user) AND (:active = 0 OR ended IS NULL)
-         ORDER BY started DESC, id LIMIT :limit`,
+         WHERE (:user IS NULL OR user = :user) AND (:node IS NULL OR node = :node)
+           AND (:login IS NULL OR login = :login)
+           AND (:since IS NULL OR started >= :since) AND (:until IS NULL OR started < :until)
+           AND (:active = 0 OR ended IS NULL)
+         ORDER BY started DESC, id LIMIT :limit OFFSET :offset`,
         {
           user: filter.user ?? null,
+          node: filter.node ?? null,
+          login: filter.login ?? null,
+          since: filter.since ?? null,
+          until: filter.until ?? null,
           active: filter.activeOnly ? 1 : 0,
           limit: clampLimit(filter.limit, 100),
+          offset: clampOffset(filter.offset),
         },
       ).map(toSession)
     );
@@ -150,6 +158,11 @@ function clampLimit(limit: number | undefined, fallback: number): number {
   return Math.min(Math.max(Math.trunc(limit), 0), MAX_LIMIT);
 }
 
+function clampOffset(offset: number | undefined): number {
+  if (offset === undefined || !Number.isFinite(offset)) return 0;
+  return Math.max(Math.trunc(offset), 0);
+}
+
 function toAudit(r: Row): AuditEvent {
   return {
     id: num(r.id),
@@ -189,7 +202,9 @@ export class SqliteAudit implements AuditStore {
       until: q.until ?? null,
       prefix: q.codePrefix ?? null,
       user: q.user ?? null,
+      success: q.success === undefined ? null : q.success ? 1 : 0,
       limit: clampLimit(q.limit, 1000),
+      offset: clampOffset(q.offset),
     };
     // Two fixed statements rather than spliced SQL; the order is the only variable.
     const order = q.order === "desc" ? "DESC" : "ASC";
@@ -198,8 +213,8 @@ export class SqliteAudit implements AuditStore {
         `SELECT * FROM audit_events
          WHERE (:since IS NULL OR time >= :since) AND (:until IS NULL OR time < :until)
            AND (:prefix IS NULL OR substr(code, 1, length(:prefix)) = :prefix)
-           AND (:user IS NULL OR user = :user)
-         ORDER BY id ${order} LIMIT :limit`,
+           AND (:user IS NULL OR user = :user) AND (:success IS NULL OR success = :success)
+         ORDER BY id ${order} LIMIT :limit OFFSET :offset`,
         params,
       ).map(toAudit)
     );

@@ -97,12 +97,39 @@ export function PlayerPage({ id }: { id: string }) {
   );
 }
 
+/** Names for the player's own controls that show only an icon (asciinema-player leaves them unnamed). */
+const PLAYER_LABELS: [selector: string, label: string][] = [
+  [".ap-playback-button", "Play or pause"],
+  [".ap-term-text", "Recorded terminal"],
+  [".ap-progressbar .ap-bar", "Position in the recording"],
+];
+
+/** Gives the player's icon-only controls a name screen readers and tooltips can use. */
+function labelPlayerControls(root: HTMLElement): void {
+  for (const [selector, label] of PLAYER_LABELS) {
+    for (const element of root.querySelectorAll(selector)) {
+      if (!element.getAttribute("aria-label")) element.setAttribute("aria-label", label);
+    }
+  }
+}
+
 function Player({ url, onError }: { url: string; onError: () => void }) {
   const container = useRef<HTMLDivElement>(null);
   const player = useRef<AsciinemaPlayer.Player | null>(null);
   const [speed, setSpeed] = useState(1);
   const [skipIdle, setSkipIdle] = useState(true);
 
+  useEffect(() => {
+    // Watching from before the player is created: it draws some controls at
+    // once, others later, and redraws them when they change.
+    const root = container.current!;
+    const observer = new MutationObserver(() => labelPlayerControls(root));
+    observer.observe(root, { childList: true, subtree: true, attributeFilter: ["tabindex"] });
+    return () => {
+      observer.disconnect();
+      player.current?.dispose();
+    };
+  }, []);
   useEffect(() => {
     // Changing speed or idle skipping rebuilds the player; keep the position.
     const startAt = player.current ? Math.floor(player.current.getCurrentTime()) : 0;
@@ -129,7 +156,6 @@ function Player({ url, onError }: { url: string; onError: () => void }) {
     (created as unknown as ErrorEvents).addEventListener("error", onError);
     player.current = created;
   }, [url, speed, skipIdle]);
-  useEffect(() => () => player.current?.dispose(), []);
 
   return (
     <>

@@ -3,13 +3,14 @@
 /**
  * `/web/terminal/new?node=&login=` (a new session) and
  * `/web/sessions/:id/join?mode=observer|peer` (joining one): a full-window
- * terminal with the session id, a share link, the parties and the
- * connection status.
+ * terminal with the session id, a share link, the parties, the
+ * connection status and a search of the scrollback (Ctrl+Shift+F).
  *
  * @module
  */
 
 import { useEffect, useRef, useState } from "preact/hooks";
+import type { JSX } from "preact";
 import { getCsrfToken } from "../api.ts";
 import { CopyButton } from "../components/CopyButton.tsx";
 import { Logo } from "../components/Layout.tsx";
@@ -19,6 +20,7 @@ import { can, homePath, useSession } from "../session.tsx";
 import { joinPath } from "./Sessions.tsx";
 import {
   type ConnectionState,
+  type SearchResults,
   type SessionInfo,
   type TerminalTarget,
   WebTerminal,
@@ -130,6 +132,94 @@ function StatusBanner(
   );
 }
 
+function resultsText(results: SearchResults | null, text: string): string {
+  if (!text || !results) return "";
+  if (results.count === 0) return "No matches";
+  // The addon stops counting positions past its highlight limit.
+  if (results.index === 0) return `${results.count} matches`;
+  return `${results.index} of ${results.count}`;
+}
+
+/**
+ * The search box over the terminal: Enter or Next finds the next match,
+ * Shift+Enter or Previous the one before, Esc closes it and gives the
+ * terminal the keyboard back.
+ */
+function TerminalSearch(
+  { terminal, onClose }: { terminal: WebTerminal; onClose: () => void },
+) {
+  const input = useRef<HTMLInputElement>(null);
+  const [text, setText] = useState("");
+  const [results, setResults] = useState<SearchResults | null>(null);
+  useEffect(() => {
+    input.current?.focus();
+    const stop = terminal.onSearchResults(setResults);
+    return () => {
+      stop();
+      terminal.clearSearch();
+    };
+  }, [terminal]);
+  const close = () => {
+    onClose();
+    terminal.focus();
+  };
+  const onKeyDown = (event: JSX.TargetedKeyboardEvent<HTMLElement>) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+    } else if (event.key === "Enter" && event.target === input.current) {
+      event.preventDefault();
+      terminal.find(text, event.shiftKey);
+    }
+  };
+  return (
+    <div class="term-search" role="search" aria-label="Search the terminal" onKeyDown={onKeyDown}>
+      <input
+        ref={input}
+        type="search"
+        aria-label="Search the terminal output"
+        placeholder="Search the output"
+        spellcheck={false}
+        value={text}
+        onInput={(event) => {
+          const value = event.currentTarget.value;
+          setText(value);
+          if (!value) {
+            setResults(null);
+          }
+          terminal.find(value);
+        }}
+      />
+      <span class="term-search-count" role="status" data-testid="search-results">
+        {resultsText(results, text)}
+      </span>
+      <button
+        type="button"
+        class="btn btn-small"
+        disabled={!text}
+        title="Previous match (Shift+Enter)"
+        onClick={() =>
+          terminal.find(text, true)}
+      >
+        Previous
+      </button>
+      <button
+        type="button"
+        class="btn btn-small"
+        disabled={!text}
+        title="Next match (Enter)"
+        onClick={() =>
+          terminal.find(text)}
+      >
+        Next
+      </button>
+      <button type="button" class="btn btn-small" title="Close (Esc)" onClick={close}>
+        Close
+      </button>
+    </div>
+  );
+}
+
 /** Props for {@link TerminalPage}. */
 export interface TerminalPageProps {
   target: TerminalTarget;
@@ -162,6 +252,7 @@ function LiveTerminal({ target }: TerminalPageProps) {
   const [parties, setParties] = useState<Party[]>([]);
   const targetKey = JSON.stringify(target);
   const terminal = useRef<WebTerminal | null>(null);
+  const [searching, setSearching] = useState(false);
 
   const node = info?.node ?? (target.kind === "new" ? target.node : "");
   const login = info?.login ?? (target.kind === "new" ? target.login : "");
@@ -182,9 +273,15 @@ function LiveTerminal({ target }: TerminalPageProps) {
       cluster: session.cluster,
       csrfToken: getCsrfToken(),
       target,
-      events: { onState: setState, onSession: setInfo, onParties: setParties },
+      events: {
+        onState: setState,
+        onSession: setInfo,
+        onParties: setParties,
+        onFind: () => setSearching(true),
+      },
     });
     terminal.current = term;
+    setSearching(false);
     return () => term.dispose();
   }, [targetKey, attempt, session.cluster]);
 
@@ -209,6 +306,15 @@ function LiveTerminal({ target }: TerminalPageProps) {
         )}
         <span class="spacer" />
         {live && !observer && <ShortcutHint />}
+        <button
+          type="button"
+          class="btn btn-small"
+          aria-expanded={searching}
+          title="Search the output (Ctrl+Shift+F)"
+          onClick={() => setSearching(true)}
+        >
+          Search
+        </button>
         {state.status === "connected" && info && (
           <button
             type="button"
@@ -254,11 +360,19 @@ function LiveTerminal({ target }: TerminalPageProps) {
           recording={recording}
         />
       )}
-      <div
-        class="term-container"
-        data-testid="terminal"
-        ref={container}
-      />
+      <div class="term-area">
+        {searching && terminal.current && (
+          <TerminalSearch
+            terminal={terminal.current}
+            onClose={() => setSearching(false)}
+          />
+        )}
+        <div
+          class="term-container"
+          data-testid="terminal"
+          ref={container}
+        />
+      </div>
     </div>
   );
 }

@@ -2,7 +2,8 @@
 /// <reference lib="dom" />
 /**
  * `/web/users` (permission "users"): the user list, invites, password
- * resets (confirmed first), unlocking and removal.
+ * resets (confirmed first), unlocking and removal; each user's own page
+ * (./User.tsx) edits their roles and logins.
  *
  * @module
  */
@@ -16,10 +17,12 @@ import { CopyValue } from "../components/CopyButton.tsx";
 import { DataTable } from "../components/DataTable.tsx";
 import { Field } from "../components/Field.tsx";
 import { PageHeader, Section } from "../components/Page.tsx";
-import { formatTime, parseList } from "../format.ts";
+import { parseList } from "../format.ts";
 import { useAction, useLoad } from "../hooks.ts";
 import { useSession } from "../session.tsx";
 import type { Items, User } from "../types.ts";
+import { Link } from "../router.tsx";
+import { StatusBadge, userApiPath, userPagePath } from "./User.tsx";
 
 /** An invite URL as a full link (the server may answer with a path). */
 export function absoluteUrl(url: string): string {
@@ -100,19 +103,6 @@ function InviteForm({ onInvited }: { onInvited: (link: InviteLink) => void }) {
   );
 }
 
-function StatusBadge({ user }: { user: User }) {
-  if (user.status === "locked") {
-    // A lock without an end is stored as the last representable time.
-    const ends = user.locked_until && new Date(user.locked_until).getFullYear() < 9999;
-    return (
-      <span class="badge badge-fail">
-        locked{ends ? ` until ${formatTime(user.locked_until!)}` : " until unlocked"}
-      </span>
-    );
-  }
-  return <span class={`badge badge-${user.status}`}>{user.status}</span>;
-}
-
 /** A destructive action waiting for the admin's confirmation. */
 type Pending = { action: "reset" | "remove"; name: string };
 
@@ -167,8 +157,7 @@ export function UsersPage() {
   const [pending, setPending] = useState<Pending | null>(null);
   const { busy, error, run } = useAction();
   const items = (users.data?.items ?? []).slice().sort((a, b) => a.name.localeCompare(b.name));
-  const userPath = (name: string, rest = "") =>
-    `/v1/webapi/users/${encodeURIComponent(name)}${rest}`;
+  const userPath = userApiPath;
 
   const reset = (name: string) =>
     run(async () => {
@@ -216,7 +205,9 @@ export function UsersPage() {
         rows={items}
         row={(user) => (
           <tr key={user.name} data-user={user.name}>
-            <td data-label="Name" class="strong">{user.name}</td>
+            <td data-label="Name" class="strong">
+              <Link href={userPagePath(user.name)}>{user.name}</Link>
+            </td>
             <td data-label="Roles">
               <Chips items={user.roles} />
             </td>
@@ -239,6 +230,13 @@ export function UsersPage() {
                     Unlock
                   </button>
                 )}
+                <Link
+                  href={userPagePath(user.name)}
+                  class="btn btn-small"
+                  title={`Roles, logins, sign-in and web sessions of ${user.name}`}
+                >
+                  Edit
+                </Link>
                 <button
                   type="button"
                   class="btn btn-small"

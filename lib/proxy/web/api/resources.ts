@@ -1,7 +1,7 @@
 /**
  * The API's resources: nodes, live sessions, recordings, the audit log, and
- * the admin pages' users and nodes. Every route runs with a web session and
- * checks the permission it needs.
+ * the admin page's nodes (users are in ./user_routes.ts). Every route runs
+ * with a web session and checks the permission it needs.
  *
  * @module
  */
@@ -14,15 +14,6 @@ import type { SessionRecord } from "../../../store/store.ts";
 import { json, readJson, requireString, type Router } from "../http.ts";
 import { withSession } from "./guard.ts";
 import { parseDuration } from "../../../config/schema.ts";
-
-function stringList(body: Record<string, unknown>, field: string): string[] {
-  const value = body[field];
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
-    throw new BadRequest(`Field "${field}" must be a list of strings.`);
-  }
-  return value.map((v) => v.trim()).filter(Boolean);
-}
 
 function labelsOf(body: Record<string, unknown>): Record<string, string> {
   const value = body.labels ?? {};
@@ -37,6 +28,35 @@ function labelsOf(body: Record<string, unknown>): Record<string, string> {
     labels[key] = v;
   }
   return labels;
+}
+
+/**
+ * A time from the query: an ISO 8601 time, or a duration ("1h", "7d") back
+ * from now; undefined when absent.
+ */
+function timeParam(query: URLSearchParams, name: string): number | undefined {
+  const value = query.get(name)?.trim();
+  if (!value) return undefined;
+  const duration = parseDuration(value);
+  const time = duration ? Date.now() - duration : Date.parse(value);
+  if (Number.isNaN(time)) {
+    throw new BadRequest(`"${name}" must be a time (ISO 8601) or a duration like 1h.`);
+  }
+  return time;
+}
+
+/** `limit` (1 to `max`, else `fallback`) and `offset` (0 or more) from the query. */
+function pageParams(
+  query: URLSearchParams,
+  fallback: number,
+  max: number,
+): { limit: number; offset: number } {
+  const limit = Math.trunc(Number(query.get("limit") ?? fallback));
+  const offset = Math.trunc(Number(query.get("offset") ?? 0));
+  return {
+    limit: limit >= 1 ? Math.min(limit, max) : fallback,
+    offset: offset >= 0 ? offset : 0,
+  };
 }
 
 function recordingJson(record: SessionRecord) {
@@ -169,9 +189,22 @@ export function resourceRoutes(
     `${site}/recordings`,
     withSession(auth, async (_request, { session, params, url }) => {
       checkCluster(params.cluster);
-      const limit = Math.min(Number(url.searchParams.get("limit") ?? 200) || 200, 1000);
-      const records = await auth.listRecordings(session.proof, { limit });
-      return json({ items: records.map(recordingJson) });
+      const q = url.searchParams;
+      const { limit, offset } = pageParams(q, 200, 1000);
+      // One more than asked for says whether there is a next page.
+      const records = await auth.listRecordings(session.proof, {
+        user: q.get("user")?.trim() || undefined,
+        node: q.get("node")?.trim() || undefined,
+        login: q.get("login")?.trim() || undefined,
+        since: timeParam(q, "since"),
+        until: timeParam(q, "until"),
+        limit: limit + 1,
+        offset,
+      });
+      return json({
+        items: records.slice(0, limit).map(recordingJson),
+        next_offset: records.length > limit ? offset + limit : null,
+      });
     }),
   );
 
@@ -208,20 +241,23 @@ export function resourceRoutes(
     withSession(auth, async (_request, { session, params, url }) => {
       checkCluster(params.cluster);
       const q = url.searchParams;
-      const since = q.get("since");
-      const sinceMs = since
-        ? (parseDuration(since) ? Date.now() - parseDuration(since)! : Date.parse(since))
-        : undefined;
-      if (sinceMs !== undefined && Number.isNaN(sinceMs)) {
-        throw new BadRequest(`"since" must be a time (ISO 8601) or a duration like 1h.`);
+      const outcome = q.get("outcome");
+      if (outcome && outcome !== "success" && outcome !== "failure") {
+        throw new BadRequest(`"outcome" must be "success" or "failure".`);
       }
-      const events = await auth.queryAudit(session.proof, {
-        since: sinceMs,
+      const { limit, offset } = pageParams(q, 500, 5000);
+      // One more than asked for says whether there is a next page.
+      const found = await auth.queryAudit(session.proof, {
+        since: timeParam(q, "since"),
+        until: timeParam(q, "until"),
         codePrefix: q.get("code") || undefined,
         user: q.get("user") || undefined,
-        limit: Math.min(Number(q.get("limit") ?? 500) || 500, 5000),
+        success: outcome ? outcome === "success" : undefined,
+        limit: limit + 1,
+        offset,
         order: "desc",
       });
+      const events = found.slice(0, limit);
       return json({
         items: events.map((e) => ({
           id: e.id,
@@ -232,70 +268,8 @@ export function resourceRoutes(
           success: e.success,
           fields: e.fields,
         })),
+        next_offset: found.length > limit ? offset + limit : null,
       });
     }, "audit.read"),
-  );
-
-  router.on(
-    "GET",
-    "/v1/webapi/users",
-    withSession(auth, async (_request, { session }) => {
-      const users = await auth.adminAs(session.proof).listUsers();
-      return json({
-        items: users.map((u) => ({
-          ...u,
-          locked_until: u.lockedUntil?.toISOString() ?? null,
-          lockedUntil: undefined,
-        })),
-      });
-    }, "users"),
-  );
-
-  router.on(
-    "POST",
-    "/v1/webapi/users",
-    withSession(auth, async (request, { session }) => {
-      const body = await readJson(request);
-      const invite = await auth.adminAs(session.proof).addUser({
-        name: requireString(body, "name", 32),
-        roles: stringList(body, "roles"),
-        logins: stringList(body, "logins"),
-      }, session.identity.user);
-      return json({ invite_url: invite.url, expires: invite.expires.toISOString() }, 201);
-    }, "users"),
-  );
-
-  router.on(
-    "POST",
-    "/v1/webapi/users/:name/reset",
-    withSession(auth, async (_request, { session, params }) => {
-      const invite = await auth.adminAs(session.proof).resetUser(
-        params.name,
-        undefined,
-        session.identity.user,
-      );
-      return json({ invite_url: invite.url, expires: invite.expires.toISOString() });
-    }, "users"),
-  );
-
-  router.on(
-    "POST",
-    "/v1/webapi/users/:name/unlock",
-    withSession(auth, async (_request, { session, params }) => {
-      await auth.adminAs(session.proof).unlockUser(params.name, session.identity.user);
-      return json({ ok: true });
-    }, "users"),
-  );
-
-  router.on(
-    "DELETE",
-    "/v1/webapi/users/:name",
-    withSession(auth, async (_request, { session, params }) => {
-      if (params.name === session.identity.user) {
-        throw new BadRequest("You cannot remove yourself.");
-      }
-      await auth.adminAs(session.proof).removeUser(params.name, session.identity.user);
-      return json({ ok: true });
-    }, "users"),
   );
 }
