@@ -16,7 +16,13 @@ export interface WebSession {
 }
 
 /** Permissions a role may grant; the UI hides what the user cannot use. */
-export type Permission = "users" | "nodes" | "audit.read" | "sessions.join" | "sessions.replay";
+export type Permission =
+  | "users"
+  | "nodes"
+  | "audit.read"
+  | "sessions.join"
+  | "sessions.replay"
+  | "sessions.end";
 
 /** One of the user's own browser sessions (Account page). */
 export interface WebSessionInfo {

@@ -1,7 +1,8 @@
 /** @jsxImportSource preact */
 /// <reference lib="dom" />
 /**
- * `/web/sessions`: live sessions, each joinable as an observer or a peer.
+ * `/web/sessions`: live sessions on every proxy, each joinable as an observer
+ * or a peer, and endable by its user or by whoever may end sessions.
  *
  * @module
  */
@@ -13,7 +14,10 @@ import { PageHeader } from "../components/Page.tsx";
 import { RelativeTime } from "../components/Time.tsx";
 import { useLoad } from "../hooks.ts";
 import { navigate } from "../router.tsx";
-import { useSession } from "../session.tsx";
+import { can, useSession } from "../session.tsx";
+import { useState } from "preact/hooks";
+import { ErrorAlert } from "../components/Alert.tsx";
+import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import type { JoinMode } from "../terminal.ts";
 import type { ActiveSession, Items } from "../types.ts";
 
@@ -33,6 +37,24 @@ export function SessionsPage() {
   const items = (sessions.data?.items ?? []).slice().sort((a, b) =>
     b.started.localeCompare(a.started)
   );
+  const [ending, setEnding] = useState<ActiveSession | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const mayEnd = (s: ActiveSession) => s.user === session.user || can(session, "sessions.end");
+  const end = async (s: ActiveSession) => {
+    setBusy(true);
+    try {
+      await request("DELETE", sitePath(session.cluster, `/sessions/${encodeURIComponent(s.id)}`));
+      setError(null);
+      setEnding(null);
+      sessions.reload();
+    } catch (cause) {
+      setError((cause as Error).message);
+      setEnding(null);
+    } finally {
+      setBusy(false);
+    }
+  };
   return (
     <>
       <PageHeader
@@ -41,6 +63,19 @@ export function SessionsPage() {
       >
         <RefreshButton load={sessions} />
       </PageHeader>
+      <ErrorAlert message={error} />
+      {ending && (
+        <ConfirmDialog
+          title="End this session?"
+          confirmLabel="End session"
+          busy={busy}
+          onConfirm={() => void end(ending)}
+          onCancel={() => setEnding(null)}
+        >
+          {ending.user}'s session as {ending.login} on {ending.node}{" "}
+          ends for everyone in it; they are told you ended it.
+        </ConfirmDialog>
+      )}
       <DataTable
         testId="sessions-table"
         load={sessions}
@@ -83,6 +118,15 @@ export function SessionsPage() {
                     Join as {mode}
                   </button>
                 ))}
+                {mayEnd(s) && (
+                  <button
+                    type="button"
+                    class="btn btn-small btn-danger"
+                    onClick={() => setEnding(s)}
+                  >
+                    End
+                  </button>
+                )}
               </div>
             </td>
           </tr>
