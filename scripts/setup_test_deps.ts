@@ -1,6 +1,6 @@
 /**
  * Makes sure the Debian packages the tests drive are installed: OpenSSH
- * server and client, Chromium, curl and iproute2 (ss). As root it installs what is missing with
+ * server and client, Chromium, curl, iproute2 (ss) and haproxy. As root it installs what is missing with
  * apt-get; otherwise it prints the exact command to run and fails.
  *
  * @module
@@ -14,6 +14,8 @@ const NEEDED: Record<string, string> = {
   // Hostile-client tests: curl sends malformed requests, ss shows half-open dials.
   "/usr/bin/curl": "curl",
   "/usr/bin/ss": "iproute2",
+  // The production layout's test puts a real TCP load balancer in front of two proxies.
+  "/usr/sbin/haproxy": "haproxy",
 };
 
 async function exists(path: string): Promise<boolean> {

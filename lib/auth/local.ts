@@ -900,12 +900,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return await this.#recordings.open((await this.getRecording(proof, id)).id);
   }
 
-  async storeRecording(id: string, body: ReadableStream<Uint8Array>): Promise<void> {
+  async appendRecording(id: string, offset: number, bytes: Uint8Array): Promise<number> {
     if (!(await this.#store.sessions.get(id))) {
-      await body.cancel();
       throw new NotFound(`No session "${id}" to store a recording for.`);
     }
-    await this.#recordings.store(id, body);
+    return await this.#recordings.append(id, offset, bytes);
   }
 
   /** Where a proxy in this process writes recordings: straight into auth's directory. */

@@ -1,7 +1,7 @@
 /**
  * Auth's recordings: one asciicast file per session in `<dataDir>/recordings`.
  * A proxy in the same process writes there directly; a proxy in another
- * process uploads each finished recording (`store`).
+ * process ships each recording as it grows (`append`).
  *
  * @module
  */
@@ -33,22 +33,28 @@ export class RecordingFiles {
     }
   }
 
-  /** Writes an uploaded recording; Conflict when the session has one already. */
-  async store(id: string, body: ReadableStream<Uint8Array>): Promise<void> {
+  /**
+   * Writes `bytes` at `offset` of the recording: the part before the current
+   * end is skipped (sent again), a gap is refused.
+   *
+   * @returns the recording's size afterwards
+   * @throws Conflict when `offset` is past the end
+   */
+  async append(id: string, offset: number, bytes: Uint8Array): Promise<number> {
     const path = recordingFile(this.dir, id);
-    await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const partial = `${path}.${crypto.randomUUID()}.part`;
-    try {
-      await Deno.writeFile(partial, body, { mode: 0o600, createNew: true });
-      // link() fails when the target exists: a recording is never replaced.
-      await Deno.link(partial, path);
-    } catch (error) {
-      if (error instanceof Deno.errors.AlreadyExists) {
-        throw new Conflict(`Session "${id}" has a recording already.`);
-      }
-      throw error;
-    } finally {
-      await Deno.remove(partial).catch(() => {});
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new BadRequest(`Recording offset ${offset} is not a byte position.`);
     }
+    await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    using file = await Deno.open(path, { create: true, write: true, mode: 0o600 });
+    const size = (await file.stat()).size;
+    if (offset > size) {
+      throw new Conflict(`Recording "${id}" has ${size} bytes; cannot write at ${offset}.`);
+    }
+    const fresh = bytes.subarray(Math.min(size - offset, bytes.byteLength));
+    await file.seek(size, Deno.SeekMode.Start);
+    let written = 0;
+    while (written < fresh.byteLength) written += await file.write(fresh.subarray(written));
+    return size + fresh.byteLength;
   }
 }

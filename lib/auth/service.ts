@@ -291,8 +291,12 @@ export interface AuthService {
   getRecording(proof: UserProof, id: string): Promise<SessionRecord>;
   /** The asciicast of a recording the proof's user may replay. */
   openRecording(proof: UserProof, id: string): Promise<ReadableStream<Uint8Array>>;
-  /** Stores a finished recording written by a proxy (a no-op when it wrote into auth's own directory). */
-  storeRecording(id: string, body: ReadableStream<Uint8Array>): Promise<void>;
+  /**
+   * Appends what a proxy recorded of session `id` from byte `offset` on; a
+   * part auth has already is skipped, so a proxy may send again after a
+   * failure or a restart. @returns the size auth now holds
+   */
+  appendRecording(id: string, offset: number, bytes: Uint8Array): Promise<number>;
   /** Revocations after `id`, oldest first: live connections that must end. */
   revocationsSince(id: number): Promise<Revocation[]>;
   /** The newest revocation's id (0 when none): where a starting proxy begins following. */

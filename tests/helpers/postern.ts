@@ -47,6 +47,10 @@ export interface StartOptions {
   args?: string[];
   /** Reuse ports (restart tests). */
   ports?: { web: number; ssh: number; auth: number };
+  /** A configured HTTPS certificate (several proxies share one behind a balancer). */
+  tls?: { certFile: string; keyFile: string };
+  /** Where users reach the proxy, when not its own ports (a load balancer in front). */
+  publicAddrs?: { web: string; ssh: string };
   /** Runs the process under `ulimit -n <fileLimit>` (soft and hard). */
   fileLimit?: number;
 }
@@ -91,11 +95,14 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
       "proxy:",
       `  web_listen_addr: 127.0.0.1:${webPort}`,
       `  ssh_listen_addr: 127.0.0.1:${sshPort}`,
-      `  public_addr: 127.0.0.1:${webPort}`,
-      `  ssh_public_addr: 127.0.0.1:${sshPort}`,
+      `  public_addr: ${options.publicAddrs?.web ?? `127.0.0.1:${webPort}`}`,
+      `  ssh_public_addr: ${options.publicAddrs?.ssh ?? `127.0.0.1:${sshPort}`}`,
       `  peer_listen_addr: 127.0.0.1:${peerPort}`,
       `  peer_public_addr: 127.0.0.1:${peerPort}`,
       options.extraConfig ?? "",
+      ...(options.tls
+        ? ["tls:", `  cert_file: ${options.tls.certFile}`, `  key_file: ${options.tls.keyFile}`]
+        : []),
     ].join("\n"),
   );
   const command = [
@@ -174,7 +181,9 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
     logs: () => output,
     client: async () =>
       Deno.createHttpClient({
-        caCerts: [await Deno.readTextFile(join(dataDir, "tls", "cert.pem"))],
+        caCerts: [
+          await Deno.readTextFile(options.tls?.certFile ?? join(dataDir, "tls", "cert.pem")),
+        ],
       }),
     stop,
     async [Symbol.asyncDispose]() {

@@ -37,6 +37,7 @@ export const PROXY_CALLS = [
   "queryAudit",
   "recordSessionStart",
   "recordSessionEnd",
+  "appendRecording",
   "heartbeatSessions",
   "listLiveSessions",
   "endSession",

@@ -153,15 +153,6 @@ export async function connectRemoteAuth(api: AuthApiClient): Promise<RemoteAuth>
       }
       return response.body;
     },
-    async storeRecording(id, body) {
-      const response = await api.request(`/recordings/${encodeURIComponent(id)}`, {
-        method: "PUT",
-        body,
-        retry: false,
-        signal: AbortSignal.timeout(3_600_000),
-      });
-      await resultOf(response);
-    },
     async notReadyReason() {
       try {
         return await api.call("notReadyReason", []) as string | null;

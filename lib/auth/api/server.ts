@@ -15,7 +15,6 @@
  * - `POST /join` (no certificate): redeems a join token for an identity.
  * - `POST /renew` (proxy): a new certificate before the current one expires.
  * - `POST /call/<method>` `{args, as?}` → `{result}` or `{error: {kind, message}}`.
- * - `PUT /recordings/<id>` (proxy): uploads a finished recording.
  * - `GET /recordings/<id>` (proof header): streams a recording.
  *
  * @module
@@ -200,10 +199,6 @@ async function handle(
       });
     }
     const recording = path.match(/^\/recordings\/([0-9a-f-]{36})$/);
-    if (recording && request.method === "PUT" && caller.kind === "proxy") {
-      await auth.storeRecording(recording[1], Readable.toWeb(request) as ReadableStream);
-      return reply(response, 200, { result: null });
-    }
     if (recording && request.method === "GET") {
       const proof = proofHeader(request);
       const body = await auth.openRecording(proof, recording[1]);
