@@ -6,7 +6,6 @@
  */
 
 import { join } from "node:path";
-import type { freePort } from "./ports.ts";
 
 /** A running haproxy. */
 export interface Haproxy extends AsyncDisposable {
@@ -16,8 +15,8 @@ export interface Haproxy extends AsyncDisposable {
 }
 
 /**
- * Starts haproxy with one TCP frontend per entry (name → its port, from
- * {@linkcode freePort}, and the backend ports it spreads connections over).
+ * Starts haproxy with one TCP frontend per entry (name → its port, a free
+ * one, and the backend ports it spreads connections over).
  */
 export async function startHaproxy(
   frontends: Record<string, { port: number; backends: number[] }>,
