@@ -556,6 +556,34 @@ Deno.test("live sessions: listed from every proxy, ended from any, and ended whe
           String(replay.body).slice(0, 300)
         }`,
       );
+
+      // Restarted with its data dir (its identity, no token), A ships the rest
+      // of its spool; auth skips what it has, so no line appears twice.
+      const authPort = cluster.authServer!.authPort;
+      await using restarted = await startPosternProcess({
+        dataDir: proxyA.dataDir,
+        args: ["--roles", "proxy", "--auth-server", `127.0.0.1:${authPort}`],
+      });
+      assert.ok(restarted.url);
+      let lines: number[] = [];
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        const again = await cluster.api(
+          "GET",
+          `/v1/webapi/sites/postern/recordings/${lost}/stream`,
+          undefined,
+          { cookie: bobWeb.cookie },
+        );
+        lines = [...String(again.body).matchAll(/n(\d+)(?:\\r)?\\n/g)].map((m) => +m[1]);
+        if (Math.max(...lines) >= seenByOwner) break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.ok(
+        Math.max(...lines) >= seenByOwner,
+        `after the restart it ends at n${Math.max(...lines)}`,
+      );
+      assert.equal(new Set(lines).size, lines.length, "no line was shipped twice");
+      assert.deepEqual(lines, lines.map((_, i) => i), "every line, in order");
     },
   );
 });
