@@ -12,6 +12,9 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { eventually, launchBrowser } from "../helpers/browser.ts";
+import { SqliteStore } from "../../lib/store/sqlite.ts";
+import { ClusterTlsCa, generateTlsKeyPair } from "../../lib/tls/cluster_ca.ts";
+import { generateSelfSigned } from "../../lib/tls/certificate.ts";
 import { proxyJoinToken, startCluster } from "../helpers/cluster.ts";
 import { identityOptions, spawnSsh, waitForAudit, writeSshConfig } from "../helpers/gateway.ts";
 import type { TestIdentity } from "../helpers/cluster.ts";
@@ -296,6 +299,28 @@ Deno.test("the Auth API refuses callers without the right identity and proof", a
       assert.match(second.stderr, /join token is unknown, used or expired/);
     });
 
+    await t.step("an expired join token is refused", async () => {
+      const made = await cluster.admin("tokens", "add", "--type", "proxy", "--ttl", "1s");
+      const token = made.stdout.match(/--token (\S+)/)![1];
+      const caPin = made.stdout.match(/--ca-pin (\S+)/)![1];
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const result = await runPostern([
+        "start",
+        "--roles",
+        "proxy",
+        "--data-dir",
+        join(cluster.dir, "f"),
+        "--auth-server",
+        `127.0.0.1:${cluster.authServer!.authPort}`,
+        "--token",
+        token,
+        "--ca-pin",
+        caPin,
+      ]);
+      assert.notEqual(result.code, 0);
+      assert.match(result.stderr, /join token is unknown, used or expired/);
+    });
+
     await t.step("a proxy uses whichever listed auth server answers", async () => {
       const { token, caPin } = await proxyJoinToken(cluster.admin);
       await using proxy = await startPosternProcess({
@@ -338,6 +363,44 @@ Deno.test("the Auth API refuses callers without the right identity and proof", a
       ]);
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, /presents a CA whose pin is sha256:/);
+    });
+
+    await t.step("an expired proxy identity and a self-signed one are refused", async () => {
+      // Issued by the cluster CA itself (read from auth's store), but expired.
+      const store = SqliteStore.open(cluster.authServer!.dataDir);
+      let expired: string;
+      const keys = await generateTlsKeyPair();
+      try {
+        const ca = await ClusterTlsCa.open(store, "postern");
+        expired = await ca.issue({
+          publicKey: keys.publicKey,
+          name: { kind: "proxy", id: proxyIdOf(cert) },
+          ttlMs: 1_000,
+          now: Date.now() - 3_600_000,
+        });
+      } finally {
+        store.close();
+      }
+      const selfSigned = await generateSelfSigned({ dns: ["mallory"], ips: [] });
+      for (
+        const [what, client] of [
+          [
+            "expired",
+            Deno.createHttpClient({ caCerts: [ca], cert: expired, key: keys.privateKey }),
+          ],
+          ["self-signed", Deno.createHttpClient({ caCerts: [ca], ...selfSigned })],
+        ] as const
+      ) {
+        try {
+          const result = await call(client, "clusterInfo", {}).catch((error) => ({
+            status: 0,
+            body: String(error),
+          }));
+          assert.ok(result.status === 0 || result.status === 401, `${what}: ${result.status}`);
+        } finally {
+          client.close();
+        }
+      }
     });
 
     await t.step("a removed proxy's identity is refused", async () => {
