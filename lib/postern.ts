@@ -214,6 +214,7 @@ export async function startAuthRole(
   let stopSweeping: (() => void) | undefined;
   let api: AuthApiServer;
   try {
+    await auth.reconcileConfigRoles();
     await auth.reconcileConfigNodes();
     // The proxy in this process stopped with the last run: its sessions ended
     // then. Other proxies' sessions outlive an auth restart.

@@ -191,7 +191,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   static async open(options: LocalAuthOptions): Promise<LocalAuthService> {
     const ca = await CertAuthority.open(options.store);
     const tlsCa = await ClusterTlsCa.open(options.store, options.config.cluster_name);
-    return new LocalAuthService(options, ca, tlsCa);
+    const service = new LocalAuthService(options, ca, tlsCa);
+    await service.#loadStoredRoles();
+    return service;
   }
 
   get #store(): Store {
@@ -937,6 +939,35 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    */
   reconcileConfigNodes(): Promise<void> {
     return this.#nodes.syncConfigNodes(this.#config.nodes);
+  }
+
+  /**
+   * Stores the role table of this server's config (built-ins and config
+   * roles; a role that left the config is gone), so admin commands and other
+   * processes on the store decide with the same roles. Only the auth server
+   * does this, at start.
+   */
+  async reconcileConfigRoles(): Promise<void> {
+    const updated = this.#now();
+    await this.#store.roles.replaceAll(
+      [...roleTable(this.#config).values()].map((role) => ({
+        name: role.name,
+        spec: { ...role },
+        updated,
+      })),
+    );
+    await this.#loadStoredRoles();
+  }
+
+  /** Uses the stored role table when there is one (else the config's, as on a first start). */
+  async #loadStoredRoles(): Promise<void> {
+    const stored = await this.#store.roles.list();
+    if (stored.length === 0) return;
+    // The same Map object: the node registry and user admin hold it too.
+    this.#roles.clear();
+    for (const record of stored) {
+      this.#roles.set(record.name, validateRole(record.spec as unknown as Role));
+    }
   }
 
   /**

@@ -28,6 +28,7 @@ import type {
   NodeStore,
   ProxyStore,
   RevocationStore,
+  RoleStore,
   SessionStore,
   Store,
   UserStore,
@@ -36,7 +37,13 @@ import type {
 import { Db, type Gate, mapSqliteError } from "./sqlite/db.ts";
 import { migrate } from "./sqlite/migrations.ts";
 import { SqliteCas, SqliteInvites, SqliteUsers } from "./sqlite/users.ts";
-import { SqliteJoinTokens, SqliteNodes, SqliteProxies, SqliteWebSessions } from "./sqlite/nodes.ts";
+import {
+  SqliteJoinTokens,
+  SqliteNodes,
+  SqliteProxies,
+  SqliteRoles,
+  SqliteWebSessions,
+} from "./sqlite/nodes.ts";
 import { SqliteAudit, SqliteRevocations, SqliteSessions } from "./sqlite/history.ts";
 
 /** Options of {@link SqliteStore.open}. */
@@ -63,6 +70,7 @@ class Tables {
   readonly revocations: RevocationStore;
   readonly proxies: ProxyStore;
   readonly joinTokens: JoinTokenStore;
+  readonly roles: RoleStore;
 
   constructor(db: Db, gate: Gate) {
     this.cas = new SqliteCas(db, gate);
@@ -75,6 +83,7 @@ class Tables {
     this.revocations = new SqliteRevocations(db, gate);
     this.proxies = new SqliteProxies(db, gate);
     this.joinTokens = new SqliteJoinTokens(db, gate);
+    this.roles = new SqliteRoles(db, gate);
   }
 }
 

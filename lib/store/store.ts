@@ -459,6 +459,21 @@ export interface ProxyStore {
   delete(id: string): Promise<boolean>;
 }
 
+/** A stored role: its name and its definition (the auth role's `Role`, as JSON). */
+export interface RoleRecord {
+  name: string;
+  spec: Record<string, unknown>;
+  updated: number;
+}
+
+/** The role table every auth server and admin command reads. */
+export interface RoleStore {
+  /** All roles, by name. */
+  list(): Promise<RoleRecord[]>;
+  /** Makes the table exactly `roles`. */
+  replaceAll(roles: RoleRecord[]): Promise<void>;
+}
+
 /** What a join token lets its holder become. */
 export type JoinTokenKind = "proxy" | "admin";
 
@@ -493,6 +508,7 @@ export interface Store {
   readonly revocations: RevocationStore;
   readonly proxies: ProxyStore;
   readonly joinTokens: JoinTokenStore;
+  readonly roles: RoleStore;
   /**
    * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back
    * when it throws. Other calls on this store wait until it is done. Call only

@@ -1,8 +1,8 @@
 /**
- * Nodes declared in the config: the auth server makes the stored nodes match
- * them when it starts (added, and removed when they leave the config), while
- * admin commands, which may run with another config or none, never re-add a
- * node an admin removed.
+ * Nodes and roles declared in the config: the auth server makes the stored
+ * ones match them when it starts (added, and removed when they leave the
+ * config), while admin commands, which may run with another config or none,
+ * use what is stored and never re-add a node an admin removed.
  */
 
 import assert from "node:assert/strict";
@@ -58,4 +58,26 @@ Deno.test("config nodes are reconciled by the auth server, and nodes rm is not u
   }
   await using second = await startPosternProcess({ dataDir, extraConfig: nodesConfig(["mars"]) });
   assert.deepEqual(await names(second.configPath), ["mars"], "venus left the config");
+});
+
+Deno.test("config roles are stored by the auth server: admin commands without its config know them", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "postern-config-roles-" });
+  const role = [
+    "roles:",
+    "  - name: dba",
+    "    logins: [postgres]",
+    "    node_labels: { env: db }",
+  ].join("\n");
+  const addUser = (name: string) =>
+    // No --config: the command sees only what the store holds.
+    runPostern(["users", "add", name, "--roles", "dba", "--data-dir", dataDir]);
+  {
+    await using _server = await startPosternProcess({ dataDir, extraConfig: role });
+    const added = await addUser("dora");
+    assert.equal(added.code, 0, added.stderr);
+  }
+  await using _again = await startPosternProcess({ dataDir });
+  const refused = await addUser("dave");
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /dba/, "a role that left the config is gone");
 });

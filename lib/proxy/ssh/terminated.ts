@@ -28,11 +28,14 @@ interface PendingRequest {
 }
 
 function ownerSink(stream: ServerChannel): OwnerSink {
+  // Output may still arrive while the session ends: a write after the end
+  // would be an "error" event nobody listens to.
   return {
-    write: (data) => void stream.write(data),
-    writeStderr: (data) => void stream.stderr.write(data),
+    write: (data) => void (!stream.writableEnded && stream.write(data)),
+    writeStderr: (data) => void (!stream.stderr.writableEnded && stream.stderr.write(data)),
     backlog: () => stream.writableLength,
     close(reason) {
+      if (stream.stderr.writableEnded) return;
       try {
         stream.stderr.write(`\r\n[postern: ${reason}]\r\n`);
       } catch { /* client gone */ }
@@ -53,7 +56,9 @@ function ownerSink(stream: ServerChannel): OwnerSink {
           stream.end();
         } catch { /* client gone */ }
       };
-      if (stream.stderr.writableLength === 0) return endStdout();
+      if (stream.stderr.writableLength === 0 || stream.stderr.writableFinished) {
+        return endStdout();
+      }
       stream.stderr.once("finish", endStdout);
       stream.stderr.end();
     },

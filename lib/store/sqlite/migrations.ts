@@ -179,6 +179,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX login_attempts_user ON login_attempts (user);
     `,
   },
+  {
+    version: 7,
+    description: "the role table, reconciled by the auth server from its config",
+    up: `
+      CREATE TABLE roles (
+        name TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        updated INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

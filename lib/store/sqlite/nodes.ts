@@ -14,6 +14,8 @@ import type {
   NodeStore,
   ProxyRecord,
   ProxyStore,
+  RoleRecord,
+  RoleStore,
   SecretHash,
   WebSessionRecord,
   WebSessionStore,
@@ -250,6 +252,42 @@ export class SqliteProxies implements ProxyStore {
 
   delete(id: string): Promise<boolean> {
     return this.gate(() => this.db.run("DELETE FROM proxies WHERE id = ?", id) > 0);
+  }
+}
+
+/** The `roles` table. */
+export class SqliteRoles implements RoleStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  list(): Promise<RoleRecord[]> {
+    return this.gate(() =>
+      this.db.all("SELECT * FROM roles ORDER BY name").map((r) => ({
+        name: str(r.name),
+        spec: json<Record<string, unknown>>(r.spec),
+        updated: num(r.updated),
+      }))
+    );
+  }
+
+  replaceAll(roles: RoleRecord[]): Promise<void> {
+    return this.gate(() => {
+      // Statement by statement: the auth server alone writes the table, once
+      // at start, and writing it again gives the same table.
+      const names = roles.map((role) => role.name);
+      this.db.run(
+        `DELETE FROM roles WHERE name NOT IN (SELECT value FROM json_each(?))`,
+        JSON.stringify(names),
+      );
+      for (const role of roles) {
+        this.db.run(
+          `INSERT INTO roles (name, spec, updated) VALUES (?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated = excluded.updated`,
+          role.name,
+          JSON.stringify(role.spec),
+          role.updated,
+        );
+      }
+    });
   }
 }
 
