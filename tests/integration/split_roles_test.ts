@@ -160,6 +160,30 @@ Deno.test("auth and two proxies as separate processes serve every journey throug
     ]);
     assert.notEqual(denied.code, 0);
     assert.match(denied.stderr, /only for a user who may/);
+    // And an admin identity is not a proxy: it cannot act for users.
+    const pems = [
+      ...(await Deno.readTextFile(file)).matchAll(
+        /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----\n?/g,
+      ),
+    ];
+    const [adminCert, clusterCa] = pems.filter((m) => m[1] === "CERTIFICATE").map((m) => m[0]);
+    const adminKey = pems.find((m) => m[1] === "PRIVATE KEY")![0];
+    const asAdmin = Deno.createHttpClient({ caCerts: [clusterCa], cert: adminCert, key: adminKey });
+    try {
+      const response = await fetch(
+        `https://127.0.0.1:${authServer.authPort}/v1/call/identityOf`,
+        {
+          method: "POST",
+          client: asAdmin,
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ args: [{ kind: "certificate", certificate: "AAAA" }] }),
+        },
+      );
+      assert.equal(response.status, 403);
+      assert.match((await response.json()).error.message, /admin identity cannot call/);
+    } finally {
+      asAdmin.close();
+    }
   });
 
   await t.step("a web terminal on proxy B (Chromium) runs a command as root", async () => {
