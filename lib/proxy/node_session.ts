@@ -255,8 +255,17 @@ export async function startNodeSession(
     channel.close();
     client.end();
     channel.resume();
-    const cutOff = setTimeout(() => client.destroy(), NODE_CLOSE_GRACE_MS);
-    channel.once("close", () => clearTimeout(cutOff));
+    // Cut off a node that does not answer; should ssh2 still not report the
+    // channel closed (it waits for the end of output it holds), end anyway.
+    let giveUp: ReturnType<typeof setTimeout> | undefined;
+    const cutOff = setTimeout(() => {
+      client.destroy();
+      giveUp = setTimeout(() => void ended(), NODE_CLOSE_GRACE_MS);
+    }, NODE_CLOSE_GRACE_MS);
+    channel.once("close", () => {
+      clearTimeout(cutOff);
+      clearTimeout(giveUp);
+    });
   };
   const { promise: done, resolve: recorded } = Promise.withResolvers<void>();
   deps.hub.add(live, { terminate: close, done });
@@ -329,7 +338,10 @@ export async function startNodeSession(
   channel.on("data", (data: Uint8Array) => deliver(data, false));
   channel.stderr.on("data", (data: Uint8Array) => deliver(data, true));
 
-  channel.on("close", async () => {
+  let endedOnce = false;
+  const ended = async () => {
+    if (endedOnce) return;
+    endedOnce = true;
     const { code: exitCode, signal: exitSignal } = exitStatus;
     if (endReason) owner.close(endReason);
     owner.exit(exitCode, exitSignal);
@@ -359,7 +371,8 @@ export async function startNodeSession(
     );
     await deps.recordings.finish(id);
     recorded();
-  });
+  };
+  channel.on("close", () => void ended());
   client.on("close", () => channel.destroy());
   try {
     await startRecorded;

@@ -90,7 +90,7 @@ Deno.test("a full recordings disk ends the session filling it and refuses new on
       new Uint8Array(stats.bavail * stats.bsize - 700 * 1024),
     );
     const result = await ssh(LOUD);
-    assert.equal(result.timedOut, false);
+    assert.equal(result.timedOut, false, cluster.postern.logs());
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /recording unavailable; session closed/);
     const failed = await waitForAudit(
