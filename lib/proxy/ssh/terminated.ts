@@ -18,6 +18,8 @@ import { failChannel, userMessage } from "./messages.ts";
 
 /** Environment variables passed through to the node. */
 const PASSED_ENV = /^(TERM|LANG|LC_[A-Z_]+|COLORTERM)$/;
+/** How long the end of a session waits for stdout, then stderr, to be sent before it ends anyway. */
+const STDERR_FLUSH_GRACE_MS = 2_000;
 
 /** Collected channel requests before the shell or exec starts. */
 interface PendingRequest {
@@ -28,6 +30,19 @@ interface PendingRequest {
 }
 
 function ownerSink(stream: ServerChannel): OwnerSink {
+  /**
+   * Runs `step` once stdout has sent what it holds. ssh2 loses the wake-up of
+   * one of stdout and stderr when both wait for window, so the session's last
+   * words (the reason, the exit status) go out only once stdout is drained.
+   */
+  const afterStdout = (step: () => void) => {
+    if (!stream.writableNeedDrain) return step();
+    const stuck = setTimeout(step, STDERR_FLUSH_GRACE_MS);
+    stream.once("drain", () => {
+      clearTimeout(stuck);
+      step();
+    });
+  };
   // Output may still arrive while the session ends: a write after the end
   // would be an "error" event nobody listens to.
   return {
@@ -35,32 +50,41 @@ function ownerSink(stream: ServerChannel): OwnerSink {
     writeStderr: (data) => void (!stream.stderr.writableEnded && stream.stderr.write(data)),
     backlog: () => stream.writableLength,
     close(reason) {
-      if (stream.stderr.writableEnded) return;
-      try {
-        stream.stderr.write(`\r\n[postern: ${reason}]\r\n`);
-      } catch { /* client gone */ }
+      afterStdout(() => {
+        if (stream.stderr.writableEnded) return;
+        try {
+          stream.stderr.write(`\r\n[postern: ${reason}]\r\n`);
+        } catch { /* client gone */ }
+      });
     },
     exit(code, signal) {
-      try {
-        if (code === null && signal) stream.exit(signal, false, "");
-        else stream.exit(code ?? 255);
-      } catch {
-        // The client is gone, or ssh2 refused a signal name outside RFC 4254
-        // (sshd sends "SIG@openssh.com" for those): then no exit status is
-        // sent, and OpenSSH exits 255 as it does when connected directly.
-      }
-      // ssh2 closes the channel as soon as stdout has finished, dropping
-      // stderr still waiting for window (such as the reason written by close()).
-      const endStdout = () => {
+      // Registered after close(): the reason is written first.
+      afterStdout(() => {
         try {
-          stream.end();
-        } catch { /* client gone */ }
-      };
-      if (stream.stderr.writableLength === 0 || stream.stderr.writableFinished) {
-        return endStdout();
-      }
-      stream.stderr.once("finish", endStdout);
-      stream.stderr.end();
+          if (code === null && signal) stream.exit(signal, false, "");
+          else stream.exit(code ?? 255);
+        } catch {
+          // The client is gone, or ssh2 refused a signal name outside RFC 4254
+          // (sshd sends "SIG@openssh.com" for those): then no exit status is
+          // sent, and OpenSSH exits 255 as it does when connected directly.
+        }
+        // ssh2 closes the channel as soon as stdout has finished, dropping
+        // stderr still waiting for window (such as the reason written by close()).
+        const endStdout = () => {
+          try {
+            stream.end();
+          } catch { /* client gone */ }
+        };
+        if (stream.stderr.writableLength === 0 || stream.stderr.writableFinished) {
+          return endStdout();
+        }
+        const stuck = setTimeout(endStdout, STDERR_FLUSH_GRACE_MS);
+        stream.stderr.once("finish", () => {
+          clearTimeout(stuck);
+          endStdout();
+        });
+        stream.stderr.end();
+      });
     },
   };
 }
