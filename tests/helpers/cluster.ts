@@ -92,14 +92,28 @@ export interface ClusterOptions extends StartOptions {
 /** Runs `postern tokens add --type proxy` and returns the token and CA pin it printed. */
 export async function proxyJoinToken(
   admin: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>,
+  ...extra: string[]
 ): Promise<{ token: string; caPin: string }> {
-  const made = await admin("tokens", "add", "--type", "proxy");
+  const made = await admin("tokens", "add", "--type", "proxy", ...extra);
   const token = made.stdout.match(/--token (\S+)/)?.[1];
   const caPin = made.stdout.match(/--ca-pin (sha256:[0-9a-f]{64})/)?.[1];
   if (made.code !== 0 || !token || !caPin) {
     throw new Error(`tokens add failed: ${made.stdout}${made.stderr}`);
   }
   return { token, caPin };
+}
+
+/** `postern start` arguments of a proxy joining the auth servers at `authPorts` (after the first start: no token needed). */
+export function proxyArgs(
+  authPorts: number[],
+  join?: { token: string; caPin: string },
+): string[] {
+  return [
+    "--roles",
+    "proxy",
+    ...authPorts.flatMap((port) => ["--auth-server", `127.0.0.1:${port}`]),
+    ...(join ? ["--token", join.token, "--ca-pin", join.caPin] : []),
+  ];
 }
 
 /** Starts a `--roles auth` process and two proxies joined to it. */
@@ -114,21 +128,11 @@ async function startSplit(dir: string, options: StartOptions) {
   const proxies: PosternProcess[] = [];
   try {
     for (const name of ["proxy-a", "proxy-b"]) {
-      const { token, caPin } = await proxyJoinToken(admin);
       proxies.push(
         await startPosternProcess({
           ...options,
           dataDir: join(dir, name),
-          args: [
-            "--roles",
-            "proxy",
-            "--auth-server",
-            `127.0.0.1:${authServer.authPort}`,
-            "--token",
-            token,
-            "--ca-pin",
-            caPin,
-          ],
+          args: proxyArgs([authServer.authPort], await proxyJoinToken(admin)),
         }),
       );
     }

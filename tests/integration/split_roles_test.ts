@@ -15,7 +15,8 @@ import { eventually, launchBrowser } from "../helpers/browser.ts";
 import { SqliteStore } from "../../lib/store/sqlite.ts";
 import { ClusterTlsCa, generateTlsKeyPair } from "../../lib/tls/cluster_ca.ts";
 import { generateSelfSigned } from "../../lib/tls/certificate.ts";
-import { proxyJoinToken, startCluster } from "../helpers/cluster.ts";
+import { proxyArgs, proxyJoinToken, startCluster } from "../helpers/cluster.ts";
+import { readIdentity } from "../../lib/auth/api/identity.ts";
 import { identityOptions, spawnSsh, waitForAudit, writeSshConfig } from "../helpers/gateway.ts";
 import type { TestIdentity } from "../helpers/cluster.ts";
 import { runPostern, startPosternProcess } from "../helpers/postern.ts";
@@ -161,14 +162,12 @@ Deno.test("auth and two proxies as separate processes serve every journey throug
     assert.notEqual(denied.code, 0);
     assert.match(denied.stderr, /only for a user who may/);
     // And an admin identity is not a proxy: it cannot act for users.
-    const pems = [
-      ...(await Deno.readTextFile(file)).matchAll(
-        /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----\n?/g,
-      ),
-    ];
-    const [adminCert, clusterCa] = pems.filter((m) => m[1] === "CERTIFICATE").map((m) => m[0]);
-    const adminKey = pems.find((m) => m[1] === "PRIVATE KEY")![0];
-    const asAdmin = Deno.createHttpClient({ caCerts: [clusterCa], cert: adminCert, key: adminKey });
+    const admin = (await readIdentity(file))!;
+    const asAdmin = Deno.createHttpClient({
+      caCerts: [admin.ca],
+      cert: admin.cert,
+      key: admin.key,
+    });
     try {
       const response = await fetch(
         `https://127.0.0.1:${authServer.authPort}/v1/call/identityOf`,
@@ -236,12 +235,9 @@ Deno.test("the Auth API refuses callers without the right identity and proof", a
   await using cluster = await startCluster({ split: true });
   const [proxyA] = cluster.proxies;
   const authUrl = `https://127.0.0.1:${cluster.authServer!.authPort}/v1`;
-  const identityPem = await Deno.readTextFile(join(proxyA.dataDir, "identity", "identity.pem"));
-  const pem = (type: string) =>
-    [...identityPem.matchAll(/-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----\n?/g)]
-      .filter((m) => m[1] === type).map((m) => m[0]);
-  const [cert, ca] = pem("CERTIFICATE");
-  const [key] = pem("PRIVATE KEY");
+  const { cert, ca, key } = (await readIdentity(
+    join(proxyA.dataDir, "identity", "identity.pem"),
+  ))!;
   const asProxy = Deno.createHttpClient({ caCerts: [ca], cert, key });
   const anonymous = Deno.createHttpClient({ caCerts: [ca] });
   const call = async (client: Deno.HttpClient, method: string, body: unknown) => {
@@ -300,22 +296,13 @@ Deno.test("the Auth API refuses callers without the right identity and proof", a
     });
 
     await t.step("a join token works once", async () => {
-      const { token, caPin } = await proxyJoinToken(cluster.admin);
-      const args = (dir: string) => [
-        "start",
-        "--roles",
-        "proxy",
-        "--data-dir",
-        dir,
-        "--auth-server",
-        `127.0.0.1:${cluster.authServer!.authPort}`,
-        "--token",
-        token,
-        "--ca-pin",
-        caPin,
-      ];
+      const joining = proxyArgs(
+        [cluster.authServer!.authPort],
+        await proxyJoinToken(cluster.admin),
+      );
+      const args = (dir: string) => ["start", "--data-dir", dir, ...joining];
       await using first = await startPosternProcess({
-        args: args(join(cluster.dir, "c")).slice(1),
+        args: joining,
       });
       assert.ok(first.url);
       const second = await runPostern(args(join(cluster.dir, "d")));
@@ -324,42 +311,24 @@ Deno.test("the Auth API refuses callers without the right identity and proof", a
     });
 
     await t.step("an expired join token is refused", async () => {
-      const made = await cluster.admin("tokens", "add", "--type", "proxy", "--ttl", "1s");
-      const token = made.stdout.match(/--token (\S+)/)![1];
-      const caPin = made.stdout.match(/--ca-pin (\S+)/)![1];
+      const token = await proxyJoinToken(cluster.admin, "--ttl", "1s");
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       const result = await runPostern([
         "start",
-        "--roles",
-        "proxy",
         "--data-dir",
         join(cluster.dir, "f"),
-        "--auth-server",
-        `127.0.0.1:${cluster.authServer!.authPort}`,
-        "--token",
-        token,
-        "--ca-pin",
-        caPin,
+        ...proxyArgs([cluster.authServer!.authPort], token),
       ]);
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, /join token is unknown, used or expired/);
     });
 
     await t.step("a proxy uses whichever listed auth server answers", async () => {
-      const { token, caPin } = await proxyJoinToken(cluster.admin);
       await using proxy = await startPosternProcess({
-        args: [
-          "--roles",
-          "proxy",
-          "--auth-server",
-          `127.0.0.1:${freePort()}`,
-          "--auth-server",
-          `127.0.0.1:${cluster.authServer!.authPort}`,
-          "--token",
-          token,
-          "--ca-pin",
-          caPin,
-        ],
+        args: proxyArgs(
+          [freePort(), cluster.authServer!.authPort],
+          await proxyJoinToken(cluster.admin),
+        ),
       });
       const client = await proxy.client();
       try {
@@ -374,16 +343,9 @@ Deno.test("the Auth API refuses callers without the right identity and proof", a
       const { token } = await proxyJoinToken(cluster.admin);
       const result = await runPostern([
         "start",
-        "--roles",
-        "proxy",
         "--data-dir",
         join(cluster.dir, "e"),
-        "--auth-server",
-        `127.0.0.1:${cluster.authServer!.authPort}`,
-        "--token",
-        token,
-        "--ca-pin",
-        `sha256:${"0".repeat(64)}`,
+        ...proxyArgs([cluster.authServer!.authPort], { token, caPin: `sha256:${"0".repeat(64)}` }),
       ]);
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, /presents a CA whose pin is sha256:/);
@@ -649,7 +611,7 @@ Deno.test("live sessions: listed from every proxy, ended from any, and ended whe
       const authPort = cluster.authServer!.authPort;
       await using restarted = await startPosternProcess({
         dataDir: proxyA.dataDir,
-        args: ["--roles", "proxy", "--auth-server", `127.0.0.1:${authPort}`],
+        args: proxyArgs([authPort]),
       });
       assert.ok(restarted.url);
       let lines: number[] = [];
