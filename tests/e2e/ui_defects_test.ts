@@ -14,89 +14,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { eventually, launchBrowser, type TestBrowser } from "../helpers/browser.ts";
-import { startCluster, type TestCluster, type TestUser } from "../helpers/cluster.ts";
-
-/** playwright-core keeps pipes and timers of its own until the browser is closed. */
-const BROWSER_TEST = { sanitizeOps: false, sanitizeResources: false } as const;
-
-/** A failed request the browser logs as a console error that a test expects. */
-interface ExpectedFailure {
-  status: number;
-  path: RegExp;
-}
-
-/** A cluster, a browser and what the browser's pages did wrong. */
-interface Env extends AsyncDisposable {
-  cluster: TestCluster;
-  browser: TestBrowser;
-  base: string;
-  /** A new browser context signed in as `user` through the sign-in form. */
-  signIn(user: TestUser, width?: number): Promise<Page>;
-  /** Page errors, dialogs and console errors, except the expected failed requests. */
-  problems(expected?: ExpectedFailure[]): string[];
-  screenshot(page: Page, name: string): Promise<void>;
-}
-
-async function setUp(): Promise<Env> {
-  const cluster = await startCluster();
-  const browser = await launchBrowser();
-  const base = cluster.postern.url;
-  const consoleErrors: { text: string; url: string }[] = [];
-  const newPage = async (width = 1280) => {
-    const { page } = await browser.newPage();
-    if (width !== 1280) await page.setViewportSize({ width, height: 800 });
-    page.on("console", (message) => {
-      if (message.type() === "error") {
-        consoleErrors.push({ text: message.text(), url: message.location().url ?? "" });
-      }
-    });
-    return page;
-  };
-  const signIn = async (user: TestUser, width?: number) => {
-    const page = await newPage(width);
-    await page.goto(`${base}/web/login`);
-    await page.getByLabel("User name").fill(user.name);
-    await page.getByLabel("Password", { exact: true }).fill(user.password);
-    await page.getByLabel("Authenticator code").fill(await cluster.otp(user));
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL((url) => !url.pathname.startsWith("/web/login"));
-    return page;
-  };
-  const stop = async () => {
-    await browser.close();
-    await cluster.stop();
-  };
-  return {
-    cluster,
-    browser,
-    base,
-    signIn,
-    problems(expected = []) {
-      const failures = consoleErrors.filter(({ text, url }) => {
-        const status = Number(text.match(/status of (\d{3})/)?.[1]);
-        const path = url ? new URL(url).pathname : "";
-        return !expected.some((e) => e.status === status && e.path.test(path));
-      });
-      return [
-        ...browser.incidents.map((i) => `${i.kind} on ${i.url}: ${i.message}`),
-        ...failures.map((f) => `console error (${f.url}): ${f.text}`),
-      ];
-    },
-    async screenshot(page, name) {
-      await browser.screenshot(page, `defects-${name}`);
-    },
-    [Symbol.asyncDispose]: stop,
-  };
-}
-
-/** Fetches from inside a page, so the browser's cookie (and only that) is sent. */
-function pageFetch(page: Page, path: string): Promise<{ status: number; body: string }> {
-  return page.evaluate(async (path) => {
-    const response = await fetch(path, { credentials: "same-origin" });
-    return { status: response.status, body: await response.text() };
-  }, path);
-}
+import { eventually } from "../helpers/browser.ts";
+import type { TestCluster } from "../helpers/cluster.ts";
+import { BROWSER_TEST, pageFetch, startWebEnv, type WebEnv } from "../helpers/web_env.ts";
 
 /** Waits for the terminal's connection state (`connected`, `ended`, ...). */
 async function waitForTerminalState(page: Page, state: string, timeout = 20_000): Promise<void> {
@@ -104,7 +24,7 @@ async function waitForTerminalState(page: Page, state: string, timeout = 20_000)
 }
 
 /** Opens a web terminal to `login@node`, waits until it is connected and returns the session id. */
-async function openTerminal(env: Env, page: Page, login: string, node = "saturn") {
+async function openTerminal(env: WebEnv, page: Page, login: string, node = "saturn") {
   const query = new URLSearchParams({ node, login });
   await page.goto(`${env.base}/web/terminal/new?${query}`);
   await waitForTerminalState(page, "connected");
@@ -128,7 +48,7 @@ Deno.test({
   name: "account: a wrong current password is refused on the page and the session stays",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const alice = await env.cluster.createUser("alice");
   const page = await env.signIn(alice);
   await page.goto(`${env.base}/web/account`);
@@ -168,7 +88,7 @@ Deno.test({
   name: "users: Reset asks first; a locked user has Unlock (admin only, CSRF-checked, audited)",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const { cluster } = env;
   const [carol, dave, erin] = await Promise.all([
     cluster.createUser("carol", { roles: ["admin"], logins: ["carol"] }),
@@ -237,7 +157,7 @@ Deno.test({
   name: "code fields: letters typed into an authenticator code field never show",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const alice = await env.cluster.createUser("alice");
   const { page } = await env.browser.newPage();
   await page.goto(`${env.base}/web/login`);
@@ -259,7 +179,7 @@ Deno.test({
   name: "audit: the Outcome filter is kept in the URL like the others",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const bob = await env.cluster.createUser("bob", { roles: ["auditor"], logins: ["bob"] });
   await env.cluster.api("POST", "/v1/webapi/sessions", {
     user: "bob",
@@ -294,7 +214,7 @@ Deno.test({
   name: "sign-in and invite pages: help an end user can act on, no admin commands",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const added = await env.cluster.admin("users", "add", "gina", "--roles", "access");
   const token = added.stdout.match(/\/web\/invite\/(\S+)/)?.[1];
   assert.ok(token, added.stdout);
@@ -330,7 +250,7 @@ Deno.test({
   name: "player: a missing recording shows one message, no player and no download",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const alice = await env.cluster.createUser("alice");
   const page = await env.signIn(alice);
   const id = await openTerminal(env, page, "root");
@@ -368,7 +288,7 @@ Deno.test({
   name: "landing: an auditor without logins starts on Active sessions; Nodes says why it is empty",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const [bob, alice] = await Promise.all([
     env.cluster.createUser("bob", { roles: ["auditor"], logins: ["bob"] }),
     env.cluster.createUser("alice"),
@@ -397,7 +317,7 @@ Deno.test({
     "joining: an auditor is offered only Join as observer; a refused peer join offers Watch instead",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const [alice, bob, carol] = await Promise.all([
     env.cluster.createUser("alice"),
     env.cluster.createUser("bob", { roles: ["auditor"], logins: ["bob"] }),
@@ -438,7 +358,7 @@ Deno.test({
     "connect: Connect is a link per node and login (Ctrl+click opens a new tab); the terminal tells how to copy and paste",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const alice = await env.cluster.createUser("alice", { logins: ["root", "nobody"] });
   const page = await env.signIn(alice);
   const row = page.getByTestId("nodes-table").locator('[data-node="saturn"]');
@@ -466,7 +386,7 @@ Deno.test({
     "terminal end: the reason (exit code, node lost, access revoked, proxy shutdown) and a link to the recording",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const { cluster } = env;
   const [alice, dave, erin, frank, bob] = await Promise.all([
     cluster.createUser("alice"),
@@ -539,7 +459,7 @@ Deno.test({
   name: "narrow window: at 400 px no page scrolls sideways and the player fills its box",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const carol = await env.cluster.createUser("carol", { roles: ["admin"], logins: ["root"] });
   const page = await env.signIn(carol);
   // Recorded in a wide window, replayed in a narrow one.
@@ -590,7 +510,7 @@ Deno.test({
     "terminal and sessions: End session ends it on the node; the full id is copyable, the start time on hover",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const [alice, carol] = await Promise.all([
     env.cluster.createUser("alice"),
     env.cluster.createUser("carol", { roles: ["admin"], logins: ["carol"] }),
@@ -628,7 +548,7 @@ Deno.test({
   name: "authenticator setup: the secret reads in groups of four and copies without spaces",
   ...BROWSER_TEST,
 }, async () => {
-  await using env = await setUp();
+  await using env = await startWebEnv("defects");
   const added = await env.cluster.admin("users", "add", "gina", "--roles", "access");
   const url = added.stdout.match(/https:\/\/\S+\/web\/invite\/\S+/)?.[0];
   assert.ok(url, added.stdout);
