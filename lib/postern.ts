@@ -11,14 +11,14 @@ import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { type Config, proxyHostNames } from "./config/config.ts";
 import { parseHostPort } from "./config/schema.ts";
-import { BadRequest } from "./errors.ts";
+import { BadRequest, isKind } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { loadTlsMaterial, type TlsMaterial } from "./tls/certificate.ts";
 import { loadOrCreateHostKey } from "./proxy/ssh/host_key.ts";
 import { startWebServer, type WebServer } from "./proxy/web/server.ts";
 import { type SshServer, startSshServer } from "./proxy/ssh/server.ts";
 import { createGateway } from "./proxy/ssh/gateway.ts";
-import { SqliteStore } from "./store/sqlite.ts";
+import { openStore } from "./store/open.ts";
 import { LocalAuthService } from "./auth/local.ts";
 import type { AuthService } from "./auth/service.ts";
 import { type AuthApiServer, startAuthApi } from "./auth/api/server.ts";
@@ -111,7 +111,7 @@ export function publicHost(config: Config): string {
 export async function openAuth(
   options: { config: Config; dataDir: string; log: Logger },
 ): Promise<{ auth: LocalAuthService; close(): Promise<void> }> {
-  const store = SqliteStore.open(options.dataDir);
+  const store = await openStore(options);
   try {
     const probe = { hostKey: probeHostKey, hostCertificates: probeHostCertificates };
     const auth = await LocalAuthService.open({ ...options, store, probe });
@@ -119,11 +119,11 @@ export async function openAuth(
       auth,
       async close() {
         await auth.close();
-        store.close();
+        await store.close();
       },
     };
   } catch (error) {
-    store.close();
+    await store.close();
     throw error;
   }
 }
@@ -134,7 +134,12 @@ async function bootstrapAdmin(auth: LocalAuthService, log: Logger): Promise<void
   const invite = await auth.addUser(
     { name: "admin", roles: ["admin"], logins: ["root"] },
     "postern",
-  );
+  ).catch((error) => {
+    // Another auth server on the same database got there first.
+    if (isKind(error, "conflict")) return null;
+    throw error;
+  });
+  if (!invite) return;
   log.info(
     'no users yet: created user "admin"; open this link to set its password and second factor',
     {
@@ -537,8 +542,10 @@ export async function startPostern(options: StartOptions): Promise<Postern> {
         dataDir,
         log,
         auth,
-        recordingDir: authRole ? authRole.auth.recordingDir : join(dataDir, "recordings"),
-        uploadRecordings: !authRole,
+        // Beside auth with recordings on local disk, the proxy writes them there;
+        // else it spools them in its data dir and ships them to auth.
+        recordingDir: authRole?.auth.recordingDir ?? join(dataDir, "recordings"),
+        uploadRecordings: !authRole?.auth.recordingDir,
         proxyId,
         identity,
       });

@@ -1,6 +1,6 @@
 /**
  * Makes sure the Debian packages the tests drive are installed: OpenSSH
- * server and client, Chromium, curl, iproute2 (ss) and haproxy. As root it installs what is missing with
+ * server and client, Chromium, curl, iproute2 (ss), haproxy and PostgreSQL. As root it installs what is missing with
  * apt-get; otherwise it prints the exact command to run and fails.
  *
  * @module
@@ -18,6 +18,18 @@ const NEEDED: Record<string, string> = {
   "/usr/sbin/haproxy": "haproxy",
 };
 
+/** The PostgreSQL store's tests run their own server (initdb, pg_ctl) of any installed version. */
+async function hasPostgresServer(): Promise<boolean> {
+  try {
+    for await (const entry of Deno.readDir("/usr/lib/postgresql")) {
+      if (await exists(`/usr/lib/postgresql/${entry.name}/bin/initdb`)) return true;
+    }
+  } catch {
+    // Not installed.
+  }
+  return false;
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
@@ -31,6 +43,7 @@ const missing = new Set<string>();
 for (const [path, pkg] of Object.entries(NEEDED)) {
   if (!(await exists(path))) missing.add(pkg);
 }
+if (!(await hasPostgresServer())) missing.add("postgresql");
 
 if (missing.size > 0) {
   const packages = [...missing].sort().join(" ");

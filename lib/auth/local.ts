@@ -6,7 +6,6 @@
  */
 
 import { createHash } from "node:crypto";
-import { join } from "node:path";
 import { type Config, proxySshHostPatterns } from "../config/config.ts";
 import { parseHostPort } from "../config/schema.ts";
 import { AccessDenied, BadRequest, NotFound, Unauthenticated } from "../errors.ts";
@@ -76,7 +75,6 @@ import type {
 } from "./service.ts";
 import { scopedAdmin } from "./admin_scope.ts";
 import { answerWebSessionAgent } from "./web_session_agent.ts";
-import { RecordingFiles } from "./recording_files.ts";
 import { Joins, type JoinTokenView } from "./join.ts";
 import { ClusterTlsCa } from "../tls/cluster_ca.ts";
 import { type NodeProbe, NodeRegistry } from "./nodes.ts";
@@ -141,11 +139,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   readonly auditLog: AuditLog;
   #credentials: CredentialChecks;
   #roles: Map<string, Role>;
-  #pendingTotp = new Map<string, { secret: string; expires: number }>();
   #now: () => number;
   #nodes: NodeRegistry;
   #users: UserAdmin;
-  #recordings: RecordingFiles;
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
@@ -178,7 +174,6 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       (event) => this.audit(event),
       this.#now,
     );
-    this.#recordings = new RecordingFiles(join(dataDir, "recordings"));
     this.joins = new Joins(store, tlsCa, this.cluster, (event) => this.audit(event), this.#now);
     this.#credentials = new CredentialChecks(store, this.auditLog, {
       secondFactor: config.auth.second_factor,
@@ -607,18 +602,22 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async beginTotpReenrollment(proof: UserProof, password: string): Promise<TotpEnrollment> {
     const { user } = await this.identityOf(proof);
     const { pending, ...enrollment } = await this.#credentials.beginReenrollment(user, password);
-    this.#pendingTotp.set(user, { secret: pending, expires: this.#now() + REENROLL_TTL_MS });
+    // In the store: the code that confirms it may reach another auth server.
+    await this.#store.users.setPendingTotp(user, {
+      secret: pending,
+      expires: this.#now() + REENROLL_TTL_MS,
+    });
     return enrollment;
   }
 
   async confirmTotpReenrollment(proof: UserProof, otp: string, remoteAddr: string): Promise<void> {
     const { user } = await this.identityOf(proof);
-    const pending = this.#pendingTotp.get(user);
+    const pending = (await this.#store.users.get(user))?.pendingTotp;
     if (!pending || pending.expires < this.#now()) {
       throw new BadRequest("Start the authenticator set-up again; the previous one expired.");
     }
     await this.#credentials.confirmReenrollment(user, pending.secret, otp, remoteAddr);
-    this.#pendingTotp.delete(user);
+    await this.#store.users.setPendingTotp(user, null);
   }
 
   // ---- nodes ------------------------------------------------------------
@@ -899,19 +898,23 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   async openRecording(proof: UserProof, id: string): Promise<ReadableStream<Uint8Array>> {
-    return await this.#recordings.open((await this.getRecording(proof, id)).id);
+    return await this.#store.recordings.open((await this.getRecording(proof, id)).id);
   }
 
   async appendRecording(id: string, offset: number, bytes: Uint8Array): Promise<number> {
     if (!(await this.#store.sessions.get(id))) {
       throw new NotFound(`No session "${id}" to store a recording for.`);
     }
-    return await this.#recordings.append(id, offset, bytes);
+    return await this.#store.recordings.append(id, offset, bytes);
   }
 
-  /** Where a proxy in this process writes recordings: straight into auth's directory. */
-  get recordingDir(): string {
-    return this.#recordings.dir;
+  /**
+   * Where a proxy in this process writes recordings straight into auth's:
+   * the store's directory when it keeps them as files, else null (the proxy
+   * spools and ships them like a proxy of its own).
+   */
+  get recordingDir(): string | null {
+    return this.#store.recordings.localDir;
   }
 
   adminAs(proof: UserProof): AuthAdmin {

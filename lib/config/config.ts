@@ -159,6 +159,26 @@ export const configSchema = object("postern configuration", {
     web_session_ttl: duration("Absolute lifetime of a web session.", "12h"),
     web_idle_timeout: duration("A web session unused this long expires.", "1h"),
   }),
+  storage: object("Where the auth role keeps its state.", {
+    type: oneOf(
+      "sqlite: one file in the data dir (zero config); postgres: a PostgreSQL database that several auth servers share.",
+      "sqlite",
+      ["sqlite", "postgres"] as const,
+    ),
+    url: optionalStr(
+      "PostgreSQL URL, e.g. postgres://postern@db:5432/postern?sslmode=verify-full (keep the password out of it).",
+      "a postgres:// URL",
+    ),
+    password_file: optionalStr(
+      "File holding the PostgreSQL password (else PGPASSWORD).",
+      "a file path",
+    ),
+    ca_file: optionalStr(
+      "PEM file of the CA that signed the PostgreSQL server's certificate (sslmode verify-full or verify-ca).",
+      "a file path",
+    ),
+    max_connections: int("Connections each auth server opens to PostgreSQL.", 10, 1, 1000),
+  }),
   recording: object("Session recording.", {
     record_input: bool("Also record what users type (passwords typed at prompts too).", false),
     max_bytes_per_session: byteSize(
@@ -183,6 +203,13 @@ export type NodeConfig = Config["nodes"][number];
 
 /** Checks rules that span several fields. */
 function checkConsistency(config: Config): void {
+  const { storage } = config;
+  if (storage.type === "postgres" && !storage.url) {
+    throw new ConfigError("storage.url", "is required when storage.type is postgres");
+  }
+  if (storage.url && !/^postgres(ql)?:\/\//.test(storage.url)) {
+    throw new ConfigError("storage.url", "must start with postgres:// (or postgresql://)");
+  }
   const { cert_file, key_file } = config.tls;
   if (Boolean(cert_file) !== Boolean(key_file)) {
     throw new ConfigError(

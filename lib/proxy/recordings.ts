@@ -12,7 +12,7 @@
  */
 
 import type { AuthService, UserProof } from "../auth/service.ts";
-import { recordingFile } from "../auth/recording_files.ts";
+import { recordingFile } from "../store/recording_files.ts";
 import type { Logger } from "../log.ts";
 
 /** How often new output is shipped to auth. */

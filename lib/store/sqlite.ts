@@ -18,7 +18,7 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { DatabaseSync } from "node:sqlite";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Unavailable } from "../errors.ts";
 import type {
   AuditStore,
@@ -27,6 +27,7 @@ import type {
   JoinTokenStore,
   NodeStore,
   ProxyStore,
+  RecordingStore,
   RevocationStore,
   RoleStore,
   SessionStore,
@@ -45,6 +46,7 @@ import {
   SqliteWebSessions,
 } from "./sqlite/nodes.ts";
 import { SqliteAudit, SqliteRevocations, SqliteSessions } from "./sqlite/history.ts";
+import { RecordingFiles } from "./recording_files.ts";
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -71,8 +73,9 @@ class Tables {
   readonly proxies: ProxyStore;
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
+  readonly recordings: RecordingStore;
 
-  constructor(db: Db, gate: Gate) {
+  constructor(db: Db, gate: Gate, recordings: RecordingStore) {
     this.cas = new SqliteCas(db, gate);
     this.users = new SqliteUsers(db, gate);
     this.invites = new SqliteInvites(db, gate);
@@ -84,6 +87,7 @@ class Tables {
     this.proxies = new SqliteProxies(db, gate);
     this.joinTokens = new SqliteJoinTokens(db, gate);
     this.roles = new SqliteRoles(db, gate);
+    this.recordings = recordings;
   }
 }
 
@@ -122,7 +126,7 @@ export class SqliteStore extends Tables implements Store {
       while (this.#running) await this.#running;
       return guarded(op);
     };
-    super(db, gate);
+    super(db, gate, new RecordingFiles(join(dirname(path), "recordings")));
     this.#db = db;
     this.path = path;
     this.schemaVersion = schemaVersion;
@@ -173,7 +177,7 @@ export class SqliteStore extends Tables implements Store {
     // From here to BEGIN nothing awaits, so no other transaction can start in between.
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#running = promise;
-    const tx = new TxStore(this.#db);
+    const tx = new TxStore(this.#db, this.recordings);
     try {
       guarded(() => this.#db.raw.exec("BEGIN IMMEDIATE"));
       try {
@@ -207,8 +211,9 @@ export class SqliteStore extends Tables implements Store {
     guarded(() => this.#db.get("SELECT 1"));
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.#db.raw.close();
+    return Promise.resolve();
   }
 }
 
@@ -216,7 +221,7 @@ export class SqliteStore extends Tables implements Store {
 class TxStore extends Tables implements Store {
   #open = true;
 
-  constructor(db: Db) {
+  constructor(db: Db, recordings: RecordingStore) {
     const gate: Gate = (op) => {
       if (!this.#open) {
         return Promise.reject(new Error("Cannot use a transaction after it has ended"));
@@ -227,7 +232,7 @@ class TxStore extends Tables implements Store {
         return Promise.reject(e);
       }
     };
-    super(db, gate);
+    super(db, gate, recordings);
   }
 
   /** Makes later calls fail: the transaction they belonged to is over. */
@@ -243,8 +248,8 @@ class TxStore extends Tables implements Store {
     return Promise.resolve();
   }
 
-  close(): void {
-    throw new Error("Cannot close the store from inside a transaction");
+  close(): Promise<void> {
+    return Promise.reject(new Error("Cannot close the store from inside a transaction"));
   }
 }
 

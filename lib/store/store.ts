@@ -84,8 +84,16 @@ export interface UserRecord {
   adminLockUntil: number | null;
   /** Why the administrator locked the user; shown to them. */
   adminLockReason: string | null;
+  /** A new TOTP secret the user is setting up, until they confirm it with a code. */
+  pendingTotp: PendingTotp | null;
   created: number;
   updated: number;
+}
+
+/** A TOTP secret being set up (re-enrolment), valid until `expires`. */
+export interface PendingTotp {
+  secret: string;
+  expires: number;
 }
 
 /** The fields a caller sets when creating a user; counters start at zero. */
@@ -337,6 +345,12 @@ export interface UserStore {
    * stored one. False means a replay (or an unknown user): refuse the login.
    */
   useTotpStep(name: string, step: number): Promise<boolean>;
+  /**
+   * Keeps (or, with null, forgets) the secret of an authenticator change until
+   * the user confirms it, on whichever auth server they reach next.
+   * @throws NotFound
+   */
+  setPendingTotp(name: string, pending: PendingTotp | null): Promise<void>;
 }
 
 /** Signup and reset invites. */
@@ -400,6 +414,26 @@ export interface SessionStore {
   ): Promise<void>;
   /** Live sessions whose last heartbeat (or start) is before `time`: their proxy is gone. */
   listStale(time: number): Promise<SessionRecord[]>;
+}
+
+/**
+ * Session recordings (asciicast bytes), written as they grow. SQLite keeps
+ * them as files beside the database; PostgreSQL in the database, so that
+ * every auth server has them.
+ */
+export interface RecordingStore {
+  /** The recording's bytes from the start. @throws NotFound, BadRequest for a malformed id */
+  open(id: string): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Writes `bytes` at `offset`: the part before the current end is skipped
+   * (sent again), a gap is refused.
+   *
+   * @returns the recording's size afterwards
+   * @throws Conflict when `offset` is past the end
+   */
+  append(id: string, offset: number, bytes: Uint8Array): Promise<number>;
+  /** Where the recordings are files a proxy in this process may write directly; null when not files. */
+  readonly localDir: string | null;
 }
 
 /** The audit log. */
@@ -509,11 +543,13 @@ export interface Store {
   readonly proxies: ProxyStore;
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
+  readonly recordings: RecordingStore;
   /**
    * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back
-   * when it throws. Other calls on this store wait until it is done. Call only
-   * `tx` inside `fn` and do not await other I/O there (the SQLite write lock is
-   * held). Nested calls join the outer transaction.
+   * when it throws. Call only `tx` inside `fn` and do not await other I/O there
+   * (SQLite holds its write lock; other calls on a SQLite store wait). `fn` may
+   * run again when the database reports a serialization failure. Nested calls
+   * join the outer transaction. Recordings are not part of transactions.
    *
    * @example
    * ```ts
@@ -526,6 +562,6 @@ export interface Store {
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /** Resolves when the store answers a trivial query (for /readyz). @throws Unavailable */
   ping(): Promise<void>;
-  /** Releases the connection. */
-  close(): void;
+  /** Releases the connection(s). */
+  close(): Promise<void>;
 }

@@ -3,6 +3,8 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { isKind } from "../../lib/errors.ts";
 import { SqliteStore } from "../../lib/store/sqlite.ts";
+import { PostgresStore } from "../../lib/store/postgres.ts";
+import { startPostgres } from "../helpers/postgres.ts";
 import { migrate, type Migration, MIGRATIONS } from "../../lib/store/sqlite/migrations.ts";
 import { hashSecret, type NewUser, type Store } from "../../lib/store/store.ts";
 
@@ -20,6 +22,33 @@ async function withDir(fn: (dir: string) => void | Promise<void>): Promise<void>
 
 function user(name: string, extra: Partial<NewUser> = {}): NewUser {
   return { name, roles: ["access"], logins: [name], created: T0, ...extra };
+}
+
+/** Opens one more store on the test's database (two calls: two connections to one database). */
+type OpenStore = () => Promise<Store>;
+
+/** The `Store` contract: every case runs on SQLite and on PostgreSQL (at the end of this file). */
+const CONTRACT: { name: string; run: (open: OpenStore) => Promise<void> }[] = [];
+
+function contract(name: string, run: (open: OpenStore) => Promise<void>): void {
+  CONTRACT.push({ name, run });
+}
+
+/** Runs `run` with an opener of stores that are all closed afterwards. */
+async function withStores(
+  openOne: () => Promise<Store>,
+  run: (open: OpenStore) => Promise<void>,
+): Promise<void> {
+  const opened: Store[] = [];
+  try {
+    await run(async () => {
+      const store = await openOne();
+      opened.push(store);
+      return store;
+    });
+  } finally {
+    for (const store of opened) await store.close();
+  }
 }
 
 async function rejectsKind(p: Promise<unknown>, kind: Parameters<typeof isKind>[1]) {
@@ -104,231 +133,193 @@ Deno.test("migrate() applies new migrations once and rolls back a failing one", 
   });
 });
 
-Deno.test("two SqliteStores on one file see each other's writes", async () => {
-  await withDir(async (dir) => {
-    const a = SqliteStore.open(dir);
-    const b = SqliteStore.open(dir);
-    try {
-      await a.users.create(user("alice"));
-      assert.deepEqual((await b.users.get("alice"))?.logins, ["alice"]);
-      await b.users.update("alice", { logins: ["root"] }, T0 + 1);
-      assert.deepEqual((await a.users.get("alice"))?.logins, ["root"]);
-      await b.users.delete("alice");
-      assert.equal(await a.users.get("alice"), null);
-    } finally {
-      a.close();
-      b.close();
-    }
-  });
+contract("two stores on one database see each other's writes", async (open) => {
+  const a = await open();
+  const b = await open();
+  await a.users.create(user("alice"));
+  assert.deepEqual((await b.users.get("alice"))?.logins, ["alice"]);
+  await b.users.update("alice", { logins: ["root"] }, T0 + 1);
+  assert.deepEqual((await a.users.get("alice"))?.logins, ["root"]);
+  await b.users.delete("alice");
+  assert.equal(await a.users.get("alice"), null);
 });
 
-Deno.test("cas.putIfAbsent() leaves one CA when two stores race", async () => {
-  await withDir(async (dir) => {
-    const a = SqliteStore.open(dir);
-    const b = SqliteStore.open(dir);
-    try {
-      assert.equal(await a.cas.get("user"), null);
-      const ca = (n: string) => ({
-        kind: "user" as const,
-        privateKey: `key-${n}`,
-        publicKey: `pub-${n}`,
-        created: T0,
-      });
-      const [fromA, fromB] = await Promise.all([
-        a.cas.putIfAbsent(ca("a")),
-        b.cas.putIfAbsent(ca("b")),
-      ]);
-      assert.deepEqual(fromA, fromB);
-      assert.deepEqual(await b.cas.get("user"), fromA);
-      assert.equal(await a.cas.get("host"), null);
-    } finally {
-      a.close();
-      b.close();
-    }
+contract("cas.putIfAbsent() leaves one CA when two stores race", async (open) => {
+  const a = await open();
+  const b = await open();
+  assert.equal(await a.cas.get("user"), null);
+  const ca = (n: string) => ({
+    kind: "user" as const,
+    privateKey: `key-${n}`,
+    publicKey: `pub-${n}`,
+    created: T0,
   });
+  const [fromA, fromB] = await Promise.all([
+    a.cas.putIfAbsent(ca("a")),
+    b.cas.putIfAbsent(ca("b")),
+  ]);
+  assert.deepEqual(fromA, fromB);
+  assert.deepEqual(await b.cas.get("user"), fromA);
+  assert.equal(await a.cas.get("host"), null);
 });
 
-Deno.test("users: create, conflict, update patch, list and cascading delete", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      const created = await s.users.create(user("bob", { passwordHash: "h1", totpSecret: "S" }));
-      assert.deepEqual(created, {
-        name: "bob",
-        roles: ["access"],
-        logins: ["bob"],
-        passwordHash: "h1",
-        totpSecret: "S",
-        totpConfirmed: false,
-        failedLogins: 0,
-        lockedUntil: null,
-        lastTotpStep: 0,
-        adminLockUntil: null,
-        adminLockReason: null,
-        created: T0,
-        updated: T0,
-      });
-      await rejectsKind(s.users.create(user("bob")), "conflict");
-      await s.users.create(user("alice"));
-      assert.deepEqual((await s.users.list()).map((u) => u.name), ["alice", "bob"]);
-
-      const updated = await s.users.update(
-        "bob",
-        { passwordHash: null, totpConfirmed: true },
-        T0 + 5,
-      );
-      assert.equal(updated.passwordHash, null);
-      assert.equal(updated.totpConfirmed, true);
-      assert.equal(updated.totpSecret, "S", "fields absent from the patch are kept");
-      assert.deepEqual(updated.roles, ["access"]);
-      assert.equal(updated.updated, T0 + 5);
-      await rejectsKind(s.users.update("nobody", { roles: [] }, T0), "not_found");
-
-      await s.invites.create({
-        tokenHash: hashSecret("inv"),
-        user: "bob",
-        kind: "reset",
-        expires: T0 + MIN,
-        created: T0,
-      });
-      await s.webSessions.create(webSession("sid", "bob"));
-      assert.equal(await s.users.delete("bob"), true);
-      assert.equal(await s.users.delete("bob"), false);
-      assert.equal(await s.invites.get(hashSecret("inv")), null);
-      assert.equal(await s.webSessions.get(hashSecret("sid")), null);
-    } finally {
-      s.close();
-    }
+contract("users: create, conflict, update patch, list and cascading delete", async (open) => {
+  const s = await open();
+  const created = await s.users.create(user("bob", { passwordHash: "h1", totpSecret: "S" }));
+  assert.deepEqual(created, {
+    name: "bob",
+    roles: ["access"],
+    logins: ["bob"],
+    passwordHash: "h1",
+    pendingTotp: null,
+    totpSecret: "S",
+    totpConfirmed: false,
+    failedLogins: 0,
+    lockedUntil: null,
+    lastTotpStep: 0,
+    adminLockUntil: null,
+    adminLockReason: null,
+    created: T0,
+    updated: T0,
   });
+  await rejectsKind(s.users.create(user("bob")), "conflict");
+  await s.users.create(user("alice"));
+  assert.deepEqual((await s.users.list()).map((u) => u.name), ["alice", "bob"]);
+
+  const updated = await s.users.update(
+    "bob",
+    { passwordHash: null, totpConfirmed: true },
+    T0 + 5,
+  );
+  assert.equal(updated.passwordHash, null);
+  assert.equal(updated.totpConfirmed, true);
+  assert.equal(updated.totpSecret, "S", "fields absent from the patch are kept");
+  assert.deepEqual(updated.roles, ["access"]);
+  assert.equal(updated.updated, T0 + 5);
+  await rejectsKind(s.users.update("nobody", { roles: [] }, T0), "not_found");
+
+  await s.invites.create({
+    tokenHash: hashSecret("inv"),
+    user: "bob",
+    kind: "reset",
+    expires: T0 + MIN,
+    created: T0,
+  });
+  await s.webSessions.create(webSession("sid", "bob"));
+  assert.equal(await s.users.delete("bob"), true);
+  assert.equal(await s.users.delete("bob"), false);
+  assert.equal(await s.invites.get(hashSecret("inv")), null);
+  assert.equal(await s.webSessions.get(hashSecret("sid")), null);
 });
 
-Deno.test("users.reserveLoginAttempt() admits at most the limit, and a racing success keeps their failures", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      await s.users.create(user("dora"));
-      const lockMs = 15 * MIN;
-      const expires = T0 + MIN;
-      await s.users.recordLoginFailure("dora", T0, 3, lockMs);
-      // One failure so far: two more attempts may be checked at once, not three.
-      const first = await s.users.reserveLoginAttempt("dora", T0, 3, expires);
-      const second = await s.users.reserveLoginAttempt("dora", T0, 3, expires);
-      assert.ok(first && second);
-      assert.equal(await s.users.reserveLoginAttempt("dora", T0, 3, expires), null);
-      // The second fails while the first is still being checked; then the
-      // first succeeds: it clears the failure before it, not the racing one.
-      await s.users.recordLoginFailure("dora", T0, 3, lockMs, second);
-      await s.users.recordLoginSuccess("dora", first, T0);
-      assert.equal((await s.users.get("dora"))?.failedLogins, 1);
-      // An attempt never settled stops counting when it expires.
-      await s.users.reserveLoginAttempt("dora", T0, 2, expires);
-      assert.equal(await s.users.reserveLoginAttempt("dora", T0, 2, expires), null);
-      assert.ok(await s.users.reserveLoginAttempt("dora", expires, 2, expires + MIN));
-      // A locked user gets no attempt.
-      await s.users.recordLoginFailure("dora", T0, 2, lockMs);
-      assert.equal(await s.users.reserveLoginAttempt("dora", T0 + 1, 9, expires + MIN), null);
-      await rejectsKind(s.users.reserveLoginAttempt("nobody", T0, 3, expires), "not_found");
-    } finally {
-      s.close();
-    }
-  });
+contract(
+  "users.reserveLoginAttempt() admits at most the limit, and a racing success keeps their failures",
+  async (open) => {
+    const s = await open();
+    await s.users.create(user("dora"));
+    const lockMs = 15 * MIN;
+    const expires = T0 + MIN;
+    await s.users.recordLoginFailure("dora", T0, 3, lockMs);
+    // One failure so far: two more attempts may be checked at once, not three.
+    const first = await s.users.reserveLoginAttempt("dora", T0, 3, expires);
+    const second = await s.users.reserveLoginAttempt("dora", T0, 3, expires);
+    assert.ok(first && second);
+    assert.equal(await s.users.reserveLoginAttempt("dora", T0, 3, expires), null);
+    // The second fails while the first is still being checked; then the
+    // first succeeds: it clears the failure before it, not the racing one.
+    await s.users.recordLoginFailure("dora", T0, 3, lockMs, second);
+    await s.users.recordLoginSuccess("dora", first, T0);
+    assert.equal((await s.users.get("dora"))?.failedLogins, 1);
+    // An attempt never settled stops counting when it expires.
+    await s.users.reserveLoginAttempt("dora", T0, 2, expires);
+    assert.equal(await s.users.reserveLoginAttempt("dora", T0, 2, expires), null);
+    assert.ok(await s.users.reserveLoginAttempt("dora", expires, 2, expires + MIN));
+    // A locked user gets no attempt.
+    await s.users.recordLoginFailure("dora", T0, 2, lockMs);
+    assert.equal(await s.users.reserveLoginAttempt("dora", T0 + 1, 9, expires + MIN), null);
+    await rejectsKind(s.users.reserveLoginAttempt("nobody", T0, 3, expires), "not_found");
+  },
+);
+
+contract(
+  "users.recordLoginFailure() locks at the limit and restarts after the lock",
+  async (open) => {
+    const s = await open();
+    await s.users.create(user("carol"));
+    const lockMs = 15 * MIN;
+    assert.deepEqual(await s.users.recordLoginFailure("carol", T0, 3, lockMs), {
+      failedLogins: 1,
+      lockedUntil: null,
+    });
+    await s.users.recordLoginFailure("carol", T0 + 1, 3, lockMs);
+    assert.deepEqual(await s.users.recordLoginFailure("carol", T0 + 2, 3, lockMs), {
+      failedLogins: 3,
+      lockedUntil: T0 + 2 + lockMs,
+    });
+    assert.equal((await s.users.get("carol"))?.lockedUntil, T0 + 2 + lockMs);
+    // The lock ran out: the next failure starts a fresh count.
+    assert.deepEqual(await s.users.recordLoginFailure("carol", T0 + 3 + lockMs, 3, lockMs), {
+      failedLogins: 1,
+      lockedUntil: null,
+    });
+    await s.users.resetLoginFailures("carol", T0 + 4 + lockMs);
+    const reset = await s.users.get("carol");
+    assert.equal(reset?.failedLogins, 0);
+    assert.equal(reset?.lockedUntil, null);
+    await rejectsKind(s.users.recordLoginFailure("nobody", T0, 3, lockMs), "not_found");
+  },
+);
+
+contract("users.useTotpStep() accepts only steps later than the last used", async (open) => {
+  const a = await open();
+  const b = await open();
+  await a.users.create(user("dave"));
+  assert.equal(await a.users.useTotpStep("dave", 100), true);
+  assert.equal(await a.users.useTotpStep("dave", 100), false);
+  assert.equal(await b.users.useTotpStep("dave", 99), false);
+  const both = await Promise.all([
+    a.users.useTotpStep("dave", 101),
+    b.users.useTotpStep("dave", 101),
+  ]);
+  assert.deepEqual(both.sort(), [false, true]);
+  assert.equal((await a.users.get("dave"))?.lastTotpStep, 101);
+  assert.equal(await a.users.useTotpStep("nobody", 200), false);
+  await a.users.update("dave", { roles: ["admin"] }, T0);
+  assert.equal((await a.users.get("dave"))?.lastTotpStep, 101, "other changes keep it");
+  await a.users.update("dave", { totpSecret: "NEWSECRET" }, T0);
+  assert.equal((await a.users.get("dave"))?.lastTotpStep, 0, "a new secret restarts it");
+  assert.equal(await a.users.useTotpStep("dave", 50), true);
 });
 
-Deno.test("users.recordLoginFailure() locks at the limit and restarts after the lock", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      await s.users.create(user("carol"));
-      const lockMs = 15 * MIN;
-      assert.deepEqual(await s.users.recordLoginFailure("carol", T0, 3, lockMs), {
-        failedLogins: 1,
-        lockedUntil: null,
-      });
-      await s.users.recordLoginFailure("carol", T0 + 1, 3, lockMs);
-      assert.deepEqual(await s.users.recordLoginFailure("carol", T0 + 2, 3, lockMs), {
-        failedLogins: 3,
-        lockedUntil: T0 + 2 + lockMs,
-      });
-      assert.equal((await s.users.get("carol"))?.lockedUntil, T0 + 2 + lockMs);
-      // The lock ran out: the next failure starts a fresh count.
-      assert.deepEqual(await s.users.recordLoginFailure("carol", T0 + 3 + lockMs, 3, lockMs), {
-        failedLogins: 1,
-        lockedUntil: null,
-      });
-      await s.users.resetLoginFailures("carol", T0 + 4 + lockMs);
-      const reset = await s.users.get("carol");
-      assert.equal(reset?.failedLogins, 0);
-      assert.equal(reset?.lockedUntil, null);
-      await rejectsKind(s.users.recordLoginFailure("nobody", T0, 3, lockMs), "not_found");
-    } finally {
-      s.close();
-    }
+contract("invites.consume() is single-use and refuses expired or unknown tokens", async (open) => {
+  const s = await open();
+  await s.users.create(user("erin"));
+  const invite = await s.invites.create({
+    tokenHash: hashSecret("good"),
+    user: "erin",
+    kind: "signup",
+    expires: T0 + MIN,
+    created: T0,
   });
-});
+  assert.equal(invite.usedAt, null);
+  await rejectsKind(s.invites.create({ ...invite }), "conflict");
+  await s.invites.create({ ...invite, tokenHash: hashSecret("old"), expires: T0 });
 
-Deno.test("users.useTotpStep() accepts only steps later than the last used", async () => {
-  await withDir(async (dir) => {
-    const a = SqliteStore.open(dir);
-    const b = SqliteStore.open(dir);
-    try {
-      await a.users.create(user("dave"));
-      assert.equal(await a.users.useTotpStep("dave", 100), true);
-      assert.equal(await a.users.useTotpStep("dave", 100), false);
-      assert.equal(await b.users.useTotpStep("dave", 99), false);
-      const both = await Promise.all([
-        a.users.useTotpStep("dave", 101),
-        b.users.useTotpStep("dave", 101),
-      ]);
-      assert.deepEqual(both.sort(), [false, true]);
-      assert.equal((await a.users.get("dave"))?.lastTotpStep, 101);
-      assert.equal(await a.users.useTotpStep("nobody", 200), false);
-      await a.users.update("dave", { roles: ["admin"] }, T0);
-      assert.equal((await a.users.get("dave"))?.lastTotpStep, 101, "other changes keep it");
-      await a.users.update("dave", { totpSecret: "NEWSECRET" }, T0);
-      assert.equal((await a.users.get("dave"))?.lastTotpStep, 0, "a new secret restarts it");
-      assert.equal(await a.users.useTotpStep("dave", 50), true);
-    } finally {
-      a.close();
-      b.close();
-    }
+  const first = await s.invites.consume(hashSecret("good"), T0 + 1);
+  assert.deepEqual(first, { ok: true, invite: { ...invite, usedAt: T0 + 1 } });
+  assert.deepEqual(await s.invites.consume(hashSecret("good"), T0 + 2), {
+    ok: false,
+    reason: "used",
   });
-});
-
-Deno.test("invites.consume() is single-use and refuses expired or unknown tokens", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      await s.users.create(user("erin"));
-      const invite = await s.invites.create({
-        tokenHash: hashSecret("good"),
-        user: "erin",
-        kind: "signup",
-        expires: T0 + MIN,
-        created: T0,
-      });
-      assert.equal(invite.usedAt, null);
-      await rejectsKind(s.invites.create({ ...invite }), "conflict");
-      await s.invites.create({ ...invite, tokenHash: hashSecret("old"), expires: T0 });
-
-      const first = await s.invites.consume(hashSecret("good"), T0 + 1);
-      assert.deepEqual(first, { ok: true, invite: { ...invite, usedAt: T0 + 1 } });
-      assert.deepEqual(await s.invites.consume(hashSecret("good"), T0 + 2), {
-        ok: false,
-        reason: "used",
-      });
-      assert.deepEqual(await s.invites.consume(hashSecret("old"), T0), {
-        ok: false,
-        reason: "expired",
-      });
-      assert.deepEqual(await s.invites.consume(hashSecret("nope"), T0), {
-        ok: false,
-        reason: "not_found",
-      });
-      assert.equal(await s.invites.deleteForUser("erin"), 2);
-    } finally {
-      s.close();
-    }
+  assert.deepEqual(await s.invites.consume(hashSecret("old"), T0), {
+    ok: false,
+    reason: "expired",
   });
+  assert.deepEqual(await s.invites.consume(hashSecret("nope"), T0), {
+    ok: false,
+    reason: "not_found",
+  });
+  assert.equal(await s.invites.deleteForUser("erin"), 2);
 });
 
 // Real processes, as `postern users ...` next to a running server: each invite
@@ -459,373 +450,443 @@ function webSession(id: string, userName: string, now = T0) {
   };
 }
 
-Deno.test("webSessions: touch slides the idle expiry up to the absolute one", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      await s.users.create(user("jo"));
-      await rejectsKind(s.webSessions.create(webSession("x", "ghost")), "not_found");
-      await s.webSessions.create(webSession("one", "jo"));
-      await s.webSessions.create(webSession("two", "jo", T0 + 1));
-      const one = hashSecret("one");
+contract("webSessions: touch slides the idle expiry up to the absolute one", async (open) => {
+  const s = await open();
+  await s.users.create(user("jo"));
+  await rejectsKind(s.webSessions.create(webSession("x", "ghost")), "not_found");
+  await s.webSessions.create(webSession("one", "jo"));
+  await s.webSessions.create(webSession("two", "jo", T0 + 1));
+  const one = hashSecret("one");
 
-      const touched = await s.webSessions.touch(one, T0 + 5 * MIN, 10 * MIN);
-      assert.equal(touched?.lastSeen, T0 + 5 * MIN);
-      assert.equal(touched?.expiresIdle, T0 + 15 * MIN);
-      const capped = await s.webSessions.touch(one, T0 + 14 * MIN, 100 * MIN);
-      assert.equal(capped?.expiresIdle, T0 + 60 * MIN);
-      assert.equal(await s.webSessions.touch(one, T0 + 60 * MIN, 10 * MIN), null);
-      assert.equal(await s.webSessions.touch(hashSecret("two"), T0 + 11 * MIN, 10 * MIN), null);
-      assert.equal(await s.webSessions.touch(hashSecret("nope"), T0, 10 * MIN), null);
+  const touched = await s.webSessions.touch(one, T0 + 5 * MIN, 10 * MIN);
+  assert.equal(touched?.lastSeen, T0 + 5 * MIN);
+  assert.equal(touched?.expiresIdle, T0 + 15 * MIN);
+  const capped = await s.webSessions.touch(one, T0 + 14 * MIN, 100 * MIN);
+  assert.equal(capped?.expiresIdle, T0 + 60 * MIN);
+  assert.equal(await s.webSessions.touch(one, T0 + 60 * MIN, 10 * MIN), null);
+  assert.equal(await s.webSessions.touch(hashSecret("two"), T0 + 11 * MIN, 10 * MIN), null);
+  assert.equal(await s.webSessions.touch(hashSecret("nope"), T0, 10 * MIN), null);
 
-      assert.deepEqual(
-        (await s.webSessions.listForUser("jo")).map((w) => w.idHash),
-        [hashSecret("two"), one],
-      );
-      await s.webSessions.create(webSession("three", "jo", T0 + 55 * MIN));
-      assert.equal(await s.webSessions.deleteExpired(T0 + 60 * MIN), 2);
-      assert.equal(await s.webSessions.delete(hashSecret("three")), true);
-      await s.webSessions.create(webSession("four", "jo"));
-      assert.equal(await s.webSessions.deleteForUser("jo"), 1);
-    } finally {
-      s.close();
-    }
-  });
+  assert.deepEqual(
+    (await s.webSessions.listForUser("jo")).map((w) => w.idHash),
+    [hashSecret("two"), one],
+  );
+  await s.webSessions.create(webSession("three", "jo", T0 + 55 * MIN));
+  assert.equal(await s.webSessions.deleteExpired(T0 + 60 * MIN), 2);
+  assert.equal(await s.webSessions.delete(hashSecret("three")), true);
+  await s.webSessions.create(webSession("four", "jo"));
+  assert.equal(await s.webSessions.deleteForUser("jo"), 1);
 });
 
-Deno.test("nodes: create, conflict, upsert keeps created, patch and delete", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      const saturn = {
-        name: "saturn",
-        addr: "10.0.0.5:22",
-        labels: { env: "prod" },
-        hostKey: "ssh-ed25519 AAAA",
-        requireHostCert: false,
-        source: "cli" as const,
-        created: T0,
-      };
-      assert.deepEqual(await s.nodes.create(saturn), saturn);
-      await rejectsKind(s.nodes.create(saturn), "conflict");
-      const up = await s.nodes.upsert({
-        ...saturn,
-        addr: "10.0.0.6:22",
-        source: "config",
-        created: T0 + 9,
-      });
-      assert.equal(up.addr, "10.0.0.6:22");
-      assert.equal(up.created, T0);
-      await s.nodes.upsert({ ...saturn, name: "mars" });
-      const patched = await s.nodes.update("saturn", { hostKey: null, requireHostCert: true });
-      assert.equal(patched.hostKey, null);
-      assert.equal(patched.requireHostCert, true);
-      assert.deepEqual(patched.labels, { env: "prod" });
-      await rejectsKind(s.nodes.update("pluto", { addr: "x:22" }), "not_found");
-      assert.deepEqual((await s.nodes.list()).map((n) => n.name), ["mars", "saturn"]);
-      assert.equal(await s.nodes.delete("mars"), true);
-      assert.equal(await s.nodes.get("mars"), null);
-    } finally {
-      s.close();
-    }
+contract("nodes: create, conflict, upsert keeps created, patch and delete", async (open) => {
+  const s = await open();
+  const saturn = {
+    name: "saturn",
+    addr: "10.0.0.5:22",
+    labels: { env: "prod" },
+    hostKey: "ssh-ed25519 AAAA",
+    requireHostCert: false,
+    source: "cli" as const,
+    created: T0,
+  };
+  assert.deepEqual(await s.nodes.create(saturn), saturn);
+  await rejectsKind(s.nodes.create(saturn), "conflict");
+  const up = await s.nodes.upsert({
+    ...saturn,
+    addr: "10.0.0.6:22",
+    source: "config",
+    created: T0 + 9,
   });
+  assert.equal(up.addr, "10.0.0.6:22");
+  assert.equal(up.created, T0);
+  await s.nodes.upsert({ ...saturn, name: "mars" });
+  const patched = await s.nodes.update("saturn", { hostKey: null, requireHostCert: true });
+  assert.equal(patched.hostKey, null);
+  assert.equal(patched.requireHostCert, true);
+  assert.deepEqual(patched.labels, { env: "prod" });
+  await rejectsKind(s.nodes.update("pluto", { addr: "x:22" }), "not_found");
+  assert.deepEqual((await s.nodes.list()).map((n) => n.name), ["mars", "saturn"]);
+  assert.equal(await s.nodes.delete("mars"), true);
+  assert.equal(await s.nodes.get("mars"), null);
 });
 
-Deno.test("sessions: create, end and list by user and activity", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      const base = {
-        login: "root",
-        node: "saturn",
-        kind: "ssh" as const,
-        cols: 80,
-        rows: 24,
-        proxyId: "proxy-a",
-      };
+contract("sessions: create, end and list by user and activity", async (open) => {
+  const s = await open();
+  const base = {
+    login: "root",
+    node: "saturn",
+    kind: "ssh" as const,
+    cols: 80,
+    rows: 24,
+    proxyId: "proxy-a",
+  };
+  await s.sessions.create({
+    ...base,
+    id: "s1",
+    user: "kim",
+    started: T0,
+    recordingPath: "r/s1",
+  });
+  await s.sessions.create({
+    ...base,
+    id: "s2",
+    user: "lee",
+    started: T0 + 1,
+    recordingPath: "r/s2",
+  });
+  await s.sessions.create({
+    ...base,
+    id: "s3",
+    user: "kim",
+    started: T0 + 2,
+    recordingPath: "r/s3",
+  });
+  await rejectsKind(
+    s.sessions.create({ ...base, id: "s1", user: "kim", started: T0, recordingPath: "x" }),
+    "conflict",
+  );
+  const ended = await s.sessions.end("s1", T0 + 10, 0);
+  assert.equal(ended.ended, T0 + 10);
+  assert.equal(ended.exitCode, 0);
+  await rejectsKind(s.sessions.end("zz", T0, null), "not_found");
+  assert.deepEqual((await s.sessions.list()).map((x) => x.id), ["s3", "s2", "s1"]);
+  assert.deepEqual((await s.sessions.list({ user: "kim" })).map((x) => x.id), ["s3", "s1"]);
+  assert.deepEqual((await s.sessions.list({ activeOnly: true })).map((x) => x.id), [
+    "s3",
+    "s2",
+  ]);
+  assert.deepEqual(
+    (await s.sessions.list({ user: "kim", activeOnly: true, limit: 5 })).map((x) => x.id),
+    ["s3"],
+  );
+  assert.equal((await s.sessions.get("s2"))?.recordingPath, "r/s2");
+});
+
+contract(
+  "sessions: trackers take heartbeats only from their proxy and go stale without",
+  async (open) => {
+    const s = await open();
+    const base = { login: "root", node: "saturn", kind: "ssh" as const, cols: 80, rows: 24 };
+    for (const [id, proxyId] of [["a1", "proxy-a"], ["b1", "proxy-b"]]) {
       await s.sessions.create({
         ...base,
-        id: "s1",
+        id,
         user: "kim",
         started: T0,
-        recordingPath: "r/s1",
+        recordingPath: id,
+        proxyId,
       });
+    }
+    const created = await s.sessions.get("a1");
+    assert.equal(created?.heartbeat, T0, "a tracker starts with its start as heartbeat");
+    assert.deepEqual(created?.parties, []);
+    const parties = [{ user: "kim", mode: "owner" as const }, {
+      user: "lee",
+      mode: "observer" as const,
+    }];
+    await s.sessions.heartbeat(
+      "proxy-a",
+      [{ id: "a1", parties }, { id: "b1", parties }],
+      T0 + 20,
+    );
+    assert.deepEqual((await s.sessions.get("a1"))?.parties, parties);
+    assert.equal((await s.sessions.get("b1"))?.heartbeat, T0, "proxy-a cannot vouch for b1");
+    assert.deepEqual((await s.sessions.listStale(T0 + 10)).map((x) => x.id), ["b1"]);
+    await s.sessions.end("b1", T0 + 30, null);
+    assert.deepEqual(await s.sessions.listStale(T0 + 10), [], "ended sessions are not stale");
+    await s.sessions.heartbeat("proxy-b", [{ id: "b1", parties }], T0 + 40);
+    assert.equal((await s.sessions.get("b1"))?.heartbeat, T0, "an ended tracker stays ended");
+  },
+);
+
+contract(
+  "sessions.list() filters by node, login and start time, and pages with offset",
+  async (open) => {
+    const s = await open();
+    const rows: [string, string, string, string, number][] = [
+      ["a", "kim", "saturn", "root", T0],
+      ["b", "kim", "mars", "root", T0 + MIN],
+      ["c", "lee", "saturn", "deploy", T0 + 2 * MIN],
+      ["d", "kim", "saturn", "deploy", T0 + 3 * MIN],
+    ];
+    for (const [id, user, node, login, started] of rows) {
       await s.sessions.create({
-        ...base,
-        id: "s2",
-        user: "lee",
-        started: T0 + 1,
-        recordingPath: "r/s2",
+        id,
+        user,
+        node,
+        login,
+        started,
+        kind: "web",
+        cols: 80,
+        rows: 24,
+        recordingPath: `r/${id}`,
+        proxyId: null,
       });
-      await s.sessions.create({
-        ...base,
-        id: "s3",
-        user: "kim",
-        started: T0 + 2,
-        recordingPath: "r/s3",
-      });
-      await rejectsKind(
-        s.sessions.create({ ...base, id: "s1", user: "kim", started: T0, recordingPath: "x" }),
-        "conflict",
-      );
-      const ended = await s.sessions.end("s1", T0 + 10, 0);
-      assert.equal(ended.ended, T0 + 10);
-      assert.equal(ended.exitCode, 0);
-      await rejectsKind(s.sessions.end("zz", T0, null), "not_found");
-      assert.deepEqual((await s.sessions.list()).map((x) => x.id), ["s3", "s2", "s1"]);
-      assert.deepEqual((await s.sessions.list({ user: "kim" })).map((x) => x.id), ["s3", "s1"]);
-      assert.deepEqual((await s.sessions.list({ activeOnly: true })).map((x) => x.id), [
-        "s3",
-        "s2",
-      ]);
-      assert.deepEqual(
-        (await s.sessions.list({ user: "kim", activeOnly: true, limit: 5 })).map((x) => x.id),
-        ["s3"],
-      );
-      assert.equal((await s.sessions.get("s2"))?.recordingPath, "r/s2");
-    } finally {
-      s.close();
     }
-  });
+    const ids = async (filter: Parameters<typeof s.sessions.list>[0]) =>
+      (await s.sessions.list(filter)).map((x) => x.id);
+    assert.deepEqual(await ids({ node: "saturn" }), ["d", "c", "a"]);
+    assert.deepEqual(await ids({ login: "deploy" }), ["d", "c"]);
+    assert.deepEqual(await ids({ user: "kim", node: "saturn", login: "root" }), ["a"]);
+    assert.deepEqual(await ids({ since: T0 + MIN }), ["d", "c", "b"]);
+    assert.deepEqual(await ids({ until: T0 + MIN }), ["a"]);
+    assert.deepEqual(await ids({ since: T0 + MIN, until: T0 + 3 * MIN }), ["c", "b"]);
+    assert.deepEqual(await ids({ limit: 2 }), ["d", "c"]);
+    assert.deepEqual(await ids({ limit: 2, offset: 2 }), ["b", "a"]);
+    assert.deepEqual(await ids({ limit: 2, offset: 4 }), []);
+    assert.deepEqual(await ids({ offset: -3, limit: 1 }), ["d"]);
+  },
+);
+
+contract("audit.query() filters by outcome and pages with offset", async (open) => {
+  const s = await open();
+  for (let i = 0; i < 5; i++) {
+    await s.audit.append({
+      time: T0 + i,
+      code: "user.login",
+      user: "ann",
+      remoteAddr: null,
+      success: i % 2 === 0,
+      fields: {},
+    });
+  }
+  const times = async (q: Parameters<typeof s.audit.query>[0]) =>
+    (await s.audit.query(q)).map((e) => e.time - T0);
+  assert.deepEqual(await times({ success: true }), [0, 2, 4]);
+  assert.deepEqual(await times({ success: false }), [1, 3]);
+  assert.deepEqual(await times({ order: "desc", limit: 2 }), [4, 3]);
+  assert.deepEqual(await times({ order: "desc", limit: 2, offset: 2 }), [2, 1]);
+  assert.deepEqual(await times({ order: "desc", success: true, limit: 1, offset: 1 }), [2]);
 });
 
-Deno.test("sessions: trackers take heartbeats only from their proxy and go stale without", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      const base = { login: "root", node: "saturn", kind: "ssh" as const, cols: 80, rows: 24 };
-      for (const [id, proxyId] of [["a1", "proxy-a"], ["b1", "proxy-b"]]) {
-        await s.sessions.create({
-          ...base,
-          id,
-          user: "kim",
-          started: T0,
-          recordingPath: id,
-          proxyId,
-        });
-      }
-      const created = await s.sessions.get("a1");
-      assert.equal(created?.heartbeat, T0, "a tracker starts with its start as heartbeat");
-      assert.deepEqual(created?.parties, []);
-      const parties = [{ user: "kim", mode: "owner" as const }, {
-        user: "lee",
-        mode: "observer" as const,
-      }];
-      await s.sessions.heartbeat(
-        "proxy-a",
-        [{ id: "a1", parties }, { id: "b1", parties }],
-        T0 + 20,
-      );
-      assert.deepEqual((await s.sessions.get("a1"))?.parties, parties);
-      assert.equal((await s.sessions.get("b1"))?.heartbeat, T0, "proxy-a cannot vouch for b1");
-      assert.deepEqual((await s.sessions.listStale(T0 + 10)).map((x) => x.id), ["b1"]);
-      await s.sessions.end("b1", T0 + 30, null);
-      assert.deepEqual(await s.sessions.listStale(T0 + 10), [], "ended sessions are not stale");
-      await s.sessions.heartbeat("proxy-b", [{ id: "b1", parties }], T0 + 40);
-      assert.equal((await s.sessions.get("b1"))?.heartbeat, T0, "an ended tracker stays ended");
-    } finally {
-      s.close();
-    }
+contract("audit: append and query by time, code prefix, user, limit and order", async (open) => {
+  const s = await open();
+  const ev = (time: number, code: string, u: string | null, success = true) =>
+    s.audit.append({
+      time,
+      code,
+      user: u,
+      remoteAddr: "127.0.0.1",
+      success,
+      fields: { n: time },
+    });
+  const first = await ev(T0, "user.login", "ann", false);
+  assert.deepEqual(first, {
+    id: first.id,
+    time: T0,
+    code: "user.login",
+    user: "ann",
+    remoteAddr: "127.0.0.1",
+    success: false,
+    fields: { n: T0 },
   });
+  await ev(T0 + 1, "user.login", "ben");
+  await ev(T0 + 2, "session.start", "ann");
+  await ev(T0 + 3, "users.create", null);
+  const codes = async (q: Parameters<typeof s.audit.query>[0]) =>
+    (await s.audit.query(q)).map((e) => `${e.code}@${e.time - T0}`);
+  assert.deepEqual(await codes({ codePrefix: "user." }), ["user.login@0", "user.login@1"]);
+  assert.deepEqual(await codes({ user: "ann" }), ["user.login@0", "session.start@2"]);
+  assert.deepEqual(await codes({ since: T0 + 2 }), ["session.start@2", "users.create@3"]);
+  assert.deepEqual(await codes({ until: T0 + 1 }), ["user.login@0"]);
+  assert.deepEqual(await codes({ order: "desc", limit: 2 }), [
+    "users.create@3",
+    "session.start@2",
+  ]);
+  assert.equal((await s.audit.query()).length, 4);
 });
 
-Deno.test("sessions.list() filters by node, login and start time, and pages with offset", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      const rows: [string, string, string, string, number][] = [
-        ["a", "kim", "saturn", "root", T0],
-        ["b", "kim", "mars", "root", T0 + MIN],
-        ["c", "lee", "saturn", "deploy", T0 + 2 * MIN],
-        ["d", "kim", "saturn", "deploy", T0 + 3 * MIN],
-      ];
-      for (const [id, user, node, login, started] of rows) {
-        await s.sessions.create({
-          id,
-          user,
-          node,
-          login,
-          started,
-          kind: "web",
-          cols: 80,
-          rows: 24,
-          recordingPath: `r/${id}`,
-          proxyId: null,
-        });
-      }
-      const ids = async (filter: Parameters<typeof s.sessions.list>[0]) =>
-        (await s.sessions.list(filter)).map((x) => x.id);
-      assert.deepEqual(await ids({ node: "saturn" }), ["d", "c", "a"]);
-      assert.deepEqual(await ids({ login: "deploy" }), ["d", "c"]);
-      assert.deepEqual(await ids({ user: "kim", node: "saturn", login: "root" }), ["a"]);
-      assert.deepEqual(await ids({ since: T0 + MIN }), ["d", "c", "b"]);
-      assert.deepEqual(await ids({ until: T0 + MIN }), ["a"]);
-      assert.deepEqual(await ids({ since: T0 + MIN, until: T0 + 3 * MIN }), ["c", "b"]);
-      assert.deepEqual(await ids({ limit: 2 }), ["d", "c"]);
-      assert.deepEqual(await ids({ limit: 2, offset: 2 }), ["b", "a"]);
-      assert.deepEqual(await ids({ limit: 2, offset: 4 }), []);
-      assert.deepEqual(await ids({ offset: -3, limit: 1 }), ["d"]);
-    } finally {
-      s.close();
-    }
-  });
+contract("users.setAdminLock() sets and clears a lock with its reason", async (open) => {
+  const s = await open();
+  await s.users.create(user("bob"));
+  await s.users.setAdminLock("bob", T0 + 1000, "offboarding", T0);
+  const locked = (await s.users.get("bob"))!;
+  assert.equal(locked.adminLockUntil, T0 + 1000);
+  assert.equal(locked.adminLockReason, "offboarding");
+  assert.equal(locked.lockedUntil, null, "a lockout after failed logins is separate");
+  await s.users.setAdminLock("bob", null, "ignored", T0);
+  const unlocked = (await s.users.get("bob"))!;
+  assert.equal(unlocked.adminLockUntil, null);
+  assert.equal(unlocked.adminLockReason, null);
+  await rejectsKind(s.users.setAdminLock("nobody", T0, null, T0), "not_found");
 });
 
-Deno.test("audit.query() filters by outcome and pages with offset", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      for (let i = 0; i < 5; i++) {
-        await s.audit.append({
-          time: T0 + i,
-          code: "user.login",
-          user: "ann",
-          remoteAddr: null,
-          success: i % 2 === 0,
-          fields: {},
-        });
-      }
-      const times = async (q: Parameters<typeof s.audit.query>[0]) =>
-        (await s.audit.query(q)).map((e) => e.time - T0);
-      assert.deepEqual(await times({ success: true }), [0, 2, 4]);
-      assert.deepEqual(await times({ success: false }), [1, 3]);
-      assert.deepEqual(await times({ order: "desc", limit: 2 }), [4, 3]);
-      assert.deepEqual(await times({ order: "desc", limit: 2, offset: 2 }), [2, 1]);
-      assert.deepEqual(await times({ order: "desc", success: true, limit: 1, offset: 1 }), [2]);
-    } finally {
-      s.close();
-    }
+contract("revocations: appended in order, read after an id, pruned by age", async (open) => {
+  const s = await open();
+  assert.equal(await s.revocations.lastId(), 0);
+  const first = await s.revocations.add({
+    user: "bob",
+    webSessionHash: null,
+    sessionId: "3f2c9a1e-0000-4000-8000-000000000000",
+    reason: "access revoked",
+    created: T0,
   });
+  const second = await s.revocations.add({
+    user: "alice",
+    webSessionHash: hashSecret("web-session"),
+    sessionId: null,
+    reason: "signed out",
+    created: T0 + 10,
+  });
+  assert.ok(second.id > first.id);
+  assert.equal(await s.revocations.lastId(), second.id);
+  assert.deepEqual(await s.revocations.since(0), [first, second]);
+  assert.deepEqual(await s.revocations.since(first.id), [second]);
+  assert.equal(second.webSessionHash, hashSecret("web-session"));
+  assert.equal(await s.revocations.deleteBefore(T0 + 5), 1);
+  assert.deepEqual(await s.revocations.since(0), [second]);
 });
 
-Deno.test("audit: append and query by time, code prefix, user, limit and order", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      const ev = (time: number, code: string, u: string | null, success = true) =>
-        s.audit.append({
-          time,
-          code,
-          user: u,
-          remoteAddr: "127.0.0.1",
-          success,
-          fields: { n: time },
-        });
-      const first = await ev(T0, "user.login", "ann", false);
-      assert.deepEqual(first, {
-        id: first.id,
-        time: T0,
-        code: "user.login",
-        user: "ann",
-        remoteAddr: "127.0.0.1",
-        success: false,
-        fields: { n: T0 },
-      });
-      await ev(T0 + 1, "user.login", "ben");
-      await ev(T0 + 2, "session.start", "ann");
-      await ev(T0 + 3, "users.create", null);
-      const codes = async (q: Parameters<typeof s.audit.query>[0]) =>
-        (await s.audit.query(q)).map((e) => `${e.code}@${e.time - T0}`);
-      assert.deepEqual(await codes({ codePrefix: "user." }), ["user.login@0", "user.login@1"]);
-      assert.deepEqual(await codes({ user: "ann" }), ["user.login@0", "session.start@2"]);
-      assert.deepEqual(await codes({ since: T0 + 2 }), ["session.start@2", "users.create@3"]);
-      assert.deepEqual(await codes({ until: T0 + 1 }), ["user.login@0"]);
-      assert.deepEqual(await codes({ order: "desc", limit: 2 }), [
-        "users.create@3",
-        "session.start@2",
-      ]);
-      assert.equal((await s.audit.query()).length, 4);
-    } finally {
-      s.close();
-    }
-  });
-});
-
-Deno.test("users.setAdminLock() sets and clears a lock with its reason", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      await s.users.create(user("bob"));
-      await s.users.setAdminLock("bob", T0 + 1000, "offboarding", T0);
-      const locked = (await s.users.get("bob"))!;
-      assert.equal(locked.adminLockUntil, T0 + 1000);
-      assert.equal(locked.adminLockReason, "offboarding");
-      assert.equal(locked.lockedUntil, null, "a lockout after failed logins is separate");
-      await s.users.setAdminLock("bob", null, "ignored", T0);
-      const unlocked = (await s.users.get("bob"))!;
-      assert.equal(unlocked.adminLockUntil, null);
-      assert.equal(unlocked.adminLockReason, null);
-      await rejectsKind(s.users.setAdminLock("nobody", T0, null, T0), "not_found");
-    } finally {
-      s.close();
-    }
-  });
-});
-
-Deno.test("revocations: appended in order, read after an id, pruned by age", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      assert.equal(await s.revocations.lastId(), 0);
-      const first = await s.revocations.add({
-        user: "bob",
-        webSessionHash: null,
-        sessionId: "3f2c9a1e-0000-4000-8000-000000000000",
-        reason: "access revoked",
-        created: T0,
-      });
-      const second = await s.revocations.add({
-        user: "alice",
-        webSessionHash: hashSecret("web-session"),
-        sessionId: null,
-        reason: "signed out",
-        created: T0 + 10,
-      });
-      assert.ok(second.id > first.id);
-      assert.equal(await s.revocations.lastId(), second.id);
-      assert.deepEqual(await s.revocations.since(0), [first, second]);
-      assert.deepEqual(await s.revocations.since(first.id), [second]);
-      assert.equal(second.webSessionHash, hashSecret("web-session"));
-      assert.equal(await s.revocations.deleteBefore(T0 + 5), 1);
-      assert.deepEqual(await s.revocations.since(0), [second]);
-    } finally {
-      s.close();
-    }
-  });
-});
-
-Deno.test("proxies: upsert registers and refreshes, list shows the most recent first", async () => {
-  await withDir(async (dir) => {
-    const s = SqliteStore.open(dir);
-    try {
-      const a = {
-        id: "a",
-        publicAddr: "a.example:3080",
-        sshPublicAddr: "a.example:3023",
-        peerAddr: "a.example:3021",
-      };
-      await s.proxies.upsert({ ...a, lastSeen: T0 });
-      await s.proxies.upsert({
-        id: "b",
-        publicAddr: "b:3080",
-        sshPublicAddr: "b:3023",
-        peerAddr: null,
-        lastSeen: T0 + 1,
-      });
-      assert.deepEqual((await s.proxies.list()).map((p) => p.id), ["b", "a"]);
-      await s.proxies.upsert({ ...a, publicAddr: "proxy.example:443", lastSeen: T0 + 2 });
-      const [first] = await s.proxies.list();
-      assert.deepEqual(first, { ...a, publicAddr: "proxy.example:443", lastSeen: T0 + 2 });
-      assert.equal((await s.proxies.list()).length, 2);
-    } finally {
-      s.close();
-    }
-  });
-});
+contract(
+  "proxies: upsert registers and refreshes, list shows the most recent first",
+  async (open) => {
+    const s = await open();
+    const a = {
+      id: "a",
+      publicAddr: "a.example:3080",
+      sshPublicAddr: "a.example:3023",
+      peerAddr: "a.example:3021",
+    };
+    await s.proxies.upsert({ ...a, lastSeen: T0 });
+    await s.proxies.upsert({
+      id: "b",
+      publicAddr: "b:3080",
+      sshPublicAddr: "b:3023",
+      peerAddr: null,
+      lastSeen: T0 + 1,
+    });
+    assert.deepEqual((await s.proxies.list()).map((p) => p.id), ["b", "a"]);
+    await s.proxies.upsert({ ...a, publicAddr: "proxy.example:443", lastSeen: T0 + 2 });
+    const [first] = await s.proxies.list();
+    assert.deepEqual(first, { ...a, publicAddr: "proxy.example:443", lastSeen: T0 + 2 });
+    assert.equal((await s.proxies.list()).length, 2);
+  },
+);
 
 Deno.test("hashSecret() is a stable hex SHA-256", () => {
   assert.equal(
     hashSecret("abc"),
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
   );
+});
+
+contract(
+  "users.setPendingTotp() keeps an authenticator change until it is confirmed",
+  async (open) => {
+    const a = await open();
+    const b = await open();
+    await a.users.create(user("pat"));
+    assert.equal((await a.users.get("pat"))?.pendingTotp, null);
+    await a.users.setPendingTotp("pat", { secret: "NEWSECRET", expires: T0 + MIN });
+    assert.deepEqual((await b.users.get("pat"))?.pendingTotp, {
+      secret: "NEWSECRET",
+      expires: T0 + MIN,
+    });
+    await b.users.setPendingTotp("pat", null);
+    assert.equal((await a.users.get("pat"))?.pendingTotp, null);
+    await rejectsKind(a.users.setPendingTotp("ghost", null), "not_found");
+  },
+);
+
+contract("roles.replaceAll() makes the table exactly the given roles", async (open) => {
+  const s = await open();
+  const role = (name: string, logins: string[]) => ({ name, spec: { logins }, updated: T0 });
+  await s.roles.replaceAll([role("ops", ["root"]), role("dev", ["dev"])]);
+  assert.deepEqual(await s.roles.list(), [role("dev", ["dev"]), role("ops", ["root"])]);
+  await s.roles.replaceAll([role("ops", ["admin"])]);
+  assert.deepEqual(await s.roles.list(), [role("ops", ["admin"])]);
+});
+
+contract(
+  "joinTokens: consumed once, never after expiry, listed and removed by prefix",
+  async (open) => {
+    const a = await open();
+    const b = await open();
+    const token = (n: string, expires = T0 + MIN) => ({
+      tokenHash: hashSecret(n),
+      kind: "proxy" as const,
+      created: T0,
+      expires,
+    });
+    await a.joinTokens.create(token("one"));
+    await a.joinTokens.create(token("old", T0 - 1));
+    assert.deepEqual((await a.joinTokens.list(T0)).map((t) => t.tokenHash), [hashSecret("one")]);
+    const raced = await Promise.all([
+      a.joinTokens.consume(hashSecret("one"), T0),
+      b.joinTokens.consume(hashSecret("one"), T0),
+    ]);
+    assert.equal(raced.filter((t) => t !== null).length, 1, "exactly one caller wins");
+    assert.equal(await a.joinTokens.consume(hashSecret("old"), T0), null, "expired");
+    await a.joinTokens.create(token("two"));
+    assert.equal(await a.joinTokens.deleteByPrefix(hashSecret("two").slice(0, 8)), 1);
+  },
+);
+
+contract("transaction() commits, and rolls back what it wrote when it throws", async (open) => {
+  const s = await open();
+  await assert.rejects(
+    s.transaction(async (tx) => {
+      await tx.users.create(user("gina"));
+      throw new Error("boom");
+    }),
+    /boom/,
+  );
+  assert.equal(await s.users.get("gina"), null);
+  await s.transaction(async (tx) => {
+    await tx.users.create(user("gina"));
+    await tx.users.update("gina", { logins: ["ops"] }, T0 + 1);
+  });
+  assert.deepEqual((await s.users.get("gina"))?.logins, ["ops"]);
+});
+
+contract(
+  "recordings: appended in order, resent bytes skipped, gaps refused, streamed back",
+  async (open) => {
+    const a = await open();
+    const b = await open();
+    const id = "0b5b0d1e-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    const read = async (s: Store) => await new Response(await s.recordings.open(id)).text();
+    await rejectsKind(a.recordings.open(id), "not_found");
+    await rejectsKind(a.recordings.open("../etc/passwd"), "bad_request");
+    assert.equal(await a.recordings.append(id, 0, bytes("hello ")), 6);
+    // A proxy that resends what auth already has (its ack was lost) adds only the rest.
+    assert.equal(await b.recordings.append(id, 0, bytes("hello world")), 11);
+    assert.equal(await a.recordings.append(id, 11, bytes("")), 11);
+    await rejectsKind(a.recordings.append(id, 20, bytes("gap")), "conflict");
+    assert.equal(await read(b), "hello world");
+    // Racing appends of the same bytes store them once.
+    await Promise.all([
+      a.recordings.append(id, 11, bytes("!!")),
+      b.recordings.append(id, 11, bytes("!!")),
+    ]);
+    assert.equal(await read(a), "hello world!!");
+    const big = new Uint8Array(3 << 20).map((_, i) => i % 251);
+    let offset = 13;
+    for (let at = 0; at < big.length; at += 512 << 10) {
+      offset = await a.recordings.append(id, offset, big.subarray(at, at + (512 << 10)));
+    }
+    const all = new Uint8Array(await new Response(await b.recordings.open(id)).arrayBuffer());
+    assert.equal(all.byteLength, 13 + big.byteLength);
+    assert.deepEqual(all.subarray(13), big);
+  },
+);
+
+Deno.test("store contract on SQLite", async (t) => {
+  for (const { name, run } of CONTRACT) {
+    await t.step(
+      name,
+      () => withDir((dir) => withStores(() => Promise.resolve(SqliteStore.open(dir)), run)),
+    );
+  }
+});
+
+Deno.test("store contract on PostgreSQL", async (t) => {
+  await using pg = await startPostgres();
+  for (const { name, run } of CONTRACT) {
+    await t.step(name, async () => {
+      const url = await pg.createDatabase();
+      await withStores(() => PostgresStore.open({ url }), run);
+    });
+  }
 });

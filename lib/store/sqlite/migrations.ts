@@ -190,6 +190,14 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    description: "an authenticator change waits in the store for its confirming code",
+    up: `
+      ALTER TABLE users ADD COLUMN pending_totp_secret TEXT;
+      ALTER TABLE users ADD COLUMN pending_totp_expires INTEGER;
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

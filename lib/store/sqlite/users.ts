@@ -14,6 +14,7 @@ import type {
   InviteStore,
   LoginFailureState,
   NewUser,
+  PendingTotp,
   SecretHash,
   UserPatch,
   UserRecord,
@@ -76,6 +77,9 @@ function toUser(r: Row): UserRecord {
     lastTotpStep: num(r.last_totp_step),
     adminLockUntil: optNum(r.admin_lock_until),
     adminLockReason: optStr(r.admin_lock_reason),
+    pendingTotp: r.pending_totp_secret === null
+      ? null
+      : { secret: str(r.pending_totp_secret), expires: num(r.pending_totp_expires) },
     created: num(r.created),
     updated: num(r.updated),
   };
@@ -251,6 +255,18 @@ export class SqliteUsers implements UserStore {
         name,
       );
       if (changed === 0) throw new NotFound(`Cannot lock user "${name}": no such user`);
+    });
+  }
+
+  setPendingTotp(name: string, pending: PendingTotp | null): Promise<void> {
+    return this.gate(() => {
+      const changed = this.db.run(
+        "UPDATE users SET pending_totp_secret = ?, pending_totp_expires = ? WHERE name = ?",
+        pending?.secret ?? null,
+        pending?.expires ?? null,
+        name,
+      );
+      if (changed === 0) throw new NotFound(`No user "${name}".`);
     });
   }
 

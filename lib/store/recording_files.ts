@@ -1,25 +1,37 @@
 /**
- * Auth's recordings: one asciicast file per session in `<dataDir>/recordings`.
- * A proxy in the same process writes there directly; a proxy in another
- * process ships each recording as it grows (`append`).
+ * Recordings as files: one asciicast file per session in a directory. The
+ * SQLite store keeps auth's recordings this way in `<dataDir>/recordings` (a
+ * proxy in the same process writes there directly; a proxy of its own ships
+ * each recording as it grows, `append`), and proxies spool running sessions
+ * the same way.
  *
  * @module
  */
 
 import { join } from "node:path";
 import { BadRequest, Conflict, NotFound } from "../errors.ts";
+import type { RecordingStore } from "./store.ts";
 
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** Refuses (BadRequest) an `id` that is not a session id, before it names a file or a row. */
+export function checkSessionId(id: string): void {
+  if (!SESSION_ID.test(id)) throw new BadRequest(`"${id}" is not a session id.`);
+}
+
 /** The path of session `id`'s recording in `dir`; BadRequest when `id` is not a session id. */
 export function recordingFile(dir: string, id: string): string {
-  if (!SESSION_ID.test(id)) throw new BadRequest(`"${id}" is not a session id.`);
+  checkSessionId(id);
   return join(dir, `${id}.cast`);
 }
 
-/** The recordings directory of auth. */
-export class RecordingFiles {
+/** A directory of recordings. */
+export class RecordingFiles implements RecordingStore {
   constructor(readonly dir: string) {}
+
+  get localDir(): string {
+    return this.dir;
+  }
 
   /** The recording's bytes; NotFound when its file is missing. */
   async open(id: string): Promise<ReadableStream<Uint8Array>> {

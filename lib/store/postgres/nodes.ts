@@ -1,0 +1,267 @@
+/**
+ * Registered nodes, browser sessions, proxies, roles and join tokens in
+ * PostgreSQL.
+ *
+ * @module
+ */
+
+import { NotFound } from "../../errors.ts";
+import type {
+  JoinTokenKind,
+  JoinTokenRecord,
+  JoinTokenStore,
+  NodePatch,
+  NodeRecord,
+  NodeStore,
+  ProxyRecord,
+  ProxyStore,
+  RoleRecord,
+  RoleStore,
+  SecretHash,
+  WebSessionRecord,
+  WebSessionStore,
+} from "../store.ts";
+import { explainConstraints, num, optStr, type Row, type Sql, str } from "./db.ts";
+import type { InTransaction } from "./users.ts";
+
+function toNode(r: Row): NodeRecord {
+  return {
+    name: str(r.name),
+    addr: str(r.addr),
+    labels: r.labels as Record<string, string>,
+    hostKey: optStr(r.host_key),
+    requireHostCert: r.require_host_cert === true,
+    source: str(r.source) as NodeRecord["source"],
+    created: num(r.created),
+  };
+}
+
+/** The `nodes` table. */
+export class PgNodes implements NodeStore {
+  constructor(private readonly sql: Sql) {}
+
+  create(node: NodeRecord): Promise<NodeRecord> {
+    return explainConstraints(async () => {
+      const [r] = await this.sql`INSERT INTO nodes ${this.sql(this.#row(node))} RETURNING *`;
+      return toNode(r);
+    }, { unique: `Cannot add node "${node.name}": a node of that name exists` });
+  }
+
+  async upsert(node: NodeRecord): Promise<NodeRecord> {
+    const [r] = await this.sql`INSERT INTO nodes ${this.sql(this.#row(node))}
+      ON CONFLICT (name) DO UPDATE SET addr = excluded.addr, labels = excluded.labels,
+        host_key = excluded.host_key, require_host_cert = excluded.require_host_cert,
+        source = excluded.source
+      RETURNING *`;
+    return toNode(r);
+  }
+
+  #row(node: NodeRecord) {
+    return {
+      name: node.name,
+      addr: node.addr,
+      labels: this.sql.json(node.labels),
+      host_key: node.hostKey,
+      require_host_cert: node.requireHostCert,
+      source: node.source,
+      created: node.created,
+    };
+  }
+
+  async get(name: string): Promise<NodeRecord | null> {
+    const [r] = await this.sql`SELECT * FROM nodes WHERE name = ${name}`;
+    return r ? toNode(r) : null;
+  }
+
+  async list(): Promise<NodeRecord[]> {
+    return (await this.sql`SELECT * FROM nodes ORDER BY name`).map(toNode);
+  }
+
+  async update(name: string, patch: NodePatch): Promise<NodeRecord> {
+    const set: Record<string, unknown> = {};
+    if (patch.addr !== undefined) set.addr = patch.addr;
+    if (patch.labels !== undefined) set.labels = this.sql.json(patch.labels);
+    if (patch.hostKey !== undefined) set.host_key = patch.hostKey;
+    if (patch.requireHostCert !== undefined) set.require_host_cert = patch.requireHostCert;
+    if (patch.source !== undefined) set.source = patch.source;
+    const [r] = Object.keys(set).length === 0
+      ? await this.sql`SELECT * FROM nodes WHERE name = ${name}`
+      : await this.sql`UPDATE nodes SET ${this.sql(set)} WHERE name = ${name} RETURNING *`;
+    if (!r) throw new NotFound(`Cannot update node "${name}": no such node`);
+    return toNode(r);
+  }
+
+  async delete(name: string): Promise<boolean> {
+    return (await this.sql`DELETE FROM nodes WHERE name = ${name}`).count > 0;
+  }
+}
+
+function toWebSession(r: Row): WebSessionRecord {
+  return {
+    idHash: str(r.id_hash) as SecretHash,
+    user: str(r.user_name),
+    csrfTokenHash: str(r.csrf_token_hash) as SecretHash,
+    privateKey: str(r.private_key),
+    cert: str(r.cert),
+    created: num(r.created),
+    lastSeen: num(r.last_seen),
+    expiresIdle: num(r.expires_idle),
+    expiresAbs: num(r.expires_abs),
+  };
+}
+
+/** The `web_sessions` table. */
+export class PgWebSessions implements WebSessionStore {
+  constructor(private readonly sql: Sql) {}
+
+  create(s: WebSessionRecord): Promise<WebSessionRecord> {
+    return explainConstraints(async () => {
+      const [r] = await this.sql`INSERT INTO web_sessions ${
+        this.sql({
+          id_hash: s.idHash,
+          user_name: s.user,
+          csrf_token_hash: s.csrfTokenHash,
+          private_key: s.privateKey,
+          cert: s.cert,
+          created: s.created,
+          last_seen: s.lastSeen,
+          expires_idle: s.expiresIdle,
+          expires_abs: s.expiresAbs,
+        })
+      } RETURNING *`;
+      return toWebSession(r);
+    }, {
+      unique: "Cannot create the web session: its id is already in use",
+      foreignKey: `Cannot create a web session for "${s.user}": no such user`,
+    });
+  }
+
+  async get(idHash: SecretHash): Promise<WebSessionRecord | null> {
+    const [r] = await this.sql`SELECT * FROM web_sessions WHERE id_hash = ${idHash}`;
+    return r ? toWebSession(r) : null;
+  }
+
+  async touch(idHash: SecretHash, now: number, idleMs: number): Promise<WebSessionRecord | null> {
+    const [r] = await this.sql`UPDATE web_sessions SET last_seen = ${now},
+        expires_idle = least(${now + idleMs}::bigint, expires_abs)
+      WHERE id_hash = ${idHash} AND expires_idle > ${now} AND expires_abs > ${now}
+      RETURNING *`;
+    return r ? toWebSession(r) : null;
+  }
+
+  async delete(idHash: SecretHash): Promise<boolean> {
+    return (await this.sql`DELETE FROM web_sessions WHERE id_hash = ${idHash}`).count > 0;
+  }
+
+  async deleteForUser(user: string): Promise<number> {
+    return (await this.sql`DELETE FROM web_sessions WHERE user_name = ${user}`).count;
+  }
+
+  async listForUser(user: string): Promise<WebSessionRecord[]> {
+    return (await this.sql`SELECT * FROM web_sessions WHERE user_name = ${user}
+      ORDER BY created DESC`).map(toWebSession);
+  }
+
+  async deleteExpired(now: number): Promise<number> {
+    return (await this.sql`DELETE FROM web_sessions
+      WHERE expires_idle <= ${now} OR expires_abs <= ${now}`).count;
+  }
+}
+
+function toProxy(r: Row): ProxyRecord {
+  return {
+    id: str(r.id),
+    publicAddr: str(r.public_addr),
+    sshPublicAddr: str(r.ssh_public_addr),
+    peerAddr: optStr(r.peer_addr),
+    lastSeen: num(r.last_seen),
+  };
+}
+
+/** The `proxies` table. */
+export class PgProxies implements ProxyStore {
+  constructor(private readonly sql: Sql) {}
+
+  async upsert(p: ProxyRecord): Promise<void> {
+    await this.sql`INSERT INTO proxies (id, public_addr, ssh_public_addr, peer_addr, last_seen)
+      VALUES (${p.id}, ${p.publicAddr}, ${p.sshPublicAddr}, ${p.peerAddr}, ${p.lastSeen})
+      ON CONFLICT (id) DO UPDATE SET public_addr = excluded.public_addr,
+        ssh_public_addr = excluded.ssh_public_addr, peer_addr = excluded.peer_addr,
+        last_seen = excluded.last_seen`;
+  }
+
+  async get(id: string): Promise<ProxyRecord | null> {
+    const [r] = await this.sql`SELECT * FROM proxies WHERE id = ${id}`;
+    return r ? toProxy(r) : null;
+  }
+
+  async list(): Promise<ProxyRecord[]> {
+    return (await this.sql`SELECT * FROM proxies ORDER BY last_seen DESC, id`).map(toProxy);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return (await this.sql`DELETE FROM proxies WHERE id = ${id}`).count > 0;
+  }
+}
+
+/** The `roles` table. */
+export class PgRoles implements RoleStore {
+  constructor(private readonly sql: Sql, private readonly inTransaction: InTransaction) {}
+
+  async list(): Promise<RoleRecord[]> {
+    return (await this.sql`SELECT * FROM roles ORDER BY name`).map((r) => ({
+      name: str(r.name),
+      spec: r.spec as Record<string, unknown>,
+      updated: num(r.updated),
+    }));
+  }
+
+  replaceAll(roles: RoleRecord[]): Promise<void> {
+    // In one transaction: auth servers starting together each write the whole table.
+    return this.inTransaction(async (tx) => {
+      const names = roles.map((role) => role.name);
+      await tx`DELETE FROM roles WHERE NOT (name = ANY(${names}::text[]))`;
+      for (const role of roles) {
+        await tx`INSERT INTO roles (name, spec, updated)
+          VALUES (${role.name}, ${tx.json(role.spec as never)}, ${role.updated})
+          ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated = excluded.updated`;
+      }
+    });
+  }
+}
+
+function toJoinToken(r: Row): JoinTokenRecord {
+  return {
+    tokenHash: str(r.token_hash) as SecretHash,
+    kind: str(r.kind) as JoinTokenKind,
+    created: num(r.created),
+    expires: num(r.expires),
+  };
+}
+
+/** The `join_tokens` table. */
+export class PgJoinTokens implements JoinTokenStore {
+  constructor(private readonly sql: Sql) {}
+
+  async create(t: JoinTokenRecord): Promise<void> {
+    await this.sql`INSERT INTO join_tokens (token_hash, kind, created, expires)
+      VALUES (${t.tokenHash}, ${t.kind}, ${t.created}, ${t.expires})`;
+  }
+
+  async consume(tokenHash: SecretHash, now: number): Promise<JoinTokenRecord | null> {
+    // One DELETE ... RETURNING: of racing callers exactly one gets the row.
+    const [r] = await this.sql`DELETE FROM join_tokens
+      WHERE token_hash = ${tokenHash} AND expires > ${now} RETURNING *`;
+    return r ? toJoinToken(r) : null;
+  }
+
+  async list(now: number): Promise<JoinTokenRecord[]> {
+    return (await this.sql`SELECT * FROM join_tokens WHERE expires > ${now}
+      ORDER BY created DESC`).map(toJoinToken);
+  }
+
+  async deleteByPrefix(prefix: string): Promise<number> {
+    return (await this.sql`DELETE FROM join_tokens
+      WHERE substr(token_hash, 1, ${prefix.length}) = ${prefix}`).count;
+  }
+}
