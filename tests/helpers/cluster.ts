@@ -16,6 +16,8 @@ import {
   startPosternProcess,
 } from "./postern.ts";
 import { newKeyPair, type Sshd, startSshd } from "./sshd.ts";
+import { type Haproxy, startHaproxy } from "./haproxy.ts";
+import { freePort } from "./ports.ts";
 
 /** A user created through the invite flow. */
 export interface TestUser {
@@ -36,8 +38,10 @@ export interface TestIdentity {
 export interface TestCluster extends AsyncDisposable {
   /** The proxy users reach (proxy B in the split layout). */
   postern: PosternProcess;
-  /** Split layout: the `--roles auth` process. */
+  /** Split layout: the (first) `--roles auth` process. */
   authServer?: PosternProcess;
+  /** Split layout: every `--roles auth` process (several share PostgreSQL behind haproxy). */
+  authServers: PosternProcess[];
   /** Split layout: proxies A and B (`--roles proxy`), each with its own data dir. */
   proxies: PosternProcess[];
   sshd: Sshd;
@@ -87,6 +91,12 @@ export interface ClusterOptions extends StartOptions {
    * proxy B.
    */
   split?: boolean;
+  /**
+   * Split layout: this many `--roles auth` processes, which must share a
+   * PostgreSQL `storage` (in `extraConfig`); with more than one, the proxies
+   * reach them through haproxy. @default 1
+   */
+  authServerCount?: number;
 }
 
 /** Runs `postern tokens add --type proxy` and returns the token and CA pin it printed. */
@@ -116,31 +126,44 @@ export function proxyArgs(
   ];
 }
 
-/** Starts a `--roles auth` process and two proxies joined to it. */
-async function startSplit(dir: string, options: StartOptions) {
-  const authServer = await startPosternProcess({
-    ...options,
-    dataDir: join(dir, "auth"),
-    args: ["--roles", "auth"],
-  });
+/** Starts the `--roles auth` processes (haproxy in front of several) and two proxies joined to them. */
+async function startSplit(dir: string, options: ClusterOptions) {
+  const count = options.authServerCount ?? 1;
+  const authServers = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      startPosternProcess({
+        ...options,
+        dataDir: join(dir, i === 0 ? "auth" : `auth-${i + 1}`),
+        args: ["--roles", "auth"],
+      })),
+  );
+  const [authServer] = authServers;
   const base = ["--config", authServer.configPath, "--data-dir", authServer.dataDir];
   const admin = (...args: string[]) => runPostern([...args, ...base]);
   const proxies: PosternProcess[] = [];
+  let authBalancer: Haproxy | undefined;
   try {
+    if (count > 1) {
+      authBalancer = await startHaproxy({
+        auth: { port: freePort(), backends: authServers.map((a) => a.authPort), check: true },
+      });
+    }
+    const authPort = authBalancer?.ports.auth ?? authServer.authPort;
     for (const name of ["proxy-a", "proxy-b"]) {
       proxies.push(
         await startPosternProcess({
           ...options,
           dataDir: join(dir, name),
-          args: proxyArgs([authServer.authPort], await proxyJoinToken(admin)),
+          args: proxyArgs([authPort], await proxyJoinToken(admin)),
         }),
       );
     }
   } catch (error) {
-    await Promise.all([authServer.stop(), ...proxies.map((p) => p.stop())]);
+    await Promise.all([...authServers, ...proxies].map((p) => p.stop()));
+    await authBalancer?.stop();
     throw error;
   }
-  return { authServer, proxies, admin };
+  return { authServers, proxies, admin, authBalancer };
 }
 
 const PASSWORD = "correct horse battery staple";
@@ -149,11 +172,12 @@ const PASSWORD = "correct horse battery staple";
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const dir = await Deno.makeTempDir({ prefix: "postern-cluster-" });
   let postern: PosternProcess;
-  let authServer: PosternProcess | undefined;
+  let authServers: PosternProcess[] = [];
+  let authBalancer: Haproxy | undefined;
   let proxies: PosternProcess[] = [];
   let admin: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
   if (options.split) {
-    ({ authServer, proxies, admin } = await startSplit(dir, options));
+    ({ authServers, proxies, admin, authBalancer } = await startSplit(dir, options));
     postern = proxies.at(-1)!;
   } else {
     postern = await startPosternProcess({ ...options, dataDir: join(dir, "data") });
@@ -278,11 +302,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       ...(options.split ? proxies : [postern]).map((p) => p.stop()),
       sshd.stop(),
     ]);
-    await authServer?.stop();
+    await Promise.all(authServers.map((a) => a.stop()));
+    await authBalancer?.stop();
   };
   return {
     postern,
-    authServer,
+    authServer: authServers[0],
+    authServers,
     proxies,
     sshd,
     dir,

@@ -1,6 +1,7 @@
 /**
  * A real TCP load balancer (Debian's haproxy) on loopback, in front of
- * several proxies: each frontend port round-robins over its backend ports.
+ * several proxies or auth servers: each frontend port round-robins over its
+ * backend ports, and a connection refused by one is retried on another.
  *
  * @module
  */
@@ -19,7 +20,7 @@ export interface Haproxy extends AsyncDisposable {
  * one, and the backend ports it spreads connections over).
  */
 export async function startHaproxy(
-  frontends: Record<string, { port: number; backends: number[] }>,
+  frontends: Record<string, { port: number; backends: number[]; check?: boolean }>,
 ): Promise<Haproxy> {
   const dir = await Deno.makeTempDir({ prefix: "postern-haproxy-" });
   const ports: Record<string, number> = {};
@@ -29,8 +30,11 @@ export async function startHaproxy(
     "  timeout connect 5s",
     "  timeout client 1h",
     "  timeout server 1h",
+    // A connection refused by a dead backend is tried on another one.
+    "  option redispatch",
+    "  retries 3",
   ];
-  for (const [name, { port, backends: targets }] of Object.entries(frontends)) {
+  for (const [name, { port, backends: targets, check }] of Object.entries(frontends)) {
     ports[name] = port;
     lines.push(
       `frontend ${name}`,
@@ -38,7 +42,10 @@ export async function startHaproxy(
       `  default_backend ${name}_proxies`,
       `backend ${name}_proxies`,
       "  balance roundrobin",
-      ...targets.map((port, i) => `  server p${i} 127.0.0.1:${port}`),
+      // With `check`, a backend that stops accepting is taken out within a second.
+      ...targets.map((port, i) =>
+        `  server p${i} 127.0.0.1:${port}${check ? " check inter 300ms fall 2 rise 1" : ""}`
+      ),
     );
   }
   const config = join(dir, "haproxy.cfg");
