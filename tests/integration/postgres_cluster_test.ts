@@ -113,7 +113,7 @@ Deno.test("two auth servers on one PostgreSQL behind haproxy act as one", async 
     extraConfig: ["  max_failures_per_address: 100000", storageConfig(url)].join("\n"),
   });
   const [authA, authB] = cluster.authServers;
-  const [proxyA, proxyB] = cluster.proxies;
+  const [proxyA] = cluster.proxies;
   const clients = await Promise.all(cluster.proxies.map((p) => p.client()));
   const admin = await cluster.createUser("root-admin", { roles: ["admin"], logins: ["root"] });
   const session = await cluster.webLogin(admin);
