@@ -9,11 +9,13 @@ import { configCheckCommand, versionCommand } from "./basic.ts";
 import { startCommand } from "./start.ts";
 import { adminCommands } from "./admin.ts";
 import { clientCommands } from "./client.ts";
+import { storageCommands } from "./storage.ts";
 
 export const commands: Command[] = [
   startCommand,
   configCheckCommand,
   ...adminCommands,
+  ...storageCommands,
   ...clientCommands,
   versionCommand,
 ];

@@ -358,6 +358,8 @@ export interface InviteStore {
   /** @throws Conflict on a duplicate hash; NotFound when the user does not exist */
   create(invite: Omit<InviteRecord, "usedAt">): Promise<InviteRecord>;
   get(tokenHash: SecretHash): Promise<InviteRecord | null>;
+  /** The user's invites, used or not, newest first. */
+  listForUser(user: string): Promise<InviteRecord[]>;
   /** Marks the invite used if it is unused and unexpired; exactly one caller wins. */
   consume(tokenHash: SecretHash, now: number): Promise<ConsumeInviteResult>;
   /** Deletes all invites of a user; returns how many. */

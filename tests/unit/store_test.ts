@@ -872,6 +872,27 @@ contract(
   },
 );
 
+contract("invites.listForUser() lists a user's invites, newest first", async (open) => {
+  const s = await open();
+  await s.users.create(user("lee"));
+  const invite = (token: string, created: number) => ({
+    tokenHash: hashSecret(token),
+    user: "lee",
+    kind: "signup" as const,
+    expires: T0 + MIN,
+    created,
+  });
+  await s.invites.create(invite("first", T0));
+  await s.invites.create(invite("second", T0 + 1));
+  await s.invites.consume(hashSecret("first"), T0 + 2);
+  const listed = await s.invites.listForUser("lee");
+  assert.deepEqual(listed.map((i) => [i.tokenHash, i.usedAt]), [
+    [hashSecret("second"), null],
+    [hashSecret("first"), T0 + 2],
+  ]);
+  assert.deepEqual(await s.invites.listForUser("nobody"), []);
+});
+
 Deno.test("store contract on SQLite", async (t) => {
   for (const { name, run } of CONTRACT) {
     await t.step(

@@ -255,6 +255,11 @@ export class PgInvites implements InviteStore {
     return r ? toInvite(r) : null;
   }
 
+  async listForUser(user: string): Promise<InviteRecord[]> {
+    return (await this.sql`SELECT * FROM invites WHERE user_name = ${user}
+      ORDER BY created DESC`).map(toInvite);
+  }
+
   async consume(tokenHash: SecretHash, now: number): Promise<ConsumeInviteResult> {
     // The guarded UPDATE is the atomic step: of racing callers exactly one sees a row.
     const [r] = await this.sql`UPDATE invites SET used_at = ${now}

@@ -323,6 +323,12 @@ export class SqliteInvites implements InviteStore {
     );
   }
 
+  listForUser(user: string): Promise<InviteRecord[]> {
+    return this.gate(() =>
+      this.db.all("SELECT * FROM invites WHERE user = ? ORDER BY created DESC", user).map(toInvite)
+    );
+  }
+
   consume(tokenHash: SecretHash, now: number): Promise<ConsumeInviteResult> {
     return this.gate((): ConsumeInviteResult => {
       // The guarded UPDATE is the atomic step: of racing callers exactly one sees a row.
