@@ -15,11 +15,14 @@
  * 4. Production layout: login p50/p99 and SSH connection setup through a
  *    `--roles proxy` reaching a `--roles auth` process, beside one process
  *    (split.ts; target: setup ≤ 1.1× one process).
+ * 5. Storage: 200 certificate logins at once over SQLite and over PostgreSQL,
+ *    and login throughput with one vs two auth servers on PostgreSQL
+ *    (storage.ts; target: no errors).
  *
  * Prints a table and a PASS/MISS summary; writes `bench/results/<time>.json`.
  *
  * Usage: `deno task bench [--size-mb 500 | --quick] [--runs 3] [--only c,e]
- * [--skip-web] [--skip-auth] [--skip-split] [--skip-transfer] [--keystrokes 1000] [--cat-mb 50]
+ * [--skip-web] [--skip-auth] [--skip-split] [--skip-storage] [--skip-transfer] [--keystrokes 1000] [--cat-mb 50]
  * [--cipher aes128-gcm@openssh.com] [--results-dir bench/results]`. The
  * targets are defined for aes128-gcm; `--cipher` is for exploring others
  * (OpenSSH's default is chacha20-poly1305@openssh.com).
@@ -33,6 +36,7 @@ import { type BenchEnv, CIPHER, setUpBench } from "./setup.ts";
 import { formatTable, loadAverage, round } from "./stats.ts";
 import { runWebTerminalBench, type WebTerminalResult } from "./web_terminal.ts";
 import { formatSplitResult, runSplitBench } from "./split.ts";
+import { formatStorageResult, runStorageBench } from "./storage.ts";
 
 /** Parsed command line. */
 interface BenchArgs {
@@ -43,6 +47,7 @@ interface BenchArgs {
   skipWeb: boolean;
   skipAuth: boolean;
   skipSplit: boolean;
+  skipStorage: boolean;
   skipTransfer: boolean;
   keystrokes: number;
   catMb: number;
@@ -78,6 +83,7 @@ function parseArgs(argv: string[]): BenchArgs {
     skipWeb: argv.includes("--skip-web"),
     skipAuth: argv.includes("--skip-auth"),
     skipSplit: argv.includes("--skip-split"),
+    skipStorage: argv.includes("--skip-storage"),
     skipTransfer: argv.includes("--skip-transfer"),
     keystrokes: number("--keystrokes", 1000),
     catMb: number("--cat-mb", 50),
@@ -262,6 +268,20 @@ async function main(): Promise<void> {
       `ssh setup via remote-auth proxy ≤ ${split.target_setup_ratio}× one process`,
       `${split.setup_ratio.toFixed(2)}×`,
       split.pass ? "PASS" : "MISS",
+    ]);
+  }
+
+  if (!args.skipStorage) {
+    const storage = await runStorageBench({ log });
+    report.storage = storage;
+    output.push("auth storage: SQLite beside PostgreSQL", formatStorageResult(storage), "");
+    summary.push([
+      "logins on PostgreSQL (burst, 1 and 2 auth servers) without errors",
+      `${
+        storage.burst.postgres.errors + storage.throughput.one_auth.errors +
+        storage.throughput.two_auth.errors
+      } errors`,
+      storage.pass ? "PASS" : "MISS",
     ]);
   }
 
