@@ -156,7 +156,13 @@ const HEARTBEAT_MS = 10_000;
 /** A session no proxy vouched for this long is ended as "proxy lost". */
 const TRACKER_STALE_MS = 30_000;
 
-/** Deletes what has expired now and every {@linkcode SWEEP_MS}; ends lost sessions. */
+/** How often an auth server re-reads the role table another auth server on its store may have changed. */
+const ROLE_REFRESH_MS = 1_000;
+
+/**
+ * Deletes what has expired now and every {@linkcode SWEEP_MS}; ends lost
+ * sessions; follows role changes made by other auth servers.
+ */
 function sweepExpired(auth: LocalAuthService, log: Logger): () => void {
   const sweep = () =>
     auth.deleteExpired().then(
@@ -168,8 +174,21 @@ function sweepExpired(auth: LocalAuthService, log: Logger): () => void {
       (ended) => ended > 0 && log.warn("ended sessions whose proxy stopped answering", { ended }),
       (error) => log.warn("cannot end lost sessions", { error: String(error) }),
     );
+  let rolesFailing = false;
+  const refreshRoles = () =>
+    auth.loadStoredRoles().then(
+      () => rolesFailing = false,
+      (error) => {
+        if (!rolesFailing) log.warn("cannot re-read the role table", { error: String(error) });
+        rolesFailing = true;
+      },
+    );
   void sweep();
-  const timers = [setInterval(sweep, SWEEP_MS), setInterval(reap, HEARTBEAT_MS)];
+  const timers = [
+    setInterval(sweep, SWEEP_MS),
+    setInterval(reap, HEARTBEAT_MS),
+    setInterval(refreshRoles, ROLE_REFRESH_MS),
+  ];
   return () => timers.forEach(clearInterval);
 }
 

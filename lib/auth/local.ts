@@ -187,7 +187,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const ca = await CertAuthority.open(options.store);
     const tlsCa = await ClusterTlsCa.open(options.store, options.config.cluster_name);
     const service = new LocalAuthService(options, ca, tlsCa);
-    await service.#loadStoredRoles();
+    await service.loadStoredRoles();
     return service;
   }
 
@@ -959,11 +959,15 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         updated,
       })),
     );
-    await this.#loadStoredRoles();
+    await this.loadStoredRoles();
   }
 
-  /** Uses the stored role table when there is one (else the config's, as on a first start). */
-  async #loadStoredRoles(): Promise<void> {
+  /**
+   * Uses the stored role table when there is one (else the config's, as on a
+   * first start). Auth servers sharing a store call it every second: another
+   * one, started with a changed config, may have rewritten the table.
+   */
+  async loadStoredRoles(): Promise<void> {
     const stored = await this.#store.roles.list();
     if (stored.length === 0) return;
     // The same Map object: the node registry and user admin hold it too.

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { startCluster } from "../helpers/cluster.ts";
 import { identityOptions, waitForAudit } from "../helpers/gateway.ts";
 import { startPostgres } from "../helpers/postgres.ts";
-import type { PosternProcess } from "../helpers/postern.ts";
+import { type PosternProcess, startPosternProcess } from "../helpers/postern.ts";
 import { runSsh, sshTestOptions } from "../helpers/sshd.ts";
 
 function storageConfig(url: string): string {
@@ -273,6 +273,27 @@ Deno.test("two auth servers on one PostgreSQL behind haproxy act as one", async 
       assert.ok(bLines.some((e) => e.code === "user.create"), "auth B took writes");
     },
   );
+
+  await t.step("a role another auth server writes reaches the running one within 2 s", async () => {
+    // A third auth server starts with a config that adds a role; auth B (the
+    // one the proxies reach now) never restarts.
+    await using authC = await startPosternProcess({
+      dataDir: join(cluster.dir, "auth-c"),
+      args: ["--roles", "auth"],
+      extraConfig: [
+        storageConfig(url),
+        "roles:",
+        "  - name: ops",
+        "    logins: [ops]",
+        "    node_labels: { '*': '*' }",
+      ].join("\n"),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const olga = await cluster.createUser("olga", { roles: ["ops"], logins: [] });
+    const { body } = await cluster.webLogin(olga);
+    assert.deepEqual(body.logins, ["ops"], "auth B resolved the new role");
+    assert.equal(await authC.stop(), 0);
+  });
 
   for (const client of clients) client.close();
 });
