@@ -28,7 +28,13 @@ import type {
   UserStore,
   WebSessionStore,
 } from "./store.ts";
-import { BIGINT_AS_NUMBER, isRetryable, mapPostgresError, type Sql } from "./postgres/db.ts";
+import {
+  BIGINT_AS_NUMBER,
+  isConnectionFailure,
+  isRetryable,
+  mapPostgresError,
+  type Sql,
+} from "./postgres/db.ts";
 import { migratePostgres } from "./postgres/migrations.ts";
 import { type InTransaction, PgCas, PgInvites, PgUsers } from "./postgres/users.ts";
 import { PgJoinTokens, PgNodes, PgProxies, PgRoles, PgWebSessions } from "./postgres/nodes.ts";
@@ -163,13 +169,11 @@ export class PostgresStore extends PgTables implements Store {
         return new PostgresStore(sql, where, await migratePostgres(sql));
       } catch (e) {
         const error = mapPostgresError(e, where);
-        const unreachable = error instanceof Unavailable && !/refused postern's login|create it/
-          .test(error.message);
-        if (!unreachable || Date.now() + delay > deadline) {
+        if (!isConnectionFailure(e) || Date.now() + delay > deadline) {
           await sql.end({ timeout: 1 }).catch(() => {});
           throw error;
         }
-        options.onWait?.(error.message, delay);
+        options.onWait?.((error as Error).message, delay);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }

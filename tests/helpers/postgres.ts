@@ -69,7 +69,9 @@ async function run(program: string, args: string[]): Promise<string> {
  * const url = await pg.createDatabase();
  * ```
  */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(
+  options: { tls?: { cert: string; key: string } } = {},
+): Promise<TestPostgres> {
   const bin = await binDir();
   const dir = await Deno.makeTempDir({ prefix: "postern-pg-" });
   if (POSTGRES_UID()) {
@@ -79,7 +81,25 @@ export async function startPostgres(): Promise<TestPostgres> {
   }
   const data = join(dir, "data");
   await run(join(bin, "initdb"), ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]);
-  const port = freePort();
+  const settings = [
+    `-p ${freePort()}`,
+    `-k ${dir}`,
+    "-c listen_addresses=127.0.0.1",
+    "-c fsync=off",
+    "-c max_connections=200",
+  ];
+  const port = Number(settings[0].slice(3));
+  if (options.tls) {
+    // The server reads its key only when the postgres user owns it, mode 0600.
+    await Deno.writeTextFile(join(data, "server.crt"), options.tls.cert);
+    await Deno.writeTextFile(join(data, "server.key"), options.tls.key, { mode: 0o600 });
+    if (POSTGRES_UID()) {
+      await new Deno.Command("chown", {
+        args: ["postgres:postgres", join(data, "server.crt"), join(data, "server.key")],
+      }).output();
+    }
+    settings.push("-c ssl=on");
+  }
   const start = async () => {
     await run(join(bin, "pg_ctl"), [
       "-D",
@@ -88,7 +108,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       join(dir, "server.log"),
       "-w",
       "-o",
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+      settings.join(" "),
       "start",
     ]);
     await waitForPort(port, 10_000);

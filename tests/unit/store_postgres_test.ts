@@ -12,6 +12,8 @@ import { PostgresStore } from "../../lib/store/postgres.ts";
 import { PG_MIGRATIONS } from "../../lib/store/postgres/migrations.ts";
 import { startPostgres } from "../helpers/postgres.ts";
 import { freePort } from "../helpers/ports.ts";
+import { join } from "node:path";
+import { generateSelfSigned } from "../../lib/tls/certificate.ts";
 
 Deno.test("PostgreSQL store: migrations, newer schemas, outages", async (t) => {
   await using pg = await startPostgres();
@@ -86,4 +88,31 @@ Deno.test("PostgreSQL store: migrations, newer schemas, outages", async (t) => {
       }
     },
   );
+});
+
+Deno.test("PostgreSQL store over TLS: verify-full with storage.ca_file, a wrong CA refused", async () => {
+  const server = await generateSelfSigned({ dns: ["localhost"], ips: ["127.0.0.1"] });
+  const other = await generateSelfSigned({ dns: ["localhost"], ips: ["127.0.0.1"] });
+  await using pg = await startPostgres({ tls: server });
+  const dir = await Deno.makeTempDir({ prefix: "postern-pg-tls-" });
+  const caFile = join(dir, "ca.pem");
+  const wrongCa = join(dir, "wrong.pem");
+  await Deno.writeTextFile(caFile, server.cert);
+  await Deno.writeTextFile(wrongCa, other.cert);
+  const url = (await pg.createDatabase()).replace(/$/, "?sslmode=verify-full");
+  const store = await PostgresStore.open({ url, caFile });
+  try {
+    await store.ping();
+    const sql = postgres(url.replace("?sslmode=verify-full", ""), { onnotice: () => {} });
+    const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_stat_ssl WHERE ssl`;
+    await sql.end();
+    assert.ok(n >= 1, "postern's connections use TLS");
+  } finally {
+    await store.close();
+  }
+  await assert.rejects(
+    PostgresStore.open({ url, caFile: wrongCa, waitMs: 0 }),
+    (e) => isKind(e, "unavailable") && /does not trust.*storage\.ca_file/.test(e.message),
+  );
+  await Deno.remove(dir, { recursive: true });
 });

@@ -99,6 +99,14 @@ const CONNECTION_CODES = new Set([
   "CONNECTION_DESTROYED",
 ]);
 
+/** The database could not be reached or dropped the connection: worth waiting for. */
+export function isConnectionFailure(e: unknown): boolean {
+  const code = codeOf(e);
+  return code !== null &&
+    (CONNECTION_CODES.has(code) || code.startsWith("08") || code.startsWith("57P") ||
+      code === "53300");
+}
+
 /**
  * Turns a database that cannot be reached (or refuses us) into Unavailable,
  * naming `where` but never the password; passes anything else through.
@@ -107,9 +115,15 @@ export function mapPostgresError(e: unknown, where: string): unknown {
   const code = codeOf(e);
   if (code === null) return e;
   const detail = e instanceof Error ? e.message : String(e);
-  if (CONNECTION_CODES.has(code) || code.startsWith("08") || code.startsWith("57P")) {
+  if (isConnectionFailure(e) && code !== "53300") {
     return new Unavailable(
       `Cannot reach the PostgreSQL database at ${where} (${detail}); postern retries on the next request`,
+      { cause: e },
+    );
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
+    return new Unavailable(
+      `PostgreSQL at ${where} presented a certificate postern does not trust (${detail}): check storage.ca_file and the host name in storage.url`,
       { cause: e },
     );
   }
