@@ -843,12 +843,15 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    */
   async endLostSessions(staleMs: number): Promise<number> {
     const lost = await this.#store.sessions.listStale(this.#now() - staleMs);
-    for (const session of lost) await this.#endTracker(session, "proxy lost");
-    return lost.length;
+    let ended = 0;
+    for (const session of lost) if (await this.#endTracker(session, "proxy lost")) ended++;
+    return ended;
   }
 
-  async #endTracker(session: SessionRecord, reason: string): Promise<void> {
-    await this.#store.sessions.end(session.id, this.#now(), null);
+  /** Ends a live session for its lost proxy; false when it had already ended. */
+  async #endTracker(session: SessionRecord, reason: string): Promise<boolean> {
+    // Another auth server on the same store may be ending it right now: one audits.
+    if (!(await this.#store.sessions.endLive(session.id, this.#now(), null))) return false;
     await this.audit({
       code: "session.end",
       user: session.user,
@@ -861,6 +864,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         proxy: session.proxyId,
       },
     });
+    return true;
   }
 
   async recordSessionEnd(id: string, exitCode: number | null): Promise<void> {
@@ -986,8 +990,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async endAbandonedSessions(reason: string, proxyId: string): Promise<number> {
     const open = (await this.#store.sessions.list({ activeOnly: true, limit: 10_000 }))
       .filter((session) => session.proxyId === proxyId || session.proxyId === null);
-    for (const session of open) await this.#endTracker(session, reason);
-    return open.length;
+    let ended = 0;
+    for (const session of open) if (await this.#endTracker(session, reason)) ended++;
+    return ended;
   }
 
   /** Records where users reach a proxy (invite links use it when no public_addr is configured). */

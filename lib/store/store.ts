@@ -406,6 +406,11 @@ export interface SessionStore {
   create(session: NewSession): Promise<SessionRecord>;
   /** Sets the end time and exit code (null when the exit is unknown). @throws NotFound */
   end(id: string, ended: number, exitCode: number | null): Promise<SessionRecord>;
+  /**
+   * Ends the session only if it is still live: of several auth servers ending
+   * a lost session at once, exactly one gets true (and audits the end).
+   */
+  endLive(id: string, ended: number, exitCode: number | null): Promise<boolean>;
   get(id: string): Promise<SessionRecord | null>;
   list(filter?: SessionFilter): Promise<SessionRecord[]>;
   /** The owning proxy says these sessions are live, with their parties now. */

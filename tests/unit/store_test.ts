@@ -893,6 +893,30 @@ contract("invites.listForUser() lists a user's invites, newest first", async (op
   assert.deepEqual(await s.invites.listForUser("nobody"), []);
 });
 
+contract("sessions.endLive() ends a live session once, whoever races", async (open) => {
+  const a = await open();
+  const b = await open();
+  await a.sessions.create({
+    id: "s-race",
+    user: "u",
+    login: "root",
+    node: "n",
+    kind: "ssh",
+    started: T0,
+    cols: 80,
+    rows: 24,
+    recordingPath: "s-race.cast",
+    proxyId: "p1",
+  });
+  const results = await Promise.all([
+    a.sessions.endLive("s-race", T0 + 1, null),
+    b.sessions.endLive("s-race", T0 + 2, null),
+  ]);
+  assert.deepEqual(results.sort(), [false, true]);
+  assert.equal(await a.sessions.endLive("s-race", T0 + 3, 0), false);
+  assert.equal(await a.sessions.endLive("missing", T0, null), false);
+});
+
 Deno.test("store contract on SQLite", async (t) => {
   for (const { name, run } of CONTRACT) {
     await t.step(

@@ -86,6 +86,12 @@ export class PgSessions implements SessionStore {
     return toSession(r);
   }
 
+  async endLive(id: string, ended: number, exitCode: number | null): Promise<boolean> {
+    const { count } = await this.sql`UPDATE sessions SET ended = ${ended}, exit_code = ${exitCode}
+      WHERE id = ${id} AND ended IS NULL`;
+    return count === 1;
+  }
+
   async get(id: string): Promise<SessionRecord | null> {
     const [r] = await this.sql`SELECT * FROM sessions WHERE id = ${id}`;
     return r ? toSession(r) : null;

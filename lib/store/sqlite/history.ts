@@ -94,6 +94,17 @@ export class SqliteSessions implements SessionStore {
     });
   }
 
+  endLive(id: string, ended: number, exitCode: number | null): Promise<boolean> {
+    return this.gate(() =>
+      this.db.run(
+        "UPDATE sessions SET ended = ?, exit_code = ? WHERE id = ? AND ended IS NULL",
+        ended,
+        exitCode,
+        id,
+      ) === 1
+    );
+  }
+
   get(id: string): Promise<SessionRecord | null> {
     return this.gate(() => this.db.find(toSession, "SELECT * FROM sessions WHERE id = ?", id));
   }
