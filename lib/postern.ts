@@ -253,6 +253,7 @@ export async function startAuthRole(
     stopSweeping = sweepExpired(auth, log);
     api = await startAuthApi({
       ...parseHostPort(config.auth.listen_addr)!,
+      publicNames: config.auth.public_addrs,
       auth,
       log: log.child("api"),
     });

@@ -145,6 +145,15 @@ export const configSchema = object("postern configuration", {
       "Auth API listener (mutual TLS) for proxies and remote admin commands.",
       "0.0.0.0:3025",
     ),
+    public_addrs: list(
+      "Other names proxies reach the Auth API at (host or host:port), e.g. the load balancer in front of several auth servers; its certificate covers them.",
+      str(
+        "A name or address of the Auth API.",
+        "",
+        /^[A-Za-z0-9.:\[\]-]{1,255}$/,
+        "host or host:port",
+      ),
+    ),
     second_factor: oneOf(
       "Second factor at login; off is for tests only.",
       "otp",

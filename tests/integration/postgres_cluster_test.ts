@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import tls from "node:tls";
 import { join } from "node:path";
 import { startCluster } from "../helpers/cluster.ts";
 import { identityOptions, waitForAudit } from "../helpers/gateway.ts";
@@ -109,6 +110,7 @@ Deno.test("two auth servers on one PostgreSQL behind haproxy act as one", async 
   await using cluster = await startCluster({
     split: true,
     authServerCount: 2,
+    authConfig: "  public_addrs: [auth-lb.example.com:3025]",
     // Per-address failure limits on the proxies would answer 429 before auth decides.
     extraConfig: ["  max_failures_per_address: 100000", storageConfig(url)].join("\n"),
   });
@@ -117,6 +119,26 @@ Deno.test("two auth servers on one PostgreSQL behind haproxy act as one", async 
   const clients = await Promise.all(cluster.proxies.map((p) => p.client()));
   const admin = await cluster.createUser("root-admin", { roles: ["admin"], logins: ["root"] });
   const session = await cluster.webLogin(admin);
+
+  await t.step(
+    "every auth server's certificate names the balancer (auth.public_addrs)",
+    async () => {
+      for (const auth of [authA, authB]) {
+        const socket = tls.connect({
+          host: "127.0.0.1",
+          port: auth.authPort,
+          servername: "auth-lb.example.com",
+          rejectUnauthorized: false,
+        });
+        await new Promise((resolve, reject) =>
+          socket.once("secureConnect", resolve).once("error", reject)
+        );
+        const names = socket.getPeerCertificate().subjectaltname;
+        socket.destroy();
+        assert.match(names ?? "", /DNS:auth-lb\.example\.com/);
+      }
+    },
+  );
 
   await t.step(
     "50 wrong passwords at once over both: exactly max_login_attempts checked",

@@ -34,6 +34,7 @@ import {
 } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { generateTlsKeyPair } from "../../tls/cluster_ca.ts";
+import { parseHostPort } from "../../config/schema.ts";
 import type { LocalAuthService } from "../local.ts";
 import { ADMIN_CALLS, callAs } from "../admin_scope.ts";
 import type { AuthAdmin, UserProof } from "../service.ts";
@@ -59,6 +60,8 @@ export interface ClusterInfo {
 export interface AuthApiOptions {
   hostname: string;
   port: number;
+  /** More names the certificate covers (`auth.public_addrs`: a load balancer's). */
+  publicNames?: string[];
   auth: LocalAuthService;
   log: Logger;
 }
@@ -69,13 +72,15 @@ export interface AuthApiServer {
   close(): Promise<void>;
 }
 
-/** Names the Auth API's certificate covers: this machine's names and addresses. */
-function serverNames(hostname: string): { dns: string[]; ips: string[] } {
+/** Names the Auth API's certificate covers: this machine's names and addresses, and `extra`. */
+function serverNames(hostname: string, extra: string[]): { dns: string[]; ips: string[] } {
   const ips = ["127.0.0.1", "::1"];
   for (const iface of Deno.networkInterfaces()) ips.push(iface.address);
   const dns = ["localhost", Deno.hostname()];
-  if (/^[\d.]+$|:/.test(hostname)) ips.push(hostname);
-  else dns.push(hostname);
+  for (const name of [hostname, ...extra.map((addr) => parseHostPort(addr)?.hostname ?? addr)]) {
+    if (/^[\d.]+$|:/.test(name)) ips.push(name.replace(/^\[|\]$/g, ""));
+    else dns.push(name);
+  }
   return { dns, ips: ips.filter((ip) => ip !== "0.0.0.0" && ip !== "::") };
 }
 
@@ -87,7 +92,7 @@ export async function startAuthApi(options: AuthApiOptions): Promise<AuthApiServ
     publicKey: keys.publicKey,
     name: { kind: "auth", id: Deno.hostname() },
     ttlMs: SERVER_CERT_TTL_MS,
-    serverNames: serverNames(options.hostname),
+    serverNames: serverNames(options.hostname, options.publicNames ?? []),
   });
   const server = https.createServer({
     key: keys.privateKey,
