@@ -1,6 +1,6 @@
 /**
  * Makes sure the Debian packages the tests drive are installed: OpenSSH
- * server and client, Chromium, curl, iproute2 (ss), haproxy and PostgreSQL. As root it installs what is missing with
+ * server and client, Chromium, curl, iproute2 (ss), haproxy, ssh-audit and PostgreSQL. As root it installs what is missing with
  * apt-get; otherwise it prints the exact command to run and fails.
  *
  * @module
@@ -16,6 +16,8 @@ const NEEDED: Record<string, string> = {
   "/usr/bin/ss": "iproute2",
   // The production layout's test puts a real TCP load balancer in front of two proxies.
   "/usr/sbin/haproxy": "haproxy",
+  // The gateway's algorithm lists are checked with ssh-audit.
+  "/usr/bin/ssh-audit": "ssh-audit",
 };
 
 /** The PostgreSQL store's tests run their own server (initdb, pg_ctl) of any installed version. */

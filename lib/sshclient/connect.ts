@@ -14,6 +14,7 @@ import { denoConnDuplex } from "../net/conn_duplex.ts";
 import { certAuthKey, type Signer } from "./cert_auth.ts";
 import { installFastCiphers, reusePacketBuffers } from "../net/ssh2_crypto.ts";
 import { fingerprintSha256, type HostKeyVerifier } from "./host_key.ts";
+import { NODE_ALGORITHMS } from "../net/ssh_algorithms.ts";
 
 /** Options of {@link connectSsh}. */
 export interface ConnectSshOptions {
@@ -43,7 +44,7 @@ export interface ConnectSshOptions {
    * @default {10000}
    */
   readyTimeoutMs?: number;
-  /** ssh2 algorithm lists, to narrow or reorder what is offered. */
+  /** ssh2 algorithm lists, to narrow or reorder what is offered. @default NODE_ALGORITHMS */
   algorithms?: ssh2.Algorithms;
   /**
    * Send a keep-alive this often once connected; 0 turns it off.
@@ -206,7 +207,7 @@ export async function connectSsh(options: ConnectSshOptions): Promise<ssh2.Clien
       authHandler: [authMethod],
       hostVerifier: hostVerifier as unknown as ssh2.ConnectConfig["hostVerifier"],
       readyTimeout: remaining,
-      algorithms: options.algorithms,
+      algorithms: options.algorithms ?? NODE_ALGORITHMS,
       keepaliveInterval: options.keepaliveIntervalMs ?? 15_000,
       debug: options.debug,
     });

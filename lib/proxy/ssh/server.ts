@@ -19,6 +19,7 @@ import type { Logger } from "../../log.ts";
 import { listenError } from "../web/server.ts";
 import { hostCertificateKey, presentHostCertificate } from "./host_cert.ts";
 import { VERSION } from "../../version.ts";
+import { GATEWAY_ALGORITHMS } from "../../net/ssh_algorithms.ts";
 
 /** Options for {@linkcode startSshServer}. */
 export interface SshServerOptions {
@@ -81,6 +82,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
       ? [options.hostKey, { key: certKey as unknown as string }]
       : [options.hostKey],
     ident: `postern_${VERSION}`,
+    algorithms: GATEWAY_ALGORITHMS,
     // Large packets and windows keep bulk transfers from stalling on acks.
     highWaterMark: 1 << 20,
   }, (client, info) => {
