@@ -956,6 +956,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    */
   async reconcileConfigRoles(): Promise<void> {
     const updated = this.#now();
+    const users = await this.#store.users.list();
+    const previous = new Map(this.#roles);
+    const before = new Map(users.map((user) => [user.name, this.#identity(user)]));
     await this.#store.roles.replaceAll(
       [...roleTable(this.#config).values()].map((role) => ({
         name: role.name,
@@ -964,6 +967,17 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       })),
     );
     await this.loadStoredRoles();
+    // Connections keep what they were authorised for: end those of users whose
+    // roles now allow less (a login, a permission, port forwarding, or nodes).
+    for (const user of users) {
+      const nodesChanged = user.roles.some((name) =>
+        JSON.stringify(previous.get(name)?.node_labels) !==
+          JSON.stringify(this.#roles.get(name)?.node_labels)
+      );
+      if (nodesChanged || narrowed(before.get(user.name)!, this.#identity(user))) {
+        await this.#revoke(user.name, "access changed by an administrator (roles changed)");
+      }
+    }
   }
 
   /**
@@ -1018,4 +1032,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async close(): Promise<void> {
     await this.auditLog.close();
   }
+}
+
+/** Whether `after` allows less than `before`: a login or permission gone, or port forwarding. */
+function narrowed(before: Identity, after: Identity): boolean {
+  return before.logins.some((login) => !after.logins.includes(login)) ||
+    before.permissions.some((permission) => !after.permissions.includes(permission)) ||
+    (before.portForwarding && !after.portForwarding);
 }
