@@ -103,3 +103,25 @@ export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = Object.freeze({
 export function isKind(error: unknown, kind: ErrorKind): error is PosternError {
   return error instanceof PosternError && error.kind === kind;
 }
+
+/** What a sink for internal errors needs (a Logger fits). */
+interface ErrorLog {
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * The one translation of a thrown value into text a user sees (HTTP error
+ * body, SSH banner or stderr line, web terminal message): a PosternError's
+ * own message, written for users; anything else is logged with `where` and
+ * becomes a generic line, so no library or OS text reaches users.
+ *
+ * @example
+ * ```ts
+ * failChannel(channel, toUserMessage(error, log, "ssh session"));
+ * ```
+ */
+export function toUserMessage(error: unknown, log: ErrorLog, where: string): string {
+  if (error instanceof PosternError) return error.message;
+  log.error(`internal error in ${where}`, { error: String(error) });
+  return "Internal error in the postern proxy; see its log.";
+}

@@ -11,6 +11,7 @@
 import type { AuthorizedNode, AuthService, UserProof } from "../auth/service.ts";
 import { parseHostPort } from "../config/schema.ts";
 import { BadRequest, NotFound, Unavailable } from "../errors.ts";
+import { networkFailureReason } from "../net/failure_reason.ts";
 
 /**
  * Resolves and authorises a tunnel target. A node name may come with any port
@@ -81,9 +82,7 @@ export async function dialNode(
       ? "connection refused (is sshd running?)"
       : timeout.aborted
       ? `no answer within ${Math.round(timeoutMs / 1000)} s`
-      : error instanceof Error
-      ? error.message
-      : String(error);
+      : networkFailureReason(error);
     throw new Unavailable(`Cannot reach ${where}: ${reason}.`, { cause: error });
   }
 }

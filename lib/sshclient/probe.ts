@@ -10,6 +10,7 @@ import ssh2 from "ssh2";
 import { parseHostPort } from "../config/schema.ts";
 import { BadRequest, Unavailable } from "../errors.ts";
 import { denoConnDuplex } from "../net/conn_duplex.ts";
+import { networkFailureReason } from "../net/failure_reason.ts";
 import { formatKeyLine } from "../sshcert/mod.ts";
 
 function keyType(blob: Uint8Array): string {
@@ -36,9 +37,7 @@ export async function probeHostKey(addr: string, timeoutMs = 10_000): Promise<st
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    const reason = error instanceof Deno.errors.ConnectionRefused
-      ? "connection refused"
-      : String(error);
+    const reason = networkFailureReason(error);
     throw new Unavailable(`Cannot read the host key of ${addr}: ${reason}.`, { cause: error });
   }
   const client = new ssh2.Client();

@@ -18,6 +18,7 @@
 import type { Client, ClientChannel, Connection, ServerChannel, TcpipRequestInfo } from "ssh2";
 import { AccessDenied, Unavailable } from "../../errors.ts";
 import { joinChannels } from "../../net/join_channels.ts";
+import { channelOpenFailureReason } from "../../net/failure_reason.ts";
 import { connectToNode, type NodeSessionDeps } from "../node_session.ts";
 import { nodeLoginCredentials } from "../node_login.ts";
 import type { Authenticated } from "./authenticate.ts";
@@ -72,7 +73,9 @@ export class PortForwarder {
             error
               ? fail(
                 new Unavailable(
-                  `Node "${this.who.target.node}" cannot connect to ${dest}: ${error.message}.`,
+                  `Node "${this.who.target.node}" cannot connect to ${dest}: ${
+                    channelOpenFailureReason(error)
+                  }.`,
                   { cause: error },
                 ),
               )

@@ -1,24 +1,21 @@
 /**
  * The one place where errors become what an SSH user sees: a userauth banner
  * before a refusal, a line on the channel's stderr, or a channel-open failure
- * reason. Only PosternError messages are shown; anything else is logged and
- * shown as a generic line.
+ * reason, through the one translator of errors to user text (lib/errors.ts).
  *
  * @module
  */
 
 import type { Connection, ServerChannel } from "ssh2";
-import { PosternError } from "../../errors.ts";
+import { toUserMessage } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import protocolUtils from "ssh2/lib/protocol/utils.js";
 
 const USERAUTH_BANNER = 53;
 
-/** The text a user sees for an error. */
+/** The text an SSH user sees for an error: {@linkcode toUserMessage} for the gateway. */
 export function userMessage(error: unknown, log: Logger): string {
-  if (error instanceof PosternError) return error.message;
-  log.error("internal error in SSH gateway", { error: String(error) });
-  return "Internal error in the postern proxy; see its log.";
+  return toUserMessage(error, log, "SSH gateway");
 }
 
 interface ProtocolInternals {

@@ -13,6 +13,7 @@ import {
   PosternError,
   TooLarge,
   TooManyRequests,
+  toUserMessage,
 } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 
@@ -99,8 +100,10 @@ export function toErrorResponse(error: unknown, log: Logger): Response {
     }
     return response;
   }
-  log.error("internal error handling request", { error: String(error) });
-  return json({ error: { kind: "internal", message: "Internal error; see the proxy log." } }, 500);
+  return json(
+    { error: { kind: "internal", message: toUserMessage(error, log, "HTTP request") } },
+    500,
+  );
 }
 
 /** Largest JSON body accepted by the API. */

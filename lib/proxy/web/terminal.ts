@@ -13,7 +13,14 @@
  */
 
 import type { Config } from "../../config/config.ts";
-import { AccessDenied, BadRequest, NotFound, PosternError, Unauthenticated } from "../../errors.ts";
+import {
+  AccessDenied,
+  BadRequest,
+  NotFound,
+  PosternError,
+  toUserMessage,
+  Unauthenticated,
+} from "../../errors.ts";
 import type { NodeSessionDeps, OwnerSink } from "../node_session.ts";
 import { startNodeSession } from "../node_session.ts";
 import type { LiveSession, PartySink, SessionEvent } from "../../session/hub.ts";
@@ -296,14 +303,7 @@ export function terminalRoutes(router: Router, deps: NodeSessionDeps, config: Co
             );
           }
         } catch (error) {
-          const message = error instanceof PosternError
-            ? error.message
-            : "Internal error; see the proxy log.";
-          if (!(error instanceof PosternError)) {
-            deps.log.error("web terminal failed", {
-              error: String(error),
-            });
-          }
+          const message = toUserMessage(error, deps.log, "web terminal");
           closeWith(socket, message, 1011, error instanceof PosternError ? error.kind : undefined);
         }
       };
