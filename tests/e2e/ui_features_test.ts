@@ -495,8 +495,17 @@ Deno.test({
   const event = page.getByTestId("audit-table").locator('tr[data-code="session.start"]').first();
   await event.getByRole("link", { name: "Replay the recording" }).click();
   await page.waitForURL(/\/web\/recordings\/[^/]+$/);
-  // The player loads the recording first: generous under load.
-  await page.getByTestId("player").waitFor({ timeout: 30_000 });
+  // The player loads the recording first: generous under load. If the page
+  // shows an error instead, fail with it (and the failed requests) at once.
+  const alert = page.getByRole("alert");
+  const shown = await Promise.race([
+    page.getByTestId("player").waitFor({ timeout: 30_000 }).then(() => "player"),
+    alert.waitFor({ timeout: 30_000 }).then(() => "alert", () => "nothing"),
+  ]);
+  if (shown === "alert") {
+    const requests = JSON.stringify(env.problems([]));
+    throw new Error(`the recording page shows "${await alert.innerText()}"; requests: ${requests}`);
+  }
   assert.deepEqual(env.problems([{ status: 400, path: /\/recordings$/ }]), []);
 });
 
