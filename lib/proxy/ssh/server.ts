@@ -15,6 +15,7 @@ import type { Socket } from "node:net";
 import { acceptForever, AcceptHealth } from "../../net/accept.ts";
 import { denoConnDuplex } from "../../net/conn_duplex.ts";
 import { installFastCiphers, reusePacketBuffers } from "../../net/ssh2_crypto.ts";
+import { installChannelWindowFix } from "../../net/ssh2_channel_window.ts";
 import type { Logger } from "../../log.ts";
 import { listenError } from "../web/server.ts";
 import { hostCertificateKey, presentHostCertificate } from "./host_cert.ts";
@@ -69,6 +70,11 @@ export function startSshServer(options: SshServerOptions): SshServer {
   // per-byte cost otherwise (lib/net/ssh2_crypto.ts).
   const ciphers = installFastCiphers();
   options.log.debug("ssh ciphers through libcrypto", { ...ciphers });
+  if (!installChannelWindowFix()) {
+    options.log.warn(
+      "cannot fix this ssh2 version's channel window handling: sessions writing stdout and stderr at once may stall",
+    );
+  }
   const certKey = options.hostCertificate
     ? hostCertificateKey(options.hostKey, options.hostCertificate)
     : undefined;

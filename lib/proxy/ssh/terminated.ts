@@ -31,9 +31,10 @@ interface PendingRequest {
 
 function ownerSink(stream: ServerChannel): OwnerSink {
   /**
-   * Runs `step` once stdout has sent what it holds. ssh2 loses the wake-up of
-   * one of stdout and stderr when both wait for window, so the session's last
-   * words (the reason, the exit status) go out only once stdout is drained.
+   * Runs `step` once stdout has sent what it holds, so that the session's last
+   * words (the reason, the exit status) follow its output; a client that
+   * stops reading gets them after a grace period anyway. (Both streams
+   * waiting for window at once is safe: lib/net/ssh2_channel_window.ts.)
    */
   const afterStdout = (step: () => void) => {
     if (!stream.writableNeedDrain) return step();
