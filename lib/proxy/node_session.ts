@@ -396,13 +396,19 @@ export async function startNodeSession(
 function waitForOwner(channel: ClientChannel, owner: OwnerSink): void {
   if (channel.isPaused()) return;
   channel.pause();
+  // One close listener per pause, removed on resume: a long bulk transfer
+  // pauses thousands of times.
+  const stop = () => {
+    clearInterval(timer);
+    channel.off("close", stop);
+  };
   const timer = setInterval(() => {
     if (owner.backlog() < OWNER_LOW_WATER) {
-      clearInterval(timer);
+      stop();
       channel.resume();
     }
   }, 5);
-  channel.once("close", () => clearInterval(timer));
+  channel.once("close", stop);
 }
 
 /** What the node refused, from ssh2's error text (which never reaches the user). */
