@@ -5,8 +5,10 @@
  * rather than at the (here one minute) dial timeout.
  */
 
+import { join } from "node:path";
 import { startCluster } from "../helpers/cluster.ts";
 import { identityOptions } from "../helpers/gateway.ts";
+import { MAIN } from "../helpers/postern.ts";
 import { defaultSshOptions } from "../helpers/sshd.ts";
 
 /** Bound under test (2 s) plus scheduling slack on a busy 2-core machine. */
@@ -53,19 +55,24 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs:
   }
 }
 
+/** A cluster whose node "silent" never answers, dialled for up to a minute. */
+function silentCluster(port: number) {
+  // Declared in the config: `nodes add` would try to read its host key.
+  return startCluster({
+    extraConfig: [
+      "  dial_timeout: 60s",
+      "nodes:",
+      "  - name: silent",
+      `    addr: 127.0.0.1:${port}`,
+      "    labels: {env: test}",
+    ].join("\n"),
+  });
+}
+
 Deno.test("a proxy: tunnel's dial to a silent node is cancelled when the user gives up", async () => {
   const node = await silentNode();
   try {
-    // Declared in the config: `nodes add` would try to read its host key.
-    await using cluster = await startCluster({
-      extraConfig: [
-        "  dial_timeout: 60s",
-        "nodes:",
-        "  - name: silent",
-        `    addr: 127.0.0.1:${node.port}`,
-        "    labels: {env: test}",
-      ].join("\n"),
-    });
+    await using cluster = await silentCluster(node.port);
     const alice = await cluster.createUser("alice", { logins: ["root"] });
     const id = await cluster.login(alice);
 
@@ -87,6 +94,35 @@ Deno.test("a proxy: tunnel's dial to a silent node is cancelled when the user gi
     ssh.kill("SIGKILL");
     await ssh.status;
     await ssh.stdin.close().catch(() => {});
+    await waitUntil(
+      "the dial is cancelled",
+      async () => await synSent(node.port) === 0,
+      CANCELLED_WITHIN_MS,
+    );
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("an HTTPS-port tunnel's dial (postern proxy ssh) is cancelled when the user gives up", async () => {
+  const node = await silentNode();
+  try {
+    await using cluster = await silentCluster(node.port);
+    const alice = await cluster.createUser("alice", { logins: ["root"] });
+    const home = join(cluster.dir, "alice-home");
+    const login = await cluster.cliLogin(alice, home);
+    if (login.code !== 0) throw new Error(login.stderr);
+    const helper = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "proxy", "ssh", `root@silent:${node.port}`],
+      env: { POSTERN_HOME: home },
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await waitUntil("the proxy dials the node", async () => await synSent(node.port) > 0, 30_000);
+    helper.kill("SIGKILL");
+    await helper.status;
+    await helper.stdin.close().catch(() => {});
     await waitUntil(
       "the dial is cancelled",
       async () => await synSent(node.port) === 0,

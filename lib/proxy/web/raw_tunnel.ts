@@ -50,15 +50,22 @@ export async function serveRawTunnel(
 ): Promise<void> {
   let tunnel: OpenedTunnel;
   let rest: Uint8Array;
+  // Read while the node is dialled: an end means the client left (cancel the
+  // dial); bytes are the first the client sends through the tunnel.
+  const left = new AbortController();
+  let early: Promise<Uint8Array | null> | undefined;
   try {
     const head = await readHead(conn);
     rest = head.rest;
+    early = readOnce(conn);
+    early.then((bytes) => bytes === null && left.abort(), () => left.abort());
     tunnel = await openTunnel(deps, {
       authorization: head.headers.get("authorization") ?? null,
       method: TUNNEL_METHOD,
       url: new URL(head.target, "https://proxy.invalid"),
       remoteAddr: remoteAddr.hostname,
       kind: "tls",
+      cancel: left.signal,
     });
   } catch (error) {
     const response = toErrorResponse(error, deps.log);
@@ -71,7 +78,7 @@ export async function serveRawTunnel(
   }
   try {
     await writeAll(conn, encoder.encode("HTTP/1.1 200 OK\r\n\r\n"));
-    await Promise.all([up(conn, tunnel, rest), down(conn, tunnel)]);
+    await Promise.all([up(conn, tunnel, rest, early), down(conn, tunnel)]);
   } catch {
     // Either side went away: the tunnel is over.
   } finally {
@@ -82,13 +89,31 @@ export async function serveRawTunnel(
   }
 }
 
-/** User → node (after what came with the head), then a half-close toward the node. */
-async function up(conn: Deno.TlsConn, tunnel: OpenedTunnel, first: Uint8Array): Promise<void> {
-  if (first.length) {
-    tunnel.countUp(first.length);
-    await writeAll(tunnel.conn, first);
+/**
+ * User → node: what came with the head, what was read while dialling, then
+ * the rest; then a half-close toward the node.
+ */
+async function up(
+  conn: Deno.TlsConn,
+  tunnel: OpenedTunnel,
+  first: Uint8Array,
+  early: Promise<Uint8Array | null>,
+): Promise<void> {
+  const dialling = await early;
+  for (const bytes of [first, dialling ?? new Uint8Array()]) {
+    if (!bytes.length) continue;
+    tunnel.countUp(bytes.length);
+    await writeAll(tunnel.conn, bytes);
   }
+  if (dialling === null) return await tunnel.conn.closeWrite();
   await copy(conn, tunnel.conn, tunnel.countUp);
+}
+
+/** One read of `conn`: its bytes, or null at its end. */
+async function readOnce(conn: Deno.Conn): Promise<Uint8Array | null> {
+  const buffer = new Uint8Array(READ_SIZE);
+  const n = await conn.read(buffer);
+  return n === null ? null : buffer.subarray(0, n);
 }
 
 /** Node → user; the node's end closes the TLS stream for writing (close_notify). */

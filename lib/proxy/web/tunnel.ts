@@ -126,6 +126,8 @@ export interface TunnelRequest {
   remoteAddr: string;
   /** "https" (chunked HTTP) or "tls" (raw, by ALPN), for audit. */
   kind: string;
+  /** Aborted when the client leaves: a dial still under way is cancelled. */
+  cancel?: AbortSignal;
 }
 
 /** A tunnel whose user was authenticated and authorised, its node dialled. */
@@ -179,7 +181,7 @@ export async function openTunnel(
     throw new BadRequest(`"port" must be a TCP port number.`);
   }
   const { node } = await authorizeTarget(auth, session.proof, login, host, port);
-  const conn = await dialNode(node, dialTimeoutMs);
+  const conn = await dialNode(node, dialTimeoutMs, request.cancel);
   const user = session.identity.user;
   const base = { node: node.name, addr: node.addr, login, kind: request.kind };
   const started = Date.now();
@@ -240,6 +242,7 @@ export function tunnelRoute(router: Router, deps: TunnelDeps): void {
         url,
         remoteAddr,
         kind: "https",
+        cancel: request.signal,
       });
       const nodeConn = new NodeConn(tunnel.conn);
       void userInput(request.body, nodeConn, tunnel.countUp);
