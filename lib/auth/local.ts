@@ -42,7 +42,9 @@ import { CertAuthority } from "./authority.ts";
 import { CredentialChecks, newToken } from "./credentials.ts";
 import {
   allowedLogins,
+  canForwardAgent,
   canForwardPorts,
+  canTransferFiles,
   defaultRoleTable,
   hasPermission,
   maxSessionTtl,
@@ -51,6 +53,7 @@ import {
   resolveRoles,
   type Role,
   validateRole,
+  withOptionDefaults,
 } from "./roles.ts";
 import type {
   AuthAdmin,
@@ -120,6 +123,8 @@ export function roleTable(config: Config): Map<string, Role> {
         max_session_ttl_ms: role.max_session_ttl,
         permissions: role.permissions as Permission[],
         port_forwarding: role.port_forwarding,
+        file_transfer: role.file_transfer,
+        agent_forwarding: role.agent_forwarding,
       }),
     );
   }
@@ -215,6 +220,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       permissions: PERMISSIONS.filter((p) => hasPermission(user, roles, p)),
       maxSessionTtlMs: maxSessionTtl(user, roles),
       portForwarding: canForwardPorts(user, roles),
+      fileTransfer: canTransferFiles(user, roles),
+      agentForwarding: canForwardAgent(user, roles),
     };
   }
 
@@ -314,7 +321,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       user: identity.user,
       principals,
       ttlMs,
-      portForwarding: identity.portForwarding,
+      permits: identity,
       now,
     });
     await this.audit({
@@ -368,7 +375,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       user: identity.user,
       principals: [login],
       ttlMs,
-      portForwarding: identity.portForwarding,
+      permits: identity,
       now,
     }).line;
   }
@@ -440,7 +447,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       user: identity.user,
       principals,
       ttlMs,
-      portForwarding: identity.portForwarding,
+      permits: identity,
       now,
     });
     const csrfToken = csrfTokenFor(sessionId);
@@ -966,7 +973,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     // The same Map object: the node registry and user admin hold it too.
     this.#roles.clear();
     for (const record of stored) {
-      this.#roles.set(record.name, validateRole(record.spec as unknown as Role));
+      this.#roles.set(record.name, validateRole(withOptionDefaults(record.spec)));
     }
   }
 
