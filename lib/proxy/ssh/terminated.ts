@@ -15,6 +15,7 @@ import { joinTarget } from "../session_lookup.ts";
 import type { PartyMode, PartySink } from "../../session/hub.ts";
 import type { Authenticated } from "./authenticate.ts";
 import { failChannel, userMessage } from "./messages.ts";
+import { runFileTransfer } from "./file_transfer.ts";
 
 /** Environment variables passed through to the node. */
 const PASSED_ENV = /^(TERM|LANG|LC_[A-Z_]+|COLORTERM)$/;
@@ -125,14 +126,25 @@ export class SessionCount {
   }
 }
 
-/** Handles the session channels of one authenticated connection. */
+/** A subsystem request other than `proxy:<host>:<port>` on a session channel. */
+export type SubsystemHandler = (
+  accept: () => ServerChannel,
+  reject: (() => void) | undefined,
+  name: string,
+) => void;
+
+/**
+ * Handles the session channels of one authenticated connection.
+ *
+ * @returns the handler of its `sftp` (and unknown) subsystem requests
+ */
 export function handleSessions(
   session: Session,
   who: Authenticated,
   deps: NodeSessionDeps,
   remoteAddr: string,
   sessions: SessionCount,
-): void {
+): SubsystemHandler {
   const pending: PendingRequest = { pty: null, env: {} };
   session.on("pty", (accept, _reject, info) => {
     const term = (info as { term?: string }).term;
@@ -187,6 +199,26 @@ export function handleSessions(
     const stream = once(accept, reject);
     if (stream) start(stream, info.command);
   });
+  return (accept, reject, name) => {
+    if (name !== "sftp") return void reject?.();
+    const stream = once(accept, reject);
+    if (!stream) return;
+    const node = who.target.node;
+    if (!sessions.start(stream)) {
+      failChannel(
+        stream,
+        `this connection already runs ${sessions.limit} sessions, the most the proxy allows on one connection; open another connection.`,
+      );
+    } else if (node) {
+      void runFileTransfer(stream, { ...who, target: { ...who.target, node } }, deps, remoteAddr);
+    } else {
+      failChannel(
+        stream,
+        "file transfer needs a node: use `sftp -P 3023 <login>:<node>@<proxy>` " +
+          "(or `scp -P 3023 <file> <login>:<node>@<proxy>:<path>`).",
+      );
+    }
+  };
 }
 
 async function runTerminated(
