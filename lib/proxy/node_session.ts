@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Client, ClientChannel } from "ssh2";
+import type { BaseAgent, Client, ClientChannel } from "ssh2";
 import type { AuthorizedNode, AuthService, NodeLoginCredentials } from "../auth/service.ts";
 import { parseHostPort } from "../config/schema.ts";
 import { Unavailable } from "../errors.ts";
@@ -38,6 +38,8 @@ export interface SessionRequest {
   command?: string;
   /** Environment to pass (sshd accepts what its AcceptEnv allows). */
   env: Record<string, string>;
+  /** The user's agent, forwarded to the node (`ssh -A`) when set. */
+  agent?: BaseAgent;
 }
 
 /** Shared services of node sessions. */
@@ -104,6 +106,7 @@ function hostKeyVerifier(deps: NodeSessionDeps, authorized: AuthorizedNode): Hos
  * @param deps shared services (auth for pinning a first-seen key, dial timeout)
  * @param authorized the node and login that were authorised
  * @param credentials the certificate minted for that login
+ * @param agent the agent sessions on this connection may forward to the node
  * @returns the connected client
  * @throws Unavailable with a one-line reason when the node cannot be reached or refuses
  */
@@ -111,6 +114,7 @@ export async function connectToNode(
   deps: NodeSessionDeps,
   authorized: AuthorizedNode,
   credentials: NodeLoginCredentials,
+  agent?: BaseAgent,
 ): Promise<Client> {
   const { node, login } = authorized;
   const addr = parseHostPort(node.addr)!;
@@ -123,6 +127,7 @@ export async function connectToNode(
     signer: credentials.signer,
     hostKeyVerifier: hostKeyVerifier(deps, authorized),
     readyTimeoutMs: deps.dialTimeoutMs,
+    agent,
   });
 }
 
@@ -185,7 +190,7 @@ export async function startNodeSession(
   const left = () => meta.signal?.aborted === true;
   if (left()) throw ownerLeft();
   await checkRecordingSpace(deps, node.name);
-  const client = await connectToNode(deps, authorized, credentials);
+  const client = await connectToNode(deps, authorized, credentials, request.agent);
   let channel: ClientChannel;
   let exitStatus: ExitStatus;
   try {
@@ -409,6 +414,8 @@ function waitForOwner(channel: ClientChannel, owner: OwnerSink): void {
 function refusal(node: string, error: Error): Unavailable {
   const what = /pseudo-terminal/.test(error.message)
     ? "a terminal (pty); run a command without -t, or ask its administrator about PermitTTY"
+    : /agent forwarding/.test(error.message)
+    ? "agent forwarding; connect without -A, or ask its administrator about AllowAgentForwarding"
     : /Unable to exec/.test(error.message)
     ? "to run the command"
     : /Unable to open shell/.test(error.message)
@@ -431,6 +438,7 @@ function openChannel(
   node: string,
 ): Promise<{ channel: ClientChannel; exitStatus: ExitStatus }> {
   return new Promise((resolve, reject) => {
+    const agentForward = request.agent !== undefined;
     const options = {
       env: request.env,
       pty: request.pty
@@ -449,13 +457,14 @@ function openChannel(
       resolve({ channel, exitStatus });
     };
     if (request.command !== undefined) {
-      client.exec(
-        request.command,
-        options.pty ? { env: options.env, pty: options.pty } : { env: options.env },
-        done,
-      );
+      // ssh2 reads `agentForward` on exec and shell options; its types omit it.
+      const execOptions = options.pty
+        ? { env: options.env, pty: options.pty, agentForward }
+        : { env: options.env, agentForward };
+      client.exec(request.command, execOptions, done);
     } else {
-      client.shell(options.pty ?? false, { env: options.env }, done);
+      const shellOptions = { env: options.env, agentForward };
+      client.shell(options.pty ?? false, shellOptions, done);
     }
   });
 }

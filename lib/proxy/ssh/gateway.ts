@@ -98,7 +98,7 @@ export function createGateway(deps: NodeSessionDeps, options: GatewayOptions) {
       client.once("close", () => connectionGone.abort());
       client.on("session", (accept) => {
         const session = accept();
-        const otherSubsystem = handleSessions(session, who, deps, remoteAddr, sessions);
+        const otherSubsystem = handleSessions(client, session, who, deps, remoteAddr, sessions);
         session.on("subsystem", async (acceptSub, rejectSub, info) => {
           const target = parseProxySubsystem(info.name);
           if (!target) return otherSubsystem(acceptSub, rejectSub, info.name);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ServerChannel, Session } from "ssh2";
+import type { Connection, ServerChannel, Session } from "ssh2";
 import type { NodeSession, NodeSessionDeps, OwnerSink, SessionRequest } from "../node_session.ts";
 import { startNodeSession } from "../node_session.ts";
 import { nodeLoginCredentials } from "../node_login.ts";
@@ -16,6 +16,7 @@ import type { PartyMode, PartySink } from "../../session/hub.ts";
 import type { Authenticated } from "./authenticate.ts";
 import { failChannel, userMessage } from "./messages.ts";
 import { runFileTransfer } from "./file_transfer.ts";
+import { AGENT_FORWARDING_DENIED, ForwardedAgent } from "./agent_forwarding.ts";
 
 /** Environment variables passed through to the node. */
 const PASSED_ENV = /^(TERM|LANG|LC_[A-Z_]+|COLORTERM)$/;
@@ -26,6 +27,8 @@ const STDERR_FLUSH_GRACE_MS = 2_000;
 interface PendingRequest {
   pty: SessionRequest["pty"];
   env: Record<string, string>;
+  /** Agent forwarding (`ssh -A`): accepted, refused by the user's roles, or not asked. */
+  agent: "accepted" | "refused" | null;
   /** Set once the session starts: where window changes go from then on. */
   onResize?: (cols: number, rows: number) => void;
 }
@@ -136,16 +139,24 @@ export type SubsystemHandler = (
 /**
  * Handles the session channels of one authenticated connection.
  *
+ * @param user the connection the session channel belongs to
  * @returns the handler of its `sftp` (and unknown) subsystem requests
  */
 export function handleSessions(
+  user: Connection,
   session: Session,
   who: Authenticated,
   deps: NodeSessionDeps,
   remoteAddr: string,
   sessions: SessionCount,
 ): SubsystemHandler {
-  const pending: PendingRequest = { pty: null, env: {} };
+  const pending: PendingRequest = { pty: null, env: {}, agent: null };
+  session.on("auth-agent", (accept, reject) => {
+    if (!who.target.node) return void reject?.();
+    pending.agent = who.identity.agentForwarding ? "accepted" : "refused";
+    if (pending.agent === "accepted") accept?.();
+    else reject?.();
+  });
   session.on("pty", (accept, _reject, info) => {
     const term = (info as { term?: string }).term;
     pending.pty = { term: term || "xterm", cols: info.cols || 80, rows: info.rows || 24 };
@@ -172,7 +183,7 @@ export function handleSessions(
         `this connection already runs ${sessions.limit} sessions, the most the proxy allows on one connection; open another connection.`,
       );
     } else if (who.target.node) {
-      void runTerminated(stream, command, pending, who, deps, remoteAddr, session);
+      void runTerminated(stream, command, pending, who, deps, remoteAddr, session, user);
     } else if (command !== undefined && /^join\s/.test(command.trim())) {
       void runJoin(stream, command.trim().split(/\s+/).slice(1), who, deps, remoteAddr);
     } else {
@@ -229,6 +240,7 @@ async function runTerminated(
   deps: NodeSessionDeps,
   remoteAddr: string,
   session: Session,
+  user: Connection,
 ): Promise<void> {
   // From the first moment: a client that leaves while the proxy is still
   // logging in to the node must not leave that node session behind.
@@ -253,15 +265,31 @@ async function runTerminated(
       who.validBefore,
     );
     const env = { ...pending.env, ...(pending.pty ? { TERM: pending.pty.term } : {}) };
+    if (pending.agent === "refused") stream.stderr.write(`postern: ${AGENT_FORWARDING_DENIED}\r\n`);
+    const agent = pending.agent === "accepted" ? new ForwardedAgent(user) : undefined;
     running = await startNodeSession(
       deps,
       authorized,
       credentials,
-      { pty: pending.pty, command, env },
+      { pty: pending.pty, command, env, agent },
       ownerSink(stream),
       { kind: "ssh", remoteAddr, signal: clientLeft.signal },
     );
     const started = running;
+    if (pending.agent) {
+      await deps.auth.audit({
+        code: "agent.forward",
+        user: who.identity.user,
+        remoteAddr,
+        success: pending.agent === "accepted",
+        fields: {
+          session_id: started.id,
+          node: authorized.node.name,
+          login: authorized.login,
+          ...(pending.agent === "refused" ? { error: AGENT_FORWARDING_DENIED } : {}),
+        },
+      });
+    }
     if (resized) started.live.resize(started.ownerParty, resized.cols, resized.rows);
     stream.on("data", (data: Uint8Array) => started.live.input(started.ownerParty, data));
     stream.on("end", () => started.endInput());
