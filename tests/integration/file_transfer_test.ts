@@ -157,3 +157,32 @@ Deno.test("sftp and scp through root:saturn@proxy: byte-identical, audited, role
     assert.match(result.stderr, /file transfer needs a node/);
   });
 });
+
+Deno.test("sftp through a proxy of its own: auth decides file_transfer over the Auth API", async () => {
+  await using cluster = await startCluster({ split: true, extraConfig: EXTRA_CONFIG });
+  const port = String(cluster.postern.sshPort);
+  const file = join(cluster.dir, "small.bin");
+  const content = randomBytes(100_000);
+  await Deno.writeFile(file, content);
+  const remote = join(cluster.dir, "small-copy.bin");
+  const alice = await cluster.createUser("alice", { logins: ["root"] });
+  const run = await strictClient(cluster, await cluster.login(alice), "alice");
+  const put = await run(
+    "sftp",
+    ["-b", "-", `sftp://root:saturn@127.0.0.1:${port}`],
+    `put ${file} ${remote}\n`,
+  );
+  assert.equal(put.code, 0, put.stderr);
+  assert.deepEqual(await Deno.readFile(remote), content);
+  const written = await waitForAudit(cluster, "sftp.write", (e) => e.path === remote);
+  assert.equal(written.bytes_written, content.length);
+
+  const carol = await cluster.createUser("carol", { roles: ["no-files"], logins: ["root"] });
+  const refused = await (await strictClient(cluster, await cluster.login(carol), "carol"))(
+    "sftp",
+    ["-b", "-", `sftp://root:saturn@127.0.0.1:${port}`],
+    "ls /\n",
+  );
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /Your roles do not allow file transfer/);
+});
