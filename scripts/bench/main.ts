@@ -15,11 +15,15 @@
  * 4. Production layout: login p50/p99 and SSH connection setup through a
  *    `--roles proxy` reaching a `--roles auth` process, beside one process
  *    (split.ts; target: setup ≤ 1.1× one process).
+ * 5. File transfer: stock `sftp` put/get MB/s through `root:saturn@proxy`
+ *    (recorded, audited) beside sftp direct to the node (sftp.ts; target:
+ *    ≥ 0.7× direct both ways).
  *
  * Prints a table and a PASS/MISS summary; writes `bench/results/<time>.json`.
  *
  * Usage: `deno task bench [--size-mb 500 | --quick] [--runs 3] [--only c,e]
- * [--skip-web] [--skip-auth] [--skip-split] [--skip-transfer] [--keystrokes 1000] [--cat-mb 50]
+ * [--skip-web] [--skip-auth] [--skip-split] [--skip-transfer] [--skip-sftp] [--keystrokes 1000]
+ * [--cat-mb 50] [--sftp-mb 200]
  * [--cipher aes128-gcm@openssh.com] [--results-dir bench/results]`. The
  * targets are defined for aes128-gcm; `--cipher` is for exploring others
  * (OpenSSH's default is chacha20-poly1305@openssh.com).
@@ -33,6 +37,7 @@ import { type BenchEnv, CIPHER, setUpBench } from "./setup.ts";
 import { formatTable, loadAverage, round } from "./stats.ts";
 import { runWebTerminalBench, type WebTerminalResult } from "./web_terminal.ts";
 import { formatSplitResult, runSplitBench } from "./split.ts";
+import { formatSftpResult, runSftpBench } from "./sftp.ts";
 
 /** Parsed command line. */
 interface BenchArgs {
@@ -44,8 +49,10 @@ interface BenchArgs {
   skipAuth: boolean;
   skipSplit: boolean;
   skipTransfer: boolean;
+  skipSftp: boolean;
   keystrokes: number;
   catMb: number;
+  sftpMb: number;
   resultsDir: string;
   cipher: string;
 }
@@ -79,8 +86,10 @@ function parseArgs(argv: string[]): BenchArgs {
     skipAuth: argv.includes("--skip-auth"),
     skipSplit: argv.includes("--skip-split"),
     skipTransfer: argv.includes("--skip-transfer"),
+    skipSftp: argv.includes("--skip-sftp"),
     keystrokes: number("--keystrokes", 1000),
     catMb: number("--cat-mb", 50),
+    sftpMb: number("--sftp-mb", quick ? 50 : 200),
     resultsDir: value("--results-dir") ?? join(ROOT, "bench", "results"),
     cipher: value("--cipher") ?? CIPHER,
   };
@@ -199,6 +208,28 @@ async function main(): Promise<void> {
         t.status,
       ]);
     }
+  }
+
+  if (!args.skipSftp) {
+    const sftp = await runSftpBench(env, {
+      fileMb: args.sftpMb,
+      runs: args.runs,
+      overheadRuns: args.overheadRuns,
+      log,
+    });
+    report.sftp = sftp;
+    output.push(
+      `sftp put (up) and get (down), ${sftp.file_mb} MB, median of ${args.runs} runs`,
+      formatSftpResult(sftp),
+      "",
+    );
+    const { upload, download } = sftp.ratios;
+    summary.push([
+      `sftp via root:saturn@proxy ≥ ${sftp.target.toFixed(1)}× direct (up, down)`,
+      `${upload.raw.toFixed(2)}×, ${download.raw.toFixed(2)}× raw; ` +
+      `${upload.net.toFixed(2)}×, ${download.net.toFixed(2)}× net`,
+      sftp.pass ? "PASS" : "MISS",
+    ]);
   }
 
   if (!args.skipWeb) {
