@@ -75,6 +75,8 @@ export interface NodeSession {
   live: LiveSession;
   /** The owner's party id, for input and resize. */
   ownerParty: string;
+  /** Set when the request forwarded an agent and the node refused it. */
+  agentRefused?: Unavailable;
   /** Half-closes the node's stdin (exec with input). */
   endInput(): void;
   /** Delivers a signal (e.g. "INT") to the remote process. */
@@ -193,9 +195,16 @@ export async function startNodeSession(
   const client = await connectToNode(deps, authorized, credentials, request.agent);
   let channel: ClientChannel;
   let exitStatus: ExitStatus;
+  let agentRefused: AgentForwardingRefused | undefined;
   try {
     if (left()) throw ownerLeft();
-    ({ channel, exitStatus } = await openChannel(client, request, node.name));
+    ({ channel, exitStatus } = await openChannel(client, request, node.name).catch((error) => {
+      if (!request.agent || !(error instanceof AgentForwardingRefused)) throw error;
+      // As OpenSSH does: a node that refuses the agent still gets the session.
+      agentRefused = error;
+      owner.writeStderr?.(new TextEncoder().encode(`postern: ${error.message}\r\n`));
+      return openChannel(client, { ...request, agent: undefined }, node.name);
+    }));
     if (left()) {
       channel.close();
       throw ownerLeft();
@@ -390,6 +399,7 @@ export async function startNodeSession(
     id,
     live,
     ownerParty,
+    agentRefused,
     endInput: () => channel.end(),
     signal: (name) => channel.signal(name),
     close,
@@ -410,12 +420,19 @@ function waitForOwner(channel: ClientChannel, owner: OwnerSink): void {
   channel.once("close", () => clearInterval(timer));
 }
 
+/** The node refused agent forwarding; the session may go on without it. */
+class AgentForwardingRefused extends Unavailable {}
+
 /** What the node refused, from ssh2's error text (which never reaches the user). */
 function refusal(node: string, error: Error): Unavailable {
+  if (/agent forwarding/.test(error.message)) {
+    return new AgentForwardingRefused(
+      `node "${node}" refused agent forwarding (its sshd's AllowAgentForwarding); the session runs without it.`,
+      { cause: error },
+    );
+  }
   const what = /pseudo-terminal/.test(error.message)
     ? "a terminal (pty); run a command without -t, or ask its administrator about PermitTTY"
-    : /agent forwarding/.test(error.message)
-    ? "agent forwarding; connect without -A, or ask its administrator about AllowAgentForwarding"
     : /Unable to exec/.test(error.message)
     ? "to run the command"
     : /Unable to open shell/.test(error.message)

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startCluster, type TestCluster, type TestIdentity } from "../helpers/cluster.ts";
 import { identityOptions, visibleSshOptions, waitForAudit } from "../helpers/gateway.ts";
-import { newKeyPair, runSsh, sshKeygen } from "../helpers/sshd.ts";
+import { newKeyPair, runSsh, sshKeygen, startSshd } from "../helpers/sshd.ts";
 
 const EXTRA_CONFIG = `
 roles:
@@ -51,14 +51,20 @@ async function startAgent(dir: string, keyPath: string) {
   };
 }
 
-function sshA(cluster: TestCluster, who: TestIdentity, socket: string, command: string) {
+function sshA(
+  cluster: TestCluster,
+  who: TestIdentity,
+  socket: string,
+  command: string,
+  node = "saturn",
+) {
   return runSsh([
     ...visibleSshOptions,
     ...identityOptions(who),
     "-A",
     "-p",
     String(cluster.postern.sshPort),
-    "root:saturn@127.0.0.1",
+    `root:${node}@127.0.0.1`,
     command,
   ], { env: { SSH_AUTH_SOCK: socket }, timeoutMs: 60_000 });
 }
@@ -94,4 +100,29 @@ Deno.test("ssh -A on root:saturn@proxy forwards the user's agent, when the role 
     // Nodes reached end to end (ssh -J) refuse it too: the certificate does not permit it.
     assert.doesNotMatch((await sshKeygen(["-L", "-f", id.certPath])).stdout, /permit-agent/);
   });
+
+  await t.step(
+    "a node that refuses agent forwarding still runs the session, and says so",
+    async () => {
+      await using titan = await startSshd({
+        trustedUserCAKeys: (await cluster.admin("ca", "export", "--type", "user")).stdout.trim(),
+        extraConfig: ["AllowAgentForwarding no"],
+      });
+      const added = await cluster.admin("nodes", "add", "titan", `127.0.0.1:${titan.port}`);
+      assert.equal(added.code, 0, added.stderr);
+      const dave = await cluster.createUser("dave", { logins: ["root"] });
+      const result = await sshA(
+        cluster,
+        await cluster.login(dave),
+        agent.socket,
+        "echo ran",
+        "titan",
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, "ran\n");
+      assert.match(result.stderr, /node "titan" refused agent forwarding/);
+      const event = await waitForAudit(cluster, "agent.forward", (e) => e.user === "dave");
+      assert.equal(event.success, false);
+    },
+  );
 });

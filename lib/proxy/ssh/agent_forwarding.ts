@@ -41,16 +41,25 @@ interface ConnectionInternals {
  * @throws Unavailable when the user's client refuses or no channel is free
  */
 export function openAgentChannel(user: Connection): Promise<ServerChannel> {
-  const internals = user as unknown as ConnectionInternals;
+  const internals = user as unknown as Partial<ConnectionInternals>;
+  if (
+    typeof internals._chanMgr?.add !== "function" ||
+    typeof internals._protocol?.openssh_authAgent !== "function"
+  ) {
+    return Promise.reject(
+      new Unavailable("This proxy's SSH library cannot forward agents; ask its administrator."),
+    );
+  }
+  const { _chanMgr: channels, _protocol: protocol } = internals as ConnectionInternals;
   return new Promise((resolve, reject) => {
     const opened = (error: Error | undefined, channel: ServerChannel) =>
       error
         ? reject(new Unavailable("Your ssh client refused the agent connection.", { cause: error }))
         : resolve(channel);
     opened.type = "auth-agent@openssh.com";
-    const id = internals._chanMgr.add(opened);
+    const id = channels.add(opened);
     if (id === -1) return reject(new Unavailable("No free channel for the agent connection."));
-    internals._protocol.openssh_authAgent(id, ssh2Channel.MAX_WINDOW, ssh2Channel.PACKET_SIZE);
+    protocol.openssh_authAgent(id, ssh2Channel.MAX_WINDOW, ssh2Channel.PACKET_SIZE);
   });
 }
 

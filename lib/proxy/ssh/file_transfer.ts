@@ -42,18 +42,19 @@ export async function runFileTransfer(
 ): Promise<void> {
   const transferId = crypto.randomUUID();
   const base = { transfer_id: transferId, node: who.target.node, login: who.target.login };
+  const event = (
+    code: SftpEvent["code"] | "sftp.start" | "sftp.end",
+    fields: Record<string, unknown>,
+    success: boolean,
+  ) => ({ code, user: who.identity.user, remoteAddr, success, fields: { ...base, ...fields } });
   const audit = (
     code: SftpEvent["code"] | "sftp.start" | "sftp.end",
     fields = {},
     success = true,
   ) =>
-    deps.auth.audit({
-      code,
-      user: who.identity.user,
-      remoteAddr,
-      success,
-      fields: { ...base, ...fields },
-    });
+    deps.auth.audit(event(code, fields, success)).catch((error) =>
+      deps.log.error("cannot audit file transfer", { code, error: String(error) })
+    );
   let toNode: ClientChannel;
   let endNode: () => void;
   try {
@@ -63,7 +64,17 @@ export async function runFileTransfer(
     await audit("sftp.start", { error: message }, false);
     return failChannel(channel, message);
   }
-  await audit("sftp.start");
+  try {
+    // No transfer that auth has not heard of.
+    await deps.auth.audit(event("sftp.start", {}, true));
+  } catch (error) {
+    endNode();
+    deps.log.error("cannot audit file transfer", { code: "sftp.start", error: String(error) });
+    return failChannel(
+      channel,
+      "Cannot start the file transfer: the proxy cannot audit it (auth is unreachable); try again later.",
+    );
+  }
 
   const files = new SftpAudit();
   let backlog = 0;
@@ -73,7 +84,7 @@ export async function runFileTransfer(
     backlog += events.length;
     reported = reported.then(async () => {
       for (const event of events) {
-        await audit(event.code, event.fields, event.success).catch(() => {});
+        await audit(event.code, event.fields, event.success);
         backlog--;
       }
     });

@@ -276,20 +276,6 @@ async function runTerminated(
       { kind: "ssh", remoteAddr, signal: clientLeft.signal },
     );
     const started = running;
-    if (pending.agent) {
-      await deps.auth.audit({
-        code: "agent.forward",
-        user: who.identity.user,
-        remoteAddr,
-        success: pending.agent === "accepted",
-        fields: {
-          session_id: started.id,
-          node: authorized.node.name,
-          login: authorized.login,
-          ...(pending.agent === "refused" ? { error: AGENT_FORWARDING_DENIED } : {}),
-        },
-      });
-    }
     if (resized) started.live.resize(started.ownerParty, resized.cols, resized.rows);
     stream.on("data", (data: Uint8Array) => started.live.input(started.ownerParty, data));
     stream.on("end", () => started.endInput());
@@ -297,6 +283,26 @@ async function runTerminated(
       started.signal(info.name);
       accept?.();
     });
+    // Once input flows: the audit call may take a moment over the Auth API.
+    if (pending.agent) {
+      const refusal = pending.agent === "refused"
+        ? AGENT_FORWARDING_DENIED
+        : started.agentRefused?.message;
+      await deps.auth.audit({
+        code: "agent.forward",
+        user: who.identity.user,
+        remoteAddr,
+        success: refusal === undefined,
+        fields: {
+          session_id: started.id,
+          node: authorized.node.name,
+          login: authorized.login,
+          ...(refusal === undefined ? {} : { error: refusal }),
+        },
+      }).catch((error) =>
+        deps.log.error("cannot audit agent forwarding", { error: String(error) })
+      );
+    }
     await started.done;
   } catch (error) {
     failChannel(stream, userMessage(error, deps.log));
