@@ -1,8 +1,9 @@
 /**
  * Session channels on the gateway: for `login:node` users, a proxy-terminated
- * session on the node (pty, env, window changes, signals, exit status); for
- * plain logins, `join <session-id> [observer|peer]` to watch or share a live
- * session. Everything else gets a one-line explanation.
+ * session on the node (pty, env, window changes, signals, exit status, agent
+ * forwarding) or its `sftp` subsystem (./file_transfer.ts); for plain logins,
+ * `join <session-id> [observer|peer]` to watch or share a live session.
+ * Everything else gets a one-line explanation.
  *
  * @module
  */
