@@ -146,3 +146,27 @@ Deno.test("SftpAudit caps the files it follows", () => {
   audit.fromClient(open(MAX_OPEN_FILES, "/one-more", 1));
   assert.throws(() => audit.fromServer(handleReply(MAX_OPEN_FILES, "extra")), SftpAuditError);
 });
+
+Deno.test("SftpAudit throws nothing but SftpAuditError on random packets", () => {
+  const types = [1, 2, 3, 4, 5, 6, 13, 14, 15, 18, 101, 102, 103, 200];
+  let seed = 42;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  for (let round = 0; round < 300; round++) {
+    const audit = new SftpAudit();
+    try {
+      for (let i = 0; i < 20; i++) {
+        const body = new Uint8Array(random(64));
+        for (let j = 0; j < body.length; j++) body[j] = random(4) === 0 ? random(256) : 0;
+        const bytes = packet(types[random(types.length)], u32(random(4)), body);
+        if (random(2)) audit.fromClient(bytes);
+        else audit.fromServer(bytes);
+      }
+      audit.finish();
+    } catch (error) {
+      assert.ok(error instanceof SftpAuditError, String(error));
+    }
+  }
+});
