@@ -117,6 +117,11 @@ export class SessionCount {
 
   constructor(readonly limit: number) {}
 
+  /** What a user is told when the limit is reached. */
+  refusal(): string {
+    return `this connection already runs ${this.limit} sessions, the most the proxy allows on one connection; open another connection.`;
+  }
+
   /**
    * Counts a channel's shell or command until the channel closes.
    *
@@ -179,10 +184,7 @@ export function handleSessions(
 
   const start = (stream: ServerChannel, command: string | undefined) => {
     if (!sessions.start(stream)) {
-      failChannel(
-        stream,
-        `this connection already runs ${sessions.limit} sessions, the most the proxy allows on one connection; open another connection.`,
-      );
+      failChannel(stream, sessions.refusal());
     } else if (who.target.node) {
       void runTerminated(stream, command, pending, who, deps, remoteAddr, session, user);
     } else if (command !== undefined && /^join\s/.test(command.trim())) {
@@ -217,17 +219,14 @@ export function handleSessions(
     if (!stream) return;
     const node = who.target.node;
     if (!sessions.start(stream)) {
-      failChannel(
-        stream,
-        `this connection already runs ${sessions.limit} sessions, the most the proxy allows on one connection; open another connection.`,
-      );
+      failChannel(stream, sessions.refusal());
     } else if (node) {
       void runFileTransfer(stream, { ...who, target: { ...who.target, node } }, deps, remoteAddr);
     } else {
       failChannel(
         stream,
-        "file transfer needs a node: use `sftp -P 3023 <login>:<node>@<proxy>` " +
-          "(or `scp -P 3023 <file> <login>:<node>@<proxy>:<path>`).",
+        "file transfer needs a node: use `sftp -P 3023 -o User=<login>:<node> <proxy>` " +
+          "or `scp <file> scp://<login>:<node>@<proxy>:3023/<path>`.",
       );
     }
   };
