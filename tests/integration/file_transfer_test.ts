@@ -11,9 +11,10 @@
  */
 
 import assert from "node:assert/strict";
+import type { ClientChannel } from "ssh2";
 import { join } from "node:path";
 import { startCluster, type TestCluster, type TestIdentity } from "../helpers/cluster.ts";
-import { waitForAudit } from "../helpers/gateway.ts";
+import { connectProxy, waitForAudit } from "../helpers/gateway.ts";
 import { randomBytes } from "../helpers/loopback.ts";
 
 const EXTRA_CONFIG = `
@@ -133,6 +134,34 @@ Deno.test("sftp and scp through root:saturn@proxy: byte-identical, audited, role
     const written = await waitForAudit(cluster, "sftp.write", (e) => e.path === remote);
     assert.equal(written.bytes_written, content.length);
   });
+
+  await t.step(
+    "a stream the proxy cannot audit ends the transfer, and the audit says why",
+    async () => {
+      const client = await connectProxy(cluster, await cluster.login(alice), "root:saturn");
+      try {
+        const channel = await new Promise<ClientChannel>((resolve, reject) =>
+          client.subsys("sftp", (error, opened) => error ? reject(error) : resolve(opened))
+        );
+        const closed = new Promise((resolve) => channel.on("close", resolve));
+        channel.on("data", () => {});
+        // A packet length of 4 GiB - 1: no SFTP server takes that.
+        channel.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 3]));
+        await closed;
+      } finally {
+        client.end();
+      }
+      const end = await waitForAudit(
+        cluster,
+        "sftp.end",
+        (e) => e.user === "alice" && e.success === false,
+      );
+      assert.match(
+        String(end.error),
+        /could not follow the SFTP stream: an SFTP packet of 4294967295 bytes/,
+      );
+    },
+  );
 
   await t.step("a role without file_transfer is refused with a clear message", async () => {
     const carol = await cluster.createUser("carol", { roles: ["no-files"], logins: ["root"] });
