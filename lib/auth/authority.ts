@@ -21,14 +21,21 @@ import {
 } from "../sshcert/mod.ts";
 import type { CaKind, Store } from "../store/store.ts";
 
+/** What a user certificate permits beyond a terminal, as the user's roles decide. */
+export interface CertPermits {
+  portForwarding: boolean;
+  agentForwarding: boolean;
+}
+
 /**
  * Extensions of user certificates postern issues (no X11, no user rc);
- * `permit-port-forwarding` only for users whose roles allow it.
+ * `permit-agent-forwarding` and `permit-port-forwarding` only for users whose
+ * roles allow them.
  */
-export function userCertExtensions(portForwarding: boolean): CertOptions {
+export function userCertExtensions(permits: CertPermits): CertOptions {
   return {
-    "permit-agent-forwarding": true,
-    ...(portForwarding ? { "permit-port-forwarding": true } : {}),
+    ...(permits.agentForwarding ? { "permit-agent-forwarding": true } : {}),
+    ...(permits.portForwarding ? { "permit-port-forwarding": true } : {}),
     "permit-pty": true,
   };
 }
@@ -116,11 +123,11 @@ export class CertAuthority {
     user: string;
     principals: string[];
     ttlMs: number;
-    /** Whether the certificate permits port forwarding. */
-    portForwarding: boolean;
+    /** What the certificate permits (forwarding). */
+    permits: CertPermits;
     now?: number;
   }): SignedCertificate {
-    const extensions = userCertExtensions(options.portForwarding);
+    const extensions = userCertExtensions(options.permits);
     return this.#sign(this.user, "user", options.user, options, extensions);
   }
 
@@ -171,7 +178,7 @@ export class CertAuthority {
       user: string;
       principals: string[];
       ttlMs: number;
-      portForwarding: boolean;
+      permits: CertPermits;
       now?: number;
     },
   ): EphemeralCredential {

@@ -41,7 +41,9 @@ import { CertAuthority } from "./authority.ts";
 import { CredentialChecks, newToken } from "./credentials.ts";
 import {
   allowedLogins,
+  canForwardAgent,
   canForwardPorts,
+  canTransferFiles,
   defaultRoleTable,
   hasPermission,
   maxSessionTtl,
@@ -50,6 +52,7 @@ import {
   resolveRoles,
   type Role,
   validateRole,
+  withOptionDefaults,
 } from "./roles.ts";
 import type {
   AuthAdmin,
@@ -118,6 +121,8 @@ export function roleTable(config: Config): Map<string, Role> {
         max_session_ttl_ms: role.max_session_ttl,
         permissions: role.permissions as Permission[],
         port_forwarding: role.port_forwarding,
+        file_transfer: role.file_transfer,
+        agent_forwarding: role.agent_forwarding,
       }),
     );
   }
@@ -210,6 +215,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       permissions: PERMISSIONS.filter((p) => hasPermission(user, roles, p)),
       maxSessionTtlMs: maxSessionTtl(user, roles),
       portForwarding: canForwardPorts(user, roles),
+      fileTransfer: canTransferFiles(user, roles),
+      agentForwarding: canForwardAgent(user, roles),
     };
   }
 
@@ -309,7 +316,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       user: identity.user,
       principals,
       ttlMs,
-      portForwarding: identity.portForwarding,
+      permits: identity,
       now,
     });
     await this.audit({
@@ -363,7 +370,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       user: identity.user,
       principals: [login],
       ttlMs,
-      portForwarding: identity.portForwarding,
+      permits: identity,
       now,
     }).line;
   }
@@ -435,7 +442,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       user: identity.user,
       principals,
       ttlMs,
-      portForwarding: identity.portForwarding,
+      permits: identity,
       now,
     });
     const csrfToken = csrfTokenFor(sessionId);
@@ -991,7 +998,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     // The same Map object: the node registry and user admin hold it too.
     this.#roles.clear();
     for (const record of stored) {
-      this.#roles.set(record.name, validateRole(record.spec as unknown as Role));
+      this.#roles.set(record.name, validateRole(withOptionDefaults(record.spec)));
     }
   }
 
@@ -1034,9 +1041,14 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 }
 
-/** Whether `after` allows less than `before`: a login or permission gone, or port forwarding. */
+/**
+ * Whether `after` allows less than `before`: a login or permission gone, or
+ * port forwarding, file transfer or agent forwarding.
+ */
 function narrowed(before: Identity, after: Identity): boolean {
   return before.logins.some((login) => !after.logins.includes(login)) ||
     before.permissions.some((permission) => !after.permissions.includes(permission)) ||
-    (before.portForwarding && !after.portForwarding);
+    (before.portForwarding && !after.portForwarding) ||
+    (before.fileTransfer && !after.fileTransfer) ||
+    (before.agentForwarding && !after.agentForwarding);
 }

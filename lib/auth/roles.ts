@@ -55,6 +55,10 @@ export interface Role {
   permissions: Permission[];
   /** Whether the role allows SSH port forwarding (`-L`, `-R`, `-D`). */
   port_forwarding: boolean;
+  /** Whether the role allows file transfer (`sftp`, `scp`) on proxy-terminated sessions. */
+  file_transfer: boolean;
+  /** Whether the role allows forwarding the user's ssh-agent to nodes (`ssh -A`). */
+  agent_forwarding: boolean;
 }
 
 /** What the decisions need to know about a user. */
@@ -70,7 +74,8 @@ const HOUR = 60 * 60 * 1000;
  * The roles every cluster has, as fresh copies the caller may change.
  * - `admin`: own logins and root on all nodes; every permission.
  * - `access`: own logins on all nodes; no admin permissions (own sessions only).
- *   Both `admin` and `access` allow port forwarding.
+ *   Both `admin` and `access` allow port forwarding, file transfer and agent
+ *   forwarding.
  * - `auditor`: no logins; reads the audit log, replays recordings and joins
  *   sessions. Having no login on the node, a joining auditor can only be an
  *   observer (lib/session decides the join mode from {@link canAccessNode}).
@@ -83,6 +88,8 @@ export function defaultRoles(): Role[] {
     max_session_ttl_ms: 12 * HOUR,
     permissions: [...PERMISSIONS],
     port_forwarding: true,
+    file_transfer: true,
+    agent_forwarding: true,
   }, {
     name: "access",
     logins: [INTERNAL_LOGINS],
@@ -90,6 +97,8 @@ export function defaultRoles(): Role[] {
     max_session_ttl_ms: 12 * HOUR,
     permissions: [],
     port_forwarding: true,
+    file_transfer: true,
+    agent_forwarding: true,
   }, {
     name: "auditor",
     logins: [],
@@ -97,6 +106,8 @@ export function defaultRoles(): Role[] {
     max_session_ttl_ms: 12 * HOUR,
     permissions: ["audit.read", "sessions.replay", "sessions.join"],
     port_forwarding: false,
+    file_transfer: false,
+    agent_forwarding: false,
   }];
 }
 
@@ -156,10 +167,33 @@ export function validateRole(role: Role): Role {
         (bad !== undefined ? `; got "${bad}"` : ""),
     );
   }
-  if (typeof role.port_forwarding !== "boolean") {
-    throw new BadRequest(`Invalid ${where}: port_forwarding must be true or false`);
+  for (const option of ["port_forwarding", "file_transfer", "agent_forwarding"] as const) {
+    if (typeof role[option] !== "boolean") {
+      throw new BadRequest(`Invalid ${where}: ${option} must be true or false`);
+    }
   }
   return role;
+}
+
+/**
+ * A role as stored by an older postern, without the options added since: a
+ * built-in role gets its default, any other role the option off (as a config
+ * role that does not set it).
+ *
+ * @param spec the stored definition
+ * @returns the definition with every option present
+ * @example
+ * ```ts
+ * const role = validateRole(withOptionDefaults(record.spec));
+ * ```
+ */
+export function withOptionDefaults(spec: Record<string, unknown>): Role {
+  const builtIn = defaultRoles().find((r) => r.name === spec.name);
+  return {
+    file_transfer: builtIn?.file_transfer ?? false,
+    agent_forwarding: builtIn?.agent_forwarding ?? false,
+    ...spec,
+  } as Role;
 }
 
 /**
@@ -289,4 +323,37 @@ export function maxSessionTtl(_user: RbacUser, roles: readonly Role[]): number {
  */
 export function canForwardPorts(_user: RbacUser, roles: readonly Role[]): boolean {
   return roles.some((r) => r.port_forwarding);
+}
+
+/**
+ * Whether the user may transfer files (`sftp`, `scp`) in proxy-terminated
+ * sessions: some role must allow it.
+ *
+ * @param _user the user (see {@link hasPermission})
+ * @param roles the user's resolved roles
+ * @returns true when some role allows file transfer
+ * @example
+ * ```ts
+ * if (!canTransferFiles(user, roles)) throw new AccessDenied("...");
+ * ```
+ */
+export function canTransferFiles(_user: RbacUser, roles: readonly Role[]): boolean {
+  return roles.some((r) => r.file_transfer);
+}
+
+/**
+ * Whether the user may forward their ssh-agent to nodes (`ssh -A`): some role
+ * must allow it. The answer goes into the user's certificates
+ * (`permit-agent-forwarding`), so nodes reached end to end enforce it too.
+ *
+ * @param _user the user (see {@link hasPermission})
+ * @param roles the user's resolved roles
+ * @returns true when some role allows agent forwarding
+ * @example
+ * ```ts
+ * const permits = { agentForwarding: canForwardAgent(user, roles), portForwarding: false };
+ * ```
+ */
+export function canForwardAgent(_user: RbacUser, roles: readonly Role[]): boolean {
+  return roles.some((r) => r.agent_forwarding);
 }

@@ -39,6 +39,10 @@ export interface Identity {
   maxSessionTtlMs: number;
   /** Whether some role allows SSH port forwarding. */
   portForwarding: boolean;
+  /** Whether some role allows file transfer (sftp, scp) on proxy-terminated sessions. */
+  fileTransfer: boolean;
+  /** Whether some role allows forwarding the user's ssh-agent to nodes. */
+  agentForwarding: boolean;
 }
 
 /**

@@ -136,6 +136,10 @@ Examples:
 Interactive shell when stdin is a terminal, else runs the command with stdin
 piped. The remote command's exit code becomes postern's.
 
+With a label selector instead of a node (login@key=value[,key=value...]), the
+command runs on every node you may reach with those labels, at once; each
+output line starts with its node's name, and the exit code is the worst one.
+
 -L and -R forward ports as OpenSSH's do, [bind_address:]port:host:hostport:
 -L listens here (loopback by default) and connects from the node; -R listens
 on the node and connects from here. They may repeat; with -N nothing runs and
@@ -144,6 +148,7 @@ the forwards last until Ctrl-C.
 Examples:
   postern ssh root@saturn
   postern ssh root@saturn -- uname -a
+  postern ssh root@env=prod uptime
   postern ssh --tunnel root@saturn
   postern ssh -N -L 5432:db.internal:5432 root@saturn`,
     minArgs: 1,

@@ -10,13 +10,14 @@
 
 import type { Client, ClientChannel } from "ssh2";
 import { parseHostPort } from "../config/schema.ts";
-import { AccessDenied, NotFound, Unavailable } from "../errors.ts";
+import { AccessDenied, BadRequest, NotFound, Unavailable } from "../errors.ts";
 import { listNodes } from "./commands.ts";
 import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
 import { knownHostsPath, type LoadedKeys, loadKeys } from "./profile.ts";
 import { parseCertificateLine } from "../sshcert/mod.ts";
 import { writeAllSync } from "./io.ts";
 import { type Forwards, type ForwardSpec, startForwards } from "./forwarding.ts";
+import { isLabelSelector, sshMany } from "./ssh_many.ts";
 
 /** Connects to the proxy's SSH gateway as `username`, verifying its pinned host key. */
 export async function connectToProxy(
@@ -186,7 +187,10 @@ export interface SshOptions {
   noCommand?: boolean;
 }
 
-/** `postern ssh [--tunnel] [-L ...] [-R ...] [-N] [login@]node [command...]`. */
+/**
+ * `postern ssh [--tunnel] [-L ...] [-R ...] [-N] [login@]node [command...]`,
+ * or `postern ssh login@key=value[,...] command` on every matching node.
+ */
 export async function ssh(
   target: string,
   command: string[],
@@ -200,6 +204,27 @@ export async function ssh(
       `Your certificate does not allow login "${login}" (allowed: ${
         principals.join(", ") || "none"
       }).`,
+    );
+  }
+  if (isLabelSelector(node)) {
+    if (
+      options.tunnel || options.noCommand || options.localForwards?.length ||
+      options.remoteForwards?.length
+    ) {
+      throw new BadRequest(
+        `A label selector (${node}) runs one command on many nodes: drop --tunnel, -N, -L and -R, or name one node.`,
+      );
+    }
+    if (command.length === 0) {
+      throw new BadRequest(
+        `A label selector (${node}) needs a command: postern ssh ${login}@${node} <command>.`,
+      );
+    }
+    return await sshMany(
+      (username) => connectToProxy(keys, username),
+      login,
+      node,
+      command.join(" "),
     );
   }
   const client = options.tunnel

@@ -55,6 +55,14 @@ const role = object("A role.", {
     "Allow SSH port forwarding (ssh -L, -R, -D) to holders of this role.",
     false,
   ),
+  file_transfer: bool(
+    "Allow file transfer (sftp, scp) on recorded sessions (login:node@proxy) to holders of this role.",
+    false,
+  ),
+  agent_forwarding: bool(
+    "Allow forwarding the user's ssh-agent to nodes (ssh -A) to holders of this role.",
+    false,
+  ),
 }, ["name"]);
 
 const node = object("A node declared in the config file.", {

@@ -13,6 +13,18 @@ export interface JoinResult {
   forward: number;
   /** From the second channel to the first. */
   back: number;
+  /** What `inspect` threw, when it ended the join. */
+  error?: unknown;
+}
+
+/** Options of {@link joinChannels}. */
+export interface JoinOptions {
+  /**
+   * Sees each chunk before it is passed on (`forward`: from the first channel
+   * to the second). A returned promise holds that direction until it settles;
+   * a throw (or a rejection) closes both channels at once.
+   */
+  inspect?: (chunk: Uint8Array, direction: "forward" | "back") => void | Promise<void>;
 }
 
 /**
@@ -25,6 +37,7 @@ export interface JoinResult {
  *
  * @param a a channel
  * @param b another channel
+ * @param options an inspector of the bytes
  * @returns the bytes moved each way
  * @example
  * ```ts
@@ -33,7 +46,11 @@ export interface JoinResult {
  * });
  * ```
  */
-export function joinChannels(a: ChannelLike, b: ChannelLike): Promise<JoinResult> {
+export function joinChannels(
+  a: ChannelLike,
+  b: ChannelLike,
+  options: JoinOptions = {},
+): Promise<JoinResult> {
   const result: JoinResult = { forward: 0, back: 0 };
   return new Promise((resolve) => {
     let settled = false;
@@ -43,8 +60,21 @@ export function joinChannels(a: ChannelLike, b: ChannelLike): Promise<JoinResult
       settled = true;
       resolve(result);
     };
-    pipeOneWay(a, b, (n) => (result.forward += n));
-    pipeOneWay(b, a, (n) => (result.back += n));
+    const fail = (error: unknown) => {
+      if (settled) return;
+      result.error = error;
+      for (const channel of [a, b]) closeNow(channel);
+      settle();
+    };
+    const inspect = options.inspect;
+    pipeOneWay(a, b, (chunk) => {
+      result.forward += chunk.length;
+      return inspect?.(chunk, "forward");
+    }, fail);
+    pipeOneWay(b, a, (chunk) => {
+      result.back += chunk.length;
+      return inspect?.(chunk, "back");
+    }, fail);
     for (const [self, other] of [[a, b], [b, a]] as const) {
       self.on("close", () => {
         closeAfterFlush(other);
@@ -58,13 +88,30 @@ export function joinChannels(a: ChannelLike, b: ChannelLike): Promise<JoinResult
   });
 }
 
-function pipeOneWay(from: ChannelLike, to: ChannelLike, count: (n: number) => void): void {
+function pipeOneWay(
+  from: ChannelLike,
+  to: ChannelLike,
+  seen: (chunk: Uint8Array) => void | Promise<void>,
+  fail: (error: unknown) => void,
+): void {
+  let failed = false;
   from.on("data", (chunk: Uint8Array) => {
-    count(chunk.length);
-    if (!to.write(chunk)) {
-      from.pause();
-      to.once("drain", () => from.resume());
+    if (failed) return;
+    let hold: void | Promise<void>;
+    try {
+      hold = seen(chunk);
+    } catch (error) {
+      failed = true;
+      return fail(error);
     }
+    const waits: Promise<unknown>[] = hold ? [hold] : [];
+    if (!to.write(chunk)) waits.push(new Promise((drained) => to.once("drain", drained)));
+    if (waits.length === 0) return;
+    from.pause();
+    Promise.all(waits).then(() => from.resume(), (error) => {
+      failed = true;
+      fail(error);
+    });
   });
   from.on("end", () => {
     if (typeof to.eof === "function") to.eof();

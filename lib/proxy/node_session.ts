@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Client, ClientChannel } from "ssh2";
+import type { BaseAgent, Client, ClientChannel } from "ssh2";
 import type { AuthorizedNode, AuthService, NodeLoginCredentials } from "../auth/service.ts";
 import { parseHostPort } from "../config/schema.ts";
 import { Unavailable } from "../errors.ts";
@@ -38,6 +38,8 @@ export interface SessionRequest {
   command?: string;
   /** Environment to pass (sshd accepts what its AcceptEnv allows). */
   env: Record<string, string>;
+  /** The user's agent, forwarded to the node (`ssh -A`) when set. */
+  agent?: BaseAgent;
 }
 
 /** Shared services of node sessions. */
@@ -73,6 +75,8 @@ export interface NodeSession {
   live: LiveSession;
   /** The owner's party id, for input and resize. */
   ownerParty: string;
+  /** Set when the request forwarded an agent and the node refused it. */
+  agentRefused?: Unavailable;
   /** Half-closes the node's stdin (exec with input). */
   endInput(): void;
   /** Delivers a signal (e.g. "INT") to the remote process. */
@@ -104,6 +108,7 @@ function hostKeyVerifier(deps: NodeSessionDeps, authorized: AuthorizedNode): Hos
  * @param deps shared services (auth for pinning a first-seen key, dial timeout)
  * @param authorized the node and login that were authorised
  * @param credentials the certificate minted for that login
+ * @param agent the agent sessions on this connection may forward to the node
  * @returns the connected client
  * @throws Unavailable with a one-line reason when the node cannot be reached or refuses
  */
@@ -111,6 +116,7 @@ export async function connectToNode(
   deps: NodeSessionDeps,
   authorized: AuthorizedNode,
   credentials: NodeLoginCredentials,
+  agent?: BaseAgent,
 ): Promise<Client> {
   const { node, login } = authorized;
   const addr = parseHostPort(node.addr)!;
@@ -123,6 +129,7 @@ export async function connectToNode(
     signer: credentials.signer,
     hostKeyVerifier: hostKeyVerifier(deps, authorized),
     readyTimeoutMs: deps.dialTimeoutMs,
+    agent,
   });
 }
 
@@ -185,12 +192,19 @@ export async function startNodeSession(
   const left = () => meta.signal?.aborted === true;
   if (left()) throw ownerLeft();
   await checkRecordingSpace(deps, node.name);
-  const client = await connectToNode(deps, authorized, credentials);
+  const client = await connectToNode(deps, authorized, credentials, request.agent);
   let channel: ClientChannel;
   let exitStatus: ExitStatus;
+  let agentRefused: AgentForwardingRefused | undefined;
   try {
     if (left()) throw ownerLeft();
-    ({ channel, exitStatus } = await openChannel(client, request, node.name));
+    ({ channel, exitStatus } = await openChannel(client, request, node.name).catch((error) => {
+      if (!request.agent || !(error instanceof AgentForwardingRefused)) throw error;
+      // As OpenSSH does: a node that refuses the agent still gets the session.
+      agentRefused = error;
+      owner.writeStderr?.(new TextEncoder().encode(`postern: ${error.message}\r\n`));
+      return openChannel(client, { ...request, agent: undefined }, node.name);
+    }));
     if (left()) {
       channel.close();
       throw ownerLeft();
@@ -385,6 +399,7 @@ export async function startNodeSession(
     id,
     live,
     ownerParty,
+    agentRefused,
     endInput: () => channel.end(),
     signal: (name) => channel.signal(name),
     close,
@@ -411,8 +426,17 @@ function waitForOwner(channel: ClientChannel, owner: OwnerSink): void {
   channel.once("close", stop);
 }
 
+/** The node refused agent forwarding; the session may go on without it. */
+class AgentForwardingRefused extends Unavailable {}
+
 /** What the node refused, from ssh2's error text (which never reaches the user). */
 function refusal(node: string, error: Error): Unavailable {
+  if (/agent forwarding/.test(error.message)) {
+    return new AgentForwardingRefused(
+      `node "${node}" refused agent forwarding (its sshd's AllowAgentForwarding); the session runs without it.`,
+      { cause: error },
+    );
+  }
   const what = /pseudo-terminal/.test(error.message)
     ? "a terminal (pty); run a command without -t, or ask its administrator about PermitTTY"
     : /Unable to exec/.test(error.message)
@@ -437,6 +461,7 @@ function openChannel(
   node: string,
 ): Promise<{ channel: ClientChannel; exitStatus: ExitStatus }> {
   return new Promise((resolve, reject) => {
+    const agentForward = request.agent !== undefined;
     const options = {
       env: request.env,
       pty: request.pty
@@ -455,13 +480,14 @@ function openChannel(
       resolve({ channel, exitStatus });
     };
     if (request.command !== undefined) {
-      client.exec(
-        request.command,
-        options.pty ? { env: options.env, pty: options.pty } : { env: options.env },
-        done,
-      );
+      // ssh2 reads `agentForward` on exec and shell options; its types omit it.
+      const execOptions = options.pty
+        ? { env: options.env, pty: options.pty, agentForward }
+        : { env: options.env, agentForward };
+      client.exec(request.command, execOptions, done);
     } else {
-      client.shell(options.pty ?? false, { env: options.env }, done);
+      const shellOptions = { env: options.env, agentForward };
+      client.shell(options.pty ?? false, shellOptions, done);
     }
   });
 }

@@ -53,6 +53,11 @@ export interface ConnectSshOptions {
   keepaliveIntervalMs?: number;
   /** Aborting cancels the connection attempt. */
   signal?: AbortSignal;
+  /**
+   * The agent offered to the node when a session asks for agent forwarding
+   * (`agentForward` on exec/shell); never used to log in.
+   */
+  agent?: ssh2.BaseAgent;
   /** ssh2 debug output, for troubleshooting. Never logs keys. */
   debug?: (message: string) => void;
 }
@@ -209,6 +214,7 @@ export async function connectSsh(options: ConnectSshOptions): Promise<ssh2.Clien
       readyTimeout: remaining,
       algorithms: options.algorithms ?? NODE_ALGORITHMS,
       keepaliveInterval: options.keepaliveIntervalMs ?? 15_000,
+      agent: options.agent,
       debug: options.debug,
     });
     // The protocol object exists once connect() has run: seal packets in place.

@@ -110,7 +110,7 @@ async function benchSigning(
         user: "bench",
         principals: ["root", "bench"],
         ttlMs: 3_600_000,
-        portForwarding: true,
+        permits: { portForwarding: true, agentForwarding: true },
       });
     for (let i = 0; i < 200; i++) sign(); // warm-up
     let count = 0;

@@ -18,11 +18,15 @@
  * 5. Storage: 200 certificate logins at once over SQLite and over PostgreSQL,
  *    and login throughput with one vs two auth servers on PostgreSQL
  *    (storage.ts; target: no errors).
+ * 6. File transfer: stock `sftp` put/get MB/s through `root:saturn@proxy`
+ *    (recorded, audited) beside sftp direct to the node (sftp.ts; target:
+ *    ≥ 0.7× direct both ways).
  *
  * Prints a table and a PASS/MISS summary; writes `bench/results/<time>.json`.
  *
  * Usage: `deno task bench [--size-mb 500 | --quick] [--runs 3] [--only c,e]
- * [--skip-web] [--skip-auth] [--skip-split] [--skip-storage] [--skip-transfer] [--keystrokes 1000] [--cat-mb 50]
+ * [--skip-web] [--skip-auth] [--skip-split] [--skip-storage] [--skip-transfer] [--skip-sftp]
+ * [--keystrokes 1000] [--cat-mb 50] [--sftp-mb 200]
  * [--cipher aes128-gcm@openssh.com] [--results-dir bench/results]`. The
  * targets are defined for aes128-gcm; `--cipher` is for exploring others
  * (OpenSSH's default is chacha20-poly1305@openssh.com).
@@ -37,6 +41,7 @@ import { formatTable, loadAverage, round } from "./stats.ts";
 import { runWebTerminalBench, type WebTerminalResult } from "./web_terminal.ts";
 import { formatSplitResult, runSplitBench } from "./split.ts";
 import { formatStorageResult, runStorageBench } from "./storage.ts";
+import { formatSftpResult, runSftpBench } from "./sftp.ts";
 
 /** Parsed command line. */
 interface BenchArgs {
@@ -49,8 +54,10 @@ interface BenchArgs {
   skipSplit: boolean;
   skipStorage: boolean;
   skipTransfer: boolean;
+  skipSftp: boolean;
   keystrokes: number;
   catMb: number;
+  sftpMb: number;
   resultsDir: string;
   cipher: string;
 }
@@ -85,8 +92,10 @@ function parseArgs(argv: string[]): BenchArgs {
     skipSplit: argv.includes("--skip-split"),
     skipStorage: argv.includes("--skip-storage"),
     skipTransfer: argv.includes("--skip-transfer"),
+    skipSftp: argv.includes("--skip-sftp"),
     keystrokes: number("--keystrokes", 1000),
     catMb: number("--cat-mb", 50),
+    sftpMb: number("--sftp-mb", quick ? 50 : 200),
     resultsDir: value("--results-dir") ?? join(ROOT, "bench", "results"),
     cipher: value("--cipher") ?? CIPHER,
   };
@@ -205,6 +214,28 @@ async function main(): Promise<void> {
         t.status,
       ]);
     }
+  }
+
+  if (!args.skipSftp) {
+    const sftp = await runSftpBench(env, {
+      fileMb: args.sftpMb,
+      runs: args.runs,
+      overheadRuns: args.overheadRuns,
+      log,
+    });
+    report.sftp = sftp;
+    output.push(
+      `sftp put (up) and get (down), ${sftp.file_mb} MB, median of ${args.runs} runs`,
+      formatSftpResult(sftp),
+      "",
+    );
+    const { upload, download } = sftp.ratios;
+    summary.push([
+      `sftp via root:saturn@proxy ≥ ${sftp.target.toFixed(1)}× direct (up, down)`,
+      `${upload.raw.toFixed(2)}×, ${download.raw.toFixed(2)}× raw; ` +
+      `${upload.net.toFixed(2)}×, ${download.net.toFixed(2)}× net`,
+      sftp.pass ? "PASS" : "MISS",
+    ]);
   }
 
   if (!args.skipWeb) {

@@ -100,3 +100,42 @@ Deno.test("node names and <node>.<cluster> work with stock ssh and strict host k
     assert.equal(exported.stdout.trim(), id.hostCa.join("\n"));
   });
 });
+
+Deno.test("postern login pins the plain host keys of nodes without host certificates", async () => {
+  await using cluster = await startCluster();
+  const alice = await cluster.createUser("alice", { logins: ["root"] });
+  const home = join(cluster.dir, "alice-home");
+  const login = await cluster.cliLogin(alice, home);
+  assert.equal(login.code, 0, login.stderr);
+  // saturn has no host certificate: only its pinned key lets strict checking pass.
+  const knownHosts = join(home, "known_hosts");
+  assert.match(await Deno.readTextFile(knownHosts), /^saturn,saturn\.postern ssh-ed25519 /m);
+  const keys = join(home, "keys", `127.0.0.1_${cluster.postern.webPort}`);
+  const config = join(cluster.dir, "pinned_config");
+  await Deno.writeTextFile(
+    config,
+    [
+      "Host *",
+      "  StrictHostKeyChecking yes",
+      `  UserKnownHostsFile ${knownHosts}`,
+      "  GlobalKnownHostsFile /dev/null",
+      "  BatchMode yes",
+      "  LogLevel ERROR",
+      "  IdentitiesOnly yes",
+      `  IdentityFile ${join(keys, "alice")}`,
+      "",
+    ].join("\n"),
+  );
+  for (const name of ["saturn", "saturn.postern"]) {
+    const result = await runSsh([
+      "-F",
+      config,
+      "-J",
+      `root@127.0.0.1:${cluster.postern.sshPort}`,
+      `root@${name}`,
+      "echo",
+      "pinned",
+    ]);
+    assert.equal(result.stdout.trim(), "pinned", result.stderr);
+  }
+});

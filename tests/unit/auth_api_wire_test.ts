@@ -119,7 +119,7 @@ Deno.test("answerWebSessionAgent() lists the session certificate and signs only 
       user: "alice",
       principals: ["root"],
       ttlMs: 60_000,
-      portForwarding: false,
+      permits: { portForwarding: false, agentForwarding: false },
     });
     const session = {
       user: "alice",

@@ -33,6 +33,8 @@ roles:
     permissions: [sessions.join]
   - name: tunnels
     port_forwarding: true
+    file_transfer: true
+    agent_forwarding: true
 nodes:
   - name: saturn
     addr: 10.0.0.5:22
@@ -45,8 +47,12 @@ nodes:
     max_session_ttl: 8 * 3_600_000,
     permissions: ["sessions.join"],
     port_forwarding: false,
+    file_transfer: false,
+    agent_forwarding: false,
   });
   assert.equal(config.roles[1].port_forwarding, true);
+  assert.equal(config.roles[1].file_transfer, true);
+  assert.equal(config.roles[1].agent_forwarding, true);
   assert.equal(config.nodes[0].addr, "10.0.0.5:22");
   assert.equal(config.nodes[0].require_host_cert, false);
 });

@@ -3,7 +3,9 @@ import { isKind } from "../../lib/errors.ts";
 import {
   allowedLogins,
   canAccessNode,
+  canForwardAgent,
   canForwardPorts,
+  canTransferFiles,
   defaultRoles,
   defaultRoleTable,
   hasPermission,
@@ -14,6 +16,7 @@ import {
   resolveRoles,
   type Role,
   validateRole,
+  withOptionDefaults,
 } from "../../lib/auth/roles.ts";
 
 const HOUR = 3_600_000;
@@ -26,6 +29,8 @@ function role(name: string, r: Partial<Role>): Role {
     max_session_ttl_ms: HOUR,
     permissions: [],
     port_forwarding: false,
+    file_transfer: false,
+    agent_forwarding: false,
     ...r,
   };
 }
@@ -159,6 +164,8 @@ Deno.test("validateRole() names the bad field", () => {
     [{ permissions: ["root" as Permission] }, /permissions.*"root"/],
     [{ permissions: "users" as unknown as Permission[] }, /permissions/],
     [{ port_forwarding: "yes" as unknown as boolean }, /port_forwarding/],
+    [{ file_transfer: 1 as unknown as boolean }, /file_transfer/],
+    [{ agent_forwarding: undefined }, /agent_forwarding/],
   ];
   for (const [patch, message] of cases) {
     assert.throws(
@@ -193,4 +200,42 @@ Deno.test("canForwardPorts() is allowed when some role allows it, denied otherwi
   for (const [names, expected] of cases) {
     assert.equal(canForwardPorts(alice, resolveRoles(names, table)), expected, names.join(","));
   }
+});
+
+Deno.test("canTransferFiles() and canForwardAgent(): admin and access yes, others only when set", () => {
+  const table = defaultRoleTable();
+  table.set("files", role("files", { file_transfer: true }));
+  table.set("agent", role("agent", { agent_forwarding: true }));
+  table.set("plain", role("plain", {}));
+  const cases: [string[], { files: boolean; agent: boolean }][] = [
+    [["admin"], { files: true, agent: true }],
+    [["access"], { files: true, agent: true }],
+    [["auditor"], { files: false, agent: false }],
+    [["plain"], { files: false, agent: false }],
+    [["plain", "files"], { files: true, agent: false }],
+    [["plain", "agent"], { files: false, agent: true }],
+    [[], { files: false, agent: false }],
+  ];
+  for (const [names, expected] of cases) {
+    const roles = resolveRoles(names, table);
+    assert.deepEqual(
+      { files: canTransferFiles(alice, roles), agent: canForwardAgent(alice, roles) },
+      expected,
+      names.join(","),
+    );
+  }
+});
+
+Deno.test("withOptionDefaults() completes a role stored before its options existed", () => {
+  const stored = (name: string) => {
+    const { file_transfer: _f, agent_forwarding: _a, ...old } = role(name, { logins: ["x"] });
+    return old;
+  };
+  assert.equal(validateRole(withOptionDefaults(stored("access"))).file_transfer, true);
+  assert.equal(validateRole(withOptionDefaults(stored("access"))).agent_forwarding, true);
+  assert.equal(validateRole(withOptionDefaults(stored("custom"))).file_transfer, false);
+  assert.equal(
+    withOptionDefaults({ ...stored("access"), file_transfer: false }).file_transfer,
+    false,
+  );
 });

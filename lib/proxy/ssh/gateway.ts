@@ -98,9 +98,10 @@ export function createGateway(deps: NodeSessionDeps, options: GatewayOptions) {
       client.once("close", () => connectionGone.abort());
       client.on("session", (accept) => {
         const session = accept();
+        const otherSubsystem = handleSessions(client, session, who, deps, remoteAddr, sessions);
         session.on("subsystem", async (acceptSub, rejectSub, info) => {
           const target = parseProxySubsystem(info.name);
-          if (!target) return rejectSub?.();
+          if (!target) return otherSubsystem(acceptSub, rejectSub, info.name);
           const channel = acceptSub();
           const channelGone = new AbortController();
           channel.once("close", () => channelGone.abort());
@@ -119,7 +120,6 @@ export function createGateway(deps: NodeSessionDeps, options: GatewayOptions) {
             failChannel(channel, userMessage(error, deps.log));
           }
         });
-        handleSessions(session, who, deps, remoteAddr, sessions);
       });
 
       const node = who.target.node;

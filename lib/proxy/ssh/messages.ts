@@ -85,3 +85,19 @@ export function rejectChannelOpen(client: Connection, reject: () => void, text: 
     protocol.channelOpenFail = original;
   }
 }
+
+/**
+ * Sends a channel's exit status (RFC 4254 §6.10) even after its EOF, as sshd
+ * does: ssh2's `exit()` sends nothing once the channel has sent EOF, but a
+ * relayed subsystem's end of output often arrives before its exit status,
+ * and scp fails a copy whose ssh reports none.
+ */
+export function sendExitStatus(channel: ServerChannel, code: number): void {
+  const internals = channel as unknown as {
+    outgoing: { id: number; state: string };
+    _client: { _protocol: { exitStatus(id: number, code: number): void } };
+  };
+  const { state, id } = internals.outgoing;
+  if (state !== "open" && state !== "eof") return;
+  internals._client._protocol.exitStatus(id, code);
+}

@@ -1,13 +1,14 @@
 /**
  * Session channels on the gateway: for `login:node` users, a proxy-terminated
- * session on the node (pty, env, window changes, signals, exit status); for
- * plain logins, `join <session-id> [observer|peer]` to watch or share a live
- * session. Everything else gets a one-line explanation.
+ * session on the node (pty, env, window changes, signals, exit status, agent
+ * forwarding) or its `sftp` subsystem (./file_transfer.ts); for plain logins,
+ * `join <session-id> [observer|peer]` to watch or share a live session.
+ * Everything else gets a one-line explanation.
  *
  * @module
  */
 
-import type { ServerChannel, Session } from "ssh2";
+import type { Connection, ServerChannel, Session } from "ssh2";
 import type { NodeSession, NodeSessionDeps, OwnerSink, SessionRequest } from "../node_session.ts";
 import { startNodeSession } from "../node_session.ts";
 import { nodeLoginCredentials } from "../node_login.ts";
@@ -15,6 +16,8 @@ import { joinTarget } from "../session_lookup.ts";
 import type { PartyMode, PartySink } from "../../session/hub.ts";
 import type { Authenticated } from "./authenticate.ts";
 import { failChannel, userMessage } from "./messages.ts";
+import { runFileTransfer } from "./file_transfer.ts";
+import { AGENT_FORWARDING_DENIED, ForwardedAgent } from "./agent_forwarding.ts";
 
 /** Environment variables passed through to the node. */
 const PASSED_ENV = /^(TERM|LANG|LC_[A-Z_]+|COLORTERM)$/;
@@ -25,6 +28,8 @@ const STDERR_FLUSH_GRACE_MS = 2_000;
 interface PendingRequest {
   pty: SessionRequest["pty"];
   env: Record<string, string>;
+  /** Agent forwarding (`ssh -A`): accepted, refused by the user's roles, or not asked. */
+  agent: "accepted" | "refused" | null;
   /** Set once the session starts: where window changes go from then on. */
   onResize?: (cols: number, rows: number) => void;
 }
@@ -113,6 +118,11 @@ export class SessionCount {
 
   constructor(readonly limit: number) {}
 
+  /** What a user is told when the limit is reached. */
+  refusal(): string {
+    return `this connection already runs ${this.limit} sessions, the most the proxy allows on one connection; open another connection.`;
+  }
+
   /**
    * Counts a channel's shell or command until the channel closes.
    *
@@ -126,15 +136,34 @@ export class SessionCount {
   }
 }
 
-/** Handles the session channels of one authenticated connection. */
+/** A subsystem request other than `proxy:<host>:<port>` on a session channel. */
+export type SubsystemHandler = (
+  accept: () => ServerChannel,
+  reject: (() => void) | undefined,
+  name: string,
+) => void;
+
+/**
+ * Handles the session channels of one authenticated connection.
+ *
+ * @param user the connection the session channel belongs to
+ * @returns the handler of its `sftp` (and unknown) subsystem requests
+ */
 export function handleSessions(
+  user: Connection,
   session: Session,
   who: Authenticated,
   deps: NodeSessionDeps,
   remoteAddr: string,
   sessions: SessionCount,
-): void {
-  const pending: PendingRequest = { pty: null, env: {} };
+): SubsystemHandler {
+  const pending: PendingRequest = { pty: null, env: {}, agent: null };
+  session.on("auth-agent", (accept, reject) => {
+    if (!who.target.node) return void reject?.();
+    pending.agent = who.identity.agentForwarding ? "accepted" : "refused";
+    if (pending.agent === "accepted") accept?.();
+    else reject?.();
+  });
   session.on("pty", (accept, _reject, info) => {
     const term = (info as { term?: string }).term;
     pending.pty = { term: term || "xterm", cols: info.cols || 80, rows: info.rows || 24 };
@@ -156,12 +185,9 @@ export function handleSessions(
 
   const start = (stream: ServerChannel, command: string | undefined) => {
     if (!sessions.start(stream)) {
-      failChannel(
-        stream,
-        `this connection already runs ${sessions.limit} sessions, the most the proxy allows on one connection; open another connection.`,
-      );
+      failChannel(stream, sessions.refusal());
     } else if (who.target.node) {
-      void runTerminated(stream, command, pending, who, deps, remoteAddr, session);
+      void runTerminated(stream, command, pending, who, deps, remoteAddr, session, user);
     } else if (command !== undefined && /^join\s/.test(command.trim())) {
       void runJoin(stream, command.trim().split(/\s+/).slice(1), who, deps, remoteAddr);
     } else {
@@ -188,6 +214,23 @@ export function handleSessions(
     const stream = once(accept, reject);
     if (stream) start(stream, info.command);
   });
+  return (accept, reject, name) => {
+    if (name !== "sftp") return void reject?.();
+    const stream = once(accept, reject);
+    if (!stream) return;
+    const node = who.target.node;
+    if (!sessions.start(stream)) {
+      failChannel(stream, sessions.refusal());
+    } else if (node) {
+      void runFileTransfer(stream, { ...who, target: { ...who.target, node } }, deps, remoteAddr);
+    } else {
+      failChannel(
+        stream,
+        "file transfer needs a node: use `sftp -P 3023 -o User=<login>:<node> <proxy>` " +
+          "or `scp <file> scp://<login>:<node>@<proxy>:3023/<path>`.",
+      );
+    }
+  };
 }
 
 async function runTerminated(
@@ -198,6 +241,7 @@ async function runTerminated(
   deps: NodeSessionDeps,
   remoteAddr: string,
   session: Session,
+  user: Connection,
 ): Promise<void> {
   // From the first moment: a client that leaves while the proxy is still
   // logging in to the node must not leave that node session behind.
@@ -222,11 +266,13 @@ async function runTerminated(
       who.validBefore,
     );
     const env = { ...pending.env, ...(pending.pty ? { TERM: pending.pty.term } : {}) };
+    if (pending.agent === "refused") stream.stderr.write(`postern: ${AGENT_FORWARDING_DENIED}\r\n`);
+    const agent = pending.agent === "accepted" ? new ForwardedAgent(user) : undefined;
     running = await startNodeSession(
       deps,
       authorized,
       credentials,
-      { pty: pending.pty, command, env },
+      { pty: pending.pty, command, env, agent },
       ownerSink(stream),
       { kind: "ssh", remoteAddr, signal: clientLeft.signal },
     );
@@ -238,6 +284,26 @@ async function runTerminated(
       started.signal(info.name);
       accept?.();
     });
+    // Once input flows: the audit call may take a moment over the Auth API.
+    if (pending.agent) {
+      const refusal = pending.agent === "refused"
+        ? AGENT_FORWARDING_DENIED
+        : started.agentRefused?.message;
+      await deps.auth.audit({
+        code: "agent.forward",
+        user: who.identity.user,
+        remoteAddr,
+        success: refusal === undefined,
+        fields: {
+          session_id: started.id,
+          node: authorized.node.name,
+          login: authorized.login,
+          ...(refusal === undefined ? {} : { error: refusal }),
+        },
+      }).catch((error) =>
+        deps.log.error("cannot audit agent forwarding", { error: String(error) })
+      );
+    }
     await started.done;
   } catch (error) {
     failChannel(stream, userMessage(error, deps.log));
