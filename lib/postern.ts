@@ -48,6 +48,8 @@ import { TUNNEL_ALPN } from "./net/tunnel_protocol.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
 import { ProxyRecordings } from "./proxy/recordings.ts";
 import { checkOpenFileLimit } from "./proxy/file_limit.ts";
+import { type MetricsServer, startMetricsServer } from "./metrics/server.ts";
+import { certificateExpiry } from "./metrics/metrics.ts";
 
 /** What a process runs. */
 export type Role = "auth" | "proxy";
@@ -97,6 +99,8 @@ export interface AuthRole {
 export interface Postern {
   authRole?: AuthRole;
   proxy?: ProxyRole;
+  /** The `/metrics` listener, when `metrics.listen_addr` is set. */
+  metrics?: MetricsServer;
   /** Closes listeners, ends in-flight work, closes the store. */
   stop(): Promise<void>;
 }
@@ -476,6 +480,8 @@ export async function startProxyRole(options: {
     throw error;
   }
   const [webServer, sshServer, peerServer] = [web, ssh, peer];
+  certificateExpiry.set({ certificate: "tls" }, tls.notAfter.getTime() / 1000);
+  showIdentityExpiry(options.identity);
   return {
     web: webServer,
     ssh: sshServer,
@@ -483,6 +489,7 @@ export async function startProxyRole(options: {
     hub,
     hostPublicKey: hostKey.publicKey,
     useIdentity(identity) {
+      showIdentityExpiry(identity);
       deps.peer = { proxyId: options.proxyId, identity };
       peerServer.useIdentity(identity);
     },
@@ -496,10 +503,39 @@ export async function startProxyRole(options: {
   };
 }
 
+/** Shows when the proxy's cluster identity expires in `postern_certificate_expiry_timestamp_seconds`. */
+function showIdentityExpiry(identity: ApiIdentity): void {
+  const expires = new Date(new X509Certificate(identity.cert).validTo);
+  certificateExpiry.set({ certificate: "identity" }, expires.getTime() / 1000);
+}
+
 /** Starts the given roles; throws a PosternError with a clear message when it cannot. */
 export async function startPostern(options: StartOptions): Promise<Postern> {
+  const { config, log } = options;
+  const roles = new Set<Role>(options.roles ?? ["auth", "proxy"]);
+  const metricsAddr = config.metrics.listen_addr && parseHostPort(config.metrics.listen_addr);
+  const metrics = metricsAddr
+    ? startMetricsServer({ ...metricsAddr, log: log.child("metrics") })
+    : undefined;
+  try {
+    const running = await startRoles(options, roles);
+    return {
+      ...running,
+      metrics,
+      async stop() {
+        await running.stop();
+        await metrics?.close();
+      },
+    };
+  } catch (error) {
+    await metrics?.close();
+    throw error;
+  }
+}
+
+/** Starts the roles of {@linkcode startPostern}. */
+async function startRoles(options: StartOptions, roles: Set<Role>): Promise<Postern> {
   const { config, dataDir, log } = options;
-  const roles = new Set(options.roles ?? ["auth", "proxy"]);
   // The proxy beside auth keeps one id across restarts (whatever its ports),
   // so the next start ends what a killed run left open.
   const localProxyId = `local@${Deno.hostname()}`;

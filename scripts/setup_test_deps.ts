@@ -16,6 +16,8 @@ const NEEDED: Record<string, string> = {
   "/usr/bin/ss": "iproute2",
   // The production layout's test puts a real TCP load balancer in front of two proxies.
   "/usr/sbin/haproxy": "haproxy",
+  // The metrics test checks the /metrics output with `promtool check metrics`.
+  "/usr/bin/promtool": "prometheus",
 };
 
 async function exists(path: string): Promise<boolean> {

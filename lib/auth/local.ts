@@ -81,6 +81,7 @@ import { Joins, type JoinTokenView } from "./join.ts";
 import { ClusterTlsCa } from "../tls/cluster_ca.ts";
 import { type NodeProbe, NodeRegistry } from "./nodes.ts";
 import { UserAdmin } from "./users.ts";
+import { lockouts, type LoginMethod, logins } from "../metrics/metrics.ts";
 
 export type { NodeProbe };
 
@@ -292,6 +293,18 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return identity;
   }
 
+  /** {@linkcode authenticate}, counted in `postern_logins_total`. */
+  async #countedLogin(method: LoginMethod, credentials: Credentials): Promise<Identity> {
+    try {
+      const identity = await this.authenticate(credentials);
+      logins.inc({ method, outcome: "success" });
+      return identity;
+    } catch (error) {
+      logins.inc({ method, outcome: "failure" });
+      throw error;
+    }
+  }
+
   // ---- certificates -----------------------------------------------------
 
   async issueUserCertificate(
@@ -305,7 +318,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         `Field "pub_key" is not a valid SSH public key: ${(error as Error).message}`,
       );
     }
-    const identity = await this.authenticate(request);
+    const identity = await this.#countedLogin("certificate", request);
     const ttlMs = Math.min(request.ttlMs ?? identity.maxSessionTtlMs, identity.maxSessionTtlMs);
     const now = this.#now();
     const principals = identity.logins.length ? identity.logins : [NO_LOGIN_PRINCIPAL];
@@ -426,7 +439,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   // ---- web sessions -----------------------------------------------------
 
   async createWebSession(credentials: Credentials): Promise<NewWebSession> {
-    return await this.#openWebSession(await this.authenticate(credentials));
+    return await this.#openWebSession(await this.#countedLogin("web", credentials));
   }
 
   async #openWebSession(identity: Identity): Promise<NewWebSession> {
@@ -514,6 +527,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const ends = options.ttlMs ? new Date(this.#now() + options.ttlMs) : null;
     const until = ends?.getTime() ?? FOREVER;
     await this.#store.users.setAdminLock(name, until, options.reason ?? null, this.#now());
+    lockouts.inc({ cause: "admin" });
     await this.#revoke(
       name,
       `access revoked by an administrator${options.reason ? ` (${options.reason})` : ""}`,

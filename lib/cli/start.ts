@@ -55,6 +55,9 @@ On each proxy host: postern start --roles proxy --auth-server auth.example.com:3
                       --token <token> --ca-pin sha256:<pin>
 A proxy keeps its cluster identity in its data dir: later starts need no token.
 
+Prometheus metrics: set metrics.listen_addr (e.g. 127.0.0.1:3081) in the config;
+/metrics is then served over plain HTTP there, never on the HTTPS port.
+
 Examples:
   postern start
   postern start --config /etc/postern.yaml --log-format json`,
@@ -127,6 +130,11 @@ Examples:
         }
         : {}),
       ...(authRole ? { auth_api: `${authRole.api.addr.hostname}:${authRole.api.addr.port}` } : {}),
+      ...(postern.metrics
+        ? {
+          metrics: `http://${postern.metrics.addr.hostname}:${postern.metrics.addr.port}/metrics`,
+        }
+        : {}),
       data_dir: dataDir,
     });
     if (proxy) {

@@ -36,6 +36,7 @@ import type {
 } from "./store.ts";
 import { Db, type Gate, mapSqliteError } from "./sqlite/db.ts";
 import { migrate } from "./sqlite/migrations.ts";
+import { storeDuration } from "../metrics/metrics.ts";
 import { SqliteCas, SqliteInvites, SqliteUsers } from "./sqlite/users.ts";
 import {
   SqliteJoinTokens,
@@ -119,8 +120,13 @@ export class SqliteStore extends Tables implements Store {
   private constructor(db: Db, path: string, schemaVersion: number) {
     const gate: Gate = async (op) => {
       this.#refuseInsideTransaction();
-      while (this.#running) await this.#running;
-      return guarded(op);
+      const done = storeDuration.startTimer({ operation: "query" });
+      try {
+        while (this.#running) await this.#running;
+        return guarded(op);
+      } finally {
+        done();
+      }
     };
     super(db, gate);
     this.#db = db;
@@ -169,6 +175,7 @@ export class SqliteStore extends Tables implements Store {
 
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     this.#refuseInsideTransaction();
+    const done = storeDuration.startTimer({ operation: "transaction" });
     while (this.#running) await this.#running;
     // From here to BEGIN nothing awaits, so no other transaction can start in between.
     const { promise, resolve } = Promise.withResolvers<void>();
@@ -188,6 +195,7 @@ export class SqliteStore extends Tables implements Store {
       tx.finish();
       this.#running = null;
       resolve();
+      done();
     }
   }
 

@@ -11,11 +11,13 @@ import type { Connection, ServerChannel } from "ssh2";
 import { PosternError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import protocolUtils from "ssh2/lib/protocol/utils.js";
+import { errorShown } from "../../metrics/metrics.ts";
 
 const USERAUTH_BANNER = 53;
 
 /** The text a user sees for an error. */
 export function userMessage(error: unknown, log: Logger): string {
+  errorShown("ssh", error instanceof PosternError ? error.kind : "internal");
   if (error instanceof PosternError) return error.message;
   log.error("internal error in SSH gateway", { error: String(error) });
   return "Internal error in the postern proxy; see its log.";

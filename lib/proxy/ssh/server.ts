@@ -17,6 +17,7 @@ import { denoConnDuplex } from "../../net/conn_duplex.ts";
 import { installFastCiphers, reusePacketBuffers } from "../../net/ssh2_crypto.ts";
 import type { Logger } from "../../log.ts";
 import { listenError } from "../web/server.ts";
+import { rateLimited } from "../../metrics/metrics.ts";
 import { hostCertificateKey, presentHostCertificate } from "./host_cert.ts";
 import { VERSION } from "../../version.ts";
 
@@ -110,11 +111,13 @@ export function startSshServer(options: SshServerOptions): SshServer {
     onConn(conn) {
       const remote = conn.remoteAddr as Deno.NetAddr;
       if (open.size >= options.maxConnections) {
+        rateLimited.inc({ limit: "ssh_connections" });
         tooMany.warn("too many SSH connections; refusing", { limit: options.maxConnections });
         conn.close();
         return;
       }
       if (!unauthenticated.admits(remote.hostname)) {
+        rateLimited.inc({ limit: "ssh_unauthenticated_per_address" });
         tooManyFromOne.warn("too many unauthenticated SSH connections from one address; refusing", {
           remote: remote.hostname,
           limit: options.maxUnauthenticatedPerAddress,

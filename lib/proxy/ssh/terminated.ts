@@ -15,6 +15,7 @@ import { joinTarget } from "../session_lookup.ts";
 import type { PartyMode, PartySink } from "../../session/hub.ts";
 import type { Authenticated } from "./authenticate.ts";
 import { failChannel, userMessage } from "./messages.ts";
+import { rateLimited } from "../../metrics/metrics.ts";
 
 /** Environment variables passed through to the node. */
 const PASSED_ENV = /^(TERM|LANG|LC_[A-Z_]+|COLORTERM)$/;
@@ -155,6 +156,7 @@ export function handleSessions(
 
   const start = (stream: ServerChannel, command: string | undefined) => {
     if (!sessions.start(stream)) {
+      rateLimited.inc({ limit: "sessions_per_connection" });
       failChannel(
         stream,
         `this connection already runs ${sessions.limit} sessions, the most the proxy allows on one connection; open another connection.`,
