@@ -27,8 +27,8 @@ export interface Logger {
 
 /** Options for {@linkcode createLogger}. */
 export interface LoggerOptions {
-  /** @default "info" */
-  level?: LogLevel;
+  /** The lowest level written; a function is asked at each line (a level reloaded on SIGHUP). @default "info" */
+  level?: LogLevel | (() => LogLevel);
   /** @default "text" */
   format?: LogFormat;
   /** Where lines go. @default stderr */
@@ -56,11 +56,12 @@ function renderValue(value: unknown): string {
  * ```
  */
 export function createLogger(options: LoggerOptions = {}, component?: string): Logger {
-  const min = ORDER[options.level ?? "info"];
+  const threshold = options.level ?? "info";
+  const min = () => ORDER[typeof threshold === "function" ? threshold() : threshold];
   const format = options.format ?? "text";
   const write = options.write ?? writeStderr;
   const emit = (level: LogLevel, message: string, fields: LogFields = {}) => {
-    if (ORDER[level] < min) return;
+    if (ORDER[level] < min()) return;
     const time = new Date().toISOString();
     if (format === "json") {
       const plain = Object.fromEntries(

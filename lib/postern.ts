@@ -85,6 +85,8 @@ export interface ProxyRole {
   hostPublicKey: string;
   /** A renewed cluster identity, for the peer listener and peer links. */
   useIdentity(identity: ApiIdentity): void;
+  /** Loads the HTTPS certificate of `config` again; new connections get it if it changed. */
+  reloadTls(config: Config): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -101,6 +103,11 @@ export interface Postern {
   proxy?: ProxyRole;
   /** The `/metrics` listener, when `metrics.listen_addr` is set. */
   metrics?: MetricsServer;
+  /**
+   * Applies a reloaded config (SIGHUP) without ending connections: roles and
+   * nodes (auth), the HTTPS certificate files (proxy). Other settings need a restart.
+   */
+  reload(config: Config): Promise<void>;
   /** Closes listeners, ends in-flight work, closes the store. */
   stop(): Promise<void>;
 }
@@ -363,13 +370,15 @@ export async function startProxyRole(options: {
   identity: ApiIdentity;
 }): Promise<ProxyRole> {
   const { config, dataDir, log, auth } = options;
-  const tls = await loadTlsMaterial({
-    dataDir,
-    certFile: config.tls.cert_file,
-    keyFile: config.tls.key_file,
-    publicHost: publicHost(config),
-    log,
-  });
+  const loadTls = (config: Config) =>
+    loadTlsMaterial({
+      dataDir,
+      certFile: config.tls.cert_file,
+      keyFile: config.tls.key_file,
+      publicHost: publicHost(config),
+      log,
+    });
+  const tls = await loadTls(config);
   checkOpenFileLimit(config.proxy.max_connections, log);
   const hostKey = await loadOrCreateHostKey(dataDir, log);
   const hub = new SessionHub();
@@ -482,7 +491,7 @@ export async function startProxyRole(options: {
   const [webServer, sshServer, peerServer] = [web, ssh, peer];
   certificateExpiry.set({ certificate: "tls" }, tls.notAfter.getTime() / 1000);
   showIdentityExpiry(options.identity);
-  return {
+  const role: ProxyRole = {
     web: webServer,
     ssh: sshServer,
     tls,
@@ -493,6 +502,21 @@ export async function startProxyRole(options: {
       deps.peer = { proxyId: options.proxyId, identity };
       peerServer.useIdentity(identity);
     },
+    async reloadTls(config) {
+      const next = await loadTls(config);
+      if (next.fingerprint === role.tls.fingerprint) return;
+      if (!webServer.useCertificate) {
+        log.warn("this Deno cannot change the HTTPS certificate while running; restart postern");
+        return;
+      }
+      await webServer.useCertificate(next.cert, next.key);
+      role.tls = next;
+      certificateExpiry.set({ certificate: "tls" }, next.notAfter.getTime() / 1000);
+      log.info("HTTPS certificate reloaded", {
+        sha256: next.fingerprint,
+        expires: next.notAfter.toISOString(),
+      });
+    },
     async stop() {
       stopFollowing();
       stopBeating();
@@ -501,6 +525,7 @@ export async function startProxyRole(options: {
       recordings.close();
     },
   };
+  return role;
 }
 
 /** Shows when the proxy's cluster identity expires in `postern_certificate_expiry_timestamp_seconds`. */
@@ -590,6 +615,10 @@ async function startRoles(options: StartOptions, roles: Set<Role>): Promise<Post
   return {
     authRole,
     proxy,
+    async reload(config) {
+      await authRole?.auth.reloadRolesAndNodes(config);
+      await proxy?.reloadTls(config);
+    },
     async stop() {
       await proxy?.stop();
       remote?.close();

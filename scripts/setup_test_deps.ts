@@ -18,6 +18,8 @@ const NEEDED: Record<string, string> = {
   "/usr/sbin/haproxy": "haproxy",
   // The metrics test checks the /metrics output with `promtool check metrics`.
   "/usr/bin/promtool": "prometheus",
+  // The unit that `postern install systemd` prints is checked with `systemd-analyze verify`.
+  "/usr/bin/systemd-analyze": "systemd",
 };
 
 async function exists(path: string): Promise<boolean> {

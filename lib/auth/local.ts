@@ -951,6 +951,16 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    * removed when they left it). Only the auth server does this, at start:
    * admin commands run with other configs, or none.
    */
+  /**
+   * Applies the roles and nodes of a reloaded config (SIGHUP) as a start
+   * would; other auth settings keep their values until a restart.
+   */
+  async reloadRolesAndNodes(config: Config): Promise<void> {
+    this.options.config = { ...this.#config, roles: config.roles, nodes: config.nodes };
+    await this.reconcileConfigRoles();
+    await this.reconcileConfigNodes();
+  }
+
   reconcileConfigNodes(): Promise<void> {
     return this.#nodes.syncConfigNodes(this.#config.nodes);
   }

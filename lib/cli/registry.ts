@@ -9,10 +9,12 @@ import { configCheckCommand, versionCommand } from "./basic.ts";
 import { startCommand } from "./start.ts";
 import { adminCommands } from "./admin.ts";
 import { clientCommands } from "./client.ts";
+import { installSystemdCommand } from "./install.ts";
 
 export const commands: Command[] = [
   startCommand,
   configCheckCommand,
+  installSystemdCommand,
   ...adminCommands,
   ...clientCommands,
   versionCommand,

@@ -53,6 +53,11 @@ export interface WebServer {
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
   /**
+   * Presents a new certificate to new connections (see tls_listener.ts);
+   * absent on the plain `Deno.serve` fallback, which needs a restart.
+   */
+  useCertificate?(cert: string, key: string): Promise<void>;
+  /**
    * Whether the listener is accepting (for /readyz); absent on the plain
    * `Deno.serve` fallback, whose accept loop is Deno's own.
    */
