@@ -10,11 +10,14 @@ import { startCommand } from "./start.ts";
 import { adminCommands } from "./admin.ts";
 import { clientCommands } from "./client.ts";
 import { installSystemdCommand } from "./install.ts";
+import { backupCommand, restoreCommand } from "./backup.ts";
 
 export const commands: Command[] = [
   startCommand,
   configCheckCommand,
   installSystemdCommand,
+  backupCommand,
+  restoreCommand,
   ...adminCommands,
   ...clientCommands,
   versionCommand,

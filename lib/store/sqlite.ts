@@ -36,6 +36,7 @@ import type {
 } from "./store.ts";
 import { Db, type Gate, mapSqliteError } from "./sqlite/db.ts";
 import { migrate } from "./sqlite/migrations.ts";
+import { writeBackup } from "./sqlite/backup.ts";
 import { storeDuration } from "../metrics/metrics.ts";
 import { SqliteCas, SqliteInvites, SqliteUsers } from "./sqlite/users.ts";
 import {
@@ -207,6 +208,16 @@ export class SqliteStore extends Tables implements Store {
     if (this.#txContext.getStore()) {
       throw new Error("Cannot use the store inside its own transaction: use the `tx` argument");
     }
+  }
+
+  /**
+   * Writes a consistent snapshot of the store to `path` (a new file, 0600)
+   * while the store stays in use, by this and other processes.
+   */
+  async backup(path: string): Promise<void> {
+    this.#refuseInsideTransaction();
+    while (this.#running) await this.#running;
+    writeBackup(this.#db.raw, path);
   }
 
   async ping(): Promise<void> {
