@@ -56,6 +56,7 @@ import type {
   AuthAdmin,
   AuthorizedNode,
   AuthService,
+  ClusterStatus,
   Credentials,
   Identity,
   Invite,
@@ -82,6 +83,7 @@ import { ClusterTlsCa } from "../tls/cluster_ca.ts";
 import { type NodeProbe, NodeRegistry } from "./nodes.ts";
 import { UserAdmin } from "./users.ts";
 import { lockouts, type LoginMethod, logins } from "../metrics/metrics.ts";
+import { VERSION } from "../version.ts";
 
 export type { NodeProbe };
 
@@ -778,6 +780,36 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   listProxies(): Promise<ProxyRecord[]> {
     return this.#store.proxies.list();
+  }
+
+  async clusterStatus(): Promise<ClusterStatus> {
+    const [notReadyReason, users, nodes, live, proxies] = await Promise.all([
+      this.notReadyReason(),
+      this.#store.users.list(),
+      this.#nodes.listAllNodes(),
+      this.#store.sessions.list({ activeOnly: true, limit: 10_000 }),
+      this.#store.proxies.list(),
+    ]);
+    const authorities: ClusterStatus["authorities"] = [];
+    for (const kind of ["user", "host", "tls"] as const) {
+      const ca = await this.#store.cas.get(kind);
+      if (!ca) continue;
+      authorities.push({
+        kind,
+        fingerprint: kind === "tls"
+          ? this.tlsCa.pin
+          : fingerprint(parsePublicKeyLine(ca.publicKey).key),
+        created: ca.created,
+      });
+    }
+    return {
+      cluster: this.cluster,
+      version: VERSION,
+      notReadyReason,
+      authorities,
+      proxies,
+      counts: { users: users.length, nodes: nodes.length, liveSessions: live.length },
+    };
   }
 
   async removeProxy(id: string, actor?: string): Promise<void> {
