@@ -837,7 +837,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     proxyId: string,
     live: { id: string; parties: SessionParty[] }[],
   ): Promise<void> {
-    await this.#store.sessions.heartbeat(proxyId, live, this.#now());
+    const now = this.#now();
+    await this.#store.sessions.heartbeat(proxyId, live, now);
+    await this.#store.proxies.touch(proxyId, now);
   }
 
   async listLiveSessions(proof: UserProof): Promise<SessionRecord[]> {
