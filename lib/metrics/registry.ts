@@ -160,11 +160,6 @@ export class Gauge<L extends string = never> extends Metric<L, number> {
     this.at(labels).value -= by;
   }
 
-  /** Drops the series of `labels` (a certificate no longer in use). */
-  remove(labels: Labels<L>): void {
-    this.series.delete(this.labelNames.map((name) => labels[name]).join("\u0000"));
-  }
-
   samples(): string[] {
     this.#collect?.(this);
     return [...this.series.values()].map(({ labels, value }) => line(this.name, labels, value));
