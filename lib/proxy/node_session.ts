@@ -219,7 +219,7 @@ export async function startNodeSession(
   } catch (error) {
     // Sessions through the proxy are always recorded: no recording, no session.
     client.end();
-    deps.log.error("cannot create a session recording", { error: String(error) });
+    deps.log.error("cannot create a session recording", { session_id: id, error: String(error) });
     throw cannotRecord(node.name, error);
   }
 
