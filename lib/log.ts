@@ -1,9 +1,14 @@
 /**
  * Structured logging: human-readable lines by default, JSON lines with
- * `--log-format json`. Callers pass fields, never secrets.
+ * `--log-format json`, each with `ts`, `level`, `msg` and `component`.
+ * Callers pass fields, never secrets. {@linkcode withLogFields} adds fields
+ * (a request id) to every line written while a piece of work runs, so the
+ * lines of one request can be found together.
  *
  * @module
  */
+
+import { AsyncLocalStorage } from "node:async_hooks";
 
 /** Severity, lowest first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -27,12 +32,26 @@ export interface Logger {
 
 /** Options for {@linkcode createLogger}. */
 export interface LoggerOptions {
-  /** @default "info" */
-  level?: LogLevel;
+  /** The lowest level written; a function is asked at each line (a level reloaded on SIGHUP). @default "info" */
+  level?: LogLevel | (() => LogLevel);
   /** @default "text" */
   format?: LogFormat;
   /** Where lines go. @default stderr */
   write?: (line: string) => void;
+}
+
+const context = new AsyncLocalStorage<LogFields>();
+
+/**
+ * Runs `fn` with `fields` added to every line logged meanwhile, across awaits.
+ *
+ * @example
+ * ```ts
+ * await withLogFields({ request_id: "4f9c0a1e" }, () => handle(request));
+ * ```
+ */
+export function withLogFields<T>(fields: LogFields, fn: () => T): T {
+  return context.run({ ...context.getStore(), ...fields }, fn);
 }
 
 const encoder = new TextEncoder();
@@ -56,17 +75,21 @@ function renderValue(value: unknown): string {
  * ```
  */
 export function createLogger(options: LoggerOptions = {}, component?: string): Logger {
-  const min = ORDER[options.level ?? "info"];
+  const threshold = options.level ?? "info";
+  const min = () => ORDER[typeof threshold === "function" ? threshold() : threshold];
   const format = options.format ?? "text";
   const write = options.write ?? writeStderr;
-  const emit = (level: LogLevel, message: string, fields: LogFields = {}) => {
-    if (ORDER[level] < min) return;
+  const emit = (level: LogLevel, message: string, ownFields: LogFields = {}) => {
+    if (ORDER[level] < min()) return;
     const time = new Date().toISOString();
+    const fields = { ...context.getStore(), ...ownFields };
     if (format === "json") {
-      const plain = Object.fromEntries(
-        Object.entries(fields).map(([k, v]) => [k, v instanceof Error ? v.message : v]),
-      );
-      write(JSON.stringify({ time, level, component, message, ...plain }));
+      // The fixed keys first; a field of the same name cannot replace them.
+      const entry: LogFields = { ts: time, level, component: component ?? "main", msg: message };
+      for (const [key, value] of Object.entries(fields)) {
+        if (!(key in entry)) entry[key] = value instanceof Error ? value.message : value;
+      }
+      write(JSON.stringify(entry));
       return;
     }
     const extra = Object.entries(fields).map(([k, v]) => ` ${k}=${renderValue(v)}`).join("");

@@ -48,6 +48,8 @@ import { TUNNEL_ALPN } from "./net/tunnel_protocol.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
 import { ProxyRecordings } from "./proxy/recordings.ts";
 import { checkOpenFileLimit } from "./proxy/file_limit.ts";
+import { type MetricsServer, startMetricsServer } from "./metrics/server.ts";
+import { certificateExpiry } from "./metrics/metrics.ts";
 
 /** What a process runs. */
 export type Role = "auth" | "proxy";
@@ -83,6 +85,8 @@ export interface ProxyRole {
   hostPublicKey: string;
   /** A renewed cluster identity, for the peer listener and peer links. */
   useIdentity(identity: ApiIdentity): void;
+  /** Loads the HTTPS certificate of `config` again; new connections get it if it changed. */
+  reloadTls(config: Config): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -97,6 +101,13 @@ export interface AuthRole {
 export interface Postern {
   authRole?: AuthRole;
   proxy?: ProxyRole;
+  /** The `/metrics` listener, when `metrics.listen_addr` is set. */
+  metrics?: MetricsServer;
+  /**
+   * Applies a reloaded config (SIGHUP) without ending connections: roles and
+   * nodes (auth), the HTTPS certificate files (proxy). Other settings need a restart.
+   */
+  reload(config: Config): Promise<void>;
   /** Closes listeners, ends in-flight work, closes the store. */
   stop(): Promise<void>;
 }
@@ -384,13 +395,15 @@ export async function startProxyRole(options: {
   identity: ApiIdentity;
 }): Promise<ProxyRole> {
   const { config, dataDir, log, auth } = options;
-  const tls = await loadTlsMaterial({
-    dataDir,
-    certFile: config.tls.cert_file,
-    keyFile: config.tls.key_file,
-    publicHost: publicHost(config),
-    log,
-  });
+  const loadTls = (config: Config) =>
+    loadTlsMaterial({
+      dataDir,
+      certFile: config.tls.cert_file,
+      keyFile: config.tls.key_file,
+      publicHost: publicHost(config),
+      log,
+    });
+  const tls = await loadTls(config);
   checkOpenFileLimit(config.proxy.max_connections, log);
   const hostKey = await loadOrCreateHostKey(dataDir, log);
   const hub = new SessionHub();
@@ -501,15 +514,33 @@ export async function startProxyRole(options: {
     throw error;
   }
   const [webServer, sshServer, peerServer] = [web, ssh, peer];
-  return {
+  certificateExpiry.set({ certificate: "tls" }, tls.notAfter.getTime() / 1000);
+  showIdentityExpiry(options.identity);
+  const role: ProxyRole = {
     web: webServer,
     ssh: sshServer,
     tls,
     hub,
     hostPublicKey: hostKey.publicKey,
     useIdentity(identity) {
+      showIdentityExpiry(identity);
       deps.peer = { proxyId: options.proxyId, identity };
       peerServer.useIdentity(identity);
+    },
+    async reloadTls(config) {
+      const next = await loadTls(config);
+      if (next.fingerprint === role.tls.fingerprint) return;
+      if (!webServer.useCertificate) {
+        log.warn("this Deno cannot change the HTTPS certificate while running; restart postern");
+        return;
+      }
+      await webServer.useCertificate(next.cert, next.key);
+      role.tls = next;
+      certificateExpiry.set({ certificate: "tls" }, next.notAfter.getTime() / 1000);
+      log.info("HTTPS certificate reloaded", {
+        sha256: next.fingerprint,
+        expires: next.notAfter.toISOString(),
+      });
     },
     async stop() {
       stopFollowing();
@@ -519,12 +550,42 @@ export async function startProxyRole(options: {
       recordings.close();
     },
   };
+  return role;
+}
+
+/** Shows when the proxy's cluster identity expires in `postern_certificate_expiry_timestamp_seconds`. */
+function showIdentityExpiry(identity: ApiIdentity): void {
+  const expires = new Date(new X509Certificate(identity.cert).validTo);
+  certificateExpiry.set({ certificate: "identity" }, expires.getTime() / 1000);
 }
 
 /** Starts the given roles; throws a PosternError with a clear message when it cannot. */
 export async function startPostern(options: StartOptions): Promise<Postern> {
+  const { config, log } = options;
+  const roles = new Set<Role>(options.roles ?? ["auth", "proxy"]);
+  const metricsAddr = config.metrics.listen_addr && parseHostPort(config.metrics.listen_addr);
+  const metrics = metricsAddr
+    ? startMetricsServer({ ...metricsAddr, log: log.child("metrics") })
+    : undefined;
+  try {
+    const running = await startRoles(options, roles);
+    return {
+      ...running,
+      metrics,
+      async stop() {
+        await running.stop();
+        await metrics?.close();
+      },
+    };
+  } catch (error) {
+    await metrics?.close();
+    throw error;
+  }
+}
+
+/** Starts the roles of {@linkcode startPostern}. */
+async function startRoles(options: StartOptions, roles: Set<Role>): Promise<Postern> {
   const { config, dataDir, log } = options;
-  const roles = new Set(options.roles ?? ["auth", "proxy"]);
   // The proxy beside auth keeps one id across restarts (whatever its ports),
   // so the next start ends what a killed run left open.
   const localProxyId = `local@${Deno.hostname()}`;
@@ -581,6 +642,10 @@ export async function startPostern(options: StartOptions): Promise<Postern> {
   return {
     authRole,
     proxy,
+    async reload(config) {
+      await authRole?.auth.reloadRolesAndNodes(config);
+      await proxy?.reloadTls(config);
+    },
     async stop() {
       await proxy?.stop();
       remote?.close();

@@ -18,6 +18,10 @@ const NEEDED: Record<string, string> = {
   "/usr/sbin/haproxy": "haproxy",
   // The gateway's algorithm lists are checked with ssh-audit.
   "/usr/bin/ssh-audit": "ssh-audit",
+  // The metrics test checks the /metrics output with `promtool check metrics`.
+  "/usr/bin/promtool": "prometheus",
+  // The unit that `postern install systemd` prints is checked with `systemd-analyze verify`.
+  "/usr/bin/systemd-analyze": "systemd",
 };
 
 /** The PostgreSQL store's tests run their own server (initdb, pg_ctl) of any installed version. */

@@ -36,6 +36,7 @@ export const ADMIN_CALLS: Readonly<
   listProxies: { permission: "nodes" },
   removeProxy: { permission: "nodes", actorArg: 1 },
   clusterCa: { permission: null },
+  clusterStatus: { permission: "nodes" },
 });
 
 /**

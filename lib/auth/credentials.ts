@@ -18,6 +18,7 @@ import {
 import { checkTotp, newTotpSecret, otpauthUri, qrDataUrl } from "./totp.ts";
 import type { AuditLog } from "./audit.ts";
 import type { Credentials as Typed, InviteView, TotpEnrollment } from "./service.ts";
+import { lockouts } from "../metrics/metrics.ts";
 
 /** The one message every failed login gets: it never says which part was wrong. */
 /**
@@ -115,6 +116,7 @@ export class CredentialChecks {
       );
       const error = await fail(passwordOk ? "bad second factor" : "bad password");
       if (state.lockedUntil !== null && state.lockedUntil > now) {
+        lockouts.inc({ cause: "failed_logins" });
         await this.audit.emit({
           code: "user.login.locked",
           user: user.name,

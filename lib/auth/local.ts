@@ -58,6 +58,7 @@ import type {
   AuthAdmin,
   AuthorizedNode,
   AuthService,
+  ClusterStatus,
   Credentials,
   Identity,
   Invite,
@@ -82,6 +83,8 @@ import { Joins, type JoinTokenView } from "./join.ts";
 import { ClusterTlsCa } from "../tls/cluster_ca.ts";
 import { type NodeProbe, NodeRegistry } from "./nodes.ts";
 import { UserAdmin } from "./users.ts";
+import { lockouts, type LoginMethod, logins } from "../metrics/metrics.ts";
+import { VERSION } from "../version.ts";
 
 export type { NodeProbe };
 
@@ -294,6 +297,18 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return identity;
   }
 
+  /** {@linkcode authenticate}, counted in `postern_logins_total`. */
+  async #countedLogin(method: LoginMethod, credentials: Credentials): Promise<Identity> {
+    try {
+      const identity = await this.authenticate(credentials);
+      logins.inc({ method, outcome: "success" });
+      return identity;
+    } catch (error) {
+      logins.inc({ method, outcome: "failure" });
+      throw error;
+    }
+  }
+
   // ---- certificates -----------------------------------------------------
 
   async issueUserCertificate(
@@ -307,7 +322,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         `Field "pub_key" is not a valid SSH public key: ${(error as Error).message}`,
       );
     }
-    const identity = await this.authenticate(request);
+    const identity = await this.#countedLogin("certificate", request);
     const ttlMs = Math.min(request.ttlMs ?? identity.maxSessionTtlMs, identity.maxSessionTtlMs);
     const now = this.#now();
     const principals = identity.logins.length ? identity.logins : [NO_LOGIN_PRINCIPAL];
@@ -428,7 +443,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   // ---- web sessions -----------------------------------------------------
 
   async createWebSession(credentials: Credentials): Promise<NewWebSession> {
-    return await this.#openWebSession(await this.authenticate(credentials));
+    return await this.#openWebSession(await this.#countedLogin("web", credentials));
   }
 
   async #openWebSession(identity: Identity): Promise<NewWebSession> {
@@ -516,6 +531,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const ends = options.ttlMs ? new Date(this.#now() + options.ttlMs) : null;
     const until = ends?.getTime() ?? FOREVER;
     await this.#store.users.setAdminLock(name, until, options.reason ?? null, this.#now());
+    lockouts.inc({ cause: "admin" });
     await this.#revoke(
       name,
       `access revoked by an administrator${options.reason ? ` (${options.reason})` : ""}`,
@@ -772,6 +788,36 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return this.#store.proxies.list();
   }
 
+  async clusterStatus(): Promise<ClusterStatus> {
+    const [notReadyReason, users, nodes, live, proxies] = await Promise.all([
+      this.notReadyReason(),
+      this.#store.users.list(),
+      this.#nodes.listAllNodes(),
+      this.#store.sessions.list({ activeOnly: true, limit: 10_000 }),
+      this.#store.proxies.list(),
+    ]);
+    const authorities: ClusterStatus["authorities"] = [];
+    for (const kind of ["user", "host", "tls"] as const) {
+      const ca = await this.#store.cas.get(kind);
+      if (!ca) continue;
+      authorities.push({
+        kind,
+        fingerprint: kind === "tls"
+          ? this.tlsCa.pin
+          : fingerprint(parsePublicKeyLine(ca.publicKey).key),
+        created: ca.created,
+      });
+    }
+    return {
+      cluster: this.cluster,
+      version: VERSION,
+      notReadyReason,
+      authorities,
+      proxies,
+      counts: { users: users.length, nodes: nodes.length, liveSessions: live.length },
+    };
+  }
+
   async removeProxy(id: string, actor?: string): Promise<void> {
     if (!(await this.#store.proxies.delete(id))) {
       throw new NotFound(`No proxy "${id}"; list them with \`postern proxies ls\`.`);
@@ -797,7 +843,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     proxyId: string,
     live: { id: string; parties: SessionParty[] }[],
   ): Promise<void> {
-    await this.#store.sessions.heartbeat(proxyId, live, this.#now());
+    const now = this.#now();
+    await this.#store.sessions.heartbeat(proxyId, live, now);
+    await this.#store.proxies.touch(proxyId, now);
   }
 
   async listLiveSessions(proof: UserProof): Promise<SessionRecord[]> {
@@ -951,6 +999,16 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    * removed when they left it). Only the auth server does this, at start:
    * admin commands run with other configs, or none.
    */
+  /**
+   * Applies the roles and nodes of a reloaded config (SIGHUP) as a start
+   * would; other auth settings keep their values until a restart.
+   */
+  async reloadRolesAndNodes(config: Config): Promise<void> {
+    this.options.config = { ...this.#config, roles: config.roles, nodes: config.nodes };
+    await this.reconcileConfigRoles();
+    await this.reconcileConfigNodes();
+  }
+
   reconcileConfigNodes(): Promise<void> {
     return this.#nodes.syncConfigNodes(this.#config.nodes);
   }

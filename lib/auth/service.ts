@@ -412,4 +412,20 @@ export interface AuthAdmin {
   removeProxy(id: string, actor?: string): Promise<void>;
   /** The cluster TLS CA certificate (PEM) and its pin. */
   clusterCa(): Promise<{ cert: string; pin: string }>;
+  /** What an administrator checks first: auth's version and store, the CAs, proxies, counts. */
+  clusterStatus(): Promise<ClusterStatus>;
+}
+
+/** The state of the cluster as the auth server answering sees it (`postern status --cluster`). */
+export interface ClusterStatus {
+  cluster: string;
+  /** postern version of the auth server. */
+  version: string;
+  /** Why the store or the audit log cannot be written, or null when they can. */
+  notReadyReason: string | null;
+  /** The certificate authorities: SSH user and host CAs, the cluster TLS CA. */
+  authorities: { kind: "user" | "host" | "tls"; fingerprint: string; created: number }[];
+  /** Every registered proxy with when it last registered or reported its sessions. */
+  proxies: ProxyRecord[];
+  counts: { users: number; nodes: number; liveSessions: number };
 }

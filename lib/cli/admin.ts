@@ -19,7 +19,8 @@ import { fingerprint, parsePublicKeyLine } from "../sshcert/mod.ts";
 /** What admin commands use, on the auth host or through the Auth API. */
 type Admin = AuthAdmin & Pick<AuthService, "hostCaLine" | "hostCaKnownHosts">;
 
-const adminFlags = {
+/** Flags of every admin command: the local data dir, or the Auth API with an identity. */
+export const adminFlags = {
   ...serverFlags,
   "auth-server": {
     type: "string" as const,
@@ -56,7 +57,8 @@ async function withRemoteAuth<T>(
   }
 }
 
-async function withAuth<T>(
+/** Runs `fn` with the auth service of the local data dir, or of `--auth-server`. */
+export async function withAuth<T>(
   parsed: ParsedArgs,
   fn: (auth: Admin) => Promise<T>,
 ): Promise<T> {

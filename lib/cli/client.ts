@@ -25,6 +25,7 @@ import {
 import { formatTable } from "./format.ts";
 import { proxySsh } from "../client/https_tunnel.ts";
 import { writeAll } from "../client/io.ts";
+import { clusterStatusFlags, showClusterStatus } from "./cluster_status.ts";
 
 const say = (line: string) => console.error(line);
 
@@ -100,10 +101,23 @@ Examples:
   },
   {
     path: ["status"],
-    summary: "Show the current login and certificate",
+    summary: "Show the current login and certificate (--cluster: the cluster, for admins)",
+    details: `
+With --cluster, shows what an administrator checks first, from the auth
+server: its version and store, the certificate authorities with fingerprints
+and ages, every proxy with when it was last heard from, and counts of users,
+nodes and live sessions. On the auth host it reads the data dir (--data-dir,
+--config); elsewhere it asks --auth-server with --identity (an admin identity).
+Exits 1 when the store is not ready.
+
+Examples:
+  postern status
+  postern status --cluster --data-dir /var/lib/postern
+  postern status --cluster --auth-server auth.example.com:3025 --identity admin.identity`,
     maxArgs: 0,
-    flags: {},
-    async run() {
+    flags: clusterStatusFlags,
+    async run(parsed) {
+      if (parsed.flags.cluster) return await showClusterStatus(parsed);
       console.log(await status());
       return 0;
     },

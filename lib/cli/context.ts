@@ -29,6 +29,11 @@ export interface ServerContext {
   config: Config;
   dataDir: string;
   log: Logger;
+  /**
+   * Reads the config file again (SIGHUP) and applies its log level unless
+   * --log-level was given; the caller applies the rest.
+   */
+  reloadConfig(): Promise<Config>;
 }
 
 const LEVELS = ["debug", "info", "warn", "error"];
@@ -44,12 +49,23 @@ export async function serverContext(parsed: ParsedArgs): Promise<ServerContext> 
   if (format !== undefined && !FORMATS.includes(format)) {
     throw new UsageError(`--log-format "${format}" is not one of ${FORMATS.join(", ")}`);
   }
-  const config = await loadConfig(stringFlag(parsed, "config"));
+  const configPath = stringFlag(parsed, "config");
+  const config = await loadConfig(configPath);
+  let configuredLevel = config.log.level;
   const log = createLogger({
-    level: (level ?? config.log.level) as LogLevel,
+    level: () => (level ?? configuredLevel) as LogLevel,
     format: (format ?? config.log.format) as LogFormat,
   });
   const dataDir = resolveDataDir(stringFlag(parsed, "data-dir"), config.data_dir);
   await ensurePrivateDir(dataDir);
-  return { config, dataDir, log };
+  return {
+    config,
+    dataDir,
+    log,
+    async reloadConfig() {
+      const reloaded = await loadConfig(configPath);
+      configuredLevel = reloaded.log.level;
+      return reloaded;
+    },
+  };
 }

@@ -10,10 +10,15 @@ import { startCommand } from "./start.ts";
 import { adminCommands } from "./admin.ts";
 import { clientCommands } from "./client.ts";
 import { storageCommands } from "./storage.ts";
+import { installSystemdCommand } from "./install.ts";
+import { backupCommand, restoreCommand } from "./backup.ts";
 
 export const commands: Command[] = [
   startCommand,
   configCheckCommand,
+  installSystemdCommand,
+  backupCommand,
+  restoreCommand,
   ...adminCommands,
   ...storageCommands,
   ...clientCommands,

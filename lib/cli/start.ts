@@ -29,7 +29,8 @@ async function buildUiFromSource(log: Logger): Promise<void> {
   if (await buildUiIfStale()) log.info("built the web UI (ui/dist) from source");
 }
 
-function parseRoles(flag: string | undefined): Role[] {
+/** Parses `--roles` (default both). */
+export function parseRoles(flag: string | undefined): Role[] {
   if (flag === undefined) return ["auth", "proxy"];
   const roles = flag.split(",").map((role) => role.trim()).filter(Boolean);
   const unknown = roles.find((role) => role !== "auth" && role !== "proxy");
@@ -54,6 +55,13 @@ On the auth host:   postern start --roles auth
 On each proxy host: postern start --roles proxy --auth-server auth.example.com:3025 \
                       --token <token> --ca-pin sha256:<pin>
 A proxy keeps its cluster identity in its data dir: later starts need no token.
+
+SIGHUP (systemctl reload) reloads the config file without ending connections:
+log.level, roles and nodes (auth), tls.cert_file/tls.key_file (proxy). Other
+settings, and the roles this process runs, need a restart.
+
+Prometheus metrics: set metrics.listen_addr (e.g. 127.0.0.1:3081) in the config;
+/metrics is then served over plain HTTP there, never on the HTTPS port.
 
 Examples:
   postern start
@@ -83,7 +91,8 @@ Examples:
     },
   },
   async run(parsed) {
-    const { config, dataDir, log } = await serverContext(parsed);
+    const context = await serverContext(parsed);
+    const { config, dataDir, log } = context;
     const roles = parseRoles(stringFlag(parsed, "roles"));
     const servers = listFlag(parsed, "auth-server");
     if (servers.some((server) => !parseHostPort(server))) {
@@ -127,6 +136,11 @@ Examples:
         }
         : {}),
       ...(authRole ? { auth_api: `${authRole.api.addr.hostname}:${authRole.api.addr.port}` } : {}),
+      ...(postern.metrics
+        ? {
+          metrics: `http://${postern.metrics.addr.hostname}:${postern.metrics.addr.port}/metrics`,
+        }
+        : {}),
       data_dir: dataDir,
     });
     if (proxy) {
@@ -136,6 +150,25 @@ Examples:
         expires: proxy.tls.notAfter.toISOString(),
       });
     }
+    // SIGHUP reloads the config; reloads run one after another.
+    let reloading = Promise.resolve();
+    const reload = () =>
+      reloading = reloading.then(async () => {
+        try {
+          const reloaded = await context.reloadConfig();
+          await postern.reload(reloaded);
+          log.info("reloaded the config", {
+            log_level: reloaded.log.level,
+            roles: reloaded.roles.length,
+            nodes: reloaded.nodes.length,
+          });
+        } catch (error) {
+          log.error("cannot reload the config; the running one stays", {
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      });
+    Deno.addSignalListener("SIGHUP", reload);
     const { promise: stopping, resolve } = Promise.withResolvers<string>();
     const signals = ["SIGINT", "SIGTERM"] as const;
     const handlers = signals.map((signal) => {
@@ -146,6 +179,8 @@ Examples:
     const signal = await stopping;
     log.info("shutting down", { signal });
     for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
+    Deno.removeSignalListener("SIGHUP", reload);
+    await reloading;
     await postern.stop();
     log.info("stopped");
     return 0;

@@ -207,6 +207,12 @@ export const configSchema = object("postern configuration", {
       "100mb",
     ),
   }),
+  metrics: object("Prometheus metrics.", {
+    listen_addr: optionalStr(
+      "Plain-HTTP listener serving /metrics in Prometheus text format (e.g. 127.0.0.1:3081); unset: no metrics listener. Metrics are never served on the HTTPS port.",
+      "host:port",
+    ),
+  }),
   roles: list("Roles in addition to the built-in admin, access and auditor.", role),
   nodes: list("Nodes declared here in addition to those added with `postern nodes add`.", node),
 });
@@ -251,6 +257,9 @@ function checkConsistency(config: Config): void {
   for (const key of ["public_addr", "ssh_public_addr"] as const) {
     const value = config.proxy[key];
     if (value !== undefined) hostPort("", "").parse(value, `proxy.${key}`);
+  }
+  if (config.metrics.listen_addr !== undefined) {
+    hostPort("", "").parse(config.metrics.listen_addr, "metrics.listen_addr");
   }
 }
 

@@ -16,6 +16,7 @@ import type { Logger } from "../log.ts";
 import { LiveSession, type PartySink, type SessionHub } from "../session/hub.ts";
 import { AsciicastRecorder, freeBytes, RecordingLimitReached } from "../session/recorder.ts";
 import type { LiveConnections } from "./revocations.ts";
+import { relayedBytes } from "../metrics/metrics.ts";
 import type { ProxyRecordings } from "./recordings.ts";
 import type { PeerAccess } from "./session_lookup.ts";
 import type { SecretHash } from "../store/store.ts";
@@ -232,10 +233,11 @@ export async function startNodeSession(
   } catch (error) {
     // Sessions through the proxy are always recorded: no recording, no session.
     client.end();
-    deps.log.error("cannot create a session recording", { error: String(error) });
+    deps.log.error("cannot create a session recording", { session_id: id, error: String(error) });
     throw cannotRecord(node.name, error);
   }
 
+  const metricKind = meta.kind === "web" ? "web_terminal" : "ssh_session";
   const live = new LiveSession({
     id,
     user: identity.user,
@@ -248,6 +250,7 @@ export async function startNodeSession(
   }, {
     input(data) {
       recorder.input(data);
+      relayedBytes.inc({ kind: metricKind, direction: "up" }, data.length);
       channel.write(data);
     },
     resize(newCols, newRows) {
@@ -340,6 +343,7 @@ export async function startNodeSession(
 
   const deliver = (data: Uint8Array, toStderr: boolean) => {
     recorder.output(data);
+    relayedBytes.inc({ kind: metricKind, direction: "down" }, data.length);
     if (closing) return;
     if (toStderr && owner.writeStderr) {
       owner.writeStderr(data);

@@ -16,6 +16,7 @@
 import type { AuthService } from "../auth/service.ts";
 import type { Logger } from "../log.ts";
 import { hashSecret, type Revocation, type SecretHash } from "../store/store.ts";
+import { type ConnectionKind, connectionOpened } from "../metrics/metrics.ts";
 
 /** How often the proxy asks auth for new revocations. */
 export const REVOCATION_POLL_MS = 500;
@@ -32,6 +33,15 @@ export interface LiveConnection {
   /** Ends the connection, telling the user `reason` where the protocol allows. */
   close(reason: string): void;
 }
+
+/** The metrics label of each {@linkcode LiveConnection} kind. */
+const METRIC_KINDS: Record<string, ConnectionKind> = {
+  "ssh": "ssh",
+  "ssh session": "ssh_session",
+  "web terminal": "web_terminal",
+  "web join": "web_join",
+  "https tunnel": "https_tunnel",
+};
 
 /** The live connections of this proxy, by user. */
 export class LiveConnections {
@@ -50,7 +60,9 @@ export class LiveConnections {
     let set = this.#byUser.get(connection.user);
     if (!set) this.#byUser.set(connection.user, set = new Set());
     set.add(connection);
+    const closed = connectionOpened(METRIC_KINDS[connection.kind] ?? "ssh");
     return () => {
+      closed();
       set.delete(connection);
       if (set.size === 0 && this.#byUser.get(connection.user) === set) {
         this.#byUser.delete(connection.user);

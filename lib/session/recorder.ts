@@ -14,6 +14,7 @@
  */
 
 import { statfs } from "node:fs/promises";
+import { recordingBytes, recordingWriteErrors } from "../metrics/metrics.ts";
 
 /** Header fields of a recording. */
 export interface RecordingHeader {
@@ -201,8 +202,10 @@ export class AsciicastRecorder {
         const bytes = this.#encoder.encode(batch);
         let written = 0;
         while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
+        recordingBytes.inc({}, written);
       }
     } catch (error) {
+      recordingWriteErrors.inc();
       this.#closed = true;
       this.#pending = [];
       this.#fail(error instanceof Error ? error : new Error(String(error)));

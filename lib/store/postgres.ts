@@ -13,6 +13,7 @@
 
 import postgres from "postgres";
 import { Unavailable } from "../errors.ts";
+import { storeDuration } from "../metrics/metrics.ts";
 import type {
   AuditStore,
   CaStore,
@@ -77,12 +78,15 @@ function guarded<T extends object>(table: T, where: string): T {
       const value = Reflect.get(target, key, receiver);
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
+        const done = storeDuration.startTimer({ operation: "query" });
         try {
           const result = value.apply(target, args);
           return result instanceof Promise
             ? result.catch((e: unknown) => Promise.reject(mapPostgresError(e, where)))
-            : result;
+              .finally(done)
+            : (done(), result);
         } catch (e) {
+          done();
           return Promise.reject(mapPostgresError(e, where));
         }
       };
@@ -180,8 +184,10 @@ export class PostgresStore extends PgTables implements Store {
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    const done = storeDuration.startTimer({ operation: "transaction" });
     return runTransaction(this.sql, (tx) => fn(new PgTxStore(tx, this.where)))
-      .catch((e: unknown) => Promise.reject(mapPostgresError(e, this.where)));
+      .catch((e: unknown) => Promise.reject(mapPostgresError(e, this.where)))
+      .finally(done);
   }
 
   async ping(): Promise<void> {

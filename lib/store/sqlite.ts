@@ -37,6 +37,8 @@ import type {
 } from "./store.ts";
 import { Db, type Gate, mapSqliteError } from "./sqlite/db.ts";
 import { migrate } from "./sqlite/migrations.ts";
+import { writeBackup } from "./sqlite/backup.ts";
+import { storeDuration } from "../metrics/metrics.ts";
 import { SqliteCas, SqliteInvites, SqliteUsers } from "./sqlite/users.ts";
 import {
   SqliteJoinTokens,
@@ -123,8 +125,13 @@ export class SqliteStore extends Tables implements Store {
   private constructor(db: Db, path: string, schemaVersion: number) {
     const gate: Gate = async (op) => {
       this.#refuseInsideTransaction();
-      while (this.#running) await this.#running;
-      return guarded(op);
+      const done = storeDuration.startTimer({ operation: "query" });
+      try {
+        while (this.#running) await this.#running;
+        return guarded(op);
+      } finally {
+        done();
+      }
     };
     super(db, gate, new RecordingFiles(join(dirname(path), "recordings")));
     this.#db = db;
@@ -173,6 +180,7 @@ export class SqliteStore extends Tables implements Store {
 
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     this.#refuseInsideTransaction();
+    const done = storeDuration.startTimer({ operation: "transaction" });
     while (this.#running) await this.#running;
     // From here to BEGIN nothing awaits, so no other transaction can start in between.
     const { promise, resolve } = Promise.withResolvers<void>();
@@ -192,6 +200,7 @@ export class SqliteStore extends Tables implements Store {
       tx.finish();
       this.#running = null;
       resolve();
+      done();
     }
   }
 
@@ -203,6 +212,16 @@ export class SqliteStore extends Tables implements Store {
     if (this.#txContext.getStore()) {
       throw new Error("Cannot use the store inside its own transaction: use the `tx` argument");
     }
+  }
+
+  /**
+   * Writes a consistent snapshot of the store to `path` (a new file, 0600)
+   * while the store stays in use, by this and other processes.
+   */
+  async backup(path: string): Promise<void> {
+    this.#refuseInsideTransaction();
+    while (this.#running) await this.#running;
+    writeBackup(this.#db.raw, path);
   }
 
   async ping(): Promise<void> {

@@ -496,6 +496,8 @@ export interface ProxyStore {
   get(id: string): Promise<ProxyRecord | null>;
   /** All proxies, the most recently seen first. */
   list(): Promise<ProxyRecord[]>;
+  /** Records that a proxy was heard from at `now`; false when it is not registered. */
+  touch(id: string, now: number): Promise<boolean>;
   /** Forgets a proxy: its identity is refused from then on. */
   delete(id: string): Promise<boolean>;
 }

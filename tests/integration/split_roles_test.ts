@@ -151,6 +151,24 @@ Deno.test("auth and two proxies as separate processes serve every journey throug
     ]);
     assert.equal(users.code, 0, users.stderr);
     assert.match(users.stdout, /alice/);
+    const status = await runPostern([
+      "status",
+      "--cluster",
+      "--format",
+      "json",
+      "--auth-server",
+      `127.0.0.1:${authServer.authPort}`,
+      "--identity",
+      file,
+    ]);
+    assert.equal(status.code, 0, status.stderr);
+    const seen = JSON.parse(status.stdout);
+    assert.equal(seen.proxies.length, 2, status.stdout);
+    assert.deepEqual(seen.authorities.map((ca: { kind: string }) => ca.kind), [
+      "user",
+      "host",
+      "tls",
+    ]);
     const denied = await runPostern([
       "users",
       "ls",

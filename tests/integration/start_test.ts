@@ -126,9 +126,10 @@ Deno.test("postern start --log-format json writes one JSON object per line", asy
   assert.ok(lines.length >= 3);
   for (const line of lines) {
     const entry = JSON.parse(line);
-    assert.match(entry.time, /^\d{4}-\d\d-\d\dT/);
+    assert.match(entry.ts, /^\d{4}-\d\d-\d\dT/);
     assert.ok(["debug", "info", "warn", "error"].includes(entry.level), line);
-    assert.equal(typeof entry.message, "string");
+    assert.equal(typeof entry.msg, "string");
+    assert.equal(typeof entry.component, "string");
   }
-  assert.ok(lines.some((line) => JSON.parse(line).message === "postern is running"));
+  assert.ok(lines.some((line) => JSON.parse(line).msg === "postern is running"));
 });

@@ -760,6 +760,12 @@ contract(
     const [first] = await s.proxies.list();
     assert.deepEqual(first, { ...a, publicAddr: "proxy.example:443", lastSeen: T0 + 2 });
     assert.equal((await s.proxies.list()).length, 2);
+    // A heartbeat moves last_seen forward, never back; an unknown proxy is not added.
+    assert.equal(await s.proxies.touch("b", T0 + 5), true);
+    assert.equal(await s.proxies.touch("b", T0 + 3), true);
+    assert.equal((await s.proxies.get("b"))?.lastSeen, T0 + 5);
+    assert.equal(await s.proxies.touch("nobody", T0 + 5), false);
+    assert.equal((await s.proxies.list()).length, 2);
   },
 );
 

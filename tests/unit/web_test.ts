@@ -92,3 +92,27 @@ Deno.test("readJson() rejects bodies over the limit, bad JSON and non-objects", 
   await assert.rejects(readJson(post("[1]")), (e) => isKind(e, "bad_request"));
   assert.deepEqual(await readJson(post('{"a":1}')), { a: 1 });
 });
+
+Deno.test("every log line of a request carries its request id, which the response names", async () => {
+  const lines: string[] = [];
+  const jsonLog = createLogger({ format: "json", write: (line) => lines.push(line) }).child("web");
+  const traced = createWebHandler({
+    log: jsonLog,
+    routes: (router) =>
+      router.on("GET", "/v1/webapi/fails", async () => {
+        jsonLog.info("before the await");
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        throw new Error("a bug");
+      }),
+  });
+  const response = await traced(new Request("https://proxy.test/v1/webapi/fails"), "127.0.0.1");
+  assert.equal(response.status, 500);
+  const requestId = response.headers.get("x-request-id");
+  assert.match(requestId ?? "", /^[0-9a-f]{16}$/);
+  const entries = lines.map((line) => JSON.parse(line));
+  assert.deepEqual(entries.map((entry) => [entry.msg, entry.request_id, entry.component]), [
+    ["before the await", requestId, "web"],
+    ["internal error in HTTP request", requestId, "web"],
+  ]);
+  for (const entry of entries) assert.match(entry.ts, /^\d{4}-\d\d-\d\dT/);
+});

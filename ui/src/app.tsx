@@ -15,6 +15,7 @@ import { Layout } from "./components/Layout.tsx";
 import { AccountPage } from "./pages/Account.tsx";
 import { AdminNodesPage } from "./pages/AdminNodes.tsx";
 import { AuditPage } from "./pages/Audit.tsx";
+import { ClusterPage } from "./pages/Cluster.tsx";
 import { InvitePage } from "./pages/Invite.tsx";
 import { LoginPage } from "./pages/Login.tsx";
 import { NodesPage } from "./pages/Nodes.tsx";
@@ -59,6 +60,7 @@ function route({ path, query }: Location): Route | null {
     "/web/audit": () => ({ page: <AuditPage />, permission: "audit.read" }),
     "/web/users": () => ({ page: <UsersPage />, permission: "users" }),
     "/web/admin/nodes": () => ({ page: <AdminNodesPage />, permission: "nodes" }),
+    "/web/admin/cluster": () => ({ page: <ClusterPage />, permission: "nodes" }),
     "/web/account": () => ({ page: <AccountPage /> }),
     "/web/terminal/new": () => ({
       bare: true,

@@ -126,3 +126,14 @@ export interface Items<T> {
 export interface Paged<T> extends Items<T> {
   next_offset: number | null;
 }
+
+/** The cluster as its auth server sees it (`GET .../status`, admins). */
+export interface ClusterStatus {
+  cluster: string;
+  auth_version: string;
+  proxy_version: string;
+  store: { ready: boolean; reason: string | null };
+  authorities: { kind: "user" | "host" | "tls"; fingerprint: string; created: string }[];
+  proxies: { id: string; public_addr: string; ssh_public_addr: string; last_seen: string }[];
+  counts: { users: number; nodes: number; live_sessions: number };
+}

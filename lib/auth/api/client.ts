@@ -14,6 +14,7 @@ import { ADMIN_CALLS } from "../admin_scope.ts";
 import type { AuthAdmin, AuthService, UserProof } from "../service.ts";
 import type { ClusterInfo } from "./server.ts";
 import { PROXY_CALLS } from "./calls.ts";
+import { authApiDuration, authApiErrors } from "../../metrics/metrics.ts";
 import {
   API_PREFIX,
   decodeWire,
@@ -85,12 +86,21 @@ export class AuthApiClient {
 
   /** Calls `method` with `args` (acting for the user of `as` when given). */
   async call(method: string, args: unknown[], as?: UserProof): Promise<unknown> {
-    const response = await this.request(`/call/${method}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: encodeWire({ args, ...(as ? { as } : {}) }),
-    });
-    return await resultOf(response);
+    const done = authApiDuration.startTimer({ call: method });
+    try {
+      const response = await this.request(`/call/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: encodeWire({ args, ...(as ? { as } : {}) }),
+      });
+      return await resultOf(response);
+    } catch (error) {
+      const reason = error instanceof PosternError ? error.kind : "internal";
+      authApiErrors.inc({ call: method, reason });
+      throw error;
+    } finally {
+      done();
+    }
   }
 
   close(): void {

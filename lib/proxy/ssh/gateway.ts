@@ -15,6 +15,7 @@ import { handleSessions, SessionCount } from "./terminated.ts";
 import { authorizeTunnel, parseProxySubsystem, runTunnel } from "./tunnel.ts";
 import { dialNode } from "../dial.ts";
 import { PortForwarder } from "./forwarding.ts";
+import { logins } from "../../metrics/metrics.ts";
 
 /** How long a revoked connection's sessions get to show why before it is closed. */
 const REVOKED_CLOSE_DELAY_MS = 200;
@@ -49,6 +50,7 @@ export function createGateway(deps: NodeSessionDeps, options: GatewayOptions) {
       if (decision.kind === "reject") {
         if (decision.message && !state.bannerSent) {
           state.bannerSent = true;
+          logins.inc({ method: "ssh", outcome: "failure" });
           sendAuthBanner(client, `postern: ${decision.message}`);
           await deps.auth.audit({
             code: "ssh.auth",
@@ -66,6 +68,7 @@ export function createGateway(deps: NodeSessionDeps, options: GatewayOptions) {
       }
       if (decision.result) {
         state = { kind: "authenticated", who: decision.result };
+        logins.inc({ method: "ssh", outcome: "success" });
         await deps.auth.audit({
           code: "ssh.auth",
           user: decision.result.identity.user,

@@ -7,14 +7,16 @@
  */
 
 import type { Connection, ServerChannel } from "ssh2";
-import { toUserMessage } from "../../errors.ts";
+import { PosternError, toUserMessage } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import protocolUtils from "ssh2/lib/protocol/utils.js";
+import { errorShown } from "../../metrics/metrics.ts";
 
 const USERAUTH_BANNER = 53;
 
 /** The text an SSH user sees for an error: {@linkcode toUserMessage} for the gateway. */
 export function userMessage(error: unknown, log: Logger): string {
+  errorShown("ssh", error instanceof PosternError ? error.kind : "internal");
   return toUserMessage(error, log, "SSH gateway");
 }
 

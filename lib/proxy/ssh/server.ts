@@ -18,6 +18,7 @@ import { installFastCiphers, reusePacketBuffers } from "../../net/ssh2_crypto.ts
 import { installChannelWindowFix } from "../../net/ssh2_channel_window.ts";
 import type { Logger } from "../../log.ts";
 import { listenError } from "../web/server.ts";
+import { rateLimited } from "../../metrics/metrics.ts";
 import { hostCertificateKey, presentHostCertificate } from "./host_cert.ts";
 import { VERSION } from "../../version.ts";
 import { GATEWAY_ALGORITHMS } from "../../net/ssh_algorithms.ts";
@@ -118,11 +119,13 @@ export function startSshServer(options: SshServerOptions): SshServer {
     onConn(conn) {
       const remote = conn.remoteAddr as Deno.NetAddr;
       if (open.size >= options.maxConnections) {
+        rateLimited.inc({ limit: "ssh_connections" });
         tooMany.warn("too many SSH connections; refusing", { limit: options.maxConnections });
         conn.close();
         return;
       }
       if (!unauthenticated.admits(remote.hostname)) {
+        rateLimited.inc({ limit: "ssh_unauthenticated_per_address" });
         tooManyFromOne.warn("too many unauthenticated SSH connections from one address; refusing", {
           remote: remote.hostname,
           limit: options.maxUnauthenticatedPerAddress,

@@ -18,6 +18,7 @@ import type { Authenticated } from "./authenticate.ts";
 import { failChannel, userMessage } from "./messages.ts";
 import { runFileTransfer } from "./file_transfer.ts";
 import { AGENT_FORWARDING_DENIED, ForwardedAgent } from "./agent_forwarding.ts";
+import { rateLimited } from "../../metrics/metrics.ts";
 
 /** Environment variables passed through to the node. */
 const PASSED_ENV = /^(TERM|LANG|LC_[A-Z_]+|COLORTERM)$/;
@@ -185,6 +186,7 @@ export function handleSessions(
 
   const start = (stream: ServerChannel, command: string | undefined) => {
     if (!sessions.start(stream)) {
+      rateLimited.inc({ limit: "sessions_per_connection" });
       failChannel(stream, sessions.refusal());
     } else if (who.target.node) {
       void runTerminated(stream, command, pending, who, deps, remoteAddr, session, user);

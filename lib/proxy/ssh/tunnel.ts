@@ -13,6 +13,7 @@ import type { Logger } from "../../log.ts";
 import { relay } from "../../net/relay.ts";
 import { authorizeTarget } from "../dial.ts";
 import type { Authenticated } from "./authenticate.ts";
+import { connectionOpened, relayedBytes } from "../../metrics/metrics.ts";
 
 /** Parses a `proxy:<host>:<port>` subsystem name (port optional, IPv6 in brackets). */
 export function parseProxySubsystem(
@@ -55,7 +56,11 @@ export async function runTunnel(
   const started = Date.now();
   const base = { node: node.name, addr: node.addr, login: who.target.login, kind };
   await auth.audit({ code: "tunnel.start", user: who.identity.user, remoteAddr, fields: base });
-  const result = await relay(channel, conn);
+  const closed = connectionOpened("ssh_tunnel");
+  const result = await relay(channel, conn, {
+    onBytes: (direction, bytes) => relayedBytes.inc({ kind: "ssh_tunnel", direction }, bytes),
+  });
+  closed();
   await auth.audit({
     code: "tunnel.end",
     user: who.identity.user,

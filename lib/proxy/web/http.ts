@@ -16,6 +16,7 @@ import {
   toUserMessage,
 } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
+import { errorShown } from "../../metrics/metrics.ts";
 
 /** Per-request facts handlers need. */
 export interface RequestContext {
@@ -93,6 +94,7 @@ export function errorResponse(kind: ErrorKind, message: string, extra?: object):
 
 /** Turns any thrown value into a response; unexpected errors are logged and become a plain 500. */
 export function toErrorResponse(error: unknown, log: Logger): Response {
+  errorShown("https", error instanceof PosternError ? error.kind : "internal");
   if (error instanceof PosternError) {
     const response = errorResponse(error.kind, error.message);
     if (error instanceof TooManyRequests) {

@@ -8,7 +8,7 @@
  */
 
 import { Unavailable } from "../../errors.ts";
-import type { Logger } from "../../log.ts";
+import { type Logger, withLogFields } from "../../log.ts";
 import type { AcceptHealth } from "../../net/accept.ts";
 import { serveAsset } from "./assets.ts";
 import {
@@ -53,6 +53,11 @@ export interface WebServer {
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
   /**
+   * Presents a new certificate to new connections (see tls_listener.ts);
+   * absent on the plain `Deno.serve` fallback, which needs a restart.
+   */
+  useCertificate?(cert: string, key: string): Promise<void>;
+  /**
    * Whether the listener is accepting (for /readyz); absent on the plain
    * `Deno.serve` fallback, whose accept loop is Deno's own.
    */
@@ -73,16 +78,22 @@ export function createWebHandler(
     });
   options.routes?.(router);
 
-  return async (request: Request, remoteAddr: string): Promise<Response> => {
-    const url = new URL(request.url);
-    let response: Response;
-    try {
-      response = await route(router, request, url, remoteAddr);
-    } catch (error) {
-      response = toErrorResponse(error, options.log);
-    }
-    if (response.status === 101) return response; // WebSocket upgrade: headers are immutable
-    return withSecurityHeaders(response);
+  return (request: Request, remoteAddr: string): Promise<Response> => {
+    // Every log line of the request carries its id; the response tells it to the client.
+    const requestId = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+    return withLogFields({ request_id: requestId }, async () => {
+      const url = new URL(request.url);
+      let response: Response;
+      try {
+        response = await route(router, request, url, remoteAddr);
+      } catch (error) {
+        response = toErrorResponse(error, options.log);
+      }
+      if (response.status === 101) return response; // WebSocket upgrade: headers are immutable
+      response = withSecurityHeaders(response);
+      response.headers.set("x-request-id", requestId);
+      return response;
+    });
   };
 }
 

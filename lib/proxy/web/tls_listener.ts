@@ -88,6 +88,14 @@ export interface AlpnListener {
   finished: Promise<void>;
   /** Stops accepting, lets HTTP requests in flight finish, closes other connections. */
   shutdown(): Promise<void>;
+  /**
+   * Presents `cert` to new connections: the listener is opened again on the
+   * same port (connections are refused for the moment in between); open
+   * connections keep theirs.
+   *
+   * @throws what `Deno.listenTls` throws for a bad certificate or key (the old one stays)
+   */
+  useCertificate(cert: string, key: string): Promise<void>;
 }
 
 /**
@@ -112,15 +120,18 @@ export function listenTlsWithAlpn(
   options: AlpnListenerOptions,
   serveConnection: ServeConnection,
 ): AlpnListener {
-  const listener = Deno.listenTls({
-    hostname: options.hostname,
-    port: options.port,
-    cert: options.cert,
-    key: options.key,
-    // The server's order decides (rustls): a client offering a tunnel protocol
-    // and http/1.1 gets the tunnel; browsers never offer it.
-    alpnProtocols: [...Object.keys(options.protocols), "h2", "http/1.1"],
-  });
+  const listen = (port: number, pair: { cert: string; key: string }) =>
+    Deno.listenTls({
+      hostname: options.hostname,
+      port,
+      ...pair,
+      // The server's order decides (rustls): a client offering a tunnel protocol
+      // and http/1.1 gets the tunnel; browsers never offer it.
+      alpnProtocols: [...Object.keys(options.protocols), "h2", "http/1.1"],
+    });
+  let certificate = { cert: options.cert, key: options.key };
+  let listener = listen(options.port, certificate);
+  const addr = listener.addr;
   let stopping = false;
   const web = new Set<{ close(): void }>();
   const others = new Set<Deno.TlsConn>();
@@ -191,15 +202,56 @@ export function listenTlsWithAlpn(
   };
 
   const health = new AcceptHealth("HTTPS");
-  const accepting = acceptForever(listener, {
-    health,
-    log: options.log,
-    stopping: () => stopping,
-    onConn(conn) {
-      const task = dispatch(conn).finally(() => running.delete(task));
-      running.add(task);
-    },
-  });
+  /** Set while useCertificate replaces the listener. */
+  let replacing: Promise<void> | undefined;
+  // Each listener until it is closed; one that useCertificate replaced is followed by the next.
+  const accepting = (async () => {
+    for (;;) {
+      const current = listener;
+      await acceptForever(current, {
+        health,
+        log: options.log,
+        stopping: () => stopping || replacing !== undefined,
+        onConn(conn) {
+          const task = dispatch(conn).finally(() => running.delete(task));
+          running.add(task);
+        },
+      });
+      if (stopping || !replacing) return;
+      await replacing;
+      if (listener === current) return; // the port could not be listened on again
+    }
+  })();
+
+  /** Listens on the port the old listener frees once its pending accept has ended. */
+  const listenAgain = async (pair: { cert: string; key: string }) => {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return listen(addr.port, pair);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AddrInUse) || attempt >= 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  };
+
+  const useCertificate = async (cert: string, key: string) => {
+    if (stopping || replacing) throw new Error("the HTTPS listener is stopping or being replaced");
+    const { promise, resolve } = Promise.withResolvers<void>();
+    replacing = promise;
+    const old = listener;
+    old.close();
+    try {
+      listener = await listenAgain({ cert, key });
+      certificate = { cert, key };
+    } catch (error) {
+      listener = await listenAgain(certificate).catch(() => old);
+      throw error;
+    } finally {
+      replacing = undefined;
+      resolve();
+    }
+  };
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = () =>
@@ -226,7 +278,7 @@ export function listenTlsWithAlpn(
     })();
   const finished = accepting.then(() => shutdown());
 
-  return { addr: listener.addr, finished, shutdown, health };
+  return { addr, finished, shutdown, health, useCertificate };
 }
 
 /**

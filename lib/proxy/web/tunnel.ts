@@ -21,6 +21,7 @@ import { certRequestSession } from "./api/cert_auth.ts";
 import type { Router } from "./http.ts";
 import { batchCopy, Slabs } from "../../net/batch_copy.ts";
 import { writeAll } from "../../net/bytes.ts";
+import { relayedBytes } from "../../metrics/metrics.ts";
 
 /** Most bytes read from the node at once: fewer, larger response chunks and TLS writes. */
 const READ_SIZE = 256 * 1024;
@@ -200,8 +201,14 @@ export async function openTunnel(
   await auth.audit({ code: "tunnel.start", user, remoteAddr, fields: base });
   return {
     conn,
-    countUp: (n) => (bytesUp += n),
-    countDown: (n) => (bytesDown += n),
+    countUp: (n) => {
+      bytesUp += n;
+      relayedBytes.inc({ kind: "https_tunnel", direction: "up" }, n);
+    },
+    countDown: (n) => {
+      bytesDown += n;
+      relayedBytes.inc({ kind: "https_tunnel", direction: "down" }, n);
+    },
     finish() {
       if (ended) return;
       ended = true;

@@ -190,6 +190,12 @@ export class PgProxies implements ProxyStore {
         last_seen = excluded.last_seen`;
   }
 
+  async touch(id: string, now: number): Promise<boolean> {
+    const { count } = await this.sql`UPDATE proxies SET last_seen = greatest(last_seen, ${now})
+      WHERE id = ${id}`;
+    return count === 1;
+  }
+
   async get(id: string): Promise<ProxyRecord | null> {
     const [r] = await this.sql`SELECT * FROM proxies WHERE id = ${id}`;
     return r ? toProxy(r) : null;

@@ -250,6 +250,12 @@ export class SqliteProxies implements ProxyStore {
     );
   }
 
+  touch(id: string, now: number): Promise<boolean> {
+    return this.gate(() =>
+      this.db.run("UPDATE proxies SET last_seen = max(last_seen, ?) WHERE id = ?", now, id) > 0
+    );
+  }
+
   delete(id: string): Promise<boolean> {
     return this.gate(() => this.db.run("DELETE FROM proxies WHERE id = ?", id) > 0);
   }

@@ -30,6 +30,7 @@ const MAIN_NAV: NavItem[] = [
 const ADMIN_NAV: NavItem[] = [
   { href: "/web/users", label: "Users", permission: "users" },
   { href: "/web/admin/nodes", label: "Manage nodes", permission: "nodes" },
+  { href: "/web/admin/cluster", label: "Cluster status", permission: "nodes" },
 ];
 
 /** The postern mark (same as the favicon). */

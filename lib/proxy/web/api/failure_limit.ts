@@ -11,6 +11,7 @@
  */
 
 import { PosternError, TooManyRequests } from "../../../errors.ts";
+import { rateLimited } from "../../../metrics/metrics.ts";
 import type { AuthService } from "../../../auth/service.ts";
 import type { Handler } from "../http.ts";
 
@@ -110,6 +111,7 @@ export function limitFailures(
   return async (request, context) => {
     const retryAfterS = limiter.begin(context.remoteAddr);
     if (retryAfterS > 0) {
+      rateLimited.inc({ limit: "failures_per_address" });
       throw new TooManyRequests(
         `Too many failed attempts from your address; try again in ${retryAfterS} s.`,
         retryAfterS,

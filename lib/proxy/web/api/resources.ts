@@ -14,6 +14,7 @@ import type { SessionRecord } from "../../../store/store.ts";
 import { json, readJson, requireString, type Router } from "../http.ts";
 import { withSession } from "./guard.ts";
 import { parseDuration } from "../../../config/schema.ts";
+import { VERSION } from "../../../version.ts";
 
 function labelsOf(body: Record<string, unknown>): Record<string, string> {
   const value = body.labels ?? {};
@@ -182,6 +183,37 @@ export function resourceRoutes(
       await auth.endSession(session.proof, params.id);
       return json({ ok: true });
     }),
+  );
+
+  router.on(
+    "GET",
+    `${site}/status`,
+    withSession(auth, async (_request, { session, params }) => {
+      checkCluster(params.cluster);
+      const status = await auth.adminAs(session.proof).clusterStatus();
+      return json({
+        cluster: status.cluster,
+        auth_version: status.version,
+        proxy_version: VERSION,
+        store: { ready: status.notReadyReason === null, reason: status.notReadyReason },
+        authorities: status.authorities.map((ca) => ({
+          kind: ca.kind,
+          fingerprint: ca.fingerprint,
+          created: new Date(ca.created).toISOString(),
+        })),
+        proxies: status.proxies.map((proxy) => ({
+          id: proxy.id,
+          public_addr: proxy.publicAddr,
+          ssh_public_addr: proxy.sshPublicAddr,
+          last_seen: new Date(proxy.lastSeen).toISOString(),
+        })),
+        counts: {
+          users: status.counts.users,
+          nodes: status.counts.nodes,
+          live_sessions: status.counts.liveSessions,
+        },
+      });
+    }, "nodes"),
   );
 
   router.on(
