@@ -7,9 +7,7 @@
 
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
-import ssh2Package from "ssh2/package.json" with { type: "json" };
-// ssh2 internals (no type declarations); the version is checked where it matters.
-import ssh2ChannelModule from "ssh2/lib/Channel.js";
+import { ssh2ChannelModule, ssh2VersionMatches } from "./ssh2_internals.ts";
 import { ConnDuplex, isGoneError, mapConnError } from "./conn_duplex.ts";
 
 const Ssh2Channel: abstract new (...args: never[]) => unknown = ssh2ChannelModule.Channel;
@@ -311,7 +309,7 @@ class RecyclingSlabs {
  */
 function copiesOnWrite(channel: ChannelLike): boolean {
   return channel instanceof ConnDuplex ||
-    (ssh2Package.version === "1.17.0" && channel instanceof Ssh2Channel);
+    (ssh2VersionMatches && channel instanceof Ssh2Channel);
 }
 
 /** A slab of {@link RecyclingSlabs}. */

@@ -19,11 +19,7 @@
  * @module
  */
 
-import ssh2Package from "ssh2/package.json" with { type: "json" };
-import channelModule from "ssh2/lib/Channel.js";
-
-/** The ssh2 release whose channel code this fix was written against. */
-const SSH2_VERSION = "1.17.0";
+import { ssh2ChannelModule, ssh2VersionMatches } from "./ssh2_internals.ts";
 
 type WriteCallback = (error?: Error | null) => void;
 type Write = (data: Uint8Array, encoding: unknown, callback: WriteCallback) => void;
@@ -48,8 +44,8 @@ let installed = false;
  */
 export function installChannelWindowFix(): boolean {
   if (installed) return true;
-  if (ssh2Package.version !== SSH2_VERSION) return false;
-  const { Channel } = channelModule as { Channel: new (...args: unknown[]) => unknown };
+  if (!ssh2VersionMatches) return false;
+  const { Channel } = ssh2ChannelModule;
   const channelProto = Channel.prototype as { _write: Write };
   // ServerStderr is not exported: reach its prototype through a channel that is never used.
   const probe = new Channel({}, { type: "session", incoming: {}, outgoing: {} }, { server: true });

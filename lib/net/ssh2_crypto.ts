@@ -33,17 +33,18 @@
  */
 
 import { Buffer } from "node:buffer";
-import ssh2Package from "ssh2/package.json" with { type: "json" };
-// ssh2 internals (no type declarations); the version is pinned, see the module doc.
-import ssh2Crypto from "ssh2/lib/protocol/crypto.js";
+import {
+  SSH2_VERSION,
+  ssh2CryptoModule as ssh2Crypto,
+  ssh2VersionMatches,
+} from "./ssh2_internals.ts";
 import { ConnDuplex } from "./conn_duplex.ts";
 import { loadLibcrypto } from "./libcrypto.ts";
 import { type ChaChaCipher, type ChaChaDecipher, installChaCha } from "./ssh2_chacha.ts";
 import { type GcmCipher, type GcmDecipher, installGcm } from "./ssh2_gcm.ts";
 import { copyingSockets } from "./ssh2_packets.ts";
 
-/** The ssh2 version this override was written and checked against. */
-export const SSH2_VERSION = "1.17.0";
+export { SSH2_VERSION };
 
 /** The ciphers sealed and opened by libcrypto; empty when ssh2 keeps its own code. */
 export interface FastCiphers {
@@ -67,7 +68,7 @@ let installed: FastCiphers | undefined;
 export function installFastCiphers(): FastCiphers {
   if (installed) return installed;
   installed = { gcm: false, chacha20Poly1305: false };
-  if (ssh2Package.version !== SSH2_VERSION || ssh2Crypto.bindingAvailable) return installed;
+  if (!ssh2VersionMatches || ssh2Crypto.bindingAvailable) return installed;
   if (Deno.env.get("POSTERN_SSH_CRYPTO") === "ssh2") return installed;
   const gcm = {
     cipher: nativePrototype("cipher", "aes128-gcm@openssh.com", "AESGCMCipherNative", 16, [

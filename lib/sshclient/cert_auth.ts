@@ -27,8 +27,7 @@ import { createPrivateKey, createPublicKey, KeyObject, sign as cryptoSign } from
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
 // ssh2 internals (no type declarations); the version is pinned, see the module doc.
-import Protocol from "ssh2/lib/protocol/Protocol.js";
-import protocolUtils from "ssh2/lib/protocol/utils.js";
+import { ssh2ProtocolClass as Protocol, ssh2SendPacket } from "../net/ssh2_internals.ts";
 import { BadRequest } from "../errors.ts";
 
 /** The certificate algorithm this module logs in with. */
@@ -232,7 +231,7 @@ function sendPayload(proto: ProtocolInternals, payload: Uint8Array): void {
   const writer = proto._packetRW.write;
   const packet = writer.alloc(payload.length);
   packet.set(payload, writer.allocStart);
-  protocolUtils.sendPacket(proto, writer.finalize(packet));
+  ssh2SendPacket(proto, writer.finalize(packet));
 }
 
 function certAuthPK(
@@ -284,7 +283,7 @@ let installed = false;
 export function installCertAuth(): void {
   if (installed) return;
   installed = true;
-  const proto = Protocol.prototype as { authPK: AuthPK };
+  const proto = Protocol.prototype as unknown as { authPK: AuthPK };
   const original = proto.authPK;
   proto.authPK = function (this: ProtocolInternals, username, pubKey, keyAlgo, cbSign) {
     const auth = (pubKey as { [CERT_AUTH]?: CertAuth } | null)?.[CERT_AUTH];

@@ -17,7 +17,7 @@
 import ssh2 from "ssh2";
 import type { Connection, ServerChannel } from "ssh2";
 import type { Duplex } from "node:stream";
-import ssh2Channel from "ssh2/lib/Channel.js";
+import { ssh2ChannelModule as ssh2Channel } from "../../net/ssh2_internals.ts";
 import { AccessDenied, Unavailable } from "../../errors.ts";
 
 /** The refusal a user without `agent_forwarding` sees. */

@@ -17,12 +17,10 @@
  */
 
 import ssh2 from "ssh2";
-import ssh2Package from "ssh2/package.json" with { type: "json" };
+import { ssh2VersionMatches } from "../../net/ssh2_internals.ts";
 import type { Connection, ParsedKey } from "ssh2";
 import { parseCertificateLine } from "../../sshcert/mod.ts";
 
-/** The ssh2 version whose key exchange this was checked against. */
-const SSH2_VERSION = "1.17.0";
 const CERT_ALGO = "ssh-ed25519-cert-v01@openssh.com";
 const PLAIN_ALGO = "ssh-ed25519";
 
@@ -31,7 +29,7 @@ export function hostCertificateKey(
   privateKeyPem: string,
   certificateLine: string,
 ): ParsedKey | undefined {
-  if (ssh2Package.version !== SSH2_VERSION) return undefined;
+  if (!ssh2VersionMatches) return undefined;
   const plain = ssh2.utils.parseKey(privateKeyPem);
   if (plain instanceof Error || Array.isArray(plain) || plain.type !== PLAIN_ALGO) return undefined;
   const { blob } = parseCertificateLine(certificateLine);

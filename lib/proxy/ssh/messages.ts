@@ -9,7 +9,7 @@
 import type { Connection, ServerChannel } from "ssh2";
 import { PosternError, toUserMessage } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import protocolUtils from "ssh2/lib/protocol/utils.js";
+import { connectionInternals, ssh2SendPacket } from "../../net/ssh2_internals.ts";
 import { errorShown } from "../../metrics/metrics.ts";
 
 const USERAUTH_BANNER = 53;
@@ -35,11 +35,23 @@ interface ProtocolInternals {
 /**
  * Sends an SSH_MSG_USERAUTH_BANNER (RFC 4252 §5.4): OpenSSH prints it on stderr
  * before "Permission denied", so a refused user learns why. ssh2 only sends a
- * banner once before authentication, so this writes the packet itself.
+ * banner once before authentication, so this writes the packet itself. It
+ * never throws: without the internals it needs, the refusal goes out without
+ * its banner rather than not at all.
+ *
+ * @returns whether the banner was sent
  */
-export function sendAuthBanner(client: Connection, text: string): void {
-  // deno-lint-ignore no-explicit-any
-  const protocol = (client as any)._protocol as ProtocolInternals & Record<string, unknown>;
+export function sendAuthBanner(client: Connection, text: string): boolean {
+  try {
+    writeBanner(client, text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function writeBanner(client: Connection, text: string): void {
+  const protocol = connectionInternals(client)._protocol as unknown as ProtocolInternals;
   const message = text.endsWith("\r\n") ? text : `${text.replace(/\n/g, "\r\n")}\r\n`;
   const length = new TextEncoder().encode(message).length;
   const writer = protocol._packetRW.write;
@@ -49,15 +61,8 @@ export function sendAuthBanner(client: Connection, text: string): void {
   new DataView(packet.buffer, packet.byteOffset).setUint32(++p, length);
   packet.utf8Write(message, p += 4, length);
   new DataView(packet.buffer, packet.byteOffset).setUint32(p + length, 0);
-  sendPacket(protocol, writer.finalize(packet));
+  ssh2SendPacket(protocol, writer.finalize(packet));
 }
-
-// ssh2's internal sendPacket, which handles encryption and rekeying queues.
-// deno-lint-ignore no-explicit-any
-const sendPacket = (protocolUtils as any).sendPacket as (
-  protocol: unknown,
-  packet: Uint8Array,
-) => void;
 
 /** Writes "postern: <message>" to a channel's stderr, sets exit status 1 and closes it. */
 export function failChannel(channel: ServerChannel, message: string, exitCode = 1): void {

@@ -16,6 +16,7 @@ import { acceptForever, AcceptHealth } from "../../net/accept.ts";
 import { denoConnDuplex } from "../../net/conn_duplex.ts";
 import { installFastCiphers, reusePacketBuffers } from "../../net/ssh2_crypto.ts";
 import { installChannelWindowFix } from "../../net/ssh2_channel_window.ts";
+import { ssh2InternalsProblems } from "../../net/ssh2_internals.ts";
 import type { Logger } from "../../log.ts";
 import { listenError } from "../web/server.ts";
 import { rateLimited } from "../../metrics/metrics.ts";
@@ -69,13 +70,10 @@ export function startSshServer(options: SshServerOptions): SshServer {
   }
   // AES-GCM and chacha20-poly1305 through libcrypto: the gateway's largest
   // per-byte cost otherwise (lib/net/ssh2_crypto.ts).
+  for (const problem of ssh2InternalsProblems()) options.log.warn(problem);
   const ciphers = installFastCiphers();
   options.log.debug("ssh ciphers through libcrypto", { ...ciphers });
-  if (!installChannelWindowFix()) {
-    options.log.warn(
-      "cannot fix this ssh2 version's channel window handling: sessions writing stdout and stderr at once may stall",
-    );
-  }
+  installChannelWindowFix();
   const certKey = options.hostCertificate
     ? hostCertificateKey(options.hostKey, options.hostCertificate)
     : undefined;
