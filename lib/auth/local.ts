@@ -515,6 +515,10 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     });
   }
 
+  useRequestNonce(nonce: string, expires: number): Promise<boolean> {
+    return this.#store.requestNonces.use(nonce, expires, this.#now());
+  }
+
   revocationsSince(id: number): Promise<Revocation[]> {
     return this.#store.revocations.since(id);
   }

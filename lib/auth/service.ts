@@ -305,6 +305,11 @@ export interface AuthService {
   revocationsSince(id: number): Promise<Revocation[]>;
   /** The newest revocation's id (0 when none): where a starting proxy begins following. */
   lastRevocationId(): Promise<number>;
+  /**
+   * Marks the nonce of a signed CLI request used until `expires` (epoch ms),
+   * for every proxy: false when it was used already (a replayed request).
+   */
+  useRequestNonce(nonce: string, expires: number): Promise<boolean>;
   /** Why auth cannot serve (store down, audit file unwritable, unreachable), or null when it can. */
   notReadyReason(): Promise<string | null>;
   /**

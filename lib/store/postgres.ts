@@ -22,6 +22,7 @@ import type {
   NodeStore,
   ProxyStore,
   RecordingStore,
+  RequestNonceStore,
   RevocationStore,
   RoleStore,
   SessionStore,
@@ -38,7 +39,14 @@ import {
 } from "./postgres/db.ts";
 import { migratePostgres } from "./postgres/migrations.ts";
 import { type InTransaction, PgCas, PgInvites, PgUsers } from "./postgres/users.ts";
-import { PgJoinTokens, PgNodes, PgProxies, PgRoles, PgWebSessions } from "./postgres/nodes.ts";
+import {
+  PgJoinTokens,
+  PgNodes,
+  PgProxies,
+  PgRequestNonces,
+  PgRoles,
+  PgWebSessions,
+} from "./postgres/nodes.ts";
 import { PgAudit, PgRevocations, PgSessions } from "./postgres/history.ts";
 import { PgRecordings } from "./postgres/recordings.ts";
 
@@ -108,6 +116,7 @@ class PgTables {
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
   readonly recordings: RecordingStore;
+  readonly requestNonces: RequestNonceStore;
 
   constructor(sql: Sql, inTransaction: InTransaction, where: string) {
     this.cas = guarded(new PgCas(sql), where);
@@ -122,6 +131,7 @@ class PgTables {
     this.joinTokens = guarded(new PgJoinTokens(sql), where);
     this.roles = guarded(new PgRoles(sql, inTransaction), where);
     this.recordings = guarded(new PgRecordings(sql, inTransaction), where);
+    this.requestNonces = guarded(new PgRequestNonces(sql), where);
   }
 }
 

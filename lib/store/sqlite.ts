@@ -28,6 +28,7 @@ import type {
   NodeStore,
   ProxyStore,
   RecordingStore,
+  RequestNonceStore,
   RevocationStore,
   RoleStore,
   SessionStore,
@@ -44,6 +45,7 @@ import {
   SqliteJoinTokens,
   SqliteNodes,
   SqliteProxies,
+  SqliteRequestNonces,
   SqliteRoles,
   SqliteWebSessions,
 } from "./sqlite/nodes.ts";
@@ -76,6 +78,7 @@ class Tables {
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
   readonly recordings: RecordingStore;
+  readonly requestNonces: RequestNonceStore;
 
   constructor(db: Db, gate: Gate, recordings: RecordingStore) {
     this.cas = new SqliteCas(db, gate);
@@ -90,6 +93,7 @@ class Tables {
     this.joinTokens = new SqliteJoinTokens(db, gate);
     this.roles = new SqliteRoles(db, gate);
     this.recordings = recordings;
+    this.requestNonces = new SqliteRequestNonces(db, gate);
   }
 }
 

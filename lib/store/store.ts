@@ -476,6 +476,15 @@ export interface RevocationStore {
   deleteBefore(time: number): Promise<number>;
 }
 
+/** Nonces of signed CLI requests (PosternCert), each usable once while its window lasts. */
+export interface RequestNonceStore {
+  /**
+   * Records `nonce` as used until `expires`, forgetting those expired by `now`;
+   * false when it is recorded already: exactly one of racing callers gets true.
+   */
+  use(nonce: string, expires: number, now: number): Promise<boolean>;
+}
+
 /** A proxy as it registered itself: where users reach it. */
 export interface ProxyRecord {
   /** Stable per proxy (its data dir and listener). */
@@ -553,6 +562,7 @@ export interface Store {
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
   readonly recordings: RecordingStore;
+  readonly requestNonces: RequestNonceStore;
   /**
    * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back
    * when it throws. Call only `tx` inside `fn` and do not await other I/O there

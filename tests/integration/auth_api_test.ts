@@ -603,8 +603,8 @@ Deno.test("the login API answers every path as a user expects", async (t) => {
   });
 });
 
-Deno.test("a certificate-signed API request is accepted once: a replayed header is refused", async () => {
-  await using cluster = await startCluster();
+Deno.test("a certificate-signed API request is accepted once: a replayed header is refused on every proxy", async () => {
+  await using cluster = await startCluster({ split: true });
   const alice = await cluster.createUser("alice", { logins: ["root"] });
   const id = await cluster.login(alice);
   const path = "/v1/webapi/sites/postern/nodes";
@@ -617,6 +617,13 @@ Deno.test("a certificate-signed API request is accepted once: a replayed header 
   const replayed = await cluster.api("GET", path, undefined, headers);
   assert.equal(replayed.status, 401);
   assert.match(replayed.body.error.message, /used already/);
+  // The same header on the other proxy: auth's store remembers it for both.
+  const [proxyA] = cluster.proxies;
+  const clientA = await proxyA.client();
+  const elsewhere = await fetch(`${proxyA.url}${path}`, { client: clientA, headers });
+  clientA.close();
+  assert.equal(elsewhere.status, 401);
+  assert.match(await elsewhere.text(), /used already/);
   const fresh = certAuthHeaders("GET", path, {
     privateKey: await Deno.readTextFile(id.keyPath),
     certificate: id.cert,

@@ -923,6 +923,22 @@ contract("sessions.endLive() ends a live session once, whoever races", async (op
   assert.equal(await a.sessions.endLive("missing", T0, null), false);
 });
 
+contract(
+  "requestNonces.use() accepts a nonce once while it lasts, racing callers included",
+  async (open) => {
+    const a = await open();
+    const b = await open();
+    const raced = await Promise.all([
+      a.requestNonces.use("n1", T0 + MIN, T0),
+      b.requestNonces.use("n1", T0 + MIN, T0),
+    ]);
+    assert.deepEqual(raced.sort(), [false, true]);
+    assert.equal(await a.requestNonces.use("n2", T0 + MIN, T0), true);
+    // Once its window is over it is forgotten (its timestamp is refused anyway).
+    assert.equal(await b.requestNonces.use("n1", T0 + 3 * MIN, T0 + 2 * MIN), true);
+  },
+);
+
 Deno.test("store contract on SQLite", async (t) => {
   for (const { name, run } of CONTRACT) {
     await t.step(

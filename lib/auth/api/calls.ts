@@ -46,5 +46,6 @@ export const PROXY_CALLS = [
   "getRecording",
   "revocationsSince",
   "lastRevocationId",
+  "useRequestNonce",
   "notReadyReason",
 ] as const satisfies readonly (keyof AuthService)[];

@@ -160,6 +160,17 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: "nonces of signed CLI requests, shared by every proxy",
+    up: `
+      CREATE TABLE request_nonces (
+        nonce TEXT PRIMARY KEY,
+        expires BIGINT NOT NULL
+      );
+      CREATE INDEX request_nonces_expires ON request_nonces (expires);
+    `,
+  },
 ];
 
 /** The advisory lock key migrations hold: "postern" in ASCII. */

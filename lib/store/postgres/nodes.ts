@@ -15,6 +15,7 @@ import type {
   NodeStore,
   ProxyRecord,
   ProxyStore,
+  RequestNonceStore,
   RoleRecord,
   RoleStore,
   SecretHash,
@@ -269,5 +270,17 @@ export class PgJoinTokens implements JoinTokenStore {
   async deleteByPrefix(prefix: string): Promise<number> {
     return (await this.sql`DELETE FROM join_tokens
       WHERE substr(token_hash, 1, ${prefix.length}) = ${prefix}`).count;
+  }
+}
+
+/** The `request_nonces` table. */
+export class PgRequestNonces implements RequestNonceStore {
+  constructor(private readonly sql: Sql) {}
+
+  async use(nonce: string, expires: number, now: number): Promise<boolean> {
+    await this.sql`DELETE FROM request_nonces WHERE expires <= ${now}`;
+    const { count } = await this.sql`INSERT INTO request_nonces (nonce, expires)
+      VALUES (${nonce}, ${expires}) ON CONFLICT (nonce) DO NOTHING`;
+    return count === 1;
   }
 }

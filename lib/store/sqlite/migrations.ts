@@ -198,6 +198,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN pending_totp_expires INTEGER;
     `,
   },
+  {
+    version: 9,
+    description: "nonces of signed CLI requests, shared by every proxy",
+    up: `
+      CREATE TABLE request_nonces (
+        nonce TEXT PRIMARY KEY,
+        expires INTEGER NOT NULL
+      );
+      CREATE INDEX request_nonces_expires ON request_nonces (expires);
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

@@ -14,6 +14,7 @@ import type {
   NodeStore,
   ProxyRecord,
   ProxyStore,
+  RequestNonceStore,
   RoleRecord,
   RoleStore,
   SecretHash,
@@ -349,5 +350,21 @@ export class SqliteJoinTokens implements JoinTokenStore {
         prefix,
       )
     );
+  }
+}
+
+/** The `request_nonces` table. */
+export class SqliteRequestNonces implements RequestNonceStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  use(nonce: string, expires: number, now: number): Promise<boolean> {
+    return this.gate(() => {
+      this.db.run("DELETE FROM request_nonces WHERE expires <= ?", now);
+      return this.db.run(
+        "INSERT OR IGNORE INTO request_nonces (nonce, expires) VALUES (?, ?)",
+        nonce,
+        expires,
+      ) === 1;
+    });
   }
 }

@@ -4,8 +4,7 @@
  * made with the certified key, covers `postern-api`, the method, the path
  * with query, the timestamp and the nonce. Accepted within two minutes of the
  * timestamp and once only: a captured header is useless elsewhere, later, and
- * again. The nonces seen are remembered for that window in this process; with
- * several proxies they belong in auth's store (the Auth API issue).
+ * again, on any proxy (auth's store remembers the nonces for that window).
  *
  * @module
  */
@@ -23,24 +22,6 @@ import {
 
 /** How far the request's timestamp may be from now. */
 const MAX_CLOCK_DIFFERENCE_S = 120;
-
-/** Nonces of accepted headers, until their timestamp leaves the window. */
-class SeenNonces {
-  #expires = new Map<string, number>();
-
-  /** Remembers `nonce` until `expires`; false if it was seen already (a replay). */
-  use(nonce: string, expires: number, now: number): boolean {
-    for (const [seen, until] of this.#expires) {
-      if (until > now) break; // insertion order is close to expiry order
-      this.#expires.delete(seen);
-    }
-    if (this.#expires.has(nonce)) return false;
-    this.#expires.set(nonce, expires);
-    return true;
-  }
-}
-
-const seenNonces = new SeenNonces();
 
 /** Verifies a PosternCert authorization header; returns a read-only session view. */
 export async function certRequestSession(
@@ -86,7 +67,9 @@ export async function certRequestSession(
   }
   if (!verifySignature(certificate.publicKey, data, signature)) throw fail("bad signature");
   const windowEnd = (Number(timestamp) + MAX_CLOCK_DIFFERENCE_S) * 1000;
-  if (!seenNonces.use(nonce, windowEnd, now)) throw fail("this signed request was used already");
+  if (!(await auth.useRequestNonce(nonce, windowEnd))) {
+    throw fail("this signed request was used already");
+  }
   const proof: UserProof = { kind: "certificate", certificate: certB64 };
   const identity = await auth.identityOf(proof);
   return {
