@@ -94,6 +94,7 @@ export class AsciicastRecorder {
   #recordInput: boolean;
   #maxBytes: number;
   #fileBytes = 0;
+  #events = 0;
   /** Bytes of terminal output recorded. */
   outputBytes = 0;
 
@@ -177,6 +178,11 @@ export class AsciicastRecorder {
 
   #event(code: EventCode, data: string): void {
     if (this.#closed || data.length === 0) return;
+    this.#eventAt(code, data);
+  }
+
+  #eventAt(code: EventCode, data: string): void {
+    this.#events++;
     const seconds = Math.max(0, (performance.timeOrigin + performance.now() - this.#start) / 1000);
     this.#enqueue(JSON.stringify([Number(seconds.toFixed(6)), code, data]));
   }
@@ -226,6 +232,9 @@ export class AsciicastRecorder {
     if (!this.#closed) {
       const tail = this.#decoders.o.decode();
       if (tail) this.#event("o", tail);
+      // A session without output still has a length: players refuse a
+      // recording with no event at all.
+      if (this.#events === 0) this.#eventAt("o", "");
       this.#closed = true;
     }
     while (this.#writing) await this.#writing;

@@ -506,6 +506,9 @@ Deno.test({
     const requests = JSON.stringify(env.problems([]));
     throw new Error(`the recording page shows "${await alert.innerText()}"; requests: ${requests}`);
   }
+  // These sessions printed nothing: the player still plays them (no error after loading).
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  assert.equal(await alert.count(), 0, "a session without output replays without an error");
   assert.deepEqual(env.problems([{ status: 400, path: /\/recordings$/ }]), []);
 });
 

@@ -263,3 +263,24 @@ Deno.test("playRecording() plays what AsciicastRecorder writes", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a session without output is recorded with one empty event, and plays", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "postern-play-test-" });
+  try {
+    const path = `${dir}/silent.cast`;
+    const recorder = await AsciicastRecorder.create(path, {
+      cols: 80,
+      rows: 24,
+      started: new Date(),
+    });
+    await recorder.close();
+    const text = await Deno.readTextFile(path);
+    const { events } = parseRecording(text);
+    assert.equal(events.length, 1, "players refuse a recording without events");
+    assert.deepEqual(events[0].slice(1), ["o", ""]);
+    const result = await playRecording(text, player());
+    assert.equal(result.events, 0, "nothing to show, and no error");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
