@@ -48,6 +48,7 @@ import { TUNNEL_ALPN } from "./net/tunnel_protocol.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
 import { ProxyRecordings } from "./proxy/recordings.ts";
 import { checkOpenFileLimit } from "./proxy/file_limit.ts";
+import { siteAlgorithms } from "./net/ssh_algorithms.ts";
 import { type MetricsServer, startMetricsServer } from "./metrics/server.ts";
 import { certificateExpiry } from "./metrics/metrics.ts";
 
@@ -416,6 +417,7 @@ export async function startProxyRole(options: {
   });
   const stopFollowing = await followRevocations(auth, connections, log.child("revocations"));
   const stopBeating = heartbeat(auth, hub, options.proxyId, log.child("sessions"));
+  const algorithms = siteAlgorithms(config.proxy.ssh_algorithms);
   const deps: NodeSessionDeps = {
     auth,
     hub,
@@ -428,6 +430,7 @@ export async function startProxyRole(options: {
     maxRecordingBytes: config.recording.max_bytes_per_session,
     minFreeBytes: config.recording.min_free_bytes,
     dialTimeoutMs: config.proxy.dial_timeout,
+    nodeAlgorithms: algorithms.node,
   };
   const tunnelDeps = {
     auth,
@@ -458,6 +461,7 @@ export async function startProxyRole(options: {
       maxConnections: config.proxy.max_connections,
       loginGraceMs: config.proxy.login_grace_time,
       maxUnauthenticatedPerAddress: config.proxy.max_unauthenticated_per_address,
+      algorithms: algorithms.gateway,
       log: log.child("ssh"),
       onClient: createGateway(deps, {
         maxSessionsPerConnection: config.proxy.max_sessions_per_connection,

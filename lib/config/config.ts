@@ -123,6 +123,23 @@ export const configSchema = object("postern configuration", {
       100000,
     ),
     failure_window: duration("The window of max_failures_per_address.", "10m"),
+    ssh_algorithms: object(
+      "SSH algorithms the gateway and its connections to nodes offer, replacing postern's (only what ssh-audit passes); for sites with old clients or nodes.",
+      {
+        kex: list(
+          "Key exchange methods, most preferred first.",
+          str("A key exchange method.", "", /^[a-z0-9@.-]{1,64}$/, "an algorithm name"),
+        ),
+        ciphers: list(
+          "Ciphers, most preferred first.",
+          str("A cipher.", "", /^[a-z0-9@.-]{1,64}$/, "an algorithm name"),
+        ),
+        macs: list(
+          "MACs (for ciphers without their own), most preferred first.",
+          str("A MAC.", "", /^[a-z0-9@.-]{1,64}$/, "an algorithm name"),
+        ),
+      },
+    ),
     peer_listen_addr: hostPort(
       "Listener (mutual TLS) through which other proxies join this proxy's live sessions.",
       "0.0.0.0:3021",

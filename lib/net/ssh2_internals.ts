@@ -20,6 +20,7 @@ import ssh2Crypto from "ssh2/lib/protocol/crypto.js";
 import channelModule from "ssh2/lib/Channel.js";
 import Protocol from "ssh2/lib/protocol/Protocol.js";
 import protocolUtils from "ssh2/lib/protocol/utils.js";
+import protocolConstants from "ssh2/lib/protocol/constants.js";
 
 /** The ssh2 release whose internals every hook was written and checked against. */
 export const SSH2_VERSION = "1.17.0";
@@ -104,5 +105,21 @@ export function ssh2InternalsProblems(): string[] {
     "agent forwarding is off",
   );
   need("utils.sendPacket", typeof ssh2SendPacket === "function", "login banners are off");
+  need(
+    "protocol/constants SUPPORTED_* lists",
+    ssh2SupportedAlgorithms().kex.length > 0,
+    "proxy.ssh_algorithms cannot be checked",
+  );
   return problems;
+}
+
+/** The algorithm names ssh2 implements, by kind (what a site may configure). */
+export function ssh2SupportedAlgorithms(): Record<"kex" | "cipher" | "hmac", string[]> {
+  const constants = protocolConstants as Record<string, unknown>;
+  const names = (key: string) => Array.isArray(constants[key]) ? constants[key] as string[] : [];
+  return {
+    kex: names("SUPPORTED_KEX"),
+    cipher: names("SUPPORTED_CIPHER"),
+    hmac: names("SUPPORTED_MAC"),
+  };
 }

@@ -18,6 +18,8 @@
  */
 
 import type ssh2 from "ssh2";
+import { BadRequest } from "../errors.ts";
+import { ssh2SupportedAlgorithms } from "./ssh2_internals.ts";
 
 const KEX = [
   "curve25519-sha256",
@@ -58,3 +60,44 @@ export const NODE_ALGORITHMS = {
   hmac: MACS,
   compress: COMPRESSION,
 } as unknown as ssh2.Algorithms;
+
+/** A site's own lists (`proxy.ssh_algorithms`); an empty list keeps postern's. */
+export interface SiteAlgorithms {
+  kex: string[];
+  ciphers: string[];
+  macs: string[];
+}
+
+/**
+ * The gateway's and the node client's lists with a site's choices in place
+ * of postern's, each name checked against what ssh2 implements.
+ *
+ * @throws BadRequest naming an algorithm ssh2 does not implement, and those it does
+ */
+export function siteAlgorithms(site: SiteAlgorithms): {
+  gateway: ssh2.Algorithms;
+  node: ssh2.Algorithms;
+} {
+  const supported = ssh2SupportedAlgorithms();
+  const pick = (field: keyof SiteAlgorithms, kind: keyof typeof supported, ours: string[]) => {
+    for (const name of site[field]) {
+      if (!supported[kind].includes(name)) {
+        throw new BadRequest(
+          `proxy.ssh_algorithms.${field}: "${name}" is not one postern's SSH library implements; choose from ${
+            supported[kind].join(", ")
+          }`,
+        );
+      }
+    }
+    return site[field].length > 0 ? site[field] : ours;
+  };
+  const chosen = {
+    kex: pick("kex", "kex", KEX),
+    cipher: pick("ciphers", "cipher", CIPHERS),
+    hmac: pick("macs", "hmac", MACS),
+  };
+  return {
+    gateway: { ...GATEWAY_ALGORITHMS, ...chosen } as unknown as ssh2.Algorithms,
+    node: { ...NODE_ALGORITHMS, ...chosen } as unknown as ssh2.Algorithms,
+  };
+}

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { BaseAgent, Client, ClientChannel } from "ssh2";
+import type { Algorithms, BaseAgent, Client, ClientChannel } from "ssh2";
 import type { AuthorizedNode, AuthService, NodeLoginCredentials } from "../auth/service.ts";
 import { parseHostPort } from "../config/schema.ts";
 import { Unavailable } from "../errors.ts";
@@ -60,6 +60,8 @@ export interface NodeSessionDeps {
   /** New sessions are refused while the recordings disk has less free space. */
   minFreeBytes: number;
   dialTimeoutMs: number;
+  /** What the proxy offers nodes (`proxy.ssh_algorithms`). @default NODE_ALGORITHMS */
+  nodeAlgorithms?: Algorithms;
 }
 
 /** How the session's owner receives output and the end. */
@@ -130,6 +132,7 @@ export async function connectToNode(
     signer: credentials.signer,
     hostKeyVerifier: hostKeyVerifier(deps, authorized),
     readyTimeoutMs: deps.dialTimeoutMs,
+    algorithms: deps.nodeAlgorithms,
     agent,
   });
 }

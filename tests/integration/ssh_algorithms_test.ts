@@ -28,3 +28,43 @@ Deno.test({
     assert.deepEqual(findings, [], report);
   },
 });
+
+Deno.test("proxy.ssh_algorithms replaces what the gateway offers; an unknown name stops the start", async () => {
+  await using postern = await startPosternProcess({
+    extraConfig: [
+      "  ssh_algorithms:",
+      "    ciphers: [aes256-ctr]",
+      "    macs: [hmac-sha2-512-etm@openssh.com]",
+    ]
+      .join("\n"),
+  });
+  const offered = async (cipher: string) => {
+    const { stderr } = await new Deno.Command("ssh", {
+      args: [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-c",
+        cipher,
+        "-p",
+        String(postern.sshPort),
+        "nobody@127.0.0.1",
+        "true",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    return !/no matching cipher found/.test(new TextDecoder().decode(stderr));
+  };
+  assert.equal(await offered("aes256-ctr"), true, "the configured cipher is offered");
+  assert.equal(await offered("aes128-gcm@openssh.com"), false, "postern's own list is replaced");
+  await assert.rejects(
+    startPosternProcess({
+      extraConfig: ["  ssh_algorithms:", "    kex: [diffie-hellman-group0]"].join("\n"),
+    }),
+    /proxy\.ssh_algorithms\.kex: "diffie-hellman-group0" is not one/,
+  );
+});

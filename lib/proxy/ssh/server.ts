@@ -32,6 +32,8 @@ export interface SshServerOptions {
   hostKey: string;
   /** A host certificate for that key, signed by the host CA, offered beside the plain key. */
   hostCertificate?: string;
+  /** What the gateway offers clients. @default GATEWAY_ALGORITHMS */
+  algorithms?: ssh2.Algorithms;
   log: Logger;
   /** Most simultaneous connections; more are closed at once. */
   maxConnections: number;
@@ -87,7 +89,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
       ? [options.hostKey, { key: certKey as unknown as string }]
       : [options.hostKey],
     ident: `postern_${VERSION}`,
-    algorithms: GATEWAY_ALGORITHMS,
+    algorithms: options.algorithms ?? GATEWAY_ALGORITHMS,
     // Large packets and windows keep bulk transfers from stalling on acks.
     highWaterMark: 1 << 20,
   }, (client, info) => {
