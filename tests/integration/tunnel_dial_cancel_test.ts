@@ -55,6 +55,19 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs:
   }
 }
 
+/** Kills the user's client once the proxy dials the node; the dial must end within the bound. */
+async function killWhileDialling(client: Deno.ChildProcess, port: number): Promise<void> {
+  await waitUntil("the proxy dials the node", async () => await synSent(port) > 0, 30_000);
+  client.kill("SIGKILL");
+  await client.status;
+  await client.stdin.close().catch(() => {});
+  await waitUntil(
+    "the dial is cancelled",
+    async () => await synSent(port) === 0,
+    CANCELLED_WITHIN_MS,
+  );
+}
+
 /** A cluster whose node "silent" never answers, dialled for up to a minute. */
 function silentCluster(port: number) {
   // Declared in the config: `nodes add` would try to read its host key.
@@ -90,15 +103,7 @@ Deno.test("a proxy: tunnel's dial to a silent node is cancelled when the user gi
       stdout: "null",
       stderr: "null",
     }).spawn();
-    await waitUntil("the proxy dials the node", async () => await synSent(node.port) > 0, 15_000);
-    ssh.kill("SIGKILL");
-    await ssh.status;
-    await ssh.stdin.close().catch(() => {});
-    await waitUntil(
-      "the dial is cancelled",
-      async () => await synSent(node.port) === 0,
-      CANCELLED_WITHIN_MS,
-    );
+    await killWhileDialling(ssh, node.port);
   } finally {
     await node.stop();
   }
@@ -119,15 +124,7 @@ Deno.test("an HTTPS-port tunnel's dial (postern proxy ssh) is cancelled when the
       stdout: "null",
       stderr: "null",
     }).spawn();
-    await waitUntil("the proxy dials the node", async () => await synSent(node.port) > 0, 30_000);
-    helper.kill("SIGKILL");
-    await helper.status;
-    await helper.stdin.close().catch(() => {});
-    await waitUntil(
-      "the dial is cancelled",
-      async () => await synSent(node.port) === 0,
-      CANCELLED_WITHIN_MS,
-    );
+    await killWhileDialling(helper, node.port);
   } finally {
     await node.stop();
   }

@@ -20,6 +20,7 @@ import type {
   SessionRecord,
   SessionStore,
 } from "../store.ts";
+import { clampLimit, clampOffset } from "../paging.ts";
 import { explainConstraints, num, optNum, optStr, type Row, type Sql, str } from "./db.ts";
 import type { InTransaction } from "./users.ts";
 
@@ -40,18 +41,6 @@ function toSession(r: Row): SessionRecord {
     heartbeat: optNum(r.heartbeat),
     parties: r.parties as SessionParty[],
   };
-}
-
-const MAX_LIMIT = 10_000;
-
-function clampLimit(limit: number | undefined, fallback: number): number {
-  if (limit === undefined || !Number.isFinite(limit)) return fallback;
-  return Math.min(Math.max(Math.trunc(limit), 0), MAX_LIMIT);
-}
-
-function clampOffset(offset: number | undefined): number {
-  if (offset === undefined || !Number.isFinite(offset)) return 0;
-  return Math.max(Math.trunc(offset), 0);
 }
 
 /** The `sessions` table. */

@@ -20,6 +20,7 @@ import type {
   SessionRecord,
   SessionStore,
 } from "../store.ts";
+import { clampLimit, clampOffset } from "../paging.ts";
 import type { SQLInputValue } from "node:sqlite";
 import {
   bool,
@@ -160,18 +161,6 @@ export class SqliteSessions implements SessionStore {
       ).map(toSession)
     );
   }
-}
-
-const MAX_LIMIT = 10_000;
-
-function clampLimit(limit: number | undefined, fallback: number): number {
-  if (limit === undefined || !Number.isFinite(limit)) return fallback;
-  return Math.min(Math.max(Math.trunc(limit), 0), MAX_LIMIT);
-}
-
-function clampOffset(offset: number | undefined): number {
-  if (offset === undefined || !Number.isFinite(offset)) return 0;
-  return Math.max(Math.trunc(offset), 0);
 }
 
 function toAudit(r: Row): AuditEvent {
