@@ -173,9 +173,14 @@ const ROLE_REFRESH_MS = 1_000;
 
 /**
  * Deletes what has expired now and every {@linkcode SWEEP_MS}; ends lost
- * sessions; follows role changes made by other auth servers.
+ * sessions; follows role changes made by other auth servers; reports this
+ * auth server alive (as `self`) every {@linkcode HEARTBEAT_MS}.
  */
-function sweepExpired(auth: LocalAuthService, log: Logger): () => void {
+function sweepExpired(
+  auth: LocalAuthService,
+  self: { id: string; addr: string; started: number },
+  log: Logger,
+): () => void {
   const sweep = () =>
     auth.deleteExpired().then(
       (deleted) => deleted.webSessions > 0 && log.info("deleted expired web sessions", deleted),
@@ -195,10 +200,16 @@ function sweepExpired(auth: LocalAuthService, log: Logger): () => void {
         rolesFailing = true;
       },
     );
+  const report = () =>
+    auth.reportAuthServer(self).catch((error) =>
+      log.warn("cannot report this auth server", { error: String(error) })
+    );
   void sweep();
+  void report();
   const timers = [
     setInterval(sweep, SWEEP_MS),
     setInterval(reap, HEARTBEAT_MS),
+    setInterval(report, HEARTBEAT_MS),
     setInterval(refreshRoles, ROLE_REFRESH_MS),
   ];
   return () => timers.forEach(clearInterval);
@@ -262,7 +273,12 @@ export async function startAuthRole(
         });
       }
     }
-    stopSweeping = sweepExpired(auth, log);
+    const listen = parseHostPort(config.auth.listen_addr)!;
+    stopSweeping = sweepExpired(auth, {
+      id: `${Deno.hostname()}:${listen.port}`,
+      addr: config.auth.listen_addr,
+      started: Date.now(),
+    }, log);
     api = await startAuthApi({
       ...parseHostPort(config.auth.listen_addr)!,
       publicNames: config.auth.public_addrs,

@@ -793,12 +793,13 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   async clusterStatus(): Promise<ClusterStatus> {
-    const [notReadyReason, users, nodes, live, proxies] = await Promise.all([
+    const [notReadyReason, users, nodes, live, proxies, authServers] = await Promise.all([
       this.notReadyReason(),
       this.#store.users.list(),
       this.#nodes.listAllNodes(),
       this.#store.sessions.list({ activeOnly: true, limit: 10_000 }),
       this.#store.proxies.list(),
+      this.#store.authServers.list(),
     ]);
     const authorities: ClusterStatus["authorities"] = [];
     for (const kind of ["user", "host", "tls"] as const) {
@@ -816,6 +817,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       cluster: this.cluster,
       version: VERSION,
       notReadyReason,
+      storage: this.#config.storage.type,
+      authServers,
       authorities,
       proxies,
       counts: { users: users.length, nodes: nodes.length, liveSessions: live.length },
@@ -1076,6 +1079,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     let ended = 0;
     for (const session of open) if (await this.#endTracker(session, reason)) ended++;
     return ended;
+  }
+
+  /** Reports this auth server alive (the cluster status lists the auth servers on a store). */
+  async reportAuthServer(server: { id: string; addr: string; started: number }): Promise<void> {
+    await this.#store.authServers.beat({ ...server, version: VERSION, lastSeen: this.#now() });
   }
 
   /** Records where users reach a proxy (invite links use it when no public_addr is configured). */

@@ -16,6 +16,7 @@ import type { AuditInput } from "./audit.ts";
 import type {
   AuditEvent,
   AuditQuery,
+  AuthServerRecord,
   InviteKind,
   JoinTokenKind,
   NewSession,
@@ -430,6 +431,10 @@ export interface ClusterStatus {
   notReadyReason: string | null;
   /** The certificate authorities: SSH user and host CAs, the cluster TLS CA. */
   authorities: { kind: "user" | "host" | "tls"; fingerprint: string; created: number }[];
+  /** Where auth keeps its state. */
+  storage: "sqlite" | "postgres";
+  /** Every auth server on this store, with when it last reported itself. */
+  authServers: AuthServerRecord[];
   /** Every registered proxy with when it last registered or reported its sessions. */
   proxies: ProxyRecord[];
   counts: { users: number; nodes: number; liveSessions: number };

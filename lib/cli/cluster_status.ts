@@ -49,7 +49,7 @@ export function formatClusterStatus(status: ClusterStatus, now = Date.now()): st
   return [
     `Cluster:        ${status.cluster}`,
     `Auth version:   postern ${status.version}`,
-    `Store:          ${
+    `Store:          ${status.storage}, ${
       status.notReadyReason === null ? "ok" : `NOT READY: ${status.notReadyReason}`
     }`,
     `Users: ${counts.users}   Nodes: ${counts.nodes}   Live sessions: ${counts.liveSessions}`,
@@ -62,6 +62,18 @@ export function formatClusterStatus(status: ClusterStatus, now = Date.now()): st
         ca.fingerprint,
         new Date(ca.created).toISOString(),
         age(ca.created, now),
+      ]),
+    ),
+    "",
+    "Auth servers",
+    formatTable(
+      ["ID", "API ADDRESS", "VERSION", "UP", "LAST SEEN"],
+      status.authServers.map((server) => [
+        server.id,
+        server.addr,
+        server.version,
+        age(server.started, now),
+        `${age(server.lastSeen, now)} ago`,
       ]),
     ),
     "",

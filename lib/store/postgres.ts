@@ -16,6 +16,7 @@ import { Unavailable } from "../errors.ts";
 import { storeDuration } from "../metrics/metrics.ts";
 import type {
   AuditStore,
+  AuthServerStore,
   CaStore,
   InviteStore,
   JoinTokenStore,
@@ -40,6 +41,7 @@ import {
 import { migratePostgres } from "./postgres/migrations.ts";
 import { type InTransaction, PgCas, PgInvites, PgUsers } from "./postgres/users.ts";
 import {
+  PgAuthServers,
   PgJoinTokens,
   PgNodes,
   PgProxies,
@@ -117,6 +119,7 @@ class PgTables {
   readonly roles: RoleStore;
   readonly recordings: RecordingStore;
   readonly requestNonces: RequestNonceStore;
+  readonly authServers: AuthServerStore;
 
   constructor(sql: Sql, inTransaction: InTransaction, where: string) {
     this.cas = guarded(new PgCas(sql), where);
@@ -132,6 +135,7 @@ class PgTables {
     this.roles = guarded(new PgRoles(sql, inTransaction), where);
     this.recordings = guarded(new PgRecordings(sql, inTransaction), where);
     this.requestNonces = guarded(new PgRequestNonces(sql), where);
+    this.authServers = guarded(new PgAuthServers(sql), where);
   }
 }
 

@@ -22,6 +22,7 @@ import { dirname, join } from "node:path";
 import { Unavailable } from "../errors.ts";
 import type {
   AuditStore,
+  AuthServerStore,
   CaStore,
   InviteStore,
   JoinTokenStore,
@@ -42,6 +43,7 @@ import { writeBackup } from "./sqlite/backup.ts";
 import { storeDuration } from "../metrics/metrics.ts";
 import { SqliteCas, SqliteInvites, SqliteUsers } from "./sqlite/users.ts";
 import {
+  SqliteAuthServers,
   SqliteJoinTokens,
   SqliteNodes,
   SqliteProxies,
@@ -79,6 +81,7 @@ class Tables {
   readonly roles: RoleStore;
   readonly recordings: RecordingStore;
   readonly requestNonces: RequestNonceStore;
+  readonly authServers: AuthServerStore;
 
   constructor(db: Db, gate: Gate, recordings: RecordingStore) {
     this.cas = new SqliteCas(db, gate);
@@ -94,6 +97,7 @@ class Tables {
     this.roles = new SqliteRoles(db, gate);
     this.recordings = recordings;
     this.requestNonces = new SqliteRequestNonces(db, gate);
+    this.authServers = new SqliteAuthServers(db, gate);
   }
 }
 

@@ -476,6 +476,26 @@ export interface RevocationStore {
   deleteBefore(time: number): Promise<number>;
 }
 
+/** An auth server as it last reported itself (several share a PostgreSQL store). */
+export interface AuthServerRecord {
+  /** `<host>:<Auth API port>`: stable across restarts. */
+  id: string;
+  /** The Auth API's listen address. */
+  addr: string;
+  /** postern version it runs. */
+  version: string;
+  started: number;
+  lastSeen: number;
+}
+
+/** The auth servers that use this store: each reports itself every few seconds. */
+export interface AuthServerStore {
+  /** Registers or refreshes an auth server. */
+  beat(server: AuthServerRecord): Promise<void>;
+  /** All auth servers, the most recently seen first. */
+  list(): Promise<AuthServerRecord[]>;
+}
+
 /** Nonces of signed CLI requests (PosternCert), each usable once while its window lasts. */
 export interface RequestNonceStore {
   /**
@@ -563,6 +583,7 @@ export interface Store {
   readonly roles: RoleStore;
   readonly recordings: RecordingStore;
   readonly requestNonces: RequestNonceStore;
+  readonly authServers: AuthServerStore;
   /**
    * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back
    * when it throws. Call only `tx` inside `fn` and do not await other I/O there

@@ -27,7 +27,13 @@ Deno.test("postern status --cluster shows the CAs, the proxy and live counts", a
 
   const shown = await cluster.admin("status", "--cluster");
   assert.equal(shown.code, 0, shown.stderr);
-  assert.match(shown.stdout, /^Store: +ok$/m);
+  assert.match(shown.stdout, /^Store: +sqlite, ok$/m);
+  const authPort = cluster.postern.authPort;
+  assert.match(
+    shown.stdout,
+    new RegExp(`^\\S+:${authPort} +127\\.0\\.0\\.1:${authPort} .* ago$`, "m"),
+    "the running auth server reported itself",
+  );
   assert.match(shown.stdout, /^Users: 2 {3}Nodes: 1 {3}Live sessions: 1$/m);
   assert.match(shown.stdout, /^local@\S+ .* \d+s ago$/m);
   const userCa = (await cluster.admin("ca", "export", "--type", "user")).stdout.trim();

@@ -241,6 +241,15 @@ Deno.test("two auth servers on one PostgreSQL behind haproxy act as one", async 
     }
   });
 
+  await t.step("postern status --cluster lists both auth servers on PostgreSQL", async () => {
+    const shown = await cluster.admin("status", "--cluster", "--format", "json");
+    assert.equal(shown.code, 0, shown.stderr);
+    const status = JSON.parse(shown.stdout);
+    assert.equal(status.storage, "postgres");
+    const ports = status.authServers.map((a: { id: string }) => Number(a.id.split(":").at(-1)));
+    assert.deepEqual(ports.sort(), [authA.authPort, authB.authPort].sort());
+  });
+
   await t.step(
     "kill -9 of one auth server under load: nothing acknowledged is lost, the other serves",
     async () => {

@@ -939,6 +939,23 @@ contract(
   },
 );
 
+contract("authServers: each reports itself, listed most recently seen first", async (open) => {
+  const s = await open();
+  const server = (id: string, lastSeen: number) => ({
+    id,
+    addr: `0.0.0.0:${id.split(":")[1]}`,
+    version: "1.0.0",
+    started: T0,
+    lastSeen,
+  });
+  await s.authServers.beat(server("a:3025", T0));
+  await s.authServers.beat(server("b:3025", T0 + 1));
+  assert.deepEqual((await s.authServers.list()).map((a) => a.id), ["b:3025", "a:3025"]);
+  await s.authServers.beat({ ...server("a:3025", T0 + 2), version: "1.1.0" });
+  const [first] = await s.authServers.list();
+  assert.deepEqual(first, { ...server("a:3025", T0 + 2), version: "1.1.0" });
+});
+
 Deno.test("store contract on SQLite", async (t) => {
   for (const { name, run } of CONTRACT) {
     await t.step(

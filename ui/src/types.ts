@@ -132,7 +132,8 @@ export interface ClusterStatus {
   cluster: string;
   auth_version: string;
   proxy_version: string;
-  store: { ready: boolean; reason: string | null };
+  store: { type: "sqlite" | "postgres"; ready: boolean; reason: string | null };
+  auth_servers: { id: string; addr: string; version: string; started: string; last_seen: string }[];
   authorities: { kind: "user" | "host" | "tls"; fingerprint: string; created: string }[];
   proxies: { id: string; public_addr: string; ssh_public_addr: string; last_seen: string }[];
   counts: { users: number; nodes: number; live_sessions: number };

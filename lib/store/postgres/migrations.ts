@@ -171,6 +171,19 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX request_nonces_expires ON request_nonces (expires);
     `,
   },
+  {
+    version: 3,
+    description: "auth servers report themselves",
+    up: `
+      CREATE TABLE auth_servers (
+        id TEXT PRIMARY KEY,
+        addr TEXT NOT NULL,
+        version TEXT NOT NULL,
+        started BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The advisory lock key migrations hold: "postern" in ASCII. */

@@ -7,6 +7,8 @@
 
 import { NotFound } from "../../errors.ts";
 import type {
+  AuthServerRecord,
+  AuthServerStore,
   JoinTokenKind,
   JoinTokenRecord,
   JoinTokenStore,
@@ -282,5 +284,32 @@ export class PgRequestNonces implements RequestNonceStore {
     const { count } = await this.sql`INSERT INTO request_nonces (nonce, expires)
       VALUES (${nonce}, ${expires}) ON CONFLICT (nonce) DO NOTHING`;
     return count === 1;
+  }
+}
+
+function toAuthServer(r: Row): AuthServerRecord {
+  return {
+    id: str(r.id),
+    addr: str(r.addr),
+    version: str(r.version),
+    started: num(r.started),
+    lastSeen: num(r.last_seen),
+  };
+}
+
+/** The `auth_servers` table. */
+export class PgAuthServers implements AuthServerStore {
+  constructor(private readonly sql: Sql) {}
+
+  async beat(a: AuthServerRecord): Promise<void> {
+    await this.sql`INSERT INTO auth_servers (id, addr, version, started, last_seen)
+      VALUES (${a.id}, ${a.addr}, ${a.version}, ${a.started}, ${a.lastSeen})
+      ON CONFLICT (id) DO UPDATE SET addr = excluded.addr, version = excluded.version,
+        started = excluded.started, last_seen = excluded.last_seen`;
+  }
+
+  async list(): Promise<AuthServerRecord[]> {
+    return (await this.sql`SELECT * FROM auth_servers ORDER BY last_seen DESC, id`)
+      .map(toAuthServer);
   }
 }

@@ -209,6 +209,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX request_nonces_expires ON request_nonces (expires);
     `,
   },
+  {
+    version: 10,
+    description: "auth servers report themselves (several may share a store)",
+    up: `
+      CREATE TABLE auth_servers (
+        id TEXT PRIMARY KEY,
+        addr TEXT NOT NULL,
+        version TEXT NOT NULL,
+        started INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

@@ -6,6 +6,8 @@
 
 import { NotFound } from "../../errors.ts";
 import type {
+  AuthServerRecord,
+  AuthServerStore,
   JoinTokenKind,
   JoinTokenRecord,
   JoinTokenStore,
@@ -366,5 +368,41 @@ export class SqliteRequestNonces implements RequestNonceStore {
         expires,
       ) === 1;
     });
+  }
+}
+
+function toAuthServer(r: Row): AuthServerRecord {
+  return {
+    id: str(r.id),
+    addr: str(r.addr),
+    version: str(r.version),
+    started: num(r.started),
+    lastSeen: num(r.last_seen),
+  };
+}
+
+/** The `auth_servers` table. */
+export class SqliteAuthServers implements AuthServerStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  beat(a: AuthServerRecord): Promise<void> {
+    return this.gate(() => {
+      this.db.run(
+        `INSERT INTO auth_servers (id, addr, version, started, last_seen) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET addr = excluded.addr, version = excluded.version,
+           started = excluded.started, last_seen = excluded.last_seen`,
+        a.id,
+        a.addr,
+        a.version,
+        a.started,
+        a.lastSeen,
+      );
+    });
+  }
+
+  list(): Promise<AuthServerRecord[]> {
+    return this.gate(() =>
+      this.db.all("SELECT * FROM auth_servers ORDER BY last_seen DESC, id").map(toAuthServer)
+    );
   }
 }

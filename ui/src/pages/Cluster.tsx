@@ -61,6 +61,7 @@ export function ClusterPage() {
               <div>
                 <dt>Store</dt>
                 <dd>
+                  {data.store.type === "postgres" ? "PostgreSQL " : "SQLite "}
                   {data.store.ready
                     ? <span class="badge badge-ok">ok</span>
                     : <span class="badge badge-fail">not ready: {data.store.reason}</span>}
@@ -98,6 +99,30 @@ export function ClusterPage() {
             </tr>
           )}
           empty="No certificate authority yet."
+          loading="Loading…"
+        />
+      </Section>
+      <Section
+        id="cluster-auth-servers"
+        title="Auth servers"
+        description="Each auth server on this store reports itself every 10 seconds."
+      >
+        <DataTable
+          testId="cluster-auth-servers-table"
+          load={tableLoad}
+          columns={["Auth server", "API address", "Version", "Last seen"]}
+          rows={data?.auth_servers ?? []}
+          row={(server) => (
+            <tr key={server.id} data-auth-server={server.id}>
+              <td data-label="Auth server" class="strong mono">{server.id}</td>
+              <td data-label="API address" class="mono">{server.addr}</td>
+              <td data-label="Version">{server.version}</td>
+              <td data-label="Last seen" title={formatTime(server.last_seen)}>
+                {formatRelative(server.last_seen)}
+              </td>
+            </tr>
+          )}
+          empty="No auth server has reported yet."
           loading="Loading…"
         />
       </Section>

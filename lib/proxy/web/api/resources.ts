@@ -195,7 +195,18 @@ export function resourceRoutes(
         cluster: status.cluster,
         auth_version: status.version,
         proxy_version: VERSION,
-        store: { ready: status.notReadyReason === null, reason: status.notReadyReason },
+        store: {
+          type: status.storage,
+          ready: status.notReadyReason === null,
+          reason: status.notReadyReason,
+        },
+        auth_servers: status.authServers.map((server) => ({
+          id: server.id,
+          addr: server.addr,
+          version: server.version,
+          started: new Date(server.started).toISOString(),
+          last_seen: new Date(server.lastSeen).toISOString(),
+        })),
         authorities: status.authorities.map((ca) => ({
           kind: ca.kind,
           fingerprint: ca.fingerprint,
