@@ -38,7 +38,7 @@ export interface TestCluster extends AsyncDisposable {
   postern: PosternProcess;
   /** Split layout: the `--roles auth` process. */
   authServer?: PosternProcess;
-  /** Split layout: proxies A and B (`--roles proxy`), each with its own data dir. */
+  /** Split layout: proxies A, B, ... (`--roles proxy`), each with its own data dir. */
   proxies: PosternProcess[];
   sshd: Sshd;
   /** Temp dir for keys and configs of this test. */
@@ -63,11 +63,13 @@ export interface TestCluster extends AsyncDisposable {
   /**
    * Runs `postern login` as `user` with POSTERN_HOME `home`, answering yes to
    * the proxy fingerprint prompt; `args` are added to the command line.
+   * `proxy` is the proxy logged in to (default: the one users reach).
    */
   cliLogin(
     user: TestUser,
     home: string,
     args?: string[],
+    proxy?: PosternProcess,
   ): Promise<{ code: number; stdout: string; stderr: string }>;
   /** `POST /v1/webapi/sessions`; returns the cookie header and CSRF token. */
   // deno-lint-ignore no-explicit-any
@@ -84,9 +86,11 @@ export interface ClusterOptions extends StartOptions {
   /**
    * Production layout: one `--roles auth` process and two `--roles proxy`
    * processes joined with tokens, each with its own data dir; users reach
-   * proxy B.
+   * the last proxy (B).
    */
   split?: boolean;
+  /** Split layout: how many proxies. @default 2 */
+  proxyCount?: number;
 }
 
 /** Runs `postern tokens add --type proxy` and returns the token and CA pin it printed. */
@@ -116,8 +120,8 @@ export function proxyArgs(
   ];
 }
 
-/** Starts a `--roles auth` process and two proxies joined to it. */
-async function startSplit(dir: string, options: StartOptions) {
+/** Starts a `--roles auth` process and `count` proxies joined to it. */
+async function startSplit(dir: string, options: StartOptions, count: number) {
   const authServer = await startPosternProcess({
     ...options,
     dataDir: join(dir, "auth"),
@@ -127,7 +131,8 @@ async function startSplit(dir: string, options: StartOptions) {
   const admin = (...args: string[]) => runPostern([...args, ...base]);
   const proxies: PosternProcess[] = [];
   try {
-    for (const name of ["proxy-a", "proxy-b"]) {
+    for (let i = 0; i < count; i++) {
+      const name = `proxy-${String.fromCharCode(97 + i)}`;
       proxies.push(
         await startPosternProcess({
           ...options,
@@ -153,7 +158,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   let proxies: PosternProcess[] = [];
   let admin: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
   if (options.split) {
-    ({ authServer, proxies, admin } = await startSplit(dir, options));
+    ({ authServer, proxies, admin } = await startSplit(dir, options, options.proxyCount ?? 2));
     postern = proxies.at(-1)!;
   } else {
     postern = await startPosternProcess({ ...options, dataDir: join(dir, "data") });
@@ -247,11 +252,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     };
   };
 
-  const cliLogin = async (user: TestUser, home: string, args: string[] = []) =>
+  const cliLogin = async (user: TestUser, home: string, args: string[] = [], proxy = postern) =>
     runPostern([
       "login",
       "--proxy",
-      `127.0.0.1:${postern.webPort}`,
+      `127.0.0.1:${proxy.webPort}`,
       "--user",
       user.name,
       "--otp",
