@@ -18,8 +18,15 @@ import { failChannel, userMessage } from "./messages.ts";
 
 /** Environment variables passed through to the node. */
 const PASSED_ENV = /^(TERM|LANG|LC_[A-Z_]+|COLORTERM)$/;
-/** How long the end of a session waits for stdout, then stderr, to be sent before it ends anyway. */
+/** How long an owner's session end waits for stdout, then stderr, to be sent before it ends anyway. */
 const STDERR_FLUSH_GRACE_MS = 2_000;
+/**
+ * How long a joiner's end waits for its queued output (up to the party
+ * backlog) to be read before it ends anyway: a joiner disconnected for not
+ * keeping up is often stopped for a while (Ctrl-Z, a laptop lid), and its
+ * notice must come after that output, not be lost.
+ */
+const JOINER_FLUSH_GRACE_MS = 300_000;
 
 /** Collected channel requests before the shell or exec starts. */
 interface PendingRequest {
@@ -29,70 +36,88 @@ interface PendingRequest {
   onResize?: (cols: number, rows: number) => void;
 }
 
-function ownerSink(stream: ServerChannel): OwnerSink {
-  /**
-   * Runs `step` once stdout has sent what it holds. ssh2 loses the wake-up of
-   * one of stdout and stderr when both wait for window, so the session's last
-   * words (the reason, the exit status) go out only once stdout is drained.
-   */
-  const afterStdout = (step: () => void) => {
-    if (!stream.writableNeedDrain) return step();
-    const stuck = setTimeout(step, STDERR_FLUSH_GRACE_MS);
-    stream.once("drain", () => {
+/**
+ * Runs `step` once stdout has sent what it holds (or after `graceMs`). ssh2
+ * loses the wake-up of one of stdout and stderr when both wait for window, so
+ * a channel's last words (a reason, the exit status) go out only once stdout
+ * is drained.
+ */
+function afterStdout(stream: ServerChannel, graceMs: number, step: () => void): void {
+  if (!stream.writableNeedDrain) return step();
+  const stuck = setTimeout(step, graceMs);
+  stream.once("drain", () => {
+    clearTimeout(stuck);
+    step();
+  });
+  // A client that left never drains: nothing left to say, no timer left behind.
+  stream.once("close", () => clearTimeout(stuck));
+}
+
+/** Writes `[postern: reason]` on stderr once stdout has drained. */
+function tellReason(stream: ServerChannel, reason: string, graceMs: number): void {
+  afterStdout(stream, graceMs, () => {
+    if (stream.stderr.writableEnded) return;
+    try {
+      stream.stderr.write(`\r\n[postern: ${reason}]\r\n`);
+    } catch { /* client gone */ }
+  });
+}
+
+/**
+ * Sends the exit status and ends the channel once stdout has drained, and
+ * stderr too: ssh2 closes the channel as soon as stdout has finished,
+ * dropping stderr still waiting for window (such as the reason).
+ */
+function endChannel(
+  stream: ServerChannel,
+  code: number | null,
+  signal: string | undefined,
+  graceMs: number,
+): void {
+  // Registered after tellReason(): the reason is written first.
+  afterStdout(stream, graceMs, () => {
+    try {
+      if (code === null && signal) stream.exit(signal, false, "");
+      else stream.exit(code ?? 255);
+    } catch {
+      // The client is gone, or ssh2 refused a signal name outside RFC 4254
+      // (sshd sends "SIG@openssh.com" for those): then no exit status is
+      // sent, and OpenSSH exits 255 as it does when connected directly.
+    }
+    const endStdout = () => {
+      try {
+        stream.end();
+      } catch { /* client gone */ }
+    };
+    if (stream.stderr.writableLength === 0 || stream.stderr.writableFinished) {
+      return endStdout();
+    }
+    const stuck = setTimeout(endStdout, graceMs);
+    stream.stderr.once("finish", () => {
       clearTimeout(stuck);
-      step();
+      endStdout();
     });
-  };
+    stream.once("close", () => clearTimeout(stuck));
+    stream.stderr.end();
+  });
+}
+
+function ownerSink(stream: ServerChannel): OwnerSink {
   // Output may still arrive while the session ends: a write after the end
   // would be an "error" event nobody listens to.
   return {
     write: (data) => void (!stream.writableEnded && stream.write(data)),
     writeStderr: (data) => void (!stream.stderr.writableEnded && stream.stderr.write(data)),
     backlog: () => stream.writableLength,
-    close(reason) {
-      afterStdout(() => {
-        if (stream.stderr.writableEnded) return;
-        try {
-          stream.stderr.write(`\r\n[postern: ${reason}]\r\n`);
-        } catch { /* client gone */ }
-      });
-    },
-    exit(code, signal) {
-      // Registered after close(): the reason is written first.
-      afterStdout(() => {
-        try {
-          if (code === null && signal) stream.exit(signal, false, "");
-          else stream.exit(code ?? 255);
-        } catch {
-          // The client is gone, or ssh2 refused a signal name outside RFC 4254
-          // (sshd sends "SIG@openssh.com" for those): then no exit status is
-          // sent, and OpenSSH exits 255 as it does when connected directly.
-        }
-        // ssh2 closes the channel as soon as stdout has finished, dropping
-        // stderr still waiting for window (such as the reason written by close()).
-        const endStdout = () => {
-          try {
-            stream.end();
-          } catch { /* client gone */ }
-        };
-        if (stream.stderr.writableLength === 0 || stream.stderr.writableFinished) {
-          return endStdout();
-        }
-        const stuck = setTimeout(endStdout, STDERR_FLUSH_GRACE_MS);
-        stream.stderr.once("finish", () => {
-          clearTimeout(stuck);
-          endStdout();
-        });
-        stream.stderr.end();
-      });
-    },
+    close: (reason) => tellReason(stream, reason, STDERR_FLUSH_GRACE_MS),
+    exit: (code, signal) => endChannel(stream, code, signal, STDERR_FLUSH_GRACE_MS),
   };
 }
 
 /** A sink for a party joined over SSH. */
 function joinerSink(stream: ServerChannel): PartySink {
   return {
-    write: (data) => void stream.write(data),
+    write: (data) => void (!stream.writableEnded && stream.write(data)),
     backlog: () => stream.writableLength,
     notify(event) {
       if (event.type === "party.join" || event.type === "party.leave") {
@@ -101,7 +126,8 @@ function joinerSink(stream: ServerChannel): PartySink {
       }
     },
     close(reason) {
-      failChannel(stream, reason, 0);
+      tellReason(stream, reason, JOINER_FLUSH_GRACE_MS);
+      endChannel(stream, 0, undefined, JOINER_FLUSH_GRACE_MS);
     },
   };
 }
