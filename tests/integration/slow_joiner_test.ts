@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { readIdentity } from "../../lib/auth/api/identity.ts";
 import { encodeFrame, Frame, FrameReader, jsonOf } from "../../lib/proxy/peer/frames.ts";
 import { startCluster, type TestCluster, type TestIdentity } from "../helpers/cluster.ts";
-import { identityOptions, spawnSsh, waitForAudit } from "../helpers/gateway.ts";
+import { type FloodSession, startFloodSession } from "../helpers/flood.ts";
+import { identityOptions, spawnSsh } from "../helpers/gateway.ts";
 import type { PosternProcess } from "../helpers/postern.ts";
 import { defaultSshOptions } from "../helpers/sshd.ts";
 
@@ -45,13 +46,13 @@ Deno.test("a stalled joiner on another proxy cannot grow the owning proxy's memo
   let ceiling = 0;
 
   await t.step("the owning proxy's peak with no joiner", async () => {
-    const flood = await startFlood(cluster, proxyA, aliceId, seen);
-    const [peakA] = await flood.pour([proxyA]);
+    const flood = await startFloodSession(cluster, proxyA, "alice", aliceId, FLOOD_BYTES, seen);
+    const [peakA] = await pourWatching(flood, [proxyA]);
     ceiling = peakA + RSS_HEADROOM;
   });
 
   await t.step("stock ssh joined through proxy B, then stopped (SIGSTOP)", async () => {
-    const flood = await startFlood(cluster, proxyA, aliceId, seen);
+    const flood = await startFloodSession(cluster, proxyA, "alice", aliceId, FLOOD_BYTES, seen);
     const joiner = spawnSsh([
       ...defaultSshOptions,
       ...identityOptions(bobId),
@@ -68,7 +69,7 @@ Deno.test("a stalled joiner on another proxy cannot grow the owning proxy's memo
     const ceilingB = await rss(proxyB.child.pid) + RSS_HEADROOM;
     let peaks: number[];
     try {
-      peaks = await flood.pour([proxyA, proxyB]);
+      peaks = await pourWatching(flood, [proxyA, proxyB]);
     } finally {
       joiner.kill("SIGCONT");
     }
@@ -89,11 +90,11 @@ Deno.test("a stalled joiner on another proxy cannot grow the owning proxy's memo
   });
 
   await t.step("a peer link to proxy A whose reader is stopped (SIGSTOP)", async () => {
-    const flood = await startFlood(cluster, proxyA, aliceId, seen);
+    const flood = await startFloodSession(cluster, proxyA, "alice", aliceId, FLOOD_BYTES, seen);
     const link = await stalledPeerLink(cluster, proxyB, proxyA, flood.id, bobId);
     let peak: number;
     try {
-      [peak] = await flood.pour([proxyA]);
+      [peak] = await pourWatching(flood, [proxyA]);
     } finally {
       link.resume();
     }
@@ -107,75 +108,23 @@ Deno.test("a stalled joiner on another proxy cannot grow the owning proxy's memo
   });
 });
 
-/** A session on `proxy` that pours out {@linkcode FLOOD_BYTES} when told to. */
-interface Flood {
-  id: string;
-  /**
-   * Starts the output and waits until the owner has all of it.
-   *
-   * @param watched proxies whose memory is sampled meanwhile
-   * @returns the peak RSS of each watched proxy, in bytes
-   */
-  pour(watched: PosternProcess[]): Promise<number[]>;
-}
-
-async function startFlood(
-  cluster: TestCluster,
-  proxy: PosternProcess,
-  identity: TestIdentity,
-  seen: Set<unknown>,
-): Promise<Flood> {
-  const child = new Deno.Command("ssh", {
-    args: [
-      ...defaultSshOptions,
-      ...identityOptions(identity),
-      "-p",
-      String(proxy.sshPort),
-      "root:saturn@127.0.0.1",
-      `read go; head -c ${FLOOD_BYTES} /dev/zero | tr '\\0' x; echo; echo flood-done`,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const start = await waitForAudit(
-    cluster,
-    "session.start",
-    (e) => e.user === "alice" && !seen.has(e.session_id),
-    30_000,
-  );
-  seen.add(start.session_id);
-  return {
-    id: String(start.session_id),
-    async pour(watched) {
-      const sample = async () => await Promise.all(watched.map((p) => rss(p.child.pid)));
-      let peaks = await sample();
-      const record = (now: number[]) => peaks = peaks.map((peak, i) => Math.max(peak, now[i]));
-      const sampler = setInterval(async () => {
-        record(await sample().catch(() => peaks));
-      }, 100);
-      try {
-        const stdin = child.stdin.getWriter();
-        await stdin.write(new TextEncoder().encode("go\n"));
-        let bytes = 0;
-        let tail = "";
-        for await (const chunk of child.stdout) {
-          bytes += chunk.byteLength;
-          tail = (tail + new TextDecoder().decode(chunk.subarray(-64))).slice(-64);
-        }
-        await stdin.close().catch(() => {});
-        const status = await child.status;
-        assert.equal(status.code, 0, await stderr);
-        assert.match(tail, /flood-done\n$/);
-        assert.equal(bytes, FLOOD_BYTES + "\nflood-done\n".length, "the owner got every byte");
-      } finally {
-        clearInterval(sampler);
-      }
-      record(await sample());
-      return peaks;
-    },
-  };
+/**
+ * Pours `flood` out while sampling the memory of `watched` proxies.
+ *
+ * @returns the peak RSS of each, in bytes
+ */
+async function pourWatching(flood: FloodSession, watched: PosternProcess[]): Promise<number[]> {
+  const sample = () => Promise.all(watched.map((p) => rss(p.child.pid)));
+  let peaks = await sample();
+  const record = (now: number[]) => peaks = peaks.map((peak, i) => Math.max(peak, now[i]));
+  const sampler = setInterval(async () => record(await sample().catch(() => peaks)), 100);
+  try {
+    await flood.pour();
+  } finally {
+    clearInterval(sampler);
+  }
+  record(await sample());
+  return peaks;
 }
 
 /**
