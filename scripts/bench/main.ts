@@ -15,11 +15,16 @@
  * 4. Production layout: login p50/p99 and SSH connection setup through a
  *    `--roles proxy` reaching a `--roles auth` process, beside one process
  *    (split.ts; target: setup ≤ 1.1× one process).
+ * 5. Live sessions across proxies: a session's output to an observer joined
+ *    through another proxy beside one on the session's proxy (target ≥ 0.8×),
+ *    and the owner's throughput with five remote observers beside none
+ *    (target ≥ 0.9×) (observers.ts).
  *
  * Prints a table and a PASS/MISS summary; writes `bench/results/<time>.json`.
  *
  * Usage: `deno task bench [--size-mb 500 | --quick] [--runs 3] [--only c,e]
- * [--skip-web] [--skip-auth] [--skip-split] [--skip-transfer] [--keystrokes 1000] [--cat-mb 50]
+ * [--skip-web] [--skip-auth] [--skip-split] [--skip-observers] [--skip-transfer] [--keystrokes 1000]
+ * [--cat-mb 50] [--observer-mb 50]
  * [--cipher aes128-gcm@openssh.com] [--results-dir bench/results]`. The
  * targets are defined for aes128-gcm; `--cipher` is for exploring others
  * (OpenSSH's default is chacha20-poly1305@openssh.com).
@@ -33,6 +38,7 @@ import { type BenchEnv, CIPHER, setUpBench } from "./setup.ts";
 import { formatTable, loadAverage, round } from "./stats.ts";
 import { runWebTerminalBench, type WebTerminalResult } from "./web_terminal.ts";
 import { formatSplitResult, runSplitBench } from "./split.ts";
+import { formatObserverResult, runObserverBench } from "./observers.ts";
 
 /** Parsed command line. */
 interface BenchArgs {
@@ -43,9 +49,11 @@ interface BenchArgs {
   skipWeb: boolean;
   skipAuth: boolean;
   skipSplit: boolean;
+  skipObservers: boolean;
   skipTransfer: boolean;
   keystrokes: number;
   catMb: number;
+  observerMb: number;
   resultsDir: string;
   cipher: string;
 }
@@ -78,9 +86,11 @@ function parseArgs(argv: string[]): BenchArgs {
     skipWeb: argv.includes("--skip-web"),
     skipAuth: argv.includes("--skip-auth"),
     skipSplit: argv.includes("--skip-split"),
+    skipObservers: argv.includes("--skip-observers"),
     skipTransfer: argv.includes("--skip-transfer"),
     keystrokes: number("--keystrokes", 1000),
     catMb: number("--cat-mb", 50),
+    observerMb: number("--observer-mb", quick ? 20 : 50),
     resultsDir: value("--results-dir") ?? join(ROOT, "bench", "results"),
     cipher: value("--cipher") ?? CIPHER,
   };
@@ -263,6 +273,28 @@ async function main(): Promise<void> {
       `${split.setup_ratio.toFixed(2)}×`,
       split.pass ? "PASS" : "MISS",
     ]);
+  }
+
+  if (!args.skipObservers) {
+    const observers = await runObserverBench({ mb: args.observerMb, runs: args.runs, log });
+    report.observers = observers;
+    output.push(
+      "live sessions across proxies (auth + two proxies)",
+      formatObserverResult(observers),
+      "",
+    );
+    summary.push(
+      [
+        `observer via another proxy ≥ ${observers.targets.remote_ratio}× on the same proxy`,
+        `${observers.remote_ratio.toFixed(2)}×, ${observers.cut_off} cut off`,
+        observers.pass.remote ? "PASS" : "MISS",
+      ],
+      [
+        `owner with ${observers.remote_observers} remote observers ≥ ${observers.targets.owner_ratio}× none`,
+        `${observers.owner_ratio.toFixed(2)}×`,
+        observers.pass.owner ? "PASS" : "MISS",
+      ],
+    );
   }
 
   report.load_after = loadAverage();

@@ -26,10 +26,11 @@ export interface FloodSession {
    * Starts the output and waits until the owner has read all of it and the
    * session ended.
    *
-   * @returns the bytes the owner read, and the milliseconds from the start
+   * @returns the bytes the owner read, when the output was started
+   *   (`performance.now()`), and the milliseconds until its last line arrived
    * @throws when the session failed or the owner did not get every byte
    */
-  pour(): Promise<{ bytes: number; ms: number }>;
+  pour(): Promise<{ bytes: number; started: number; ms: number }>;
 }
 
 /**
@@ -73,14 +74,14 @@ export async function startFloodSession(
       const stdin = child.stdin.getWriter();
       const started = performance.now();
       await stdin.write(new TextEncoder().encode("go\n"));
-      const counted = await countOutput(child.stdout, started);
+      const counted = await countOutput(child.stdout);
       await stdin.close().catch(() => {});
       const status = await child.status;
       if (status.code !== 0) throw new Error(`the flood session failed: ${await stderr}`);
       if (!counted.complete || counted.bytes !== floodOutputBytes(bytes)) {
         throw new Error(`the owner got ${counted.bytes} of ${floodOutputBytes(bytes)} bytes`);
       }
-      return { bytes: counted.bytes, ms: counted.ms };
+      return { bytes: counted.bytes, started, ms: counted.doneAt - started };
     },
   };
 }
@@ -88,22 +89,20 @@ export async function startFloodSession(
 /**
  * Counts the bytes of `output` until it ends.
  *
- * @param since the `performance.now()` the flood started at
- * @returns the bytes, whether they ended with the flood's last line, and
- *   when (ms after `since`) that line arrived
+ * @returns the bytes, whether they ended with a flood's last line, and when
+ *   (`performance.now()`) that line arrived
  */
 export async function countOutput(
   output: ReadableStream<Uint8Array>,
-  since: number,
-): Promise<{ bytes: number; complete: boolean; ms: number }> {
+): Promise<{ bytes: number; complete: boolean; doneAt: number }> {
   let bytes = 0;
   let tail = "";
-  let ms = NaN;
+  let doneAt = NaN;
   const decoder = new TextDecoder();
   for await (const chunk of output) {
     bytes += chunk.byteLength;
     tail = (tail + decoder.decode(chunk.subarray(-LAST_LINE.length))).slice(-LAST_LINE.length);
-    if (tail === LAST_LINE && Number.isNaN(ms)) ms = performance.now() - since;
+    if (tail === LAST_LINE && Number.isNaN(doneAt)) doneAt = performance.now();
   }
-  return { bytes, complete: tail === LAST_LINE, ms };
+  return { bytes, complete: tail === LAST_LINE, doneAt };
 }

@@ -1,7 +1,7 @@
 /**
  * A joiner on another proxy that stops reading cannot grow the memory of the
  * proxy that runs the session: with auth and two proxies as separate
- * processes, a session on proxy A pours out 200 MB while a joiner stalls,
+ * processes, a session on proxy A pours out 400 MB while a joiner stalls,
  * either a stock `ssh` joined through proxy B and stopped (SIGSTOP), or a
  * peer link to A that stops reading. The owner receives every byte, A's
  * resident memory stays under a ceiling, and the stalled joiner is
@@ -19,14 +19,15 @@ import type { PosternProcess } from "../helpers/postern.ts";
 import { defaultSshOptions } from "../helpers/sshd.ts";
 
 /** Output of each flood. */
-const FLOOD_BYTES = 200_000_000;
+const FLOOD_BYTES = 400_000_000;
 /**
  * How far the owning proxy's peak RSS with a stalled joiner may exceed its
- * peak during the same flood with no joiner. Buffering the flood for the
- * joiner would take more than the flood itself; the bounded backlog (8 MiB
- * per joiner) stays far below.
+ * peak during the same floods with no joiner. Buffering the flood for the
+ * joiner would take more than the flood itself (the test fails by about that
+ * much with the backlog limit lifted); with the bounded backlog (8 MiB per
+ * joiner) the peaks differ by garbage not yet collected, well under this.
  */
-const RSS_HEADROOM = 100 * 1024 * 1024;
+const RSS_HEADROOM = 200 * 1024 * 1024;
 
 Deno.test("a stalled joiner on another proxy cannot grow the owning proxy's memory", async (t) => {
   const started = await startCluster({ split: true });
@@ -46,9 +47,12 @@ Deno.test("a stalled joiner on another proxy cannot grow the owning proxy's memo
   let ceiling = 0;
 
   await t.step("the owning proxy's peak with no joiner", async () => {
-    const flood = await startFloodSession(cluster, proxyA, "alice", aliceId, FLOOD_BYTES, seen);
-    const [peakA] = await pourWatching(flood, [proxyA]);
-    ceiling = peakA + RSS_HEADROOM;
+    // Twice: the first flood also grows the heap from its size at start.
+    for (let i = 0; i < 2; i++) {
+      const flood = await startFloodSession(cluster, proxyA, "alice", aliceId, FLOOD_BYTES, seen);
+      const [peakA] = await pourWatching(flood, [proxyA]);
+      ceiling = Math.max(ceiling, peakA + RSS_HEADROOM);
+    }
   });
 
   await t.step("stock ssh joined through proxy B, then stopped (SIGSTOP)", async () => {
@@ -82,7 +86,7 @@ Deno.test("a stalled joiner on another proxy cannot grow the owning proxy's memo
       `proxy B's RSS peaked at ${mib(peaks[1])}, above ${mib(ceilingB)}`,
     );
     await joiner.exited(60_000);
-    assert.match(joiner.stderr.text, /could not keep up with the session/);
+    assert.match(joiner.stdout.text.slice(-300), /could not keep up with the session/);
     assert.ok(
       joiner.stdout.text.length < FLOOD_BYTES / 4,
       `the stopped joiner was sent ${mib(joiner.stdout.text.length)} before it was cut off`,

@@ -101,9 +101,12 @@ Deno.test("three proxies behind haproxy: a session is listed, joined and replaye
     assert.equal(await owner.exited(15_000), 0, owner.stderr.text);
     seen = owner.stdout.text;
     assert.doesNotMatch(seen, /ignored-from-observer/);
+    // A joiner's terminal also shows the proxy's notices (who joined, the end).
+    const notice = /\r\n\[postern: [^\]\r\n]*\]\r\n/g;
     for (const joiner of joiners) {
       await joiner.exited(15_000);
-      assert.equal(joiner.stdout.text, seen);
+      assert.match(joiner.stdout.text, /\[postern: The session has ended\.\]\r\n$/);
+      assert.equal(joiner.stdout.text.replace(notice, ""), seen);
     }
     await waitForAudit(cluster, "session.end", (e) => e.session_id === id);
   });

@@ -18,15 +18,8 @@ import { failChannel, userMessage } from "./messages.ts";
 
 /** Environment variables passed through to the node. */
 const PASSED_ENV = /^(TERM|LANG|LC_[A-Z_]+|COLORTERM)$/;
-/** How long an owner's session end waits for stdout, then stderr, to be sent before it ends anyway. */
+/** How long the end of a session waits for stdout, then stderr, to be sent before it ends anyway. */
 const STDERR_FLUSH_GRACE_MS = 2_000;
-/**
- * How long a joiner's end waits for its queued output (up to the party
- * backlog) to be read before it ends anyway: a joiner disconnected for not
- * keeping up is often stopped for a while (Ctrl-Z, a laptop lid), and its
- * notice must come after that output, not be lost.
- */
-const JOINER_FLUSH_GRACE_MS = 300_000;
 
 /** Collected channel requests before the shell or exec starts. */
 interface PendingRequest {
@@ -37,14 +30,15 @@ interface PendingRequest {
 }
 
 /**
- * Runs `step` once stdout has sent what it holds (or after `graceMs`). ssh2
- * loses the wake-up of one of stdout and stderr when both wait for window, so
- * a channel's last words (a reason, the exit status) go out only once stdout
- * is drained.
+ * Runs `step` once stdout has sent what it holds (or after a grace period).
+ * ssh2 1.17 loses the wake-up of one of stdout and stderr when both wait for
+ * window (its window-adjust handler resumes only one, and may resend a stdout
+ * chunk already sent), so a channel's last words (a reason, the exit status)
+ * go out only once stdout is drained.
  */
-function afterStdout(stream: ServerChannel, graceMs: number, step: () => void): void {
+function afterStdout(stream: ServerChannel, step: () => void): void {
   if (!stream.writableNeedDrain) return step();
-  const stuck = setTimeout(step, graceMs);
+  const stuck = setTimeout(step, STDERR_FLUSH_GRACE_MS);
   stream.once("drain", () => {
     clearTimeout(stuck);
     step();
@@ -54,8 +48,8 @@ function afterStdout(stream: ServerChannel, graceMs: number, step: () => void): 
 }
 
 /** Writes `[postern: reason]` on stderr once stdout has drained. */
-function tellReason(stream: ServerChannel, reason: string, graceMs: number): void {
-  afterStdout(stream, graceMs, () => {
+function tellReason(stream: ServerChannel, reason: string): void {
+  afterStdout(stream, () => {
     if (stream.stderr.writableEnded) return;
     try {
       stream.stderr.write(`\r\n[postern: ${reason}]\r\n`);
@@ -68,14 +62,9 @@ function tellReason(stream: ServerChannel, reason: string, graceMs: number): voi
  * stderr too: ssh2 closes the channel as soon as stdout has finished,
  * dropping stderr still waiting for window (such as the reason).
  */
-function endChannel(
-  stream: ServerChannel,
-  code: number | null,
-  signal: string | undefined,
-  graceMs: number,
-): void {
+function endChannel(stream: ServerChannel, code: number | null, signal?: string): void {
   // Registered after tellReason(): the reason is written first.
-  afterStdout(stream, graceMs, () => {
+  afterStdout(stream, () => {
     try {
       if (code === null && signal) stream.exit(signal, false, "");
       else stream.exit(code ?? 255);
@@ -92,7 +81,7 @@ function endChannel(
     if (stream.stderr.writableLength === 0 || stream.stderr.writableFinished) {
       return endStdout();
     }
-    const stuck = setTimeout(endStdout, graceMs);
+    const stuck = setTimeout(endStdout, STDERR_FLUSH_GRACE_MS);
     stream.stderr.once("finish", () => {
       clearTimeout(stuck);
       endStdout();
@@ -109,25 +98,34 @@ function ownerSink(stream: ServerChannel): OwnerSink {
     write: (data) => void (!stream.writableEnded && stream.write(data)),
     writeStderr: (data) => void (!stream.stderr.writableEnded && stream.stderr.write(data)),
     backlog: () => stream.writableLength,
-    close: (reason) => tellReason(stream, reason, STDERR_FLUSH_GRACE_MS),
-    exit: (code, signal) => endChannel(stream, code, signal, STDERR_FLUSH_GRACE_MS),
+    close: (reason) => tellReason(stream, reason),
+    exit: (code, signal) => endChannel(stream, code, signal),
   };
 }
 
-/** A sink for a party joined over SSH. */
+/**
+ * A sink for a party joined over SSH. Everything after the join goes on
+ * stdout, in order with the output: notices and the reason its view ended
+ * come after what was queued before them (up to the party backlog), and
+ * stderr never waits for window beside stdout (see {@linkcode afterStdout}).
+ */
 function joinerSink(stream: ServerChannel): PartySink {
+  const write = (data: Uint8Array | string) => void (!stream.writableEnded && stream.write(data));
   return {
-    write: (data) => void (!stream.writableEnded && stream.write(data)),
+    write,
     backlog: () => stream.writableLength,
     notify(event) {
       if (event.type === "party.join" || event.type === "party.leave") {
         const verb = event.type === "party.join" ? "joined" : "left";
-        stream.stderr.write(`\r\n[postern: ${event.user} ${verb} as ${event.mode}]\r\n`);
+        write(`\r\n[postern: ${event.user} ${verb} as ${event.mode}]\r\n`);
       }
     },
     close(reason) {
-      tellReason(stream, reason, JOINER_FLUSH_GRACE_MS);
-      endChannel(stream, 0, undefined, JOINER_FLUSH_GRACE_MS);
+      write(`\r\n[postern: ${reason}]\r\n`);
+      try {
+        stream.exit(0);
+        stream.end();
+      } catch { /* client gone */ }
     },
   };
 }
@@ -281,6 +279,8 @@ async function runJoin(
     const target = await joinTarget(deps, who.proof, who.identity, id ?? "", requested);
     const { live } = target;
     let mode: PartyMode = target.mode;
+    // Before any output: then stderr never waits for window beside stdout.
+    stream.stderr.write(`[postern: joined session ${id} as ${mode}; press ~. to leave]\r\n`);
     const party = live.join(who.identity.user, mode, joinerSink(stream));
     stream.on("close", () => live.leave(party.id));
     await deps.auth.audit({
@@ -289,7 +289,6 @@ async function runJoin(
       remoteAddr,
       fields: { session_id: id, mode },
     });
-    stream.stderr.write(`[postern: joined session ${id} as ${mode}; press ~. to leave]\r\n`);
     stream.on("data", (data: Uint8Array) => live.input(party.id, data));
     mode = party.mode;
   } catch (error) {
