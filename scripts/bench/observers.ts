@@ -19,7 +19,7 @@
  */
 
 import { startCluster, type TestCluster, type TestIdentity } from "../../tests/helpers/cluster.ts";
-import { countOutput, floodOutputBytes, startFloodSession } from "../../tests/helpers/flood.ts";
+import { countOutput, startFloodSession } from "../../tests/helpers/flood.ts";
 import { Collected, identityOptions } from "../../tests/helpers/gateway.ts";
 import type { PosternProcess } from "../../tests/helpers/postern.ts";
 import { defaultSshOptions } from "../../tests/helpers/sshd.ts";
@@ -80,10 +80,11 @@ async function joinObserver(bench: Bench, via: PosternProcess, id: string) {
   const counted = countOutput(child.stdout);
   return {
     async result() {
-      const { bytes, complete, doneAt } = await counted;
+      const { doneAt } = await counted;
       await child.status;
       await pumping;
-      return { complete: complete && bytes === floodOutputBytes(bench.bytes), doneAt };
+      // Cut off for not keeping up, it never sees the last line.
+      return { complete: Number.isFinite(doneAt), doneAt };
     },
   };
 }

@@ -78,7 +78,7 @@ export async function startFloodSession(
       await stdin.close().catch(() => {});
       const status = await child.status;
       if (status.code !== 0) throw new Error(`the flood session failed: ${await stderr}`);
-      if (!counted.complete || counted.bytes !== floodOutputBytes(bytes)) {
+      if (Number.isNaN(counted.doneAt) || counted.bytes !== floodOutputBytes(bytes)) {
         throw new Error(`the owner got ${counted.bytes} of ${floodOutputBytes(bytes)} bytes`);
       }
       return { bytes: counted.bytes, started, ms: counted.doneAt - started };
@@ -89,12 +89,12 @@ export async function startFloodSession(
 /**
  * Counts the bytes of `output` until it ends.
  *
- * @returns the bytes, whether they ended with a flood's last line, and when
- *   (`performance.now()`) that line arrived
+ * @returns the bytes, and when (`performance.now()`) a flood's last line
+ *   arrived (NaN when it never did; a joiner's notices may follow it)
  */
 export async function countOutput(
   output: ReadableStream<Uint8Array>,
-): Promise<{ bytes: number; complete: boolean; doneAt: number }> {
+): Promise<{ bytes: number; doneAt: number }> {
   let bytes = 0;
   let tail = "";
   let doneAt = NaN;
@@ -104,5 +104,5 @@ export async function countOutput(
     tail = (tail + decoder.decode(chunk.subarray(-LAST_LINE.length))).slice(-LAST_LINE.length);
     if (tail === LAST_LINE && Number.isNaN(doneAt)) doneAt = performance.now();
   }
-  return { bytes, complete: tail === LAST_LINE, doneAt };
+  return { bytes, doneAt };
 }
