@@ -21,12 +21,16 @@
  * 6. File transfer: stock `sftp` put/get MB/s through `root:saturn@proxy`
  *    (recorded, audited) beside sftp direct to the node (sftp.ts; target:
  *    ≥ 0.7× direct both ways).
+ * 7. Live sessions across proxies: a session's output to an observer joined
+ *    through another proxy beside one on the session's proxy (target ≥ 0.8×),
+ *    and the owner's throughput with five remote observers beside none
+ *    (target ≥ 0.9×) (observers.ts).
  *
  * Prints a table and a PASS/MISS summary; writes `bench/results/<time>.json`.
  *
  * Usage: `deno task bench [--size-mb 500 | --quick] [--runs 3] [--only c,e]
- * [--skip-web] [--skip-auth] [--skip-split] [--skip-storage] [--skip-transfer] [--skip-sftp]
- * [--keystrokes 1000] [--cat-mb 50] [--sftp-mb 200]
+ * [--skip-web] [--skip-auth] [--skip-split] [--skip-storage] [--skip-observers] [--skip-transfer]
+ * [--skip-sftp] [--keystrokes 1000] [--cat-mb 50] [--sftp-mb 200] [--observer-mb 50]
  * [--cipher aes128-gcm@openssh.com] [--results-dir bench/results]`. The
  * targets are defined for aes128-gcm; `--cipher` is for exploring others
  * (OpenSSH's default is chacha20-poly1305@openssh.com).
@@ -42,6 +46,7 @@ import { runWebTerminalBench, type WebTerminalResult } from "./web_terminal.ts";
 import { formatSplitResult, runSplitBench } from "./split.ts";
 import { formatStorageResult, runStorageBench } from "./storage.ts";
 import { formatSftpResult, runSftpBench } from "./sftp.ts";
+import { formatObserverResult, runObserverBench } from "./observers.ts";
 
 /** Parsed command line. */
 interface BenchArgs {
@@ -53,11 +58,13 @@ interface BenchArgs {
   skipAuth: boolean;
   skipSplit: boolean;
   skipStorage: boolean;
+  skipObservers: boolean;
   skipTransfer: boolean;
   skipSftp: boolean;
   keystrokes: number;
   catMb: number;
   sftpMb: number;
+  observerMb: number;
   resultsDir: string;
   cipher: string;
 }
@@ -91,11 +98,13 @@ function parseArgs(argv: string[]): BenchArgs {
     skipAuth: argv.includes("--skip-auth"),
     skipSplit: argv.includes("--skip-split"),
     skipStorage: argv.includes("--skip-storage"),
+    skipObservers: argv.includes("--skip-observers"),
     skipTransfer: argv.includes("--skip-transfer"),
     skipSftp: argv.includes("--skip-sftp"),
     keystrokes: number("--keystrokes", 1000),
     catMb: number("--cat-mb", 50),
     sftpMb: number("--sftp-mb", quick ? 50 : 200),
+    observerMb: number("--observer-mb", quick ? 20 : 50),
     resultsDir: value("--results-dir") ?? join(ROOT, "bench", "results"),
     cipher: value("--cipher") ?? CIPHER,
   };
@@ -314,6 +323,28 @@ async function main(): Promise<void> {
       } errors`,
       storage.pass ? "PASS" : "MISS",
     ]);
+  }
+
+  if (!args.skipObservers) {
+    const observers = await runObserverBench({ mb: args.observerMb, runs: args.runs, log });
+    report.observers = observers;
+    output.push(
+      "live sessions across proxies (auth + two proxies)",
+      formatObserverResult(observers),
+      "",
+    );
+    summary.push(
+      [
+        `observer via another proxy ≥ ${observers.targets.remote_ratio}× on the same proxy`,
+        `${observers.remote_ratio.toFixed(2)}×, ${observers.cut_off} cut off`,
+        observers.pass.remote ? "PASS" : "MISS",
+      ],
+      [
+        `owner with ${observers.remote_observers} remote observers ≥ ${observers.targets.owner_ratio}× none`,
+        `${observers.owner_ratio.toFixed(2)}×`,
+        observers.pass.owner ? "PASS" : "MISS",
+      ],
+    );
   }
 
   report.load_after = loadAverage();

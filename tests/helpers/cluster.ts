@@ -42,7 +42,7 @@ export interface TestCluster extends AsyncDisposable {
   authServer?: PosternProcess;
   /** Split layout: every `--roles auth` process (several share PostgreSQL behind haproxy). */
   authServers: PosternProcess[];
-  /** Split layout: proxies A and B (`--roles proxy`), each with its own data dir. */
+  /** Split layout: proxies A, B, ... (`--roles proxy`), each with its own data dir. */
   proxies: PosternProcess[];
   sshd: Sshd;
   /** Temp dir for keys and configs of this test. */
@@ -67,11 +67,13 @@ export interface TestCluster extends AsyncDisposable {
   /**
    * Runs `postern login` as `user` with POSTERN_HOME `home`, answering yes to
    * the proxy fingerprint prompt; `args` are added to the command line.
+   * `proxy` is the proxy logged in to (default: the one users reach).
    */
   cliLogin(
     user: TestUser,
     home: string,
     args?: string[],
+    proxy?: PosternProcess,
   ): Promise<{ code: number; stdout: string; stderr: string }>;
   /** `POST /v1/webapi/sessions`; returns the cookie header and CSRF token. */
   // deno-lint-ignore no-explicit-any
@@ -88,7 +90,7 @@ export interface ClusterOptions extends StartOptions {
   /**
    * Production layout: one `--roles auth` process and two `--roles proxy`
    * processes joined with tokens, each with its own data dir; users reach
-   * proxy B.
+   * the last proxy (B).
    */
   split?: boolean;
   /**
@@ -97,6 +99,8 @@ export interface ClusterOptions extends StartOptions {
    * reach them through haproxy. @default 1
    */
   authServerCount?: number;
+  /** Split layout: how many proxies. @default 2 */
+  proxyCount?: number;
 }
 
 /** Runs `postern tokens add --type proxy` and returns the token and CA pin it printed. */
@@ -126,7 +130,10 @@ export function proxyArgs(
   ];
 }
 
-/** Starts the `--roles auth` processes (haproxy in front of several) and two proxies joined to them. */
+/**
+ * Starts the `--roles auth` processes (haproxy in front of several) and
+ * `proxyCount` proxies joined to them.
+ */
 async function startSplit(dir: string, options: ClusterOptions) {
   const count = options.authServerCount ?? 1;
   const authServers = await Promise.all(
@@ -149,7 +156,8 @@ async function startSplit(dir: string, options: ClusterOptions) {
       });
     }
     const authPort = authBalancer?.ports.auth ?? authServer.authPort;
-    for (const name of ["proxy-a", "proxy-b"]) {
+    for (let i = 0; i < (options.proxyCount ?? 2); i++) {
+      const name = `proxy-${String.fromCharCode(97 + i)}`;
       proxies.push(
         await startPosternProcess({
           ...options,
@@ -271,11 +279,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     };
   };
 
-  const cliLogin = async (user: TestUser, home: string, args: string[] = []) =>
+  const cliLogin = async (user: TestUser, home: string, args: string[] = [], proxy = postern) =>
     runPostern([
       "login",
       "--proxy",
-      `127.0.0.1:${postern.webPort}`,
+      `127.0.0.1:${proxy.webPort}`,
       "--user",
       user.name,
       "--otp",

@@ -144,7 +144,7 @@ export class Collected {
    *
    * @returns the match
    */
-  async waitFor(pattern: RegExp, timeoutMs = 10_000, from = 0): Promise<RegExpExecArray> {
+  async waitFor(pattern: RegExp, timeoutMs = 30_000, from = 0): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const match = pattern.exec(this.text.slice(from));
@@ -157,7 +157,7 @@ export class Collected {
   }
 }
 
-/** An interactive `ssh` process with piped stdin, collected stdout and stderr. */
+/** An interactive process (`ssh`, `postern join`) with piped stdin, collected stdout and stderr. */
 export interface SshProcess {
   stdout: Collected;
   stderr: Collected;
@@ -167,12 +167,24 @@ export interface SshProcess {
   finish(timeoutMs?: number): Promise<number>;
   /** Waits for the exit code with stdin still open (kills after `timeoutMs`). */
   exited(timeoutMs?: number): Promise<number>;
+  /** Sends `signal` to the process (SIGSTOP makes a client that stops reading). */
+  kill(signal: Deno.Signal): void;
 }
 
 /** Spawns `ssh <args>` for interactive use (e.g. with `-tt`). */
 export function spawnSsh(args: string[]): SshProcess {
-  const child = new Deno.Command("ssh", {
+  return spawnInteractive("ssh", args);
+}
+
+/** Spawns `program <args>` with piped stdin and collected output. */
+export function spawnInteractive(
+  program: string,
+  args: string[],
+  env?: Record<string, string>,
+): SshProcess {
+  const child = new Deno.Command(program, {
     args,
+    env,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -208,5 +220,6 @@ export function spawnSsh(args: string[]): SshProcess {
       return await exited(timeoutMs);
     },
     exited,
+    kill: (signal) => child.kill(signal),
   };
 }

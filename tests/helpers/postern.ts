@@ -19,6 +19,8 @@ export interface PosternProcess extends AsyncDisposable {
   sshPort: number;
   /** The Auth API's port (`auth.listen_addr`). */
   authPort: number;
+  /** The peer listener's port (`proxy.peer_listen_addr`), where other proxies join sessions. */
+  peerPort: number;
   dataDir: string;
   configPath: string;
   /** The `https://127.0.0.1:<port>` base URL. */
@@ -174,6 +176,7 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
     webPort,
     sshPort,
     authPort,
+    peerPort,
     dataDir,
     configPath,
     url: `https://127.0.0.1:${webPort}`,

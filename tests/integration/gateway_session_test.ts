@@ -329,7 +329,7 @@ Deno.test("proxy-terminated sessions run, record and can be joined", async (t) =
 
       shell.run("exit 0");
       assert.deepEqual(await shell.exit, { code: 0, signal: undefined });
-      await peer.stderr.waitFor(/The session has ended/);
+      await peer.stdout.waitFor(/The session has ended/);
       assert.equal(await peer.finish(), 0);
 
       const joins = await waitForAudit(

@@ -20,6 +20,8 @@ import { encodeFrame, Frame, FrameReader, jsonOf } from "./frames.ts";
 
 /** A link that has not asked to join within this long is closed. */
 const JOIN_REQUEST_TIMEOUT_MS = 10_000;
+/** How long a joiner's view, once ended, may take to read what was queued for it. */
+const CLOSE_GRACE_MS = 300_000;
 
 /** Options of {@linkcode startPeerServer}. */
 export interface PeerServerOptions {
@@ -152,6 +154,12 @@ function linkSink(link: tls.TLSSocket, live: LiveSession): PartySink {
         event,
         parties: live.describe().parties,
       })),
-    close: (reason) => link.end(encodeFrame(Frame.CLOSE, { reason })),
+    close(reason) {
+      link.end(encodeFrame(Frame.CLOSE, { reason }));
+      // The reason waits behind the output queued for this joiner: a joining
+      // proxy that never reads it again would hold that output here forever.
+      const stuck = setTimeout(() => link.destroy(), CLOSE_GRACE_MS);
+      link.once("close", () => clearTimeout(stuck));
+    },
   };
 }

@@ -35,80 +35,102 @@ interface PendingRequest {
   onResize?: (cols: number, rows: number) => void;
 }
 
-function ownerSink(stream: ServerChannel): OwnerSink {
-  /**
-   * Runs `step` once stdout has sent what it holds, so that the session's last
-   * words (the reason, the exit status) follow its output; a client that
-   * stops reading gets them after a grace period anyway. (Both streams
-   * waiting for window at once is safe: lib/net/ssh2_channel_window.ts.)
-   */
-  const afterStdout = (step: () => void) => {
-    if (!stream.writableNeedDrain) return step();
-    const stuck = setTimeout(step, STDERR_FLUSH_GRACE_MS);
-    stream.once("drain", () => {
+/**
+ * Runs `step` once stdout has sent what it holds (or after a grace period),
+ * so that a channel's last words (a reason, the exit status) follow its
+ * output. (Both streams waiting for window at once is safe since
+ * lib/net/ssh2_channel_window.ts; before, ssh2 1.17 could lose one's wake-up.)
+ */
+function afterStdout(stream: ServerChannel, step: () => void): void {
+  if (!stream.writableNeedDrain) return step();
+  const stuck = setTimeout(step, STDERR_FLUSH_GRACE_MS);
+  stream.once("drain", () => {
+    clearTimeout(stuck);
+    step();
+  });
+  // A client that left never drains: nothing left to say, no timer left behind.
+  stream.once("close", () => clearTimeout(stuck));
+}
+
+/** Writes `[postern: reason]` on stderr once stdout has drained. */
+function tellReason(stream: ServerChannel, reason: string): void {
+  afterStdout(stream, () => {
+    if (stream.stderr.writableEnded) return;
+    try {
+      stream.stderr.write(`\r\n[postern: ${reason}]\r\n`);
+    } catch { /* client gone */ }
+  });
+}
+
+/**
+ * Sends the exit status and ends the channel once stdout has drained, and
+ * stderr too: ssh2 closes the channel as soon as stdout has finished,
+ * dropping stderr still waiting for window (such as the reason).
+ */
+function endChannel(stream: ServerChannel, code: number | null, signal?: string): void {
+  // Registered after tellReason(): the reason is written first.
+  afterStdout(stream, () => {
+    try {
+      if (code === null && signal) stream.exit(signal, false, "");
+      else stream.exit(code ?? 255);
+    } catch {
+      // The client is gone, or ssh2 refused a signal name outside RFC 4254
+      // (sshd sends "SIG@openssh.com" for those): then no exit status is
+      // sent, and OpenSSH exits 255 as it does when connected directly.
+    }
+    const endStdout = () => {
+      try {
+        stream.end();
+      } catch { /* client gone */ }
+    };
+    if (stream.stderr.writableLength === 0 || stream.stderr.writableFinished) {
+      return endStdout();
+    }
+    const stuck = setTimeout(endStdout, STDERR_FLUSH_GRACE_MS);
+    stream.stderr.once("finish", () => {
       clearTimeout(stuck);
-      step();
+      endStdout();
     });
-  };
+    stream.once("close", () => clearTimeout(stuck));
+    stream.stderr.end();
+  });
+}
+
+function ownerSink(stream: ServerChannel): OwnerSink {
   // Output may still arrive while the session ends: a write after the end
   // would be an "error" event nobody listens to.
   return {
     write: (data) => void (!stream.writableEnded && stream.write(data)),
     writeStderr: (data) => void (!stream.stderr.writableEnded && stream.stderr.write(data)),
     backlog: () => stream.writableLength,
-    close(reason) {
-      afterStdout(() => {
-        if (stream.stderr.writableEnded) return;
-        try {
-          stream.stderr.write(`\r\n[postern: ${reason}]\r\n`);
-        } catch { /* client gone */ }
-      });
-    },
-    exit(code, signal) {
-      // Registered after close(): the reason is written first.
-      afterStdout(() => {
-        try {
-          if (code === null && signal) stream.exit(signal, false, "");
-          else stream.exit(code ?? 255);
-        } catch {
-          // The client is gone, or ssh2 refused a signal name outside RFC 4254
-          // (sshd sends "SIG@openssh.com" for those): then no exit status is
-          // sent, and OpenSSH exits 255 as it does when connected directly.
-        }
-        // ssh2 closes the channel as soon as stdout has finished, dropping
-        // stderr still waiting for window (such as the reason written by close()).
-        const endStdout = () => {
-          try {
-            stream.end();
-          } catch { /* client gone */ }
-        };
-        if (stream.stderr.writableLength === 0 || stream.stderr.writableFinished) {
-          return endStdout();
-        }
-        const stuck = setTimeout(endStdout, STDERR_FLUSH_GRACE_MS);
-        stream.stderr.once("finish", () => {
-          clearTimeout(stuck);
-          endStdout();
-        });
-        stream.stderr.end();
-      });
-    },
+    close: (reason) => tellReason(stream, reason),
+    exit: (code, signal) => endChannel(stream, code, signal),
   };
 }
 
-/** A sink for a party joined over SSH. */
+/**
+ * A sink for a party joined over SSH. Everything after the join goes on
+ * stdout, in order with the output: notices and the reason its view ended
+ * come after what was queued before them (up to the party backlog), and
+ * stderr never waits for window beside stdout (see {@linkcode afterStdout}).
+ */
 function joinerSink(stream: ServerChannel): PartySink {
+  const write = (data: Uint8Array | string) => void (!stream.writableEnded && stream.write(data));
   return {
-    write: (data) => void stream.write(data),
+    write,
     backlog: () => stream.writableLength,
     notify(event) {
       if (event.type === "party.join" || event.type === "party.leave") {
         const verb = event.type === "party.join" ? "joined" : "left";
-        stream.stderr.write(`\r\n[postern: ${event.user} ${verb} as ${event.mode}]\r\n`);
+        write(`\r\n[postern: ${event.user} ${verb} as ${event.mode}]\r\n`);
       }
     },
     close(reason) {
-      failChannel(stream, reason, 0);
+      write(`\r\n[postern: ${reason}]\r\n`);
+      try {
+        stream.exit(0);
+        stream.end();
+      } catch { /* client gone */ }
     },
   };
 }
@@ -324,6 +346,8 @@ async function runJoin(
     const target = await joinTarget(deps, who.proof, who.identity, id ?? "", requested);
     const { live } = target;
     let mode: PartyMode = target.mode;
+    // Before any output: then stderr never waits for window beside stdout.
+    stream.stderr.write(`[postern: joined session ${id} as ${mode}; press ~. to leave]\r\n`);
     const party = live.join(who.identity.user, mode, joinerSink(stream));
     stream.on("close", () => live.leave(party.id));
     await deps.auth.audit({
@@ -332,7 +356,6 @@ async function runJoin(
       remoteAddr,
       fields: { session_id: id, mode },
     });
-    stream.stderr.write(`[postern: joined session ${id} as ${mode}; press ~. to leave]\r\n`);
     stream.on("data", (data: Uint8Array) => live.input(party.id, data));
     mode = party.mode;
   } catch (error) {
