@@ -312,6 +312,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     ]);
     await Promise.all(authServers.map((a) => a.stop()));
     await authBalancer?.stop();
+    // Keys, data dirs and recordings: nothing of a finished cluster is kept.
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   return {
     postern,
