@@ -26,6 +26,7 @@ import type {
   SessionStore,
   Store,
   UserStore,
+  WebAuthnStore,
   WebSessionStore,
 } from "./store.ts";
 import {
@@ -40,6 +41,7 @@ import { type InTransaction, PgCas, PgInvites, PgUsers } from "./postgres/users.
 import { PgJoinTokens, PgNodes, PgProxies, PgRoles, PgWebSessions } from "./postgres/nodes.ts";
 import { PgAudit, PgRevocations, PgSessions } from "./postgres/history.ts";
 import { PgRecordings } from "./postgres/recordings.ts";
+import { PgWebAuthn } from "./postgres/webauthn.ts";
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -103,6 +105,7 @@ class PgTables {
   readonly proxies: ProxyStore;
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
+  readonly webauthn: WebAuthnStore;
   readonly recordings: RecordingStore;
 
   constructor(sql: Sql, inTransaction: InTransaction, where: string) {
@@ -117,6 +120,7 @@ class PgTables {
     this.proxies = guarded(new PgProxies(sql), where);
     this.joinTokens = guarded(new PgJoinTokens(sql), where);
     this.roles = guarded(new PgRoles(sql, inTransaction), where);
+    this.webauthn = guarded(new PgWebAuthn(sql), where);
     this.recordings = guarded(new PgRecordings(sql, inTransaction), where);
   }
 }

@@ -33,6 +33,7 @@ import type {
   SessionStore,
   Store,
   UserStore,
+  WebAuthnStore,
   WebSessionStore,
 } from "./store.ts";
 import { Db, type Gate, mapSqliteError } from "./sqlite/db.ts";
@@ -46,6 +47,7 @@ import {
   SqliteWebSessions,
 } from "./sqlite/nodes.ts";
 import { SqliteAudit, SqliteRevocations, SqliteSessions } from "./sqlite/history.ts";
+import { SqliteWebAuthn } from "./sqlite/webauthn.ts";
 import { RecordingFiles } from "./recording_files.ts";
 
 /** Options of {@link SqliteStore.open}. */
@@ -73,6 +75,7 @@ class Tables {
   readonly proxies: ProxyStore;
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
+  readonly webauthn: WebAuthnStore;
   readonly recordings: RecordingStore;
 
   constructor(db: Db, gate: Gate, recordings: RecordingStore) {
@@ -87,6 +90,7 @@ class Tables {
     this.proxies = new SqliteProxies(db, gate);
     this.joinTokens = new SqliteJoinTokens(db, gate);
     this.roles = new SqliteRoles(db, gate);
+    this.webauthn = new SqliteWebAuthn(db, gate);
     this.recordings = recordings;
   }
 }

@@ -13,8 +13,8 @@
  * - Bearer secrets (invite tokens, web session ids, CSRF tokens) are stored only
  *   as SHA-256 hashes. The `SecretHash` type is made only by {@link hashSecret},
  *   so the compiler refuses a raw token where a hash is expected.
- * - Deleting a user deletes their invites and web sessions; recorded sessions
- *   and audit events are history and stay.
+ * - Deleting a user deletes their invites, web sessions and security keys;
+ *   recorded sessions and audit events are history and stay.
  *
  * @module
  */
@@ -537,6 +537,63 @@ export interface JoinTokenStore {
   deleteByPrefix(prefix: string): Promise<number>;
 }
 
+/** A registered WebAuthn credential (security key or passkey) of a user. */
+export interface WebAuthnCredentialRecord {
+  /** The credential id, base64url, as the authenticator made it. */
+  id: string;
+  user: string;
+  /** The name the user gave it ("YubiKey 5", "laptop"). */
+  name: string;
+  /** The COSE public key, base64url. */
+  publicKey: string;
+  /** The last signature counter seen; a later assertion must show a higher one (when non-zero). */
+  counter: number;
+  /** Transports the browser reported (usb, nfc, internal, ...), as hints for later logins. */
+  transports: string[];
+  /** Whether it is a discoverable credential (a passkey usable without a user name). */
+  discoverable: boolean;
+  created: number;
+  /** When it last signed in; null before its first use. */
+  lastUsed: number | null;
+}
+
+/** What a WebAuthn challenge was issued for. */
+export type WebAuthnPurpose = "register" | "login" | "passwordless";
+
+/** A WebAuthn challenge waiting for its one answer. */
+export interface WebAuthnChallengeRecord {
+  /** The challenge as sent to the browser, base64url. */
+  challenge: string;
+  /** The user it was issued to; null for a passwordless login (the passkey names the user). */
+  user: string | null;
+  purpose: WebAuthnPurpose;
+  expires: number;
+}
+
+/** Security keys and passkeys, and the challenges of ceremonies in progress. */
+export interface WebAuthnStore {
+  /** @throws Conflict when the credential id is registered already; NotFound without the user */
+  create(credential: WebAuthnCredentialRecord): Promise<WebAuthnCredentialRecord>;
+  get(id: string): Promise<WebAuthnCredentialRecord | null>;
+  /** The user's credentials, oldest first. */
+  listForUser(user: string): Promise<WebAuthnCredentialRecord[]>;
+  /** Deletes one of the user's credentials; false when the user has no such credential. */
+  delete(user: string, id: string): Promise<boolean>;
+  /** Deletes all of a user's credentials (reset); returns how many. */
+  deleteForUser(user: string): Promise<number>;
+  /**
+   * Atomically records a sign-in with the credential: stores `counter` and
+   * `now` as last use if `counter` is later than the stored one, or both are
+   * zero (authenticators without a counter). False means a counter that did
+   * not move forward: a cloned authenticator or a replay; refuse the login.
+   */
+  use(id: string, counter: number, now: number): Promise<boolean>;
+  /** Stores a challenge, and drops those expired before `now`. */
+  putChallenge(challenge: WebAuthnChallengeRecord, now: number): Promise<void>;
+  /** Deletes and returns the challenge if it has not expired; exactly one caller gets it. */
+  takeChallenge(challenge: string, now: number): Promise<WebAuthnChallengeRecord | null>;
+}
+
 /** Everything auth keeps. */
 export interface Store {
   readonly cas: CaStore;
@@ -550,6 +607,7 @@ export interface Store {
   readonly proxies: ProxyStore;
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
+  readonly webauthn: WebAuthnStore;
   readonly recordings: RecordingStore;
   /**
    * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back

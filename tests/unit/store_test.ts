@@ -291,6 +291,89 @@ contract("users.useTotpStep() accepts only steps later than the last used", asyn
   assert.equal(await a.users.useTotpStep("dave", 50), true);
 });
 
+function securityKey(id: string, owner: string, counter = 0) {
+  return {
+    id,
+    user: owner,
+    name: `key ${id}`,
+    publicKey: "pQECAyYgASFYIA",
+    counter,
+    transports: ["usb", "nfc"],
+    discoverable: true,
+    created: T0,
+    lastUsed: null,
+  };
+}
+
+contract("webauthn: create, conflict, list, delete per user and cascade", async (open) => {
+  const s = await open();
+  await s.users.create(user("gail"));
+  await s.users.create(user("hugo"));
+  assert.deepEqual(await s.webauthn.create(securityKey("k1", "gail")), securityKey("k1", "gail"));
+  await s.webauthn.create({ ...securityKey("k2", "gail"), created: T0 + MIN });
+  await s.webauthn.create(securityKey("k3", "hugo"));
+  await rejectsKind(s.webauthn.create(securityKey("k1", "hugo")), "conflict");
+  await rejectsKind(s.webauthn.create(securityKey("k9", "ghost")), "not_found");
+  assert.deepEqual(await s.webauthn.get("k1"), securityKey("k1", "gail"));
+  assert.equal(await s.webauthn.get("nope"), null);
+  assert.deepEqual((await s.webauthn.listForUser("gail")).map((k) => k.id), ["k1", "k2"]);
+  assert.equal(await s.webauthn.delete("hugo", "k1"), false, "only the owner's key is deleted");
+  assert.equal(await s.webauthn.delete("gail", "k1"), true);
+  assert.deepEqual((await s.webauthn.listForUser("gail")).map((k) => k.id), ["k2"]);
+  assert.equal(await s.webauthn.deleteForUser("gail"), 1);
+  await s.users.delete("hugo");
+  assert.equal(await s.webauthn.get("k3"), null, "deleting a user deletes their keys");
+});
+
+contract("webauthn.use() accepts only a counter that moved forward", async (open) => {
+  const a = await open();
+  const b = await open();
+  await a.users.create(user("ivan"));
+  await a.webauthn.create(securityKey("c1", "ivan", 5));
+  assert.equal(
+    await a.webauthn.use("c1", 5, T0 + 1),
+    false,
+    "the same counter is a clone or replay",
+  );
+  assert.equal(await a.webauthn.use("c1", 3, T0 + 1), false, "a counter going backwards");
+  assert.equal(await a.webauthn.use("c1", 6, T0 + 2), true);
+  const stored = await a.webauthn.get("c1");
+  assert.equal(stored?.counter, 6);
+  assert.equal(stored?.lastUsed, T0 + 2);
+  const both = await Promise.all([
+    a.webauthn.use("c1", 7, T0 + 3),
+    b.webauthn.use("c1", 7, T0 + 3),
+  ]);
+  assert.deepEqual(both.sort(), [false, true]);
+  // Authenticators without a counter always say 0.
+  await a.webauthn.create(securityKey("c0", "ivan", 0));
+  assert.equal(await a.webauthn.use("c0", 0, T0 + 4), true);
+  assert.equal(await a.webauthn.use("c0", 0, T0 + 5), true);
+  assert.equal(await a.webauthn.use("nope", 9, T0), false);
+});
+
+contract("webauthn challenges are taken once and expire", async (open) => {
+  const a = await open();
+  const b = await open();
+  await a.webauthn.putChallenge(
+    { challenge: "ch1", user: "jo", purpose: "login", expires: T0 + MIN },
+    T0,
+  );
+  await a.webauthn.putChallenge(
+    { challenge: "ch2", user: null, purpose: "passwordless", expires: T0 + MIN },
+    T0,
+  );
+  const both = await Promise.all([
+    a.webauthn.takeChallenge("ch1", T0),
+    b.webauthn.takeChallenge("ch1", T0),
+  ]);
+  assert.deepEqual(both.filter(Boolean), [
+    { challenge: "ch1", user: "jo", purpose: "login", expires: T0 + MIN },
+  ]);
+  assert.equal(await a.webauthn.takeChallenge("ch2", T0 + MIN), null, "expired");
+  assert.equal(await a.webauthn.takeChallenge("unknown", T0), null);
+});
+
 contract("invites.consume() is single-use and refuses expired or unknown tokens", async (open) => {
   const s = await open();
   await s.users.create(user("erin"));

@@ -160,6 +160,31 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: "security keys and passkeys (WebAuthn) and their pending challenges",
+    up: `
+      CREATE TABLE webauthn_credentials (
+        id TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        counter BIGINT NOT NULL,
+        transports JSONB NOT NULL,
+        discoverable BOOLEAN NOT NULL,
+        created BIGINT NOT NULL,
+        last_used BIGINT
+      );
+      CREATE INDEX webauthn_credentials_user ON webauthn_credentials (user_name);
+      CREATE TABLE webauthn_challenges (
+        challenge TEXT PRIMARY KEY,
+        user_name TEXT,
+        purpose TEXT NOT NULL CHECK (purpose IN ('register', 'login', 'passwordless')),
+        expires BIGINT NOT NULL
+      );
+      CREATE INDEX webauthn_challenges_expires ON webauthn_challenges (expires);
+    `,
+  },
 ];
 
 /** The advisory lock key migrations hold: "postern" in ASCII. */

@@ -198,6 +198,31 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN pending_totp_expires INTEGER;
     `,
   },
+  {
+    version: 9,
+    description: "security keys and passkeys (WebAuthn) and their pending challenges",
+    up: `
+      CREATE TABLE webauthn_credentials (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        transports TEXT NOT NULL,
+        discoverable INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        last_used INTEGER
+      );
+      CREATE INDEX webauthn_credentials_user ON webauthn_credentials (user);
+      CREATE TABLE webauthn_challenges (
+        challenge TEXT PRIMARY KEY,
+        user TEXT,
+        purpose TEXT NOT NULL CHECK (purpose IN ('register', 'login', 'passwordless')),
+        expires INTEGER NOT NULL
+      );
+      CREATE INDEX webauthn_challenges_expires ON webauthn_challenges (expires);
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {
