@@ -37,6 +37,7 @@ import { probeHostCertificates, probeHostKey } from "./sshclient/probe.ts";
 import { SessionHub } from "./session/hub.ts";
 import { followRevocations, LiveConnections } from "./proxy/revocations.ts";
 import { authRoutes } from "./proxy/web/api/auth_routes.ts";
+import { securityKeyRoutes } from "./proxy/web/api/security_key_routes.ts";
 import { FailureLimiter } from "./proxy/web/api/failure_limit.ts";
 import { resourceRoutes } from "./proxy/web/api/resources.ts";
 import { userRoutes } from "./proxy/web/api/user_routes.ts";
@@ -466,8 +467,10 @@ export async function startProxyRole(options: {
           sshPublicAddr: config.proxy.ssh_public_addr,
           sshPort: sshAddr.port === 0 ? ssh!.addr.port : sshAddr.port,
           sshHostKey: hostKey.publicKey,
+          secondFactor: config.auth.second_factor,
+          passwordless: config.auth.passwordless,
         });
-        authRoutes(
+        const checked = authRoutes(
           router,
           auth,
           new FailureLimiter({
@@ -475,6 +478,7 @@ export async function startProxyRole(options: {
             windowMs: config.proxy.failure_window,
           }),
         );
+        securityKeyRoutes(router, auth, checked);
         resourceRoutes(router, auth, hub, recordings);
         userRoutes(router, auth);
         terminalRoutes(router, deps, config);

@@ -28,6 +28,8 @@ export type AuditCode =
   | "connection.revoked"
   | "user.password.change"
   | "user.totp.enroll"
+  | "mfa.add"
+  | "mfa.remove"
   | "invite.used"
   | "cert.issue"
   | "node.add"

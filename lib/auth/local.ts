@@ -35,10 +35,12 @@ import {
   type SessionRecord,
   type Store,
   type UserRecord,
+  type WebAuthnCredentialRecord,
 } from "../store/store.ts";
 import { type AuditInput, AuditLog } from "./audit.ts";
 import { CertAuthority } from "./authority.ts";
 import { CredentialChecks, newToken } from "./credentials.ts";
+import { relyingParty, WebAuthnCeremonies } from "./webauthn.ts";
 import {
   allowedLogins,
   canForwardPorts,
@@ -60,16 +62,20 @@ import type {
   Invite,
   IssuedCertificate,
   NewNode,
+  NewSecurityKey,
   NewWebSession,
   NodeView,
   ProxyRegistration,
   RecordingFilter,
+  SecondFactors,
+  SecurityKeyView,
   SessionLocation,
   TotpEnrollment,
   UserAccessChange,
   UserDetails,
   UserProof,
   UserView,
+  WebAuthnOptions,
   WebSessionSummary,
   WebSessionView,
 } from "./service.ts";
@@ -142,6 +148,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #now: () => number;
   #nodes: NodeRegistry;
   #users: UserAdmin;
+  #webauthn: WebAuthnCeremonies;
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
@@ -175,11 +182,27 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.#now,
     );
     this.joins = new Joins(store, tlsCa, this.cluster, (event) => this.audit(event), this.#now);
-    this.#credentials = new CredentialChecks(store, this.auditLog, {
-      secondFactor: config.auth.second_factor,
-      maxLoginAttempts: config.auth.max_login_attempts,
-      lockoutMs: config.auth.lockout_duration,
-    }, this.#now);
+    this.#webauthn = new WebAuthnCeremonies(
+      store,
+      async () =>
+        relyingParty(
+          config.proxy.public_addr,
+          (await store.proxies.list()).map((proxy) => proxy.publicAddr),
+        ),
+      this.#now,
+    );
+    this.#credentials = new CredentialChecks(
+      store,
+      this.auditLog,
+      {
+        secondFactor: config.auth.second_factor,
+        passwordless: config.auth.passwordless,
+        maxLoginAttempts: config.auth.max_login_attempts,
+        lockoutMs: config.auth.lockout_duration,
+      },
+      this.#now,
+      this.#webauthn,
+    );
   }
 
   /** Opens the auth role: CAs created on first start. */
@@ -424,6 +447,19 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return await this.#openWebSession(await this.authenticate(credentials));
   }
 
+  async beginWebAuthnLogin(user: string | null): Promise<WebAuthnOptions> {
+    if (user !== null && typeof user !== "string") throw new BadRequest("Give a user name.");
+    if (user === null && !this.#config.auth.passwordless) {
+      throw new BadRequest("Passwordless sign-in is off here; enter your user name and password.");
+    }
+    return await this.#webauthn.loginOptions(user) as unknown as WebAuthnOptions;
+  }
+
+  async createPasskeyWebSession(response: unknown, remoteAddr: string): Promise<NewWebSession> {
+    const user = await this.#credentials.verifyPasskey(response, remoteAddr);
+    return await this.#openWebSession(await this.#identityOfUser(user.name));
+  }
+
   async #openWebSession(identity: Identity): Promise<NewWebSession> {
     const now = this.#now();
     const ttlMs = Math.min(this.#config.auth.web_session_ttl, identity.maxSessionTtlMs);
@@ -578,13 +614,18 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return this.#credentials.beginInviteEnrollment(token);
   }
 
+  async beginInviteWebAuthn(token: string): Promise<WebAuthnOptions> {
+    return await this.#credentials.beginInviteWebAuthn(token) as unknown as WebAuthnOptions;
+  }
+
   async completeInvite(
     token: string,
     password: string,
     otp: string | undefined,
     remoteAddr: string,
+    key?: NewSecurityKey,
   ) {
-    const user = await this.#credentials.completeInvite(token, password, otp, remoteAddr);
+    const user = await this.#credentials.completeInvite(token, password, otp, remoteAddr, key);
     return await this.#openWebSession(await this.#identityOfUser(user));
   }
 
@@ -594,9 +635,78 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     newPassword: string,
     otp: string | undefined,
     remoteAddr: string,
+    webauthn?: unknown,
   ) {
     const { user } = await this.identityOf(proof);
-    return this.#credentials.changePassword(user, oldPassword, newPassword, otp, remoteAddr);
+    return this.#credentials.changePassword(
+      user,
+      oldPassword,
+      newPassword,
+      otp,
+      remoteAddr,
+      webauthn,
+    );
+  }
+
+  // ---- security keys ----------------------------------------------------
+
+  async listSecondFactors(proof: UserProof): Promise<SecondFactors> {
+    const { user } = await this.identityOf(proof);
+    const record = await this.#store.users.get(user);
+    const keys = await this.#store.webauthn.listForUser(user);
+    return { totp: record?.totpConfirmed === true, keys: keys.map(securityKeyView) };
+  }
+
+  async beginWebAuthnRegistration(proof: UserProof, password: string): Promise<WebAuthnOptions> {
+    const { user } = await this.identityOf(proof);
+    if (!allowsKeys(this.#config.auth.second_factor)) {
+      throw new BadRequest(
+        `Security keys are not used here (auth.second_factor is ${this.#config.auth.second_factor}).`,
+      );
+    }
+    // The password again: whoever holds a stolen session must not add a key of their own.
+    await this.#credentials.checkPassword(user, password);
+    return await this.#webauthn.registrationOptions(user) as unknown as WebAuthnOptions;
+  }
+
+  async finishWebAuthnRegistration(
+    proof: UserProof,
+    name: string,
+    response: unknown,
+    remoteAddr: string,
+  ): Promise<SecurityKeyView> {
+    const { user } = await this.identityOf(proof);
+    if (typeof name !== "string") throw new BadRequest("Name the security key.");
+    const key = await this.#webauthn.register(user, name, response);
+    await this.audit({
+      code: "mfa.add",
+      user,
+      remoteAddr,
+      fields: { kind: "webauthn", name: key.name, passkey: key.discoverable },
+    });
+    return securityKeyView(key);
+  }
+
+  async removeSecurityKey(proof: UserProof, id: string, remoteAddr: string): Promise<void> {
+    const { user } = await this.identityOf(proof);
+    const keys = await this.#store.webauthn.listForUser(user);
+    const key = keys.find((k) => k.id === id);
+    if (!key) throw new NotFound("You have no such security key; reload the page.");
+    const policy = this.#config.auth.second_factor;
+    const totp = (await this.#store.users.get(user))?.totpConfirmed === true;
+    const othersLeft = keys.length > 1 || (policy === "on" && totp);
+    if ((policy === "webauthn" || policy === "on") && !othersLeft) {
+      throw new BadRequest(
+        "Cannot remove your last second factor: signing in requires one. Register another security key first.",
+      );
+    }
+    await this.#store.webauthn.delete(user, id);
+    await this.audit({
+      code: "mfa.remove",
+      user,
+      remoteAddr,
+      fields: { kind: "webauthn", name: key.name },
+    });
   }
 
   async beginTotpReenrollment(proof: UserProof, password: string): Promise<TotpEnrollment> {
@@ -1032,6 +1142,21 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async close(): Promise<void> {
     await this.auditLog.close();
   }
+}
+
+/** Whether a second-factor policy lets users register security keys. */
+function allowsKeys(policy: Config["auth"]["second_factor"]): boolean {
+  return policy === "webauthn" || policy === "on" || policy === "optional";
+}
+
+function securityKeyView(key: WebAuthnCredentialRecord): SecurityKeyView {
+  return {
+    id: key.id,
+    name: key.name,
+    created: new Date(key.created),
+    lastUsed: key.lastUsed === null ? null : new Date(key.lastUsed),
+    passkey: key.discoverable,
+  };
 }
 
 /** Whether `after` allows less than `before`: a login or permission gone, or port forwarding. */

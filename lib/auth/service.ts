@@ -54,9 +54,42 @@ export type UserProof =
 export interface Credentials {
   user: string;
   password: string;
-  /** The TOTP code; required unless `auth.second_factor` is off. */
+  /** The TOTP code, when the second factor is an authenticator app. */
   otp?: string;
+  /**
+   * The browser's answer (`PublicKeyCredential` as JSON) to a challenge from
+   * {@link AuthService.beginWebAuthnLogin}, when the second factor is a security key.
+   */
+  webauthn?: unknown;
   remoteAddr: string;
+}
+
+/** Options for `navigator.credentials.create()` or `.get()`, as JSON (WebAuthn Level 3). */
+export type WebAuthnOptions = Record<string, unknown>;
+
+/** A security key or passkey as its owner sees it. */
+export interface SecurityKeyView {
+  /** The credential id (base64url); not a secret. */
+  id: string;
+  name: string;
+  created: Date;
+  lastUsed: Date | null;
+  /** A discoverable credential: it can sign in without a user name (passwordless). */
+  passkey: boolean;
+}
+
+/** The second factors a user has set up. */
+export interface SecondFactors {
+  /** Whether an authenticator app is set up. */
+  totp: boolean;
+  keys: SecurityKeyView[];
+}
+
+/** A security key registered while signing up. */
+export interface NewSecurityKey {
+  name: string;
+  /** The browser's answer to {@link AuthService.beginInviteWebAuthn}'s options. */
+  response: unknown;
 }
 
 /** What `postern login` receives. */
@@ -200,14 +233,29 @@ export interface AuthService {
    */
   webSessionAgent(sessionId: string, request: Uint8Array): Promise<Uint8Array>;
 
+  /**
+   * A sign-in challenge for `user`'s security keys, or with `user` null for
+   * any passkey (passwordless); the answer goes in {@link Credentials.webauthn}
+   * or to {@link createPasskeyWebSession}.
+   */
+  beginWebAuthnLogin(user: string | null): Promise<WebAuthnOptions>;
+  /** Signs in with a passkey alone (`auth.passwordless`) and opens a web session. */
+  createPasskeyWebSession(response: unknown, remoteAddr: string): Promise<NewWebSession>;
+
   getInvite(token: string): Promise<InviteView>;
   beginInviteEnrollment(token: string): Promise<TotpEnrollment>;
-  /** Sets the password, confirms TOTP, consumes the invite and opens a web session. */
+  /** Options to register a security key for an invite's user. */
+  beginInviteWebAuthn(token: string): Promise<WebAuthnOptions>;
+  /**
+   * Sets the password and the second factor (TOTP confirmed with `otp`, or
+   * the security key `key`), consumes the invite and opens a web session.
+   */
   completeInvite(
     token: string,
     password: string,
     otp: string | undefined,
     remoteAddr: string,
+    key?: NewSecurityKey,
   ): Promise<NewWebSession>;
   changePassword(
     proof: UserProof,
@@ -215,7 +263,24 @@ export interface AuthService {
     newPassword: string,
     otp: string | undefined,
     remoteAddr: string,
+    webauthn?: unknown,
   ): Promise<void>;
+  /** The second factors the proof's user has set up. */
+  listSecondFactors(proof: UserProof): Promise<SecondFactors>;
+  /** After checking the password: options to register one more security key. */
+  beginWebAuthnRegistration(proof: UserProof, password: string): Promise<WebAuthnOptions>;
+  /** Checks the browser's answer and stores the key under `name`. */
+  finishWebAuthnRegistration(
+    proof: UserProof,
+    name: string,
+    response: unknown,
+    remoteAddr: string,
+  ): Promise<SecurityKeyView>;
+  /**
+   * Removes one of the proof's user's security keys; refused (BadRequest)
+   * when it is the last second factor sign-in requires.
+   */
+  removeSecurityKey(proof: UserProof, id: string, remoteAddr: string): Promise<void>;
   beginTotpReenrollment(proof: UserProof, password: string): Promise<TotpEnrollment>;
   confirmTotpReenrollment(proof: UserProof, otp: string, remoteAddr: string): Promise<void>;
 

@@ -1,8 +1,8 @@
 /**
  * User administration in the auth role: creating users with a one-time
  * invite, listing them, changing their roles and logins, removing them, and
- * resetting their credentials (old password, second factor and web sessions
- * revoked at once).
+ * resetting their credentials (old password, second factors, security keys
+ * included, and web sessions revoked at once).
  *
  * @module
  */
@@ -165,6 +165,7 @@ export class UserAdmin {
       );
       await tx.users.resetLoginFailures(name, now);
       await tx.webSessions.deleteForUser(name);
+      await tx.webauthn.deleteForUser(name);
       await tx.invites.deleteForUser(name);
       const token = newToken();
       await tx.invites.create({

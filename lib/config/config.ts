@@ -155,12 +155,13 @@ export const configSchema = object("postern configuration", {
       ),
     ),
     second_factor: oneOf(
-      "Second factor at login; off is for tests only.",
+      "Second factor at login: otp (authenticator app), webauthn (security key or passkey), on (either), optional (whichever the user set up, if any); off is for tests only.",
       "otp",
-      [
-        "otp",
-        "off",
-      ] as const,
+      ["otp", "webauthn", "on", "optional", "off"] as const,
+    ),
+    passwordless: bool(
+      "Let users sign in to the web UI with a passkey alone (no password); needs second_factor webauthn, on or optional.",
+      false,
     ),
     max_login_attempts: int("Failed logins before the account is locked.", 5, 1, 100),
     lockout_duration: duration("How long a locked account stays locked.", "20m"),
@@ -218,6 +219,12 @@ function checkConsistency(config: Config): void {
   }
   if (storage.url && !/^postgres(ql)?:\/\//.test(storage.url)) {
     throw new ConfigError("storage.url", "must start with postgres:// (or postgresql://)");
+  }
+  if (config.auth.passwordless && ["otp", "off"].includes(config.auth.second_factor)) {
+    throw new ConfigError(
+      "auth.passwordless",
+      `needs auth.second_factor webauthn, on or optional (not ${config.auth.second_factor}): passkeys are WebAuthn credentials`,
+    );
   }
   const { cert_file, key_file } = config.tls;
   if (Boolean(cert_file) !== Boolean(key_file)) {
