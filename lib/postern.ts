@@ -38,6 +38,7 @@ import { SessionHub } from "./session/hub.ts";
 import { followRevocations, LiveConnections } from "./proxy/revocations.ts";
 import { authRoutes } from "./proxy/web/api/auth_routes.ts";
 import { securityKeyRoutes } from "./proxy/web/api/security_key_routes.ts";
+import { ssoRoutes } from "./proxy/web/api/sso_routes.ts";
 import { FailureLimiter } from "./proxy/web/api/failure_limit.ts";
 import { resourceRoutes } from "./proxy/web/api/resources.ts";
 import { userRoutes } from "./proxy/web/api/user_routes.ts";
@@ -469,6 +470,10 @@ export async function startProxyRole(options: {
           sshHostKey: hostKey.publicKey,
           secondFactor: config.auth.second_factor,
           passwordless: config.auth.passwordless,
+          connectors: config.auth.connectors.map((c) => ({
+            name: c.name,
+            display: c.display ?? c.name,
+          })),
         });
         const checked = authRoutes(
           router,
@@ -479,6 +484,7 @@ export async function startProxyRole(options: {
           }),
         );
         securityKeyRoutes(router, auth, checked);
+        ssoRoutes(router, auth, log.child("sso"));
         resourceRoutes(router, auth, hub, recordings);
         userRoutes(router, auth);
         terminalRoutes(router, deps, config);

@@ -41,6 +41,7 @@ import { type AuditInput, AuditLog } from "./audit.ts";
 import { CertAuthority } from "./authority.ts";
 import { CredentialChecks, newToken } from "./credentials.ts";
 import { relyingParty, WebAuthnCeremonies } from "./webauthn.ts";
+import { type SsoIdentity, SsoLogins } from "./sso.ts";
 import {
   allowedLogins,
   canForwardPorts,
@@ -149,6 +150,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #nodes: NodeRegistry;
   #users: UserAdmin;
   #webauthn: WebAuthnCeremonies;
+  #sso: SsoLogins;
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
@@ -189,6 +191,12 @@ export class LocalAuthService implements AuthService, AuthAdmin {
           config.proxy.public_addr,
           (await store.proxies.list()).map((proxy) => proxy.publicAddr),
         ),
+      this.#now,
+    );
+    this.#sso = new SsoLogins(
+      store,
+      config.auth.connectors,
+      async () => new URL((await this.#users.inviteUrl("")).url).origin,
       this.#now,
     );
     this.#credentials = new CredentialChecks(
@@ -238,7 +246,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   async #identityOfUser(user: string): Promise<Identity> {
     const record = await this.#store.users.get(user);
-    if (!record || !record.passwordHash) {
+    if (!record || (!record.passwordHash && !record.connector)) {
       throw new Unauthenticated(`User "${user}" does not exist any more; run postern login.`);
     }
     return this.#identity(this.#refuseLocked(record));
@@ -458,6 +466,41 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async createPasskeyWebSession(response: unknown, remoteAddr: string): Promise<NewWebSession> {
     const user = await this.#credentials.verifyPasskey(response, remoteAddr);
     return await this.#openWebSession(await this.#identityOfUser(user.name));
+  }
+
+  beginSsoLogin(connector: string): Promise<{ url: string; state: string }> {
+    return this.#sso.begin(connector);
+  }
+
+  async finishSsoLogin(query: string, remoteAddr: string): Promise<NewWebSession> {
+    let found: SsoIdentity;
+    try {
+      found = await this.#sso.finish(query);
+    } catch (error) {
+      await this.audit({
+        code: "user.login",
+        remoteAddr,
+        success: false,
+        fields: { method: "sso", reason: (error as Error).message },
+      });
+      throw error;
+    }
+    const user = await this.#users.upsertSsoUser(found);
+    const identity = this.#identity(this.#refuseLocked(user));
+    if (identity.maxSessionTtlMs <= 0) {
+      throw new AccessDenied(
+        `The roles ${found.connector} grants you (${
+          found.roles.join(", ")
+        }) are not defined here; ask an administrator.`,
+      );
+    }
+    await this.audit({
+      code: "user.login",
+      user: user.name,
+      remoteAddr,
+      fields: { method: "sso", connector: found.connector, subject: found.subject },
+    });
+    return await this.#openWebSession(identity);
   }
 
   async #openWebSession(identity: Identity): Promise<NewWebSession> {

@@ -241,6 +241,17 @@ export interface AuthService {
   beginWebAuthnLogin(user: string | null): Promise<WebAuthnOptions>;
   /** Signs in with a passkey alone (`auth.passwordless`) and opens a web session. */
   createPasskeyWebSession(response: unknown, remoteAddr: string): Promise<NewWebSession>;
+  /**
+   * Starts a single sign-on login through `connector`: the provider's URL to
+   * send the browser to, and the state the browser must bring back.
+   */
+  beginSsoLogin(connector: string): Promise<{ url: string; state: string }>;
+  /**
+   * Finishes a single sign-on login from the callback's query string: the
+   * user is created or updated from the provider's claims and a web session
+   * opened. Unauthenticated / AccessDenied with a message for the user.
+   */
+  finishSsoLogin(query: string, remoteAddr: string): Promise<NewWebSession>;
 
   getInvite(token: string): Promise<InviteView>;
   beginInviteEnrollment(token: string): Promise<TotpEnrollment>;

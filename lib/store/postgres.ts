@@ -24,6 +24,7 @@ import type {
   RevocationStore,
   RoleStore,
   SessionStore,
+  SsoRequestStore,
   Store,
   UserStore,
   WebAuthnStore,
@@ -42,6 +43,7 @@ import { PgJoinTokens, PgNodes, PgProxies, PgRoles, PgWebSessions } from "./post
 import { PgAudit, PgRevocations, PgSessions } from "./postgres/history.ts";
 import { PgRecordings } from "./postgres/recordings.ts";
 import { PgWebAuthn } from "./postgres/webauthn.ts";
+import { PgSsoRequests } from "./postgres/sso.ts";
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -106,6 +108,7 @@ class PgTables {
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
   readonly webauthn: WebAuthnStore;
+  readonly ssoRequests: SsoRequestStore;
   readonly recordings: RecordingStore;
 
   constructor(sql: Sql, inTransaction: InTransaction, where: string) {
@@ -121,6 +124,7 @@ class PgTables {
     this.joinTokens = guarded(new PgJoinTokens(sql), where);
     this.roles = guarded(new PgRoles(sql, inTransaction), where);
     this.webauthn = guarded(new PgWebAuthn(sql), where);
+    this.ssoRequests = guarded(new PgSsoRequests(sql), where);
     this.recordings = guarded(new PgRecordings(sql, inTransaction), where);
   }
 }

@@ -31,6 +31,7 @@ import type {
   RevocationStore,
   RoleStore,
   SessionStore,
+  SsoRequestStore,
   Store,
   UserStore,
   WebAuthnStore,
@@ -48,6 +49,7 @@ import {
 } from "./sqlite/nodes.ts";
 import { SqliteAudit, SqliteRevocations, SqliteSessions } from "./sqlite/history.ts";
 import { SqliteWebAuthn } from "./sqlite/webauthn.ts";
+import { SqliteSsoRequests } from "./sqlite/sso.ts";
 import { RecordingFiles } from "./recording_files.ts";
 
 /** Options of {@link SqliteStore.open}. */
@@ -76,6 +78,7 @@ class Tables {
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
   readonly webauthn: WebAuthnStore;
+  readonly ssoRequests: SsoRequestStore;
   readonly recordings: RecordingStore;
 
   constructor(db: Db, gate: Gate, recordings: RecordingStore) {
@@ -91,6 +94,7 @@ class Tables {
     this.joinTokens = new SqliteJoinTokens(db, gate);
     this.roles = new SqliteRoles(db, gate);
     this.webauthn = new SqliteWebAuthn(db, gate);
+    this.ssoRequests = new SqliteSsoRequests(db, gate);
     this.recordings = recordings;
   }
 }

@@ -86,6 +86,11 @@ export interface UserRecord {
   adminLockReason: string | null;
   /** A new TOTP secret the user is setting up, until they confirm it with a code. */
   pendingTotp: PendingTotp | null;
+  /**
+   * The single sign-on connector the user signs in through (their roles and
+   * logins come from it at each sign-in); null for a local user (password).
+   */
+  connector: string | null;
   created: number;
   updated: number;
 }
@@ -104,6 +109,8 @@ export interface NewUser {
   passwordHash?: string | null;
   totpSecret?: string | null;
   totpConfirmed?: boolean;
+  /** The single sign-on connector of a user created at their first sign-in through it. */
+  connector?: string | null;
   created: number;
 }
 
@@ -594,6 +601,26 @@ export interface WebAuthnStore {
   takeChallenge(challenge: string, now: number): Promise<WebAuthnChallengeRecord | null>;
 }
 
+/** A single sign-on login in progress: what the callback must match, kept until it comes. */
+export interface SsoRequestRecord {
+  /** Hash of the `state` sent to the identity provider (the browser holds it too). */
+  stateHash: SecretHash;
+  connector: string;
+  /** The nonce the ID token must carry. */
+  nonce: string;
+  /** The PKCE code verifier (RFC 7636) the code is redeemed with. */
+  codeVerifier: string;
+  expires: number;
+}
+
+/** Single sign-on logins in progress. */
+export interface SsoRequestStore {
+  /** Stores a login in progress, and drops those expired before `now`. */
+  put(request: SsoRequestRecord, now: number): Promise<void>;
+  /** Deletes and returns the login if it has not expired; exactly one caller gets it. */
+  take(stateHash: SecretHash, now: number): Promise<SsoRequestRecord | null>;
+}
+
 /** Everything auth keeps. */
 export interface Store {
   readonly cas: CaStore;
@@ -608,6 +635,7 @@ export interface Store {
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
   readonly webauthn: WebAuthnStore;
+  readonly ssoRequests: SsoRequestStore;
   readonly recordings: RecordingStore;
   /**
    * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back

@@ -179,12 +179,16 @@ contract("users: create, conflict, update patch, list and cascading delete", asy
     lastTotpStep: 0,
     adminLockUntil: null,
     adminLockReason: null,
+    connector: null,
     created: T0,
     updated: T0,
   });
   await rejectsKind(s.users.create(user("bob")), "conflict");
+  const sso = await s.users.create(user("carol", { connector: "okta" }));
+  assert.equal(sso.connector, "okta");
+  assert.equal((await s.users.get("carol"))?.connector, "okta");
   await s.users.create(user("alice"));
-  assert.deepEqual((await s.users.list()).map((u) => u.name), ["alice", "bob"]);
+  assert.deepEqual((await s.users.list()).map((u) => u.name), ["alice", "bob", "carol"]);
 
   const updated = await s.users.update(
     "bob",
@@ -372,6 +376,26 @@ contract("webauthn challenges are taken once and expire", async (open) => {
   ]);
   assert.equal(await a.webauthn.takeChallenge("ch2", T0 + MIN), null, "expired");
   assert.equal(await a.webauthn.takeChallenge("unknown", T0), null);
+});
+
+contract("ssoRequests are taken once, and not after they expire", async (open) => {
+  const a = await open();
+  const b = await open();
+  const request = {
+    stateHash: hashSecret("state"),
+    connector: "okta",
+    nonce: "n",
+    codeVerifier: "v",
+    expires: T0 + MIN,
+  };
+  await a.ssoRequests.put(request, T0);
+  await a.ssoRequests.put({ ...request, stateHash: hashSecret("old") }, T0);
+  const both = await Promise.all([
+    a.ssoRequests.take(hashSecret("state"), T0),
+    b.ssoRequests.take(hashSecret("state"), T0),
+  ]);
+  assert.deepEqual(both.filter(Boolean), [request]);
+  assert.equal(await a.ssoRequests.take(hashSecret("old"), T0 + MIN), null, "expired");
 });
 
 contract("invites.consume() is single-use and refuses expired or unknown tokens", async (open) => {

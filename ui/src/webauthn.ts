@@ -25,11 +25,17 @@ export type SecondFactorPolicy = "otp" | "webauthn" | "on" | "optional" | "off";
 export interface AuthSettings {
   second_factor: SecondFactorPolicy;
   passwordless: boolean;
+  /** Single sign-on connectors, each a "Sign in with <display>" link. */
+  connectors: { name: string; display: string }[];
 }
 
 let settings: Promise<AuthSettings> | undefined;
 
-const DEFAULT_SETTINGS: AuthSettings = { second_factor: "otp", passwordless: false };
+const DEFAULT_SETTINGS: AuthSettings = {
+  second_factor: "otp",
+  passwordless: false,
+  connectors: [],
+};
 
 /** The proxy's sign-in settings, fetched once (again after a failure). */
 export function authSettings(): Promise<AuthSettings> {

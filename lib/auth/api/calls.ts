@@ -21,6 +21,8 @@ export const PROXY_CALLS = [
   "webSessionAgent",
   "beginWebAuthnLogin",
   "createPasskeyWebSession",
+  "beginSsoLogin",
+  "finishSsoLogin",
   "getInvite",
   "beginInviteEnrollment",
   "beginInviteWebAuthn",

@@ -185,6 +185,21 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX webauthn_challenges_expires ON webauthn_challenges (expires);
     `,
   },
+  {
+    version: 3,
+    description: "single sign-on: the connector a user signs in through, and logins in progress",
+    up: `
+      ALTER TABLE users ADD COLUMN connector TEXT;
+      CREATE TABLE sso_requests (
+        state_hash TEXT PRIMARY KEY,
+        connector TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        code_verifier TEXT NOT NULL,
+        expires BIGINT NOT NULL
+      );
+      CREATE INDEX sso_requests_expires ON sso_requests (expires);
+    `,
+  },
 ];
 
 /** The advisory lock key migrations hold: "postern" in ASCII. */

@@ -223,6 +223,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webauthn_challenges_expires ON webauthn_challenges (expires);
     `,
   },
+  {
+    version: 10,
+    description: "single sign-on: the connector a user signs in through, and logins in progress",
+    up: `
+      ALTER TABLE users ADD COLUMN connector TEXT;
+      CREATE TABLE sso_requests (
+        state_hash TEXT PRIMARY KEY,
+        connector TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        code_verifier TEXT NOT NULL,
+        expires INTEGER NOT NULL
+      );
+      CREATE INDEX sso_requests_expires ON sso_requests (expires);
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

@@ -80,6 +80,7 @@ function toUser(r: Row): UserRecord {
     pendingTotp: r.pending_totp_secret === null
       ? null
       : { secret: str(r.pending_totp_secret), expires: num(r.pending_totp_expires) },
+    connector: optStr(r.connector),
     created: num(r.created),
     updated: num(r.updated),
   };
@@ -94,14 +95,15 @@ export class SqliteUsers implements UserStore {
       return explainConstraints(() => {
         const r = this.db.get(
           `INSERT INTO users (name, roles, logins, password_hash, totp_secret, totp_confirmed,
-           created, updated)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+           connector, created, updated)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
           user.name,
           JSON.stringify(user.roles),
           JSON.stringify(user.logins),
           user.passwordHash ?? null,
           user.totpSecret ?? null,
           user.totpConfirmed ? 1 : 0,
+          user.connector ?? null,
           user.created,
           user.created,
         );

@@ -3,7 +3,8 @@
 /**
  * `/web/login`: user name, password and the second factor the proxy asks
  * for (an authenticator code, or the security key the browser asks to
- * touch); or a passkey alone where passwordless sign-in is on.
+ * touch); or a passkey alone where passwordless sign-in is on; or single
+ * sign-on through a configured identity provider.
  *
  * @module
  */
@@ -68,6 +69,8 @@ export function LoginPage({ onLogin, reason }: LoginPageProps) {
   useEffect(() => userRef.current?.focus(), []);
   const settings = useLoad(authSettings, []);
   const policy = settings.data?.second_factor ?? "otp";
+  // A single sign-on that failed comes back here with its reason.
+  const ssoError = new URLSearchParams(location.search).get("sso_error");
 
   const signedIn = (session: WebSession) => {
     setCsrfToken(session.csrf_token);
@@ -99,7 +102,16 @@ export function LoginPage({ onLogin, reason }: LoginPageProps) {
   return (
     <AuthScreen title="Sign in">
       {reason && <p class="muted">{reason}</p>}
-      <ErrorAlert message={error} />
+      <ErrorAlert message={error ?? ssoError} />
+      {(settings.data?.connectors ?? []).map((connector) => (
+        <a
+          key={connector.name}
+          class="btn btn-block"
+          href={`/v1/webapi/oidc/login/${encodeURIComponent(connector.name)}`}
+        >
+          Sign in with {connector.display}
+        </a>
+      ))}
       <form onSubmit={submit} aria-busy={busy}>
         <Field
           id="user"

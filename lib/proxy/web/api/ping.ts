@@ -22,6 +22,8 @@ export interface PingInfo {
   secondFactor: string;
   /** `auth.passwordless`: the sign-in page offers "Sign in with a passkey". */
   passwordless: boolean;
+  /** Single sign-on connectors: "Sign in with <display>" on the sign-in page. */
+  connectors: { name: string; display: string }[];
 }
 
 /** Installs the ping route. */
@@ -34,7 +36,11 @@ export function pingRoute(router: Router, info: PingInfo): void {
       ssh_proxy: info.sshPublicAddr ?? `${hostname}:${info.sshPort}`,
       ssh_host_key: info.sshHostKey,
       version: VERSION,
-      auth: { second_factor: info.secondFactor, passwordless: info.passwordless },
+      auth: {
+        second_factor: info.secondFactor,
+        passwordless: info.passwordless,
+        connectors: info.connectors,
+      },
     });
   });
 }
