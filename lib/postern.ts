@@ -39,6 +39,7 @@ import { followRevocations, LiveConnections } from "./proxy/revocations.ts";
 import { authRoutes } from "./proxy/web/api/auth_routes.ts";
 import { securityKeyRoutes } from "./proxy/web/api/security_key_routes.ts";
 import { ssoRoutes } from "./proxy/web/api/sso_routes.ts";
+import { cliLoginRoutes } from "./proxy/web/api/cli_login_routes.ts";
 import { FailureLimiter } from "./proxy/web/api/failure_limit.ts";
 import { resourceRoutes } from "./proxy/web/api/resources.ts";
 import { userRoutes } from "./proxy/web/api/user_routes.ts";
@@ -485,6 +486,7 @@ export async function startProxyRole(options: {
         );
         securityKeyRoutes(router, auth, checked);
         ssoRoutes(router, auth, log.child("sso"));
+        cliLoginRoutes(router, auth, checked);
         resourceRoutes(router, auth, hub, recordings);
         userRoutes(router, auth);
         terminalRoutes(router, deps, config);

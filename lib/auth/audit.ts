@@ -30,6 +30,7 @@ export type AuditCode =
   | "user.totp.enroll"
   | "mfa.add"
   | "mfa.remove"
+  | "cli.login.approve"
   | "invite.used"
   | "cert.issue"
   | "node.add"

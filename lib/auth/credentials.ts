@@ -396,6 +396,58 @@ export class CredentialChecks {
     await this.audit.emit({ code: "user.password.change", user, remoteAddr });
   }
 
+  /**
+   * What confirming a sensitive step asks of a signed-in user: their
+   * security key when they have one, else their authenticator code, else
+   * nothing more (a single sign-on user, or a policy without second factor).
+   */
+  async freshFactorOf(user: UserRecord): Promise<"webauthn" | "otp" | "none"> {
+    if (this.policy.secondFactor === "off") return "none";
+    if (allowsWebAuthn(this.policy.secondFactor) && await this.#hasKeys(user.name)) {
+      return "webauthn";
+    }
+    return allowsOtp(this.policy.secondFactor) && user.totpConfirmed ? "otp" : "none";
+  }
+
+  /**
+   * Checks a fresh second factor of a signed-in user (see
+   * {@link freshFactorOf}); a failure is audited as `event` and counts
+   * towards the lockout like a failed login. AccessDenied when it fails.
+   */
+  async confirmFreshFactor(
+    user: UserRecord,
+    given: { otp?: string; webauthn?: unknown },
+    remoteAddr: string,
+    event: "cli.login.approve",
+  ): Promise<void> {
+    const needed = await this.freshFactorOf(user);
+    if (needed === "none") return;
+    const check = await this.#checkSecondFactor(
+      user,
+      { user: user.name, password: "", remoteAddr, ...given },
+      this.now(),
+    );
+    if (check.ok) return;
+    await this.store.users.recordLoginFailure(
+      user.name,
+      this.now(),
+      this.policy.maxLoginAttempts,
+      this.policy.lockoutMs,
+    );
+    await this.audit.emit({
+      code: event,
+      user: user.name,
+      remoteAddr,
+      success: false,
+      fields: { reason: check.reason },
+    });
+    throw new AccessDenied(
+      needed === "webauthn"
+        ? "Your security key did not confirm it is you; try again."
+        : "The authenticator code is not correct; try again.",
+    );
+  }
+
   /** Checks a signed-in user's password again before a sensitive change; AccessDenied when wrong. */
   async checkPassword(user: string, password: string): Promise<void> {
     const record = await this.store.users.get(user);

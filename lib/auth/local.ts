@@ -18,6 +18,7 @@ import {
   encodePublicKey,
   fingerprint,
   generateEd25519KeyPair,
+  parseCertificateLine,
   parsePublicKeyLine,
   verifyCertificate,
 } from "../sshcert/mod.ts";
@@ -42,6 +43,7 @@ import { CertAuthority } from "./authority.ts";
 import { CredentialChecks, newToken } from "./credentials.ts";
 import { relyingParty, WebAuthnCeremonies } from "./webauthn.ts";
 import { type SsoIdentity, SsoLogins } from "./sso.ts";
+import { CliLogins } from "./cli_login.ts";
 import {
   allowedLogins,
   canForwardPorts,
@@ -58,6 +60,8 @@ import type {
   AuthAdmin,
   AuthorizedNode,
   AuthService,
+  CliLoginPoll,
+  CliLoginView,
   Credentials,
   Identity,
   Invite,
@@ -151,6 +155,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #users: UserAdmin;
   #webauthn: WebAuthnCeremonies;
   #sso: SsoLogins;
+  #cliLogins: CliLogins;
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
@@ -193,6 +198,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         ),
       this.#now,
     );
+    this.#cliLogins = new CliLogins(store, this.#now);
     this.#sso = new SsoLogins(
       store,
       config.auth.connectors,
@@ -323,16 +329,28 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async issueUserCertificate(
     request: Credentials & { publicKey: string; ttlMs?: number },
   ): Promise<IssuedCertificate> {
-    let publicKey;
-    try {
-      publicKey = parsePublicKeyLine(request.publicKey).key;
-    } catch (error) {
-      throw new BadRequest(
-        `Field "pub_key" is not a valid SSH public key: ${(error as Error).message}`,
-      );
-    }
+    const publicKey = parsedPublicKey(request.publicKey);
     const identity = await this.authenticate(request);
-    const ttlMs = Math.min(request.ttlMs ?? identity.maxSessionTtlMs, identity.maxSessionTtlMs);
+    const signed = await this.#certify(identity, publicKey, request.ttlMs, request.remoteAddr);
+    return {
+      cert: signed.line,
+      hostCa: await this.hostCaKnownHosts(),
+      cluster: this.cluster,
+      logins: identity.logins,
+      validBefore: new Date(Number(signed.certificate.validBefore) * 1000),
+      identity,
+    };
+  }
+
+  /** Signs a user certificate for the identity's logins, for at most its roles' TTL; audited. */
+  async #certify(
+    identity: Identity,
+    publicKey: ReturnType<typeof parsedPublicKey>,
+    requestedTtlMs: number | undefined,
+    remoteAddr: string,
+    via?: string,
+  ) {
+    const ttlMs = Math.min(requestedTtlMs ?? identity.maxSessionTtlMs, identity.maxSessionTtlMs);
     const now = this.#now();
     const principals = identity.logins.length ? identity.logins : [NO_LOGIN_PRINCIPAL];
     const signed = this.ca.signUser({
@@ -346,20 +364,94 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     await this.audit({
       code: "cert.issue",
       user: identity.user,
-      remoteAddr: request.remoteAddr,
+      remoteAddr,
       fields: {
         principals,
         ttl_s: Math.round(ttlMs / 1000),
         key_fingerprint: fingerprint(publicKey),
+        ...(via ? { via } : {}),
       },
     });
+    return signed;
+  }
+
+  // ---- command-line logins approved in a browser -------------------------
+
+  async startCliLogin(
+    request: { publicKey: string; ttlMs?: number; remoteAddr: string },
+  ): Promise<{ requestId: string; code: string; expires: Date }> {
+    parsedPublicKey(request.publicKey);
+    if (request.ttlMs !== undefined && !(typeof request.ttlMs === "number" && request.ttlMs > 0)) {
+      throw new BadRequest(`Field "ttl" must be a positive duration.`);
+    }
+    return await this.#cliLogins.start(request);
+  }
+
+  async getCliLogin(proof: UserProof, code: string): Promise<CliLoginView> {
+    const { identity } = await this.#verifyProof(proof);
+    const login = await this.#cliLogins.pending(code);
+    const user = await this.#store.users.get(identity.user);
     return {
-      cert: signed.line,
-      hostCa: await this.hostCaKnownHosts(),
-      cluster: this.cluster,
-      logins: identity.logins,
-      validBefore: new Date(Number(signed.certificate.validBefore) * 1000),
+      code: login.code,
+      remoteAddr: login.remoteAddr,
+      created: new Date(login.created),
+      expires: new Date(login.expires),
+      secondFactor: user ? await this.#credentials.freshFactorOf(user) : "none",
+    };
+  }
+
+  async approveCliLogin(
+    proof: UserProof,
+    code: string,
+    secondFactor: { otp?: string; webauthn?: unknown },
+    remoteAddr: string,
+  ): Promise<void> {
+    const { identity } = await this.#verifyProof(proof);
+    if (identity.maxSessionTtlMs <= 0) {
+      throw new AccessDenied(`User "${identity.user}" has no valid role; ask an administrator.`);
+    }
+    const login = await this.#cliLogins.pending(code);
+    const user = await this.#store.users.get(identity.user);
+    if (!user) throw new Unauthenticated("Your user no longer exists.");
+    await this.#credentials.confirmFreshFactor(
+      user,
+      { otp: secondFactor?.otp, webauthn: secondFactor?.webauthn },
+      remoteAddr,
+      "cli.login.approve",
+    );
+    const signed = await this.#certify(
       identity,
+      parsedPublicKey(login.publicKey),
+      login.ttlMs ?? undefined,
+      login.remoteAddr,
+      "browser approval",
+    );
+    await this.#cliLogins.approve(login.code, identity.user, signed.line);
+    await this.audit({
+      code: "cli.login.approve",
+      user: identity.user,
+      remoteAddr,
+      fields: { code: login.code, cli_addr: login.remoteAddr },
+    });
+  }
+
+  async pollCliLogin(requestId: string): Promise<CliLoginPoll> {
+    const login = await this.#cliLogins.poll(requestId);
+    if (!login.cert || !login.user) {
+      return { status: "pending", expires: new Date(login.expires) };
+    }
+    const identity = await this.#identityOfUser(login.user);
+    const certificate = parseCertificateLine(login.cert).certificate;
+    return {
+      status: "approved",
+      issued: {
+        cert: login.cert,
+        hostCa: await this.hostCaKnownHosts(),
+        cluster: this.cluster,
+        logins: identity.logins,
+        validBefore: new Date(Number(certificate.validBefore) * 1000),
+        identity,
+      },
     };
   }
 
@@ -1184,6 +1276,17 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   /** Closes the audit file (the store is closed by its owner). */
   async close(): Promise<void> {
     await this.auditLog.close();
+  }
+}
+
+/** The key of an authorized_keys line; BadRequest naming the field when it is none. */
+function parsedPublicKey(line: string) {
+  try {
+    return parsePublicKeyLine(line).key;
+  } catch (error) {
+    throw new BadRequest(
+      `Field "pub_key" is not a valid SSH public key: ${(error as Error).message}`,
+    );
   }
 }
 

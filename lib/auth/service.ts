@@ -104,6 +104,22 @@ export interface IssuedCertificate {
   identity: Identity;
 }
 
+/** A command-line login waiting for approval, as the approval page shows it. */
+export interface CliLoginView {
+  code: string;
+  /** Where the CLI asked from. */
+  remoteAddr: string;
+  created: Date;
+  expires: Date;
+  /** What approving needs of the signed-in user: a security key, a code, or nothing more. */
+  secondFactor: "webauthn" | "otp" | "none";
+}
+
+/** What a command-line login's poll finds. */
+export type CliLoginPoll =
+  | { status: "pending"; expires: Date }
+  | { status: "approved"; issued: IssuedCertificate };
+
 /** A new web session: the secret id goes in a cookie, the CSRF token to the page. */
 export interface NewWebSession {
   /** The secret session id (cookie value). */
@@ -216,6 +232,28 @@ export interface AuthService {
   issueUserCertificate(
     credentials: Credentials & { publicKey: string; ttlMs?: number },
   ): Promise<IssuedCertificate>;
+  /**
+   * Starts a command-line login approved in a browser: returns the secret
+   * the CLI polls with and the code the user compares.
+   */
+  startCliLogin(
+    request: { publicKey: string; ttlMs?: number; remoteAddr: string },
+  ): Promise<{ requestId: string; code: string; expires: Date }>;
+  /** The pending command-line login of `code`, for its approval page. */
+  getCliLogin(proof: UserProof, code: string): Promise<CliLoginView>;
+  /**
+   * Approves a command-line login for the proof's user after a fresh second
+   * factor (the key's answer to {@link beginWebAuthnLogin}, or a code):
+   * certifies its key.
+   */
+  approveCliLogin(
+    proof: UserProof,
+    code: string,
+    secondFactor: { otp?: string; webauthn?: unknown },
+    remoteAddr: string,
+  ): Promise<void>;
+  /** What the CLI finds when it polls; the certificate is handed out once. */
+  pollCliLogin(requestId: string): Promise<CliLoginPoll>;
   /** Authenticates and opens a web session with its own key pair and certificate. */
   createWebSession(credentials: Credentials): Promise<NewWebSession>;
   /** The session for a cookie value, refreshed; Unauthenticated when absent or expired. */

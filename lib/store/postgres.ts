@@ -16,6 +16,7 @@ import { Unavailable } from "../errors.ts";
 import type {
   AuditStore,
   CaStore,
+  CliLoginStore,
   InviteStore,
   JoinTokenStore,
   NodeStore,
@@ -44,6 +45,7 @@ import { PgAudit, PgRevocations, PgSessions } from "./postgres/history.ts";
 import { PgRecordings } from "./postgres/recordings.ts";
 import { PgWebAuthn } from "./postgres/webauthn.ts";
 import { PgSsoRequests } from "./postgres/sso.ts";
+import { PgCliLogins } from "./postgres/cli_logins.ts";
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -109,6 +111,7 @@ class PgTables {
   readonly roles: RoleStore;
   readonly webauthn: WebAuthnStore;
   readonly ssoRequests: SsoRequestStore;
+  readonly cliLogins: CliLoginStore;
   readonly recordings: RecordingStore;
 
   constructor(sql: Sql, inTransaction: InTransaction, where: string) {
@@ -125,6 +128,7 @@ class PgTables {
     this.roles = guarded(new PgRoles(sql, inTransaction), where);
     this.webauthn = guarded(new PgWebAuthn(sql), where);
     this.ssoRequests = guarded(new PgSsoRequests(sql), where);
+    this.cliLogins = guarded(new PgCliLogins(sql), where);
     this.recordings = guarded(new PgRecordings(sql, inTransaction), where);
   }
 }

@@ -23,6 +23,7 @@ import { Unavailable } from "../errors.ts";
 import type {
   AuditStore,
   CaStore,
+  CliLoginStore,
   InviteStore,
   JoinTokenStore,
   NodeStore,
@@ -50,6 +51,7 @@ import {
 import { SqliteAudit, SqliteRevocations, SqliteSessions } from "./sqlite/history.ts";
 import { SqliteWebAuthn } from "./sqlite/webauthn.ts";
 import { SqliteSsoRequests } from "./sqlite/sso.ts";
+import { SqliteCliLogins } from "./sqlite/cli_logins.ts";
 import { RecordingFiles } from "./recording_files.ts";
 
 /** Options of {@link SqliteStore.open}. */
@@ -79,6 +81,7 @@ class Tables {
   readonly roles: RoleStore;
   readonly webauthn: WebAuthnStore;
   readonly ssoRequests: SsoRequestStore;
+  readonly cliLogins: CliLoginStore;
   readonly recordings: RecordingStore;
 
   constructor(db: Db, gate: Gate, recordings: RecordingStore) {
@@ -95,6 +98,7 @@ class Tables {
     this.roles = new SqliteRoles(db, gate);
     this.webauthn = new SqliteWebAuthn(db, gate);
     this.ssoRequests = new SqliteSsoRequests(db, gate);
+    this.cliLogins = new SqliteCliLogins(db, gate);
     this.recordings = recordings;
   }
 }

@@ -621,6 +621,45 @@ export interface SsoRequestStore {
   take(stateHash: SecretHash, now: number): Promise<SsoRequestRecord | null>;
 }
 
+/**
+ * A command-line login waiting for its user to approve it in a browser: the
+ * CLI polls with a secret, the user compares a short code and approves.
+ */
+export interface CliLoginRecord {
+  /** Hash of the secret the CLI polls with. */
+  idHash: SecretHash;
+  /** The short code the CLI prints and the approval page shows ("KXQF-7RTM"). */
+  code: string;
+  /** The public key (authorized_keys line) to certify. */
+  publicKey: string;
+  /** The lifetime the CLI asked for; null for the roles' longest. */
+  ttlMs: number | null;
+  /** Where the CLI asked from, shown on the approval page. */
+  remoteAddr: string;
+  created: number;
+  expires: number;
+  /** Who approved it; null while pending. */
+  user: string | null;
+  /** The certificate line, once approved. */
+  cert: string | null;
+}
+
+/** Command-line logins waiting for approval. */
+export interface CliLoginStore {
+  /** Stores a pending login, and drops those expired before `now`. @throws Conflict on a taken code */
+  create(login: CliLoginRecord): Promise<void>;
+  /** The pending, unexpired login with this code. */
+  getPending(code: string, now: number): Promise<CliLoginRecord | null>;
+  /** Sets the approver and certificate of a pending, unexpired login; false when there is none. */
+  approve(code: string, user: string, cert: string, now: number): Promise<boolean>;
+  /**
+   * The login as the CLI sees it: an approved one is returned once and
+   * deleted (the certificate is handed out once); a pending one as it is;
+   * null when unknown or expired.
+   */
+  poll(idHash: SecretHash, now: number): Promise<CliLoginRecord | null>;
+}
+
 /** Everything auth keeps. */
 export interface Store {
   readonly cas: CaStore;
@@ -636,6 +675,7 @@ export interface Store {
   readonly roles: RoleStore;
   readonly webauthn: WebAuthnStore;
   readonly ssoRequests: SsoRequestStore;
+  readonly cliLogins: CliLoginStore;
   readonly recordings: RecordingStore;
   /**
    * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back

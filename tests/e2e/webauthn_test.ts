@@ -14,42 +14,17 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { BROWSER_TEST, startWebEnv, type WebEnv } from "../helpers/web_env.ts";
+import { BROWSER_TEST, startWebEnv } from "../helpers/web_env.ts";
 import { auditEvents } from "../helpers/gateway.ts";
 import { eventually } from "../helpers/browser.ts";
-import { addVirtualAuthenticator } from "../helpers/webauthn.ts";
+import {
+  addVirtualAuthenticator,
+  inviteToken,
+  PASSWORD,
+  signUpWithKey,
+} from "../helpers/webauthn.ts";
 
-const PASSWORD = "correct horse battery staple";
 const AUTH_CONFIG = "  second_factor: on\n  passwordless: true";
-
-/** `postern users add` and the token of the invite it printed. */
-async function inviteToken(env: WebEnv, name: string): Promise<string> {
-  const added = await env.cluster.admin(
-    "users",
-    "add",
-    name,
-    "--roles",
-    "access",
-    "--logins",
-    "root",
-  );
-  const token = added.stdout.match(/\/web\/invite\/(\S+)/)?.[1];
-  if (!token) throw new Error(`users add printed no invite: ${added.stdout}${added.stderr}`);
-  return token;
-}
-
-/** Signs up from an invite with a password and a security key named `keyName`. */
-async function signUpWithKey(page: Page, base: string, token: string, keyName: string) {
-  await page.goto(`${base}/web/invite/${token}`);
-  await page.getByRole("heading", { name: "Create your account" }).waitFor();
-  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await page.getByLabel("Confirm password").fill(PASSWORD);
-  await page.getByLabel("Security key name").fill(keyName);
-  await page.getByRole("button", { name: "Register security key or passkey" }).click();
-  await page.getByTestId("key-registered").waitFor({ timeout: 30_000 });
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.waitForURL(`${base}/web/nodes`, { timeout: 30_000 });
-}
 
 /** Signs in with user name and password, leaving the code empty: the key answers. */
 async function signInWithKey(page: Page, base: string, user: string) {

@@ -9,6 +9,7 @@
  */
 
 import type { CDPSession, Page } from "playwright-core";
+import type { WebEnv } from "./web_env.ts";
 
 /** A credential as the virtual authenticator holds it (private key included). */
 export interface VirtualCredential {
@@ -69,4 +70,35 @@ export async function addVirtualAuthenticator(page: Page): Promise<VirtualAuthen
       await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: id });
     },
   };
+}
+
+/** The password of users signed up here. */
+export const PASSWORD = "correct horse battery staple";
+/** `postern users add` and the token of the invite it printed. */
+export async function inviteToken(env: WebEnv, name: string): Promise<string> {
+  const added = await env.cluster.admin(
+    "users",
+    "add",
+    name,
+    "--roles",
+    "access",
+    "--logins",
+    "root",
+  );
+  const token = added.stdout.match(/\/web\/invite\/(\S+)/)?.[1];
+  if (!token) throw new Error(`users add printed no invite: ${added.stdout}${added.stderr}`);
+  return token;
+}
+
+/** Signs up from an invite with a password and a security key named `keyName`. */
+export async function signUpWithKey(page: Page, base: string, token: string, keyName: string) {
+  await page.goto(`${base}/web/invite/${token}`);
+  await page.getByRole("heading", { name: "Create your account" }).waitFor();
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Confirm password").fill(PASSWORD);
+  await page.getByLabel("Security key name").fill(keyName);
+  await page.getByRole("button", { name: "Register security key or passkey" }).click();
+  await page.getByTestId("key-registered").waitFor({ timeout: 30_000 });
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL(`${base}/web/nodes`, { timeout: 30_000 });
 }

@@ -398,6 +398,45 @@ contract("ssoRequests are taken once, and not after they expire", async (open) =
   assert.equal(await a.ssoRequests.take(hashSecret("old"), T0 + MIN), null, "expired");
 });
 
+contract("cliLogins: approved once, the certificate handed out once", async (open) => {
+  const a = await open();
+  const b = await open();
+  await a.users.create(user("kim"));
+  const pending = {
+    idHash: hashSecret("poll-secret"),
+    code: "ABCD-EFGH",
+    publicKey: "ssh-ed25519 AAAA kim@postern",
+    ttlMs: null,
+    remoteAddr: "192.0.2.7",
+    created: T0,
+    expires: T0 + MIN,
+    user: null,
+    cert: null,
+  };
+  await a.cliLogins.create(pending);
+  await rejectsKind(
+    a.cliLogins.create({ ...pending, idHash: hashSecret("other") }),
+    "conflict",
+  );
+  assert.deepEqual(await a.cliLogins.getPending("ABCD-EFGH", T0), pending);
+  assert.deepEqual(await a.cliLogins.poll(hashSecret("poll-secret"), T0), pending);
+  const both = await Promise.all([
+    a.cliLogins.approve("ABCD-EFGH", "kim", "cert-line", T0),
+    b.cliLogins.approve("ABCD-EFGH", "kim", "cert-line", T0),
+  ]);
+  assert.deepEqual(both.sort(), [false, true]);
+  assert.equal(await a.cliLogins.getPending("ABCD-EFGH", T0), null, "no longer pending");
+  const polls = await Promise.all([
+    a.cliLogins.poll(hashSecret("poll-secret"), T0),
+    b.cliLogins.poll(hashSecret("poll-secret"), T0),
+  ]);
+  assert.deepEqual(polls.filter(Boolean), [{ ...pending, user: "kim", cert: "cert-line" }]);
+  assert.equal(await a.cliLogins.poll(hashSecret("poll-secret"), T0), null);
+  await a.cliLogins.create({ ...pending, code: "LATE-CODE", idHash: hashSecret("late") });
+  assert.equal(await a.cliLogins.approve("LATE-CODE", "kim", "c", T0 + MIN), false, "expired");
+  assert.equal(await a.cliLogins.poll(hashSecret("late"), T0 + MIN), null);
+});
+
 contract("invites.consume() is single-use and refuses expired or unknown tokens", async (open) => {
   const s = await open();
   await s.users.create(user("erin"));

@@ -13,6 +13,10 @@ import type { AuthService } from "../service.ts";
 export const PROXY_CALLS = [
   "authenticate",
   "issueUserCertificate",
+  "startCliLogin",
+  "getCliLogin",
+  "approveCliLogin",
+  "pollCliLogin",
   "createWebSession",
   "getWebSession",
   "deleteWebSession",

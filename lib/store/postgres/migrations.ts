@@ -200,6 +200,24 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX sso_requests_expires ON sso_requests (expires);
     `,
   },
+  {
+    version: 4,
+    description: "command-line logins waiting for approval in a browser",
+    up: `
+      CREATE TABLE cli_logins (
+        id_hash TEXT PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,
+        public_key TEXT NOT NULL,
+        ttl_ms BIGINT,
+        remote_addr TEXT NOT NULL,
+        created BIGINT NOT NULL,
+        expires BIGINT NOT NULL,
+        user_name TEXT REFERENCES users (name) ON DELETE CASCADE,
+        cert TEXT
+      );
+      CREATE INDEX cli_logins_expires ON cli_logins (expires);
+    `,
+  },
 ];
 
 /** The advisory lock key migrations hold: "postern" in ASCII. */

@@ -238,6 +238,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sso_requests_expires ON sso_requests (expires);
     `,
   },
+  {
+    version: 11,
+    description: "command-line logins waiting for approval in a browser",
+    up: `
+      CREATE TABLE cli_logins (
+        id_hash TEXT PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,
+        public_key TEXT NOT NULL,
+        ttl_ms INTEGER,
+        remote_addr TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        user TEXT REFERENCES users (name) ON DELETE CASCADE,
+        cert TEXT
+      );
+      CREATE INDEX cli_logins_expires ON cli_logins (expires);
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

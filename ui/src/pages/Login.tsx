@@ -58,6 +58,13 @@ export interface LoginPageProps {
   reason?: string | null;
 }
 
+/** Where "Sign in with <connector>" goes, with the page to return to (`?next=`). */
+function ssoHref(connector: string): string {
+  const next = new URLSearchParams(location.search).get("next");
+  const query = next?.startsWith("/web/") ? `?${new URLSearchParams({ next })}` : "";
+  return `/v1/webapi/oidc/login/${encodeURIComponent(connector)}${query}`;
+}
+
 /** The sign-in form. */
 export function LoginPage({ onLogin, reason }: LoginPageProps) {
   const [user, setUser] = useState("");
@@ -107,7 +114,7 @@ export function LoginPage({ onLogin, reason }: LoginPageProps) {
         <a
           key={connector.name}
           class="btn btn-block"
-          href={`/v1/webapi/oidc/login/${encodeURIComponent(connector.name)}`}
+          href={ssoHref(connector.name)}
         >
           Sign in with {connector.display}
         </a>
