@@ -31,6 +31,7 @@ export type AuditCode =
   | "mfa.add"
   | "mfa.remove"
   | "cli.login.approve"
+  | "session.mfa"
   | "invite.used"
   | "cert.issue"
   | "node.add"

@@ -418,7 +418,7 @@ export class CredentialChecks {
     user: UserRecord,
     given: { otp?: string; webauthn?: unknown },
     remoteAddr: string,
-    event: "cli.login.approve",
+    event: "cli.login.approve" | "session.mfa",
   ): Promise<void> {
     const needed = await this.freshFactorOf(user);
     if (needed === "none") return;

@@ -52,6 +52,7 @@ import {
   maxSessionTtl,
   type Permission,
   PERMISSIONS,
+  requiresSessionMfa,
   resolveRoles,
   type Role,
   validateRole,
@@ -129,6 +130,7 @@ export function roleTable(config: Config): Map<string, Role> {
         max_session_ttl_ms: role.max_session_ttl,
         permissions: role.permissions as Permission[],
         port_forwarding: role.port_forwarding,
+        require_session_mfa: role.require_session_mfa,
       }),
     );
   }
@@ -247,6 +249,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       permissions: PERMISSIONS.filter((p) => hasPermission(user, roles, p)),
       maxSessionTtlMs: maxSessionTtl(user, roles),
       portForwarding: canForwardPorts(user, roles),
+      requireSessionMfa: requiresSessionMfa(roles),
     };
   }
 
@@ -432,6 +435,44 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       user: identity.user,
       remoteAddr,
       fields: { code: login.code, cli_addr: login.remoteAddr },
+    });
+  }
+
+  // ---- per-session second factor -----------------------------------------
+
+  async needsSessionMfa(proof: UserProof): Promise<boolean> {
+    const { identity } = await this.#verifyProof(proof);
+    if (!identity.requireSessionMfa) return false;
+    const at = (await this.#store.users.get(identity.user))?.sessionMfaAt ?? null;
+    return at === null || at + this.#config.auth.session_mfa_window <= this.#now();
+  }
+
+  async approveSessionMfa(
+    proof: UserProof,
+    secondFactor: { otp?: string; webauthn?: unknown },
+    remoteAddr: string,
+  ): Promise<void> {
+    const { identity } = await this.#verifyProof(proof);
+    const user = await this.#store.users.get(identity.user);
+    if (!user) throw new Unauthenticated("Your user no longer exists.");
+    if ((await this.#credentials.freshFactorOf(user)) === "none") {
+      // Deny by default: a role that asks for a second factor is never satisfied without one.
+      throw new AccessDenied(
+        "Your roles ask for a second factor before each session, and you have none set up: add an authenticator app or a security key on the Account page.",
+      );
+    }
+    await this.#credentials.confirmFreshFactor(
+      user,
+      { otp: secondFactor?.otp, webauthn: secondFactor?.webauthn },
+      remoteAddr,
+      "session.mfa",
+    );
+    await this.#store.users.markSessionMfa(identity.user, this.#now());
+    await this.audit({
+      code: "session.mfa",
+      user: identity.user,
+      remoteAddr,
+      fields: { method: secondFactor?.webauthn !== undefined ? "webauthn" : "otp" },
     });
   }
 

@@ -55,6 +55,12 @@ export interface Role {
   permissions: Permission[];
   /** Whether the role allows SSH port forwarding (`-L`, `-R`, `-D`). */
   port_forwarding: boolean;
+  /**
+   * Whether every SSH connection through the gateway and every web terminal
+   * needs a fresh second factor (within `auth.session_mfa_window`). Absent
+   * in roles stored by older versions: false.
+   */
+  require_session_mfa?: boolean;
 }
 
 /** What the decisions need to know about a user. */
@@ -159,7 +165,23 @@ export function validateRole(role: Role): Role {
   if (typeof role.port_forwarding !== "boolean") {
     throw new BadRequest(`Invalid ${where}: port_forwarding must be true or false`);
   }
+  if (role.require_session_mfa !== undefined && typeof role.require_session_mfa !== "boolean") {
+    throw new BadRequest(`Invalid ${where}: require_session_mfa must be true or false`);
+  }
   return role;
+}
+
+/**
+ * Whether the user's sessions need a fresh second factor: some role requires it.
+ *
+ * @param roles the user's resolved roles
+ * @example
+ * ```ts
+ * if (requiresSessionMfa(roles) && !approvedRecently) promptForCode();
+ * ```
+ */
+export function requiresSessionMfa(roles: readonly Role[]): boolean {
+  return roles.some((r) => r.require_session_mfa === true);
 }
 
 /**

@@ -39,6 +39,8 @@ export interface Identity {
   maxSessionTtlMs: number;
   /** Whether some role allows SSH port forwarding. */
   portForwarding: boolean;
+  /** Whether some role asks for a fresh second factor per session (`require_session_mfa`). */
+  requireSessionMfa: boolean;
 }
 
 /**
@@ -254,6 +256,21 @@ export interface AuthService {
   ): Promise<void>;
   /** What the CLI finds when it polls; the certificate is handed out once. */
   pollCliLogin(requestId: string): Promise<CliLoginPoll>;
+  /**
+   * Whether a session of the proof's user needs a fresh second factor now:
+   * their roles require one and none was given within `auth.session_mfa_window`.
+   */
+  needsSessionMfa(proof: UserProof): Promise<boolean>;
+  /**
+   * Checks a fresh second factor for the proof's user's sessions (an
+   * authenticator code, or a security key's answer) and opens the window in
+   * which further sessions need none. AccessDenied with a message for the user.
+   */
+  approveSessionMfa(
+    proof: UserProof,
+    secondFactor: { otp?: string; webauthn?: unknown },
+    remoteAddr: string,
+  ): Promise<void>;
   /** Authenticates and opens a web session with its own key pair and certificate. */
   createWebSession(credentials: Credentials): Promise<NewWebSession>;
   /** The session for a cookie value, refreshed; Unauthenticated when absent or expired. */

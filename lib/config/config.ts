@@ -55,6 +55,10 @@ const role = object("A role.", {
     "Allow SSH port forwarding (ssh -L, -R, -D) to holders of this role.",
     false,
   ),
+  require_session_mfa: bool(
+    "Ask holders of this role for a fresh second factor (an authenticator code at ssh's keyboard-interactive prompt) before each SSH connection through the gateway and each web terminal, at most once per auth.session_mfa_window.",
+    false,
+  ),
 }, ["name"]);
 
 const node = object("A node declared in the config file.", {
@@ -198,6 +202,10 @@ export const configSchema = object("postern configuration", {
     max_login_attempts: int("Failed logins before the account is locked.", 5, 1, 100),
     lockout_duration: duration("How long a locked account stays locked.", "20m"),
     connectors: list("Single sign-on connectors offered on the sign-in page.", connector),
+    session_mfa_window: duration(
+      "After a per-session second factor (roles with require_session_mfa), further sessions need none for this long.",
+      "5m",
+    ),
     invite_ttl: duration("Default validity of invite links.", "1h"),
     web_session_ttl: duration("Absolute lifetime of a web session.", "12h"),
     web_idle_timeout: duration("A web session unused this long expires.", "1h"),

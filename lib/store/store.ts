@@ -91,6 +91,8 @@ export interface UserRecord {
    * logins come from it at each sign-in); null for a local user (password).
    */
   connector: string | null;
+  /** The last per-session second factor (roles with `require_session_mfa`); null before any. */
+  sessionMfaAt: number | null;
   created: number;
   updated: number;
 }
@@ -352,6 +354,8 @@ export interface UserStore {
    * stored one. False means a replay (or an unknown user): refuse the login.
    */
   useTotpStep(name: string, step: number): Promise<boolean>;
+  /** Records a per-session second factor at `at`. @throws NotFound */
+  markSessionMfa(name: string, at: number): Promise<void>;
   /**
    * Keeps (or, with null, forgets) the secret of an authenticator change until
    * the user confirms it, on whichever auth server they reach next.

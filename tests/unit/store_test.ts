@@ -180,6 +180,7 @@ contract("users: create, conflict, update patch, list and cascading delete", asy
     adminLockUntil: null,
     adminLockReason: null,
     connector: null,
+    sessionMfaAt: null,
     created: T0,
     updated: T0,
   });
@@ -187,6 +188,9 @@ contract("users: create, conflict, update patch, list and cascading delete", asy
   const sso = await s.users.create(user("carol", { connector: "okta" }));
   assert.equal(sso.connector, "okta");
   assert.equal((await s.users.get("carol"))?.connector, "okta");
+  await s.users.markSessionMfa("carol", T0 + 7);
+  assert.equal((await s.users.get("carol"))?.sessionMfaAt, T0 + 7);
+  await rejectsKind(s.users.markSessionMfa("nobody", T0), "not_found");
   await s.users.create(user("alice"));
   assert.deepEqual((await s.users.list()).map((u) => u.name), ["alice", "bob", "carol"]);
 

@@ -17,6 +17,8 @@ export const PROXY_CALLS = [
   "getCliLogin",
   "approveCliLogin",
   "pollCliLogin",
+  "needsSessionMfa",
+  "approveSessionMfa",
   "createWebSession",
   "getWebSession",
   "deleteWebSession",

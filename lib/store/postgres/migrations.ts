@@ -218,6 +218,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX cli_logins_expires ON cli_logins (expires);
     `,
   },
+  {
+    version: 5,
+    description: "when each user last gave a per-session second factor",
+    up: `ALTER TABLE users ADD COLUMN session_mfa_at BIGINT;`,
+  },
 ];
 
 /** The advisory lock key migrations hold: "postern" in ASCII. */

@@ -73,6 +73,7 @@ function toUser(r: Row): UserRecord {
       ? null
       : { secret: str(r.pending_totp_secret), expires: num(r.pending_totp_expires) },
     connector: optStr(r.connector),
+    sessionMfaAt: optNum(r.session_mfa_at),
     created: num(r.created),
     updated: num(r.updated),
   };
@@ -206,6 +207,11 @@ export class PgUsers implements UserStore {
         admin_lock_reason = ${until === null ? null : reason}, updated = ${now}
       WHERE name = ${name}`;
     if (count === 0) throw new NotFound(`Cannot lock user "${name}": no such user`);
+  }
+
+  async markSessionMfa(name: string, at: number): Promise<void> {
+    const { count } = await this.sql`UPDATE users SET session_mfa_at = ${at} WHERE name = ${name}`;
+    if (count === 0) throw new NotFound(`No user "${name}".`);
   }
 
   async useTotpStep(name: string, step: number): Promise<boolean> {

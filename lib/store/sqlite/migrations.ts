@@ -256,6 +256,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX cli_logins_expires ON cli_logins (expires);
     `,
   },
+  {
+    version: 12,
+    description: "when each user last gave a per-session second factor",
+    up: `ALTER TABLE users ADD COLUMN session_mfa_at INTEGER;`,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

@@ -81,6 +81,7 @@ function toUser(r: Row): UserRecord {
       ? null
       : { secret: str(r.pending_totp_secret), expires: num(r.pending_totp_expires) },
     connector: optStr(r.connector),
+    sessionMfaAt: optNum(r.session_mfa_at),
     created: num(r.created),
     updated: num(r.updated),
   };
@@ -269,6 +270,14 @@ export class SqliteUsers implements UserStore {
         name,
       );
       if (changed === 0) throw new NotFound(`No user "${name}".`);
+    });
+  }
+
+  markSessionMfa(name: string, at: number): Promise<void> {
+    return this.gate(() => {
+      if (this.db.run("UPDATE users SET session_mfa_at = ? WHERE name = ?", at, name) === 0) {
+        throw new NotFound(`No user "${name}".`);
+      }
     });
   }
 

@@ -1,8 +1,9 @@
 /**
  * Security keys and passkeys (WebAuthn) in the API: the challenges a
  * browser answers to sign in (with the password, or alone with a passkey),
- * to register a key at sign-up, and the Account page's list of keys with
- * adding (password again first) and removing.
+ * to register a key at sign-up, the Account page's list of keys with adding
+ * (password again first) and removing, and the per-session second factor a
+ * web terminal may need first.
  *
  * @module
  */
@@ -87,6 +88,28 @@ export function securityKeyRoutes(router: Router, auth: AuthService, checked: Ch
         remoteAddr,
       );
       return json(keyJson(key), 201);
+    }),
+  );
+
+  // The per-session second factor of roles with require_session_mfa (web terminals).
+  router.on(
+    "GET",
+    "/v1/webapi/mfa/session",
+    withSession(auth, async (_request, { session }) => {
+      return json({ required: await auth.needsSessionMfa(session.proof) });
+    }),
+  );
+
+  checked(
+    "POST",
+    "/v1/webapi/mfa/session",
+    withSession(auth, async (request, { session, remoteAddr }) => {
+      const body = await readJson(request);
+      await auth.approveSessionMfa(session.proof, {
+        otp: optionalString(body, "second_factor_token"),
+        webauthn: optionalObject(body, "webauthn_response"),
+      }, remoteAddr);
+      return json({ ok: true });
     }),
   );
 
