@@ -45,6 +45,7 @@ nodes:
     max_session_ttl: 8 * 3_600_000,
     permissions: ["sessions.join"],
     port_forwarding: false,
+    require_session_mfa: false,
   });
   assert.equal(config.roles[1].port_forwarding, true);
   assert.equal(config.nodes[0].addr, "10.0.0.5:22");
