@@ -36,7 +36,6 @@ import {
   type SessionRecord,
   type Store,
   type UserRecord,
-  type WebAuthnCredentialRecord,
 } from "../store/store.ts";
 import { type AuditInput, AuditLog } from "./audit.ts";
 import { CertAuthority } from "./authority.ts";
@@ -44,6 +43,7 @@ import { CredentialChecks, newToken } from "./credentials.ts";
 import { relyingParty, WebAuthnCeremonies } from "./webauthn.ts";
 import { type SsoIdentity, SsoLogins } from "./sso.ts";
 import { CliLogins } from "./cli_login.ts";
+import { SecurityKeys } from "./security_keys.ts";
 import {
   allowedLogins,
   canForwardPorts,
@@ -158,6 +158,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #webauthn: WebAuthnCeremonies;
   #sso: SsoLogins;
   #cliLogins: CliLogins;
+  #keys: SecurityKeys;
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
@@ -218,6 +219,13 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       },
       this.#now,
       this.#webauthn,
+    );
+    this.#keys = new SecurityKeys(
+      store,
+      config.auth.second_factor,
+      this.#webauthn,
+      this.#credentials,
+      (event) => this.audit(event),
     );
   }
 
@@ -438,6 +446,26 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     });
   }
 
+  async pollCliLogin(requestId: string): Promise<CliLoginPoll> {
+    const login = await this.#cliLogins.poll(requestId);
+    if (!login.cert || !login.user) {
+      return { status: "pending", expires: new Date(login.expires) };
+    }
+    const identity = await this.#identityOfUser(login.user);
+    const certificate = parseCertificateLine(login.cert).certificate;
+    return {
+      status: "approved",
+      issued: {
+        cert: login.cert,
+        hostCa: await this.hostCaKnownHosts(),
+        cluster: this.cluster,
+        logins: identity.logins,
+        validBefore: new Date(Number(certificate.validBefore) * 1000),
+        identity,
+      },
+    };
+  }
+
   // ---- per-session second factor -----------------------------------------
 
   async needsSessionMfa(proof: UserProof): Promise<boolean> {
@@ -474,26 +502,6 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       remoteAddr,
       fields: { method: secondFactor?.webauthn !== undefined ? "webauthn" : "otp" },
     });
-  }
-
-  async pollCliLogin(requestId: string): Promise<CliLoginPoll> {
-    const login = await this.#cliLogins.poll(requestId);
-    if (!login.cert || !login.user) {
-      return { status: "pending", expires: new Date(login.expires) };
-    }
-    const identity = await this.#identityOfUser(login.user);
-    const certificate = parseCertificateLine(login.cert).certificate;
-    return {
-      status: "approved",
-      issued: {
-        cert: login.cert,
-        hostCa: await this.hostCaKnownHosts(),
-        cluster: this.cluster,
-        logins: identity.logins,
-        validBefore: new Date(Number(certificate.validBefore) * 1000),
-        identity,
-      },
-    };
   }
 
   async signNodeLogin(
@@ -827,22 +835,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   // ---- security keys ----------------------------------------------------
 
   async listSecondFactors(proof: UserProof): Promise<SecondFactors> {
-    const { user } = await this.identityOf(proof);
-    const record = await this.#store.users.get(user);
-    const keys = await this.#store.webauthn.listForUser(user);
-    return { totp: record?.totpConfirmed === true, keys: keys.map(securityKeyView) };
+    return this.#keys.list((await this.identityOf(proof)).user);
   }
 
   async beginWebAuthnRegistration(proof: UserProof, password: string): Promise<WebAuthnOptions> {
-    const { user } = await this.identityOf(proof);
-    if (!allowsKeys(this.#config.auth.second_factor)) {
-      throw new BadRequest(
-        `Security keys are not used here (auth.second_factor is ${this.#config.auth.second_factor}).`,
-      );
-    }
-    // The password again: whoever holds a stolen session must not add a key of their own.
-    await this.#credentials.checkPassword(user, password);
-    return await this.#webauthn.registrationOptions(user) as unknown as WebAuthnOptions;
+    return this.#keys.beginRegistration((await this.identityOf(proof)).user, password);
   }
 
   async finishWebAuthnRegistration(
@@ -852,37 +849,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     remoteAddr: string,
   ): Promise<SecurityKeyView> {
     const { user } = await this.identityOf(proof);
-    if (typeof name !== "string") throw new BadRequest("Name the security key.");
-    const key = await this.#webauthn.register(user, name, response);
-    await this.audit({
-      code: "mfa.add",
-      user,
-      remoteAddr,
-      fields: { kind: "webauthn", name: key.name, passkey: key.discoverable },
-    });
-    return securityKeyView(key);
+    return this.#keys.finishRegistration(user, name, response, remoteAddr);
   }
 
   async removeSecurityKey(proof: UserProof, id: string, remoteAddr: string): Promise<void> {
-    const { user } = await this.identityOf(proof);
-    const keys = await this.#store.webauthn.listForUser(user);
-    const key = keys.find((k) => k.id === id);
-    if (!key) throw new NotFound("You have no such security key; reload the page.");
-    const policy = this.#config.auth.second_factor;
-    const totp = (await this.#store.users.get(user))?.totpConfirmed === true;
-    const othersLeft = keys.length > 1 || (policy === "on" && totp);
-    if ((policy === "webauthn" || policy === "on") && !othersLeft) {
-      throw new BadRequest(
-        "Cannot remove your last second factor: signing in requires one. Register another security key first.",
-      );
-    }
-    await this.#store.webauthn.delete(user, id);
-    await this.audit({
-      code: "mfa.remove",
-      user,
-      remoteAddr,
-      fields: { kind: "webauthn", name: key.name },
-    });
+    return this.#keys.remove((await this.identityOf(proof)).user, id, remoteAddr);
   }
 
   async beginTotpReenrollment(proof: UserProof, password: string): Promise<TotpEnrollment> {
@@ -1329,21 +1300,6 @@ function parsedPublicKey(line: string) {
       `Field "pub_key" is not a valid SSH public key: ${(error as Error).message}`,
     );
   }
-}
-
-/** Whether a second-factor policy lets users register security keys. */
-function allowsKeys(policy: Config["auth"]["second_factor"]): boolean {
-  return policy === "webauthn" || policy === "on" || policy === "optional";
-}
-
-function securityKeyView(key: WebAuthnCredentialRecord): SecurityKeyView {
-  return {
-    id: key.id,
-    name: key.name,
-    created: new Date(key.created),
-    lastUsed: key.lastUsed === null ? null : new Date(key.lastUsed),
-    passkey: key.discoverable,
-  };
 }
 
 /** Whether `after` allows less than `before`: a login or permission gone, or port forwarding. */
