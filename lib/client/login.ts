@@ -95,7 +95,13 @@ export async function login(options: LoginOptions): Promise<Profile> {
   try {
     const ping = await client.request("GET", "/v1/webapi/ping");
     const pair = generateEd25519KeyPair();
-    const { user, issued, publicKey } = options.browser || options.connector
+    // Where sign-in needs a security key, only a browser can give it.
+    const keysOnly = (ping.auth as { second_factor?: string } | undefined)?.second_factor ===
+      "webauthn";
+    if (keysOnly && !options.browser && !options.connector) {
+      options.say("This proxy signs in with security keys: approve the login in a browser.");
+    }
+    const { user, issued, publicKey } = options.browser || options.connector || keysOnly
       ? await approvedInBrowser(client, proxy, pair, options)
       : await withPassword(client, pair, options);
     const paths = keyPaths(proxy, user);

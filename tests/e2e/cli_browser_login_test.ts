@@ -76,7 +76,7 @@ async function approve(page: Page, url: string, code: string, button: string) {
 }
 
 Deno.test(
-  "postern login --browser: approved with a security key, the certificate works with ssh",
+  "postern login (--browser implied by second_factor webauthn): approved with a security key, the certificate works with ssh",
   BROWSER_TEST,
   async () => {
     await using env = await startWebEnv("cli-browser", {
@@ -89,7 +89,8 @@ Deno.test(
     await addVirtualAuthenticator(page);
     await signUpWithKey(page, base, await inviteToken(env, "yuri"), "key");
     const home = join(env.cluster.dir, "yuri-home");
-    const login = await startCliLogin(home, ["--proxy", `localhost:${port}`, "--browser"]);
+    // No --browser: a proxy whose sign-in needs security keys sends the CLI to the browser.
+    const login = await startCliLogin(home, ["--proxy", `localhost:${port}`]);
     assert.ok(login.url.startsWith(`${base}/web/cli-login/`), login.url);
     await approve(page, login.url, login.code, "Approve with security key");
     const ended = await login.ended;
