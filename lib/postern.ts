@@ -37,6 +37,9 @@ import { probeHostCertificates, probeHostKey } from "./sshclient/probe.ts";
 import { SessionHub } from "./session/hub.ts";
 import { followRevocations, LiveConnections } from "./proxy/revocations.ts";
 import { authRoutes } from "./proxy/web/api/auth_routes.ts";
+import { securityKeyRoutes } from "./proxy/web/api/security_key_routes.ts";
+import { ssoRoutes } from "./proxy/web/api/sso_routes.ts";
+import { cliLoginRoutes } from "./proxy/web/api/cli_login_routes.ts";
 import { FailureLimiter } from "./proxy/web/api/failure_limit.ts";
 import { resourceRoutes } from "./proxy/web/api/resources.ts";
 import { userRoutes } from "./proxy/web/api/user_routes.ts";
@@ -499,8 +502,14 @@ export async function startProxyRole(options: {
           sshPublicAddr: config.proxy.ssh_public_addr,
           sshPort: sshAddr.port === 0 ? ssh!.addr.port : sshAddr.port,
           sshHostKey: hostKey.publicKey,
+          secondFactor: config.auth.second_factor,
+          passwordless: config.auth.passwordless,
+          connectors: config.auth.connectors.map((c) => ({
+            name: c.name,
+            display: c.display ?? c.name,
+          })),
         });
-        authRoutes(
+        const checked = authRoutes(
           router,
           auth,
           new FailureLimiter({
@@ -508,6 +517,9 @@ export async function startProxyRole(options: {
             windowMs: config.proxy.failure_window,
           }),
         );
+        securityKeyRoutes(router, auth, checked);
+        ssoRoutes(router, auth, log.child("sso"));
+        cliLoginRoutes(router, auth, checked);
         resourceRoutes(router, auth, hub, recordings);
         userRoutes(router, auth);
         terminalRoutes(router, deps, config);

@@ -1,6 +1,7 @@
 /**
- * Proving who you are: password + TOTP checks with lockout and replay
- * protection, invites (sign-up and reset) and second-factor enrolment.
+ * Proving who you are: password + second factor (TOTP or a security key)
+ * checks with lockout and replay protection, passkey sign-in, invites
+ * (sign-up and reset) and second-factor enrolment.
  *
  * @module
  */
@@ -17,10 +18,16 @@ import {
 } from "./password.ts";
 import { checkTotp, newTotpSecret, otpauthUri, qrDataUrl } from "./totp.ts";
 import type { AuditLog } from "./audit.ts";
-import type { Credentials as Typed, InviteView, TotpEnrollment } from "./service.ts";
+import type {
+  Credentials as Typed,
+  InviteView,
+  NewSecurityKey,
+  TotpEnrollment,
+} from "./service.ts";
+import type { WebAuthnCeremonies } from "./webauthn.ts";
+import type { Config } from "../config/config.ts";
 import { lockouts } from "../metrics/metrics.ts";
 
-/** The one message every failed login gets: it never says which part was wrong. */
 /**
  * The one answer to every failed login: wrong name, password or code, or a
  * locked account. Telling them apart would tell an attacker which names
@@ -37,9 +44,23 @@ const ATTEMPT_RESERVATION_MS = 60_000;
 
 /** Settings of the checks. */
 export interface CredentialPolicy {
-  secondFactor: "otp" | "off";
+  secondFactor: Config["auth"]["second_factor"];
+  /** Whether a passkey alone signs a user in to the web UI. */
+  passwordless: boolean;
   maxLoginAttempts: number;
   lockoutMs: number;
+}
+
+/** How a login proved the second factor, for the audit log. */
+type LoginMethod = "password" | "otp" | "webauthn";
+
+/** Whether a policy lets users sign in with a security key / with an authenticator code. */
+export function allowsWebAuthn(policy: CredentialPolicy["secondFactor"]): boolean {
+  return policy === "webauthn" || policy === "on" || policy === "optional";
+}
+
+function allowsOtp(policy: CredentialPolicy["secondFactor"]): boolean {
+  return policy === "otp" || policy === "on" || policy === "optional";
 }
 
 /** A new random bearer token (256 bits, URL safe). */
@@ -54,6 +75,7 @@ export class CredentialChecks {
     private readonly audit: AuditLog,
     private readonly policy: CredentialPolicy,
     private readonly now: () => number,
+    private readonly webauthn: WebAuthnCeremonies,
   ) {}
 
   /**
@@ -105,8 +127,10 @@ export class CredentialChecks {
       throw new Unauthenticated(LOGIN_FAILED);
     }
     const passwordOk = await verifyPassword(credentials.password, user.passwordHash);
-    const secondFactorOk = passwordOk && await this.#checkSecondFactor(user, credentials.otp, now);
-    if (!secondFactorOk) {
+    const secondFactor = passwordOk
+      ? await this.#checkSecondFactor(user, credentials, now)
+      : { ok: false as const, reason: "bad password" };
+    if (!secondFactor.ok) {
       const state = await this.store.users.recordLoginFailure(
         user.name,
         now,
@@ -114,7 +138,7 @@ export class CredentialChecks {
         this.policy.lockoutMs,
         attempt,
       );
-      const error = await fail(passwordOk ? "bad second factor" : "bad password");
+      const error = await fail(secondFactor.reason);
       if (state.lockedUntil !== null && state.lockedUntil > now) {
         lockouts.inc({ cause: "failed_logins" });
         await this.audit.emit({
@@ -140,19 +164,83 @@ export class CredentialChecks {
       code: "user.login",
       user: user.name,
       remoteAddr: credentials.remoteAddr,
+      fields: { method: secondFactor.method },
     });
     return user;
   }
 
+  /**
+   * Checks the second factor the policy asks for: a security key's answer or
+   * an authenticator code, whichever came and is allowed. Under `optional`, a
+   * user who set up neither needs none.
+   */
   async #checkSecondFactor(
     user: UserRecord,
-    code: string | undefined,
+    credentials: Typed,
     now: number,
-  ): Promise<boolean> {
-    if (this.policy.secondFactor === "off") return true;
-    if (!code || !user.totpSecret || !user.totpConfirmed) return false;
-    const step = checkTotp(user.totpSecret, code, now, user.lastTotpStep);
-    return step !== null && await this.store.users.useTotpStep(user.name, step);
+  ): Promise<{ ok: true; method: LoginMethod } | { ok: false; reason: string }> {
+    const policy = this.policy.secondFactor;
+    if (policy === "off") return { ok: true, method: "password" };
+    if (credentials.webauthn !== undefined && allowsWebAuthn(policy)) {
+      const check = await this.webauthn.checkAssertion(user.name, credentials.webauthn);
+      return check.ok ? { ok: true, method: "webauthn" } : { ok: false, reason: check.reason };
+    }
+    const code = credentials.otp;
+    if (code && allowsOtp(policy) && user.totpSecret && user.totpConfirmed) {
+      const step = checkTotp(user.totpSecret, code, now, user.lastTotpStep);
+      return step !== null && await this.store.users.useTotpStep(user.name, step)
+        ? { ok: true, method: "otp" }
+        : { ok: false, reason: "bad second factor" };
+    }
+    if (policy === "optional" && !user.totpConfirmed && !(await this.#hasKeys(user.name))) {
+      return { ok: true, method: "password" };
+    }
+    return { ok: false, reason: code ? "bad second factor" : "no second factor" };
+  }
+
+  async #hasKeys(user: string): Promise<boolean> {
+    return (await this.store.webauthn.listForUser(user)).length > 0;
+  }
+
+  /**
+   * Signs a user in with a passkey alone (`auth.passwordless`): the
+   * credential names the user and must have verified them (PIN or
+   * biometrics). Refused like any failed login, and while the account is
+   * locked out.
+   */
+  async verifyPasskey(response: unknown, remoteAddr: string): Promise<UserRecord> {
+    if (!this.policy.passwordless) {
+      throw new BadRequest("Passwordless sign-in is off here; sign in with your password.");
+    }
+    const check = await this.webauthn.checkAssertion(null, response);
+    const user = check.ok ? await this.store.users.get(check.user) : null;
+    const now = this.now();
+    const refusal = !check.ok
+      ? check.reason
+      : !user?.passwordHash
+      ? "not signed up"
+      : user.lockedUntil !== null && user.lockedUntil > now
+      ? "locked"
+      : null;
+    if (refusal !== null || !user) {
+      await this.audit.emit({
+        code: "user.login",
+        user: check.user ?? null,
+        remoteAddr,
+        success: false,
+        fields: { method: "passkey", reason: refusal },
+      });
+      throw new Unauthenticated(
+        "This passkey cannot sign you in; sign in with your password and second factor.",
+      );
+    }
+    await this.audit.emit({
+      code: "user.login",
+      user: user.name,
+      remoteAddr,
+      fields: { method: "passkey", key: check.ok ? check.credential.name : null },
+    });
+    return user;
   }
 
   /** Creates an invite token for an existing user. */
@@ -202,20 +290,49 @@ export class CredentialChecks {
     return { secret, otpauthUri: uri, qrDataUrl: await qrDataUrl(uri) };
   }
 
-  /** Sets password and confirms TOTP from an invite; returns the user name. */
+  /** Starts registering a security key for an invite's user. */
+  async beginInviteWebAuthn(token: string) {
+    if (!allowsWebAuthn(this.policy.secondFactor)) {
+      throw new BadRequest("Security keys are not used here; set up an authenticator app.");
+    }
+    const invite = await this.#usableInvite(token);
+    return await this.webauthn.registrationOptions(invite.user);
+  }
+
+  /**
+   * Sets the password and the second factor from an invite: a TOTP code
+   * confirming the app, or a security key (where the policy allows keys);
+   * one of them when the policy requires a second factor. Returns the user name.
+   */
   async completeInvite(
     token: string,
     password: string,
     otp: string | undefined,
     remoteAddr: string,
+    key?: NewSecurityKey,
   ): Promise<string> {
     checkPasswordPolicy(password);
     const invite = await this.#usableInvite(token);
     const user = await this.store.users.get(invite.user);
     if (!user) throw new NotFound("The invited user no longer exists.");
     const now = this.now();
+    const policy = this.policy.secondFactor;
+    const withKey = key !== undefined && allowsWebAuthn(policy);
+    if (withKey) {
+      await this.webauthn.register(invite.user, key.name, key.response);
+      await this.audit.emit({
+        code: "mfa.add",
+        user: invite.user,
+        remoteAddr,
+        fields: { kind: "webauthn", name: key.name.trim() },
+      });
+    } else if (policy === "webauthn") {
+      throw new BadRequest("Register a security key or passkey first.");
+    }
     let step: number | null = null;
-    if (this.policy.secondFactor === "otp") {
+    const withOtp = !withKey && (policy === "otp" || policy === "on" ||
+      (policy === "optional" && otp !== undefined && otp !== ""));
+    if (withOtp) {
       if (!user.totpSecret) {
         throw new BadRequest("Set up your authenticator app first (scan the QR code).");
       }
@@ -231,10 +348,7 @@ export class CredentialChecks {
     if (!consumed.ok) {
       throw new NotFound("This invite link has just been used or has expired.");
     }
-    await this.store.users.update(invite.user, {
-      passwordHash,
-      totpConfirmed: this.policy.secondFactor === "otp",
-    }, now);
+    await this.store.users.update(invite.user, { passwordHash, totpConfirmed: withOtp }, now);
     if (step !== null) await this.store.users.useTotpStep(invite.user, step);
     await this.store.users.resetLoginFailures(invite.user, now);
     await this.audit.emit({
@@ -257,18 +371,22 @@ export class CredentialChecks {
     newPassword: string,
     otp: string | undefined,
     remoteAddr: string,
+    webauthn?: unknown,
   ) {
     checkPasswordPolicy(newPassword);
     try {
-      await this.verify({ user, password: oldPassword, otp, remoteAddr }, "user.password.change");
+      await this.verify(
+        { user, password: oldPassword, otp, webauthn, remoteAddr },
+        "user.password.change",
+      );
     } catch (error) {
       if (!isKind(error, "unauthenticated")) throw error;
       // Which of the two was wrong stays unsaid, as at sign-in: whoever holds a
       // stolen session must not learn that a guessed password was right.
       throw new AccessDenied(
-        this.policy.secondFactor === "otp"
-          ? "The current password or the authenticator code is not correct."
-          : "The current password is not correct.",
+        this.policy.secondFactor === "off"
+          ? "The current password is not correct."
+          : "The current password or the second factor is not correct.",
         { cause: error },
       );
     }
@@ -278,6 +396,67 @@ export class CredentialChecks {
       this.now(),
     );
     await this.audit.emit({ code: "user.password.change", user, remoteAddr });
+  }
+
+  /**
+   * What confirming a sensitive step asks of a signed-in user: their
+   * security key when they have one, else their authenticator code, else
+   * nothing more (a single sign-on user, or a policy without second factor).
+   */
+  async freshFactorOf(user: UserRecord): Promise<"webauthn" | "otp" | "none"> {
+    if (this.policy.secondFactor === "off") return "none";
+    if (allowsWebAuthn(this.policy.secondFactor) && await this.#hasKeys(user.name)) {
+      return "webauthn";
+    }
+    return allowsOtp(this.policy.secondFactor) && user.totpConfirmed ? "otp" : "none";
+  }
+
+  /**
+   * Checks a fresh second factor of a signed-in user (see
+   * {@link freshFactorOf}); a failure is audited as `event` and counts
+   * towards the lockout like a failed login. AccessDenied when it fails.
+   */
+  async confirmFreshFactor(
+    user: UserRecord,
+    given: { otp?: string; webauthn?: unknown },
+    remoteAddr: string,
+    event: "cli.login.approve" | "session.mfa",
+  ): Promise<void> {
+    const needed = await this.freshFactorOf(user);
+    if (needed === "none") return;
+    const check = await this.#checkSecondFactor(
+      user,
+      { user: user.name, password: "", remoteAddr, ...given },
+      this.now(),
+    );
+    if (check.ok) return;
+    await this.store.users.recordLoginFailure(
+      user.name,
+      this.now(),
+      this.policy.maxLoginAttempts,
+      this.policy.lockoutMs,
+    );
+    await this.audit.emit({
+      code: event,
+      user: user.name,
+      remoteAddr,
+      success: false,
+      fields: { reason: check.reason },
+    });
+    throw new AccessDenied(
+      needed === "webauthn"
+        ? "Your security key did not confirm it is you; try again."
+        : "The authenticator code is not correct; try again.",
+    );
+  }
+
+  /** Checks a signed-in user's password again before a sensitive change; AccessDenied when wrong. */
+  async checkPassword(user: string, password: string): Promise<void> {
+    const record = await this.store.users.get(user);
+    const ok = record?.passwordHash && typeof password === "string"
+      ? await verifyPassword(password, record.passwordHash)
+      : false;
+    if (!ok) throw new AccessDenied("The password is not correct.");
   }
 
   /** Starts re-enrolment after checking the password; the old secret stays until confirmed. */

@@ -18,6 +18,7 @@ import {
   encodePublicKey,
   fingerprint,
   generateEd25519KeyPair,
+  parseCertificateLine,
   parsePublicKeyLine,
   verifyCertificate,
 } from "../sshcert/mod.ts";
@@ -39,6 +40,10 @@ import {
 import { type AuditInput, AuditLog } from "./audit.ts";
 import { CertAuthority } from "./authority.ts";
 import { CredentialChecks, newToken } from "./credentials.ts";
+import { relyingParty, WebAuthnCeremonies } from "./webauthn.ts";
+import { type SsoIdentity, SsoLogins } from "./sso.ts";
+import { CliLogins } from "./cli_login.ts";
+import { SecurityKeys } from "./security_keys.ts";
 import {
   allowedLogins,
   canForwardAgent,
@@ -49,6 +54,7 @@ import {
   maxSessionTtl,
   type Permission,
   PERMISSIONS,
+  requiresSessionMfa,
   resolveRoles,
   type Role,
   validateRole,
@@ -58,22 +64,28 @@ import type {
   AuthAdmin,
   AuthorizedNode,
   AuthService,
+  CliLoginPoll,
+  CliLoginView,
   ClusterStatus,
   Credentials,
   Identity,
   Invite,
   IssuedCertificate,
   NewNode,
+  NewSecurityKey,
   NewWebSession,
   NodeView,
   ProxyRegistration,
   RecordingFilter,
+  SecondFactors,
+  SecurityKeyView,
   SessionLocation,
   TotpEnrollment,
   UserAccessChange,
   UserDetails,
   UserProof,
   UserView,
+  WebAuthnOptions,
   WebSessionSummary,
   WebSessionView,
 } from "./service.ts";
@@ -126,6 +138,7 @@ export function roleTable(config: Config): Map<string, Role> {
         port_forwarding: role.port_forwarding,
         file_transfer: role.file_transfer,
         agent_forwarding: role.agent_forwarding,
+        require_session_mfa: role.require_session_mfa,
       }),
     );
   }
@@ -150,6 +163,10 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #now: () => number;
   #nodes: NodeRegistry;
   #users: UserAdmin;
+  #webauthn: WebAuthnCeremonies;
+  #sso: SsoLogins;
+  #cliLogins: CliLogins;
+  #keys: SecurityKeys;
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
@@ -183,11 +200,41 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.#now,
     );
     this.joins = new Joins(store, tlsCa, this.cluster, (event) => this.audit(event), this.#now);
-    this.#credentials = new CredentialChecks(store, this.auditLog, {
-      secondFactor: config.auth.second_factor,
-      maxLoginAttempts: config.auth.max_login_attempts,
-      lockoutMs: config.auth.lockout_duration,
-    }, this.#now);
+    this.#webauthn = new WebAuthnCeremonies(
+      store,
+      async () =>
+        relyingParty(
+          config.proxy.public_addr,
+          (await store.proxies.list()).map((proxy) => proxy.publicAddr),
+        ),
+      this.#now,
+    );
+    this.#cliLogins = new CliLogins(store, this.#now);
+    this.#sso = new SsoLogins(
+      store,
+      config.auth.connectors,
+      async () => new URL((await this.#users.inviteUrl("")).url).origin,
+      this.#now,
+    );
+    this.#credentials = new CredentialChecks(
+      store,
+      this.auditLog,
+      {
+        secondFactor: config.auth.second_factor,
+        passwordless: config.auth.passwordless,
+        maxLoginAttempts: config.auth.max_login_attempts,
+        lockoutMs: config.auth.lockout_duration,
+      },
+      this.#now,
+      this.#webauthn,
+    );
+    this.#keys = new SecurityKeys(
+      store,
+      config.auth.second_factor,
+      this.#webauthn,
+      this.#credentials,
+      (event) => this.audit(event),
+    );
   }
 
   /** Opens the auth role: CAs created on first start. */
@@ -220,12 +267,13 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       portForwarding: canForwardPorts(user, roles),
       fileTransfer: canTransferFiles(user, roles),
       agentForwarding: canForwardAgent(user, roles),
+      requireSessionMfa: requiresSessionMfa(roles),
     };
   }
 
   async #identityOfUser(user: string): Promise<Identity> {
     const record = await this.#store.users.get(user);
-    if (!record || !record.passwordHash) {
+    if (!record || (!record.passwordHash && !record.connector)) {
       throw new Unauthenticated(`User "${user}" does not exist any more; run postern login.`);
     }
     return this.#identity(this.#refuseLocked(record));
@@ -314,16 +362,28 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async issueUserCertificate(
     request: Credentials & { publicKey: string; ttlMs?: number },
   ): Promise<IssuedCertificate> {
-    let publicKey;
-    try {
-      publicKey = parsePublicKeyLine(request.publicKey).key;
-    } catch (error) {
-      throw new BadRequest(
-        `Field "pub_key" is not a valid SSH public key: ${(error as Error).message}`,
-      );
-    }
+    const publicKey = parsedPublicKey(request.publicKey);
     const identity = await this.#countedLogin("certificate", request);
-    const ttlMs = Math.min(request.ttlMs ?? identity.maxSessionTtlMs, identity.maxSessionTtlMs);
+    const signed = await this.#certify(identity, publicKey, request.ttlMs, request.remoteAddr);
+    return {
+      cert: signed.line,
+      hostCa: await this.hostCaKnownHosts(),
+      cluster: this.cluster,
+      logins: identity.logins,
+      validBefore: new Date(Number(signed.certificate.validBefore) * 1000),
+      identity,
+    };
+  }
+
+  /** Signs a user certificate for the identity's logins, for at most its roles' TTL; audited. */
+  async #certify(
+    identity: Identity,
+    publicKey: ReturnType<typeof parsedPublicKey>,
+    requestedTtlMs: number | undefined,
+    remoteAddr: string,
+    via?: string,
+  ) {
+    const ttlMs = Math.min(requestedTtlMs ?? identity.maxSessionTtlMs, identity.maxSessionTtlMs);
     const now = this.#now();
     const principals = identity.logins.length ? identity.logins : [NO_LOGIN_PRINCIPAL];
     const signed = this.ca.signUser({
@@ -337,21 +397,133 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     await this.audit({
       code: "cert.issue",
       user: identity.user,
-      remoteAddr: request.remoteAddr,
+      remoteAddr,
       fields: {
         principals,
         ttl_s: Math.round(ttlMs / 1000),
         key_fingerprint: fingerprint(publicKey),
+        ...(via ? { via } : {}),
       },
     });
+    return signed;
+  }
+
+  // ---- command-line logins approved in a browser -------------------------
+
+  async startCliLogin(
+    request: { publicKey: string; ttlMs?: number; remoteAddr: string },
+  ): Promise<{ requestId: string; code: string; expires: Date }> {
+    parsedPublicKey(request.publicKey);
+    if (request.ttlMs !== undefined && !(typeof request.ttlMs === "number" && request.ttlMs > 0)) {
+      throw new BadRequest(`Field "ttl" must be a positive duration.`);
+    }
+    return await this.#cliLogins.start(request);
+  }
+
+  async getCliLogin(proof: UserProof, code: string): Promise<CliLoginView> {
+    const { identity } = await this.#verifyProof(proof);
+    const login = await this.#cliLogins.pending(code);
+    const user = await this.#store.users.get(identity.user);
     return {
-      cert: signed.line,
-      hostCa: await this.hostCaKnownHosts(),
-      cluster: this.cluster,
-      logins: identity.logins,
-      validBefore: new Date(Number(signed.certificate.validBefore) * 1000),
-      identity,
+      code: login.code,
+      remoteAddr: login.remoteAddr,
+      created: new Date(login.created),
+      expires: new Date(login.expires),
+      secondFactor: user ? await this.#credentials.freshFactorOf(user) : "none",
     };
+  }
+
+  async approveCliLogin(
+    proof: UserProof,
+    code: string,
+    secondFactor: { otp?: string; webauthn?: unknown },
+    remoteAddr: string,
+  ): Promise<void> {
+    const { identity } = await this.#verifyProof(proof);
+    if (identity.maxSessionTtlMs <= 0) {
+      throw new AccessDenied(`User "${identity.user}" has no valid role; ask an administrator.`);
+    }
+    const login = await this.#cliLogins.pending(code);
+    const user = await this.#store.users.get(identity.user);
+    if (!user) throw new Unauthenticated("Your user no longer exists.");
+    await this.#credentials.confirmFreshFactor(
+      user,
+      { otp: secondFactor?.otp, webauthn: secondFactor?.webauthn },
+      remoteAddr,
+      "cli.login.approve",
+    );
+    const signed = await this.#certify(
+      identity,
+      parsedPublicKey(login.publicKey),
+      login.ttlMs ?? undefined,
+      login.remoteAddr,
+      "browser approval",
+    );
+    await this.#cliLogins.approve(login.code, identity.user, signed.line);
+    await this.audit({
+      code: "cli.login.approve",
+      user: identity.user,
+      remoteAddr,
+      fields: { code: login.code, cli_addr: login.remoteAddr },
+    });
+  }
+
+  async pollCliLogin(requestId: string): Promise<CliLoginPoll> {
+    const login = await this.#cliLogins.poll(requestId);
+    if (!login.cert || !login.user) {
+      return { status: "pending", expires: new Date(login.expires) };
+    }
+    const identity = await this.#identityOfUser(login.user);
+    const certificate = parseCertificateLine(login.cert).certificate;
+    return {
+      status: "approved",
+      issued: {
+        cert: login.cert,
+        hostCa: await this.hostCaKnownHosts(),
+        cluster: this.cluster,
+        logins: identity.logins,
+        validBefore: new Date(Number(certificate.validBefore) * 1000),
+        identity,
+      },
+    };
+  }
+
+  // ---- per-session second factor -----------------------------------------
+
+  async needsSessionMfa(proof: UserProof): Promise<boolean> {
+    const { identity } = await this.#verifyProof(proof);
+    if (!identity.requireSessionMfa) return false;
+    const at = (await this.#store.users.get(identity.user))?.sessionMfaAt ?? null;
+    return at === null || at + this.#config.auth.session_mfa_window <= this.#now();
+  }
+
+  async approveSessionMfa(
+    proof: UserProof,
+    secondFactor: { otp?: string; webauthn?: unknown },
+    remoteAddr: string,
+  ): Promise<void> {
+    const { identity } = await this.#verifyProof(proof);
+    const user = await this.#store.users.get(identity.user);
+    if (!user) throw new Unauthenticated("Your user no longer exists.");
+    if ((await this.#credentials.freshFactorOf(user)) === "none") {
+      // Deny by default: a role that asks for a second factor is never satisfied without one.
+      throw new AccessDenied(
+        "Your roles ask for a second factor before each session, and you have none set up: add an authenticator app or a security key on the Account page.",
+      );
+    }
+    await this.#credentials.confirmFreshFactor(
+      user,
+      { otp: secondFactor?.otp, webauthn: secondFactor?.webauthn },
+      remoteAddr,
+      "session.mfa",
+    );
+    await this.#store.users.markSessionMfa(identity.user, this.#now());
+    await this.audit({
+      code: "session.mfa",
+      user: identity.user,
+      remoteAddr,
+      fields: { method: secondFactor?.webauthn !== undefined ? "webauthn" : "otp" },
+    });
   }
 
   async signNodeLogin(
@@ -444,6 +616,54 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   async createWebSession(credentials: Credentials): Promise<NewWebSession> {
     return await this.#openWebSession(await this.#countedLogin("web", credentials));
+  }
+
+  async beginWebAuthnLogin(user: string | null): Promise<WebAuthnOptions> {
+    if (user !== null && typeof user !== "string") throw new BadRequest("Give a user name.");
+    if (user === null && !this.#config.auth.passwordless) {
+      throw new BadRequest("Passwordless sign-in is off here; enter your user name and password.");
+    }
+    return await this.#webauthn.loginOptions(user) as unknown as WebAuthnOptions;
+  }
+
+  async createPasskeyWebSession(response: unknown, remoteAddr: string): Promise<NewWebSession> {
+    const user = await this.#credentials.verifyPasskey(response, remoteAddr);
+    return await this.#openWebSession(await this.#identityOfUser(user.name));
+  }
+
+  beginSsoLogin(connector: string): Promise<{ url: string; state: string }> {
+    return this.#sso.begin(connector);
+  }
+
+  async finishSsoLogin(query: string, remoteAddr: string): Promise<NewWebSession> {
+    let found: SsoIdentity;
+    try {
+      found = await this.#sso.finish(query);
+    } catch (error) {
+      await this.audit({
+        code: "user.login",
+        remoteAddr,
+        success: false,
+        fields: { method: "sso", reason: (error as Error).message },
+      });
+      throw error;
+    }
+    const user = await this.#users.upsertSsoUser(found);
+    const identity = this.#identity(this.#refuseLocked(user));
+    if (identity.maxSessionTtlMs <= 0) {
+      throw new AccessDenied(
+        `The roles ${found.connector} grants you (${
+          found.roles.join(", ")
+        }) are not defined here; ask an administrator.`,
+      );
+    }
+    await this.audit({
+      code: "user.login",
+      user: user.name,
+      remoteAddr,
+      fields: { method: "sso", connector: found.connector, subject: found.subject },
+    });
+    return await this.#openWebSession(identity);
   }
 
   async #openWebSession(identity: Identity): Promise<NewWebSession> {
@@ -605,13 +825,18 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return this.#credentials.beginInviteEnrollment(token);
   }
 
+  async beginInviteWebAuthn(token: string): Promise<WebAuthnOptions> {
+    return await this.#credentials.beginInviteWebAuthn(token) as unknown as WebAuthnOptions;
+  }
+
   async completeInvite(
     token: string,
     password: string,
     otp: string | undefined,
     remoteAddr: string,
+    key?: NewSecurityKey,
   ) {
-    const user = await this.#credentials.completeInvite(token, password, otp, remoteAddr);
+    const user = await this.#credentials.completeInvite(token, password, otp, remoteAddr, key);
     return await this.#openWebSession(await this.#identityOfUser(user));
   }
 
@@ -621,9 +846,41 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     newPassword: string,
     otp: string | undefined,
     remoteAddr: string,
+    webauthn?: unknown,
   ) {
     const { user } = await this.identityOf(proof);
-    return this.#credentials.changePassword(user, oldPassword, newPassword, otp, remoteAddr);
+    return this.#credentials.changePassword(
+      user,
+      oldPassword,
+      newPassword,
+      otp,
+      remoteAddr,
+      webauthn,
+    );
+  }
+
+  // ---- security keys ----------------------------------------------------
+
+  async listSecondFactors(proof: UserProof): Promise<SecondFactors> {
+    return this.#keys.list((await this.identityOf(proof)).user);
+  }
+
+  async beginWebAuthnRegistration(proof: UserProof, password: string): Promise<WebAuthnOptions> {
+    return this.#keys.beginRegistration((await this.identityOf(proof)).user, password);
+  }
+
+  async finishWebAuthnRegistration(
+    proof: UserProof,
+    name: string,
+    response: unknown,
+    remoteAddr: string,
+  ): Promise<SecurityKeyView> {
+    const { user } = await this.identityOf(proof);
+    return this.#keys.finishRegistration(user, name, response, remoteAddr);
+  }
+
+  async removeSecurityKey(proof: UserProof, id: string, remoteAddr: string): Promise<void> {
+    return this.#keys.remove((await this.identityOf(proof)).user, id, remoteAddr);
   }
 
   async beginTotpReenrollment(proof: UserProof, password: string): Promise<TotpEnrollment> {
@@ -1108,6 +1365,17 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   /** Closes the audit file (the store is closed by its owner). */
   async close(): Promise<void> {
     await this.auditLog.close();
+  }
+}
+
+/** The key of an authorized_keys line; BadRequest naming the field when it is none. */
+function parsedPublicKey(line: string) {
+  try {
+    return parsePublicKeyLine(line).key;
+  } catch (error) {
+    throw new BadRequest(
+      `Field "pub_key" is not a valid SSH public key: ${(error as Error).message}`,
+    );
   }
 }
 

@@ -59,6 +59,12 @@ export interface Role {
   file_transfer: boolean;
   /** Whether the role allows forwarding the user's ssh-agent to nodes (`ssh -A`). */
   agent_forwarding: boolean;
+  /**
+   * Whether every SSH connection through the gateway and every web terminal
+   * needs a fresh second factor (within `auth.session_mfa_window`). Absent
+   * in roles stored by older versions: false.
+   */
+  require_session_mfa?: boolean;
 }
 
 /** What the decisions need to know about a user. */
@@ -172,6 +178,9 @@ export function validateRole(role: Role): Role {
       throw new BadRequest(`Invalid ${where}: ${option} must be true or false`);
     }
   }
+  if (role.require_session_mfa !== undefined && typeof role.require_session_mfa !== "boolean") {
+    throw new BadRequest(`Invalid ${where}: require_session_mfa must be true or false`);
+  }
   return role;
 }
 
@@ -194,6 +203,19 @@ export function withOptionDefaults(spec: Record<string, unknown>): Role {
     agent_forwarding: builtIn?.agent_forwarding ?? false,
     ...spec,
   } as Role;
+}
+
+/**
+ * Whether the user's sessions need a fresh second factor: some role requires it.
+ *
+ * @param roles the user's resolved roles
+ * @example
+ * ```ts
+ * if (requiresSessionMfa(roles) && !approvedRecently) promptForCode();
+ * ```
+ */
+export function requiresSessionMfa(roles: readonly Role[]): boolean {
+  return roles.some((r) => r.require_session_mfa === true);
 }
 
 /**

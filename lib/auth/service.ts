@@ -44,6 +44,8 @@ export interface Identity {
   fileTransfer: boolean;
   /** Whether some role allows forwarding the user's ssh-agent to nodes. */
   agentForwarding: boolean;
+  /** Whether some role asks for a fresh second factor per session (`require_session_mfa`). */
+  requireSessionMfa: boolean;
 }
 
 /**
@@ -59,9 +61,42 @@ export type UserProof =
 export interface Credentials {
   user: string;
   password: string;
-  /** The TOTP code; required unless `auth.second_factor` is off. */
+  /** The TOTP code, when the second factor is an authenticator app. */
   otp?: string;
+  /**
+   * The browser's answer (`PublicKeyCredential` as JSON) to a challenge from
+   * {@link AuthService.beginWebAuthnLogin}, when the second factor is a security key.
+   */
+  webauthn?: unknown;
   remoteAddr: string;
+}
+
+/** Options for `navigator.credentials.create()` or `.get()`, as JSON (WebAuthn Level 3). */
+export type WebAuthnOptions = Record<string, unknown>;
+
+/** A security key or passkey as its owner sees it. */
+export interface SecurityKeyView {
+  /** The credential id (base64url); not a secret. */
+  id: string;
+  name: string;
+  created: Date;
+  lastUsed: Date | null;
+  /** A discoverable credential: it can sign in without a user name (passwordless). */
+  passkey: boolean;
+}
+
+/** The second factors a user has set up. */
+export interface SecondFactors {
+  /** Whether an authenticator app is set up. */
+  totp: boolean;
+  keys: SecurityKeyView[];
+}
+
+/** A security key registered while signing up. */
+export interface NewSecurityKey {
+  name: string;
+  /** The browser's answer to {@link AuthService.beginInviteWebAuthn}'s options. */
+  response: unknown;
 }
 
 /** What `postern login` receives. */
@@ -75,6 +110,22 @@ export interface IssuedCertificate {
   validBefore: Date;
   identity: Identity;
 }
+
+/** A command-line login waiting for approval, as the approval page shows it. */
+export interface CliLoginView {
+  code: string;
+  /** Where the CLI asked from. */
+  remoteAddr: string;
+  created: Date;
+  expires: Date;
+  /** What approving needs of the signed-in user: a security key, a code, or nothing more. */
+  secondFactor: "webauthn" | "otp" | "none";
+}
+
+/** What a command-line login's poll finds. */
+export type CliLoginPoll =
+  | { status: "pending"; expires: Date }
+  | { status: "approved"; issued: IssuedCertificate };
 
 /** A new web session: the secret id goes in a cookie, the CSRF token to the page. */
 export interface NewWebSession {
@@ -188,6 +239,43 @@ export interface AuthService {
   issueUserCertificate(
     credentials: Credentials & { publicKey: string; ttlMs?: number },
   ): Promise<IssuedCertificate>;
+  /**
+   * Starts a command-line login approved in a browser: returns the secret
+   * the CLI polls with and the code the user compares.
+   */
+  startCliLogin(
+    request: { publicKey: string; ttlMs?: number; remoteAddr: string },
+  ): Promise<{ requestId: string; code: string; expires: Date }>;
+  /** The pending command-line login of `code`, for its approval page. */
+  getCliLogin(proof: UserProof, code: string): Promise<CliLoginView>;
+  /**
+   * Approves a command-line login for the proof's user after a fresh second
+   * factor (the key's answer to {@link beginWebAuthnLogin}, or a code):
+   * certifies its key.
+   */
+  approveCliLogin(
+    proof: UserProof,
+    code: string,
+    secondFactor: { otp?: string; webauthn?: unknown },
+    remoteAddr: string,
+  ): Promise<void>;
+  /** What the CLI finds when it polls; the certificate is handed out once. */
+  pollCliLogin(requestId: string): Promise<CliLoginPoll>;
+  /**
+   * Whether a session of the proof's user needs a fresh second factor now:
+   * their roles require one and none was given within `auth.session_mfa_window`.
+   */
+  needsSessionMfa(proof: UserProof): Promise<boolean>;
+  /**
+   * Checks a fresh second factor for the proof's user's sessions (an
+   * authenticator code, or a security key's answer) and opens the window in
+   * which further sessions need none. AccessDenied with a message for the user.
+   */
+  approveSessionMfa(
+    proof: UserProof,
+    secondFactor: { otp?: string; webauthn?: unknown },
+    remoteAddr: string,
+  ): Promise<void>;
   /** Authenticates and opens a web session with its own key pair and certificate. */
   createWebSession(credentials: Credentials): Promise<NewWebSession>;
   /** The session for a cookie value, refreshed; Unauthenticated when absent or expired. */
@@ -205,14 +293,40 @@ export interface AuthService {
    */
   webSessionAgent(sessionId: string, request: Uint8Array): Promise<Uint8Array>;
 
+  /**
+   * A sign-in challenge for `user`'s security keys, or with `user` null for
+   * any passkey (passwordless); the answer goes in {@link Credentials.webauthn}
+   * or to {@link createPasskeyWebSession}.
+   */
+  beginWebAuthnLogin(user: string | null): Promise<WebAuthnOptions>;
+  /** Signs in with a passkey alone (`auth.passwordless`) and opens a web session. */
+  createPasskeyWebSession(response: unknown, remoteAddr: string): Promise<NewWebSession>;
+  /**
+   * Starts a single sign-on login through `connector`: the provider's URL to
+   * send the browser to, and the state the browser must bring back.
+   */
+  beginSsoLogin(connector: string): Promise<{ url: string; state: string }>;
+  /**
+   * Finishes a single sign-on login from the callback's query string: the
+   * user is created or updated from the provider's claims and a web session
+   * opened. Unauthenticated / AccessDenied with a message for the user.
+   */
+  finishSsoLogin(query: string, remoteAddr: string): Promise<NewWebSession>;
+
   getInvite(token: string): Promise<InviteView>;
   beginInviteEnrollment(token: string): Promise<TotpEnrollment>;
-  /** Sets the password, confirms TOTP, consumes the invite and opens a web session. */
+  /** Options to register a security key for an invite's user. */
+  beginInviteWebAuthn(token: string): Promise<WebAuthnOptions>;
+  /**
+   * Sets the password and the second factor (TOTP confirmed with `otp`, or
+   * the security key `key`), consumes the invite and opens a web session.
+   */
   completeInvite(
     token: string,
     password: string,
     otp: string | undefined,
     remoteAddr: string,
+    key?: NewSecurityKey,
   ): Promise<NewWebSession>;
   changePassword(
     proof: UserProof,
@@ -220,7 +334,24 @@ export interface AuthService {
     newPassword: string,
     otp: string | undefined,
     remoteAddr: string,
+    webauthn?: unknown,
   ): Promise<void>;
+  /** The second factors the proof's user has set up. */
+  listSecondFactors(proof: UserProof): Promise<SecondFactors>;
+  /** After checking the password: options to register one more security key. */
+  beginWebAuthnRegistration(proof: UserProof, password: string): Promise<WebAuthnOptions>;
+  /** Checks the browser's answer and stores the key under `name`. */
+  finishWebAuthnRegistration(
+    proof: UserProof,
+    name: string,
+    response: unknown,
+    remoteAddr: string,
+  ): Promise<SecurityKeyView>;
+  /**
+   * Removes one of the proof's user's security keys; refused (BadRequest)
+   * when it is the last second factor sign-in requires.
+   */
+  removeSecurityKey(proof: UserProof, id: string, remoteAddr: string): Promise<void>;
   beginTotpReenrollment(proof: UserProof, password: string): Promise<TotpEnrollment>;
   confirmTotpReenrollment(proof: UserProof, otp: string, remoteAddr: string): Promise<void>;
 

@@ -1,21 +1,22 @@
 /**
  * User administration in the auth role: creating users with a one-time
  * invite, listing them, changing their roles and logins, removing them, and
- * resetting their credentials (old password, second factor and web sessions
- * revoked at once).
+ * resetting their credentials (old password, second factors, security keys
+ * included, and web sessions revoked at once).
  *
  * @module
  */
 
 import type { Config } from "../config/config.ts";
 import { parseHostPort } from "../config/schema.ts";
-import { BadRequest, NotFound } from "../errors.ts";
+import { AccessDenied, BadRequest, NotFound } from "../errors.ts";
 import { hashSecret, type Store } from "../store/store.ts";
 import type { AuditInput } from "./audit.ts";
 import { newToken } from "./credentials.ts";
 import { resolveRoles, type Role } from "./roles.ts";
 import type { Invite, UserView } from "./service.ts";
 import type { UserRecord } from "../store/store.ts";
+import type { SsoIdentity } from "./sso.ts";
 
 const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const LOGIN = /^[a-z_][a-z0-9_.-]{0,31}$/;
@@ -139,9 +140,55 @@ export class UserAdmin {
       name: user.name,
       roles: user.roles,
       logins: user.logins,
-      status: locked ? "locked" : user.passwordHash ? "active" : "invited",
+      status: locked ? "locked" : user.passwordHash || user.connector ? "active" : "invited",
       lockedUntil: locked ? new Date(lockedUntil) : null,
     };
+  }
+
+  /**
+   * The user a single sign-on login stands for: created at the first login,
+   * its roles and logins replaced by the provider's at every later one.
+   *
+   * @throws AccessDenied when a local user (or another connector's) has the name
+   */
+  async upsertSsoUser(found: SsoIdentity): Promise<UserRecord> {
+    const now = this.now();
+    const { user, created } = await this.store.transaction(async (tx) => {
+      const existing = await tx.users.get(found.user);
+      if (existing && existing.connector !== found.connector) {
+        throw new AccessDenied(
+          `A postern user named "${found.user}" exists already and does not sign in through ${found.connector}; ask an administrator.`,
+        );
+      }
+      if (existing) {
+        const user = await tx.users.update(found.user, {
+          roles: found.roles,
+          logins: found.logins,
+        }, now);
+        return { user, created: false };
+      }
+      const user = await tx.users.create({
+        name: found.user,
+        roles: found.roles,
+        logins: found.logins,
+        connector: found.connector,
+        created: now,
+      });
+      return { user, created: true };
+    });
+    if (created) {
+      await this.audit({
+        code: "user.create",
+        user: found.user,
+        fields: {
+          name: found.user,
+          roles: found.roles,
+          logins: found.logins,
+          connector: found.connector,
+        },
+      });
+    }
+    return user;
   }
 
   async listUsers(): Promise<UserView[]> {
@@ -165,6 +212,7 @@ export class UserAdmin {
       );
       await tx.users.resetLoginFailures(name, now);
       await tx.webSessions.deleteForUser(name);
+      await tx.webauthn.deleteForUser(name);
       await tx.invites.deleteForUser(name);
       const token = newToken();
       await tx.invites.create({

@@ -51,9 +51,16 @@ Asks for the password and the authenticator code, generates a key pair and store
 it with its certificate in ~/.tsh/keys/<proxy>/ (POSTERN_HOME overrides ~/.tsh).
 A self-signed proxy certificate is shown and pinned on first use.
 
+With --browser, approve the login in a browser with your security key instead
+(postern prints the address and a code to compare); with --auth <connector>,
+sign in there through single sign-on. --headless only prints the address, to
+open on another machine.
+
 Examples:
   postern login --proxy proxy.example.com --user alice
-  POSTERN_PASSWORD=... postern login --proxy 127.0.0.1:3080 --user alice --otp 123456`,
+  POSTERN_PASSWORD=... postern login --proxy 127.0.0.1:3080 --user alice --otp 123456
+  postern login --proxy proxy.example.com --browser
+  postern login --proxy proxy.example.com --auth okta --headless`,
     maxArgs: 0,
     flags: {
       proxy: { type: "string", placeholder: "host[:3080]", description: "the proxy's web address" },
@@ -77,6 +84,19 @@ Examples:
         type: "boolean",
         description: "do not verify the proxy's HTTPS certificate (testing only)",
       },
+      browser: {
+        type: "boolean",
+        description: "approve the login in a browser (security key) instead of a password",
+      },
+      auth: {
+        type: "string",
+        placeholder: "connector",
+        description: "sign in through this single sign-on connector in a browser",
+      },
+      headless: {
+        type: "boolean",
+        description: "with --browser or --auth: only print the address to open elsewhere",
+      },
     },
     async run(parsed) {
       const proxy = stringFlag(parsed, "proxy");
@@ -88,6 +108,9 @@ Examples:
         insecure: parsed.flags.insecure === true,
         password: await readPasswordFile(stringFlag(parsed, "password-file")),
         otp: stringFlag(parsed, "otp"),
+        browser: parsed.flags.browser === true,
+        connector: stringFlag(parsed, "auth"),
+        headless: parsed.flags.headless === true,
         say,
       });
       say(`Logged in as ${profile.user} at ${profile.proxy} (cluster ${profile.cluster}).`);

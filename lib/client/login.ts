@@ -4,6 +4,12 @@
  * the proxy (`POST /v1/webapi/ssh/certs`) and stores key, certificate,
  * known_hosts lines and the profile under `~/.tsh`.
  *
+ * With `--browser` (or `--auth <connector>` for single sign-on) the login is
+ * approved in a browser instead: the CLI prints an address and a code, the
+ * user approves there with their security key (after signing in through the
+ * connector), and the CLI polls for its certificate. No FIDO library is
+ * needed here.
+ *
  * @module
  */
 
@@ -36,9 +42,18 @@ export interface LoginOptions {
   insecure: boolean;
   password?: string;
   otp?: string;
+  /** Approve the login in a browser instead of typing password and code. */
+  browser?: boolean;
+  /** Sign in through this single sign-on connector in the browser (implies `browser`). */
+  connector?: string;
+  /** Only print the address (to open on another machine); do not start a browser here. */
+  headless?: boolean;
   /** Progress and warnings. */
   say(line: string): void;
 }
+
+/** How often the CLI asks whether its login was approved. */
+const POLL_INTERVAL_MS = 1_000;
 
 /** Decides how to trust the proxy, pinning its certificate after asking when needed. */
 async function establishTrust(proxy: string, options: LoginOptions): Promise<Trust> {
@@ -79,15 +94,16 @@ export async function login(options: LoginOptions): Promise<Profile> {
   const client = new ProxyClient(proxy, trust);
   try {
     const ping = await client.request("GET", "/v1/webapi/ping");
-    const user = options.user ?? (await askLine("User: "));
-    if (!user) throw new BadRequest("A user name is required (--user).");
-    const password = options.password ?? (await askSecret(`Password for ${user}: `));
-    const otp = options.otp ?? (await askLine("Authenticator code: "));
     const pair = generateEd25519KeyPair();
-    const publicKey = formatPublicKeyLine(pair.publicKey, `${user}@postern`);
-    const issued = await client.request("POST", "/v1/webapi/ssh/certs", {
-      body: { user, password, otp_token: otp, pub_key: publicKey, ttl: options.ttl },
-    });
+    // Where sign-in needs a security key, only a browser can give it.
+    const keysOnly = (ping.auth as { second_factor?: string } | undefined)?.second_factor ===
+      "webauthn";
+    if (keysOnly && !options.browser && !options.connector) {
+      options.say("This proxy signs in with security keys: approve the login in a browser.");
+    }
+    const { user, issued, publicKey } = options.browser || options.connector || keysOnly
+      ? await approvedInBrowser(client, proxy, pair, options)
+      : await withPassword(client, pair, options);
     const paths = keyPaths(proxy, user);
     await saveKeys(paths, {
       privateKey: encodeOpenSshPrivateKey(pair.privateKey, `${user}@postern`),
@@ -123,6 +139,77 @@ export async function login(options: LoginOptions): Promise<Profile> {
     return profile;
   } finally {
     client.close();
+  }
+}
+
+type KeyPair = ReturnType<typeof generateEd25519KeyPair>;
+type Issued = { user: string; issued: Record<string, unknown>; publicKey: string };
+
+/** Asks for password and code and has the key certified with them. */
+async function withPassword(
+  client: ProxyClient,
+  pair: KeyPair,
+  options: LoginOptions,
+): Promise<Issued> {
+  const user = options.user ?? (await askLine("User: "));
+  if (!user) throw new BadRequest("A user name is required (--user).");
+  const password = options.password ?? (await askSecret(`Password for ${user}: `));
+  const otp = options.otp ?? (await askLine("Authenticator code: "));
+  const publicKey = formatPublicKeyLine(pair.publicKey, `${user}@postern`);
+  const issued = await client.request("POST", "/v1/webapi/ssh/certs", {
+    body: { user, password, otp_token: otp, pub_key: publicKey, ttl: options.ttl },
+  });
+  return { user, issued, publicKey };
+}
+
+/**
+ * Registers the key for a login approved in a browser, prints where to
+ * approve it, and waits for the certificate.
+ */
+async function approvedInBrowser(
+  client: ProxyClient,
+  proxy: string,
+  pair: KeyPair,
+  options: LoginOptions,
+): Promise<Issued> {
+  const started = await client.request("POST", "/v1/webapi/cli-logins", {
+    body: { pub_key: formatPublicKeyLine(pair.publicKey, "postern"), ttl: options.ttl },
+  });
+  const approvePath = String(started.approve_path);
+  const path = options.connector
+    ? `/v1/webapi/oidc/login/${encodeURIComponent(options.connector)}?${new URLSearchParams({
+      next: approvePath,
+    })}`
+    : approvePath;
+  const url = `https://${proxy}${path}`;
+  options.say(`To log in, open this address in a browser and approve code ${started.code}:`);
+  options.say(`  ${url}`);
+  if (!options.headless) openBrowser(url);
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+    const found = await client.request(
+      "GET",
+      `/v1/webapi/cli-logins/${encodeURIComponent(String(started.request_id))}`,
+    );
+    if (found.status === "approved") {
+      const user = String(found.user);
+      return {
+        user,
+        issued: found,
+        publicKey: formatPublicKeyLine(pair.publicKey, `${user}@postern`),
+      };
+    }
+  }
+}
+
+/** Starts the desktop's browser on `url` when there is one; the address is printed anyway. */
+function openBrowser(url: string): void {
+  const opener = Deno.build.os === "darwin" ? "open" : "xdg-open";
+  try {
+    new Deno.Command(opener, { args: [url], stdin: "null", stdout: "null", stderr: "null" })
+      .spawn().status.catch(() => {});
+  } catch {
+    // No browser here (a server, a container): the printed address is for another machine.
   }
 }
 

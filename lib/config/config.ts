@@ -63,6 +63,10 @@ const role = object("A role.", {
     "Allow forwarding the user's ssh-agent to nodes (ssh -A) to holders of this role.",
     false,
   ),
+  require_session_mfa: bool(
+    "Ask holders of this role for a fresh second factor (an authenticator code at ssh's keyboard-interactive prompt) before each SSH connection through the gateway and each web terminal, at most once per auth.session_mfa_window.",
+    false,
+  ),
 }, ["name"]);
 
 const node = object("A node declared in the config file.", {
@@ -72,6 +76,38 @@ const node = object("A node declared in the config file.", {
   host_key: optionalStr("Pinned host key (authorized_keys form); fetched on first use if empty."),
   require_host_cert: bool("Require a host certificate signed by the postern host CA.", false),
 }, ["name", "addr"]);
+
+const claimMapping = object("Roles and logins granted when an ID token claim has a value.", {
+  claim: str("Claim name (e.g. groups).", "", /^[A-Za-z0-9_.:-]{1,128}$/, "a claim name"),
+  value: str("The value, or one of the values, the claim must have.", ""),
+  roles: list("Roles granted.", str("A role name.", "", NAME, NAME_FORM)),
+  logins: list(
+    "Logins granted; {{email.local}} is the part of the email claim before @, {{claims.<name>}} a claim.",
+    str("A login or a template.", ""),
+  ),
+}, ["claim", "value", "roles"]);
+
+const connector = object("A single sign-on connector (OpenID Connect).", {
+  type: oneOf("Connector type.", "oidc", ["oidc"] as const),
+  name: str("Name users pick and `postern login --auth` takes.", "", NAME, NAME_FORM),
+  display: optionalStr("Label on the sign-in page (default: the name).", "a string"),
+  issuer_url: str(
+    "Issuer URL; its discovery document is /.well-known/openid-configuration. HTTPS, or http on loopback for tests.",
+    "",
+  ),
+  client_id: str("Client id registered at the provider.", ""),
+  client_secret_file: optionalStr("File holding the client secret.", "a file path"),
+  redirect_url: optionalStr(
+    "Callback registered at the provider (default https://<proxy.public_addr>/v1/webapi/oidc/callback).",
+    "a URL",
+  ),
+  scopes: list("Scopes asked for.", str("A scope.", ""), ["openid", "email", "profile"]),
+  username_claim: str(
+    "Claim that becomes the postern user name (else the email's local part).",
+    "preferred_username",
+  ),
+  claims_to_roles: list("Claim values that grant roles and logins.", claimMapping),
+}, ["name", "issuer_url", "client_id"]);
 
 /** The whole config schema; the README reference is generated from it. */
 export const configSchema = object("postern configuration", {
@@ -180,15 +216,21 @@ export const configSchema = object("postern configuration", {
       ),
     ),
     second_factor: oneOf(
-      "Second factor at login; off is for tests only.",
+      "Second factor at login: otp (authenticator app), webauthn (security key or passkey), on (either), optional (whichever the user set up, if any); off is for tests only.",
       "otp",
-      [
-        "otp",
-        "off",
-      ] as const,
+      ["otp", "webauthn", "on", "optional", "off"] as const,
+    ),
+    passwordless: bool(
+      "Let users sign in to the web UI with a passkey alone (no password); needs second_factor webauthn, on or optional.",
+      false,
     ),
     max_login_attempts: int("Failed logins before the account is locked.", 5, 1, 100),
     lockout_duration: duration("How long a locked account stays locked.", "20m"),
+    connectors: list("Single sign-on connectors offered on the sign-in page.", connector),
+    session_mfa_window: duration(
+      "After a per-session second factor (roles with require_session_mfa), further sessions need none for this long.",
+      "5m",
+    ),
     invite_ttl: duration("Default validity of invite links.", "1h"),
     web_session_ttl: duration("Absolute lifetime of a web session.", "12h"),
     web_idle_timeout: duration("A web session unused this long expires.", "1h"),
@@ -250,6 +292,12 @@ function checkConsistency(config: Config): void {
   if (storage.url && !/^postgres(ql)?:\/\//.test(storage.url)) {
     throw new ConfigError("storage.url", "must start with postgres:// (or postgresql://)");
   }
+  if (config.auth.passwordless && ["otp", "off"].includes(config.auth.second_factor)) {
+    throw new ConfigError(
+      "auth.passwordless",
+      `needs auth.second_factor webauthn, on or optional (not ${config.auth.second_factor}): passkeys are WebAuthn credentials`,
+    );
+  }
   const { cert_file, key_file } = config.tls;
   if (Boolean(cert_file) !== Boolean(key_file)) {
     throw new ConfigError(
@@ -257,10 +305,24 @@ function checkConsistency(config: Config): void {
       "is required when the other of tls.cert_file/tls.key_file is set",
     );
   }
+  config.auth.connectors.forEach((c, i) => {
+    let issuer: URL | undefined;
+    try {
+      issuer = new URL(c.issuer_url);
+    } catch { /* below */ }
+    const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(issuer?.hostname ?? "");
+    if (!issuer || !(issuer.protocol === "https:" || (issuer.protocol === "http:" && loopback))) {
+      throw new ConfigError(
+        `auth.connectors[${i}].issuer_url`,
+        `${JSON.stringify(c.issuer_url)} is not an https:// URL (http:// only on loopback)`,
+      );
+    }
+  });
   for (
     const [kind, names] of [
       ["roles", config.roles.map((r) => r.name)],
       ["nodes", config.nodes.map((n) => n.name)],
+      ["auth.connectors", config.auth.connectors.map((c) => c.name)],
     ] as const
   ) {
     const seen = new Set<string>();

@@ -1,7 +1,7 @@
 /**
  * Copies an installation's state from one store to another (SQLite to
  * PostgreSQL, when a single-process install grows into several auth
- * servers): CAs, roles, users with their credentials, usable invites,
+ * servers): CAs, roles, users with their credentials (security keys too), usable invites,
  * nodes, web sessions, join tokens, proxies, recorded sessions with their
  * recordings, and the audit log, in order. Lockout counters and the
  * revocation feed are transient and start afresh.
@@ -79,6 +79,10 @@ export async function copyStore(
     for (const session of await from.webSessions.listForUser(user.name)) {
       await to.webSessions.create(session);
       counts["web sessions"] = (counts["web sessions"] ?? 0) + 1;
+    }
+    for (const key of await from.webauthn.listForUser(user.name)) {
+      await to.webauthn.create(key);
+      counts["security keys"] = (counts["security keys"] ?? 0) + 1;
     }
   }
   done("users", users.length);

@@ -18,6 +18,7 @@ import type {
   AuditStore,
   AuthServerStore,
   CaStore,
+  CliLoginStore,
   InviteStore,
   JoinTokenStore,
   NodeStore,
@@ -27,8 +28,10 @@ import type {
   RevocationStore,
   RoleStore,
   SessionStore,
+  SsoRequestStore,
   Store,
   UserStore,
+  WebAuthnStore,
   WebSessionStore,
 } from "./store.ts";
 import {
@@ -51,6 +54,9 @@ import {
 } from "./postgres/nodes.ts";
 import { PgAudit, PgRevocations, PgSessions } from "./postgres/history.ts";
 import { PgRecordings } from "./postgres/recordings.ts";
+import { PgWebAuthn } from "./postgres/webauthn.ts";
+import { PgSsoRequests } from "./postgres/sso.ts";
+import { PgCliLogins } from "./postgres/cli_logins.ts";
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -117,6 +123,9 @@ class PgTables {
   readonly proxies: ProxyStore;
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
+  readonly webauthn: WebAuthnStore;
+  readonly ssoRequests: SsoRequestStore;
+  readonly cliLogins: CliLoginStore;
   readonly recordings: RecordingStore;
   readonly requestNonces: RequestNonceStore;
   readonly authServers: AuthServerStore;
@@ -133,6 +142,9 @@ class PgTables {
     this.proxies = guarded(new PgProxies(sql), where);
     this.joinTokens = guarded(new PgJoinTokens(sql), where);
     this.roles = guarded(new PgRoles(sql, inTransaction), where);
+    this.webauthn = guarded(new PgWebAuthn(sql), where);
+    this.ssoRequests = guarded(new PgSsoRequests(sql), where);
+    this.cliLogins = guarded(new PgCliLogins(sql), where);
     this.recordings = guarded(new PgRecordings(sql, inTransaction), where);
     this.requestNonces = guarded(new PgRequestNonces(sql), where);
     this.authServers = guarded(new PgAuthServers(sql), where);

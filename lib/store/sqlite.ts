@@ -24,6 +24,7 @@ import type {
   AuditStore,
   AuthServerStore,
   CaStore,
+  CliLoginStore,
   InviteStore,
   JoinTokenStore,
   NodeStore,
@@ -33,8 +34,10 @@ import type {
   RevocationStore,
   RoleStore,
   SessionStore,
+  SsoRequestStore,
   Store,
   UserStore,
+  WebAuthnStore,
   WebSessionStore,
 } from "./store.ts";
 import { Db, type Gate, mapSqliteError } from "./sqlite/db.ts";
@@ -52,6 +55,9 @@ import {
   SqliteWebSessions,
 } from "./sqlite/nodes.ts";
 import { SqliteAudit, SqliteRevocations, SqliteSessions } from "./sqlite/history.ts";
+import { SqliteWebAuthn } from "./sqlite/webauthn.ts";
+import { SqliteSsoRequests } from "./sqlite/sso.ts";
+import { SqliteCliLogins } from "./sqlite/cli_logins.ts";
 import { RecordingFiles } from "./recording_files.ts";
 
 /** Options of {@link SqliteStore.open}. */
@@ -79,6 +85,9 @@ class Tables {
   readonly proxies: ProxyStore;
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
+  readonly webauthn: WebAuthnStore;
+  readonly ssoRequests: SsoRequestStore;
+  readonly cliLogins: CliLoginStore;
   readonly recordings: RecordingStore;
   readonly requestNonces: RequestNonceStore;
   readonly authServers: AuthServerStore;
@@ -95,6 +104,9 @@ class Tables {
     this.proxies = new SqliteProxies(db, gate);
     this.joinTokens = new SqliteJoinTokens(db, gate);
     this.roles = new SqliteRoles(db, gate);
+    this.webauthn = new SqliteWebAuthn(db, gate);
+    this.ssoRequests = new SqliteSsoRequests(db, gate);
+    this.cliLogins = new SqliteCliLogins(db, gate);
     this.recordings = recordings;
     this.requestNonces = new SqliteRequestNonces(db, gate);
     this.authServers = new SqliteAuthServers(db, gate);

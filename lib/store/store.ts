@@ -13,8 +13,8 @@
  * - Bearer secrets (invite tokens, web session ids, CSRF tokens) are stored only
  *   as SHA-256 hashes. The `SecretHash` type is made only by {@link hashSecret},
  *   so the compiler refuses a raw token where a hash is expected.
- * - Deleting a user deletes their invites and web sessions; recorded sessions
- *   and audit events are history and stay.
+ * - Deleting a user deletes their invites, web sessions and security keys;
+ *   recorded sessions and audit events are history and stay.
  *
  * @module
  */
@@ -86,6 +86,13 @@ export interface UserRecord {
   adminLockReason: string | null;
   /** A new TOTP secret the user is setting up, until they confirm it with a code. */
   pendingTotp: PendingTotp | null;
+  /**
+   * The single sign-on connector the user signs in through (their roles and
+   * logins come from it at each sign-in); null for a local user (password).
+   */
+  connector: string | null;
+  /** The last per-session second factor (roles with `require_session_mfa`); null before any. */
+  sessionMfaAt: number | null;
   created: number;
   updated: number;
 }
@@ -104,6 +111,8 @@ export interface NewUser {
   passwordHash?: string | null;
   totpSecret?: string | null;
   totpConfirmed?: boolean;
+  /** The single sign-on connector of a user created at their first sign-in through it. */
+  connector?: string | null;
   created: number;
 }
 
@@ -345,6 +354,8 @@ export interface UserStore {
    * stored one. False means a replay (or an unknown user): refuse the login.
    */
   useTotpStep(name: string, step: number): Promise<boolean>;
+  /** Records a per-session second factor at `at`. @throws NotFound */
+  markSessionMfa(name: string, at: number): Promise<void>;
   /**
    * Keeps (or, with null, forgets) the secret of an authenticator change until
    * the user confirms it, on whichever auth server they reach next.
@@ -568,6 +579,122 @@ export interface JoinTokenStore {
   deleteByPrefix(prefix: string): Promise<number>;
 }
 
+/** A registered WebAuthn credential (security key or passkey) of a user. */
+export interface WebAuthnCredentialRecord {
+  /** The credential id, base64url, as the authenticator made it. */
+  id: string;
+  user: string;
+  /** The name the user gave it ("YubiKey 5", "laptop"). */
+  name: string;
+  /** The COSE public key, base64url. */
+  publicKey: string;
+  /** The last signature counter seen; a later assertion must show a higher one (when non-zero). */
+  counter: number;
+  /** Transports the browser reported (usb, nfc, internal, ...), as hints for later logins. */
+  transports: string[];
+  /** Whether it is a discoverable credential (a passkey usable without a user name). */
+  discoverable: boolean;
+  created: number;
+  /** When it last signed in; null before its first use. */
+  lastUsed: number | null;
+}
+
+/** What a WebAuthn challenge was issued for. */
+export type WebAuthnPurpose = "register" | "login" | "passwordless";
+
+/** A WebAuthn challenge waiting for its one answer. */
+export interface WebAuthnChallengeRecord {
+  /** The challenge as sent to the browser, base64url. */
+  challenge: string;
+  /** The user it was issued to; null for a passwordless login (the passkey names the user). */
+  user: string | null;
+  purpose: WebAuthnPurpose;
+  expires: number;
+}
+
+/** Security keys and passkeys, and the challenges of ceremonies in progress. */
+export interface WebAuthnStore {
+  /** @throws Conflict when the credential id is registered already; NotFound without the user */
+  create(credential: WebAuthnCredentialRecord): Promise<WebAuthnCredentialRecord>;
+  get(id: string): Promise<WebAuthnCredentialRecord | null>;
+  /** The user's credentials, oldest first. */
+  listForUser(user: string): Promise<WebAuthnCredentialRecord[]>;
+  /** Deletes one of the user's credentials; false when the user has no such credential. */
+  delete(user: string, id: string): Promise<boolean>;
+  /** Deletes all of a user's credentials (reset); returns how many. */
+  deleteForUser(user: string): Promise<number>;
+  /**
+   * Atomically records a sign-in with the credential: stores `counter` and
+   * `now` as last use if `counter` is later than the stored one, or both are
+   * zero (authenticators without a counter). False means a counter that did
+   * not move forward: a cloned authenticator or a replay; refuse the login.
+   */
+  use(id: string, counter: number, now: number): Promise<boolean>;
+  /** Stores a challenge, and drops those expired before `now`. */
+  putChallenge(challenge: WebAuthnChallengeRecord, now: number): Promise<void>;
+  /** Deletes and returns the challenge if it has not expired; exactly one caller gets it. */
+  takeChallenge(challenge: string, now: number): Promise<WebAuthnChallengeRecord | null>;
+}
+
+/** A single sign-on login in progress: what the callback must match, kept until it comes. */
+export interface SsoRequestRecord {
+  /** Hash of the `state` sent to the identity provider (the browser holds it too). */
+  stateHash: SecretHash;
+  connector: string;
+  /** The nonce the ID token must carry. */
+  nonce: string;
+  /** The PKCE code verifier (RFC 7636) the code is redeemed with. */
+  codeVerifier: string;
+  expires: number;
+}
+
+/** Single sign-on logins in progress. */
+export interface SsoRequestStore {
+  /** Stores a login in progress, and drops those expired before `now`. */
+  put(request: SsoRequestRecord, now: number): Promise<void>;
+  /** Deletes and returns the login if it has not expired; exactly one caller gets it. */
+  take(stateHash: SecretHash, now: number): Promise<SsoRequestRecord | null>;
+}
+
+/**
+ * A command-line login waiting for its user to approve it in a browser: the
+ * CLI polls with a secret, the user compares a short code and approves.
+ */
+export interface CliLoginRecord {
+  /** Hash of the secret the CLI polls with. */
+  idHash: SecretHash;
+  /** The short code the CLI prints and the approval page shows ("KXQF-7RTM"). */
+  code: string;
+  /** The public key (authorized_keys line) to certify. */
+  publicKey: string;
+  /** The lifetime the CLI asked for; null for the roles' longest. */
+  ttlMs: number | null;
+  /** Where the CLI asked from, shown on the approval page. */
+  remoteAddr: string;
+  created: number;
+  expires: number;
+  /** Who approved it; null while pending. */
+  user: string | null;
+  /** The certificate line, once approved. */
+  cert: string | null;
+}
+
+/** Command-line logins waiting for approval. */
+export interface CliLoginStore {
+  /** Stores a pending login, and drops those expired before `now`. @throws Conflict on a taken code */
+  create(login: CliLoginRecord): Promise<void>;
+  /** The pending, unexpired login with this code. */
+  getPending(code: string, now: number): Promise<CliLoginRecord | null>;
+  /** Sets the approver and certificate of a pending, unexpired login; false when there is none. */
+  approve(code: string, user: string, cert: string, now: number): Promise<boolean>;
+  /**
+   * The login as the CLI sees it: an approved one is returned once and
+   * deleted (the certificate is handed out once); a pending one as it is;
+   * null when unknown or expired.
+   */
+  poll(idHash: SecretHash, now: number): Promise<CliLoginRecord | null>;
+}
+
 /** Everything auth keeps. */
 export interface Store {
   readonly cas: CaStore;
@@ -581,6 +708,9 @@ export interface Store {
   readonly proxies: ProxyStore;
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
+  readonly webauthn: WebAuthnStore;
+  readonly ssoRequests: SsoRequestStore;
+  readonly cliLogins: CliLoginStore;
   readonly recordings: RecordingStore;
   readonly requestNonces: RequestNonceStore;
   readonly authServers: AuthServerStore;

@@ -53,6 +53,11 @@ export interface StartOptions {
   tls?: { certFile: string; keyFile: string };
   /** Where users reach the proxy, when not its own ports (a load balancer in front). */
   publicAddrs?: { web: string; ssh: string };
+  /**
+   * The host name of `proxy.public_addr` with the proxy's own web port, when
+   * not 127.0.0.1 (WebAuthn needs a domain name: `localhost`).
+   */
+  publicHost?: string;
   /** Runs the process under `ulimit -n <fileLimit>` (soft and hard). */
   fileLimit?: number;
 }
@@ -97,7 +102,9 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
       "proxy:",
       `  web_listen_addr: 127.0.0.1:${webPort}`,
       `  ssh_listen_addr: 127.0.0.1:${sshPort}`,
-      `  public_addr: ${options.publicAddrs?.web ?? `127.0.0.1:${webPort}`}`,
+      `  public_addr: ${
+        options.publicAddrs?.web ?? `${options.publicHost ?? "127.0.0.1"}:${webPort}`
+      }`,
       `  ssh_public_addr: ${options.publicAddrs?.ssh ?? `127.0.0.1:${sshPort}`}`,
       `  peer_listen_addr: 127.0.0.1:${peerPort}`,
       `  peer_public_addr: 127.0.0.1:${peerPort}`,

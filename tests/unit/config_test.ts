@@ -49,6 +49,7 @@ nodes:
     port_forwarding: false,
     file_transfer: false,
     agent_forwarding: false,
+    require_session_mfa: false,
   });
   assert.equal(config.roles[1].port_forwarding, true);
   assert.equal(config.roles[1].file_transfer, true);
@@ -69,7 +70,16 @@ const badConfigs: [string, string, RegExp][] = [
     "auth:\n  second_facter: otp",
     /^auth\.second_facter: unknown field/,
   ],
-  ["enum", "auth:\n  second_factor: sms", /^auth\.second_factor: "sms" is not one of otp, off$/],
+  [
+    "enum",
+    "auth:\n  second_factor: sms",
+    /^auth\.second_factor: "sms" is not one of otp, webauthn, on, optional, off$/,
+  ],
+  [
+    "passwordless without WebAuthn",
+    "auth:\n  passwordless: true",
+    /^auth\.passwordless: needs auth\.second_factor webauthn, on or optional \(not otp\)/,
+  ],
   [
     "duration",
     "auth:\n  lockout_duration: soon",

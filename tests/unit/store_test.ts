@@ -179,12 +179,20 @@ contract("users: create, conflict, update patch, list and cascading delete", asy
     lastTotpStep: 0,
     adminLockUntil: null,
     adminLockReason: null,
+    connector: null,
+    sessionMfaAt: null,
     created: T0,
     updated: T0,
   });
   await rejectsKind(s.users.create(user("bob")), "conflict");
+  const sso = await s.users.create(user("carol", { connector: "okta" }));
+  assert.equal(sso.connector, "okta");
+  assert.equal((await s.users.get("carol"))?.connector, "okta");
+  await s.users.markSessionMfa("carol", T0 + 7);
+  assert.equal((await s.users.get("carol"))?.sessionMfaAt, T0 + 7);
+  await rejectsKind(s.users.markSessionMfa("nobody", T0), "not_found");
   await s.users.create(user("alice"));
-  assert.deepEqual((await s.users.list()).map((u) => u.name), ["alice", "bob"]);
+  assert.deepEqual((await s.users.list()).map((u) => u.name), ["alice", "bob", "carol"]);
 
   const updated = await s.users.update(
     "bob",
@@ -289,6 +297,148 @@ contract("users.useTotpStep() accepts only steps later than the last used", asyn
   await a.users.update("dave", { totpSecret: "NEWSECRET" }, T0);
   assert.equal((await a.users.get("dave"))?.lastTotpStep, 0, "a new secret restarts it");
   assert.equal(await a.users.useTotpStep("dave", 50), true);
+});
+
+function securityKey(id: string, owner: string, counter = 0) {
+  return {
+    id,
+    user: owner,
+    name: `key ${id}`,
+    publicKey: "pQECAyYgASFYIA",
+    counter,
+    transports: ["usb", "nfc"],
+    discoverable: true,
+    created: T0,
+    lastUsed: null,
+  };
+}
+
+contract("webauthn: create, conflict, list, delete per user and cascade", async (open) => {
+  const s = await open();
+  await s.users.create(user("gail"));
+  await s.users.create(user("hugo"));
+  assert.deepEqual(await s.webauthn.create(securityKey("k1", "gail")), securityKey("k1", "gail"));
+  await s.webauthn.create({ ...securityKey("k2", "gail"), created: T0 + MIN });
+  await s.webauthn.create(securityKey("k3", "hugo"));
+  await rejectsKind(s.webauthn.create(securityKey("k1", "hugo")), "conflict");
+  await rejectsKind(s.webauthn.create(securityKey("k9", "ghost")), "not_found");
+  assert.deepEqual(await s.webauthn.get("k1"), securityKey("k1", "gail"));
+  assert.equal(await s.webauthn.get("nope"), null);
+  assert.deepEqual((await s.webauthn.listForUser("gail")).map((k) => k.id), ["k1", "k2"]);
+  assert.equal(await s.webauthn.delete("hugo", "k1"), false, "only the owner's key is deleted");
+  assert.equal(await s.webauthn.delete("gail", "k1"), true);
+  assert.deepEqual((await s.webauthn.listForUser("gail")).map((k) => k.id), ["k2"]);
+  assert.equal(await s.webauthn.deleteForUser("gail"), 1);
+  await s.users.delete("hugo");
+  assert.equal(await s.webauthn.get("k3"), null, "deleting a user deletes their keys");
+});
+
+contract("webauthn.use() accepts only a counter that moved forward", async (open) => {
+  const a = await open();
+  const b = await open();
+  await a.users.create(user("ivan"));
+  await a.webauthn.create(securityKey("c1", "ivan", 5));
+  assert.equal(
+    await a.webauthn.use("c1", 5, T0 + 1),
+    false,
+    "the same counter is a clone or replay",
+  );
+  assert.equal(await a.webauthn.use("c1", 3, T0 + 1), false, "a counter going backwards");
+  assert.equal(await a.webauthn.use("c1", 6, T0 + 2), true);
+  const stored = await a.webauthn.get("c1");
+  assert.equal(stored?.counter, 6);
+  assert.equal(stored?.lastUsed, T0 + 2);
+  const both = await Promise.all([
+    a.webauthn.use("c1", 7, T0 + 3),
+    b.webauthn.use("c1", 7, T0 + 3),
+  ]);
+  assert.deepEqual(both.sort(), [false, true]);
+  // Authenticators without a counter always say 0.
+  await a.webauthn.create(securityKey("c0", "ivan", 0));
+  assert.equal(await a.webauthn.use("c0", 0, T0 + 4), true);
+  assert.equal(await a.webauthn.use("c0", 0, T0 + 5), true);
+  assert.equal(await a.webauthn.use("nope", 9, T0), false);
+});
+
+contract("webauthn challenges are taken once and expire", async (open) => {
+  const a = await open();
+  const b = await open();
+  await a.webauthn.putChallenge(
+    { challenge: "ch1", user: "jo", purpose: "login", expires: T0 + MIN },
+    T0,
+  );
+  await a.webauthn.putChallenge(
+    { challenge: "ch2", user: null, purpose: "passwordless", expires: T0 + MIN },
+    T0,
+  );
+  const both = await Promise.all([
+    a.webauthn.takeChallenge("ch1", T0),
+    b.webauthn.takeChallenge("ch1", T0),
+  ]);
+  assert.deepEqual(both.filter(Boolean), [
+    { challenge: "ch1", user: "jo", purpose: "login", expires: T0 + MIN },
+  ]);
+  assert.equal(await a.webauthn.takeChallenge("ch2", T0 + MIN), null, "expired");
+  assert.equal(await a.webauthn.takeChallenge("unknown", T0), null);
+});
+
+contract("ssoRequests are taken once, and not after they expire", async (open) => {
+  const a = await open();
+  const b = await open();
+  const request = {
+    stateHash: hashSecret("state"),
+    connector: "okta",
+    nonce: "n",
+    codeVerifier: "v",
+    expires: T0 + MIN,
+  };
+  await a.ssoRequests.put(request, T0);
+  await a.ssoRequests.put({ ...request, stateHash: hashSecret("old") }, T0);
+  const both = await Promise.all([
+    a.ssoRequests.take(hashSecret("state"), T0),
+    b.ssoRequests.take(hashSecret("state"), T0),
+  ]);
+  assert.deepEqual(both.filter(Boolean), [request]);
+  assert.equal(await a.ssoRequests.take(hashSecret("old"), T0 + MIN), null, "expired");
+});
+
+contract("cliLogins: approved once, the certificate handed out once", async (open) => {
+  const a = await open();
+  const b = await open();
+  await a.users.create(user("kim"));
+  const pending = {
+    idHash: hashSecret("poll-secret"),
+    code: "ABCD-EFGH",
+    publicKey: "ssh-ed25519 AAAA kim@postern",
+    ttlMs: null,
+    remoteAddr: "192.0.2.7",
+    created: T0,
+    expires: T0 + MIN,
+    user: null,
+    cert: null,
+  };
+  await a.cliLogins.create(pending);
+  await rejectsKind(
+    a.cliLogins.create({ ...pending, idHash: hashSecret("other") }),
+    "conflict",
+  );
+  assert.deepEqual(await a.cliLogins.getPending("ABCD-EFGH", T0), pending);
+  assert.deepEqual(await a.cliLogins.poll(hashSecret("poll-secret"), T0), pending);
+  const both = await Promise.all([
+    a.cliLogins.approve("ABCD-EFGH", "kim", "cert-line", T0),
+    b.cliLogins.approve("ABCD-EFGH", "kim", "cert-line", T0),
+  ]);
+  assert.deepEqual(both.sort(), [false, true]);
+  assert.equal(await a.cliLogins.getPending("ABCD-EFGH", T0), null, "no longer pending");
+  const polls = await Promise.all([
+    a.cliLogins.poll(hashSecret("poll-secret"), T0),
+    b.cliLogins.poll(hashSecret("poll-secret"), T0),
+  ]);
+  assert.deepEqual(polls.filter(Boolean), [{ ...pending, user: "kim", cert: "cert-line" }]);
+  assert.equal(await a.cliLogins.poll(hashSecret("poll-secret"), T0), null);
+  await a.cliLogins.create({ ...pending, code: "LATE-CODE", idHash: hashSecret("late") });
+  assert.equal(await a.cliLogins.approve("LATE-CODE", "kim", "c", T0 + MIN), false, "expired");
+  assert.equal(await a.cliLogins.poll(hashSecret("late"), T0 + MIN), null);
 });
 
 contract("invites.consume() is single-use and refuses expired or unknown tokens", async (open) => {

@@ -16,6 +16,7 @@ import { AccountPage } from "./pages/Account.tsx";
 import { AdminNodesPage } from "./pages/AdminNodes.tsx";
 import { AuditPage } from "./pages/Audit.tsx";
 import { ClusterPage } from "./pages/Cluster.tsx";
+import { CliLoginPage } from "./pages/CliLogin.tsx";
 import { InvitePage } from "./pages/Invite.tsx";
 import { LoginPage } from "./pages/Login.tsx";
 import { NodesPage } from "./pages/Nodes.tsx";
@@ -85,6 +86,8 @@ function route({ path, query }: Location): Route | null {
   if (recording) return { page: <PlayerPage id={recording.id} /> };
   const user = matchPath("/web/users/:name", clean);
   if (user) return { page: <UserPage name={user.name} />, permission: "users" };
+  const cliLogin = matchPath("/web/cli-login/:code", clean);
+  if (cliLogin) return { page: <CliLoginPage code={cliLogin.code} /> };
   return null;
 }
 

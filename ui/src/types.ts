@@ -33,6 +33,22 @@ export interface WebSessionInfo {
   current: boolean;
 }
 
+/** A security key or passkey of the signed-in user. */
+export interface SecurityKey {
+  id: string;
+  name: string;
+  created: string;
+  last_used: string | null;
+  /** Discoverable: signs in without a user name where passwordless sign-in is on. */
+  passkey: boolean;
+}
+
+/** The second factors the signed-in user has set up (Account page). */
+export interface SecondFactors {
+  totp: boolean;
+  keys: SecurityKey[];
+}
+
 /** A TOTP enrolment in progress: what the authenticator app needs. */
 export interface TotpEnrolment {
   otpauth_uri: string;

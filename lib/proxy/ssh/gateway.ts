@@ -16,12 +16,15 @@ import { authorizeTunnel, parseProxySubsystem, runTunnel } from "./tunnel.ts";
 import { dialNode } from "../dial.ts";
 import { PortForwarder } from "./forwarding.ts";
 import { logins } from "../../metrics/metrics.ts";
+import { needsSessionMfa, promptSessionMfa, SESSION_MFA_TRIES } from "./session_mfa.ts";
 
 /** How long a revoked connection's sessions get to show why before it is closed. */
 const REVOKED_CLOSE_DELAY_MS = 200;
 
 type ConnectionState =
   | { kind: "authenticating"; bannerSent: boolean }
+  /** The certificate was accepted; a per-session second factor is still owed. */
+  | { kind: "second_factor"; who: Authenticated; tries: number }
   | { kind: "authenticated"; who: Authenticated };
 
 /** Limits of the gateway's connections. */
@@ -40,6 +43,18 @@ export function createGateway(deps: NodeSessionDeps, options: GatewayOptions) {
     const remoteAddr = remote.ip;
 
     client.on("authentication", async (ctx) => {
+      if (state.kind === "second_factor") {
+        const who = state.who;
+        const refusal = await promptSessionMfa(ctx, deps.auth, who, remoteAddr);
+        if (refusal === null) {
+          state = { kind: "authenticated", who };
+          logins.inc({ method: "ssh", outcome: "success" });
+          return ctx.accept();
+        }
+        sendAuthBanner(client, `postern: ${refusal}`);
+        if (++state.tries >= SESSION_MFA_TRIES) return ctx.reject([]);
+        return ctx.reject(["keyboard-interactive"], true);
+      }
       if (state.kind !== "authenticating") return ctx.reject();
       let decision;
       try {
@@ -67,8 +82,6 @@ export function createGateway(deps: NodeSessionDeps, options: GatewayOptions) {
         );
       }
       if (decision.result) {
-        state = { kind: "authenticated", who: decision.result };
-        logins.inc({ method: "ssh", outcome: "success" });
         await deps.auth.audit({
           code: "ssh.auth",
           user: decision.result.identity.user,
@@ -78,6 +91,20 @@ export function createGateway(deps: NodeSessionDeps, options: GatewayOptions) {
             cert_serial: decision.result.certificate.serial.toString(),
           },
         });
+        let owed;
+        try {
+          owed = await needsSessionMfa(deps.auth, decision.result);
+        } catch (error) {
+          sendAuthBanner(client, `postern: ${userMessage(error, deps.log)}`);
+          return ctx.reject([]);
+        }
+        if (owed) {
+          // Partial success: the certificate counts, keyboard-interactive comes next.
+          state = { kind: "second_factor", who: decision.result, tries: 0 };
+          return ctx.reject(["keyboard-interactive"], true);
+        }
+        state = { kind: "authenticated", who: decision.result };
+        logins.inc({ method: "ssh", outcome: "success" });
       }
       ctx.accept();
     });

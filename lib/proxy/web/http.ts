@@ -221,6 +221,16 @@ export function optionalString(body: Record<string, unknown>, field: string): st
   return value;
 }
 
+/** An optional JSON object field (a browser's WebAuthn answer); undefined when absent. */
+export function optionalObject(body: Record<string, unknown>, field: string): unknown {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new BadRequest(`Field "${field}" must be an object.`);
+  }
+  return value;
+}
+
 /** Content-Security-Policy: no inline scripts; WASM for the recording player. */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",

@@ -288,6 +288,11 @@ export function terminalRoutes(router: Router, deps: NodeSessionDeps, config: Co
       socket.addEventListener("close", () => browserLeft.abort(), { once: true });
       socket.onopen = async () => {
         try {
+          if (await deps.auth.needsSessionMfa(session.proof)) {
+            throw new AccessDenied(
+              "Your roles ask for a second factor before each session; reload the page to give it.",
+            );
+          }
           if (context.url.searchParams.has("session_id")) {
             await joinSession(socket, deps, session, sessionId, context.url, context.remoteAddr);
           } else {

@@ -184,6 +184,69 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: "security keys and passkeys (WebAuthn) and their pending challenges",
+    up: `
+      CREATE TABLE webauthn_credentials (
+        id TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        counter BIGINT NOT NULL,
+        transports JSONB NOT NULL,
+        discoverable BOOLEAN NOT NULL,
+        created BIGINT NOT NULL,
+        last_used BIGINT
+      );
+      CREATE INDEX webauthn_credentials_user ON webauthn_credentials (user_name);
+      CREATE TABLE webauthn_challenges (
+        challenge TEXT PRIMARY KEY,
+        user_name TEXT,
+        purpose TEXT NOT NULL CHECK (purpose IN ('register', 'login', 'passwordless')),
+        expires BIGINT NOT NULL
+      );
+      CREATE INDEX webauthn_challenges_expires ON webauthn_challenges (expires);
+    `,
+  },
+  {
+    version: 5,
+    description: "single sign-on: the connector a user signs in through, and logins in progress",
+    up: `
+      ALTER TABLE users ADD COLUMN connector TEXT;
+      CREATE TABLE sso_requests (
+        state_hash TEXT PRIMARY KEY,
+        connector TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        code_verifier TEXT NOT NULL,
+        expires BIGINT NOT NULL
+      );
+      CREATE INDEX sso_requests_expires ON sso_requests (expires);
+    `,
+  },
+  {
+    version: 6,
+    description: "command-line logins waiting for approval in a browser",
+    up: `
+      CREATE TABLE cli_logins (
+        id_hash TEXT PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,
+        public_key TEXT NOT NULL,
+        ttl_ms BIGINT,
+        remote_addr TEXT NOT NULL,
+        created BIGINT NOT NULL,
+        expires BIGINT NOT NULL,
+        user_name TEXT REFERENCES users (name) ON DELETE CASCADE,
+        cert TEXT
+      );
+      CREATE INDEX cli_logins_expires ON cli_logins (expires);
+    `,
+  },
+  {
+    version: 7,
+    description: "when each user last gave a per-session second factor",
+    up: `ALTER TABLE users ADD COLUMN session_mfa_at BIGINT;`,
+  },
 ];
 
 /** The advisory lock key migrations hold: "postern" in ASCII. */

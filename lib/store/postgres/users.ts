@@ -72,6 +72,8 @@ function toUser(r: Row): UserRecord {
     pendingTotp: r.pending_totp_secret === null
       ? null
       : { secret: str(r.pending_totp_secret), expires: num(r.pending_totp_expires) },
+    connector: optStr(r.connector),
+    sessionMfaAt: optNum(r.session_mfa_at),
     created: num(r.created),
     updated: num(r.updated),
   };
@@ -84,10 +86,11 @@ export class PgUsers implements UserStore {
   create(user: NewUser): Promise<UserRecord> {
     return explainConstraints(async () => {
       const [r] = await this.sql`INSERT INTO users
-        (name, roles, logins, password_hash, totp_secret, totp_confirmed, created, updated)
+        (name, roles, logins, password_hash, totp_secret, totp_confirmed, connector, created,
+          updated)
         VALUES (${user.name}, ${this.sql.json(user.roles)}, ${this.sql.json(user.logins)},
           ${user.passwordHash ?? null}, ${user.totpSecret ?? null}, ${user.totpConfirmed ?? false},
-          ${user.created}, ${user.created})
+          ${user.connector ?? null}, ${user.created}, ${user.created})
         RETURNING *`;
       return toUser(r);
     }, { unique: `Cannot create user "${user.name}": a user of that name exists` });
@@ -204,6 +207,11 @@ export class PgUsers implements UserStore {
         admin_lock_reason = ${until === null ? null : reason}, updated = ${now}
       WHERE name = ${name}`;
     if (count === 0) throw new NotFound(`Cannot lock user "${name}": no such user`);
+  }
+
+  async markSessionMfa(name: string, at: number): Promise<void> {
+    const { count } = await this.sql`UPDATE users SET session_mfa_at = ${at} WHERE name = ${name}`;
+    if (count === 0) throw new NotFound(`No user "${name}".`);
   }
 
   async useTotpStep(name: string, step: number): Promise<boolean> {

@@ -80,6 +80,8 @@ function toUser(r: Row): UserRecord {
     pendingTotp: r.pending_totp_secret === null
       ? null
       : { secret: str(r.pending_totp_secret), expires: num(r.pending_totp_expires) },
+    connector: optStr(r.connector),
+    sessionMfaAt: optNum(r.session_mfa_at),
     created: num(r.created),
     updated: num(r.updated),
   };
@@ -94,14 +96,15 @@ export class SqliteUsers implements UserStore {
       return explainConstraints(() => {
         const r = this.db.get(
           `INSERT INTO users (name, roles, logins, password_hash, totp_secret, totp_confirmed,
-           created, updated)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+           connector, created, updated)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
           user.name,
           JSON.stringify(user.roles),
           JSON.stringify(user.logins),
           user.passwordHash ?? null,
           user.totpSecret ?? null,
           user.totpConfirmed ? 1 : 0,
+          user.connector ?? null,
           user.created,
           user.created,
         );
@@ -267,6 +270,14 @@ export class SqliteUsers implements UserStore {
         name,
       );
       if (changed === 0) throw new NotFound(`No user "${name}".`);
+    });
+  }
+
+  markSessionMfa(name: string, at: number): Promise<void> {
+    return this.gate(() => {
+      if (this.db.run("UPDATE users SET session_mfa_at = ? WHERE name = ?", at, name) === 0) {
+        throw new NotFound(`No user "${name}".`);
+      }
     });
   }
 

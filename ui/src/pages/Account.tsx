@@ -1,8 +1,9 @@
 /** @jsxImportSource preact */
 /// <reference lib="dom" />
 /**
- * `/web/account`: change password, re-enrol the authenticator app, see and
- * end the user's own web sessions.
+ * `/web/account`: change password, register and remove security keys and
+ * passkeys, re-enrol the authenticator app, see and end the user's own web
+ * sessions.
  *
  * @module
  */
@@ -19,9 +20,19 @@ import { TotpSetup } from "../components/TotpSetup.tsx";
 import { formatTime } from "../format.ts";
 import { useAction, useLoad } from "../hooks.ts";
 import { useSession } from "../session.tsx";
-import type { Items, TotpEnrolment, WebSessionInfo } from "../types.ts";
+import type { Items, SecondFactors, SecurityKey, TotpEnrolment, WebSessionInfo } from "../types.ts";
+import {
+  authSettings,
+  codesAllowed,
+  createKey,
+  keysAllowed,
+  loginChallenge,
+  type SecondFactorPolicy,
+  signWithKey,
+} from "../webauthn.ts";
 
-function ChangePassword() {
+function ChangePassword({ policy }: { policy: SecondFactorPolicy }) {
+  const { session } = useSession();
   const [current, setCurrent] = useState("");
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
@@ -34,9 +45,12 @@ function ChangePassword() {
     if (problem) return setError(problem);
     setDone(false);
     await run(async () => {
-      await request("PUT", "/v1/webapi/users/password", {
-        body: { old_password: current, new_password: password, second_factor_token: code },
-      });
+      const body: Record<string, unknown> = { old_password: current, new_password: password };
+      // No code typed: the security key confirms it is you (where keys are used).
+      if (!code && keysAllowed(policy)) {
+        body.webauthn_response = await signWithKey(await loginChallenge(session.user));
+      } else body.second_factor_token = code;
+      await request("PUT", "/v1/webapi/users/password", { body });
       setCurrent("");
       setPassword("");
       setConfirm("");
@@ -66,7 +80,20 @@ function ChangePassword() {
         onPassword={setPassword}
         onConfirm={setConfirm}
       />
-      <CodeField id="password-totp" value={code} onValue={setCode} />
+      {codesAllowed(policy) && (
+        <CodeField
+          id="password-totp"
+          value={code}
+          onValue={setCode}
+          required={!keysAllowed(policy)}
+        />
+      )}
+      {keysAllowed(policy) && (
+        <p class="hint">
+          {codesAllowed(policy) ? "Or leave the code empty: your" : "Your"}{" "}
+          browser asks for your security key.
+        </p>
+      )}
       <button type="submit" class="btn btn-primary" disabled={busy}>Change password</button>
     </form>
   );
@@ -151,6 +178,104 @@ function ReenrolTotp() {
   );
 }
 
+function SecurityKeys({ policy }: { policy: SecondFactorPolicy }) {
+  const factors = useLoad(() => request<SecondFactors>("GET", "/v1/webapi/mfa/devices"), []);
+  const [name, setName] = useState("");
+  const [password, setPassword] = useState("");
+  const [added, setAdded] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
+  const add = (event: Event) => {
+    event.preventDefault();
+    setAdded(null);
+    void run(async () => {
+      const options = await request("POST", "/v1/webapi/mfa/webauthn/begin", {
+        body: { password },
+      });
+      setPassword("");
+      const answer = await createKey(options);
+      const key = await request<SecurityKey>("POST", "/v1/webapi/mfa/webauthn/finish", {
+        body: { name: name.trim(), webauthn_response: answer },
+      });
+      setName("");
+      setAdded(key.name);
+      factors.reload();
+    });
+  };
+  const remove = (key: SecurityKey) =>
+    void run(async () => {
+      setAdded(null);
+      await request("DELETE", `/v1/webapi/mfa/webauthn/${encodeURIComponent(key.id)}`);
+      factors.reload();
+    });
+  const keys = factors.data?.keys ?? [];
+  return (
+    <>
+      {added && <Notice>Security key "{added}" is registered.</Notice>}
+      <DataTable
+        testId="security-keys-table"
+        load={factors}
+        error={error}
+        columns={["Name", "Added", "Last used"]}
+        actions="Actions"
+        rows={keys}
+        row={(key) => (
+          <tr key={key.id}>
+            <td data-label="Name">
+              {key.name}
+              {key.passkey && <span class="badge">passkey</span>}
+            </td>
+            <td data-label="Added">
+              <time dateTime={key.created}>{formatTime(key.created)}</time>
+            </td>
+            <td data-label="Last used">
+              {key.last_used ? <RelativeTime iso={key.last_used} /> : "never"}
+            </td>
+            <td class="cell-actions">
+              <button
+                type="button"
+                class="btn btn-small btn-danger-outline"
+                aria-label={`Remove ${key.name}`}
+                disabled={busy}
+                onClick={() => remove(key)}
+              >
+                Remove
+              </button>
+            </td>
+          </tr>
+        )}
+        empty={policy === "webauthn"
+          ? "No security keys."
+          : "No security keys. Add one to sign in by touching it instead of typing a code."}
+        loading="Loading security keys…"
+      />
+      <form class="form-narrow" onSubmit={add} aria-busy={busy}>
+        <Field
+          id="new-key-name"
+          name="key_name"
+          label="New key name"
+          required
+          maxLength={64}
+          value={name}
+          onValue={setName}
+          hint="A name to tell your keys apart, e.g. YubiKey or laptop."
+        />
+        <Field
+          id="new-key-password"
+          name="password"
+          label="Password"
+          type="password"
+          autocomplete="current-password"
+          required
+          value={password}
+          onValue={setPassword}
+          hint="Confirm it is you before adding a key."
+        />
+        <button type="submit" class="btn" disabled={busy}>Add security key</button>
+      </form>
+    </>
+  );
+}
+
 function WebSessions() {
   const { logout } = useSession();
   const sessions = useLoad(
@@ -211,6 +336,8 @@ function WebSessions() {
 /** The account page. */
 export function AccountPage() {
   const { session } = useSession();
+  const settings = useLoad(authSettings, []);
+  const policy = settings.data?.second_factor ?? "otp";
   return (
     <>
       <PageHeader title="Account" description={`Signed in as ${session.user}.`} />
@@ -235,15 +362,26 @@ export function AccountPage() {
         </dl>
       </Section>
       <Section id="change-password" title="Change password">
-        <ChangePassword />
+        <ChangePassword policy={policy} />
       </Section>
-      <Section
-        id="authenticator"
-        title="Authenticator app"
-        description="Move two-factor sign-in to a new phone or app."
-      >
-        <ReenrolTotp />
-      </Section>
+      {keysAllowed(policy) && (
+        <Section
+          id="security-keys"
+          title="Security keys and passkeys"
+          description="Sign in by touching a security key, or with a passkey on this device."
+        >
+          <SecurityKeys policy={policy} />
+        </Section>
+      )}
+      {(codesAllowed(policy) || policy === "off") && (
+        <Section
+          id="authenticator"
+          title="Authenticator app"
+          description="Move two-factor sign-in to a new phone or app."
+        >
+          <ReenrolTotp />
+        </Section>
+      )}
       <Section
         id="web-sessions"
         title="Web sessions"

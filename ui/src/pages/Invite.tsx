@@ -2,21 +2,29 @@
 /// <reference lib="dom" />
 /**
  * `/web/invite/:token`: sign up (or reset a password) from an invite link:
- * choose a password, enrol an authenticator app, confirm with a code.
+ * choose a password, then set up the second factor the proxy asks for: an
+ * authenticator app confirmed with a code, or a security key or passkey.
  *
  * @module
  */
 
 import { useEffect, useState } from "preact/hooks";
-import { messageOf, request, setCsrfToken } from "../api.ts";
+import { ApiError, messageOf, request, setCsrfToken } from "../api.ts";
 import { ErrorAlert } from "../components/Alert.tsx";
-import { CodeField } from "../components/Field.tsx";
+import { CodeField, Field } from "../components/Field.tsx";
 import { AuthScreen } from "../components/Layout.tsx";
 import { PasswordFields, passwordProblem } from "../components/PasswordFields.tsx";
 import { TotpSetup } from "../components/TotpSetup.tsx";
 import { formatTime } from "../format.ts";
-import { useAction } from "../hooks.ts";
+import { useAction, useLoad } from "../hooks.ts";
 import type { Invite, TotpEnrolment, WebSession } from "../types.ts";
+import { authSettings, codesAllowed, createKey, keysAllowed } from "../webauthn.ts";
+
+/** The second factor being set up. */
+type Factor =
+  | { kind: "totp"; enrolment: TotpEnrolment }
+  | { kind: "key"; name: string; answer: unknown }
+  | null;
 
 type InviteState =
   | { status: "loading" }
@@ -71,24 +79,43 @@ function InviteForm(
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   const [code, setCode] = useState("");
-  const [enrolment, setEnrolment] = useState<TotpEnrolment | null>(null);
+  const [keyName, setKeyName] = useState("Security key");
+  const [factor, setFactor] = useState<Factor>(null);
   const { busy, error, setError, run } = useAction();
+  const settings = useLoad(authSettings, []);
+  const policy = settings.data?.second_factor ?? "otp";
+  // Where the policy needs no second factor, the app is still offered.
+  const offersCodes = codesAllowed(policy) || policy === "off";
 
   const beginTotp = () =>
     run(async () => {
-      setEnrolment(await request<TotpEnrolment>("POST", `${base}/totp`, { session: false }));
+      const enrolment = await request<TotpEnrolment>("POST", `${base}/totp`, { session: false });
+      setFactor({ kind: "totp", enrolment });
+    });
+
+  const registerKey = () =>
+    run(async () => {
+      if (!keyName.trim()) throw new ApiError(0, "webauthn", "Name the security key first.");
+      const options = await request("POST", `${base}/webauthn`, { session: false });
+      setFactor({ kind: "key", name: keyName.trim(), answer: await createKey(options) });
     });
 
   const submit = async (event: Event) => {
     event.preventDefault();
     const problem = passwordProblem(password, confirm);
     if (problem) return setError(problem);
-    if (!enrolment) return setError("Set up your authenticator app first.");
+    if (!factor && policy !== "optional") {
+      return setError(
+        keysAllowed(policy) && !offersCodes
+          ? "Register your security key first."
+          : "Set up your second factor first.",
+      );
+    }
+    const body = factor?.kind === "key"
+      ? { password, key_name: factor.name, webauthn_response: factor.answer }
+      : { password, second_factor_token: code };
     const ok = await run(async () => {
-      const session = await request<WebSession>("POST", base, {
-        body: { password, second_factor_token: code },
-        session: false,
-      });
+      const session = await request<WebSession>("POST", base, { body, session: false });
       setCsrfToken(session.csrf_token);
       onLogin(session);
     });
@@ -123,25 +150,52 @@ function InviteForm(
       </fieldset>
       <fieldset>
         <legend>2. Set up two-factor authentication</legend>
-        {enrolment
-          ? (
-            <>
-              <TotpSetup enrolment={enrolment} />
-              <CodeField id="totp" value={code} onValue={setCode} />
-            </>
-          )
-          : (
-            <>
-              <p class="muted">
-                postern asks for a code from an authenticator app each time you sign in.
-              </p>
-              <button type="button" class="btn" disabled={busy} onClick={beginTotp}>
-                Set up authenticator
-              </button>
-            </>
-          )}
+        {factor?.kind === "totp" && (
+          <>
+            <TotpSetup enrolment={factor.enrolment} />
+            <CodeField id="totp" value={code} onValue={setCode} />
+          </>
+        )}
+        {factor?.kind === "key" && (
+          <p data-testid="key-registered">
+            Security key <strong>{factor.name}</strong> is ready; it is saved when you finish.
+          </p>
+        )}
+        {factor === null && settings.data && (
+          <>
+            <p class="muted">
+              {policy === "optional"
+                ? "Optional: postern can ask for a second factor each time you sign in."
+                : "postern asks for a second factor each time you sign in."}
+            </p>
+            {keysAllowed(policy) && (
+              <div class="form-narrow">
+                <Field
+                  id="key-name"
+                  label="Security key name"
+                  value={keyName}
+                  onValue={setKeyName}
+                  maxLength={64}
+                  hint="A name to tell your keys apart, e.g. YubiKey or laptop."
+                />
+              </div>
+            )}
+            <div class="button-row">
+              {keysAllowed(policy) && (
+                <button type="button" class="btn" disabled={busy} onClick={registerKey}>
+                  Register security key or passkey
+                </button>
+              )}
+              {offersCodes && (
+                <button type="button" class="btn" disabled={busy} onClick={beginTotp}>
+                  Set up authenticator app
+                </button>
+              )}
+            </div>
+          </>
+        )}
       </fieldset>
-      {enrolment && (
+      {(factor || policy === "optional") && (
         <button type="submit" class="btn btn-primary btn-block" disabled={busy}>
           {invite.kind === "reset" ? "Reset password" : "Create account"}
         </button>

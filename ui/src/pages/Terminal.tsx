@@ -10,6 +10,7 @@
  */
 
 import { useEffect, useRef, useState } from "preact/hooks";
+import { SessionMfaGate } from "../components/SessionMfaGate.tsx";
 import type { JSX } from "preact";
 import { getCsrfToken } from "../api.ts";
 import { CopyButton } from "../components/CopyButton.tsx";
@@ -240,7 +241,11 @@ export function TerminalPage({ target }: TerminalPageProps) {
       </div>
     );
   }
-  return <LiveTerminal target={target} />;
+  return (
+    <SessionMfaGate>
+      <LiveTerminal target={target} />
+    </SessionMfaGate>
+  );
 }
 
 function LiveTerminal({ target }: TerminalPageProps) {

@@ -13,6 +13,7 @@ import {
   discardBody,
   type Handler,
   json,
+  optionalObject,
   optionalString,
   readJson,
   requireString,
@@ -39,7 +40,8 @@ export function sessionBody(identity: Identity, cluster: string, csrfToken: stri
   };
 }
 
-function loggedIn(auth: AuthService, session: NewWebSession): Response {
+/** The response of a successful sign-in: the session body and its cookie. */
+export function loggedIn(auth: AuthService, session: NewWebSession): Response {
   return json(
     sessionBody(session.identity, auth.cluster, session.csrfToken, session.expires),
     200,
@@ -60,12 +62,21 @@ function parseTtl(value: unknown): number | undefined {
   return ms;
 }
 
+/** Installs a route that checks a credential: the origin first, failures counted per address. */
+export type CheckedRoute = (method: string, path: string, handler: Handler) => void;
+
 /**
  * Installs the authentication routes; those that check a credential count
  * failures per source address in `limiter`.
+ *
+ * @returns the installer of such routes, for more of them (security keys)
  */
-export function authRoutes(router: Router, auth: AuthService, limiter: FailureLimiter): void {
-  const checked = (method: string, path: string, handler: Handler) => {
+export function authRoutes(
+  router: Router,
+  auth: AuthService,
+  limiter: FailureLimiter,
+): CheckedRoute {
+  const checked: CheckedRoute = (method, path, handler) => {
     const limited = limitFailures(limiter, auth, handler);
     router.on(method, path, async (request, context) => {
       // Before any credential is checked: a foreign page can neither log a
@@ -85,6 +96,7 @@ export function authRoutes(router: Router, auth: AuthService, limiter: FailureLi
       user: requireString(body, "user", 64),
       password: requireString(body, "password", 1024),
       otp: optionalString(body, "second_factor_token"),
+      webauthn: optionalObject(body, "webauthn_response"),
       remoteAddr,
     });
     return loggedIn(auth, session);
@@ -171,11 +183,13 @@ export function authRoutes(router: Router, auth: AuthService, limiter: FailureLi
 
   checked("POST", "/v1/webapi/invites/:token", async (request, { params, remoteAddr }) => {
     const body = await readJson(request);
+    const response = optionalObject(body, "webauthn_response");
     const session = await auth.completeInvite(
       params.token,
       requireString(body, "password", 1024),
       optionalString(body, "second_factor_token"),
       remoteAddr,
+      response === undefined ? undefined : { name: requireString(body, "key_name", 64), response },
     );
     return loggedIn(auth, session);
   });
@@ -191,6 +205,7 @@ export function authRoutes(router: Router, auth: AuthService, limiter: FailureLi
         requireString(body, "new_password", 1024),
         optionalString(body, "second_factor_token"),
         remoteAddr,
+        optionalObject(body, "webauthn_response"),
       );
       return json({ ok: true });
     }),
@@ -226,6 +241,8 @@ export function authRoutes(router: Router, auth: AuthService, limiter: FailureLi
       return json({ ok: true });
     }),
   );
+
+  return checked;
 }
 
 export { sessionCookie };

@@ -1,0 +1,98 @@
+/**
+ * Security keys and passkeys (WebAuthn credentials) and the challenges of
+ * ceremonies in progress, in PostgreSQL. The counter check and the single use
+ * of a challenge are each one guarded statement, so several auth servers
+ * cannot both accept one assertion.
+ *
+ * @module
+ */
+
+import type {
+  WebAuthnChallengeRecord,
+  WebAuthnCredentialRecord,
+  WebAuthnPurpose,
+  WebAuthnStore,
+} from "../store.ts";
+import { explainConstraints, num, optNum, optStr, type Row, type Sql, str } from "./db.ts";
+
+function toCredential(r: Row): WebAuthnCredentialRecord {
+  return {
+    id: str(r.id),
+    user: str(r.user_name),
+    name: str(r.name),
+    publicKey: str(r.public_key),
+    counter: num(r.counter),
+    transports: r.transports as string[],
+    discoverable: r.discoverable === true,
+    created: num(r.created),
+    lastUsed: optNum(r.last_used),
+  };
+}
+
+/** The `webauthn_credentials` and `webauthn_challenges` tables. */
+export class PgWebAuthn implements WebAuthnStore {
+  constructor(private readonly sql: Sql) {}
+
+  create(credential: WebAuthnCredentialRecord): Promise<WebAuthnCredentialRecord> {
+    return explainConstraints(async () => {
+      const [r] = await this.sql`INSERT INTO webauthn_credentials
+        (id, user_name, name, public_key, counter, transports, discoverable, created, last_used)
+        VALUES (${credential.id}, ${credential.user}, ${credential.name}, ${credential.publicKey},
+          ${credential.counter}, ${
+        this.sql.json(credential.transports)
+      }, ${credential.discoverable},
+          ${credential.created}, ${credential.lastUsed})
+        RETURNING *`;
+      return toCredential(r);
+    }, {
+      unique: "Cannot register this security key: it is registered already",
+      foreignKey: `Cannot register a security key for "${credential.user}": no such user`,
+    });
+  }
+
+  async get(id: string): Promise<WebAuthnCredentialRecord | null> {
+    const [r] = await this.sql`SELECT * FROM webauthn_credentials WHERE id = ${id}`;
+    return r ? toCredential(r) : null;
+  }
+
+  async listForUser(user: string): Promise<WebAuthnCredentialRecord[]> {
+    return (await this.sql`SELECT * FROM webauthn_credentials WHERE user_name = ${user}
+      ORDER BY created, id`).map(toCredential);
+  }
+
+  async delete(user: string, id: string): Promise<boolean> {
+    return (await this.sql`DELETE FROM webauthn_credentials
+      WHERE user_name = ${user} AND id = ${id}`).count > 0;
+  }
+
+  async deleteForUser(user: string): Promise<number> {
+    return (await this.sql`DELETE FROM webauthn_credentials WHERE user_name = ${user}`).count;
+  }
+
+  async use(id: string, counter: number, now: number): Promise<boolean> {
+    // PostgreSQL re-checks the condition on the row version it waited for:
+    // of two sign-ins with one counter value, one wins.
+    return (await this.sql`UPDATE webauthn_credentials SET counter = ${counter}, last_used = ${now}
+      WHERE id = ${id} AND (counter < ${counter} OR (counter = 0 AND ${counter}::bigint = 0))`)
+      .count > 0;
+  }
+
+  async putChallenge(challenge: WebAuthnChallengeRecord, now: number): Promise<void> {
+    await this.sql`DELETE FROM webauthn_challenges WHERE expires <= ${now}`;
+    await this.sql`INSERT INTO webauthn_challenges (challenge, user_name, purpose, expires)
+      VALUES (${challenge.challenge}, ${challenge.user}, ${challenge.purpose}, ${challenge.expires})`;
+  }
+
+  async takeChallenge(challenge: string, now: number): Promise<WebAuthnChallengeRecord | null> {
+    const [r] = await this.sql`DELETE FROM webauthn_challenges
+      WHERE challenge = ${challenge} AND expires > ${now} RETURNING *`;
+    return r
+      ? {
+        challenge: str(r.challenge),
+        user: optStr(r.user_name),
+        purpose: str(r.purpose) as WebAuthnPurpose,
+        expires: num(r.expires),
+      }
+      : null;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Command-line logins waiting for approval, in SQLite: approving is one
+ * guarded UPDATE, handing the certificate out one `DELETE ... RETURNING`.
+ *
+ * @module
+ */
+
+import type { CliLoginRecord, CliLoginStore, SecretHash } from "../store.ts";
+import {
+  type Db,
+  explainConstraints,
+  type Gate,
+  num,
+  optNum,
+  optStr,
+  type Row,
+  str,
+} from "./db.ts";
+
+function toCliLogin(r: Row): CliLoginRecord {
+  return {
+    idHash: str(r.id_hash) as SecretHash,
+    code: str(r.code),
+    publicKey: str(r.public_key),
+    ttlMs: optNum(r.ttl_ms),
+    remoteAddr: str(r.remote_addr),
+    created: num(r.created),
+    expires: num(r.expires),
+    user: optStr(r.user),
+    cert: optStr(r.cert),
+  };
+}
+
+/** The `cli_logins` table. */
+export class SqliteCliLogins implements CliLoginStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  create(login: CliLoginRecord): Promise<void> {
+    return this.gate(() => {
+      this.db.run("DELETE FROM cli_logins WHERE expires <= ?", login.created);
+      explainConstraints(() =>
+        this.db.run(
+          `INSERT INTO cli_logins
+             (id_hash, code, public_key, ttl_ms, remote_addr, created, expires, user, cert)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          login.idHash,
+          login.code,
+          login.publicKey,
+          login.ttlMs,
+          login.remoteAddr,
+          login.created,
+          login.expires,
+          login.user,
+          login.cert,
+        ), { unique: "Cannot start the login: its code is taken; try again" });
+    });
+  }
+
+  getPending(code: string, now: number): Promise<CliLoginRecord | null> {
+    return this.gate(() =>
+      this.db.find(
+        toCliLogin,
+        "SELECT * FROM cli_logins WHERE code = ? AND cert IS NULL AND expires > ?",
+        code,
+        now,
+      )
+    );
+  }
+
+  approve(code: string, user: string, cert: string, now: number): Promise<boolean> {
+    return this.gate(() =>
+      this.db.run(
+        `UPDATE cli_logins SET user = ?, cert = ?
+         WHERE code = ? AND cert IS NULL AND expires > ?`,
+        user,
+        cert,
+        code,
+        now,
+      ) > 0
+    );
+  }
+
+  poll(idHash: SecretHash, now: number): Promise<CliLoginRecord | null> {
+    return this.gate(() =>
+      this.db.find(
+        toCliLogin,
+        "DELETE FROM cli_logins WHERE id_hash = ? AND cert IS NOT NULL RETURNING *",
+        idHash,
+      ) ??
+        this.db.find(
+          toCliLogin,
+          "SELECT * FROM cli_logins WHERE id_hash = ? AND expires > ?",
+          idHash,
+          now,
+        )
+    );
+  }
+}
