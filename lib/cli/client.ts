@@ -11,21 +11,11 @@
 
 import type { Command } from "./args.ts";
 import { stringFlag, UsageError } from "./args.ts";
-import { login } from "../client/login.ts";
-import {
-  endSession,
-  fetchRecording,
-  listNodes,
-  logout,
-  nodesTable,
-  sessionsTables,
-  sshConfig,
-  status,
-} from "../client/commands.ts";
 import { formatTable } from "./format.ts";
-import { proxySsh } from "../client/https_tunnel.ts";
-import { writeAll } from "../client/io.ts";
-import { clusterStatusFlags, showClusterStatus } from "./cluster_status.ts";
+import { clusterStatusFlags } from "./cluster_status.ts";
+
+/** What most commands here run, loaded when one runs (see the module doc). */
+const loadClientCommands = () => import("../client/commands.ts");
 
 const say = (line: string) => console.error(line);
 
@@ -81,6 +71,7 @@ Examples:
     async run(parsed) {
       const proxy = stringFlag(parsed, "proxy");
       if (!proxy) throw new UsageError("--proxy is required");
+      const { login } = await import("../client/login.ts");
       const profile = await login({
         proxy,
         user: stringFlag(parsed, "user"),
@@ -117,7 +108,11 @@ Examples:
     maxArgs: 0,
     flags: clusterStatusFlags,
     async run(parsed) {
-      if (parsed.flags.cluster) return await showClusterStatus(parsed);
+      if (parsed.flags.cluster) {
+        const { showClusterStatus } = await import("./cluster_status.ts");
+        return await showClusterStatus(parsed);
+      }
+      const { status } = await loadClientCommands();
       console.log(await status());
       return 0;
     },
@@ -129,6 +124,7 @@ Examples:
     flags: { format: { type: "string", placeholder: "table|json", description: "output format" } },
     async run(parsed) {
       const format = formatFlag(stringFlag(parsed, "format"));
+      const { listNodes, nodesTable } = await loadClientCommands();
       const nodes = await listNodes(parsed.args);
       if (format === "json") {
         console.log(
@@ -221,6 +217,7 @@ Examples:
     maxArgs: 0,
     flags: {},
     async run() {
+      const { sshConfig } = await loadClientCommands();
       console.log(await sshConfig());
       return 0;
     },
@@ -232,6 +229,7 @@ Examples:
     flags: { format: { type: "string", placeholder: "table|json", description: "output format" } },
     async run(parsed) {
       const format = formatFlag(stringFlag(parsed, "format"));
+      const { sessionsTables } = await loadClientCommands();
       const { live, recordings } = await sessionsTables();
       if (format === "json") {
         console.log(JSON.stringify({ live, recordings }, null, 2));
@@ -279,6 +277,7 @@ Example:
     maxArgs: 1,
     flags: {},
     async run(parsed) {
+      const { endSession } = await loadClientCommands();
       await endSession(parsed.args[0]);
       console.log(`Session "${parsed.args[0]}" ended.`);
       return 0;
@@ -313,6 +312,8 @@ Example:
     async run(parsed) {
       const speed = Number(stringFlag(parsed, "speed") ?? "1");
       if (!(speed > 0 && speed <= 1000)) throw new UsageError("--speed must be a number above 0");
+      const { fetchRecording } = await loadClientCommands();
+      const { writeAll } = await import("../client/io.ts");
       const text = await fetchRecording(parsed.args[0]);
       const { playRecording } = await import("../client/play.ts");
       const controller = new AbortController();
@@ -384,7 +385,7 @@ For ~/.ssh/config; only the proxy's HTTPS port needs to be reachable:
     minArgs: 1,
     maxArgs: 1,
     flags: {},
-    run: (parsed) => proxySsh(parsed.args[0]),
+    run: async (parsed) => (await import("../client/https_tunnel.ts")).proxySsh(parsed.args[0]),
   },
   {
     path: ["logout"],
@@ -392,6 +393,7 @@ For ~/.ssh/config; only the proxy's HTTPS port needs to be reachable:
     maxArgs: 0,
     flags: {},
     async run() {
+      const { logout } = await loadClientCommands();
       say(await logout());
       return 0;
     },
