@@ -13,6 +13,7 @@ import type { Command } from "./args.ts";
 import { stringFlag, UsageError } from "./args.ts";
 import { formatTable } from "./format.ts";
 import { clusterStatusFlags } from "./cluster_status.ts";
+import { importLazily } from "./lazy.ts";
 
 /** What most commands here run, loaded when one runs (see the module doc). */
 const loadClientCommands = () => import("../client/commands.ts");
@@ -188,7 +189,7 @@ Examples:
       },
     },
     async run(parsed) {
-      const { ssh } = await import("../client/ssh.ts");
+      const { ssh } = await importLazily("ssh");
       const { parseForwardSpec } = await import("../client/forwarding.ts");
       const specs = (name: string, flag: "-L" | "-R") =>
         ((parsed.flags[name] as string[] | undefined) ?? []).map((s) => {
@@ -297,7 +298,7 @@ Example:
       if (mode !== "observer" && mode !== "peer") {
         throw new UsageError(`--mode "${mode}" is not observer or peer`);
       }
-      return import("../client/ssh.ts").then(({ join }) => join(parsed.args[0], mode));
+      return importLazily("ssh").then(({ join }) => join(parsed.args[0], mode));
     },
   },
   {
@@ -315,7 +316,7 @@ Example:
       const { fetchRecording } = await loadClientCommands();
       const { writeAll } = await import("../client/io.ts");
       const text = await fetchRecording(parsed.args[0]);
-      const { playRecording } = await import("../client/play.ts");
+      const { playRecording } = await importLazily("play");
       const controller = new AbortController();
       const stop = () => controller.abort();
       Deno.addSignalListener("SIGINT", stop);
@@ -355,7 +356,7 @@ Examples:
       sh: { type: "boolean", short: "s", description: "print Bourne shell lines" },
     },
     async run(parsed) {
-      const { runAgent, killAgent } = await import("../client/agent_daemon.ts");
+      const { runAgent, killAgent } = await importLazily("agentDaemon");
       const { shellSyntax } = await import("../client/agent_shell.ts");
       if (parsed.flags.csh === true && parsed.flags.sh === true) {
         throw new UsageError("-c and -s cannot be combined");

@@ -9,6 +9,7 @@
  */
 
 import type { Command } from "./args.ts";
+import { importLazily } from "./lazy.ts";
 
 /** Commands of one module, and the first words of their paths. */
 interface CommandModule {
@@ -19,24 +20,24 @@ interface CommandModule {
 
 /** In help order. */
 const modules: readonly CommandModule[] = [
-  { words: ["start"], load: async () => [(await import("./start.ts")).startCommand] },
-  { words: ["config"], load: async () => [(await import("./basic.ts")).configCheckCommand] },
+  { words: ["start"], load: async () => [(await importLazily("start")).startCommand] },
+  { words: ["config"], load: async () => [(await importLazily("basic")).configCheckCommand] },
   {
     words: ["install"],
-    load: async () => [(await import("./install.ts")).installSystemdCommand],
+    load: async () => [(await importLazily("install")).installSystemdCommand],
   },
   {
     words: ["backup", "restore"],
     load: async () => {
-      const { backupCommand, restoreCommand } = await import("./backup.ts");
+      const { backupCommand, restoreCommand } = await importLazily("backup");
       return [backupCommand, restoreCommand];
     },
   },
   {
     words: ["users", "nodes", "tokens", "proxies", "identity", "ca", "audit"],
-    load: async () => (await import("./admin.ts")).adminCommands,
+    load: async () => (await importLazily("admin")).adminCommands,
   },
-  { words: ["storage"], load: async () => (await import("./storage.ts")).storageCommands },
+  { words: ["storage"], load: async () => (await importLazily("storage")).storageCommands },
   {
     words: [
       "login",
@@ -51,9 +52,9 @@ const modules: readonly CommandModule[] = [
       "proxy",
       "logout",
     ],
-    load: async () => (await import("./client.ts")).clientCommands,
+    load: async () => (await importLazily("client")).clientCommands,
   },
-  { words: ["version"], load: async () => [(await import("./basic.ts")).versionCommand] },
+  { words: ["version"], load: async () => [(await importLazily("basic")).versionCommand] },
 ];
 
 /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { allCommands, commandsStartingWith, declaredWords } from "../../lib/cli/registry.ts";
+import { lazyModuleFiles } from "../../lib/cli/lazy.ts";
 
 Deno.test("the registry declares exactly the first words each command module defines", async () => {
   for (const { declared, defined } of await declaredWords()) {
@@ -17,4 +18,10 @@ Deno.test("commandsStartingWith() finds every command by its first word, and not
     );
   }
   assert.deepEqual(await commandsStartingWith("frobnicate"), []);
+});
+
+Deno.test("every module the CLI imports lazily exists, for deno compile --include", async () => {
+  for (const file of lazyModuleFiles) {
+    assert.ok((await Deno.stat(file)).isFile, file);
+  }
 });
