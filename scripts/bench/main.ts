@@ -30,12 +30,16 @@
  * 8. Start-up (startup.ts): `postern start` → `/healthz` warm, and `version`,
  *    `status`, `ls`, `proxy ssh`, beside `deno eval 0` (targets: start
  *    < 300 ms, each command < 100 ms).
+ * 9. Fan-out (fanout.ts): 16 and 100 `ssh … true` at once through the
+ *    `proxy:` subsystem, 16 through the jump host too (targets: 16 all done
+ *    < 1 s, 100 without failure).
  *
  * Prints a table and a PASS/MISS summary; writes `bench/results/<time>.json`.
  *
  * Usage: `deno task bench [--size-mb 500 | --quick] [--runs 3] [--only c,e]
  * [--skip-web] [--skip-auth] [--skip-split] [--skip-storage] [--skip-transfer] [--skip-sftp]
  * [--skip-memory] [--sessions 1000] [--bulk-mb 300] [--skip-startup]
+ * [--skip-fanout]
  * [--keystrokes 1000] [--cat-mb 50] [--sftp-mb 200]
  * [--cipher aes128-gcm@openssh.com] [--results-dir bench/results]`. The
  * targets are defined for aes128-gcm; `--cipher` is for exploring others
@@ -54,6 +58,7 @@ import { formatStorageResult, runStorageBench } from "./storage.ts";
 import { formatSftpResult, runSftpBench } from "./sftp.ts";
 import { formatMemoryResult, type MemoryResult, runMemoryBench } from "./memory.ts";
 import { runStartupBench, startupRows } from "./startup.ts";
+import { fanoutRows, runFanoutBench } from "./fanout.ts";
 
 /** Parsed command line. */
 interface BenchArgs {
@@ -69,6 +74,7 @@ interface BenchArgs {
   skipSftp: boolean;
   skipMemory: boolean;
   skipStartup: boolean;
+  skipFanout: boolean;
   sessions: number;
   bulkMb: number;
   keystrokes: number;
@@ -111,6 +117,7 @@ function parseArgs(argv: string[]): BenchArgs {
     skipSftp: argv.includes("--skip-sftp"),
     skipMemory: argv.includes("--skip-memory"),
     skipStartup: argv.includes("--skip-startup"),
+    skipFanout: argv.includes("--skip-fanout"),
     sessions: number("--sessions", quick ? 200 : 1000),
     bulkMb: number("--bulk-mb", quick ? 100 : 300),
     keystrokes: number("--keystrokes", 1000),
@@ -261,6 +268,22 @@ async function main(): Promise<void> {
         f.pass ? "PASS" : "MISS",
       ]);
     }
+  }
+
+  if (!args.skipFanout) {
+    const fanout = await runFanoutBench(env, { bursts: [16, 100], log });
+    report.fanout = fanout;
+    output.push("fan-out: ssh … true started at once", formatTable(fanoutRows(fanout)), "");
+    const sixteen = fanout.bursts.filter((b) => b.at_once === 16);
+    summary.push([
+      `16 at once through ProxyCommand all done < ${fanout.target_slowest_ms} ms`,
+      sixteen.map((b) => `${b.path} ${b.slowest_ms} ms`).join(", "),
+      fanout.pass.slowest ? "PASS" : "MISS",
+    ], [
+      "100 at once through ProxyCommand: 0 failures",
+      String(fanout.bursts.filter((b) => b.at_once === 100).map((b) => b.failures)),
+      fanout.pass.failures ? "PASS" : "MISS",
+    ]);
   }
 
   if (!args.skipTransfer) {
