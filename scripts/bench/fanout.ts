@@ -27,6 +27,8 @@ export interface Burst {
   failures: number;
   median_ms: number;
   slowest_ms: number;
+  /** CPU time the postern process spent per connection of the burst (postern path only). */
+  proxy_cpu_ms_per_connection?: number;
   /** stderr of the first failure, if any. */
   first_error?: string;
 }
@@ -74,7 +76,15 @@ export async function runFanoutBench(
   for (const [i, size] of options.bursts.entries()) {
     for (const path of i === 0 ? ["postern", "jump"] as const : ["postern"] as const) {
       options.log(`fan-out: ${size} at once through ${path}...`);
-      bursts.push({ path, at_once: size, ...(await burst(env, paths[path], size)) });
+      const before = cpuMs(env.cluster.postern.child.pid);
+      const figures = await burst(env, paths[path], size);
+      const cpu = (cpuMs(env.cluster.postern.child.pid) - before) / size;
+      bursts.push({
+        path,
+        at_once: size,
+        ...figures,
+        ...(path === "postern" ? { proxy_cpu_ms_per_connection: round(cpu, 1) } : {}),
+      });
     }
   }
   const first = bursts.find((b) => b.path === "postern" && b.at_once === options.bursts[0]);
@@ -87,6 +97,14 @@ export async function runFanoutBench(
       failures: bursts.every((b) => b.path !== "postern" || b.failures === 0),
     },
   };
+}
+
+/** CPU time (user + system) of a process so far, ms, from /proc/<pid>/stat. */
+function cpuMs(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime (fields 14 and 15 of stat(5)) in USER_HZ, 100 a second.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Starts `size` `ssh … true` at once; their wall times and failures. */
@@ -131,13 +149,14 @@ async function burst(
  */
 export function fanoutRows(result: FanoutResult): string[][] {
   return [
-    ["path", "at once", "failures", "median", "slowest"],
+    ["path", "at once", "failures", "median", "slowest", "proxy CPU each"],
     ...result.bursts.map((b) => [
       b.path === "postern" ? "postern proxy: subsystem" : "OpenSSH jump host (-J sshd)",
       String(b.at_once),
       String(b.failures),
       `${b.median_ms} ms`,
       `${b.slowest_ms} ms`,
+      b.proxy_cpu_ms_per_connection === undefined ? "" : `${b.proxy_cpu_ms_per_connection} ms`,
     ]),
   ];
 }
