@@ -190,7 +190,7 @@ Examples:
     },
     async run(parsed) {
       const { ssh } = await importLazily("ssh");
-      const { parseForwardSpec } = await import("../client/forwarding.ts");
+      const { parseForwardSpec } = await importLazily("forwarding");
       const specs = (name: string, flag: "-L" | "-R") =>
         ((parsed.flags[name] as string[] | undefined) ?? []).map((s) => {
           try {

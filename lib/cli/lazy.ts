@@ -23,6 +23,7 @@ interface LazyModules {
   storage: typeof import("./storage.ts");
   client: typeof import("./client.ts");
   ssh: typeof import("../client/ssh.ts");
+  forwarding: typeof import("../client/forwarding.ts");
   play: typeof import("../client/play.ts");
   agentDaemon: typeof import("../client/agent_daemon.ts");
 }
@@ -37,6 +38,7 @@ const paths: { readonly [K in keyof LazyModules]: string } = {
   storage: "./storage.ts",
   client: "./client.ts",
   ssh: "../client/ssh.ts",
+  forwarding: "../client/forwarding.ts",
   play: "../client/play.ts",
   agentDaemon: "../client/agent_daemon.ts",
 };
