@@ -261,8 +261,13 @@ function rssMib(pid: number): number {
   return kib / 1024;
 }
 
-/** CPU time the process used over `seconds`, as % of one core. */
+/**
+ * CPU time the process used over `seconds`, as % of one core, after a first
+ * window of the same length that is not counted: a garbage collection after
+ * a burst of logins would otherwise be taken for the cost of idle sessions.
+ */
 async function cpuPercent(pid: number, seconds: number): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   const ticks = () => {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
