@@ -239,7 +239,7 @@ async function main(): Promise<void> {
       sessions: args.sessions,
       bulkRuns: 4,
       bulkMb: args.bulkMb,
-      cpuSeconds: args.sessions >= 1000 ? 10 : 5,
+      cpuSeconds: 10,
       log,
     });
     report.memory = memory;
