@@ -36,8 +36,8 @@ export interface SealingCipher {
  * A cleartext packet for `payloadLength` bytes, as ssh2 lays it out (length,
  * padding length, payload at offset 5, random padding to `blockSize`), plus
  * room for the tag so it can be sealed in place. For connections enabled in
- * {@link copyingSockets}, the shared scratch buffer, unless a packet sealed
- * in it has not been written yet.
+ * {@link copyingSockets}, the shared scratch buffer (a new one when a
+ * packet in it has not been written yet).
  */
 export function allocSealedPacket(
   cipher: SealingCipher,
@@ -50,8 +50,12 @@ export function allocSealedPacket(
   packetLength += padLength;
   const size = packetLength + TAG;
   let packet: Buffer;
-  if (copyingSockets.has(cipher._onWrite) && !scratch.inUse) {
-    if (scratch.buffer.length < size) {
+  if (copyingSockets.has(cipher._onWrite)) {
+    // In use means a packet in it was not written: ssh2 queues packets during
+    // a key exchange, and a connection may die with one queued. That packet
+    // keeps the buffer; the scratch gets a new one, so no connection ever
+    // waits on another's queue.
+    if (scratch.inUse || scratch.buffer.length < size) {
       scratch.buffer = Buffer.allocUnsafe(Math.max(size, 36 * 1024));
     }
     scratch.inUse = true;
