@@ -1,17 +1,21 @@
 /**
  * Builds the single executable `dist/postern` with the web UI embedded
- * (`--include ui/dist`). `deno compile` downloads a runtime ("denort") from
+ * (`--include ui/dist`), and the CLI modules imported by URL at run time
+ * (lib/cli/lazy.ts). `deno compile` downloads a runtime ("denort") from
  * the Deno release site; where that site cannot be reached, point
  * `DENORT_BIN` at a downloaded denort binary of the same Deno version.
  *
  * @module
  */
 
+import { lazyModuleFiles } from "../lib/cli/lazy.ts";
+
 const args = [
   "compile",
   "-A",
   "--include",
   "ui/dist",
+  ...lazyModuleFiles.flatMap((file) => ["--include", file]),
   "--output",
   "dist/postern",
   "main.ts",

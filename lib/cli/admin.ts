@@ -10,7 +10,7 @@
 
 import type { Command, ParsedArgs } from "./args.ts";
 import { listFlag, stringFlag, UsageError } from "./args.ts";
-import { serverContext, serverFlags } from "./context.ts";
+import { adminFlags, serverContext } from "./context.ts";
 import type { AuthAdmin, AuthService, Invite } from "../auth/service.ts";
 import { parseDuration } from "../config/schema.ts";
 import { formatLabels, formatTable } from "./format.ts";
@@ -18,21 +18,6 @@ import { fingerprint, parsePublicKeyLine } from "../sshcert/mod.ts";
 
 /** What admin commands use, on the auth host or through the Auth API. */
 type Admin = AuthAdmin & Pick<AuthService, "hostCaLine" | "hostCaKnownHosts">;
-
-/** Flags of every admin command: the local data dir, or the Auth API with an identity. */
-export const adminFlags = {
-  ...serverFlags,
-  "auth-server": {
-    type: "string" as const,
-    placeholder: "host:port",
-    description: "administer through this Auth API instead of the local data dir",
-  },
-  identity: {
-    type: "string" as const,
-    placeholder: "file",
-    description: "admin identity for --auth-server (from `postern identity`)",
-  },
-};
 
 async function withRemoteAuth<T>(
   server: string,

@@ -5,7 +5,6 @@
  */
 
 import type { Command } from "./args.ts";
-import { loadConfig } from "../config/config.ts";
 import { VERSION } from "../version.ts";
 
 export const versionCommand: Command = {
@@ -27,6 +26,7 @@ export const configCheckCommand: Command = {
   maxArgs: 1,
   flags: {},
   async run({ args }) {
+    const { loadConfig } = await import("../config/config.ts");
     await loadConfig(args[0]);
     console.log(`${args[0]}: OK`);
     return 0;

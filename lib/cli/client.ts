@@ -11,21 +11,12 @@
 
 import type { Command } from "./args.ts";
 import { stringFlag, UsageError } from "./args.ts";
-import { login } from "../client/login.ts";
-import {
-  endSession,
-  fetchRecording,
-  listNodes,
-  logout,
-  nodesTable,
-  sessionsTables,
-  sshConfig,
-  status,
-} from "../client/commands.ts";
 import { formatTable } from "./format.ts";
-import { proxySsh } from "../client/https_tunnel.ts";
-import { writeAll } from "../client/io.ts";
-import { clusterStatusFlags, showClusterStatus } from "./cluster_status.ts";
+import { clusterStatusFlags } from "./cluster_status.ts";
+import { importLazily } from "./lazy.ts";
+
+/** What most commands here run, loaded when one runs (see the module doc). */
+const loadClientCommands = () => import("../client/commands.ts");
 
 const say = (line: string) => console.error(line);
 
@@ -101,6 +92,7 @@ Examples:
     async run(parsed) {
       const proxy = stringFlag(parsed, "proxy");
       if (!proxy) throw new UsageError("--proxy is required");
+      const { login } = await import("../client/login.ts");
       const profile = await login({
         proxy,
         user: stringFlag(parsed, "user"),
@@ -140,7 +132,11 @@ Examples:
     maxArgs: 0,
     flags: clusterStatusFlags,
     async run(parsed) {
-      if (parsed.flags.cluster) return await showClusterStatus(parsed);
+      if (parsed.flags.cluster) {
+        const { showClusterStatus } = await import("./cluster_status.ts");
+        return await showClusterStatus(parsed);
+      }
+      const { status } = await loadClientCommands();
       console.log(await status());
       return 0;
     },
@@ -152,6 +148,7 @@ Examples:
     flags: { format: { type: "string", placeholder: "table|json", description: "output format" } },
     async run(parsed) {
       const format = formatFlag(stringFlag(parsed, "format"));
+      const { listNodes, nodesTable } = await loadClientCommands();
       const nodes = await listNodes(parsed.args);
       if (format === "json") {
         console.log(
@@ -215,8 +212,8 @@ Examples:
       },
     },
     async run(parsed) {
-      const { ssh } = await import("../client/ssh.ts");
-      const { parseForwardSpec } = await import("../client/forwarding.ts");
+      const { ssh } = await importLazily("ssh");
+      const { parseForwardSpec } = await importLazily("forwarding");
       const specs = (name: string, flag: "-L" | "-R") =>
         ((parsed.flags[name] as string[] | undefined) ?? []).map((s) => {
           try {
@@ -244,6 +241,7 @@ Examples:
     maxArgs: 0,
     flags: {},
     async run() {
+      const { sshConfig } = await loadClientCommands();
       console.log(await sshConfig());
       return 0;
     },
@@ -255,6 +253,7 @@ Examples:
     flags: { format: { type: "string", placeholder: "table|json", description: "output format" } },
     async run(parsed) {
       const format = formatFlag(stringFlag(parsed, "format"));
+      const { sessionsTables } = await loadClientCommands();
       const { live, recordings } = await sessionsTables();
       if (format === "json") {
         console.log(JSON.stringify({ live, recordings }, null, 2));
@@ -302,6 +301,7 @@ Example:
     maxArgs: 1,
     flags: {},
     async run(parsed) {
+      const { endSession } = await loadClientCommands();
       await endSession(parsed.args[0]);
       console.log(`Session "${parsed.args[0]}" ended.`);
       return 0;
@@ -321,7 +321,7 @@ Example:
       if (mode !== "observer" && mode !== "peer") {
         throw new UsageError(`--mode "${mode}" is not observer or peer`);
       }
-      return import("../client/ssh.ts").then(({ join }) => join(parsed.args[0], mode));
+      return importLazily("ssh").then(({ join }) => join(parsed.args[0], mode));
     },
   },
   {
@@ -336,8 +336,10 @@ Example:
     async run(parsed) {
       const speed = Number(stringFlag(parsed, "speed") ?? "1");
       if (!(speed > 0 && speed <= 1000)) throw new UsageError("--speed must be a number above 0");
+      const { fetchRecording } = await loadClientCommands();
+      const { writeAll } = await import("../client/io.ts");
       const text = await fetchRecording(parsed.args[0]);
-      const { playRecording } = await import("../client/play.ts");
+      const { playRecording } = await importLazily("play");
       const controller = new AbortController();
       const stop = () => controller.abort();
       Deno.addSignalListener("SIGINT", stop);
@@ -377,7 +379,7 @@ Examples:
       sh: { type: "boolean", short: "s", description: "print Bourne shell lines" },
     },
     async run(parsed) {
-      const { runAgent, killAgent } = await import("../client/agent_daemon.ts");
+      const { runAgent, killAgent } = await importLazily("agentDaemon");
       const { shellSyntax } = await import("../client/agent_shell.ts");
       if (parsed.flags.csh === true && parsed.flags.sh === true) {
         throw new UsageError("-c and -s cannot be combined");
@@ -407,7 +409,7 @@ For ~/.ssh/config; only the proxy's HTTPS port needs to be reachable:
     minArgs: 1,
     maxArgs: 1,
     flags: {},
-    run: (parsed) => proxySsh(parsed.args[0]),
+    run: async (parsed) => (await import("../client/https_tunnel.ts")).proxySsh(parsed.args[0]),
   },
   {
     path: ["logout"],
@@ -415,6 +417,7 @@ For ~/.ssh/config; only the proxy's HTTPS port needs to be reachable:
     maxArgs: 0,
     flags: {},
     async run() {
+      const { logout } = await loadClientCommands();
       say(await logout());
       return 0;
     },

@@ -10,7 +10,8 @@
 
 import type { ParsedArgs } from "./args.ts";
 import { stringFlag, UsageError } from "./args.ts";
-import { adminFlags, withAuth } from "./admin.ts";
+import { adminFlags } from "./context.ts";
+import { importLazily } from "./lazy.ts";
 import { formatTable } from "./format.ts";
 import type { ClusterStatus } from "../auth/service.ts";
 
@@ -98,6 +99,7 @@ export async function showClusterStatus(parsed: ParsedArgs): Promise<number> {
   if (format !== "text" && format !== "json") {
     throw new UsageError(`--format "${format}" is not text or json`);
   }
+  const { withAuth } = await importLazily("admin");
   const status = await withAuth(parsed, (auth) => auth.clusterStatus());
   console.log(format === "json" ? JSON.stringify(status, null, 2) : formatClusterStatus(status));
   return status.notReadyReason === null ? 0 : 1;

@@ -7,7 +7,7 @@
 
 import type { FlagSpec, ParsedArgs } from "./args.ts";
 import { stringFlag } from "./args.ts";
-import { type Config, loadConfig } from "../config/config.ts";
+import type { Config } from "../config/config.ts";
 import { ensurePrivateDir, resolveDataDir } from "../config/paths.ts";
 import { createLogger, type LogFormat, type Logger, type LogLevel } from "../log.ts";
 import { UsageError } from "./args.ts";
@@ -22,6 +22,21 @@ export const serverFlags: Record<string, FlagSpec> = {
   },
   "log-level": { type: "string", placeholder: "level", description: "debug, info, warn or error" },
   "log-format": { type: "string", placeholder: "format", description: "text (default) or json" },
+};
+
+/** Flags of every admin command: the local data dir, or the Auth API with an identity. */
+export const adminFlags = {
+  ...serverFlags,
+  "auth-server": {
+    type: "string" as const,
+    placeholder: "host:port",
+    description: "administer through this Auth API instead of the local data dir",
+  },
+  identity: {
+    type: "string" as const,
+    placeholder: "file",
+    description: "admin identity for --auth-server (from `postern identity`)",
+  },
 };
 
 /** Loaded config, data dir and logger for a server-side command. */
@@ -50,6 +65,8 @@ export async function serverContext(parsed: ParsedArgs): Promise<ServerContext> 
     throw new UsageError(`--log-format "${format}" is not one of ${FORMATS.join(", ")}`);
   }
   const configPath = stringFlag(parsed, "config");
+  // YAML and the schema load only for commands that read the config.
+  const { loadConfig } = await import("../config/config.ts");
   const config = await loadConfig(configPath);
   let configuredLevel = config.log.level;
   const log = createLogger({

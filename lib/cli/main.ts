@@ -7,12 +7,12 @@
 
 import { type Command, commandHelp, parseArgs, UsageError } from "./args.ts";
 import { PosternError } from "../errors.ts";
-import { commands } from "./registry.ts";
+import { allCommands, commandsStartingWith } from "./registry.ts";
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
-function topLevelHelp(): string {
+function topLevelHelp(commands: Command[]): string {
   const width = Math.max(...commands.map((c) => c.path.join(" ").length)) + 4;
   const lines = commands.map((c) => `  ${c.path.join(" ").padEnd(width)}${c.summary}`);
   return [
@@ -27,8 +27,11 @@ function topLevelHelp(): string {
   ].join("\n");
 }
 
-/** Finds the longest command path that prefixes argv. */
-function findCommand(argv: string[]): { command?: Command; consumed: number } {
+/** Finds the longest path among `commands` that prefixes argv. */
+function findCommand(
+  commands: Command[],
+  argv: string[],
+): { command?: Command; consumed: number } {
   let best: { command?: Command; consumed: number } = { consumed: 0 };
   for (const command of commands) {
     const n = command.path.length;
@@ -42,11 +45,12 @@ function findCommand(argv: string[]): { command?: Command; consumed: number } {
 /** Runs the CLI and returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
-    console.log(topLevelHelp());
+    console.log(topLevelHelp(await allCommands()));
     return argv.length === 0 ? EXIT.usage : EXIT.ok;
   }
   if (argv[0] === "--version") argv = ["version"];
-  const { command, consumed } = findCommand(argv);
+  const commands = await commandsStartingWith(argv[0]);
+  const { command, consumed } = findCommand(commands, argv);
   if (!command) {
     const group = commands.filter((c) => c.path[0] === argv[0]);
     const hint = group.length

@@ -147,7 +147,7 @@ export const configSchema = object("postern configuration", {
       "30s",
     ),
     max_unauthenticated_per_address: int(
-      "SSH connections one address (an IPv6 /64) may hold before they authenticate; more are closed at once.",
+      "SSH connections one address (an IPv6 /64) may hold before they authenticate; up to 10 times as many more wait for a slot (within login_grace_time), and more than that are closed at once.",
       20,
       1,
       100000,

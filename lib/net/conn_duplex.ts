@@ -7,14 +7,17 @@
  * layer is the bottleneck, not the cipher.
  *
  * How it stays fast:
- * - reads go straight into a large slab (1 MiB, up to 64 KiB per read) and the
- *   pushed chunks are views of it: no copy, few allocations, and a region is never
- *   reused once pushed, so consumers may keep chunks;
+ * - during bulk transfers reads go straight into a slab (256 KiB, up to 64 KiB
+ *   per read) taken from the process's buffer pool, and the pushed chunks are
+ *   views of it: no copy, few allocations, and a region is never reused once
+ *   pushed, so consumers may keep chunks; while the conn is quiet, reads go to
+ *   a small buffer and chunks are copies (read_buffers.ts), so an idle
+ *   connection holds no slab;
  * - the read loop stops when `push()` returns false and restarts on `_read()`;
  * - `write()` copies the bytes into an output buffer that one flush at a time
  *   hands to `conn.write`: ssh2's many packets become few syscalls, with no
- *   per-chunk queue entries, concatenations or allocations (two reused
- *   buffers). `writableLength`, `'drain'`, write callbacks and `end()` after
+ *   per-chunk queue entries, concatenations or allocations (two buffers from
+ *   the pool, given back once everything is sent). `writableLength`, `'drain'`, write callbacks and `end()` after
  *   the last byte behave as for any Writable;
  * - Nagle is off (`setNoDelay(true)`), as interactive SSH needs.
  *
@@ -38,11 +41,12 @@
 import { Buffer } from "node:buffer";
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
+import { sharedBuffers } from "./buffer_pool.ts";
+import { ReadBuffers } from "./read_buffers.ts";
 
-/** Initial size of the output buffers; they grow to the largest batch. */
+/** Smallest output buffer; they grow by doubling to the largest batch. */
 const OUT_INITIAL = 64 * 1024;
-/** Output buffers larger than this are not kept once sent. */
-const OUT_KEEP = 4 * 1024 * 1024;
+const EMPTY = new Uint8Array(0);
 
 type WriteCallback = (error?: Error | null) => void;
 
@@ -54,8 +58,8 @@ export interface ConnDuplexOptions {
    */
   readSize?: number;
   /**
-   * Size of the slabs reads land in.
-   * @default {1048576}
+   * Size of the slabs bulk reads land in.
+   * @default {262144}
    */
   slabSize?: number;
   /**
@@ -94,17 +98,17 @@ export class ConnDuplex extends Duplex {
   bytesWritten = 0;
 
   readonly #conn: Deno.Conn;
-  readonly #readSize: number;
-  readonly #slabSize: number;
-  #slab: Uint8Array;
-  #slabOffset = 0;
+  readonly #reads: ReadBuffers;
   #reading = false;
   #wantRead = false;
   #connClosed = false;
-  /** Bytes written but not yet handed to the conn; swapped with #spare by each flush. */
-  #out = new Uint8Array(OUT_INITIAL);
+  /**
+   * Bytes written but not yet handed to the conn; swapped with #spare by each
+   * flush. Both are pooled buffers while there is something to send, else empty.
+   */
+  #out = EMPTY;
   #outLength = 0;
-  #spare = new Uint8Array(OUT_INITIAL);
+  #spare = EMPTY;
   #inFlight = 0;
   #callbacks: WriteCallback[] = [];
   #flushing: Promise<void> | undefined;
@@ -126,9 +130,11 @@ export class ConnDuplex extends Duplex {
     });
     this.#conn = conn;
     this.#writeHighWaterMark = highWaterMark;
-    this.#readSize = options.readSize ?? 64 * 1024;
-    this.#slabSize = Math.max(options.slabSize ?? 1024 * 1024, this.#readSize);
-    this.#slab = new Uint8Array(this.#slabSize);
+    this.#reads = new ReadBuffers(
+      options.readSize ?? 64 * 1024,
+      options.slabSize ?? 256 * 1024,
+      false,
+    );
     const remote = conn.remoteAddr;
     const local = conn.localAddr;
     if (remote.transport === "tcp") {
@@ -201,23 +207,16 @@ export class ConnDuplex extends Duplex {
     this.#reading = true;
     try {
       while (this.#wantRead && !this.destroyed) {
-        if (this.#slabSize - this.#slabOffset < this.#readSize) {
-          this.#slab = new Uint8Array(this.#slabSize);
-          this.#slabOffset = 0;
-        }
-        const start = this.#slabOffset;
-        const n = await this.#conn.read(this.#slab.subarray(start, start + this.#readSize));
+        const n = await this.#conn.read(this.#reads.next());
         if (this.destroyed) return;
         if (n === null) {
           this.push(null);
           return;
         }
-        this.#slabOffset += n;
         this.bytesRead += n;
         // _read() may run inside push() and set #wantRead again: clear it first.
         this.#wantRead = false;
-        const chunk = Buffer.from(this.#slab.buffer, this.#slab.byteOffset + start, n);
-        if (this.push(chunk)) this.#wantRead = true;
+        if (this.push(this.#reads.take(n).chunk)) this.#wantRead = true;
       }
     } catch (error) {
       this.#fail(error);
@@ -312,8 +311,11 @@ export class ConnDuplex extends Duplex {
   #append(bytes: Uint8Array): void {
     const needed = this.#outLength + bytes.length;
     if (needed > this.#out.length) {
-      const grown = new Uint8Array(Math.max(needed, this.#out.length * 2));
+      let size = Math.max(OUT_INITIAL, this.#out.length * 2);
+      while (size < needed) size *= 2;
+      const grown = sharedBuffers.take(size);
       grown.set(this.#out.subarray(0, this.#outLength));
+      sharedBuffers.give(this.#out);
       this.#out = grown;
     }
     this.#out.set(bytes, this.#outLength);
@@ -328,7 +330,7 @@ export class ConnDuplex extends Duplex {
         const data = sending.subarray(0, this.#outLength);
         const callbacks = this.#callbacks;
         // Later writes fill the other buffer while this one is being sent.
-        this.#out = this.#spare.length > OUT_KEEP ? new Uint8Array(OUT_INITIAL) : this.#spare;
+        this.#out = this.#spare;
         this.#spare = sending;
         this.#outLength = 0;
         this.#callbacks = [];
@@ -349,7 +351,18 @@ export class ConnDuplex extends Duplex {
       if (!this.destroyed) this.destroy();
     } finally {
       this.#flushing = undefined;
+      this.#releaseOutput();
     }
+  }
+
+  /** Everything is sent (or failed): the output buffers go back to the pool. */
+  #releaseOutput(): void {
+    if (this.#outLength > 0) return;
+    sharedBuffers.give(this.#spare);
+    this.#spare = EMPTY;
+    // A failed flush leaves #out empty of bytes too: give it back as well.
+    sharedBuffers.give(this.#out);
+    this.#out = EMPTY;
   }
 
   /** Stream internals: writes one chunk to the conn. */
@@ -393,6 +406,8 @@ export class ConnDuplex extends Duplex {
     this.#closeConn();
     const callbacks = this.#callbacks.splice(0);
     this.#outLength = 0;
+    this.#reads.close();
+    if (!this.#flushing) this.#releaseOutput();
     const dropped = new Error("Cannot write: the socket was destroyed");
     for (const pending of callbacks) pending(error ?? dropped);
     callback(error);

@@ -9,6 +9,7 @@ import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
 import { ssh2ChannelModule, ssh2VersionMatches } from "./ssh2_internals.ts";
 import { ConnDuplex, isGoneError, mapConnError } from "./conn_duplex.ts";
+import { ReadBuffers } from "./read_buffers.ts";
 
 const Ssh2Channel: abstract new (...args: never[]) => unknown = ssh2ChannelModule.Channel;
 
@@ -30,8 +31,8 @@ export interface RelayOptions {
   /** Aborting tears the relay down at once: the conn is closed, the channel ended. */
   signal?: AbortSignal;
   /**
-   * Most bytes read from the conn at once.
-   * @default {65536}
+   * Most bytes read from the conn at once during bulk transfers.
+   * @default {262144}
    */
   readSize?: number;
 }
@@ -49,6 +50,7 @@ export interface RelayResult {
   error?: Error;
 }
 
+/** Bulk reads from the conn are carved from slabs this large (read_buffers.ts). */
 const SLAB_SIZE = 1024 * 1024;
 
 /**
@@ -61,10 +63,11 @@ const SLAB_SIZE = 1024 * 1024;
  * Up (channel → conn): everything the channel has buffered is taken with one
  * `read()` (one concatenation, like writev) and written in one `conn.write`
  * loop; the channel is not read meanwhile, so its buffer fills and ssh2 stops
- * granting window to the peer. Down (conn → channel): reads land in slabs
- * without copies, and a slab is reused once the channel has copied every
- * chunk of it into packets; when `channel.write()` returns false the pump
- * waits for 'drain'.
+ * granting window to the peer. Down (conn → channel): reads land in a small
+ * buffer while the conn is quiet and in pooled slabs during bulk transfers
+ * (read_buffers.ts), without copies, and a slab goes back to the pool once
+ * the channel has copied every chunk of it into packets; when
+ * `channel.write()` returns false the pump waits for 'drain'.
  *
  * The relay owns both ends: the channel must not have 'data' listeners.
  *
@@ -176,13 +179,17 @@ class Relay {
 
   async #pumpDown(): Promise<void> {
     const { channel, conn } = this;
-    const slabs = new RecyclingSlabs(this.options.readSize ?? 256 * 1024, copiesOnWrite(channel));
+    const reads = new ReadBuffers(
+      this.options.readSize ?? 256 * 1024,
+      SLAB_SIZE,
+      copiesOnWrite(channel),
+    );
     try {
       while (!this.done) {
-        const n = await conn.read(slabs.next());
+        const n = await conn.read(reads.next());
         if (this.done) return;
         if (n === null) break;
-        const { chunk, release } = slabs.take(n);
+        const { chunk, release } = reads.take(n);
         this.bytesDown += n;
         this.options.onBytes?.("down", n);
         this.#pendingWrites++;
@@ -208,6 +215,8 @@ class Relay {
       else channel.end();
     } catch (error) {
       this.#stop(error);
+    } finally {
+      reads.close();
     }
   }
 
@@ -234,74 +243,6 @@ class Relay {
 }
 
 /**
- * Read buffers carved from 1 MiB slabs, like a bump allocator, with each slab
- * reused once every chunk carved from it has been released: no allocation in
- * steady state, and memory held stays close to the bytes not yet released.
- */
-class RecyclingSlabs {
-  readonly #readSize: number;
-  readonly #reuse: boolean;
-  readonly #free: Slab[] = [];
-  #current: Slab;
-
-  /**
-   * @param readSize the largest read
-   * @param reuse whether a released chunk is really done with (else slabs are never reused)
-   */
-  constructor(readSize: number, reuse: boolean) {
-    this.#readSize = readSize;
-    this.#reuse = reuse;
-    this.#current = this.#newSlab();
-  }
-
-  /** Where the next read goes: `readSize` bytes of the current slab. */
-  next(): Uint8Array {
-    const slab = this.#current;
-    if (slab.bytes.length - slab.used < this.#readSize) {
-      slab.retired = true;
-      this.#recycle(slab);
-      this.#current = this.#free.pop() ?? this.#newSlab();
-    }
-    const current = this.#current;
-    return current.bytes.subarray(current.used, current.used + this.#readSize);
-  }
-
-  /** The first `n` bytes of the last region as a chunk, and its release. */
-  take(n: number): { chunk: Buffer; release: () => void } {
-    const slab = this.#current;
-    const chunk = Buffer.from(slab.bytes.buffer, slab.bytes.byteOffset + slab.used, n);
-    slab.used += n;
-    slab.refs++;
-    let released = false;
-    return {
-      chunk,
-      release: () => {
-        if (released) return;
-        released = true;
-        slab.refs--;
-        this.#recycle(slab);
-      },
-    };
-  }
-
-  #recycle(slab: Slab): void {
-    if (!this.#reuse || !slab.retired || slab.refs > 0) return;
-    slab.used = 0;
-    slab.retired = false;
-    if (this.#free.length < MAX_FREE_SLABS) this.#free.push(slab);
-  }
-
-  #newSlab(): Slab {
-    return {
-      bytes: new Uint8Array(Math.max(SLAB_SIZE, this.#readSize)),
-      used: 0,
-      refs: 0,
-      retired: false,
-    };
-  }
-}
-
-/**
  * Whether `channel` is done with a written chunk when its write callback runs:
  * an ssh2 Channel copies the bytes into packets before calling back (ssh2
  * 1.17.0, Channel.js `_write`), and a ConnDuplex copies them on `write()`.
@@ -311,18 +252,6 @@ function copiesOnWrite(channel: ChannelLike): boolean {
   return channel instanceof ConnDuplex ||
     (ssh2VersionMatches && channel instanceof Ssh2Channel);
 }
-
-/** A slab of {@link RecyclingSlabs}. */
-interface Slab {
-  bytes: Uint8Array;
-  used: number;
-  /** Chunks carved from it and not yet released. */
-  refs: number;
-  /** No more chunks will be carved from it. */
-  retired: boolean;
-}
-
-const MAX_FREE_SLABS = 4;
 
 function isDenoNetError(error: unknown): boolean {
   return isGoneError(error) || error instanceof Deno.errors.TimedOut;

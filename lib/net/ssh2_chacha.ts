@@ -22,6 +22,7 @@ import {
   MAX_PACKET_SIZE,
   newInbound,
   payloadOf,
+  releaseScratch,
   resetInbound,
   type SealingCipher,
   sendSealed,
@@ -69,15 +70,19 @@ export function installChaCha(
     return allocSealedPacket(this, payloadLength, 8);
   };
   cipher.encrypt = function (this: ChaChaCipher, packet: Uint8Array<ArrayBuffer>): void {
-    if (this._dead) return;
-    // A packet allocated without tag room (never, once installed): ssh2's own code.
-    if (!hasTagRoom(packet)) return encrypt.call(this, packet);
-    const context = this[CONTEXT] ??= chachaPoly(Buffer.concat([
-      this._encKeyMain,
-      this._encKeyPktLen,
-    ]));
-    context.seal(packet, this.outSeqno);
-    sendSealed(this, packet);
+    try {
+      if (this._dead) return;
+      // A packet allocated without tag room (never, once installed): ssh2's own code.
+      if (!hasTagRoom(packet)) return encrypt.call(this, packet);
+      const context = this[CONTEXT] ??= chachaPoly(Buffer.concat([
+        this._encKeyMain,
+        this._encKeyPktLen,
+      ]));
+      context.seal(packet, this.outSeqno);
+      sendSealed(this, packet);
+    } finally {
+      releaseScratch(packet);
+    }
   };
   cipher.free = function (this: ChaChaCipher): void {
     free.call(this);

@@ -22,6 +22,7 @@ import {
   MAX_PACKET_SIZE,
   newInbound,
   payloadOf,
+  releaseScratch,
   resetInbound,
   type SealingCipher,
   sendSealed,
@@ -65,12 +66,16 @@ export function installGcm(cipher: GcmCipher, decipher: GcmDecipher, libcrypto: 
     return allocSealedPacket(this, payloadLength, 16);
   };
   cipher.encrypt = function (this: GcmCipher, packet: Uint8Array<ArrayBuffer>): void {
-    if (this._dead) return;
-    // A packet allocated without tag room (never, once installed): ssh2's own code.
-    if (!hasTagRoom(packet)) return encrypt.call(this, packet);
-    (this[CONTEXT] ??= libcrypto.gcm(this._encKey, true)).seal(packet, this._encIV);
-    ivIncrement(this._encIV);
-    sendSealed(this, packet);
+    try {
+      if (this._dead) return;
+      // A packet allocated without tag room (never, once installed): ssh2's own code.
+      if (!hasTagRoom(packet)) return encrypt.call(this, packet);
+      (this[CONTEXT] ??= libcrypto.gcm(this._encKey, true)).seal(packet, this._encIV);
+      ivIncrement(this._encIV);
+      sendSealed(this, packet);
+    } finally {
+      releaseScratch(packet);
+    }
   };
   cipher.free = function (this: GcmCipher): void {
     free.call(this);

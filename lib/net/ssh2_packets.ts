@@ -1,7 +1,7 @@
 /**
  * What the libcrypto overrides of ssh2's AEAD ciphers share (ssh2_gcm.ts,
  * ssh2_chacha.ts): outgoing packets with room for the tag, optionally in one
- * reused buffer per connection, and the state of an incoming packet.
+ * reused buffer shared by every connection, and the state of an incoming packet.
  *
  * @module
  */
@@ -14,7 +14,13 @@ export const TAG = 16;
 /** ssh2's limit on inbound packets (crypto.js MAX_PACKET_SIZE). */
 export const MAX_PACKET_SIZE = 35000;
 
-const SCRATCH = Symbol("postern.packetScratch");
+/**
+ * The buffer packets are sealed in for connections whose socket copies each
+ * write at once. A packet is allocated, sealed and written in one synchronous
+ * run, so one buffer serves every connection (an idle one holds none); when
+ * it is in use, a packet gets a buffer of its own.
+ */
+const scratch = { buffer: Buffer.allocUnsafe(0), inUse: false };
 
 /** `_onWrite` functions of connections whose socket copies each write at once. */
 export const copyingSockets: WeakSet<object> = new WeakSet<object>();
@@ -24,15 +30,14 @@ export interface SealingCipher {
   outSeqno: number;
   _onWrite: (data: Uint8Array) => void;
   _dead: boolean;
-  [SCRATCH]?: { buffer: Buffer; inUse: boolean };
 }
 
 /**
  * A cleartext packet for `payloadLength` bytes, as ssh2 lays it out (length,
  * padding length, payload at offset 5, random padding to `blockSize`), plus
  * room for the tag so it can be sealed in place. For connections enabled in
- * {@link copyingSockets}, the cipher's scratch buffer, unless the previous
- * packet has not been written yet.
+ * {@link copyingSockets}, the shared scratch buffer (a new one when a
+ * packet in it has not been written yet).
  */
 export function allocSealedPacket(
   cipher: SealingCipher,
@@ -45,9 +50,12 @@ export function allocSealedPacket(
   packetLength += padLength;
   const size = packetLength + TAG;
   let packet: Buffer;
-  const scratch = cipher[SCRATCH] ??= { buffer: Buffer.allocUnsafe(0), inUse: false };
-  if (copyingSockets.has(cipher._onWrite) && !scratch.inUse) {
-    if (scratch.buffer.length < size) {
+  if (copyingSockets.has(cipher._onWrite)) {
+    // In use means a packet in it was not written: ssh2 queues packets during
+    // a key exchange, and a connection may die with one queued. That packet
+    // keeps the buffer; the scratch gets a new one, so no connection ever
+    // waits on another's queue.
+    if (scratch.inUse || scratch.buffer.length < size) {
       scratch.buffer = Buffer.allocUnsafe(Math.max(size, 36 * 1024));
     }
     scratch.inUse = true;
@@ -66,12 +74,19 @@ export function hasTagRoom(packet: Uint8Array): boolean {
   return packet.length === 4 + new DataView(packet.buffer, packet.byteOffset).getUint32(0) + TAG;
 }
 
-/** Writes a sealed packet; the cipher's scratch buffer may then hold the next one. */
+/** Writes a sealed packet. */
 export function sendSealed(cipher: SealingCipher, packet: Uint8Array): void {
   cipher.outSeqno = (cipher.outSeqno + 1) >>> 0;
   cipher._onWrite(packet);
-  const scratch = cipher[SCRATCH];
-  if (scratch && packet.buffer === scratch.buffer.buffer) scratch.inUse = false;
+}
+
+/**
+ * Frees the scratch buffer when `packet` is in it: call once the packet was
+ * written, or dropped (a dead cipher, a failed seal), so that the next packet
+ * of any connection may use it.
+ */
+export function releaseScratch(packet: Uint8Array): void {
+  if (packet.buffer === scratch.buffer.buffer) scratch.inUse = false;
 }
 
 /** An incoming packet being read. */

@@ -8,7 +8,6 @@
 import type { Config } from "../config/config.ts";
 import { BadRequest } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { PostgresStore } from "./postgres.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
@@ -34,6 +33,8 @@ export async function openStore(
 ): Promise<Store> {
   const { storage } = options.config;
   if (storage.type === "sqlite") return SqliteStore.open(options.dataDir);
+  // Loaded only here: a SQLite installation never pays for the driver's memory.
+  const { PostgresStore } = await import("./postgres.ts");
   return await PostgresStore.open({
     url: storage.url!,
     password: storage.password_file ? await readPassword(storage.password_file) : undefined,

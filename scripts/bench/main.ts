@@ -26,11 +26,24 @@
  *    and the owner's throughput with five remote observers beside none
  *    (target ≥ 0.9×) (observers.ts).
  *
+ * 7. Memory and idle cost (memory.ts, on a fresh cluster of its own, run
+ *    first): proxy RSS idle, at N idle tunneled `ssh -N` sessions, after they
+ *    end, and the same after bulk traffic; proxy CPU while they idle (targets:
+ *    idle < 120 MiB, 1,000 sessions < 400 MiB, 0 failures, back within 10%
+ *    of idle, no CPU for idle sessions).
+ * 8. Start-up (startup.ts): `postern start` → `/healthz` warm, and `version`,
+ *    `status`, `ls`, `proxy ssh`, beside `deno eval 0` (targets: start
+ *    < 300 ms, each command < 100 ms).
+ * 9. Fan-out (fanout.ts): 16 and 100 `ssh … true` at once through the
+ *    `proxy:` subsystem, 16 through the jump host too (targets: 16 all done
+ *    < 1 s, 100 without failure).
+ *
  * Prints a table and a PASS/MISS summary; writes `bench/results/<time>.json`.
  *
  * Usage: `deno task bench [--size-mb 500 | --quick] [--runs 3] [--only c,e]
  * [--skip-web] [--skip-auth] [--skip-split] [--skip-storage] [--skip-observers] [--skip-transfer]
- * [--skip-sftp] [--keystrokes 1000] [--cat-mb 50] [--sftp-mb 200] [--observer-mb 50]
+ * [--skip-sftp] [--skip-memory] [--sessions 1000] [--bulk-mb 300] [--skip-startup] [--skip-fanout]
+ * [--keystrokes 1000] [--cat-mb 50] [--sftp-mb 200] [--observer-mb 50]
  * [--cipher aes128-gcm@openssh.com] [--results-dir bench/results]`. The
  * targets are defined for aes128-gcm; `--cipher` is for exploring others
  * (OpenSSH's default is chacha20-poly1305@openssh.com).
@@ -47,6 +60,9 @@ import { formatSplitResult, runSplitBench } from "./split.ts";
 import { formatStorageResult, runStorageBench } from "./storage.ts";
 import { formatSftpResult, runSftpBench } from "./sftp.ts";
 import { formatObserverResult, runObserverBench } from "./observers.ts";
+import { formatMemoryResult, type MemoryResult, runMemoryBench } from "./memory.ts";
+import { runStartupBench, startupRows } from "./startup.ts";
+import { fanoutRows, runFanoutBench } from "./fanout.ts";
 
 /** Parsed command line. */
 interface BenchArgs {
@@ -61,6 +77,11 @@ interface BenchArgs {
   skipObservers: boolean;
   skipTransfer: boolean;
   skipSftp: boolean;
+  skipMemory: boolean;
+  skipStartup: boolean;
+  skipFanout: boolean;
+  sessions: number;
+  bulkMb: number;
   keystrokes: number;
   catMb: number;
   sftpMb: number;
@@ -101,6 +122,11 @@ function parseArgs(argv: string[]): BenchArgs {
     skipObservers: argv.includes("--skip-observers"),
     skipTransfer: argv.includes("--skip-transfer"),
     skipSftp: argv.includes("--skip-sftp"),
+    skipMemory: argv.includes("--skip-memory"),
+    skipStartup: argv.includes("--skip-startup"),
+    skipFanout: argv.includes("--skip-fanout"),
+    sessions: number("--sessions", quick ? 200 : 1000),
+    bulkMb: number("--bulk-mb", quick ? 100 : 300),
     keystrokes: number("--keystrokes", 1000),
     catMb: number("--cat-mb", 50),
     sftpMb: number("--sftp-mb", quick ? 50 : 200),
@@ -166,6 +192,39 @@ async function runAuth(): Promise<Record<string, unknown> | { skipped: string }>
   });
 }
 
+/** Summary lines for the memory targets. */
+function memorySummary(m: MemoryResult): string[][] {
+  const t = m.targets;
+  const status = (pass: boolean) => (pass ? "PASS" : "MISS");
+  const worst = Math.max(m.fresh.open_mib, m.after_bulk.open_mib);
+  const cpu = Math.max(m.fresh.idle_cpu_pct, m.after_bulk.idle_cpu_pct);
+  return [
+    [`idle proxy RSS < ${t.idle_mib} MiB`, `${m.idle_mib.toFixed(0)} MiB`, status(t.pass.idle)],
+    [
+      `RSS at ${m.sessions} idle sessions < ${t.open_mib} MiB`,
+      `${
+        worst.toFixed(0)
+      } MiB (${m.fresh.per_session_kib} / ${m.after_bulk.per_session_kib} KiB each)`,
+      status(t.pass.open),
+    ],
+    [
+      `${m.sessions} idle sessions, twice: 0 failures`,
+      `${m.fresh.failures + m.after_bulk.failures}`,
+      status(t.pass.failures),
+    ],
+    [
+      `RSS after they end within ${t.back_within * 100}% of idle`,
+      `${m.after_bulk.after_mib.toFixed(0)} MiB vs ${m.idle_mib.toFixed(0)} MiB`,
+      status(t.pass.back),
+    ],
+    [
+      `idle sessions add < ${t.idle_cpu_pct}% CPU`,
+      `${cpu.toFixed(2)}% vs ${m.idle_cpu_pct.toFixed(2)}% with none`,
+      status(t.pass.cpu),
+    ],
+  ];
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(Deno.args);
   const bytes = Math.round(args.sizeMb * 1e6);
@@ -183,10 +242,57 @@ async function main(): Promise<void> {
   const summary: string[][] = [["target", "measured", "status"]];
   const output: string[] = [];
 
+  if (!args.skipMemory) {
+    const memory = await runMemoryBench({
+      sessions: args.sessions,
+      bulkRuns: 4,
+      bulkMb: args.bulkMb,
+      cpuSeconds: 10,
+      log,
+    });
+    report.memory = memory;
+    output.push(
+      `proxy memory and idle cost, ${memory.sessions} idle tunneled ssh -N sessions`,
+      formatMemoryResult(memory),
+      "",
+    );
+    summary.push(...memorySummary(memory));
+  }
+
   await using env: BenchEnv = await setUpBench(log, args.cipher);
   log(
     `postern ${env.cluster.postern.url}, ssh :${env.cluster.postern.sshPort}; node sshd :${env.cluster.sshd.port}; jump sshd :${env.jump.port}`,
   );
+
+  if (!args.skipStartup) {
+    const startup = await runStartupBench(env, { runs: Math.max(5, args.runs), log });
+    report.startup = startup;
+    output.push("start-up, medians (floor: deno eval 0)", formatTable(startupRows(startup)), "");
+    for (const f of startup.figures) {
+      if (f.target_ms === undefined) continue;
+      summary.push([
+        `${f.label} < ${f.target_ms} ms`,
+        `${f.median_ms} ms`,
+        f.pass ? "PASS" : "MISS",
+      ]);
+    }
+  }
+
+  if (!args.skipFanout) {
+    const fanout = await runFanoutBench(env, { bursts: [16, 100], log });
+    report.fanout = fanout;
+    output.push("fan-out: ssh … true started at once", formatTable(fanoutRows(fanout)), "");
+    const sixteen = fanout.bursts.filter((b) => b.at_once === 16);
+    summary.push([
+      `16 at once through ProxyCommand all done < ${fanout.target_slowest_ms} ms`,
+      sixteen.map((b) => `${b.path} ${b.slowest_ms} ms`).join(", "),
+      fanout.pass.slowest ? "PASS" : "MISS",
+    ], [
+      "100 at once through ProxyCommand: 0 failures",
+      String(fanout.bursts.filter((b) => b.at_once === 100).map((b) => b.failures)),
+      fanout.pass.failures ? "PASS" : "MISS",
+    ]);
+  }
 
   if (!args.skipTransfer) {
     const letters = ["a", "b", "c", "d", "e"];

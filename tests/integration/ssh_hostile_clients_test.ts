@@ -1,9 +1,10 @@
 /**
  * The SSH gateway under hostile clients, from the outside: sockets that never
  * authenticate are closed within the login grace time, one address cannot hold
- * more unauthenticated connections than allowed, and a real user from another
- * address logs in (and stays in past the grace time) meanwhile; one
- * connection cannot run more sessions (node logins) than allowed.
+ * more unauthenticated connections than allowed (more wait for a slot without
+ * a banner, up to a bound, and past it are refused at once), and a real user
+ * from another address logs in (and stays in past the grace time) meanwhile;
+ * one connection cannot run more sessions (node logins) than allowed.
  */
 
 import assert from "node:assert/strict";
@@ -13,6 +14,8 @@ import { defaultSshOptions, runSsh } from "../helpers/sshd.ts";
 
 const GRACE_MS = 2_000;
 const PER_ADDRESS = 5;
+/** Connections that may wait for a slot, per slot (lib/proxy/ssh/server.ts). */
+const WAITING_PER_SLOT = 10;
 /** Scheduling on a busy 2-core test machine; not part of the bound under test. */
 const SLACK_MS = 3_000;
 
@@ -57,10 +60,18 @@ Deno.test("idle and stalled SSH connections are closed within the login grace ti
     held.push(conn);
   }
   const closing = held.map(readUntilClosed);
-  // One more from the same address is refused at once, before any banner.
+  // More from the same address wait for a slot; past the bound one more is
+  // refused at once, before any banner; the waiting ones are closed within
+  // their grace time too (it counts from accept).
+  const waiting: Deno.Conn[] = [];
+  for (let i = 0; i < PER_ADDRESS * WAITING_PER_SLOT; i++) {
+    waiting.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+  const waited = waiting.map(readUntilClosed);
   const extra = await Deno.connect({ hostname: "127.0.0.1", port });
   const refused = await readUntilClosed(extra);
-  assert.equal(refused.bytes, 0, "a connection over the per-address limit got a banner");
+  assert.equal(refused.bytes, 0, "a connection past the waiting room got a banner");
+  assert.ok(refused.closedAt - opened < SLACK_MS, "past the waiting room is not refused at once");
 
   // A real user from another address gets in meanwhile, and an authenticated
   // connection is not cut by the grace time.
@@ -81,6 +92,10 @@ Deno.test("idle and stalled SSH connections are closed within the login grace ti
     assert.ok(bytes > 0, `connection ${i} never got the server's banner`);
     const after = closedAt - opened;
     assert.ok(after < GRACE_MS + SLACK_MS, `connection ${i} was closed only after ${after} ms`);
+  }
+  for (const [i, { closedAt }] of (await Promise.all(waited)).entries()) {
+    const after = closedAt - opened;
+    assert.ok(after < GRACE_MS + SLACK_MS, `waiting ${i} was closed only after ${after} ms`);
   }
 
   // Once they are gone, the address may connect again.

@@ -62,6 +62,15 @@ export interface SshServer {
   shutdown(): Promise<void>;
 }
 
+/**
+ * ssh2's server pings every connection every 15 s by default: with 1,000 idle
+ * sessions that is ~70 encrypted round trips a second, CPU spent on sessions
+ * doing nothing (issue 17). ssh2 has no "off" for one server, so the interval
+ * is the longest a timer may wait (24.8 days); TCP keep-alive finds dead peers
+ * instead, in the kernel, like sshd's defaults.
+ */
+const NO_SSH_KEEPALIVE_MS = 2 ** 31 - 1;
+
 /** Starts listening; throws Unavailable naming the port when it cannot. */
 export function startSshServer(options: SshServerOptions): SshServer {
   let listener: Deno.TcpListener;
@@ -92,6 +101,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
     algorithms: options.algorithms ?? GATEWAY_ALGORITHMS,
     // Large packets and windows keep bulk transfers from stalling on acks.
     highWaterMark: 1 << 20,
+    keepaliveInterval: NO_SSH_KEEPALIVE_MS,
   }, (client, info) => {
     client.once("ready", () => unauthenticated.authenticated(info));
     if (certKey) presentHostCertificate(client);
@@ -124,31 +134,42 @@ export function startSshServer(options: SshServerOptions): SshServer {
         conn.close();
         return;
       }
-      if (!unauthenticated.admits(remote.hostname)) {
+      open.add(conn);
+      const acceptedAt = performance.now();
+      const start = () => {
+        let pending: Pending | undefined;
+        try {
+          const socket = denoConnDuplex(conn);
+          // Dead peers are found by the kernel, as sshd does by default
+          // (TCPKeepAlive yes, ClientAliveInterval 0): see NO_SSH_KEEPALIVE_MS.
+          socket.setKeepAlive(true);
+          pending = unauthenticated.add(remote, acceptedAt, () => socket.destroy());
+          socket.once("close", () => {
+            open.delete(conn);
+            pending?.release();
+          });
+          // ssh2 only uses the Duplex side and a few socket properties the adapter provides.
+          server.injectSocket(socket as unknown as Socket);
+        } catch (error) {
+          options.log.warn("cannot set up SSH connection", { error: String(error) });
+          pending?.release();
+          open.delete(conn);
+          closeQuietly(conn);
+        }
+      };
+      const gaveUp = () => {
+        open.delete(conn);
+        closeQuietly(conn);
+      };
+      if (unauthenticated.admits(remote.hostname)) start();
+      else if (!unauthenticated.wait(remote.hostname, acceptedAt, start, gaveUp)) {
         rateLimited.inc({ limit: "ssh_unauthenticated_per_address" });
         tooManyFromOne.warn("too many unauthenticated SSH connections from one address; refusing", {
           remote: remote.hostname,
           limit: options.maxUnauthenticatedPerAddress,
+          waiting: options.maxUnauthenticatedPerAddress * WAITING_PER_SLOT,
         });
-        conn.close();
-        return;
-      }
-      open.add(conn);
-      let pending: Pending | undefined;
-      try {
-        const socket = denoConnDuplex(conn);
-        pending = unauthenticated.add(remote, () => socket.destroy());
-        socket.once("close", () => {
-          open.delete(conn);
-          pending?.release();
-        });
-        // ssh2 only uses the Duplex side and a few socket properties the adapter provides.
-        server.injectSocket(socket as unknown as Socket);
-      } catch (error) {
-        options.log.warn("cannot set up SSH connection", { error: String(error) });
-        pending?.release();
-        open.delete(conn);
-        conn.close();
+        gaveUp();
       }
     },
   });
@@ -180,14 +201,30 @@ interface Pending {
 }
 
 /**
+ * Connections one address may have waiting for an unauthenticated slot, per
+ * slot (`max_unauthenticated_per_address`): a burst such as 100 `ssh` started
+ * at once by one host (ansible, pssh) waits its turn instead of being refused,
+ * while the handshakes one address can make the proxy do at once stay bounded.
+ */
+const WAITING_PER_SLOT = 10;
+
+/** A connection waiting for an unauthenticated slot; no byte read from it yet. */
+interface Waiting {
+  start(): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
  * Connections between accept and authentication, by source address: each is
  * closed when its login grace time runs out, and each address may hold only
- * so many at once.
+ * so many at once; more wait for a slot (without their SSH handshake
+ * starting, within the same grace time), up to {@link WAITING_PER_SLOT} per slot.
  */
 class UnauthenticatedConnections {
   /** By remote "ip port", the key ssh2's connection info gives back. */
   #pending = new Map<string, Pending>();
   #perSource = new Map<string, number>();
+  #waiting = new Map<string, Waiting[]>();
   #expiredLog: ThrottledLog;
 
   constructor(
@@ -204,8 +241,33 @@ class UnauthenticatedConnections {
     return (this.#perSource.get(sourceOf(ip)) ?? 0) < this.options.maxUnauthenticatedPerAddress;
   }
 
-  /** Starts the grace time of a new connection; `close` ends it when that runs out. */
-  add(remote: Deno.NetAddr, close: () => void): Pending {
+  /**
+   * Queues a connection `ip` has no slot for: `start` runs when one frees,
+   * `giveUp` when the login grace time (from `acceptedAt`) runs out first.
+   *
+   * @returns false when the address has too many waiting already
+   */
+  wait(ip: string, acceptedAt: number, start: () => void, giveUp: () => void): boolean {
+    const source = sourceOf(ip);
+    const queue = this.#waiting.get(source) ?? [];
+    if (queue.length >= this.options.maxUnauthenticatedPerAddress * WAITING_PER_SLOT) return false;
+    const waiting: Waiting = {
+      start,
+      timer: setTimeout(() => {
+        this.#dequeue(source, waiting);
+        giveUp();
+      }, this.#graceLeft(acceptedAt)),
+    };
+    queue.push(waiting);
+    this.#waiting.set(source, queue);
+    return true;
+  }
+
+  /**
+   * Starts the grace time of a new connection (from `acceptedAt`, waiting
+   * included); `close` ends it when that runs out.
+   */
+  add(remote: Deno.NetAddr, acceptedAt: number, close: () => void): Pending {
     const key = `${remote.hostname} ${remote.port}`;
     const source = sourceOf(remote.hostname);
     this.#perSource.set(source, (this.#perSource.get(source) ?? 0) + 1);
@@ -221,7 +283,7 @@ class UnauthenticatedConnections {
         );
         pending.release();
         close();
-      }, this.options.loginGraceMs),
+      }, this.#graceLeft(acceptedAt)),
       release: () => {
         if (released) return;
         released = true;
@@ -230,10 +292,31 @@ class UnauthenticatedConnections {
         const left = (this.#perSource.get(source) ?? 1) - 1;
         if (left > 0) this.#perSource.set(source, left);
         else this.#perSource.delete(source);
+        this.#startNext(source);
       },
     };
     this.#pending.set(key, pending);
     return pending;
+  }
+
+  #graceLeft(acceptedAt: number): number {
+    return Math.max(0, this.options.loginGraceMs - (performance.now() - acceptedAt));
+  }
+
+  /** A slot of `source` freed: its longest-waiting connection starts. */
+  #startNext(source: string): void {
+    const next = this.#waiting.get(source)?.[0];
+    if (!next) return;
+    this.#dequeue(source, next);
+    next.start();
+  }
+
+  #dequeue(source: string, waiting: Waiting): void {
+    clearTimeout(waiting.timer);
+    const queue = this.#waiting.get(source) ?? [];
+    const at = queue.indexOf(waiting);
+    if (at >= 0) queue.splice(at, 1);
+    if (queue.length === 0) this.#waiting.delete(source);
   }
 
   /** The connection from `remote` has authenticated: its grace time no longer applies. */
@@ -241,9 +324,21 @@ class UnauthenticatedConnections {
     this.#pending.get(`${remote.ip} ${remote.port}`)?.release();
   }
 
-  /** Stops every grace timer (at shutdown). */
+  /** Stops every grace timer and forgets waiting connections (at shutdown, which closes them). */
   clear(): void {
+    for (const queue of this.#waiting.values()) {
+      for (const waiting of queue) clearTimeout(waiting.timer);
+    }
+    this.#waiting.clear();
     for (const pending of [...this.#pending.values()]) pending.release();
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed already.
   }
 }
 
