@@ -251,6 +251,10 @@ export async function startAuthRole(
       }
     }
     stopSweeping = sweepExpired(auth, log);
+    // Recordings made before the search index existed, or while no auth server ran.
+    auth.recordingIndex.updateAll().catch((error) =>
+      log.warn("cannot index the recordings for search", { error: String(error) })
+    );
     api = await startAuthApi({
       ...parseHostPort(config.auth.listen_addr)!,
       publicNames: config.auth.public_addrs,

@@ -67,6 +67,7 @@ import type {
   NodeView,
   ProxyRegistration,
   RecordingFilter,
+  RecordingSearchHit,
   SessionLocation,
   TotpEnrollment,
   UserAccessChange,
@@ -82,6 +83,7 @@ import { Joins, type JoinTokenView } from "./join.ts";
 import { ClusterTlsCa } from "../tls/cluster_ca.ts";
 import { type NodeProbe, NodeRegistry } from "./nodes.ts";
 import { UserAdmin } from "./users.ts";
+import { RecordingIndexer } from "./recording_index.ts";
 
 export type { NodeProbe };
 
@@ -150,6 +152,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
+  /** The search index of the recordings' text. */
+  readonly recordingIndex: RecordingIndexer;
 
   private constructor(
     private readonly options: LocalAuthOptions,
@@ -180,6 +184,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.#now,
     );
     this.joins = new Joins(store, tlsCa, this.cluster, (event) => this.audit(event), this.#now);
+    this.recordingIndex = new RecordingIndexer(store, log.child("recording-index"));
     this.#credentials = new CredentialChecks(store, this.auditLog, {
       secondFactor: config.auth.second_factor,
       maxLoginAttempts: config.auth.max_login_attempts,
@@ -798,6 +803,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     live: { id: string; parties: SessionParty[] }[],
   ): Promise<void> {
     await this.#store.sessions.heartbeat(proxyId, live, this.#now());
+    // A proxy in this process writes its recordings itself: index what they gained.
+    for (const session of live) this.recordingIndex.update(session.id);
   }
 
   async listLiveSessions(proof: UserProof): Promise<SessionRecord[]> {
@@ -859,6 +866,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async #endTracker(session: SessionRecord, reason: string): Promise<boolean> {
     // Another auth server on the same store may be ending it right now: one audits.
     if (!(await this.#store.sessions.endLive(session.id, this.#now(), null))) return false;
+    this.recordingIndex.update(session.id);
     await this.audit({
       code: "session.end",
       user: session.user,
@@ -876,6 +884,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   async recordSessionEnd(id: string, exitCode: number | null): Promise<void> {
     await this.#store.sessions.end(id, this.#now(), exitCode);
+    this.recordingIndex.update(id);
   }
 
   async listRecordings(proof: UserProof, filter: RecordingFilter): Promise<SessionRecord[]> {
@@ -892,6 +901,29 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       limit: filter.limit,
       offset: filter.offset,
     });
+  }
+
+  async searchRecordings(
+    proof: UserProof,
+    text: string,
+    limit = 50,
+  ): Promise<RecordingSearchHit[]> {
+    const identity = await this.identityOf(proof);
+    const all = identity.permissions.includes("sessions.replay");
+    const hits = await this.recordingIndex.search(text, {
+      user: all ? undefined : identity.user,
+      limit,
+    });
+    const sessions = new Map<string, SessionRecord | null>();
+    const found: RecordingSearchHit[] = [];
+    for (const { sessionId, ...hit } of hits) {
+      if (!sessions.has(sessionId)) {
+        sessions.set(sessionId, await this.#store.sessions.get(sessionId));
+      }
+      const recording = sessions.get(sessionId);
+      if (recording) found.push({ recording, ...hit });
+    }
+    return found;
   }
 
   async getRecording(proof: UserProof, id: string): Promise<SessionRecord> {
@@ -916,7 +948,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     if (!(await this.#store.sessions.get(id))) {
       throw new NotFound(`No session "${id}" to store a recording for.`);
     }
-    return await this.#store.recordings.append(id, offset, bytes);
+    const size = await this.#store.recordings.append(id, offset, bytes);
+    this.recordingIndex.update(id);
+    return size;
   }
 
   /**
@@ -1035,8 +1069,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     };
   }
 
-  /** Closes the audit file (the store is closed by its owner). */
+  /** Finishes indexing and closes the audit file (the store is closed by its owner). */
   async close(): Promise<void> {
+    await this.recordingIndex.close();
     await this.auditLog.close();
   }
 }

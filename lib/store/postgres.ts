@@ -20,6 +20,7 @@ import type {
   JoinTokenStore,
   NodeStore,
   ProxyStore,
+  RecordingIndexStore,
   RecordingStore,
   RevocationStore,
   RoleStore,
@@ -40,6 +41,7 @@ import { type InTransaction, PgCas, PgInvites, PgUsers } from "./postgres/users.
 import { PgJoinTokens, PgNodes, PgProxies, PgRoles, PgWebSessions } from "./postgres/nodes.ts";
 import { PgAudit, PgRevocations, PgSessions } from "./postgres/history.ts";
 import { PgRecordings } from "./postgres/recordings.ts";
+import { PgRecordingIndex } from "./postgres/recording_index.ts";
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -104,6 +106,7 @@ class PgTables {
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
   readonly recordings: RecordingStore;
+  readonly recordingIndex: RecordingIndexStore;
 
   constructor(sql: Sql, inTransaction: InTransaction, where: string) {
     this.cas = guarded(new PgCas(sql), where);
@@ -118,6 +121,7 @@ class PgTables {
     this.joinTokens = guarded(new PgJoinTokens(sql), where);
     this.roles = guarded(new PgRoles(sql, inTransaction), where);
     this.recordings = guarded(new PgRecordings(sql, inTransaction), where);
+    this.recordingIndex = guarded(new PgRecordingIndex(sql, inTransaction), where);
   }
 }
 

@@ -27,6 +27,7 @@ import type {
   JoinTokenStore,
   NodeStore,
   ProxyStore,
+  RecordingIndexStore,
   RecordingStore,
   RevocationStore,
   RoleStore,
@@ -47,6 +48,7 @@ import {
 } from "./sqlite/nodes.ts";
 import { SqliteAudit, SqliteRevocations, SqliteSessions } from "./sqlite/history.ts";
 import { RecordingFiles } from "./recording_files.ts";
+import { SqliteRecordingIndex } from "./sqlite/recording_index.ts";
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -74,6 +76,7 @@ class Tables {
   readonly joinTokens: JoinTokenStore;
   readonly roles: RoleStore;
   readonly recordings: RecordingStore;
+  readonly recordingIndex: RecordingIndexStore;
 
   constructor(db: Db, gate: Gate, recordings: RecordingStore) {
     this.cas = new SqliteCas(db, gate);
@@ -88,6 +91,7 @@ class Tables {
     this.joinTokens = new SqliteJoinTokens(db, gate);
     this.roles = new SqliteRoles(db, gate);
     this.recordings = recordings;
+    this.recordingIndex = new SqliteRecordingIndex(db, gate);
   }
 }
 

@@ -198,6 +198,23 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN pending_totp_expires INTEGER;
     `,
   },
+  {
+    version: 9,
+    description: "the text of recordings, indexed for search (FTS5)",
+    up: `
+      CREATE VIRTUAL TABLE recording_text USING fts5(
+        text,
+        session_id UNINDEXED,
+        stream UNINDEXED,
+        times UNINDEXED,
+        tokenize = 'unicode61 remove_diacritics 0'
+      );
+      CREATE TABLE recording_index (
+        session_id TEXT PRIMARY KEY,
+        indexed_bytes INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

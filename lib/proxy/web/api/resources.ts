@@ -210,6 +210,28 @@ export function resourceRoutes(
 
   router.on(
     "GET",
+    `${site}/recordings/search`,
+    withSession(auth, async (_request, { session, params, url }) => {
+      checkCluster(params.cluster);
+      const text = url.searchParams.get("q")?.trim() ?? "";
+      if (text === "") throw new BadRequest(`Type some text to search for ("q").`);
+      if (text.length > 500) throw new BadRequest(`Search for at most 500 characters.`);
+      const { limit } = pageParams(url.searchParams, 50, 200);
+      const hits = await auth.searchRecordings(session.proof, text, limit);
+      return json({
+        items: hits.map((hit) => ({
+          recording: recordingJson(hit.recording),
+          time: hit.time,
+          stream: hit.stream,
+          context: hit.context,
+          line: hit.line,
+        })),
+      });
+    }),
+  );
+
+  router.on(
+    "GET",
     `${site}/recordings/:id`,
     withSession(auth, async (_request, { session, params }) => {
       checkCluster(params.cluster);

@@ -1,0 +1,93 @@
+/**
+ * The search index of recordings in PostgreSQL: `recording_text` holds
+ * their text with a `tsvector` of its words (made here, from
+ * {@link searchWords}, so that both backends find the same words) under a GIN
+ * index; `recording_index` how far each recording is indexed.
+ *
+ * @module
+ */
+
+import {
+  type RecordingIndexStore,
+  type RecordingStream,
+  type RecordingText,
+  type RecordingTextMatch,
+  type RecordingTextQuery,
+  searchWords,
+} from "../store.ts";
+import { num, type Sql, str } from "./db.ts";
+import type { InTransaction } from "./users.ts";
+
+/** Most matches one search returns. */
+const MAX_LIMIT = 1_000;
+/** tsvector positions stop at this; later words share it (still found, phrases less exactly). */
+const MAX_POSITION = 16_383;
+
+/**
+ * `text`'s words as a tsvector literal: each word with its positions. Words
+ * are letters and digits only, so nothing in them needs quoting.
+ */
+export function tsvectorOf(text: string): string {
+  const positions = new Map<string, number[]>();
+  searchWords(text).forEach((word, i) => {
+    const at = positions.get(word) ?? [];
+    if (at.length < 256) at.push(Math.min(i + 1, MAX_POSITION));
+    positions.set(word, at);
+  });
+  return [...positions].map(([word, at]) => `'${word}':${at.join(",")}`).join(" ");
+}
+
+/** The tsquery literal for `words`: one phrase, the last word also as a prefix. */
+export function tsqueryOf(words: string[]): string {
+  return words.map((word, i) => `'${word}'${i === words.length - 1 ? ":*" : ""}`).join(" <-> ");
+}
+
+/** The `recording_text` and `recording_index` tables. */
+export class PgRecordingIndex implements RecordingIndexStore {
+  constructor(private readonly sql: Sql, private readonly inTransaction: InTransaction) {}
+
+  async indexedBytes(id: string): Promise<number> {
+    const [row] = await this.sql`SELECT indexed_bytes FROM recording_index
+      WHERE session_id = ${id}`;
+    return row ? num(row.indexed_bytes) : 0;
+  }
+
+  add(id: string, from: number, to: number, texts: RecordingText[]): Promise<boolean> {
+    return this.inTransaction(async (tx) => {
+      await tx`INSERT INTO recording_index (session_id, indexed_bytes) VALUES (${id}, 0)
+        ON CONFLICT (session_id) DO NOTHING`;
+      const [{ indexed_bytes: indexed }] = await tx`SELECT indexed_bytes FROM recording_index
+        WHERE session_id = ${id} FOR UPDATE`;
+      if (num(indexed) !== from) return false;
+      if (texts.length > 0) {
+        await tx`INSERT INTO recording_text (session_id, stream, times, body, words)
+          SELECT ${id}, stream, times::jsonb, body, words::tsvector
+          FROM unnest(${texts.map((t) => t.stream)}::text[], ${
+          texts.map((t) => JSON.stringify(t.times))
+        }::text[], ${texts.map((t) => t.text)}::text[], ${
+          texts.map((t) => tsvectorOf(t.text))
+        }::text[]) WITH ORDINALITY AS u(stream, times, body, words, n)
+          ORDER BY n`;
+      }
+      await tx`UPDATE recording_index SET indexed_bytes = ${to} WHERE session_id = ${id}`;
+      return true;
+    });
+  }
+
+  async search(query: RecordingTextQuery): Promise<RecordingTextMatch[]> {
+    if (query.words.length === 0) return [];
+    const user = query.user ?? null;
+    const rows = await this.sql`SELECT session_id, stream, times, body FROM recording_text
+      WHERE words @@ ${tsqueryOf(query.words)}::tsquery
+        AND (${user}::text IS NULL
+          OR session_id IN (SELECT id FROM sessions WHERE user_name = ${user}::text))
+      ORDER BY id DESC
+      LIMIT ${Math.min(Math.max(Math.trunc(query.limit ?? 50), 0), MAX_LIMIT)}`;
+    return rows.map((r) => ({
+      sessionId: str(r.session_id),
+      stream: str(r.stream) as RecordingStream,
+      times: r.times as number[],
+      text: str(r.body),
+    }));
+  }
+}
