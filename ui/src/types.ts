@@ -88,6 +88,19 @@ export interface Recording {
   exit_code: number | null;
 }
 
+/** A place in a recording where searched text was found. */
+export interface RecordingSearchHit {
+  recording: Recording;
+  /** Seconds into the recording. */
+  time: number;
+  /** "o": the node's output; "i": what a user typed. */
+  stream: "o" | "i";
+  /** The matching line with up to one line before and after it. */
+  context: string[];
+  /** Which of `context` matched. */
+  line: number;
+}
+
 /** One audit log event. */
 export interface AuditEvent {
   id: string;
