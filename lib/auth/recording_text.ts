@@ -8,7 +8,12 @@
  * @module
  */
 
-import { type RecordingStream, type RecordingText, searchWords } from "../store/store.ts";
+import {
+  MIN_PREFIX,
+  type RecordingStream,
+  type RecordingText,
+  searchWords,
+} from "../store/store.ts";
 
 /** One line of recorded text. */
 export interface TextLine {
@@ -237,7 +242,7 @@ export interface TextHit {
 
 /**
  * Finds the line of a matched piece that holds `words` (in order, the last
- * as a prefix). A phrase split over two lines is reported at the line where
+ * also as a prefix when long enough). A phrase split over two lines is reported at the line where
  * its first word is.
  */
 export function locateHit(piece: RecordingText, words: string[]): TextHit {
@@ -254,10 +259,12 @@ export function locateHit(piece: RecordingText, words: string[]): TextHit {
 
 function hasPhrase(lineWords: string[], words: string[]): boolean {
   const last = words.length - 1;
+  const prefixes = words[last].length >= MIN_PREFIX;
   for (let start = 0; start + last < lineWords.length; start++) {
     let i = 0;
     while (i < last && lineWords[start + i] === words[i]) i++;
-    if (i === last && lineWords[start + last].startsWith(words[last])) return true;
+    const end = lineWords[start + last];
+    if (i === last && (end === words[last] || prefixes && end.startsWith(words[last]))) return true;
   }
   return false;
 }

@@ -305,7 +305,7 @@ export interface AuthService {
    */
   listRecordings(proof: UserProof, filter: RecordingFilter): Promise<SessionRecord[]>;
   /**
-   * Finds `text` (its words, in order; the last may be the start of a word)
+   * Finds `text` (its words, in order; the last, of 3 letters or more, may be the start of a word)
    * in the output, and recorded input, of the recordings the proof's user
    * may replay; the newest matches first, at most `limit` (default 50).
    */

@@ -467,7 +467,8 @@ export interface RecordingTextMatch extends RecordingText {
 export interface RecordingTextQuery {
   /**
    * The words to find, in this order next to each other, the last one also
-   * as the start of a longer word; see {@link searchWords} for what a word is.
+   * as the start of a longer word when it has {@link MIN_PREFIX} characters
+   * or more; see {@link searchWords} for what a word is.
    */
   words: string[];
   /** Only recordings of this user. */
@@ -475,6 +476,12 @@ export interface RecordingTextQuery {
   /** @default 50 (at most 1000) */
   limit?: number;
 }
+
+/**
+ * The shortest last word of a search that also finds longer words starting
+ * with it: shorter ones would each stand for too many words to be quick.
+ */
+export const MIN_PREFIX = 3;
 
 /**
  * The words of `text` as the search index sees them: runs of letters and

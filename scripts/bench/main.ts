@@ -21,12 +21,16 @@
  * 6. File transfer: stock `sftp` put/get MB/s through `root:saturn@proxy`
  *    (recorded, audited) beside sftp direct to the node (sftp.ts; target:
  *    ≥ 0.7× direct both ways).
+ * 7. Search across recordings: 1,000 recordings with 500 MB of output
+ *    between them, indexed as auth indexes them, searched for rare and
+ *    common words, phrases and prefixes, on SQLite and PostgreSQL
+ *    (search.ts; target: p99 < 200 ms for every search).
  *
  * Prints a table and a PASS/MISS summary; writes `bench/results/<time>.json`.
  *
  * Usage: `deno task bench [--size-mb 500 | --quick] [--runs 3] [--only c,e]
  * [--skip-web] [--skip-auth] [--skip-split] [--skip-storage] [--skip-transfer] [--skip-sftp]
- * [--keystrokes 1000] [--cat-mb 50] [--sftp-mb 200]
+ * [--skip-search] [--keystrokes 1000] [--cat-mb 50] [--sftp-mb 200] [--search-mb 500]
  * [--cipher aes128-gcm@openssh.com] [--results-dir bench/results]`. The
  * targets are defined for aes128-gcm; `--cipher` is for exploring others
  * (OpenSSH's default is chacha20-poly1305@openssh.com).
@@ -42,6 +46,7 @@ import { runWebTerminalBench, type WebTerminalResult } from "./web_terminal.ts";
 import { formatSplitResult, runSplitBench } from "./split.ts";
 import { formatStorageResult, runStorageBench } from "./storage.ts";
 import { formatSftpResult, runSftpBench } from "./sftp.ts";
+import { formatSearchResult, runSearchBench } from "./search.ts";
 
 /** Parsed command line. */
 interface BenchArgs {
@@ -55,9 +60,11 @@ interface BenchArgs {
   skipStorage: boolean;
   skipTransfer: boolean;
   skipSftp: boolean;
+  skipSearch: boolean;
   keystrokes: number;
   catMb: number;
   sftpMb: number;
+  searchMb: number;
   resultsDir: string;
   cipher: string;
 }
@@ -93,9 +100,11 @@ function parseArgs(argv: string[]): BenchArgs {
     skipStorage: argv.includes("--skip-storage"),
     skipTransfer: argv.includes("--skip-transfer"),
     skipSftp: argv.includes("--skip-sftp"),
+    skipSearch: argv.includes("--skip-search"),
     keystrokes: number("--keystrokes", 1000),
     catMb: number("--cat-mb", 50),
     sftpMb: number("--sftp-mb", quick ? 50 : 200),
+    searchMb: number("--search-mb", quick ? 50 : 500),
     resultsDir: value("--results-dir") ?? join(ROOT, "bench", "results"),
     cipher: value("--cipher") ?? CIPHER,
   };
@@ -314,6 +323,24 @@ async function main(): Promise<void> {
       } errors`,
       storage.pass ? "PASS" : "MISS",
     ]);
+  }
+
+  if (!args.skipSearch) {
+    const search = await runSearchBench({ outputMb: args.searchMb, log });
+    report.search = search;
+    output.push(
+      `search across ${search.recordings} recordings, ${search.output_mb} MB of output`,
+      formatSearchResult(search),
+      "",
+    );
+    for (const [backend, figures] of Object.entries(search.backends)) {
+      const worst = Math.max(...figures.searches.map((s) => s.p99_ms));
+      summary.push([
+        `recording search p99 < ${search.target_p99_ms} ms (${backend})`,
+        `${worst} ms (slowest search)`,
+        worst < search.target_p99_ms ? "PASS" : "MISS",
+      ]);
+    }
   }
 
   report.load_after = loadAverage();

@@ -97,7 +97,7 @@ Deno.test("piecesOf() groups lines of one stream, and locateHit() finds the line
     { stream: "o", text: "compiling\nerror: disk full\nexit 1", times: [1, 2, 3] },
     { stream: "i", text: "df -h", times: [4] },
   ]);
-  assert.deepEqual(locateHit(pieces[0], ["disk", "fu"]), {
+  assert.deepEqual(locateHit(pieces[0], ["disk", "ful"]), {
     time: 2,
     context: ["compiling", "error: disk full", "exit 1"],
     line: 1,

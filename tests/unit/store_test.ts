@@ -930,7 +930,9 @@ contract(
     assert.deepEqual(await find(["disk", "full"]), ["s-lee", "s-kim"]);
     assert.deepEqual(await find(["disk", "full"], "kim"), ["s-kim"]);
     // The last word may be the start of a longer one; the others are whole words, in order.
-    assert.deepEqual(await find(["disk", "fu"]), ["s-lee", "s-kim"]);
+    assert.deepEqual(await find(["disk", "ful"]), ["s-lee", "s-kim"]);
+    // A shorter one stands for itself only (as a prefix it would stand for too many words).
+    assert.deepEqual(await find(["disk", "fu"]), []);
     assert.deepEqual(await find(["di", "full"]), []);
     assert.deepEqual(await find(["full", "disk"]), []);
     assert.deepEqual(await find(["etc", "disk"]), ["s-lee"]);

@@ -8,6 +8,7 @@
  */
 
 import {
+  MIN_PREFIX,
   type RecordingIndexStore,
   type RecordingStream,
   type RecordingText,
@@ -37,9 +38,11 @@ export function tsvectorOf(text: string): string {
   return [...positions].map(([word, at]) => `'${word}':${at.join(",")}`).join(" ");
 }
 
-/** The tsquery literal for `words`: one phrase, the last word also as a prefix. */
+/** The tsquery literal for `words`: one phrase, the last word also as a prefix (when long enough). */
 export function tsqueryOf(words: string[]): string {
-  return words.map((word, i) => `'${word}'${i === words.length - 1 ? ":*" : ""}`).join(" <-> ");
+  const last = words.length - 1;
+  return words.map((word, i) => `'${word}'${i === last && word.length >= MIN_PREFIX ? ":*" : ""}`)
+    .join(" <-> ");
 }
 
 /** The `recording_text` and `recording_index` tables. */
@@ -76,13 +79,24 @@ export class PgRecordingIndex implements RecordingIndexStore {
 
   async search(query: RecordingTextQuery): Promise<RecordingTextMatch[]> {
     if (query.words.length === 0) return [];
-    const user = query.user ?? null;
-    const rows = await this.sql`SELECT session_id, stream, times, body FROM recording_text
-      WHERE words @@ ${tsqueryOf(query.words)}::tsquery
-        AND (${user}::text IS NULL
-          OR session_id IN (SELECT id FROM sessions WHERE user_name = ${user}::text))
-      ORDER BY id DESC
-      LIMIT ${Math.min(Math.max(Math.trunc(query.limit ?? 50), 0), MAX_LIMIT)}`;
+    const limit = Math.min(Math.max(Math.trunc(query.limit ?? 50), 0), MAX_LIMIT);
+    const params: (string | number)[] = [tsqueryOf(query.words), limit];
+    if (query.user !== undefined) params.push(query.user);
+    // Planned for these very words, never as a prepared statement's generic
+    // plan: a word in a few rows is found through the GIN index, one in most
+    // rows by walking the newest rows until the limit.
+    const rows = await this.sql.unsafe(
+      `SELECT session_id, stream, times, body FROM recording_text
+       WHERE words @@ $1::tsquery
+         ${
+        query.user !== undefined
+          ? "AND session_id IN (SELECT id FROM sessions WHERE user_name = $3)"
+          : ""
+      }
+       ORDER BY id DESC LIMIT $2`,
+      params,
+      { prepare: false },
+    );
     return rows.map((r) => ({
       sessionId: str(r.session_id),
       stream: str(r.stream) as RecordingStream,

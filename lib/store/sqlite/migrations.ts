@@ -207,7 +207,8 @@ export const MIGRATIONS: readonly Migration[] = [
         session_id UNINDEXED,
         stream UNINDEXED,
         times UNINDEXED,
-        tokenize = 'unicode61 remove_diacritics 0'
+        tokenize = 'unicode61 remove_diacritics 0',
+        prefix = '3'
       );
       CREATE TABLE recording_index (
         session_id TEXT PRIMARY KEY,

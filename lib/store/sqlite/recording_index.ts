@@ -6,12 +6,13 @@
  * @module
  */
 
-import type {
-  RecordingIndexStore,
-  RecordingStream,
-  RecordingText,
-  RecordingTextMatch,
-  RecordingTextQuery,
+import {
+  MIN_PREFIX,
+  type RecordingIndexStore,
+  type RecordingStream,
+  type RecordingText,
+  type RecordingTextMatch,
+  type RecordingTextQuery,
 } from "../store.ts";
 import { type Db, type Gate, json, num, str } from "./db.ts";
 
@@ -19,11 +20,12 @@ import { type Db, type Gate, json, num, str } from "./db.ts";
 const MAX_LIMIT = 1_000;
 
 /**
- * The FTS5 query for `words`: one phrase, the last word also as a prefix.
+ * The FTS5 query for `words`: one phrase, the last word also as a prefix
+ * (when long enough).
  * Words are letters and digits only, so nothing in them needs quoting.
  */
 export function ftsPhrase(words: string[]): string {
-  return `"${words.join(" ")}"*`;
+  return `"${words.join(" ")}"${words.at(-1)!.length >= MIN_PREFIX ? "*" : ""}`;
 }
 
 /** The `recording_text` and `recording_index` tables. */

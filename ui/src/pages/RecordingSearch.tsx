@@ -45,7 +45,7 @@ function highlight(line: string, words: string[]): ComponentChildren[] {
   let last = 0;
   for (const found of line.matchAll(/[\p{L}\p{N}]+/gu)) {
     const word = found[0].toLowerCase();
-    if (!words.some((w) => word.startsWith(w))) continue;
+    if (!words.some((w) => word === w || w.length >= 3 && word.startsWith(w))) continue;
     parts.push(line.slice(last, found.index), <mark>{found[0]}</mark>);
     last = found.index! + found[0].length;
   }
