@@ -46,6 +46,7 @@ import { tunnelRoute } from "./proxy/web/tunnel.ts";
 import { serveRawTunnel } from "./proxy/web/raw_tunnel.ts";
 import { TUNNEL_ALPN } from "./net/tunnel_protocol.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
+import { fileRoutes } from "./proxy/web/files.ts";
 import { ProxyRecordings } from "./proxy/recordings.ts";
 import { checkOpenFileLimit } from "./proxy/file_limit.ts";
 
@@ -482,6 +483,7 @@ export async function startProxyRole(options: {
         resourceRoutes(router, auth, hub, recordings);
         userRoutes(router, auth);
         terminalRoutes(router, deps, config);
+        fileRoutes(router, deps, config.proxy.web_file_transfer_limit);
         tunnelRoute(router, tunnelDeps);
       },
       protocols: {

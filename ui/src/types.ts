@@ -13,6 +13,8 @@ export interface WebSession {
   roles: string[];
   logins: string[];
   permissions: string[];
+  /** Whether the user's roles allow file transfer (upload and download in the terminal). */
+  file_transfer?: boolean;
 }
 
 /** Permissions a role may grant; the UI hides what the user cannot use. */
