@@ -47,6 +47,7 @@ import { serveRawTunnel } from "./proxy/web/raw_tunnel.ts";
 import { TUNNEL_ALPN } from "./net/tunnel_protocol.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
 import { fileRoutes } from "./proxy/web/files.ts";
+import { NodeStatus } from "./proxy/node_status.ts";
 import { ProxyRecordings } from "./proxy/recordings.ts";
 import { checkOpenFileLimit } from "./proxy/file_limit.ts";
 
@@ -408,6 +409,7 @@ export async function startProxyRole(options: {
   });
   const stopFollowing = await followRevocations(auth, connections, log.child("revocations"));
   const stopBeating = heartbeat(auth, hub, options.proxyId, log.child("sessions"));
+  const nodeStatus = new NodeStatus({ timeoutMs: Math.min(config.proxy.dial_timeout, 5_000) });
   const deps: NodeSessionDeps = {
     auth,
     hub,
@@ -420,6 +422,7 @@ export async function startProxyRole(options: {
     maxRecordingBytes: config.recording.max_bytes_per_session,
     minFreeBytes: config.recording.min_free_bytes,
     dialTimeoutMs: config.proxy.dial_timeout,
+    nodeStatus,
   };
   const tunnelDeps = {
     auth,
@@ -480,7 +483,7 @@ export async function startProxyRole(options: {
             windowMs: config.proxy.failure_window,
           }),
         );
-        resourceRoutes(router, auth, hub, recordings);
+        resourceRoutes(router, auth, hub, recordings, nodeStatus);
         userRoutes(router, auth);
         terminalRoutes(router, deps, config);
         fileRoutes(router, deps, config.proxy.web_file_transfer_limit);

@@ -18,6 +18,7 @@ import { AsciicastRecorder, freeBytes, RecordingLimitReached } from "../session/
 import type { LiveConnections } from "./revocations.ts";
 import type { ProxyRecordings } from "./recordings.ts";
 import type { PeerAccess } from "./session_lookup.ts";
+import { type NodeStatus, unreachableReason } from "./node_status.ts";
 import type { SecretHash } from "../store/store.ts";
 import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
 import type { HostKeyVerifier } from "../sshclient/mod.ts";
@@ -59,6 +60,8 @@ export interface NodeSessionDeps {
   /** New sessions are refused while the recordings disk has less free space. */
   minFreeBytes: number;
   dialTimeoutMs: number;
+  /** Told whether each node answered, for the nodes page. */
+  nodeStatus?: NodeStatus;
 }
 
 /** How the session's owner receives output and the end. */
@@ -120,7 +123,7 @@ export async function connectToNode(
 ): Promise<Client> {
   const { node, login } = authorized;
   const addr = parseHostPort(node.addr)!;
-  return await connectSsh({
+  const client = await connectSsh({
     host: addr.hostname,
     port: addr.port,
     address: `${node.name} (${node.addr})`,
@@ -130,7 +133,13 @@ export async function connectToNode(
     hostKeyVerifier: hostKeyVerifier(deps, authorized),
     readyTimeoutMs: deps.dialTimeoutMs,
     agent,
+  }).catch((error) => {
+    const reason = unreachableReason(error);
+    if (reason !== undefined) deps.nodeStatus?.record(node.name, node.addr, reason);
+    throw error;
   });
+  deps.nodeStatus?.record(node.name, node.addr, null);
+  return client;
 }
 
 /**

@@ -55,6 +55,12 @@ export interface Node {
   addr: string;
   labels: Record<string, string>;
   logins: string[];
+  /** Whether the node answered when the proxy last reached or probed it. */
+  status?: "online" | "offline" | "unknown";
+  /** When that was (ISO time); null before the first check. */
+  status_checked?: string | null;
+  /** Why it is offline. */
+  status_reason?: string;
 }
 
 /** Someone attached to a live session. */

@@ -9,6 +9,7 @@
 import type { AuthService } from "../../../auth/service.ts";
 import { BadRequest, NotFound } from "../../../errors.ts";
 import type { ProxyRecordings } from "../../recordings.ts";
+import type { NodeStatus } from "../../node_status.ts";
 import type { SessionHub } from "../../../session/hub.ts";
 import type { SessionRecord } from "../../../store/store.ts";
 import { json, readJson, requireString, type Router } from "../http.ts";
@@ -80,6 +81,7 @@ export function resourceRoutes(
   auth: AuthService,
   hub: SessionHub,
   recordings: ProxyRecordings,
+  nodeStatus: NodeStatus,
 ): void {
   const site = "/v1/webapi/sites/:cluster";
   const checkCluster = (cluster: string) => {
@@ -99,7 +101,19 @@ export function resourceRoutes(
     `${site}/nodes`,
     withSession(auth, async (_request, { session, params }) => {
       checkCluster(params.cluster);
-      return json({ items: await auth.listNodes(session.proof) });
+      const nodes = await auth.listNodes(session.proof);
+      const status = nodeStatus.of(nodes);
+      return json({
+        items: nodes.map((node) => {
+          const { state, checked, reason } = status.get(node.name)!;
+          return {
+            ...node,
+            status: state,
+            status_checked: checked === null ? null : new Date(checked).toISOString(),
+            ...(reason ? { status_reason: reason } : {}),
+          };
+        }),
+      });
     }),
   );
 
