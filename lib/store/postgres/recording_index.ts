@@ -21,6 +21,8 @@ import type { InTransaction } from "./users.ts";
 
 /** Most matches one search returns. */
 const MAX_LIMIT = 1_000;
+/** Fewer matches than this are fetched through the GIN index; more, newest rows first. */
+const RARE_ROWS = 2_000;
 /** tsvector positions stop at this; later words share it (still found, phrases less exactly). */
 const MAX_POSITION = 16_383;
 
@@ -38,11 +40,14 @@ export function tsvectorOf(text: string): string {
   return [...positions].map(([word, at]) => `'${word}':${at.join(",")}`).join(" ");
 }
 
-/** The tsquery literal for `words`: one phrase, the last word also as a prefix (when long enough). */
-export function tsqueryOf(words: string[]): string {
+/**
+ * The tsquery literal for `words`: one phrase (or, with `join` "&", all of
+ * them anywhere), the last word also as a prefix (when long enough).
+ */
+export function tsqueryOf(words: string[], join: "<->" | "&" = "<->"): string {
   const last = words.length - 1;
   return words.map((word, i) => `'${word}'${i === last && word.length >= MIN_PREFIX ? ":*" : ""}`)
-    .join(" <-> ");
+    .join(` ${join} `);
 }
 
 /** The `recording_text` and `recording_index` tables. */
@@ -82,21 +87,36 @@ export class PgRecordingIndex implements RecordingIndexStore {
     const limit = Math.min(Math.max(Math.trunc(query.limit ?? 50), 0), MAX_LIMIT);
     const params: (string | number)[] = [tsqueryOf(query.words), limit];
     if (query.user !== undefined) params.push(query.user);
-    // Planned for these very words, never as a prepared statement's generic
-    // plan: a word in a few rows is found through the GIN index, one in most
-    // rows by walking the newest rows until the limit.
-    const rows = await this.sql.unsafe(
-      `SELECT session_id, stream, times, body FROM recording_text
-       WHERE words @@ $1::tsquery
-         ${
-        query.user !== undefined
-          ? "AND session_id IN (SELECT id FROM sessions WHERE user_name = $3)"
-          : ""
+    const byUser = query.user !== undefined
+      ? "AND session_id IN (SELECT id FROM sessions WHERE user_name = $3)"
+      : "";
+    const rows = await this.inTransaction(async (tx) => {
+      // The planner cannot tell a rare word from a common one (a tsvector's
+      // statistics know only the most common words), so count: up to
+      // RARE_ROWS rows with all the words, through the GIN index alone (the
+      // words' positions would need every row read). Rare words are then
+      // fetched through that index and sorted; common ones are found by
+      // walking the newest rows until the limit is reached.
+      await tx.unsafe("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off");
+      const [{ n }] = await tx.unsafe(
+        `SELECT count(*)::int AS n FROM (
+           SELECT 1 FROM recording_text WHERE words @@ $1::tsquery LIMIT ${RARE_ROWS}) AS m`,
+        [tsqueryOf(query.words, "&")],
+        { prepare: false },
+      );
+      if (Number(n) >= RARE_ROWS) {
+        await tx.unsafe(
+          "SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = on; SET LOCAL enable_bitmapscan = off",
+        );
       }
-       ORDER BY id DESC LIMIT $2`,
-      params,
-      { prepare: false },
-    );
+      return await tx.unsafe(
+        `SELECT session_id, stream, times, body FROM recording_text
+         WHERE words @@ $1::tsquery ${byUser}
+         ORDER BY id DESC LIMIT $2`,
+        params,
+        { prepare: false },
+      );
+    });
     return rows.map((r) => ({
       sessionId: str(r.session_id),
       stream: str(r.stream) as RecordingStream,
