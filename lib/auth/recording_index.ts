@@ -16,8 +16,12 @@ import type { Logger } from "../log.ts";
 import { type RecordingTextMatch, searchWords, type Store } from "../store/store.ts";
 import { locateHit, piecesOf, RecordingTextReader, type TextHit } from "./recording_text.ts";
 
-/** Lines stored per write while a long recording is read. */
-const LINES_PER_WRITE = 4_000;
+/**
+ * Lines stored per write while a long recording is read. Writes are short
+ * and other work runs between them: auth (and a proxy in the same process)
+ * stays responsive while a large recording is indexed.
+ */
+const LINES_PER_WRITE = 1_000;
 /** Sessions looked at per page when auth starts. */
 const STARTUP_PAGE = 500;
 
@@ -110,6 +114,7 @@ export class RecordingIndexer {
         const step = reader.take({ final: false });
         if (!(await this.#store(id, at, step))) return;
         at = step.to;
+        await new Promise((resolve) => setTimeout(resolve, 0));
       }
     }
     // A session that ended has nothing more to come, unless its proxy still ships the rest.
