@@ -66,7 +66,7 @@ function Heading({ title, sort }: { title: string; sort?: TableSort }) {
       <button type="button" class="th-sort" onClick={() => sort.onSort(key)}>
         {title}
         <span class="th-sort-mark" aria-hidden="true">
-          {active ? (sort.descending ? "▼" : "▲") : "↕"}
+          {active ? (sort.descending ? "▼" : "▲") : "⇅"}
         </span>
       </button>
     </th>
