@@ -49,6 +49,8 @@ import { tunnelRoute } from "./proxy/web/tunnel.ts";
 import { serveRawTunnel } from "./proxy/web/raw_tunnel.ts";
 import { TUNNEL_ALPN } from "./net/tunnel_protocol.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
+import { fileRoutes } from "./proxy/web/files.ts";
+import { NodeStatus } from "./proxy/node_status.ts";
 import { ProxyRecordings } from "./proxy/recordings.ts";
 import { checkOpenFileLimit } from "./proxy/file_limit.ts";
 import { siteAlgorithms } from "./net/ssh_algorithms.ts";
@@ -282,6 +284,10 @@ export async function startAuthRole(
       addr: config.auth.listen_addr,
       started: Date.now(),
     }, log);
+    // Recordings made before the search index existed, or while no auth server ran.
+    auth.recordingIndex.updateAll().catch((error) =>
+      log.warn("cannot index the recordings for search", { error: String(error) })
+    );
     api = await startAuthApi({
       ...parseHostPort(config.auth.listen_addr)!,
       publicNames: config.auth.public_addrs,
@@ -437,6 +443,7 @@ export async function startProxyRole(options: {
   const stopFollowing = await followRevocations(auth, connections, log.child("revocations"));
   const stopBeating = heartbeat(auth, hub, options.proxyId, log.child("sessions"));
   const algorithms = siteAlgorithms(config.proxy.ssh_algorithms);
+  const nodeStatus = new NodeStatus({ timeoutMs: Math.min(config.proxy.dial_timeout, 5_000) });
   const deps: NodeSessionDeps = {
     auth,
     hub,
@@ -450,6 +457,7 @@ export async function startProxyRole(options: {
     minFreeBytes: config.recording.min_free_bytes,
     dialTimeoutMs: config.proxy.dial_timeout,
     nodeAlgorithms: algorithms.node,
+    nodeStatus,
   };
   const tunnelDeps = {
     auth,
@@ -520,9 +528,10 @@ export async function startProxyRole(options: {
         securityKeyRoutes(router, auth, checked);
         ssoRoutes(router, auth, log.child("sso"));
         cliLoginRoutes(router, auth, checked);
-        resourceRoutes(router, auth, hub, recordings);
+        resourceRoutes(router, auth, hub, recordings, nodeStatus);
         userRoutes(router, auth);
         terminalRoutes(router, deps, config);
+        fileRoutes(router, deps, config.proxy.web_file_transfer_limit);
         tunnelRoute(router, tunnelDeps);
       },
       protocols: {

@@ -77,6 +77,7 @@ import type {
   NodeView,
   ProxyRegistration,
   RecordingFilter,
+  RecordingSearchHit,
   SecondFactors,
   SecurityKeyView,
   SessionLocation,
@@ -97,6 +98,7 @@ import { type NodeProbe, NodeRegistry } from "./nodes.ts";
 import { UserAdmin } from "./users.ts";
 import { lockouts, type LoginMethod, logins } from "../metrics/metrics.ts";
 import { VERSION } from "../version.ts";
+import { RecordingIndexer } from "./recording_index.ts";
 
 export type { NodeProbe };
 
@@ -170,6 +172,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
+  /** The search index of the recordings' text. */
+  readonly recordingIndex: RecordingIndexer;
 
   private constructor(
     private readonly options: LocalAuthOptions,
@@ -200,6 +204,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.#now,
     );
     this.joins = new Joins(store, tlsCa, this.cluster, (event) => this.audit(event), this.#now);
+    this.recordingIndex = new RecordingIndexer(store, log.child("recording-index"));
     this.#webauthn = new WebAuthnCeremonies(
       store,
       async () =>
@@ -1110,6 +1115,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const now = this.#now();
     await this.#store.sessions.heartbeat(proxyId, live, now);
     await this.#store.proxies.touch(proxyId, now);
+    // A proxy in this process writes its recordings itself: index what they gained.
+    for (const session of live) this.recordingIndex.update(session.id);
   }
 
   async listLiveSessions(proof: UserProof): Promise<SessionRecord[]> {
@@ -1171,6 +1178,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async #endTracker(session: SessionRecord, reason: string): Promise<boolean> {
     // Another auth server on the same store may be ending it right now: one audits.
     if (!(await this.#store.sessions.endLive(session.id, this.#now(), null))) return false;
+    this.recordingIndex.update(session.id);
     await this.audit({
       code: "session.end",
       user: session.user,
@@ -1188,6 +1196,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   async recordSessionEnd(id: string, exitCode: number | null): Promise<void> {
     await this.#store.sessions.end(id, this.#now(), exitCode);
+    this.recordingIndex.update(id);
   }
 
   async listRecordings(proof: UserProof, filter: RecordingFilter): Promise<SessionRecord[]> {
@@ -1204,6 +1213,29 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       limit: filter.limit,
       offset: filter.offset,
     });
+  }
+
+  async searchRecordings(
+    proof: UserProof,
+    text: string,
+    limit = 50,
+  ): Promise<RecordingSearchHit[]> {
+    const identity = await this.identityOf(proof);
+    const all = identity.permissions.includes("sessions.replay");
+    const hits = await this.recordingIndex.search(text, {
+      user: all ? undefined : identity.user,
+      limit,
+    });
+    const sessions = new Map<string, SessionRecord | null>();
+    const found: RecordingSearchHit[] = [];
+    for (const { sessionId, ...hit } of hits) {
+      if (!sessions.has(sessionId)) {
+        sessions.set(sessionId, await this.#store.sessions.get(sessionId));
+      }
+      const recording = sessions.get(sessionId);
+      if (recording) found.push({ recording, ...hit });
+    }
+    return found;
   }
 
   async getRecording(proof: UserProof, id: string): Promise<SessionRecord> {
@@ -1228,7 +1260,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     if (!(await this.#store.sessions.get(id))) {
       throw new NotFound(`No session "${id}" to store a recording for.`);
     }
-    return await this.#store.recordings.append(id, offset, bytes);
+    const size = await this.#store.recordings.append(id, offset, bytes);
+    this.recordingIndex.update(id);
+    return size;
   }
 
   /**
@@ -1362,8 +1396,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     };
   }
 
-  /** Closes the audit file (the store is closed by its owner). */
+  /** Finishes indexing and closes the audit file (the store is closed by its owner). */
   async close(): Promise<void> {
+    await this.recordingIndex.close();
     await this.auditLog.close();
   }
 }

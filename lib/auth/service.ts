@@ -229,6 +229,19 @@ export interface RecordingFilter {
   offset?: number;
 }
 
+/** A place in a recording where searched text was found. */
+export interface RecordingSearchHit {
+  recording: SessionRecord;
+  /** Seconds into the recording. */
+  time: number;
+  /** Output the node wrote ("o"), or input a user typed ("i"). */
+  stream: "o" | "i";
+  /** The matching line with up to one line before and after it. */
+  context: string[];
+  /** Which of `context` matched. */
+  line: number;
+}
+
 /** The Auth API, as the proxy uses it. */
 export interface AuthService {
   readonly cluster: string;
@@ -423,6 +436,12 @@ export interface AuthService {
    * "sessions.replay") that match `filter`, newest first.
    */
   listRecordings(proof: UserProof, filter: RecordingFilter): Promise<SessionRecord[]>;
+  /**
+   * Finds `text` (its words, in order; the last, of 3 letters or more, may be the start of a word)
+   * in the output, and recorded input, of the recordings the proof's user
+   * may replay; the newest matches first, at most `limit` (default 50).
+   */
+  searchRecordings(proof: UserProof, text: string, limit?: number): Promise<RecordingSearchHit[]>;
   /** One recording the proof's user may replay; NotFound / AccessDenied otherwise. */
   getRecording(proof: UserProof, id: string): Promise<SessionRecord>;
   /** The asciicast of a recording the proof's user may replay. */

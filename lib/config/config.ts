@@ -192,6 +192,10 @@ export const configSchema = object("postern configuration", {
       "An HTTPS connection whose first request head has not arrived this long after the TLS handshake is closed.",
       "30s",
     ),
+    web_file_transfer_limit: byteSize(
+      "Largest file a user may upload to a node or download from it in the browser terminal (0: no limit).",
+      "100mb",
+    ),
     keep_alive_timeout: duration(
       "An HTTPS connection (HTTP/1.1 keep-alive or HTTP/2) with no request in progress this long is closed; WebSockets are not.",
       "2m",

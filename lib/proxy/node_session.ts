@@ -19,6 +19,7 @@ import type { LiveConnections } from "./revocations.ts";
 import { relayedBytes } from "../metrics/metrics.ts";
 import type { ProxyRecordings } from "./recordings.ts";
 import type { PeerAccess } from "./session_lookup.ts";
+import { type NodeStatus, unreachableReason } from "./node_status.ts";
 import type { SecretHash } from "../store/store.ts";
 import { connectSsh, pinnedHostKey } from "../sshclient/mod.ts";
 import type { HostKeyVerifier } from "../sshclient/mod.ts";
@@ -62,6 +63,8 @@ export interface NodeSessionDeps {
   dialTimeoutMs: number;
   /** What the proxy offers nodes (`proxy.ssh_algorithms`). @default NODE_ALGORITHMS */
   nodeAlgorithms?: Algorithms;
+  /** Told whether each node answered, for the nodes page. */
+  nodeStatus?: NodeStatus;
 }
 
 /** How the session's owner receives output and the end. */
@@ -123,7 +126,7 @@ export async function connectToNode(
 ): Promise<Client> {
   const { node, login } = authorized;
   const addr = parseHostPort(node.addr)!;
-  return await connectSsh({
+  const client = await connectSsh({
     host: addr.hostname,
     port: addr.port,
     address: `${node.name} (${node.addr})`,
@@ -134,7 +137,13 @@ export async function connectToNode(
     readyTimeoutMs: deps.dialTimeoutMs,
     algorithms: deps.nodeAlgorithms,
     agent,
+  }).catch((error) => {
+    const reason = unreachableReason(error);
+    if (reason !== undefined) deps.nodeStatus?.record(node.name, node.addr, reason);
+    throw error;
   });
+  deps.nodeStatus?.record(node.name, node.addr, null);
+  return client;
 }
 
 /**

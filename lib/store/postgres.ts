@@ -23,6 +23,7 @@ import type {
   JoinTokenStore,
   NodeStore,
   ProxyStore,
+  RecordingIndexStore,
   RecordingStore,
   RequestNonceStore,
   RevocationStore,
@@ -57,6 +58,7 @@ import { PgRecordings } from "./postgres/recordings.ts";
 import { PgWebAuthn } from "./postgres/webauthn.ts";
 import { PgSsoRequests } from "./postgres/sso.ts";
 import { PgCliLogins } from "./postgres/cli_logins.ts";
+import { PgRecordingIndex } from "./postgres/recording_index.ts";
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -129,6 +131,7 @@ class PgTables {
   readonly recordings: RecordingStore;
   readonly requestNonces: RequestNonceStore;
   readonly authServers: AuthServerStore;
+  readonly recordingIndex: RecordingIndexStore;
 
   constructor(sql: Sql, inTransaction: InTransaction, where: string) {
     this.cas = guarded(new PgCas(sql), where);
@@ -148,6 +151,7 @@ class PgTables {
     this.recordings = guarded(new PgRecordings(sql, inTransaction), where);
     this.requestNonces = guarded(new PgRequestNonces(sql), where);
     this.authServers = guarded(new PgAuthServers(sql), where);
+    this.recordingIndex = guarded(new PgRecordingIndex(sql, inTransaction), where);
   }
 }
 

@@ -25,6 +25,13 @@ export function recordingFile(dir: string, id: string): string {
   return join(dir, `${id}.cast`);
 }
 
+/** Refuses (BadRequest) an `offset` that is not a byte position. */
+export function checkOffset(offset: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new BadRequest(`Recording offset ${offset} is not a byte position.`);
+  }
+}
+
 /** A directory of recordings. */
 export class RecordingFiles implements RecordingStore {
   constructor(readonly dir: string) {}
@@ -33,10 +40,13 @@ export class RecordingFiles implements RecordingStore {
     return this.dir;
   }
 
-  /** The recording's bytes; NotFound when its file is missing. */
-  async open(id: string): Promise<ReadableStream<Uint8Array>> {
+  /** The recording's bytes from byte `from`; NotFound when its file is missing. */
+  async open(id: string, from = 0): Promise<ReadableStream<Uint8Array>> {
+    checkOffset(from);
     try {
-      return (await Deno.open(recordingFile(this.dir, id))).readable;
+      const file = await Deno.open(recordingFile(this.dir, id));
+      if (from > 0) await file.seek(from, Deno.SeekMode.Start);
+      return file.readable;
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) {
         throw new NotFound(`The recording file of session "${id}" is missing.`);
@@ -54,9 +64,7 @@ export class RecordingFiles implements RecordingStore {
    */
   async append(id: string, offset: number, bytes: Uint8Array): Promise<number> {
     const path = recordingFile(this.dir, id);
-    if (!Number.isSafeInteger(offset) || offset < 0) {
-      throw new BadRequest(`Recording offset ${offset} is not a byte position.`);
-    }
+    checkOffset(offset);
     await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
     using file = await Deno.open(path, { create: true, write: true, mode: 0o600 });
     const size = (await file.stat()).size;

@@ -29,6 +29,7 @@ import type {
   JoinTokenStore,
   NodeStore,
   ProxyStore,
+  RecordingIndexStore,
   RecordingStore,
   RequestNonceStore,
   RevocationStore,
@@ -59,6 +60,7 @@ import { SqliteWebAuthn } from "./sqlite/webauthn.ts";
 import { SqliteSsoRequests } from "./sqlite/sso.ts";
 import { SqliteCliLogins } from "./sqlite/cli_logins.ts";
 import { RecordingFiles } from "./recording_files.ts";
+import { SqliteRecordingIndex } from "./sqlite/recording_index.ts";
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -91,6 +93,7 @@ class Tables {
   readonly recordings: RecordingStore;
   readonly requestNonces: RequestNonceStore;
   readonly authServers: AuthServerStore;
+  readonly recordingIndex: RecordingIndexStore;
 
   constructor(db: Db, gate: Gate, recordings: RecordingStore) {
     this.cas = new SqliteCas(db, gate);
@@ -110,6 +113,7 @@ class Tables {
     this.recordings = recordings;
     this.requestNonces = new SqliteRequestNonces(db, gate);
     this.authServers = new SqliteAuthServers(db, gate);
+    this.recordingIndex = new SqliteRecordingIndex(db, gate);
   }
 }
 

@@ -440,8 +440,11 @@ export interface SessionStore {
  * every auth server has them.
  */
 export interface RecordingStore {
-  /** The recording's bytes from the start. @throws NotFound, BadRequest for a malformed id */
-  open(id: string): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * The recording's bytes from byte `from` (the start by default) to its end.
+   * @throws NotFound, BadRequest for a malformed id
+   */
+  open(id: string, from?: number): Promise<ReadableStream<Uint8Array>>;
   /**
    * Writes `bytes` at `offset`: the part before the current end is skipped
    * (sent again), a gap is refused.
@@ -452,6 +455,76 @@ export interface RecordingStore {
   append(id: string, offset: number, bytes: Uint8Array): Promise<number>;
   /** Where the recordings are files a proxy in this process may write directly; null when not files. */
   readonly localDir: string | null;
+}
+
+/** Which stream of a recording text came from: what the node wrote, or what users typed. */
+export type RecordingStream = "o" | "i";
+
+/** A few consecutive lines of one stream of a recording, as the search index keeps them. */
+export interface RecordingText {
+  stream: RecordingStream;
+  /** The lines, joined by "\n"; escape sequences already removed. */
+  text: string;
+  /** When each line started, in seconds into the recording (one per line). */
+  times: number[];
+}
+
+/** A piece of recorded text that matched a search. */
+export interface RecordingTextMatch extends RecordingText {
+  sessionId: string;
+}
+
+/** A search of the recordings' text. */
+export interface RecordingTextQuery {
+  /**
+   * The words to find, in this order next to each other, the last one also
+   * as the start of a longer word when it has {@link MIN_PREFIX} characters
+   * or more; see {@link searchWords} for what a word is.
+   */
+  words: string[];
+  /** Only recordings of this user. */
+  user?: string;
+  /** @default 50 (at most 1000) */
+  limit?: number;
+}
+
+/**
+ * The shortest last word of a search that also finds longer words starting
+ * with it: shorter ones would each stand for too many words to be quick.
+ */
+export const MIN_PREFIX = 3;
+
+/**
+ * The words of `text` as the search index sees them: runs of letters and
+ * digits, lower-cased. Both backends index and query exactly these.
+ *
+ * @example
+ * ```ts
+ * searchWords("cat /etc/Passwd"); // ["cat", "etc", "passwd"]
+ * ```
+ */
+export function searchWords(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+/**
+ * The text of recordings, indexed for search as they are written. Each
+ * recording's index covers its first `indexedBytes` bytes; it grows in
+ * steps that start where the last one ended.
+ */
+export interface RecordingIndexStore {
+  /** How many bytes of recording `id` the index covers (0 when none). */
+  indexedBytes(id: string): Promise<number>;
+  /**
+   * Adds `texts`, read from bytes `from` to `to` of recording `id`, if the
+   * index covers exactly `from` bytes of it now; else changes nothing (another
+   * auth server got there first).
+   *
+   * @returns whether the texts were added
+   */
+  add(id: string, from: number, to: number, texts: RecordingText[]): Promise<boolean>;
+  /** Texts that contain the query's words, the most recently indexed first. */
+  search(query: RecordingTextQuery): Promise<RecordingTextMatch[]>;
 }
 
 /** The audit log. */
@@ -714,6 +787,7 @@ export interface Store {
   readonly recordings: RecordingStore;
   readonly requestNonces: RequestNonceStore;
   readonly authServers: AuthServerStore;
+  readonly recordingIndex: RecordingIndexStore;
   /**
    * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back
    * when it throws. Call only `tx` inside `fn` and do not await other I/O there

@@ -25,25 +25,28 @@
  *    through another proxy beside one on the session's proxy (target ≥ 0.8×),
  *    and the owner's throughput with five remote observers beside none
  *    (target ≥ 0.9×) (observers.ts).
- *
- * 7. Memory and idle cost (memory.ts, on a fresh cluster of its own, run
+ * 8. Memory and idle cost (memory.ts, on a fresh cluster of its own, run
  *    first): proxy RSS idle, at N idle tunneled `ssh -N` sessions, after they
  *    end, and the same after bulk traffic; proxy CPU while they idle (targets:
  *    idle < 120 MiB, 1,000 sessions < 400 MiB, 0 failures, back within 10%
  *    of idle, no CPU for idle sessions).
- * 8. Start-up (startup.ts): `postern start` → `/healthz` warm, and `version`,
+ * 9. Start-up (startup.ts): `postern start` → `/healthz` warm, and `version`,
  *    `status`, `ls`, `proxy ssh`, beside `deno eval 0` (targets: start
  *    < 300 ms, each command < 100 ms).
- * 9. Fan-out (fanout.ts): 16 and 100 `ssh … true` at once through the
+ * 10. Fan-out (fanout.ts): 16 and 100 `ssh … true` at once through the
  *    `proxy:` subsystem, 16 through the jump host too (targets: 16 all done
  *    < 1 s, 100 without failure).
+ * 11. Search across recordings: 1,000 recordings with 500 MB of output
+ *    between them, indexed as auth indexes them, searched for rare and
+ *    common words, phrases and prefixes, on SQLite and PostgreSQL
+ *    (search.ts; target: p99 < 200 ms for every search).
  *
  * Prints a table and a PASS/MISS summary; writes `bench/results/<time>.json`.
  *
  * Usage: `deno task bench [--size-mb 500 | --quick] [--runs 3] [--only c,e]
  * [--skip-web] [--skip-auth] [--skip-split] [--skip-storage] [--skip-observers] [--skip-transfer]
  * [--skip-sftp] [--skip-memory] [--sessions 1000] [--bulk-mb 300] [--skip-startup] [--skip-fanout]
- * [--keystrokes 1000] [--cat-mb 50] [--sftp-mb 200] [--observer-mb 50]
+ * [--skip-search] [--keystrokes 1000] [--cat-mb 50] [--sftp-mb 200] [--observer-mb 50] [--search-mb 500]
  * [--cipher aes128-gcm@openssh.com] [--results-dir bench/results]`. The
  * targets are defined for aes128-gcm; `--cipher` is for exploring others
  * (OpenSSH's default is chacha20-poly1305@openssh.com).
@@ -63,6 +66,7 @@ import { formatObserverResult, runObserverBench } from "./observers.ts";
 import { formatMemoryResult, type MemoryResult, runMemoryBench } from "./memory.ts";
 import { runStartupBench, startupRows } from "./startup.ts";
 import { fanoutRows, runFanoutBench } from "./fanout.ts";
+import { formatSearchResult, runSearchBench } from "./search.ts";
 
 /** Parsed command line. */
 interface BenchArgs {
@@ -86,6 +90,8 @@ interface BenchArgs {
   catMb: number;
   sftpMb: number;
   observerMb: number;
+  skipSearch: boolean;
+  searchMb: number;
   resultsDir: string;
   cipher: string;
 }
@@ -131,6 +137,8 @@ function parseArgs(argv: string[]): BenchArgs {
     catMb: number("--cat-mb", 50),
     sftpMb: number("--sftp-mb", quick ? 50 : 200),
     observerMb: number("--observer-mb", quick ? 20 : 50),
+    skipSearch: argv.includes("--skip-search"),
+    searchMb: number("--search-mb", quick ? 50 : 500),
     resultsDir: value("--results-dir") ?? join(ROOT, "bench", "results"),
     cipher: value("--cipher") ?? CIPHER,
   };
@@ -451,6 +459,24 @@ async function main(): Promise<void> {
         observers.pass.owner ? "PASS" : "MISS",
       ],
     );
+  }
+
+  if (!args.skipSearch) {
+    const search = await runSearchBench({ outputMb: args.searchMb, log });
+    report.search = search;
+    output.push(
+      `search across ${search.recordings} recordings, ${search.output_mb} MB of output`,
+      formatSearchResult(search),
+      "",
+    );
+    for (const [backend, figures] of Object.entries(search.backends)) {
+      const worst = Math.max(...figures.searches.map((s) => s.p99_ms));
+      summary.push([
+        `recording search p99 < ${search.target_p99_ms} ms (${backend})`,
+        `${worst} ms (slowest search)`,
+        worst < search.target_p99_ms ? "PASS" : "MISS",
+      ]);
+    }
   }
 
   report.load_after = loadAverage();

@@ -93,6 +93,18 @@ Deno.test("auth and two proxies as separate processes serve every journey throug
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
       assert.match(body, /recorded-on-b/);
+      // Shipped by proxy B, indexed by auth, found through proxy A (over the Auth API).
+      let found: { recording: { id: string }; context: string[]; line: number }[] = [];
+      for (const deadline = Date.now() + 10_000; found.length === 0 && Date.now() < deadline;) {
+        const response = await fetch(
+          `${proxyA.url}/v1/webapi/sites/postern/recordings/search?q=recorded+on+b`,
+          { client: clientA, headers: { cookie: web.cookie } },
+        );
+        found = (await response.json()).items ?? [];
+        if (found.length === 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(found[0]?.recording.id, recordedId);
+      assert.equal(found[0].context[found[0].line], "recorded-on-b");
     } finally {
       clientA.close();
     }

@@ -1028,6 +1028,77 @@ contract(
   },
 );
 
+contract(
+  "recordings.open() reads from a byte offset, also inside an appended chunk",
+  async (open) => {
+    const s = await open();
+    const id = "1c6c1e2f-2d3e-4f60-9bac-1d2e3f4a5b6c";
+    const read = async (from?: number) =>
+      await new Response(await s.recordings.open(id, from)).text();
+    await s.recordings.append(id, 0, new TextEncoder().encode("hello "));
+    await s.recordings.append(id, 6, new TextEncoder().encode("world"));
+    assert.equal(await read(), "hello world");
+    assert.equal(await read(3), "lo world");
+    assert.equal(await read(6), "world");
+    assert.equal(await read(11), "");
+    await rejectsKind(s.recordings.open(id, -1), "bad_request");
+  },
+);
+
+contract(
+  "recordingIndex: grows in steps from where it ended, finds phrases newest first, per user",
+  async (open) => {
+    const a = await open();
+    const b = await open();
+    const session = (id: string, user: string) =>
+      a.sessions.create({
+        id,
+        user,
+        login: "root",
+        node: "saturn",
+        kind: "ssh",
+        started: T0,
+        cols: 80,
+        rows: 24,
+        recordingPath: `${id}.cast`,
+        proxyId: null,
+      });
+    await session("s-kim", "kim");
+    await session("s-lee", "lee");
+    assert.equal(await a.recordingIndex.indexedBytes("s-kim"), 0);
+    const kimText = {
+      stream: "o" as const,
+      text: "$ make build\nerror: disk full",
+      times: [1, 2.5],
+    };
+    assert.equal(await a.recordingIndex.add("s-kim", 0, 100, [kimText]), true);
+    // Another auth server that read the same bytes adds nothing.
+    assert.equal(await b.recordingIndex.add("s-kim", 0, 100, [kimText]), false);
+    assert.equal(await b.recordingIndex.indexedBytes("s-kim"), 100);
+    assert.equal(await b.recordingIndex.add("s-kim", 50, 120, []), false);
+    const leeText = { stream: "i" as const, text: "cat /etc/Disk-Full.log", times: [7] };
+    assert.equal(await b.recordingIndex.add("s-lee", 0, 40, [leeText]), true);
+    assert.equal(await a.recordingIndex.add("s-kim", 100, 150, []), true);
+    assert.equal(await a.recordingIndex.indexedBytes("s-kim"), 150);
+
+    const find = async (words: string[], user?: string) =>
+      (await b.recordingIndex.search({ words, user })).map((m) => m.sessionId);
+    assert.deepEqual(await find(["disk", "full"]), ["s-lee", "s-kim"]);
+    assert.deepEqual(await find(["disk", "full"], "kim"), ["s-kim"]);
+    // The last word may be the start of a longer one; the others are whole words, in order.
+    assert.deepEqual(await find(["disk", "ful"]), ["s-lee", "s-kim"]);
+    // A shorter one stands for itself only (as a prefix it would stand for too many words).
+    assert.deepEqual(await find(["disk", "fu"]), []);
+    assert.deepEqual(await find(["di", "full"]), []);
+    assert.deepEqual(await find(["full", "disk"]), []);
+    assert.deepEqual(await find(["etc", "disk"]), ["s-lee"]);
+    assert.deepEqual(await find(["nothing"]), []);
+    assert.deepEqual(await find([]), []);
+    const [match] = await b.recordingIndex.search({ words: ["make"], limit: 1 });
+    assert.deepEqual(match, { sessionId: "s-kim", ...kimText });
+  },
+);
+
 contract("invites.listForUser() lists a user's invites, newest first", async (open) => {
   const s = await open();
   await s.users.create(user("lee"));

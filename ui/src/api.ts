@@ -61,7 +61,8 @@ export function setSessionLostHandler(handler: () => void): void {
   onSessionLost = handler;
 }
 
-async function errorFrom(response: Response): Promise<ApiError> {
+/** The error an API response that is not OK stands for, with the server's message. */
+export async function errorFrom(response: Response): Promise<ApiError> {
   let body: unknown;
   try {
     body = await response.json();

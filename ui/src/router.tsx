@@ -45,6 +45,11 @@ export function replaceQuery(query: Record<string, string>): void {
   history.replaceState(null, "", location.pathname + (search ? `?${search}` : ""));
 }
 
+/** Sets (or, with "", removes) some query parameters of the current URL, keeping the others. */
+export function updateQuery(changes: Record<string, string>): void {
+  replaceQuery({ ...Object.fromEntries(new URLSearchParams(location.search)), ...changes });
+}
+
 /** The current location; re-renders the caller when it changes. */
 export function useLocation(): Location {
   const [loc, setLoc] = useState(current);

@@ -47,6 +47,18 @@ export interface TerminalEvents {
   onParties(parties: Party[]): void;
   /** The user pressed Ctrl+Shift+F in the terminal: show the search box. */
   onFind?(): void;
+  /** The shell said which directory it is in (OSC 7, as many shells can be set up to). */
+  onDirectory?(path: string): void;
+}
+
+/** The directory of an OSC 7 report (`file://host/path`), or null when it is not one. */
+export function directoryFromOsc7(data: string): string | null {
+  try {
+    const url = new URL(data);
+    return url.protocol === "file:" ? decodeURIComponent(url.pathname) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Where a search of the scrollback stands: the active match (1-based) of how many. */
@@ -165,6 +177,11 @@ export class WebTerminal {
     this.#term.loadAddon(this.#fit);
     this.#term.loadAddon(this.#search);
     this.#term.loadAddon(new WebLinksAddon(openLink));
+    this.#term.parser.registerOscHandler(7, (data) => {
+      const path = directoryFromOsc7(data);
+      if (path) this.#events.onDirectory?.(path);
+      return true;
+    });
     this.#term.open(container);
     this.#term.attachCustomKeyEventHandler((event) => this.#onKey(event));
     this.#fit.fit();

@@ -13,6 +13,8 @@ export interface WebSession {
   roles: string[];
   logins: string[];
   permissions: string[];
+  /** Whether the user's roles allow file transfer (upload and download in the terminal). */
+  file_transfer?: boolean;
 }
 
 /** Permissions a role may grant; the UI hides what the user cannot use. */
@@ -69,6 +71,12 @@ export interface Node {
   addr: string;
   labels: Record<string, string>;
   logins: string[];
+  /** Whether the node answered when the proxy last reached or probed it. */
+  status?: "online" | "offline" | "unknown";
+  /** When that was (ISO time); null before the first check. */
+  status_checked?: string | null;
+  /** Why it is offline. */
+  status_reason?: string;
 }
 
 /** Someone attached to a live session. */
@@ -102,6 +110,19 @@ export interface Recording {
   started: string;
   ended: string | null;
   exit_code: number | null;
+}
+
+/** A place in a recording where searched text was found. */
+export interface RecordingSearchHit {
+  recording: Recording;
+  /** Seconds into the recording. */
+  time: number;
+  /** "o": the node's output; "i": what a user typed. */
+  stream: "o" | "i";
+  /** The matching line with up to one line before and after it. */
+  context: string[];
+  /** Which of `context` matched. */
+  line: number;
 }
 
 /** One audit log event. */

@@ -58,6 +58,7 @@ export const PROXY_CALLS = [
   "endSession",
   "locateSession",
   "listRecordings",
+  "searchRecordings",
   "getRecording",
   "revocationsSince",
   "lastRevocationId",

@@ -247,6 +247,26 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     description: "when each user last gave a per-session second factor",
     up: `ALTER TABLE users ADD COLUMN session_mfa_at BIGINT;`,
   },
+  {
+    version: 8,
+    description: "the text of recordings, indexed for search (tsvector)",
+    up: `
+      CREATE TABLE recording_text (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        stream TEXT NOT NULL CHECK (stream IN ('o', 'i')),
+        times JSONB NOT NULL,
+        body TEXT NOT NULL,
+        words TSVECTOR NOT NULL
+      );
+      CREATE INDEX recording_text_words ON recording_text USING GIN (words);
+      CREATE INDEX recording_text_session ON recording_text (session_id);
+      CREATE TABLE recording_index (
+        session_id TEXT PRIMARY KEY,
+        indexed_bytes BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The advisory lock key migrations hold: "postern" in ASCII. */

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { BadRequest, Conflict, NotFound } from "../../errors.ts";
-import { checkSessionId } from "../recording_files.ts";
+import { Conflict, NotFound } from "../../errors.ts";
+import { checkOffset, checkSessionId } from "../recording_files.ts";
 import type { RecordingStore } from "../store.ts";
 import { num, type Sql } from "./db.ts";
 import type { InTransaction } from "./users.ts";
@@ -23,22 +23,27 @@ export class PgRecordings implements RecordingStore {
 
   constructor(private readonly sql: Sql, private readonly inTransaction: InTransaction) {}
 
-  async open(id: string): Promise<ReadableStream<Uint8Array>> {
+  async open(id: string, from = 0): Promise<ReadableStream<Uint8Array>> {
     checkSessionId(id);
+    checkOffset(from);
     const [found] = await this.sql`SELECT 1 FROM recordings WHERE session_id = ${id}`;
     if (!found) throw new NotFound(`Session "${id}" has no recording.`);
     const sql = this.sql;
-    let next = 0;
+    let next = from;
     // Pulled a few chunks at a time: a long recording never sits in memory whole.
     return new ReadableStream<Uint8Array>({
       async pull(controller) {
+        // The first chunk may start before `from`: it is cut where `from` falls.
         const rows = await sql`SELECT byte_offset, data FROM recording_chunks
-          WHERE session_id = ${id} AND byte_offset >= ${next}
+          WHERE session_id = ${id} AND byte_offset + octet_length(data) > ${next}
           ORDER BY byte_offset LIMIT ${CHUNKS_PER_READ}`;
         if (rows.length === 0) return controller.close();
         for (const row of rows) {
           const data = row.data as Uint8Array;
-          controller.enqueue(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+          const skip = Math.max(0, next - num(row.byte_offset));
+          controller.enqueue(
+            new Uint8Array(data.buffer, data.byteOffset + skip, data.byteLength - skip),
+          );
           next = num(row.byte_offset) + data.byteLength;
         }
       },
@@ -47,9 +52,7 @@ export class PgRecordings implements RecordingStore {
 
   append(id: string, offset: number, bytes: Uint8Array): Promise<number> {
     checkSessionId(id);
-    if (!Number.isSafeInteger(offset) || offset < 0) {
-      throw new BadRequest(`Recording offset ${offset} is not a byte position.`);
-    }
+    checkOffset(offset);
     return this.inTransaction(async (tx) => {
       await tx`INSERT INTO recordings (session_id, size) VALUES (${id}, 0)
         ON CONFLICT (session_id) DO NOTHING`;

@@ -285,6 +285,24 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "when each user last gave a per-session second factor",
     up: `ALTER TABLE users ADD COLUMN session_mfa_at INTEGER;`,
   },
+  {
+    version: 15,
+    description: "the text of recordings, indexed for search (FTS5)",
+    up: `
+      CREATE VIRTUAL TABLE recording_text USING fts5(
+        text,
+        session_id UNINDEXED,
+        stream UNINDEXED,
+        times UNINDEXED,
+        tokenize = 'unicode61 remove_diacritics 0',
+        prefix = '3'
+      );
+      CREATE TABLE recording_index (
+        session_id TEXT PRIMARY KEY,
+        indexed_bytes INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 function currentVersion(db: DatabaseSync): number {

@@ -38,6 +38,39 @@ export interface DataTableProps<T> {
    * @default {false}
    */
   compact?: boolean;
+  /** Makes some columns' headings buttons that sort the table by them. */
+  sort?: TableSort;
+}
+
+/** Sorting by column: which columns can sort, which does, and which way. */
+export interface TableSort {
+  /** Column headings that sort the table, with the key each stands for. */
+  keys: Record<string, string>;
+  /** The key the rows are sorted by now. */
+  by: string;
+  descending: boolean;
+  /** Asked to sort by `key` (the page flips the order when it is already sorted by it). */
+  onSort: (key: string) => void;
+}
+
+/** A column heading: a button that sorts by it, when it can. */
+function Heading({ title, sort }: { title: string; sort?: TableSort }) {
+  const key = sort?.keys[title];
+  if (!sort || !key) return <th scope="col">{title}</th>;
+  const active = sort.by === key;
+  return (
+    <th
+      scope="col"
+      aria-sort={active ? (sort.descending ? "descending" : "ascending") : "none"}
+    >
+      <button type="button" class="th-sort" onClick={() => sort.onSort(key)}>
+        {title}
+        <span class="th-sort-mark" aria-hidden="true">
+          {active ? (sort.descending ? "▼" : "▲") : "⇅"}
+        </span>
+      </button>
+    </th>
+  );
 }
 
 /**
@@ -58,7 +91,7 @@ export interface DataTableProps<T> {
  * ```
  */
 export function DataTable<T>(props: DataTableProps<T>) {
-  const { testId, load, error, columns, actions, rows, row, empty, loading, compact } = props;
+  const { testId, load, error, columns, actions, rows, row, empty, loading, compact, sort } = props;
   const cols = columns.length + (actions === undefined ? 0 : 1);
   return (
     <>
@@ -70,7 +103,7 @@ export function DataTable<T>(props: DataTableProps<T>) {
         >
           <thead>
             <tr>
-              {columns.map((title) => <th key={title} scope="col">{title}</th>)}
+              {columns.map((title) => <Heading key={title} title={title} sort={sort} />)}
               {actions !== undefined && (
                 <th scope="col">
                   <span class="visually-hidden">{actions}</span>

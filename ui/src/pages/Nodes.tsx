@@ -1,21 +1,23 @@
 /** @jsxImportSource preact */
 /// <reference lib="dom" />
 /**
- * `/web/nodes`: the nodes the user may reach, with filters and a Connect
- * link per node and login.
+ * `/web/nodes`: the nodes the user may reach, with whether each answers,
+ * filters, sorting by column, pages, and a Connect link per node and
+ * login. Filters, sorting and the page are kept in the URL.
  *
  * @module
  */
 
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { request, sitePath } from "../api.ts";
 import { Chips } from "../components/Chips.tsx";
 import { DataTable, RefreshButton } from "../components/DataTable.tsx";
 import { Field } from "../components/Field.tsx";
 import { PageHeader } from "../components/Page.tsx";
-import { labelPairs } from "../format.ts";
+import { pageFromQuery, Pager, perPageFromQuery } from "../components/Pager.tsx";
+import { formatTime, labelPairs } from "../format.ts";
 import { useLoad } from "../hooks.ts";
-import { Link, replaceQuery, useLocation } from "../router.tsx";
+import { Link, updateQuery, useLocation } from "../router.tsx";
 import { useSession } from "../session.tsx";
 import type { Items, Node } from "../types.ts";
 
@@ -38,6 +40,49 @@ export function nodeMatches(node: Node, search: string, labelFilter: string): bo
     }
   }
   return true;
+}
+
+/** What the nodes table sorts by. */
+export type NodeSortKey = "name" | "addr" | "status";
+
+/** A sort from the URL (`name`, `-addr`, ...): its key and direction; by name otherwise. */
+export function sortFromQuery(value: string | null): { by: NodeSortKey; descending: boolean } {
+  const descending = value?.startsWith("-") ?? false;
+  const key = value?.replace(/^-/, "");
+  return {
+    by: key === "addr" || key === "status" ? key : "name",
+    descending,
+  };
+}
+
+/** Answering nodes first, then those not checked yet, then those that did not answer. */
+const STATUS_ORDER = { online: 0, unknown: 1, offline: 2 };
+
+/** Compares two nodes by `by` (ties by name), ascending. */
+export function compareNodes(a: Node, b: Node, by: NodeSortKey): number {
+  const byName = a.name.localeCompare(b.name);
+  if (by === "addr") return a.addr.localeCompare(b.addr, undefined, { numeric: true }) || byName;
+  if (by === "status") {
+    return STATUS_ORDER[a.status ?? "unknown"] - STATUS_ORDER[b.status ?? "unknown"] || byName;
+  }
+  return byName;
+}
+
+/** The node's state as a badge, with when it was checked and why it is offline. */
+function StatusBadge({ node }: { node: Node }) {
+  const checked = node.status_checked ? `checked ${formatTime(node.status_checked)}` : "";
+  switch (node.status) {
+    case "online":
+      return <span class="badge badge-ok" title={checked}>Online</span>;
+    case "offline":
+      return (
+        <span class="badge badge-fail" title={[node.status_reason, checked].join("; ")}>
+          Offline
+        </span>
+      );
+    default:
+      return <span class="badge" title="The proxy is checking whether it answers.">Checking…</span>;
+  }
 }
 
 /** Path of a new web terminal to `login@node`. */
@@ -91,21 +136,56 @@ export function NodesPage() {
   const { query } = useLocation();
   const [search, setSearch] = useState(query.get("q") ?? "");
   const [labels, setLabels] = useState(query.get("label") ?? "");
+  const [sort, setSort] = useState(() => sortFromQuery(query.get("sort")));
+  const [page, setPage] = useState(() => pageFromQuery(query.get("page")));
+  const [perPage, setPerPage] = useState(() => perPageFromQuery(query.get("per_page")));
+  // Reloaded now and then: whether nodes answer changes while the page is open.
   const nodes = useLoad(
     () => request<Items<Node>>("GET", sitePath(session.cluster, "/nodes")),
     [session.cluster],
+    30_000,
   );
-  const update = (q: string, label: string) => {
+  const items = nodes.data?.items ?? [];
+  const checking = items.some((node) => node.status === "unknown");
+  useEffect(() => {
+    // The proxy probes nodes it has not checked lately when they are listed: ask again soon.
+    if (!checking) return;
+    const timer = setTimeout(nodes.reload, 2_000);
+    return () => clearTimeout(timer);
+  }, [nodes.data]);
+
+  const show = (
+    next: { q?: string; label?: string; sort?: typeof sort; page?: number; perPage?: number },
+  ) => {
+    const q = next.q ?? search;
+    const label = next.label ?? labels;
+    const order = next.sort ?? sort;
+    const size = next.perPage ?? perPage;
+    const at = next.page ?? 1;
     setSearch(q);
     setLabels(label);
-    replaceQuery({ q, label });
+    setSort(order);
+    setPage(at);
+    setPerPage(size);
+    updateQuery({
+      q,
+      label,
+      sort: order.by === "name" && !order.descending
+        ? ""
+        : `${order.descending ? "-" : ""}${order.by}`,
+      page: at > 1 ? String(at) : "",
+      per_page: size !== 25 ? String(size) : "",
+    });
   };
   const addLabel = (pair: string) => {
     const terms = labels.split(",").map((t) => t.trim()).filter(Boolean);
-    if (!terms.includes(pair)) update(search, [...terms, pair].join(", "));
+    if (!terms.includes(pair)) show({ label: [...terms, pair].join(", ") });
   };
-  const items = (nodes.data?.items ?? []).slice().sort((a, b) => a.name.localeCompare(b.name));
-  const shown = items.filter((node) => nodeMatches(node, search, labels));
+  const matching = items.filter((node) => nodeMatches(node, search, labels))
+    .sort((a, b) => (sort.descending ? -1 : 1) * compareNodes(a, b, sort.by));
+  const lastPage = Math.max(1, Math.ceil(matching.length / perPage));
+  const shownPage = Math.min(page, lastPage);
+  const shown = matching.slice((shownPage - 1) * perPage, shownPage * perPage);
 
   return (
     <>
@@ -120,7 +200,7 @@ export function NodesPage() {
           type="search"
           placeholder="Name, address or label"
           value={search}
-          onValue={(q) => update(q, labels)}
+          onValue={(q) => show({ q })}
         />
         <Field
           id="node-label"
@@ -130,13 +210,13 @@ export function NodesPage() {
           placeholder="key=value"
           spellcheck={false}
           value={labels}
-          onValue={(label) => update(search, label)}
+          onValue={(label) => show({ label })}
         />
         {(search || labels) && (
           <button
             type="button"
             class="btn btn-link"
-            onClick={() => update("", "")}
+            onClick={() => show({ q: "", label: "" })}
           >
             Clear filters
           </button>
@@ -145,11 +225,26 @@ export function NodesPage() {
       <DataTable
         testId="nodes-table"
         load={nodes}
-        columns={["Name", "Address", "Labels"]}
+        columns={["Status", "Name", "Address", "Labels"]}
         actions="Connect"
         rows={shown}
+        sort={{
+          keys: { Status: "status", Name: "name", Address: "addr" },
+          by: sort.by,
+          descending: sort.descending,
+          onSort: (key) =>
+            show({
+              sort: {
+                by: key as NodeSortKey,
+                descending: key === sort.by ? !sort.descending : false,
+              },
+            }),
+        }}
         row={(node) => (
-          <tr key={node.name} data-node={node.name}>
+          <tr key={node.name} data-node={node.name} data-status={node.status ?? "unknown"}>
+            <td data-label="Status">
+              <StatusBadge node={node} />
+            </td>
             <td data-label="Name" class="strong">{node.name}</td>
             <td data-label="Address" class="mono">{node.addr}</td>
             <td data-label="Labels">
@@ -169,8 +264,22 @@ export function NodesPage() {
       />
       {nodes.data && (
         <p class="muted table-foot" aria-live="polite">
-          Showing {shown.length} of {items.length} nodes.
+          {matching.length > perPage
+            ? `Showing ${(shownPage - 1) * perPage + 1}–${
+              (shownPage - 1) * perPage + shown.length
+            } of ${matching.length} matching nodes (${items.length} in all).`
+            : `Showing ${matching.length} of ${items.length} nodes.`}
         </p>
+      )}
+      {matching.length > Math.min(perPage, 10) && (
+        <Pager
+          label="Nodes"
+          page={shownPage}
+          hasNext={shownPage < lastPage}
+          perPage={perPage}
+          onPage={(next) => show({ page: next })}
+          onPerPage={(size) => show({ perPage: size })}
+        />
       )}
     </>
   );

@@ -13,7 +13,7 @@ import { ErrorAlert } from "../components/Alert.tsx";
 import { PageHeader } from "../components/Page.tsx";
 import { durationBetween, formatTime } from "../format.ts";
 import { useLoad } from "../hooks.ts";
-import { Link } from "../router.tsx";
+import { Link, useLocation } from "../router.tsx";
 import { useSession } from "../session.tsx";
 import type { Recording } from "../types.ts";
 import { streamUrl } from "./Recordings.tsx";
@@ -60,6 +60,9 @@ function Details({ recording }: { recording: Recording }) {
 /** The player page: one message instead of the player when the recording cannot be played. */
 export function PlayerPage({ id }: { id: string }) {
   const { session } = useSession();
+  const { query } = useLocation();
+  // A search match links here with the time it was found at (?t=seconds).
+  const startAt = Math.max(0, Number(query.get("t")) || 0);
   const meta = useLoad(
     () =>
       request<Recording>("GET", sitePath(session.cluster, `/recordings/${encodeURIComponent(id)}`)),
@@ -87,6 +90,7 @@ export function PlayerPage({ id }: { id: string }) {
       {playable && (
         <Player
           url={streamUrl(session.cluster, id)}
+          startAt={startAt}
           onError={() =>
             setStreamError(
               "Cannot play this recording: its file is missing or unreadable on the proxy. Ask an administrator to check the proxy's recordings directory.",
@@ -113,11 +117,15 @@ function labelPlayerControls(root: HTMLElement): void {
   }
 }
 
-function Player({ url, onError }: { url: string; onError: () => void }) {
+function Player(
+  { url, startAt: initialTime, onError }: { url: string; startAt: number; onError: () => void },
+) {
   const container = useRef<HTMLDivElement>(null);
   const player = useRef<AsciinemaPlayer.Player | null>(null);
   const [speed, setSpeed] = useState(1);
-  const [skipIdle, setSkipIdle] = useState(true);
+  // Skipping idle time shifts the player's clock away from the recording's:
+  // a link to a time starts without it, so the time means what it says.
+  const [skipIdle, setSkipIdle] = useState(initialTime === 0);
 
   useEffect(() => {
     // Watching from before the player is created: it draws some controls at
@@ -132,7 +140,12 @@ function Player({ url, onError }: { url: string; onError: () => void }) {
   }, []);
   useEffect(() => {
     // Changing speed or idle skipping rebuilds the player; keep the position.
-    const startAt = player.current ? Math.floor(player.current.getCurrentTime()) : 0;
+    // Just past the time asked for, so that the event at that time is shown.
+    const startAt = player.current
+      ? Math.floor(player.current.getCurrentTime())
+      : initialTime > 0
+      ? initialTime + 0.05
+      : 0;
     const resume = player.current !== null;
     player.current?.dispose();
     const created = AsciinemaPlayer.create(
@@ -142,6 +155,8 @@ function Player({ url, onError }: { url: string; onError: () => void }) {
         speed,
         idleTimeLimit: skipIdle ? 2 : undefined,
         startAt,
+        // Before playing, a link to a time shows the terminal as it was then.
+        ...(!resume && startAt > 0 ? { poster: `npt:${startAt}` } : {}),
         autoPlay: resume,
         preload: true,
         // In a narrow window a fixed-height box around a wide recording is mostly

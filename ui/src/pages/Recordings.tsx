@@ -16,9 +16,10 @@ import { PageHeader } from "../components/Page.tsx";
 import { pageFromQuery, Pager, perPageFromQuery } from "../components/Pager.tsx";
 import { durationBetween, formatTime } from "../format.ts";
 import { useLoad } from "../hooks.ts";
-import { navigate, replaceQuery, useLocation } from "../router.tsx";
+import { navigate, updateQuery, useLocation } from "../router.tsx";
 import { can, useSession } from "../session.tsx";
 import type { Paged, Recording } from "../types.ts";
+import { RecordingSearch } from "./RecordingSearch.tsx";
 
 /** URL of a recording's asciicast; `download` asks for an attachment. */
 export function streamUrl(cluster: string, id: string, download = false): string {
@@ -76,8 +77,21 @@ function filtersOf(query: URLSearchParams): RecordingFilters {
   return filters;
 }
 
-/** The recordings table. */
+/** The recordings page: the search across recordings, or the table of them. */
 export function RecordingsPage() {
+  const { query } = useLocation();
+  const [searching, setSearching] = useState(() => !!query.get("q")?.trim());
+  return (
+    <>
+      <PageHeader title="Recordings" description="Replay terminal sessions recorded by postern." />
+      <RecordingSearch onSearch={setSearching} />
+      {!searching && <RecordingList />}
+    </>
+  );
+}
+
+/** The recordings table with its filters and pages. */
+function RecordingList() {
   const { session } = useSession();
   const { query } = useLocation();
   const [applied, setApplied] = useState(() => filtersOf(query));
@@ -94,7 +108,7 @@ export function RecordingsPage() {
     setApplied(filters);
     setPage(nextPage);
     setPerPage(size);
-    replaceQuery({
+    updateQuery({
       ...filters,
       page: nextPage > 1 ? String(nextPage) : "",
       per_page: size !== 25 ? String(size) : "",
@@ -125,9 +139,6 @@ export function RecordingsPage() {
 
   return (
     <>
-      <PageHeader title="Recordings" description="Replay terminal sessions recorded by postern.">
-        <RefreshButton load={recordings} />
-      </PageHeader>
       <form
         class="filters"
         role="search"
@@ -152,6 +163,7 @@ export function RecordingsPage() {
         >
           Clear
         </button>
+        <RefreshButton load={recordings} />
       </form>
       <DataTable
         testId="recordings-table"

@@ -27,6 +27,7 @@ import {
   WebTerminal,
 } from "../terminal.ts";
 import type { Party } from "../types.ts";
+import { TerminalFiles } from "./TerminalFiles.tsx";
 
 /** How to copy and paste in the terminal, where Ctrl+C and Ctrl+V go to the shell. */
 function ShortcutHint() {
@@ -258,6 +259,8 @@ function LiveTerminal({ target }: TerminalPageProps) {
   const targetKey = JSON.stringify(target);
   const terminal = useRef<WebTerminal | null>(null);
   const [searching, setSearching] = useState(false);
+  const [filesOpen, setFilesOpen] = useState(false);
+  const [directory, setDirectory] = useState<string | null>(null);
 
   const node = info?.node ?? (target.kind === "new" ? target.node : "");
   const login = info?.login ?? (target.kind === "new" ? target.login : "");
@@ -270,6 +273,9 @@ function LiveTerminal({ target }: TerminalPageProps) {
     ? `/web/recordings/${encodeURIComponent(info.id)}`
     : undefined;
   useTitle(node ? `${login}@${node}` : "Terminal");
+  // Files move as the session's login: only its owner's, with a role that allows it.
+  const mayTransfer = !!session.file_transfer && !!node && !!login &&
+    (info ? info.mode === "owner" : target.kind === "new");
 
   useEffect(() => {
     setInfo(null);
@@ -283,6 +289,7 @@ function LiveTerminal({ target }: TerminalPageProps) {
         onSession: setInfo,
         onParties: setParties,
         onFind: () => setSearching(true),
+        onDirectory: setDirectory,
       },
     });
     terminal.current = term;
@@ -311,6 +318,17 @@ function LiveTerminal({ target }: TerminalPageProps) {
         )}
         <span class="spacer" />
         {live && !observer && <ShortcutHint />}
+        {mayTransfer && (
+          <button
+            type="button"
+            class="btn btn-small"
+            aria-expanded={filesOpen}
+            title="Upload files to the node, or download one"
+            onClick={() => setFilesOpen(!filesOpen)}
+          >
+            Files
+          </button>
+        )}
         <button
           type="button"
           class="btn btn-small"
@@ -363,6 +381,15 @@ function LiveTerminal({ target }: TerminalPageProps) {
           target={target}
           onRetry={() => setAttempt((n) => n + 1)}
           recording={recording}
+        />
+      )}
+      {filesOpen && mayTransfer && (
+        <TerminalFiles
+          cluster={session.cluster}
+          node={node}
+          login={login}
+          directory={directory}
+          onClose={() => setFilesOpen(false)}
         />
       )}
       <div class="term-area">

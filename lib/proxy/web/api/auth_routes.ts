@@ -37,6 +37,7 @@ export function sessionBody(identity: Identity, cluster: string, csrfToken: stri
     roles: identity.roles,
     logins: identity.logins,
     permissions: identity.permissions,
+    file_transfer: identity.fileTransfer,
   };
 }
 

@@ -9,6 +9,7 @@
 import type { AuthService } from "../../../auth/service.ts";
 import { BadRequest, NotFound } from "../../../errors.ts";
 import type { ProxyRecordings } from "../../recordings.ts";
+import type { NodeStatus } from "../../node_status.ts";
 import type { SessionHub } from "../../../session/hub.ts";
 import type { SessionRecord } from "../../../store/store.ts";
 import { json, readJson, requireString, type Router } from "../http.ts";
@@ -81,6 +82,7 @@ export function resourceRoutes(
   auth: AuthService,
   hub: SessionHub,
   recordings: ProxyRecordings,
+  nodeStatus: NodeStatus,
 ): void {
   const site = "/v1/webapi/sites/:cluster";
   const checkCluster = (cluster: string) => {
@@ -100,7 +102,19 @@ export function resourceRoutes(
     `${site}/nodes`,
     withSession(auth, async (_request, { session, params }) => {
       checkCluster(params.cluster);
-      return json({ items: await auth.listNodes(session.proof) });
+      const nodes = await auth.listNodes(session.proof);
+      const status = nodeStatus.of(nodes);
+      return json({
+        items: nodes.map((node) => {
+          const { state, checked, reason } = status.get(node.name)!;
+          return {
+            ...node,
+            status: state,
+            status_checked: checked === null ? null : new Date(checked).toISOString(),
+            ...(reason ? { status_reason: reason } : {}),
+          };
+        }),
+      });
     }),
   );
 
@@ -247,6 +261,28 @@ export function resourceRoutes(
       return json({
         items: records.slice(0, limit).map(recordingJson),
         next_offset: records.length > limit ? offset + limit : null,
+      });
+    }),
+  );
+
+  router.on(
+    "GET",
+    `${site}/recordings/search`,
+    withSession(auth, async (_request, { session, params, url }) => {
+      checkCluster(params.cluster);
+      const text = url.searchParams.get("q")?.trim() ?? "";
+      if (text === "") throw new BadRequest(`Type some text to search for ("q").`);
+      if (text.length > 500) throw new BadRequest(`Search for at most 500 characters.`);
+      const { limit } = pageParams(url.searchParams, 50, 200);
+      const hits = await auth.searchRecordings(session.proof, text, limit);
+      return json({
+        items: hits.map((hit) => ({
+          recording: recordingJson(hit.recording),
+          time: hit.time,
+          stream: hit.stream,
+          context: hit.context,
+          line: hit.line,
+        })),
       });
     }),
   );

@@ -1,0 +1,101 @@
+/**
+ * The search index of recordings in SQLite: an FTS5 table of their text
+ * (`recording_text`, tokenised as {@link searchWords} splits words) and how
+ * far each recording is indexed (`recording_index`).
+ *
+ * @module
+ */
+
+import {
+  MIN_PREFIX,
+  type RecordingIndexStore,
+  type RecordingStream,
+  type RecordingText,
+  type RecordingTextMatch,
+  type RecordingTextQuery,
+} from "../store.ts";
+import { type Db, type Gate, json, num, str } from "./db.ts";
+
+/** Most matches one search returns. */
+const MAX_LIMIT = 1_000;
+
+/**
+ * The FTS5 query for `words`: one phrase, the last word also as a prefix
+ * (when long enough).
+ * Words are letters and digits only, so nothing in them needs quoting.
+ */
+export function ftsPhrase(words: string[]): string {
+  return `"${words.join(" ")}"${words.at(-1)!.length >= MIN_PREFIX ? "*" : ""}`;
+}
+
+/** The `recording_text` and `recording_index` tables. */
+export class SqliteRecordingIndex implements RecordingIndexStore {
+  constructor(private readonly db: Db, private readonly gate: Gate) {}
+
+  indexedBytes(id: string): Promise<number> {
+    return this.gate(() => {
+      const row = this.db.get("SELECT indexed_bytes FROM recording_index WHERE session_id = ?", id);
+      return row ? num(row.indexed_bytes) : 0;
+    });
+  }
+
+  add(id: string, from: number, to: number, texts: RecordingText[]): Promise<boolean> {
+    return this.gate(() => {
+      // A savepoint makes the check and the writes one change, inside a transaction or not.
+      this.db.raw.exec("SAVEPOINT recording_index_add");
+      try {
+        const row = this.db.get(
+          "SELECT indexed_bytes FROM recording_index WHERE session_id = ?",
+          id,
+        );
+        const added = (row ? num(row.indexed_bytes) : 0) === from;
+        if (added) {
+          for (const t of texts) {
+            this.db.run(
+              "INSERT INTO recording_text (text, session_id, stream, times) VALUES (?, ?, ?, ?)",
+              t.text,
+              id,
+              t.stream,
+              JSON.stringify(t.times),
+            );
+          }
+          this.db.run(
+            `INSERT INTO recording_index (session_id, indexed_bytes) VALUES (?, ?)
+             ON CONFLICT (session_id) DO UPDATE SET indexed_bytes = excluded.indexed_bytes`,
+            id,
+            to,
+          );
+        }
+        this.db.raw.exec("RELEASE recording_index_add");
+        return added;
+      } catch (e) {
+        this.db.raw.exec("ROLLBACK TO recording_index_add");
+        this.db.raw.exec("RELEASE recording_index_add");
+        throw e;
+      }
+    });
+  }
+
+  search(query: RecordingTextQuery): Promise<RecordingTextMatch[]> {
+    if (query.words.length === 0) return Promise.resolve([]);
+    return this.gate(() =>
+      this.db.all(
+        // Newest first by rowid: FTS5 walks its index backwards and stops at the limit.
+        `SELECT session_id, stream, times, text FROM recording_text
+         WHERE recording_text MATCH :match
+           AND (:user IS NULL OR session_id IN (SELECT id FROM sessions WHERE user = :user))
+         ORDER BY rowid DESC LIMIT :limit`,
+        {
+          match: ftsPhrase(query.words),
+          user: query.user ?? null,
+          limit: Math.min(Math.max(Math.trunc(query.limit ?? 50), 0), MAX_LIMIT),
+        },
+      ).map((r) => ({
+        sessionId: str(r.session_id),
+        stream: str(r.stream) as RecordingStream,
+        times: json<number[]>(r.times),
+        text: str(r.text),
+      }))
+    );
+  }
+}
