@@ -83,6 +83,18 @@ Deno.test("require_session_mfa: stock ssh answers a code prompt, then the window
     assert.equal(result.stdout.trim(), "in", result.stderr);
   });
 
+  await t.step("wrong codes lock the account: then even the right one is refused", async () => {
+    const oscar = await cluster.createUser("oscar", { roles: ["guarded"], logins: ["root"] });
+    const oscarId = await cluster.login(oscar);
+    await Deno.writeTextFile(answer, "000000\n");
+    for (let i = 0; i < 5; i++) await ssh(PROMPTING, oscarId, env);
+    await Deno.writeTextFile(answer, `${await cluster.otp(oscar)}\n`);
+    const result = await ssh(PROMPTING, oscarId, env);
+    assert.notEqual(result.code, 0);
+    assert.doesNotMatch(result.stdout, /in/);
+    assert.match(result.stderr, /account is locked until/);
+  });
+
   await t.step("a user whose roles do not ask is never prompted", async () => {
     const result = await ssh(defaultSshOptions as string[], await cluster.login(plain));
     assert.equal(result.stdout.trim(), "in", result.stderr);
