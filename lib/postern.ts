@@ -526,7 +526,7 @@ export async function startProxyRole(options: {
           }),
         );
         securityKeyRoutes(router, auth, checked);
-        ssoRoutes(router, auth, log.child("sso"));
+        ssoRoutes(router, auth, log.child("sso"), config.proxy.public_addr);
         cliLoginRoutes(router, auth, checked);
         resourceRoutes(router, auth, hub, recordings, nodeStatus);
         userRoutes(router, auth);

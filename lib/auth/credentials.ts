@@ -424,6 +424,21 @@ export class CredentialChecks {
   ): Promise<void> {
     const needed = await this.freshFactorOf(user);
     if (needed === "none") return;
+    // Wrong codes lock the account as at sign-in: no guessing through here either.
+    if (user.lockedUntil !== null && user.lockedUntil > this.now()) {
+      await this.audit.emit({
+        code: event,
+        user: user.name,
+        remoteAddr,
+        success: false,
+        fields: { reason: "locked" },
+      });
+      throw new AccessDenied(
+        `Too many wrong codes: your account is locked until ${
+          new Date(user.lockedUntil).toISOString()
+        }; try again then, or ask an administrator to unlock it.`,
+      );
+    }
     const check = await this.#checkSecondFactor(
       user,
       { user: user.name, password: "", remoteAddr, ...given },

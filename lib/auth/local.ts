@@ -215,12 +215,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.#now,
     );
     this.#cliLogins = new CliLogins(store, this.#now);
-    this.#sso = new SsoLogins(
-      store,
-      config.auth.connectors,
-      async () => new URL((await this.#users.inviteUrl("")).url).origin,
-      this.#now,
-    );
+    this.#sso = new SsoLogins(store, config.auth.connectors, this.#now);
     this.#credentials = new CredentialChecks(
       store,
       this.auditLog,
@@ -636,8 +631,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return await this.#openWebSession(await this.#identityOfUser(user.name));
   }
 
-  beginSsoLogin(connector: string): Promise<{ url: string; state: string }> {
-    return this.#sso.begin(connector);
+  beginSsoLogin(connector: string, proxyOrigin: string): Promise<{ url: string; state: string }> {
+    return this.#sso.begin(connector, proxyOrigin);
   }
 
   async finishSsoLogin(query: string, remoteAddr: string): Promise<NewWebSession> {

@@ -315,10 +315,12 @@ export interface AuthService {
   /** Signs in with a passkey alone (`auth.passwordless`) and opens a web session. */
   createPasskeyWebSession(response: unknown, remoteAddr: string): Promise<NewWebSession>;
   /**
-   * Starts a single sign-on login through `connector`: the provider's URL to
-   * send the browser to, and the state the browser must bring back.
+   * Starts a single sign-on login through `connector` on the proxy at
+   * `proxyOrigin` (`https://host:port`, whose callback the provider is given
+   * unless the connector names one): the provider's URL to send the browser
+   * to, and the state the browser must bring back.
    */
-  beginSsoLogin(connector: string): Promise<{ url: string; state: string }>;
+  beginSsoLogin(connector: string, proxyOrigin: string): Promise<{ url: string; state: string }>;
   /**
    * Finishes a single sign-on login from the callback's query string: the
    * user is created or updated from the provider's claims and a web session

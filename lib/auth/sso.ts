@@ -14,7 +14,7 @@
 
 import * as oidc from "openid-client";
 import type { Config } from "../config/config.ts";
-import { AccessDenied, NotFound, Unauthenticated, Unavailable } from "../errors.ts";
+import { AccessDenied, BadRequest, NotFound, Unauthenticated, Unavailable } from "../errors.ts";
 import { hashSecret, type Store } from "../store/store.ts";
 
 /** A connector as configured. */
@@ -104,6 +104,19 @@ export function mapClaims(
   };
 }
 
+/** `https://host[:port]` of a proxy's address; BadRequest for anything else. */
+function originOf(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch { /* below */ }
+  const bare = url && url.pathname === "/" && !url.search && !url.hash && !url.username;
+  if (!url || url.protocol !== "https:" || !bare) {
+    throw new BadRequest(`Not a proxy origin (https://host:port): ${JSON.stringify(value)}.`);
+  }
+  return url.origin;
+}
+
 /** Whether openid-client may talk plain HTTP to the issuer (loopback, for tests and development). */
 function isLoopbackHttp(url: URL): boolean {
   return url.protocol === "http:" &&
@@ -117,8 +130,6 @@ export class SsoLogins {
   constructor(
     private readonly store: Store,
     private readonly connectors: ConnectorConfig[],
-    /** `https://host:port` users reach the proxy at, for default redirect URLs. */
-    private readonly publicOrigin: () => Promise<string>,
     private readonly now: () => number,
   ) {}
 
@@ -132,10 +143,6 @@ export class SsoLogins {
       );
     }
     return connector;
-  }
-
-  async #redirectUrl(connector: ConnectorConfig): Promise<string> {
-    return connector.redirect_url ?? `${await this.publicOrigin()}${SSO_CALLBACK_PATH}`;
   }
 
   /** The provider's configuration, discovered once (again after a failure). */
@@ -184,10 +191,13 @@ export class SsoLogins {
   /**
    * Starts a login: a fresh state, nonce and PKCE verifier kept in the store.
    *
+   * @param proxyOrigin `https://host:port` of the proxy the login starts on:
+   *   its callback is the redirect URL unless the connector names one
    * @returns the provider's authorization URL, and the state the browser must bring back
    */
-  async begin(name: string): Promise<{ url: string; state: string }> {
+  async begin(name: string, proxyOrigin: string): Promise<{ url: string; state: string }> {
     const connector = this.#connector(name);
+    const redirectUri = connector.redirect_url ?? `${originOf(proxyOrigin)}${SSO_CALLBACK_PATH}`;
     const config = await this.#configuration(connector);
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
@@ -198,10 +208,11 @@ export class SsoLogins {
       connector: connector.name,
       nonce,
       codeVerifier,
+      redirectUri,
       expires: now + LOGIN_TTL_MS,
     }, now);
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: await this.#redirectUrl(connector),
+      redirect_uri: redirectUri,
       scope: connector.scopes.join(" "),
       code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: "S256",
@@ -240,7 +251,7 @@ export class SsoLogins {
     }
     const connector = this.#connector(request.connector);
     const config = await this.#configuration(connector);
-    const callback = new URL(await this.#redirectUrl(connector));
+    const callback = new URL(request.redirectUri);
     callback.search = params.toString();
     let claims: Record<string, unknown>;
     try {

@@ -718,6 +718,8 @@ export interface SsoRequestRecord {
   nonce: string;
   /** The PKCE code verifier (RFC 7636) the code is redeemed with. */
   codeVerifier: string;
+  /** The callback the provider was given (the proxy the login started on). */
+  redirectUri: string;
   expires: number;
 }
 

@@ -5,6 +5,7 @@
  * and back signed in as a user created from the claims, with the mapped
  * roles and logins; an account in no mapped group, a callback another
  * browser started, and a replayed state are refused with a clear message.
+ * The same sign-in through a proxy in the split layout.
  *
  * @module
  */
@@ -112,5 +113,37 @@ Deno.test(
     });
 
     await Deno.remove(secretDir, { recursive: true });
+  },
+);
+
+Deno.test(
+  "single sign-on through a proxy in the split layout",
+  BROWSER_TEST,
+  async () => {
+    await using idp = testProvider({
+      olga: { email: "olga@example.com", preferred_username: "olga", groups: ["ops"] },
+    });
+    const secretFile = await Deno.makeTempFile({ prefix: "postern-oidc-secret-" });
+    await Deno.writeTextFile(secretFile, OIDC_CLIENT.secret);
+    await using env = await startWebEnv("sso-split", {
+      split: true,
+      authConfig: [
+        "  connectors:",
+        "    - name: example",
+        "      display: Example IdP",
+        `      issuer_url: ${idp.issuer}`,
+        `      client_id: ${OIDC_CLIENT.id}`,
+        `      client_secret_file: ${secretFile}`,
+        "      scopes: [openid, email, profile, groups]",
+        "      claims_to_roles:",
+        "        - {claim: groups, value: ops, roles: [access], logins: [root]}",
+      ].join("\n"),
+    });
+    await idp.start(`${env.base}/v1/webapi/oidc/callback`);
+    const page = await env.newPage();
+    await signInAtProvider(page, env.base, "olga");
+    await page.waitForURL(`${env.base}/web/nodes`, { timeout: 30_000 });
+    assert.equal(await page.getByTestId("current-user").innerText(), "olga");
+    await Deno.remove(secretFile);
   },
 );

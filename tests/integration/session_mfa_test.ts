@@ -4,7 +4,9 @@
  * keyboard-interactive prompt with an authenticator code (through
  * SSH_ASKPASS, as a terminal user would type it); without it the session
  * does not open; a wrong code is refused; within `auth.session_mfa_window`
- * a second session needs no prompt. A user without the option never sees one.
+ * a second session needs no prompt; wrong codes lock the account. A user
+ * without the option never sees one. The prompt also through a proxy in the
+ * split layout.
  *
  * @module
  */
@@ -83,8 +85,37 @@ Deno.test("require_session_mfa: stock ssh answers a code prompt, then the window
     assert.equal(result.stdout.trim(), "in", result.stderr);
   });
 
+  await t.step("wrong codes lock the account: then even the right one is refused", async () => {
+    const oscar = await cluster.createUser("oscar", { roles: ["guarded"], logins: ["root"] });
+    const oscarId = await cluster.login(oscar);
+    await Deno.writeTextFile(answer, "000000\n");
+    for (let i = 0; i < 5; i++) await ssh(PROMPTING, oscarId, env);
+    await Deno.writeTextFile(answer, `${await cluster.otp(oscar)}\n`);
+    const result = await ssh(PROMPTING, oscarId, env);
+    assert.notEqual(result.code, 0);
+    assert.doesNotMatch(result.stdout, /in/);
+    assert.match(result.stderr, /account is locked until/);
+  });
+
   await t.step("a user whose roles do not ask is never prompted", async () => {
     const result = await ssh(defaultSshOptions as string[], await cluster.login(plain));
     assert.equal(result.stdout.trim(), "in", result.stderr);
   });
+});
+
+Deno.test("require_session_mfa through a proxy in the split layout", async () => {
+  await using cluster = await startCluster({ split: true, extraConfig: ROLES });
+  const rita = await cluster.createUser("rita", { roles: ["guarded"], logins: ["root"] });
+  const id = await cluster.login(rita);
+  const askpass = join(cluster.dir, "askpass.sh");
+  await Deno.writeTextFile(askpass, `#!/bin/sh\necho ${await cluster.otp(rita)}\n`);
+  await Deno.chmod(askpass, 0o755);
+  const target = ["-p", String(cluster.postern.sshPort), "root:saturn@127.0.0.1", "echo in"];
+  const refused = await runSsh([...defaultSshOptions, ...identityOptions(id), ...target]);
+  assert.notEqual(refused.code, 0);
+  const result = await runSsh([...PROMPTING, ...identityOptions(id), ...target], {
+    env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", DISPLAY: ":0" },
+    timeoutMs: 30_000,
+  });
+  assert.equal(result.stdout.trim(), "in", result.stderr);
 });

@@ -107,15 +107,10 @@ Deno.test("SsoLogins checks the ID token and refuses each kind of bad one", asyn
   const dir = await Deno.makeTempDir({ prefix: "postern-sso-" });
   const store = SqliteStore.open(dir);
   await using idp = await startFakeProvider();
-  const logins = new SsoLogins(
-    store,
-    [connector(idp.issuer)],
-    () => Promise.resolve("https://localhost:3080"),
-    Date.now,
-  );
+  const logins = new SsoLogins(store, [connector(idp.issuer)], Date.now);
   /** Begins a login, and finishes it with the ID token `mint` makes. */
   const attempt = async (mint: (nonce: string) => Promise<string>) => {
-    const { url, state } = await logins.begin("idp");
+    const { url, state } = await logins.begin("idp", "https://localhost:3080");
     const authorize = new URL(url);
     assert.equal(authorize.searchParams.get("code_challenge_method"), "S256");
     assert.ok(authorize.searchParams.get("code_challenge"));

@@ -390,6 +390,7 @@ contract("ssoRequests are taken once, and not after they expire", async (open) =
     connector: "okta",
     nonce: "n",
     codeVerifier: "v",
+    redirectUri: "https://proxy.example.com/v1/webapi/oidc/callback",
     expires: T0 + MIN,
   };
   await a.ssoRequests.put(request, T0);

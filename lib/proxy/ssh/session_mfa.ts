@@ -51,7 +51,7 @@ export function promptSessionMfa(
         () => resolve(null),
         (error) =>
           resolve(
-            error instanceof PosternError && error.kind !== "access_denied"
+            error instanceof PosternError && /locked|none set up/.test(error.message)
               ? error.message
               : "The authenticator code was not accepted.",
           ),

@@ -219,6 +219,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         connector TEXT NOT NULL,
         nonce TEXT NOT NULL,
         code_verifier TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
         expires BIGINT NOT NULL
       );
       CREATE INDEX sso_requests_expires ON sso_requests (expires);

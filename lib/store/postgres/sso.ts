@@ -14,9 +14,10 @@ export class PgSsoRequests implements SsoRequestStore {
 
   async put(request: SsoRequestRecord, now: number): Promise<void> {
     await this.sql`DELETE FROM sso_requests WHERE expires <= ${now}`;
-    await this.sql`INSERT INTO sso_requests (state_hash, connector, nonce, code_verifier, expires)
+    await this.sql`INSERT INTO sso_requests
+        (state_hash, connector, nonce, code_verifier, redirect_uri, expires)
       VALUES (${request.stateHash}, ${request.connector}, ${request.nonce},
-        ${request.codeVerifier}, ${request.expires})`;
+        ${request.codeVerifier}, ${request.redirectUri}, ${request.expires})`;
   }
 
   async take(stateHash: SecretHash, now: number): Promise<SsoRequestRecord | null> {
@@ -28,6 +29,7 @@ export class PgSsoRequests implements SsoRequestStore {
         connector: str(r.connector),
         nonce: str(r.nonce),
         codeVerifier: str(r.code_verifier),
+        redirectUri: str(r.redirect_uri),
         expires: num(r.expires),
       }
       : null;

@@ -257,6 +257,7 @@ export const MIGRATIONS: readonly Migration[] = [
         connector TEXT NOT NULL,
         nonce TEXT NOT NULL,
         code_verifier TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
         expires INTEGER NOT NULL
       );
       CREATE INDEX sso_requests_expires ON sso_requests (expires);

@@ -16,12 +16,14 @@ export class SqliteSsoRequests implements SsoRequestStore {
     return this.gate(() => {
       this.db.run("DELETE FROM sso_requests WHERE expires <= ?", now);
       this.db.run(
-        `INSERT INTO sso_requests (state_hash, connector, nonce, code_verifier, expires)
-         VALUES (?, ?, ?, ?, ?)`,
+        `INSERT INTO sso_requests
+           (state_hash, connector, nonce, code_verifier, redirect_uri, expires)
+         VALUES (?, ?, ?, ?, ?, ?)`,
         request.stateHash,
         request.connector,
         request.nonce,
         request.codeVerifier,
+        request.redirectUri,
         request.expires,
       );
     });
@@ -35,6 +37,7 @@ export class SqliteSsoRequests implements SsoRequestStore {
           connector: str(r.connector),
           nonce: str(r.nonce),
           codeVerifier: str(r.code_verifier),
+          redirectUri: str(r.redirect_uri),
           expires: num(r.expires),
         }),
         "DELETE FROM sso_requests WHERE state_hash = ? AND expires > ? RETURNING *",

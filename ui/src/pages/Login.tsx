@@ -76,6 +76,7 @@ export function LoginPage({ onLogin, reason }: LoginPageProps) {
   useEffect(() => userRef.current?.focus(), []);
   const settings = useLoad(authSettings, []);
   const policy = settings.data?.second_factor ?? "otp";
+  const connectors = settings.data?.connectors ?? [];
   // A single sign-on that failed comes back here with its reason.
   const ssoError = new URLSearchParams(location.search).get("sso_error");
 
@@ -110,15 +111,15 @@ export function LoginPage({ onLogin, reason }: LoginPageProps) {
     <AuthScreen title="Sign in">
       {reason && <p class="muted">{reason}</p>}
       <ErrorAlert message={error ?? ssoError} />
-      {(settings.data?.connectors ?? []).map((connector) => (
-        <a
-          key={connector.name}
-          class="btn btn-block"
-          href={ssoHref(connector.name)}
-        >
-          Sign in with {connector.display}
-        </a>
-      ))}
+      {connectors.length > 0 && (
+        <div class="sso-buttons">
+          {connectors.map((connector) => (
+            <a key={connector.name} class="btn btn-block" href={ssoHref(connector.name)}>
+              Sign in with {connector.display}
+            </a>
+          ))}
+        </div>
+      )}
       <form onSubmit={submit} aria-busy={busy}>
         <Field
           id="user"

@@ -56,11 +56,18 @@ function backToLogin(message: string): Response {
 }
 
 /** Installs the single sign-on routes. */
-export function ssoRoutes(router: Router, auth: AuthService, log: Logger): void {
-  router.on("GET", "/v1/webapi/oidc/login/:connector", async (_request, { params, url }) => {
+export function ssoRoutes(
+  router: Router,
+  auth: AuthService,
+  log: Logger,
+  publicAddr: string | undefined,
+): void {
+  router.on("GET", "/v1/webapi/oidc/login/:connector", async (request, { params, url }) => {
+    // This proxy's own callback: at its public address, else where the browser reached it.
+    const host = publicAddr ?? request.headers.get("host") ?? url.host;
     let started;
     try {
-      started = await auth.beginSsoLogin(params.connector);
+      started = await auth.beginSsoLogin(params.connector, `https://${host}`);
     } catch (error) {
       return backToLogin(toUserMessage(error, log, "single sign-on"));
     }
