@@ -2,7 +2,8 @@
  * Whether nodes answer, as the nodes page shows it: the last time the proxy
  * reached a node (a terminal or file transfer logged in, or failed to), or
  * else a cheap probe that opens a TCP connection and reads the node's SSH
- * banner. Probes run only for nodes someone is looking at, and at most once
+ * banner. Probes run only for nodes someone is looking at on the nodes page
+ * (`postern ls` and other API clients get what is known), and at most once
  * per {@linkcode NodeStatusOptions.maxAgeMs} per node, a few at a time, in
  * the background: listing nodes never waits for them.
  *
@@ -118,10 +119,14 @@ export class NodeStatus {
   }
 
   /**
-   * What is known of each of `nodes` now; those not checked lately (or whose
-   * address changed) are probed in the background for the next time.
+   * What is known of each of `nodes` now. With `probe`, those not checked
+   * lately (or whose address changed) are probed in the background for the
+   * next time.
    */
-  of(nodes: readonly { name: string; addr: string }[]): Map<string, Reachability> {
+  of(
+    nodes: readonly { name: string; addr: string }[],
+    options: { probe: boolean } = { probe: true },
+  ): Map<string, Reachability> {
     const now = this.#now();
     const out = new Map<string, Reachability>();
     for (const { name, addr } of nodes) {
@@ -133,7 +138,8 @@ export class NodeStatus {
           ? { state: current.state, checked: current.checked, reason: current.reason }
           : { state: "unknown", checked: null },
       );
-      if (!current || now - (current.checked ?? 0) > this.#maxAgeMs) this.#enqueue(name, addr);
+      const stale = !current || now - (current.checked ?? 0) > this.#maxAgeMs;
+      if (options.probe && stale) this.#enqueue(name, addr);
     }
     return out;
   }

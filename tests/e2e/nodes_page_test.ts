@@ -19,6 +19,9 @@ function closedPort(): number {
   return port;
 }
 
+/** Generous waits: the machine may be busy. */
+const WAIT = { timeout: 30_000 };
+
 Deno.test({
   name: "nodes: online or offline from a probe, sorted by column, a page at a time past 100 nodes",
   ...BROWSER_TEST,
@@ -36,7 +39,7 @@ Deno.test({
   const table = page.getByTestId("nodes-table");
   const rows = table.locator("tr[data-node]");
   const names = () => table.locator('td[data-label="Name"]').allInnerTexts();
-  await eventually(async () => assert.equal(await rows.count(), 25));
+  await eventually(async () => assert.equal(await rows.count(), 25), WAIT);
   assert.equal((await names())[0], "node-001");
   assert.match(await page.locator(".table-foot").innerText(), /Showing 1–25 of 121 matching nodes/);
 
@@ -59,13 +62,13 @@ Deno.test({
   // Name, descending; then 100 a page, the second page holding the rest.
   await page.getByRole("button", { name: /^Name/ }).click();
   await page.getByRole("button", { name: /^Name/ }).click();
-  await eventually(async () => assert.equal((await names())[0], "saturn"));
+  await eventually(async () => assert.equal((await names())[0], "saturn"), WAIT);
   assert.equal((await names())[1], "node-120");
   const pager = page.getByRole("navigation", { name: "Nodes pages" });
   await pager.getByLabel("Per page").selectOption("100");
-  await eventually(async () => assert.equal(await rows.count(), 100));
+  await eventually(async () => assert.equal(await rows.count(), 100), WAIT);
   await pager.getByRole("button", { name: "Next" }).click();
-  await eventually(async () => assert.equal(await rows.count(), 21));
+  await eventually(async () => assert.equal(await rows.count(), 21), WAIT);
   assert.equal((await names()).at(-1), "node-001");
   assert.equal(await pager.getByRole("button", { name: "Next" }).isDisabled(), true);
   const kept = new URL(page.url()).searchParams;
@@ -74,12 +77,12 @@ Deno.test({
     ["-name", "2", "100"],
   );
   await page.reload();
-  await eventually(async () => assert.equal(await rows.count(), 21));
+  await eventually(async () => assert.equal(await rows.count(), 21), WAIT);
   await env.screenshot(page, "page-2");
 
   // Filters narrow before paging; the API says each node's state.
   await page.getByLabel("Search").fill("node-11");
-  await eventually(async () => assert.equal(await rows.count(), 10));
+  await eventually(async () => assert.equal(await rows.count(), 10), WAIT);
   assert.equal(await pager.count(), 0, "one page needs no pager");
   await page.setViewportSize({ width: 400, height: 800 });
   await env.screenshot(page, "filtered-400");

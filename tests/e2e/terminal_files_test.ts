@@ -41,6 +41,9 @@ function randomBytes(size: number): Uint8Array {
   return bytes;
 }
 
+/** Generous waits: the machine may be busy. */
+const WAIT = { timeout: 30_000 };
+
 Deno.test({
   name:
     "terminal: files upload to the shell's directory and download from the node byte-identical, within the limit, audited, only with file_transfer",
@@ -65,8 +68,9 @@ Deno.test({
     });
     await page.getByRole("button", { name: "Files" }).click();
     const panel = page.getByRole("region", { name: "File transfer" });
-    await eventually(async () =>
-      assert.equal(await panel.getByLabel("Upload to directory").inputValue(), dir)
+    await eventually(
+      async () => assert.equal(await panel.getByLabel("Upload to directory").inputValue(), dir),
+      WAIT,
     );
 
     const uploaded = randomBytes(FIVE_MIB);

@@ -41,6 +41,11 @@ Deno.test("NodeStatus probes nodes it has not checked lately, in the background,
   assert.equal(status.of([{ name: "mars", addr: "10.0.0.9:22" }]).get("mars")?.state, "unknown");
   await status.settled();
   assert.deepEqual(probed.at(-1), "10.0.0.9:22");
+  // Without probe (API clients other than the nodes page), only what is known.
+  now += 61_000;
+  status.of(nodes, { probe: false });
+  await status.settled();
+  assert.equal(probed.length, 3);
 });
 
 Deno.test("probeSshBanner() tells an sshd from a closed port and from another server", async () => {

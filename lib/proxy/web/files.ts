@@ -196,10 +196,14 @@ async function upload(
     await Promise.all(inFlight);
   } catch (error) {
     await Promise.allSettled(inFlight);
-    throw error instanceof TooLarge ? error : sftpError(error, "write", path, node);
-  } finally {
+    // Half a file is worse than none: the user would take it for the upload.
     await call<void>((cb) => sftp.close(handle, cb as never)).catch(() => {});
+    await call<void>((cb) => sftp.unlink(sftpPath(path), cb as never)).catch(() => {});
+    throw error instanceof TooLarge ? error : sftpError(error, "write", path, node);
   }
+  await call<void>((cb) => sftp.close(handle, cb as never)).catch((error) => {
+    throw sftpError(error, "write", path, node);
+  });
   return written;
 }
 

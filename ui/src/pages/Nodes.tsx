@@ -141,7 +141,7 @@ export function NodesPage() {
   const [perPage, setPerPage] = useState(() => perPageFromQuery(query.get("per_page")));
   // Reloaded now and then: whether nodes answer changes while the page is open.
   const nodes = useLoad(
-    () => request<Items<Node>>("GET", sitePath(session.cluster, "/nodes")),
+    () => request<Items<Node>>("GET", sitePath(session.cluster, "/nodes?probe=1")),
     [session.cluster],
     30_000,
   );

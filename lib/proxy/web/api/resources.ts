@@ -100,10 +100,11 @@ export function resourceRoutes(
   router.on(
     "GET",
     `${site}/nodes`,
-    withSession(auth, async (_request, { session, params }) => {
+    withSession(auth, async (_request, { session, params, url }) => {
       checkCluster(params.cluster);
       const nodes = await auth.listNodes(session.proof);
-      const status = nodeStatus.of(nodes);
+      // Only the nodes page asks for probes (?probe=1): other clients get what is known.
+      const status = nodeStatus.of(nodes, { probe: url.searchParams.get("probe") === "1" });
       return json({
         items: nodes.map((node) => {
           const { state, checked, reason } = status.get(node.name)!;
