@@ -7,9 +7,9 @@
  * transfers had come and gone). `malloc_trim(0)` returns those free pages;
  * measured with 100 sessions opened and ended after bulk traffic, RSS went
  * back to within 7% of idle instead of 43% above it. It runs a few seconds
- * after connections end and at most every {@link TrimOptions.minIntervalMs},
- * never while sessions merely sit idle. Where glibc or the FFI permission is
- * missing, nothing happens.
+ * after the last of a burst of connection ends and at most every
+ * {@link TrimOptions.minIntervalMs}, never while sessions merely sit idle.
+ * Where glibc or the FFI permission is missing, nothing happens.
  *
  * @module
  */
@@ -22,13 +22,13 @@ export interface TrimOptions {
    */
   trim?: () => void;
   /**
-   * Wait after a connection ends, so that a burst of ends trims once.
-   * @default {3000}
+   * Wait after the last connection end, so that a burst of ends trims once.
+   * @default {2000}
    */
   delayMs?: number;
   /**
-   * Least time between two trims.
-   * @default {30000}
+   * Least time between two trims (a long burst of ends trims every this often).
+   * @default {10000}
    */
   minIntervalMs?: number;
 }
@@ -48,23 +48,30 @@ export class MemoryTrimmer {
   readonly #minIntervalMs: number;
   #last = -Infinity;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the scheduled trim runs at the latest. */
+  #deadline = 0;
 
   /** @param options the trim function and its timing */
   constructor(options: TrimOptions = {}) {
     this.#trim = options.trim ?? glibcMallocTrim;
-    this.#delayMs = options.delayMs ?? 3000;
-    this.#minIntervalMs = options.minIntervalMs ?? 30_000;
+    this.#delayMs = options.delayMs ?? 2000;
+    this.#minIntervalMs = options.minIntervalMs ?? 10_000;
   }
 
-  /** A connection ended: schedules a trim unless one is scheduled already. */
+  /** A connection ended: (re)schedules a trim `delayMs` from now, within the interval rules. */
   connectionEnded(): void {
-    if (this.#timer !== undefined) return;
-    const wait = Math.max(this.#delayMs, this.#last + this.#minIntervalMs - performance.now());
+    const now = performance.now();
+    if (this.#timer === undefined) this.#deadline = now + this.#minIntervalMs;
+    const at = Math.max(
+      Math.min(now + this.#delayMs, this.#deadline),
+      this.#last + this.#minIntervalMs,
+    );
+    this.stop();
     const timer = setTimeout(() => {
       this.#timer = undefined;
       this.#last = performance.now();
       this.#trim();
-    }, wait);
+    }, at - now);
     // A pending trim must not keep the process alive.
     Deno.unrefTimer(timer);
     this.#timer = timer;
