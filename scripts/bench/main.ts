@@ -131,7 +131,7 @@ function parseArgs(argv: string[]): BenchArgs {
     skipMemory: argv.includes("--skip-memory"),
     skipStartup: argv.includes("--skip-startup"),
     skipFanout: argv.includes("--skip-fanout"),
-    sessions: number("--sessions", quick ? 200 : 1000),
+    sessions: number("--sessions", quick ? 100 : 1000),
     bulkMb: number("--bulk-mb", quick ? 100 : 300),
     keystrokes: number("--keystrokes", 1000),
     catMb: number("--cat-mb", 50),
@@ -255,7 +255,7 @@ async function main(): Promise<void> {
       sessions: args.sessions,
       bulkRuns: 4,
       bulkMb: args.bulkMb,
-      cpuSeconds: 10,
+      cpuSeconds: args.sessions >= 1000 ? 10 : 5,
       log,
     });
     report.memory = memory;

@@ -249,9 +249,12 @@ async function closeSessions(sessions: Deno.ChildProcess[]): Promise<void> {
   await Promise.all(sessions.map((child) => child.status));
 }
 
-/** Lets connections finish closing and the proxy's garbage collector catch up. */
+/**
+ * Lets connections finish closing and the proxy give freed memory back (it
+ * does a few seconds after connections end: lib/net/malloc_trim.ts).
+ */
 function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 5000));
+  return new Promise((resolve) => setTimeout(resolve, 8000));
 }
 
 /** The process's resident set, MiB, from /proc/<pid>/status. */

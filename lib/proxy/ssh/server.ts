@@ -14,6 +14,7 @@ import type { Connection } from "ssh2";
 import type { Socket } from "node:net";
 import { acceptForever, AcceptHealth } from "../../net/accept.ts";
 import { denoConnDuplex } from "../../net/conn_duplex.ts";
+import { MemoryTrimmer } from "../../net/malloc_trim.ts";
 import { installFastCiphers, reusePacketBuffers } from "../../net/ssh2_crypto.ts";
 import { installChannelWindowFix } from "../../net/ssh2_channel_window.ts";
 import { ssh2InternalsProblems } from "../../net/ssh2_internals.ts";
@@ -118,6 +119,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
 
   const open = new Set<Deno.Conn>();
   const unauthenticated = new UnauthenticatedConnections(options);
+  const trimmer = new MemoryTrimmer();
   const tooMany = new ThrottledLog(options.log);
   const tooManyFromOne = new ThrottledLog(options.log);
   let stopping = false;
@@ -146,6 +148,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
           pending = unauthenticated.add(remote, acceptedAt, () => socket.destroy());
           socket.once("close", () => {
             open.delete(conn);
+            trimmer.connectionEnded();
             pending?.release();
           });
           // ssh2 only uses the Duplex side and a few socket properties the adapter provides.
@@ -183,6 +186,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
         listener.close();
       } catch { /* already closed */ }
       unauthenticated.clear();
+      trimmer.stop();
       for (const conn of open) {
         try {
           conn.close();
