@@ -13,8 +13,7 @@ import { Conflict, NotFound, Unavailable } from "../../errors.ts";
 /** A query handle: the pool, or the connection of one transaction. */
 export type Sql = postgres.Sql<{ bigint: number }>;
 
-/** A row as npm:postgres returns it (column names as in the schema). */
-export type Row = Record<string, unknown>;
+export type { Row } from "../rows.ts";
 
 /**
  * BIGINT columns (times in ms, ids, sizes) as JS numbers: every value postern
@@ -29,27 +28,7 @@ export const BIGINT_AS_NUMBER = {
   },
 };
 
-/** A string column. */
-export function str(v: unknown): string {
-  if (typeof v !== "string") throw new TypeError(`Expected a text column, got ${typeof v}`);
-  return v;
-}
-
-/** A nullable string column. */
-export function optStr(v: unknown): string | null {
-  return v === null ? null : str(v);
-}
-
-/** A BIGINT or INTEGER column. */
-export function num(v: unknown): number {
-  if (typeof v === "number") return v;
-  throw new TypeError(`Expected an integer column, got ${typeof v}`);
-}
-
-/** A nullable BIGINT or INTEGER column. */
-export function optNum(v: unknown): number | null {
-  return v === null ? null : num(v);
-}
+export { num, optNum, optStr, str } from "../rows.ts";
 
 /** SQLSTATE of a PostgreSQL error, or the client's code for a connection error. */
 function codeOf(e: unknown): string | null {

@@ -9,7 +9,6 @@ import { NotFound } from "../../errors.ts";
 import type {
   AuthServerRecord,
   AuthServerStore,
-  JoinTokenKind,
   JoinTokenRecord,
   JoinTokenStore,
   NodePatch,
@@ -26,6 +25,7 @@ import type {
 } from "../store.ts";
 import { explainConstraints, num, optStr, type Row, type Sql, str } from "./db.ts";
 import type { InTransaction } from "./users.ts";
+import { toAuthServer, toJoinToken, toProxy } from "../rows.ts";
 
 function toNode(r: Row): NodeRecord {
   return {
@@ -171,16 +171,6 @@ export class PgWebSessions implements WebSessionStore {
   }
 }
 
-function toProxy(r: Row): ProxyRecord {
-  return {
-    id: str(r.id),
-    publicAddr: str(r.public_addr),
-    sshPublicAddr: str(r.ssh_public_addr),
-    peerAddr: optStr(r.peer_addr),
-    lastSeen: num(r.last_seen),
-  };
-}
-
 /** The `proxies` table. */
 export class PgProxies implements ProxyStore {
   constructor(private readonly sql: Sql) {}
@@ -239,15 +229,6 @@ export class PgRoles implements RoleStore {
   }
 }
 
-function toJoinToken(r: Row): JoinTokenRecord {
-  return {
-    tokenHash: str(r.token_hash) as SecretHash,
-    kind: str(r.kind) as JoinTokenKind,
-    created: num(r.created),
-    expires: num(r.expires),
-  };
-}
-
 /** The `join_tokens` table. */
 export class PgJoinTokens implements JoinTokenStore {
   constructor(private readonly sql: Sql) {}
@@ -285,16 +266,6 @@ export class PgRequestNonces implements RequestNonceStore {
       VALUES (${nonce}, ${expires}) ON CONFLICT (nonce) DO NOTHING`;
     return count === 1;
   }
-}
-
-function toAuthServer(r: Row): AuthServerRecord {
-  return {
-    id: str(r.id),
-    addr: str(r.addr),
-    version: str(r.version),
-    started: num(r.started),
-    lastSeen: num(r.last_seen),
-  };
 }
 
 /** The `auth_servers` table. */

@@ -25,18 +25,10 @@ import type {
   UserStore,
 } from "../store.ts";
 import { explainConstraints, num, optNum, optStr, type Row, type Sql, str } from "./db.ts";
+import { toCa } from "../rows.ts";
 
 /** Runs `fn` in a transaction, or in the one `sql` already is. */
 export type InTransaction = <T>(fn: (tx: Sql) => Promise<T>) => Promise<T>;
-
-function toCa(r: Row): CaRecord {
-  return {
-    kind: str(r.kind) as CaKind,
-    privateKey: str(r.private_key),
-    publicKey: str(r.public_key),
-    created: num(r.created),
-  };
-}
 
 /** The `cas` table. */
 export class PgCas implements CaStore {

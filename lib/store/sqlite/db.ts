@@ -7,6 +7,7 @@
 
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from "node:sqlite";
 import { Conflict, NotFound, Unavailable } from "../../errors.ts";
+import { num, str } from "../rows.ts";
 
 /** A row as node:sqlite returns it. */
 export type Row = Record<string, SQLOutputValue>;
@@ -66,28 +67,7 @@ export class Db {
   }
 }
 
-/** A string column. */
-export function str(v: SQLOutputValue): string {
-  if (typeof v !== "string") throw new TypeError(`Expected a text column, got ${typeof v}`);
-  return v;
-}
-
-/** A nullable string column. */
-export function optStr(v: SQLOutputValue): string | null {
-  return v === null ? null : str(v);
-}
-
-/** An integer column. */
-export function num(v: SQLOutputValue): number {
-  if (typeof v === "number") return v;
-  if (typeof v === "bigint") return Number(v);
-  throw new TypeError(`Expected an integer column, got ${typeof v}`);
-}
-
-/** A nullable integer column. */
-export function optNum(v: SQLOutputValue): number | null {
-  return v === null ? null : num(v);
-}
+export { num, optNum, optStr, str } from "../rows.ts";
 
 /** A boolean stored as 0/1. */
 export function bool(v: SQLOutputValue): boolean {

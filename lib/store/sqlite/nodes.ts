@@ -8,7 +8,6 @@ import { NotFound } from "../../errors.ts";
 import type {
   AuthServerRecord,
   AuthServerStore,
-  JoinTokenKind,
   JoinTokenRecord,
   JoinTokenStore,
   NodePatch,
@@ -34,6 +33,7 @@ import {
   type Row,
   str,
 } from "./db.ts";
+import { toAuthServer, toJoinToken, toProxy } from "../rows.ts";
 
 function toNode(r: Row): NodeRecord {
   return {
@@ -212,16 +212,6 @@ export class SqliteWebSessions implements WebSessionStore {
   }
 }
 
-function toProxy(r: Row): ProxyRecord {
-  return {
-    id: str(r.id),
-    publicAddr: str(r.public_addr),
-    sshPublicAddr: str(r.ssh_public_addr),
-    peerAddr: optStr(r.peer_addr),
-    lastSeen: num(r.last_seen),
-  };
-}
-
 /** The `proxies` table. */
 export class SqliteProxies implements ProxyStore {
   constructor(private readonly db: Db, private readonly gate: Gate) {}
@@ -300,15 +290,6 @@ export class SqliteRoles implements RoleStore {
   }
 }
 
-function toJoinToken(r: Row): JoinTokenRecord {
-  return {
-    tokenHash: str(r.token_hash) as SecretHash,
-    kind: str(r.kind) as JoinTokenKind,
-    created: num(r.created),
-    expires: num(r.expires),
-  };
-}
-
 /** The `join_tokens` table. */
 export class SqliteJoinTokens implements JoinTokenStore {
   constructor(private readonly db: Db, private readonly gate: Gate) {}
@@ -369,16 +350,6 @@ export class SqliteRequestNonces implements RequestNonceStore {
       ) === 1;
     });
   }
-}
-
-function toAuthServer(r: Row): AuthServerRecord {
-  return {
-    id: str(r.id),
-    addr: str(r.addr),
-    version: str(r.version),
-    started: num(r.started),
-    lastSeen: num(r.last_seen),
-  };
 }
 
 /** The `auth_servers` table. */

@@ -32,15 +32,7 @@ import {
   type Row,
   str,
 } from "./db.ts";
-
-function toCa(r: Row): CaRecord {
-  return {
-    kind: str(r.kind) as CaKind,
-    privateKey: str(r.private_key),
-    publicKey: str(r.public_key),
-    created: num(r.created),
-  };
-}
+import { toCa } from "../rows.ts";
 
 /** The `cas` table. */
 export class SqliteCas implements CaStore {
