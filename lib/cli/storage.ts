@@ -69,6 +69,7 @@ Example:
       const { SqliteStore } = await import("../store/sqlite.ts");
       const { PostgresStore, describeDatabase } = await import("../store/postgres.ts");
       const { copyStore } = await import("../store/copy.ts");
+      const { readPassword } = await import("../store/open.ts");
       try {
         await Deno.stat(`${dir}/postern.db`);
       } catch {
@@ -78,7 +79,7 @@ Example:
       try {
         const to = await PostgresStore.open({
           url,
-          password: passwordFile ? (await Deno.readTextFile(passwordFile)).trim() : undefined,
+          password: passwordFile ? await readPassword(passwordFile) : undefined,
           caFile: stringFlag(parsed, "ca-file") ?? context.config.storage.ca_file,
           waitMs: 5_000,
         });

@@ -12,7 +12,7 @@ import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
 /** Reads `storage.password_file`, trimmed; the password never reaches a log. */
-async function readPassword(path: string): Promise<string> {
+export async function readPassword(path: string): Promise<string> {
   try {
     return (await Deno.readTextFile(path)).trim();
   } catch (e) {
