@@ -47,6 +47,7 @@ import { terminalRoutes } from "./proxy/web/terminal.ts";
 import { pingRoute } from "./proxy/web/api/ping.ts";
 import { tunnelRoute } from "./proxy/web/tunnel.ts";
 import { serveRawTunnel } from "./proxy/web/raw_tunnel.ts";
+import { serveTicketTunnel } from "./proxy/web/fast_tunnel.ts";
 import { TUNNEL_ALPN } from "./net/tunnel_protocol.ts";
 import type { NodeSessionDeps } from "./proxy/node_session.ts";
 import { fileRoutes } from "./proxy/web/files.ts";
@@ -464,6 +465,7 @@ export async function startProxyRole(options: {
     connections,
     log: log.child("tunnel"),
     dialTimeoutMs: config.proxy.dial_timeout,
+    fastPath: config.proxy.tunnel_fast_path,
   };
   const webAddr = parseHostPort(config.proxy.web_listen_addr)!;
   const sshAddr = parseHostPort(config.proxy.ssh_listen_addr)!;
@@ -499,6 +501,7 @@ export async function startProxyRole(options: {
       cert: tls.cert,
       key: tls.key,
       log: log.child("web"),
+      handshakeTimeoutMs: config.proxy.tls_handshake_timeout,
       headerTimeoutMs: config.proxy.request_header_timeout,
       idleTimeoutMs: config.proxy.keep_alive_timeout,
       notReadyReason: async () =>
@@ -537,6 +540,9 @@ export async function startProxyRole(options: {
       protocols: {
         [TUNNEL_ALPN]: (conn, remote) => serveRawTunnel(conn, remote, tunnelDeps),
       },
+      onTicket: config.proxy.tunnel_fast_path
+        ? (conn, ticket, rest) => serveTicketTunnel(conn, ticket, rest, tunnelDeps)
+        : undefined,
     });
     const here = Deno.hostname();
     await auth.registerProxy({

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createPrivateKey, type KeyObject, randomBytes } from "node:crypto";
+import { createPrivateKey, hkdfSync, type KeyObject, randomBytes } from "node:crypto";
 import {
   type CertOptions,
   encodeOpenSshPrivateKey,
@@ -167,6 +167,17 @@ export class CertAuthority {
       serial: randomSerial(),
       comment: keyId,
     });
+  }
+
+  /**
+   * A 32-byte secret every auth server of the cluster derives alike from the
+   * user CA's private key (HKDF-SHA256, `purpose` as the info), for keys that
+   * must be shared across auth servers without being stored; it reveals
+   * nothing about the CA key.
+   */
+  deriveSecret(purpose: string): Uint8Array<ArrayBuffer> {
+    const material = this.user.privateKey.export({ format: "der", type: "pkcs8" });
+    return new Uint8Array(hkdfSync("sha256", material, new Uint8Array(0), purpose, 32));
   }
 
   /**

@@ -43,6 +43,7 @@ import { CredentialChecks, newToken } from "./credentials.ts";
 import { relyingParty, WebAuthnCeremonies } from "./webauthn.ts";
 import { type SsoIdentity, SsoLogins } from "./sso.ts";
 import { CliLogins } from "./cli_login.ts";
+import { TunnelTickets } from "./tunnel_tickets.ts";
 import { SecurityKeys } from "./security_keys.ts";
 import {
   allowedLogins,
@@ -168,6 +169,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #webauthn: WebAuthnCeremonies;
   #sso: SsoLogins;
   #cliLogins: CliLogins;
+  #tunnelTickets: Promise<TunnelTickets>;
   #keys: SecurityKeys;
 
   /** Join tokens and the identities of proxies and admin machines. */
@@ -215,6 +217,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.#now,
     );
     this.#cliLogins = new CliLogins(store, this.#now);
+    this.#tunnelTickets = TunnelTickets.create(
+      ca.deriveSecret("postern tunnel tickets v1"),
+      (nonce, expires) => this.useRequestNonce(nonce, expires),
+      this.#now,
+    );
     this.#sso = new SsoLogins(store, config.auth.connectors, this.#now);
     this.#credentials = new CredentialChecks(
       store,
@@ -920,6 +927,28 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       );
     }
     return this.#nodes.authorizeNode(identity, target, login);
+  }
+
+  async issueTunnelTicket(
+    proof: UserProof,
+    node: string,
+    login: string,
+    source: string,
+  ): Promise<string> {
+    const authorized = await this.authorizeNode(proof, node, login);
+    const tickets = await this.#tunnelTickets;
+    return tickets.issue({
+      user: authorized.identity.user,
+      login,
+      node: authorized.node.name,
+      source,
+    });
+  }
+
+  async redeemTunnelTicket(ticket: string, source: string): Promise<AuthorizedNode> {
+    const grant = await (await this.#tunnelTickets).redeem(ticket, source);
+    const identity = await this.#identityOfUser(grant.user);
+    return this.#nodes.authorizeNode(identity, grant.node, grant.login);
   }
 
   pinHostKey(node: string, hostKeyLine: string): Promise<void> {

@@ -384,6 +384,24 @@ export interface AuthService {
    */
   authorizeNode(proof: UserProof, target: string, login: string): Promise<AuthorizedNode>;
   /**
+   * Authorises the proof's user for `node` as `login` (as authorizeNode) and
+   * returns a single-use tunnel ticket for it, valid from `source` only
+   * (lib/auth/tunnel_tickets.ts): the fast path of `postern proxy ssh`.
+   */
+  issueTunnelTicket(
+    proof: UserProof,
+    node: string,
+    login: string,
+    source: string,
+  ): Promise<string>;
+  /**
+   * Spends a tunnel ticket presented from `source` and authorises its grant
+   * again against the user and roles as they are now.
+   *
+   * @throws AccessDenied for a ticket forged, expired, spent or from another address
+   */
+  redeemTunnelTicket(ticket: string, source: string): Promise<AuthorizedNode>;
+  /**
    * Certifies `publicKey` (a key the proxy made for this one login) for
    * `login` only, valid until `notAfter` at most; returns the certificate line.
    */

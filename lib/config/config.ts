@@ -188,6 +188,14 @@ export const configSchema = object("postern configuration", {
       "Auth API addresses (host:port) of the auth servers, for a proxy run with --roles proxy; any that answers is used.",
       hostPort("An auth server's Auth API address.", ""),
     ),
+    tls_handshake_timeout: duration(
+      "An HTTPS connection that has not finished its TLS handshake this long after connecting (or sent nothing at all) is closed.",
+      "10s",
+    ),
+    tunnel_fast_path: bool(
+      "Let `postern proxy ssh` open tunnels as plain TCP on the HTTPS port after authorising over TLS: faster bulk transfers; the node's name and the user travel hidden (sealed ticket), the SSH inside stays end-to-end encrypted, but the outer hop is not TLS.",
+      false,
+    ),
     request_header_timeout: duration(
       "An HTTPS connection whose first request head has not arrived this long after the TLS handshake is closed.",
       "30s",

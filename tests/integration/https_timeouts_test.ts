@@ -1,7 +1,8 @@
 /**
- * The HTTPS port's timeouts, from the outside: a half-sent request head, an
- * idle HTTP/1.1 keep-alive connection and an idle HTTP/2 connection are all
- * closed within their configured times.
+ * The HTTPS port's timeouts, from the outside: a client that never sends a
+ * byte, a TLS handshake that stops halfway, a half-sent request head, an idle
+ * HTTP/1.1 keep-alive connection and an idle HTTP/2 connection are all closed
+ * within their configured times, while a real client still gets answers.
  */
 
 import assert from "node:assert/strict";
@@ -9,6 +10,7 @@ import { join } from "node:path";
 import { startPosternProcess } from "../helpers/postern.ts";
 import { startCluster } from "../helpers/cluster.ts";
 
+const HANDSHAKE_MS = 2_000;
 const HEADER_MS = 2_000;
 const IDLE_MS = 3_000;
 /** Scheduling on a busy 2-core test machine; not part of the bound under test. */
@@ -38,6 +40,7 @@ async function readUntilClosed(conn: Deno.Conn): Promise<{ text: string; ms: num
 Deno.test("HTTPS connections are closed after a half-sent head and when idle", async (t) => {
   await using postern = await startPosternProcess({
     extraConfig: [
+      `  tls_handshake_timeout: ${HANDSHAKE_MS}ms`,
       `  request_header_timeout: ${HEADER_MS}ms`,
       `  keep_alive_timeout: ${IDLE_MS}ms`,
     ].join("\n"),
@@ -54,6 +57,39 @@ Deno.test("HTTPS connections are closed after a half-sent head and when idle", a
     return conn;
   };
   const encode = (text: string) => new TextEncoder().encode(text);
+
+  await t.step("clients that never send a byte, among them one that does", async () => {
+    const silent = await Promise.all(
+      Array.from(
+        { length: 200 },
+        () => Deno.connect({ hostname: "127.0.0.1", port: postern.webPort }),
+      ),
+    );
+    const closing = silent.map(readUntilClosed);
+    const response = await fetch(`https://127.0.0.1:${postern.webPort}/healthz`, {
+      client: Deno.createHttpClient({ caCerts }),
+    });
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+    for (const { ms } of await Promise.all(closing)) {
+      assert.ok(ms < HANDSHAKE_MS + SLACK_MS, `closed only after ${ms} ms`);
+    }
+  });
+
+  await t.step("a TLS handshake that stops halfway", async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: postern.webPort });
+    // The first bytes of a TLS ClientHello record, and no more.
+    await conn.write(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+    const { ms } = await readUntilClosed(conn);
+    assert.ok(ms < HANDSHAKE_MS + SLACK_MS, `closed only after ${ms} ms`);
+  });
+
+  await t.step("plain HTTP is told to use HTTPS", async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: postern.webPort });
+    await conn.write(encode("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    const { text } = await readUntilClosed(conn);
+    assert.match(text, /^HTTP\/1\.1 400 Bad Request[\s\S]*use https:\/\//);
+  });
 
   await t.step("a request head never finished", async () => {
     const conn = await connect("http/1.1");

@@ -43,6 +43,8 @@ export const PROXY_CALLS = [
   "identityOf",
   "listNodes",
   "authorizeNode",
+  "issueTunnelTicket",
+  "redeemTunnelTicket",
   "signNodeLogin",
   "hostCaKnownHosts",
   "signProxyHostCertificate",

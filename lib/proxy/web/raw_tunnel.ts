@@ -3,7 +3,8 @@
  * connection that chose the tunnel's ALPN id sends one `CONNECT` head with a
  * certificate signature; the proxy authorises it as it does the HTTP tunnel
  * route and then copies bytes both ways between the TLS stream and the node,
- * with no framing.
+ * with no framing. A head asking for a ticket (the fast path,
+ * tunnel_protocol.ts) gets one instead when the proxy offers the fast path.
  *
  * @module
  */
@@ -11,9 +12,14 @@
 import { BadRequest } from "../../errors.ts";
 import { batchCopy } from "../../net/batch_copy.ts";
 import { concatBytes, readHttpHead, writeAll } from "../../net/bytes.ts";
-import { MAX_HEAD_BYTES, TUNNEL_METHOD } from "../../net/tunnel_protocol.ts";
+import {
+  MAX_HEAD_BYTES,
+  TICKET_HEADER,
+  TICKET_QUERY,
+  TUNNEL_METHOD,
+} from "../../net/tunnel_protocol.ts";
 import { toErrorResponse } from "./http.ts";
-import { type OpenedTunnel, openTunnel, type TunnelDeps } from "./tunnel.ts";
+import { authorizeTunnel, connectTunnel, type OpenedTunnel, type TunnelDeps } from "./tunnel.ts";
 
 /** Most bytes read from either side at once. */
 const READ_SIZE = 256 * 1024;
@@ -53,16 +59,35 @@ export async function serveRawTunnel(
   // Read while the node is dialled: an end means the client left (cancel the
   // dial); bytes are the first the client sends through the tunnel.
   const left = new AbortController();
-  let early: Promise<Uint8Array | null> | undefined;
+  let early: Promise<Uint8Array | null>;
   try {
     const head = await readHead(conn);
     rest = head.rest;
-    early = readOnce(conn);
-    early.then((bytes) => bytes === null && left.abort(), () => left.abort());
-    tunnel = await openTunnel(deps, {
+    const url = new URL(head.target, "https://proxy.invalid");
+    const { proof, authorized } = await authorizeTunnel(deps, {
       authorization: head.headers.get("authorization") ?? null,
       method: TUNNEL_METHOD,
-      url: new URL(head.target, "https://proxy.invalid"),
+      url,
+    });
+    if (deps.fastPath && url.searchParams.get(TICKET_QUERY) === "1") {
+      const { node, login } = authorized;
+      const ticket = await deps.auth.issueTunnelTicket(
+        proof,
+        node.name,
+        login,
+        remoteAddr.hostname,
+      );
+      await writeAll(
+        conn,
+        encoder.encode(
+          `HTTP/1.1 200 OK\r\n${TICKET_HEADER}: ${ticket}\r\ncontent-length: 0\r\n\r\n`,
+        ),
+      );
+      return;
+    }
+    early = readOnce(conn);
+    early.then((bytes) => bytes === null && left.abort(), () => left.abort());
+    tunnel = await connectTunnel(deps, authorized, {
       remoteAddr: remoteAddr.hostname,
       kind: "tls",
       cancel: left.signal,
@@ -76,9 +101,28 @@ export async function serveRawTunnel(
     await writeAll(conn, concatBytes(encoder.encode(headText), body)).catch(() => {});
     return;
   }
+  await relayTunnel(conn, tunnel, encoder.encode("HTTP/1.1 200 OK\r\n\r\n"), rest, early);
+}
+
+/**
+ * Relays a tunnel's bytes both ways until both sides are done, then ends it.
+ *
+ * @param conn the client's connection, past the tunnel's head
+ * @param tunnel the open tunnel
+ * @param answer what tells the client the tunnel is open, sent first
+ * @param first bytes the client sent with its head
+ * @param early the read started while the node was dialled
+ */
+export async function relayTunnel(
+  conn: Deno.Conn,
+  tunnel: OpenedTunnel,
+  answer: Uint8Array,
+  first: Uint8Array,
+  early: Promise<Uint8Array | null>,
+): Promise<void> {
   try {
-    await writeAll(conn, encoder.encode("HTTP/1.1 200 OK\r\n\r\n"));
-    await Promise.all([up(conn, tunnel, rest, early), down(conn, tunnel)]);
+    await writeAll(conn, answer);
+    await Promise.all([up(conn, tunnel, first, early), down(conn, tunnel)]);
   } catch {
     // Either side went away: the tunnel is over.
   } finally {
@@ -94,7 +138,7 @@ export async function serveRawTunnel(
  * the rest; then a half-close toward the node.
  */
 async function up(
-  conn: Deno.TlsConn,
+  conn: Deno.Conn,
   tunnel: OpenedTunnel,
   first: Uint8Array,
   early: Promise<Uint8Array | null>,
@@ -110,14 +154,14 @@ async function up(
 }
 
 /** One read of `conn`: its bytes, or null at its end. */
-async function readOnce(conn: Deno.Conn): Promise<Uint8Array | null> {
+export async function readOnce(conn: Deno.Conn): Promise<Uint8Array | null> {
   const buffer = new Uint8Array(READ_SIZE);
   const n = await conn.read(buffer);
   return n === null ? null : buffer.subarray(0, n);
 }
 
-/** Node → user; the node's end closes the TLS stream for writing (close_notify). */
-function down(conn: Deno.TlsConn, tunnel: OpenedTunnel): Promise<void> {
+/** Node → user; the node's end half-closes the client's connection (close_notify on TLS). */
+function down(conn: Deno.Conn, tunnel: OpenedTunnel): Promise<void> {
   return copy(tunnel.conn, conn, tunnel.countDown);
 }
 

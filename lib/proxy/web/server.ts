@@ -20,6 +20,7 @@ import {
   withSecurityHeaders,
 } from "./http.ts";
 import { httpConnectionServer, listenTlsWithAlpn, type ProtocolHandler } from "./tls_listener.ts";
+import type { TicketHandler } from "./front_door.ts";
 
 /** Options for {@linkcode startWebServer}. */
 export interface WebServerOptions {
@@ -38,6 +39,10 @@ export interface WebServerOptions {
    * clients then fall back to what HTTP offers.
    */
   protocols?: Record<string, ProtocolHandler>;
+  /** Serves plain connections presenting a tunnel ticket (front_door.ts); absent: none. */
+  onTicket?: TicketHandler;
+  /** Closes a connection that has not finished its TLS handshake by then (front_door.ts). */
+  handshakeTimeoutMs?: number;
   /** Closes a connection whose first request head has not arrived by then (tls_listener.ts). */
   headerTimeoutMs?: number;
   /** Closes a connection with no request in progress this long, WebSockets aside (tls_listener.ts). */

@@ -3,6 +3,11 @@
  * (`h2`, `http/1.1`) and, by ALPN id, other protocols (the raw tunnel of
  * lib/net/tunnel_protocol.ts), as Teleport's TLS routing does.
  *
+ * The port itself is the front door's (front_door.ts), which accepts plain
+ * TCP and pipes TLS clients to the TLS listener here, on loopback; the
+ * handlers see the client's real address. Connections to that loopback port
+ * that the door did not open are closed.
+ *
  * `Deno.serve` cannot dispatch on ALPN, so connections are accepted here and
  * web connections are served with `Deno.serveHttp` (Deno's per-connection
  * HTTP server, h2 and http/1.1, WebSocket upgrades included). It is
@@ -12,22 +17,15 @@
  * `serveHttpOnConnection` was tried first: it closes the connection under an
  * upgraded WebSocket.)
  *
- * Timeouts: a request head, and an idle HTTP/1.1 or HTTP/2 connection, are
- * bounded here (see {@linkcode AlpnListenerOptions}). The TLS handshake
- * timeout closes the connection on our side, but Deno 2.9.6 keeps the socket
- * of a client that never sends a byte open until that client sends or goes
- * away: its server-side TLS handshake runs in a task that owns the socket and
- * that closing the `Deno.TlsConn` does not cancel (measured: `Deno.listenTls`
- * and `Deno.serve` alike, still open after 15 s). Bounding that needs the
- * socket accepted as plain TCP and relayed to the TLS listener, at the cost
- * of one more copy of every byte; a TCP load balancer's idle timeout in front
- * of the proxy does it meanwhile.
+ * Timeouts: the TLS handshake, a request head, and an idle HTTP/1.1 or HTTP/2
+ * connection are bounded here (see {@linkcode AlpnListenerOptions}).
  *
  * @module
  */
 
 import type { Logger } from "../../log.ts";
-import { acceptForever, AcceptHealth } from "../../net/accept.ts";
+import { acceptForever, type AcceptHealth } from "../../net/accept.ts";
+import { openFrontDoor, Origins, type TicketHandler } from "./front_door.ts";
 
 /** What `Deno.serve` calls for each request. */
 export type RequestHandler = (
@@ -57,11 +55,11 @@ export interface AlpnListenerOptions {
   onError(error: unknown): Response | Promise<Response>;
   /** ALPN protocol ids besides h2 and http/1.1, with their handlers. */
   protocols: Record<string, ProtocolHandler>;
+  /** Serves plain connections that present a tunnel ticket (front_door.ts); absent: none. */
+  onTicket?: TicketHandler;
   log: Logger;
   /**
    * A client that has not finished the TLS handshake by then is dropped.
-   * (Deno 2.9 keeps the socket of a client that never sends a byte open until
-   * that client sends or closes: see the module doc.)
    * @default {10000}
    */
   handshakeTimeoutMs?: number;
@@ -89,9 +87,7 @@ export interface AlpnListener {
   /** Stops accepting, lets HTTP requests in flight finish, closes other connections. */
   shutdown(): Promise<void>;
   /**
-   * Presents `cert` to new connections: the listener is opened again on the
-   * same port (connections are refused for the moment in between); open
-   * connections keep theirs.
+   * Presents `cert` to new connections; open connections keep theirs.
    *
    * @throws what `Deno.listenTls` throws for a bad certificate or key (the old one stays)
    */
@@ -120,18 +116,34 @@ export function listenTlsWithAlpn(
   options: AlpnListenerOptions,
   serveConnection: ServeConnection,
 ): AlpnListener {
-  const listen = (port: number, pair: { cert: string; key: string }) =>
+  const listen = (pair: { cert: string; key: string }) =>
     Deno.listenTls({
-      hostname: options.hostname,
-      port,
+      hostname: "127.0.0.1",
+      port: 0,
       ...pair,
       // The server's order decides (rustls): a client offering a tunnel protocol
       // and http/1.1 gets the tunnel; browsers never offer it.
       alpnProtocols: [...Object.keys(options.protocols), "h2", "http/1.1"],
     });
-  let certificate = { cert: options.cert, key: options.key };
-  let listener = listen(options.port, certificate);
-  const addr = listener.addr;
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+  let listener = listen({ cert: options.cert, key: options.key });
+  const origins = new Origins();
+  let door;
+  try {
+    door = openFrontDoor({
+      hostname: options.hostname,
+      port: options.port,
+      tlsPort: () => listener.addr.port,
+      origins,
+      onTicket: options.onTicket,
+      handshakeTimeoutMs,
+      log: options.log,
+    });
+  } catch (error) {
+    listener.close();
+    throw error;
+  }
+  const frontDoor = door;
   let stopping = false;
   const web = new Set<{ close(): void }>();
   const others = new Set<Deno.TlsConn>();
@@ -139,21 +151,29 @@ export function listenTlsWithAlpn(
   const responding = new Set<Promise<void>>();
 
   const dispatch = async (conn: Deno.TlsConn) => {
-    const timer = setTimeout(() => closeQuietly(conn), options.handshakeTimeoutMs ?? 10_000);
+    // Closing the door's side of the pipe too ends Deno's handshake task (module doc).
+    const drop = () => {
+      closeQuietly(conn);
+      origins.of(conn)?.close();
+    };
+    const timer = setTimeout(drop, handshakeTimeoutMs);
     let alpn: string | null;
     try {
       alpn = (await conn.handshake()).alpnProtocol;
     } catch {
-      closeQuietly(conn); // not TLS, a bad certificate on the client's side, or timed out
-      return;
+      return drop(); // not TLS, a bad certificate on the client's side, or timed out
     } finally {
       clearTimeout(timer);
     }
+    // Known by now: the door registers a connection before sending its first byte.
+    const origin = origins.of(conn);
+    if (!origin) return drop(); // not opened by the front door
+    const remoteAddr = origin.remoteAddr;
     const protocol = alpn === null ? undefined : options.protocols[alpn];
     if (protocol) {
       others.add(conn);
       try {
-        await protocol(conn, conn.remoteAddr);
+        await protocol(conn, remoteAddr);
       } catch (error) {
         options.log.warn("connection handler failed", { alpn, error: String(error) });
       } finally {
@@ -175,7 +195,7 @@ export function listenTlsWithAlpn(
     try {
       for await (const event of requests) {
         idle.requestStarted();
-        const info = { remoteAddr: conn.remoteAddr, completed: Promise.resolve() };
+        const info = { remoteAddr, completed: Promise.resolve() };
         const answer = (async () => {
           let response: Response;
           try {
@@ -201,9 +221,7 @@ export function listenTlsWithAlpn(
     }
   };
 
-  const health = new AcceptHealth("HTTPS");
-  /** Set while useCertificate replaces the listener. */
-  let replacing: Promise<void> | undefined;
+  const health = frontDoor.health;
   // Each listener until it is closed; one that useCertificate replaced is followed by the next.
   const accepting = (async () => {
     for (;;) {
@@ -211,56 +229,33 @@ export function listenTlsWithAlpn(
       await acceptForever(current, {
         health,
         log: options.log,
-        stopping: () => stopping || replacing !== undefined,
+        stopping: () => stopping || listener !== current,
         onConn(conn) {
           const task = dispatch(conn).finally(() => running.delete(task));
           running.add(task);
         },
       });
-      if (stopping || !replacing) return;
-      await replacing;
-      if (listener === current) return; // the port could not be listened on again
+      if (stopping) return;
     }
   })();
 
-  /** Listens on the port the old listener frees once its pending accept has ended. */
-  const listenAgain = async (pair: { cert: string; key: string }) => {
-    for (let attempt = 0;; attempt++) {
-      try {
-        return listen(addr.port, pair);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.AddrInUse) || attempt >= 100) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    }
-  };
-
-  const useCertificate = async (cert: string, key: string) => {
-    if (stopping || replacing) throw new Error("the HTTPS listener is stopping or being replaced");
-    const { promise, resolve } = Promise.withResolvers<void>();
-    replacing = promise;
+  const useCertificate = (cert: string, key: string) => {
+    if (stopping) return Promise.reject(new Error("the HTTPS listener is stopping"));
     const old = listener;
+    listener = listen({ cert, key });
     old.close();
-    try {
-      listener = await listenAgain({ cert, key });
-      certificate = { cert, key };
-    } catch (error) {
-      listener = await listenAgain(certificate).catch(() => old);
-      throw error;
-    } finally {
-      replacing = undefined;
-      resolve();
-    }
+    return Promise.resolve();
   };
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = () =>
     shuttingDown ??= (async () => {
       stopping = true;
+      frontDoor.close();
       try {
         listener.close();
       } catch { /* closed already */ }
-      await accepting;
+      await Promise.all([accepting, frontDoor.stopped]);
       for (const conn of others) closeQuietly(conn);
       // Responses being sent may finish (bounded), then every connection closes.
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -274,11 +269,12 @@ export function listenTlsWithAlpn(
           requests.close();
         } catch { /* closed already */ }
       }
+      await frontDoor.closeAll();
       await Promise.allSettled([...running]);
     })();
-  const finished = accepting.then(() => shutdown());
+  const finished = Promise.all([accepting, frontDoor.stopped]).then(() => shutdown());
 
-  return { addr, finished, shutdown, health, useCertificate };
+  return { addr: frontDoor.addr, finished, shutdown, health, useCertificate };
 }
 
 /**

@@ -13,7 +13,7 @@
 
 import { CERT_AUTH_PREFIX } from "../../net/cert_request.ts";
 import type { LiveConnections } from "../revocations.ts";
-import type { AuthService } from "../../auth/service.ts";
+import type { AuthorizedNode, AuthService, UserProof } from "../../auth/service.ts";
 import { AccessDenied, BadRequest, NotFound } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { authorizeTarget, dialNode } from "../dial.ts";
@@ -125,7 +125,7 @@ export interface TunnelRequest {
   /** `/v1/webapi/sites/<cluster>/tunnel?host=..&login=..[&port=..]`. */
   url: URL;
   remoteAddr: string;
-  /** "https" (chunked HTTP) or "tls" (raw, by ALPN), for audit. */
+  /** "https" (chunked HTTP), "tls" (raw, by ALPN) or "tcp" (fast path), for audit. */
   kind: string;
   /** Aborted when the client leaves: a dial still under way is cancelled. */
   cancel?: AbortSignal;
@@ -144,23 +144,27 @@ export interface OpenedTunnel {
 
 const TUNNEL_PATH = /^\/v1\/webapi\/sites\/([^/]+)\/tunnel$/;
 
+/** A tunnel request whose user was authenticated and authorised for its node. */
+export interface AuthorizedTunnel {
+  proof: UserProof;
+  authorized: AuthorizedNode;
+}
+
 /**
  * Checks the certificate signature, the cluster, the target and the user's
- * roles, dials the node and audits the start.
+ * roles.
  *
- * @param auth the auth service
- * @param log for audit failures
- * @param dialTimeoutMs how long dialling the node may take
+ * @param deps the auth service
  * @param request the tunnel request
- * @returns the open tunnel
- * @throws AccessDenied, BadRequest, NotFound or Unavailable with a message for the user
+ * @returns the user's proof and the node
+ * @throws AccessDenied, BadRequest or NotFound with a message for the user
  */
-export async function openTunnel(
-  deps: TunnelDeps,
-  request: TunnelRequest,
-): Promise<OpenedTunnel> {
-  const { auth, log, dialTimeoutMs } = deps;
-  const { authorization, url, remoteAddr } = request;
+export async function authorizeTunnel(
+  deps: Pick<TunnelDeps, "auth">,
+  request: Pick<TunnelRequest, "authorization" | "method" | "url">,
+): Promise<AuthorizedTunnel> {
+  const { auth } = deps;
+  const { authorization, url } = request;
   if (!authorization?.startsWith(CERT_AUTH_PREFIX)) {
     throw new AccessDenied("The tunnel needs certificate authentication; use `postern proxy ssh`.");
   }
@@ -181,9 +185,43 @@ export async function openTunnel(
   if (port !== null && !(Number.isInteger(port) && port > 0 && port < 65536)) {
     throw new BadRequest(`"port" must be a TCP port number.`);
   }
-  const { node } = await authorizeTarget(auth, session.proof, login, host, port);
+  const authorized = await authorizeTarget(auth, session.proof, login, host, port);
+  return { proof: session.proof, authorized };
+}
+
+/**
+ * Authorises a tunnel request (see {@link authorizeTunnel}) and opens it.
+ *
+ * @throws AccessDenied, BadRequest, NotFound or Unavailable with a message for the user
+ */
+export async function openTunnel(
+  deps: TunnelDeps,
+  request: TunnelRequest,
+): Promise<OpenedTunnel> {
+  const { authorized } = await authorizeTunnel(deps, request);
+  return await connectTunnel(deps, authorized, request);
+}
+
+/**
+ * Dials an authorised tunnel's node, tracks the connection for revocation
+ * and audits its start.
+ *
+ * @param deps auth, connections, log, dial timeout
+ * @param authorized the user and node
+ * @param request the client's address, the kind for audit, the cancel signal
+ * @returns the open tunnel
+ * @throws Unavailable when the node cannot be reached
+ */
+export async function connectTunnel(
+  deps: TunnelDeps,
+  authorized: AuthorizedNode,
+  request: Pick<TunnelRequest, "remoteAddr" | "kind" | "cancel">,
+): Promise<OpenedTunnel> {
+  const { auth, log, dialTimeoutMs } = deps;
+  const { remoteAddr } = request;
+  const { node, login } = authorized;
   const conn = await dialNode(node, dialTimeoutMs, request.cancel);
-  const user = session.identity.user;
+  const user = authorized.identity.user;
   const base = { node: node.name, addr: node.addr, login, kind: request.kind };
   const started = Date.now();
   let bytesUp = 0;
@@ -234,6 +272,8 @@ export interface TunnelDeps {
   connections: LiveConnections;
   log: Logger;
   dialTimeoutMs: number;
+  /** Whether tunnel heads asking for a ticket get one (`proxy.tunnel_fast_path`). */
+  fastPath: boolean;
 }
 
 /** Installs the tunnel route. */
