@@ -405,11 +405,25 @@ Examples:
     details: `
 For ~/.ssh/config; only the proxy's HTTPS port needs to be reachable:
   Host *.example
-    ProxyCommand postern proxy ssh %r@%h:%p`,
+    ProxyCommand postern proxy ssh %r@%h:%p
+
+Where the proxy offers the fast tunnel path (proxy.tunnel_fast_path), hand
+the connection to ssh and leave nothing in between:
+  Host *.example
+    ProxyCommand postern proxy ssh --fdpass %r@%h:%p
+    ProxyUseFdpass yes`,
     minArgs: 1,
     maxArgs: 1,
-    flags: {},
-    run: async (parsed) => (await import("../client/https_tunnel.ts")).proxySsh(parsed.args[0]),
+    flags: {
+      fdpass: {
+        type: "boolean",
+        description: "pass the connection to ssh (with ProxyUseFdpass yes) and exit",
+      },
+    },
+    run: async (parsed) =>
+      (await import("../client/https_tunnel.ts")).proxySsh(parsed.args[0], {
+        fdpass: parsed.flags.fdpass === true,
+      }),
   },
   {
     path: ["logout"],

@@ -7,12 +7,29 @@
  * certificate-authenticated `POST .../tunnel` and copies stdin into request
  * chunks and response chunks to stdout. Both directions run at once.
  *
+ * The head asks for a ticket; a proxy offering the fast path
+ * (`proxy.tunnel_fast_path`) answers with one, and the tunnel continues on a
+ * plain TCP connection to the same address that presents it. With
+ * `--fdpass` (OpenSSH's `ProxyUseFdpass yes`), that connection is handed to
+ * ssh itself (fd_socket.ts) and this process exits: no copy in between.
+ *
  * @module
  */
 
 import { AccessDenied, BadRequest, PosternError, Unavailable } from "../errors.ts";
 import { type LoadedKeys, loadKeys } from "./profile.ts";
-import { MAX_HEAD_BYTES, TUNNEL_ALPN, TUNNEL_METHOD } from "../net/tunnel_protocol.ts";
+import {
+  MAX_HEAD_BYTES,
+  MAX_TICKET_ANSWER_BYTES,
+  TICKET_ERROR,
+  TICKET_HEADER,
+  TICKET_LINE_PREFIX,
+  TICKET_OK,
+  TICKET_QUERY,
+  TUNNEL_ALPN,
+  TUNNEL_METHOD,
+} from "../net/tunnel_protocol.ts";
+import { FdSocket } from "./fd_socket.ts";
 import { certAuthHeaders, loadTrust, normalizeProxy } from "./proxy_client.ts";
 import { writeAll, writeAllSync } from "./io.ts";
 import { batchCopy } from "../net/batch_copy.ts";
@@ -25,6 +42,8 @@ const LAST_CHUNK = encoder.encode("0\r\n\r\n");
 const READ_SIZE = 64 * 1024;
 /** Decoded bytes written to stdout at once, at most. */
 const FLUSH_SIZE = 256 * 1024;
+/** ssh's end of the ProxyCommand's stdout, where `--fdpass` hands the connection. */
+const STDOUT_FD = 1;
 
 /** Parses `login@host:port` (port optional, IPv6 in brackets). */
 export function parseProxyTarget(
@@ -105,7 +124,7 @@ interface Framing {
   /** One batch of stdin as it goes on the wire. */
   frame(data: Uint8Array): Uint8Array;
   /** Ends the upload. */
-  end(conn: Deno.TlsConn): Promise<void>;
+  end(conn: Deno.Conn): Promise<void>;
   /** Turns what the proxy sends into payload. */
   decoder(): { push(input: Uint8Array): Uint8Array[]; readonly done: boolean };
 }
@@ -146,7 +165,7 @@ function headerLines(headers: Record<string, string>): string {
  * Reading goes on while a chunk is being sent, and everything read meanwhile
  * becomes the next chunk: one TLS write per batch, not per pipe read.
  */
-async function pumpUp(conn: Deno.TlsConn, framing: Framing): Promise<void> {
+async function pumpUp(conn: Deno.Conn, framing: Framing): Promise<void> {
   const buffer = new Uint8Array(READ_SIZE);
   await batchCopy(async () => {
     for (;;) {
@@ -234,59 +253,161 @@ async function settledAtOnce(promise: Promise<unknown>): Promise<boolean> {
   return settled;
 }
 
+/** Options of {@link proxySsh}. */
+export interface ProxySshOptions {
+  /** Hand the connection to ssh over stdout (`ProxyUseFdpass yes`) and exit. */
+  fdpass?: boolean;
+}
+
 /** Runs the tunnel for `login@host:port`; resolves when either side ends. */
-export async function proxySsh(target: string): Promise<number> {
+export async function proxySsh(target: string, options: ProxySshOptions = {}): Promise<number> {
   const { login, host, port } = parseProxyTarget(target);
   const keys = await loadKeys();
   const proxy = normalizeProxy(keys.profile.proxy);
-  const trust = await loadTrust(keys.profile.proxy);
+  const { conn, alpn } = await connectProxy(keys, proxy);
+  const framing = alpn === TUNNEL_ALPN ? RAW : CHUNKED;
   const query = new URLSearchParams({ host, login, ...(port ? { port: String(port) } : {}) });
+  // POSTERN_TUNNEL=tls keeps the whole tunnel on TLS even where the proxy offers the fast path.
+  if (framing === RAW && tunnelChoice() !== "tls") query.set(TICKET_QUERY, "1");
   const path = `/v1/webapi/sites/${encodeURIComponent(keys.profile.cluster)}/tunnel?${query}`;
-  let conn: Deno.TlsConn;
-  let alpn: string | null;
+  if (framing === CHUNKED && options.fdpass) {
+    conn.close();
+    throw noFastPath("does not offer the raw tunnel on its HTTPS port");
+  }
+  await writeAll(conn, encoder.encode(framing.head(path, `${proxy.hostname}:${proxy.port}`, keys)));
+  // The chunked upload may start at once; raw bytes wait to see whether a ticket comes back.
+  const uploading = framing === CHUNKED ? pumpUp(conn, framing).catch(() => {}) : undefined;
+  const head = await readHead(conn);
+  if (head.status !== 200) {
+    conn.close();
+    throw responseError(head);
+  }
+  const ticket = new RegExp(`^${TICKET_HEADER}:\\s*(\\S+)`, "im").exec(head.headers)?.[1];
+  if (ticket === undefined) {
+    if (options.fdpass) {
+      conn.close();
+      throw noFastPath("does not offer the fast tunnel path (proxy.tunnel_fast_path)");
+    }
+    return await carry(conn, framing, head.rest, uploading);
+  }
+  // The fast path, to the address the TLS connection reached (the same proxy or load balancer).
+  const address = conn.remoteAddr.hostname;
+  conn.close();
+  if (options.fdpass) {
+    const socket = FdSocket.connect(address, proxy.port);
+    try {
+      socket.writeAll(encoder.encode(`${TICKET_LINE_PREFIX}${ticket}\n`));
+      checkTicketAnswer(socket.readLine(MAX_TICKET_ANSWER_BYTES));
+      socket.passTo(STDOUT_FD);
+    } finally {
+      socket.close();
+    }
+    return 0;
+  }
+  const plain = await Deno.connect({ hostname: address, port: proxy.port });
+  plain.setNoDelay(true);
+  await writeAll(plain, encoder.encode(`${TICKET_LINE_PREFIX}${ticket}\n`));
+  const answer = await readTicketAnswer(plain);
+  return await carry(plain, RAW, answer.rest);
+}
+
+/** Opens the TLS connection to the proxy; returns it and the protocol it chose. */
+async function connectProxy(
+  keys: LoadedKeys,
+  proxy: { hostname: string; port: number },
+): Promise<{ conn: Deno.TlsConn; alpn: string | null }> {
+  const trust = await loadTrust(keys.profile.proxy);
   try {
-    conn = await Deno.connectTls({
+    const conn = await Deno.connectTls({
       hostname: proxy.hostname,
       port: proxy.port,
       caCerts: trust.kind === "pinned" ? [trust.pem] : undefined,
       // POSTERN_TUNNEL=http keeps to plain HTTP, for a TLS-terminating load
       // balancer in front of the proxy that would not pass the raw tunnel on.
-      alpnProtocols: Deno.env.get("POSTERN_TUNNEL") === "http"
-        ? ["http/1.1"]
-        : [TUNNEL_ALPN, "http/1.1"],
+      alpnProtocols: tunnelChoice() === "http" ? ["http/1.1"] : [TUNNEL_ALPN, "http/1.1"],
     });
-    alpn = (await conn.handshake()).alpnProtocol;
+    return { conn, alpn: (await conn.handshake()).alpnProtocol };
   } catch (error) {
     if (error instanceof PosternError) throw error;
     throw new Unavailable(
       `Cannot reach the proxy at ${keys.profile.proxy}: ${(error as Error).message}`,
     );
   }
-  const framing = alpn === TUNNEL_ALPN ? RAW : CHUNKED;
-  await writeAll(conn, encoder.encode(framing.head(path, `${proxy.hostname}:${proxy.port}`, keys)));
-  const uploading = pumpUp(conn, framing).catch(() => {});
-  const head = await readHead(conn);
-  if (head.status !== 200) {
-    const chunked = /^transfer-encoding:\s*chunked/im.test(head.headers);
-    const body = chunked
-      ? new ChunkedDecoder().push(head.rest).map((b) => decoder.decode(b)).join("")
-      : decoder.decode(head.rest);
-    const message = (() => {
-      try {
-        return JSON.parse(body).error.message as string;
-      } catch {
-        return `HTTP ${head.status}`;
-      }
-    })();
-    conn.close();
-    throw head.status === 401 || head.status === 403
-      ? new AccessDenied(message)
-      : new Unavailable(message);
-  }
-  await pumpDown(conn, head.rest, framing).catch(() => {});
+}
+
+/** `POSTERN_TUNNEL`: "http", "tls", or unset (the fastest the proxy offers). */
+function tunnelChoice(): string | undefined {
+  return Deno.env.get("POSTERN_TUNNEL");
+}
+
+/** Copies stdin to `conn` and `conn` to stdout until the proxy's side ends. */
+async function carry(
+  conn: Deno.Conn,
+  framing: Framing,
+  first: Uint8Array,
+  uploading = pumpUp(conn, framing).catch(() => {}),
+): Promise<number> {
+  await pumpDown(conn, first, framing).catch(() => {});
   void uploading;
   try {
     conn.close();
   } catch { /* closed */ }
   return 0;
+}
+
+/** The error a refused tunnel head stands for. */
+function responseError(head: { status: number; headers: string; rest: Uint8Array }): Error {
+  const chunked = /^transfer-encoding:\s*chunked/im.test(head.headers);
+  const body = chunked
+    ? new ChunkedDecoder().push(head.rest).map((b) => decoder.decode(b)).join("")
+    : decoder.decode(head.rest);
+  const message = (() => {
+    try {
+      return JSON.parse(body).error.message as string;
+    } catch {
+      return `HTTP ${head.status}`;
+    }
+  })();
+  return head.status === 401 || head.status === 403
+    ? new AccessDenied(message)
+    : new Unavailable(message);
+}
+
+function noFastPath(why: string): Unavailable {
+  return new Unavailable(
+    `The proxy ${why}, which --fdpass needs; remove --fdpass and ProxyUseFdpass from your ssh configuration.`,
+  );
+}
+
+/** Reads the proxy's answer to a ticket; returns the node's bytes that came with it. */
+async function readTicketAnswer(conn: Deno.Conn): Promise<{ rest: Uint8Array }> {
+  const buffer = new Uint8Array(MAX_TICKET_ANSWER_BYTES);
+  let length = 0;
+  for (;;) {
+    const end = buffer.subarray(0, length).indexOf(10);
+    if (end >= 0) {
+      checkTicketAnswer(decoder.decode(buffer.subarray(0, end)));
+      return { rest: buffer.slice(end + 1, length) };
+    }
+    const n = length < buffer.length ? await conn.read(buffer.subarray(length)) : null;
+    if (n === null) checkTicketAnswer(length === buffer.length ? "" : null);
+    length += n!;
+  }
+}
+
+/**
+ * Checks the proxy's answer line to a ticket.
+ *
+ * @param line the line without its LF, or null when the proxy closed first
+ * @throws AccessDenied or Unavailable with the proxy's message
+ */
+function checkTicketAnswer(line: string | null): void {
+  if (line === TICKET_OK.trimEnd()) return;
+  if (line === null) throw new Unavailable("The proxy closed the fast tunnel before answering.");
+  if (!line.startsWith(TICKET_ERROR)) throw new Unavailable("The proxy sent a malformed answer.");
+  const [kind, ...words] = line.slice(TICKET_ERROR.length).split(" ");
+  const message = words.join(" ");
+  throw kind === "access_denied" || kind === "unauthenticated"
+    ? new AccessDenied(message)
+    : new Unavailable(message);
 }

@@ -16,7 +16,7 @@ import type { BenchEnv } from "./setup.ts";
 import { mbps, median, round, shellQuote, timeCommand } from "./stats.ts";
 
 /** The ways to reach the node. */
-export type PathId = "direct" | "jump" | "subsystem" | "postern_jump" | "https";
+export type PathId = "direct" | "jump" | "subsystem" | "postern_jump" | "https" | "fast";
 
 /** One way to reach the node, as `ssh` arguments. */
 export interface TransferPath {
@@ -53,7 +53,7 @@ export interface DirectionResult {
 }
 
 /**
- * The five paths of the benchmark.
+ * The six paths of the benchmark.
  *
  * @param env the running environment
  * @returns the paths, OpenSSH ones first
@@ -93,10 +93,19 @@ export function transferPaths(env: BenchEnv): TransferPath[] {
     },
     {
       id: "https",
-      label: "(e) postern proxy ssh (HTTPS)",
+      label: "(e) postern proxy ssh (TLS)",
       target: `-o ${
         shellQuote(`ProxyCommand=${env.postern} proxy ssh %r@%h:%p`)
       } root@${env.nodeName}`,
+      env: { POSTERN_HOME: env.posternHome, POSTERN_TUNNEL: "tls" },
+      upload: true,
+    },
+    {
+      id: "fast",
+      label: "(f) postern proxy ssh --fdpass",
+      target: `-o ${
+        shellQuote(`ProxyCommand=${env.postern} proxy ssh --fdpass %r@%h:%p`)
+      } -o ProxyUseFdpass=yes root@${env.nodeName}`,
       env: { POSTERN_HOME: env.posternHome },
       upload: true,
     },
