@@ -35,7 +35,6 @@ async function cliUser(cluster: TestCluster) {
 
 /** `ssh root@saturn <command>` with the `postern proxy ssh` ProxyCommand. */
 function ssh(
-  cluster: TestCluster,
   user: { home: string; keyPath: string },
   fdpass: boolean,
   command: string,
@@ -76,7 +75,7 @@ for (const fdpass of [true, false]) {
     const downPath = join(cluster.dir, "down.bin");
     await Deno.writeFile(downPath, down);
 
-    const uploading = ssh(cluster, user, fdpass, "sha256sum", "piped");
+    const uploading = ssh(user, fdpass, "sha256sum", "piped");
     const writer = uploading.stdin.getWriter();
     const [uploaded] = await Promise.all([
       uploading.output(),
@@ -85,7 +84,7 @@ for (const fdpass of [true, false]) {
     assert.equal(uploaded.code, 0, decode(uploaded.stderr));
     assert.equal(decode(uploaded.stdout).slice(0, 64), sha256(up));
 
-    const downloaded = await ssh(cluster, user, fdpass, `cat ${downPath}`, "null").output();
+    const downloaded = await ssh(user, fdpass, `cat ${downPath}`, "null").output();
     assert.equal(downloaded.code, 0, decode(downloaded.stderr));
     assert.equal(sha256(downloaded.stdout), sha256(down));
 
@@ -175,7 +174,7 @@ Deno.test("a tunnel ticket opens one tunnel, only from its address, and only for
 Deno.test("--fdpass against a proxy without the fast path says what to change", async () => {
   await using cluster = await startCluster();
   const user = await cliUser(cluster);
-  const result = await ssh(cluster, user, true, "true", "null").output();
+  const result = await ssh(user, true, "true", "null").output();
   assert.notEqual(result.code, 0);
   assert.match(decode(result.stderr), /does not offer the fast tunnel path.*remove --fdpass/);
 });
