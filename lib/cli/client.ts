@@ -237,12 +237,21 @@ Examples:
   {
     path: ["config"],
     summary: "Print an ssh_config block so stock ssh reaches nodes through the proxy",
-    details: "Example:\n  postern config >> ~/.ssh/config && ssh root@saturn",
+    details: `Example:
+  postern config >> ~/.ssh/config && ssh root@saturn
+
+Nodes are reached through the proxy's SSH port; with --fdpass, through the fast
+tunnel on its HTTPS port instead (the proxy must offer it: proxy.tunnel_fast_path).`,
     maxArgs: 0,
-    flags: {},
-    async run() {
+    flags: {
+      fdpass: {
+        type: "boolean",
+        description: "reach nodes with postern proxy ssh --fdpass (ProxyUseFdpass)",
+      },
+    },
+    async run(parsed) {
       const { sshConfig } = await loadClientCommands();
-      console.log(await sshConfig());
+      console.log(await sshConfig({ fdpass: parsed.flags.fdpass === true }));
       return 0;
     },
   },

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { basename, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join, resolve } from "node:path";
+import { selfInvocation } from "./self.ts";
 import type { Command } from "./args.ts";
 import { listFlag, stringFlag, UsageError } from "./args.ts";
 import { loadConfig } from "../config/config.ts";
@@ -16,10 +16,9 @@ import { parseRoles } from "./start.ts";
 
 /** How the unit runs this postern: the compiled binary, or deno with main.ts from this checkout. */
 function runningPostern(): { command: string[]; sourceRoot?: string } {
-  const exec = Deno.execPath();
-  if (!/^deno(\.exe)?$/.test(basename(exec))) return { command: [exec] };
-  const main = fileURLToPath(new URL("../../main.ts", import.meta.url));
-  return { command: [exec, "run", "-A", main], sourceRoot: dirname(main) };
+  const command = selfInvocation();
+  const main = command[3];
+  return main ? { command, sourceRoot: dirname(main) } : { command };
 }
 
 /** Paths under a home directory are hidden from the service by ProtectHome=yes. */

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
+import { selfInvocation } from "../cli/self.ts";
 import { NotFound } from "../errors.ts";
 import { startAgent } from "./agent.ts";
 import { agentKillLines, agentShellLines, type ShellSyntax } from "./agent_shell.ts";
@@ -161,13 +161,6 @@ async function readUntil(stream: ReadableStream<Uint8Array>, end: RegExp): Promi
   } finally {
     void reader.cancel().catch(() => {});
   }
-}
-
-/** The program and arguments that run this postern again: the binary, or deno with main.ts. */
-function selfInvocation(): string[] {
-  const program = Deno.execPath();
-  if (!/(^|\/)deno(\.exe)?$/.test(program)) return [program];
-  return [program, "run", "-A", fileURLToPath(Deno.mainModule)];
 }
 
 /** Runs `callback` at `time` (timers cannot wait longer than ~24.8 days at once). */

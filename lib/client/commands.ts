@@ -21,6 +21,7 @@ import { certAuthHeaders, loadTrust, ProxyClient } from "./proxy_client.ts";
 import { nodeHostKeyLines } from "./login.ts";
 import type { NodeView } from "../auth/service.ts";
 import { parseCertificateLine } from "../sshcert/mod.ts";
+import { selfInvocation } from "../cli/self.ts";
 
 /** A node as `postern ls` shows it. */
 export type ListedNode = NodeView;
@@ -113,8 +114,12 @@ function quote(path: string): string {
   return `"${path}"`;
 }
 
-/** `postern config`: an ssh_config block for stock OpenSSH. */
-export async function sshConfig(): Promise<string> {
+/**
+ * `postern config`: an ssh_config block for stock OpenSSH. Nodes are reached
+ * through the proxy's SSH port (`proxy:` subsystem), or with `fdpass` through
+ * the fast tunnel on its HTTPS port (`postern proxy ssh --fdpass`).
+ */
+export async function sshConfig(options: { fdpass?: boolean } = {}): Promise<string> {
   const nodes = await listNodes([]);
   const keys = await loadKeys();
   const { profile, paths } = keys;
@@ -151,11 +156,18 @@ export async function sshConfig(): Promise<string> {
     "",
     `Host ${patterns}`,
     ...common,
-    `    ProxyCommand ssh -F /dev/null -p ${sshPort} -i ${
-      quote(paths.privateKey)
-    } -o CertificateFile=${quote(paths.certificate)} -o UserKnownHostsFile=${
-      quote(knownHostsPath())
-    } -o IdentitiesOnly=yes %r@${sshHost} -s proxy:%h:%p`,
+    ...(options.fdpass
+      ? [
+        `    ProxyCommand ${selfInvocation().map(quote).join(" ")} proxy ssh --fdpass %r@%h:%p`,
+        "    ProxyUseFdpass yes",
+      ]
+      : [
+        `    ProxyCommand ssh -F /dev/null -p ${sshPort} -i ${
+          quote(paths.privateKey)
+        } -o CertificateFile=${quote(paths.certificate)} -o UserKnownHostsFile=${
+          quote(knownHostsPath())
+        } -o IdentitiesOnly=yes %r@${sshHost} -s proxy:%h:%p`,
+      ]),
     "",
   ].join("\n");
 }

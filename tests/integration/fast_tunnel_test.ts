@@ -178,3 +178,49 @@ Deno.test("--fdpass against a proxy without the fast path says what to change", 
   assert.notEqual(result.code, 0);
   assert.match(decode(result.stderr), /does not offer the fast tunnel path.*remove --fdpass/);
 });
+
+Deno.test("the README's fast path line works verbatim with a fresh HOME", async () => {
+  await using cluster = await startCluster({ extraConfig: FAST });
+  const user = await cluster.createUser("dave", { logins: ["root"] });
+  const home = join(cluster.dir, "dave-home");
+  await Deno.mkdir(join(home, ".ssh"), { recursive: true, mode: 0o700 });
+  const login = await cluster.cliLogin(user, join(home, ".tsh"));
+  assert.equal(login.code, 0, login.stderr);
+  const bin = join(cluster.dir, "bin");
+  await Deno.mkdir(bin, { recursive: true });
+  await Deno.writeTextFile(
+    join(bin, "postern"),
+    `#!/bin/sh\nexec ${Deno.execPath()} run -A ${MAIN} "$@"\n`,
+    { mode: 0o755 },
+  );
+  await Deno.writeTextFile(
+    join(home, ".ssh", "config"),
+    "Host *\n    StrictHostKeyChecking yes\n\n",
+  );
+  // ssh finds ~/.ssh/config through the password database, not $HOME: -F points it at the fresh one.
+  const line = "postern config --fdpass >> ~/.ssh/config && ssh root@saturn"
+    .replace("ssh root@", "ssh -F ~/.ssh/config root@");
+  const child = new Deno.Command("bash", {
+    args: ["-c", line],
+    env: {
+      HOME: home,
+      PATH: `${bin}:${Deno.env.get("PATH")}`,
+      // Deno's cache stays where it is (it would follow HOME otherwise).
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME")!, ".cache", "deno"),
+    },
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("echo fast path $((6 * 7))\n"));
+  await writer.close();
+  const result = await child.output();
+  const config = await Deno.readTextFile(join(home, ".ssh", "config"));
+  assert.equal(result.code, 0, decode(result.stderr) + config);
+  assert.match(decode(result.stdout), /fast path 42/);
+  assert.match(config, /ProxyUseFdpass yes/);
+  await waitForAudit(cluster, "tunnel.start", (e) => e.kind === "tcp" && e.user === "dave");
+});
