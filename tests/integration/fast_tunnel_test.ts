@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { startCluster, type TestCluster } from "../helpers/cluster.ts";
 import { waitForAudit } from "../helpers/gateway.ts";
-import { MAIN } from "../helpers/postern.ts";
+import { MAIN, type PosternProcess } from "../helpers/postern.ts";
 import { defaultSshOptions } from "../helpers/sshd.ts";
 import { TICKET_HEADER, TUNNEL_ALPN } from "../../lib/net/tunnel_protocol.ts";
 import { certAuthHeaders } from "../../lib/client/proxy_client.ts";
@@ -100,7 +100,7 @@ for (const fdpass of [true, false]) {
 
 /** Asks for a ticket over the raw TLS tunnel as `postern proxy ssh` does. */
 async function askTicket(
-  cluster: TestCluster,
+  proxy: PosternProcess,
   keys: { privateKey: string; certificate: string },
   target: { host: string; port?: number },
 ): Promise<{ status: number; ticket?: string; body: string }> {
@@ -109,8 +109,8 @@ async function askTicket(
   const path = `/v1/webapi/sites/postern/tunnel?${query}`;
   const conn = await Deno.connectTls({
     hostname: "127.0.0.1",
-    port: cluster.postern.webPort,
-    caCerts: [await Deno.readTextFile(join(cluster.postern.dataDir, "tls", "cert.pem"))],
+    port: proxy.webPort,
+    caCerts: [await Deno.readTextFile(join(proxy.dataDir, "tls", "cert.pem"))],
     alpnProtocols: [TUNNEL_ALPN],
   });
   const headers = Object.entries(certAuthHeaders("CONNECT", path, keys))
@@ -125,8 +125,8 @@ async function askTicket(
 }
 
 /** Presents a ticket on a plain connection; returns the proxy's answer line and what followed. */
-function present(cluster: TestCluster, ticket: string, localAddress = "127.0.0.1") {
-  const socket = FdSocket.connect("127.0.0.1", cluster.postern.webPort, {
+function present(proxy: PosternProcess, ticket: string, localAddress = "127.0.0.1") {
+  const socket = FdSocket.connect("127.0.0.1", proxy.webPort, {
     localAddress,
     timeoutMs: 10_000,
   });
@@ -140,35 +140,41 @@ function present(cluster: TestCluster, ticket: string, localAddress = "127.0.0.1
   }
 }
 
-Deno.test("a tunnel ticket opens one tunnel, only from its address, and only for a registered node", async () => {
-  await using cluster = await startCluster({ extraConfig: FAST });
+Deno.test("a tunnel ticket opens one tunnel on any proxy, only from its address, and only for a registered node", async () => {
+  await using cluster = await startCluster({ split: true, extraConfig: FAST });
+  const [a, b] = cluster.proxies;
   const user = await cliUser(cluster);
   const keys = {
     privateKey: await Deno.readTextFile(user.keyPath),
     certificate: (await Deno.readTextFile(`${user.keyPath}-cert.pub`)).trim(),
   };
 
-  const stolen = await askTicket(cluster, keys, { host: "saturn" });
+  const stolen = await askTicket(a, keys, { host: "saturn" });
   assert.equal(stolen.status, 200, stolen.body);
-  const fromElsewhere = present(cluster, stolen.ticket!, "127.0.0.2");
+  const fromElsewhere = present(b, stolen.ticket!, "127.0.0.2");
   assert.match(fromElsewhere.answer ?? "", /^POSTERN-ERROR access_denied .*another address/);
 
-  const issued = await askTicket(cluster, keys, { host: "saturn" });
-  const first = present(cluster, issued.ticket!);
+  // Issued by proxy A, redeemed through proxy B, then refused by both.
+  const issued = await askTicket(a, keys, { host: "saturn" });
+  const first = present(b, issued.ticket!);
   assert.equal(first.answer, "POSTERN-OK");
   assert.match(first.banner ?? "", /^SSH-2\.0-/);
-  const again = present(cluster, issued.ticket!);
-  assert.match(again.answer ?? "", /^POSTERN-ERROR access_denied .*used already/);
+  for (const proxy of [a, b]) {
+    const again = present(proxy, issued.ticket!);
+    assert.match(again.answer ?? "", /^POSTERN-ERROR access_denied .*used already/);
+  }
 
-  const forged = present(cluster, issued.ticket!.slice(0, -4) + "AAAA");
+  const forged = present(a, issued.ticket!.slice(0, -4) + "AAAA");
   assert.match(forged.answer ?? "", /^POSTERN-ERROR access_denied .*not valid/);
 
-  const unregistered = await askTicket(cluster, keys, { host: "127.0.0.1", port: 9 });
+  const unregistered = await askTicket(a, keys, { host: "127.0.0.1", port: 9 });
   assert.equal(unregistered.status, 404, unregistered.body);
   assert.equal(unregistered.ticket, undefined);
   assert.match(JSON.parse(unregistered.body).error.message, /No node is registered at/);
 
-  assert.doesNotMatch(cluster.postern.logs(), /internal error|uncaught|unhandled/i);
+  for (const proxy of [a, b]) {
+    assert.doesNotMatch(proxy.logs(), /internal error|uncaught|unhandled/i);
+  }
 });
 
 Deno.test("--fdpass against a proxy without the fast path says what to change", async () => {
