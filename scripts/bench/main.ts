@@ -6,10 +6,12 @@
  *    direct, (b) an OpenSSH jump host (`ssh -J` through a second sshd), (c) the
  *    postern `proxy:` subsystem as ProxyCommand, (d) postern as `-J` jump host,
  *    (e) `postern proxy ssh` on TLS (the raw tunnel on the HTTPS port), (f)
- *    `postern proxy ssh --fdpass` (the fast path: plain TCP handed to ssh);
+ *    `postern proxy ssh --fdpass` (the fast path: plain TCP handed to ssh),
+ *    (g) a recorded `root:saturn@proxy` session (`cat` of a text file);
  *    client → node for (b), (c), (e), (f). Each path's fixed cost (`ssh ...
  *    true`) is measured too, and throughput is shown raw and net of it.
- *    Targets: (c) ≥ 1.0× (b), (f) ≥ 1.5× (b).
+ *    Targets: (c) ≥ 1.0× (b), (f) ≥ 1.5× (b), (g) ≥ 0.9× (c), and setup of
+ *    (c) and (d) ≤ 1.0× (b).
  * 2. Web terminal: keystroke echo latency p50/p99 over 1,000 keystrokes
  *    (target p99 < 10 ms) and `cat` of a 50 MB file through the WebSocket,
  *    beside `ssh -tt` direct.
@@ -101,6 +103,10 @@ interface BenchArgs {
 const ROOT = join(import.meta.dirname!, "..", "..");
 const TARGET_SUBSYSTEM = 1.0;
 const TARGET_FAST_TUNNEL = 1.5;
+/** A recorded session's throughput beside an unrecorded tunnel through the same proxy. */
+const TARGET_RECORDED = 0.9;
+/** Connection setup (`ssh … true`) of the ProxyCommand and `-J` paths beside the jump host. */
+const TARGET_SETUP = 1.0;
 const TARGET_KEY_P99_MS = 10;
 
 function parseArgs(argv: string[]): BenchArgs {
@@ -170,18 +176,31 @@ function transferTable(results: PathResult[], direction: "down" | "up"): string 
   return formatTable(rows);
 }
 
+/** Setup time of (c) and (d), where measured, over the jump host's. */
+function setupTargets(results: PathResult[]): { label: string; ratio: number }[] {
+  const jump = results.find((r) => r.id === "jump");
+  if (!jump) return [];
+  return results
+    .filter((r) => r.id === "subsystem" || r.id === "postern_jump")
+    .map((r) => ({
+      label: r.label.slice(0, 3),
+      ratio: round(r.overhead_ms / jump.overhead_ms, 2),
+    }));
+}
+
 /** A target line: PASS on the raw ratio, "PASS (net)" when only the handshake-free one passes. */
 function ratioTarget(
   results: PathResult[],
   id: string,
   direction: "down" | "up",
   target: number,
+  anchor = "jump",
 ): { ratio_raw: number; ratio_net: number; target: number; status: string } | null {
-  const jump = results.find((r) => r.id === "jump")?.[direction];
+  const base = results.find((r) => r.id === anchor)?.[direction];
   const path = results.find((r) => r.id === id)?.[direction];
-  if (!jump || !path) return null;
-  const raw = path.mbps_raw / jump.mbps_raw;
-  const net = path.mbps_net / jump.mbps_net;
+  if (!base || !path) return null;
+  const raw = path.mbps_raw / base.mbps_raw;
+  const net = path.mbps_net / base.mbps_net;
   const status = raw >= target ? "PASS" : net >= target ? "PASS (net of handshake)" : "MISS";
   return { ratio_raw: round(raw, 2), ratio_net: round(net, 2), target, status };
 }
@@ -305,7 +324,7 @@ async function main(): Promise<void> {
   }
 
   if (!args.skipTransfer) {
-    const letters = ["a", "b", "c", "d", "e", "f"];
+    const letters = ["a", "b", "c", "d", "e", "f", "g"];
     const paths = transferPaths(env).filter((p, i) =>
       !args.only || p.id === "jump" || args.only.includes(letters[i]) ||
       args.only.includes(p.id)
@@ -322,7 +341,9 @@ async function main(): Promise<void> {
     report.transfer = results;
     const subsystem = ratioTarget(results, "subsystem", "down", TARGET_SUBSYSTEM);
     const fast = ratioTarget(results, "fast", "down", TARGET_FAST_TUNNEL);
-    report.targets = { subsystem, fast };
+    const recorded = ratioTarget(results, "recorded", "down", TARGET_RECORDED, "subsystem");
+    const setup = setupTargets(results);
+    report.targets = { subsystem, fast, recorded, setup };
     output.push(
       `node → client, ${args.sizeMb} MB, ${args.cipher}, median of ${args.runs} runs`,
       transferTable(results, "down"),
@@ -337,6 +358,20 @@ async function main(): Promise<void> {
         `${label} ≥ ${t.target.toFixed(1)}× jump host (down)`,
         `${t.ratio_raw.toFixed(2)}× raw, ${t.ratio_net.toFixed(2)}× net`,
         t.status,
+      ]);
+    }
+    if (recorded) {
+      summary.push([
+        `(g) recorded ≥ ${recorded.target.toFixed(1)}× (c) unrecorded (down)`,
+        `${recorded.ratio_raw.toFixed(2)}× raw, ${recorded.ratio_net.toFixed(2)}× net`,
+        recorded.status,
+      ]);
+    }
+    for (const t of setup) {
+      summary.push([
+        `${t.label} setup ≤ ${TARGET_SETUP.toFixed(1)}× jump host`,
+        `${t.ratio.toFixed(2)}×`,
+        t.ratio <= TARGET_SETUP ? "PASS" : "MISS",
       ]);
     }
   }

@@ -16,7 +16,14 @@ import type { BenchEnv } from "./setup.ts";
 import { mbps, median, round, shellQuote, timeCommand } from "./stats.ts";
 
 /** The ways to reach the node. */
-export type PathId = "direct" | "jump" | "subsystem" | "postern_jump" | "https" | "fast";
+export type PathId =
+  | "direct"
+  | "jump"
+  | "subsystem"
+  | "postern_jump"
+  | "https"
+  | "fast"
+  | "recorded";
 
 /** One way to reach the node, as `ssh` arguments. */
 export interface TransferPath {
@@ -28,6 +35,11 @@ export interface TransferPath {
   env?: Record<string, string>;
   /** Measure client → node as well. */
   upload: boolean;
+  /**
+   * Download a text file with `cat` instead of `head -c` of zeros: a recorded
+   * session stores what it carries, and zeros would be stored escaped.
+   */
+  text?: boolean;
 }
 
 /** Figures for one path. */
@@ -53,7 +65,7 @@ export interface DirectionResult {
 }
 
 /**
- * The six paths of the benchmark.
+ * The seven paths of the benchmark.
  *
  * @param env the running environment
  * @returns the paths, OpenSSH ones first
@@ -109,11 +121,32 @@ export function transferPaths(env: BenchEnv): TransferPath[] {
       env: { POSTERN_HOME: env.posternHome },
       upload: true,
     },
+    {
+      id: "recorded",
+      label: "(g) recorded root:saturn@proxy",
+      target: `-p ${posternSsh} root:${env.nodeName}@127.0.0.1`,
+      upload: false,
+      text: true,
+    },
   ];
 }
 
 function downScript(env: BenchEnv, path: TransferPath, bytes: number): string {
-  return `${env.ssh} ${path.target} ${shellQuote(`head -c ${bytes} /dev/zero`)} > /dev/null`;
+  const command = path.text ? `cat ${shellQuote(textFile(env))}` : `head -c ${bytes} /dev/zero`;
+  return `${env.ssh} ${path.target} ${shellQuote(command)} > /dev/null`;
+}
+
+/** The text file `text` paths download (the node is on this machine). */
+function textFile(env: BenchEnv): string {
+  return `${env.dir}/transfer.txt`;
+}
+
+/** Writes {@link textFile}: `bytes` of lines of text. */
+async function writeTextFile(env: BenchEnv, bytes: number): Promise<void> {
+  const line = "postern benchmark: a line of text as a terminal would show it, 0123456789\n";
+  await timeCommand(
+    `yes ${shellQuote(line.trimEnd())} | head -c ${bytes} > ${shellQuote(textFile(env))}`,
+  );
 }
 
 function upScript(env: BenchEnv, path: TransferPath, bytes: number): string {
@@ -179,6 +212,7 @@ export async function runTransfers(
   const overhead = new Map<PathId, number[]>(paths.map((p) => [p.id, []]));
   const down = new Map<PathId, number[]>(paths.map((p) => [p.id, []]));
   const up = new Map<PathId, number[]>(paths.map((p) => [p.id, []]));
+  if (paths.some((p) => p.text)) await writeTextFile(env, options.bytes);
   for (let run = 0; run < options.overheadRuns; run++) {
     for (const path of paths) {
       const { ms } = await timeCommand(`${env.ssh} ${path.target} true`, { env: path.env });
