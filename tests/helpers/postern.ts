@@ -13,6 +13,23 @@ export const ROOT = join(import.meta.dirname!, "..", "..");
 /** main.ts, the entrypoint. */
 export const MAIN = join(ROOT, "main.ts");
 
+/**
+ * Makes `postern` a command in `<dir>/bin` that runs this checkout, so that
+ * README lines run as they are written.
+ *
+ * @returns the folder to put first on PATH
+ */
+export async function posternOnPath(dir: string): Promise<string> {
+  const bin = join(dir, "bin");
+  await Deno.mkdir(bin, { recursive: true });
+  await Deno.writeTextFile(
+    join(bin, "postern"),
+    `#!/bin/sh\nexec ${Deno.execPath()} run -A ${MAIN} "$@"\n`,
+    { mode: 0o755 },
+  );
+  return bin;
+}
+
 /** A running postern process. */
 export interface PosternProcess extends AsyncDisposable {
   webPort: number;

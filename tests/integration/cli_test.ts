@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startCluster } from "../helpers/cluster.ts";
-import { MAIN, runPostern } from "../helpers/postern.ts";
+import { MAIN, posternOnPath, runPostern } from "../helpers/postern.ts";
 import { defaultSshOptions, runSsh } from "../helpers/sshd.ts";
 import { generateSelfSigned } from "../../lib/tls/certificate.ts";
 
@@ -226,13 +226,7 @@ Deno.test("postern CLI: expired certificate and agent with stock ssh", async (t)
   const home = join(cluster.dir, "bob-home");
 
   // The README's lines run verbatim in bash, with `postern` a script on PATH.
-  const bin = join(cluster.dir, "bin");
-  await Deno.mkdir(bin, { recursive: true });
-  await Deno.writeTextFile(
-    join(bin, "postern"),
-    `#!/bin/sh\nexec ${Deno.execPath()} run -A ${MAIN} "$@"\n`,
-    { mode: 0o755 },
-  );
+  const bin = await posternOnPath(cluster.dir);
   const shell = async (script: string) => {
     const output = await new Deno.Command("bash", {
       args: ["-c", script],

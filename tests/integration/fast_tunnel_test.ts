@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { startCluster, type TestCluster } from "../helpers/cluster.ts";
 import { waitForAudit } from "../helpers/gateway.ts";
-import { MAIN, type PosternProcess } from "../helpers/postern.ts";
+import { MAIN, posternOnPath, type PosternProcess } from "../helpers/postern.ts";
 import { defaultSshOptions } from "../helpers/sshd.ts";
 import { TICKET_HEADER, TUNNEL_ALPN } from "../../lib/net/tunnel_protocol.ts";
 import { certAuthHeaders } from "../../lib/client/proxy_client.ts";
@@ -192,13 +192,7 @@ Deno.test("the README's fast path line works verbatim with a fresh HOME", async 
   await Deno.mkdir(join(home, ".ssh"), { recursive: true, mode: 0o700 });
   const login = await cluster.cliLogin(user, join(home, ".tsh"));
   assert.equal(login.code, 0, login.stderr);
-  const bin = join(cluster.dir, "bin");
-  await Deno.mkdir(bin, { recursive: true });
-  await Deno.writeTextFile(
-    join(bin, "postern"),
-    `#!/bin/sh\nexec ${Deno.execPath()} run -A ${MAIN} "$@"\n`,
-    { mode: 0o755 },
-  );
+  const bin = await posternOnPath(cluster.dir);
   await Deno.writeTextFile(
     join(home, ".ssh", "config"),
     "Host *\n    StrictHostKeyChecking yes\n\n",
