@@ -1,6 +1,8 @@
 /**
- * Copies bytes both ways between two connections until both directions end,
- * passing half-closes on, then closes both.
+ * Copies bytes both ways between a client's connection and a server's, as a
+ * proxy in front of the server: the client's half-close is passed on, and
+ * once the server's side ends, everything it sent is delivered and both
+ * connections close.
  *
  * @module
  */
@@ -12,24 +14,25 @@ const QUIET_READ_SIZE = 16 * 1024;
 const BULK_READ_SIZE = 128 * 1024;
 
 /**
- * Pipes `a` and `b` together.
+ * Pipes a client to a server.
  *
- * @param a one connection
- * @param b the other
- * @returns once both directions are over and both connections are closed
+ * @param client the client's connection
+ * @param server the connection to the server
+ * @returns once the server's side has ended (or either failed) and both are closed
  * @example
  * ```ts
  * const inner = await Deno.connect({ hostname: "127.0.0.1", port });
  * await pipeConns(outer, inner);
  * ```
  */
-export async function pipeConns(a: Deno.Conn, b: Deno.Conn): Promise<void> {
+export async function pipeConns(client: Deno.Conn, server: Deno.Conn): Promise<void> {
   const closeBoth = () => {
-    closeQuietly(a);
-    closeQuietly(b);
+    closeQuietly(client);
+    closeQuietly(server);
   };
-  // A failure on either side ends both directions.
-  await Promise.all([copy(a, b).catch(closeBoth), copy(b, a).catch(closeBoth)]);
+  // A failure on either side, or the server's end, ends both directions.
+  copy(client, server).catch(closeBoth);
+  await copy(server, client).catch(() => {});
   closeBoth();
 }
 

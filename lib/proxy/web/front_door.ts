@@ -91,8 +91,12 @@ export interface FrontDoor {
   close(): void;
   /** Resolves once the accept loop has ended. */
   stopped: Promise<void>;
-  /** Closes every connection still open and waits for them. */
-  closeAll(): Promise<void>;
+  /**
+   * Waits up to `graceMs` for the connections still open to end (a TLS
+   * connection ends once the TLS listener closed its side and the pipe
+   * delivered what it sent), then closes the rest.
+   */
+  closeAll(graceMs: number): Promise<void>;
 }
 
 /**
@@ -140,7 +144,13 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
         listener.close();
       } catch { /* closed already */ }
     },
-    async closeAll() {
+    async closeAll(graceMs) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...open.values()]),
+        new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
       for (const conn of open.keys()) closeQuietly(conn);
       await Promise.allSettled([...open.values()]);
     },

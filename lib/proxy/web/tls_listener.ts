@@ -269,8 +269,8 @@ export function listenTlsWithAlpn(
           requests.close();
         } catch { /* closed already */ }
       }
-      await frontDoor.closeAll();
       await Promise.allSettled([...running]);
+      await frontDoor.closeAll(PIPE_DRAIN_MS);
     })();
   const finished = Promise.all([accepting, frontDoor.stopped]).then(() => shutdown());
 
@@ -322,6 +322,8 @@ class IdleTimer {
 
 /** How long shutdown waits for responses being sent. */
 const SHUTDOWN_GRACE_MS = 5_000;
+/** How long shutdown lets the front door's pipes deliver what the closed connections sent. */
+const PIPE_DRAIN_MS = 2_000;
 
 function closeQuietly(conn: Deno.Conn): void {
   try {
