@@ -186,11 +186,13 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     "LogLevel VERBOSE",
     "PermitRootLogin yes",
     "AcceptEnv LANG LC_* TERM",
-    // Tests log in as root, whose shell rc files on a developer machine may
-    // run pyenv: its rehash waits up to 60 s on a lock that a session killed
-    // mid-rehash leaves behind. Bound that wait so one stale lock cannot
-    // stall every later login.
-    "SetEnv PYENV_REHASH_TIMEOUT=1",
+    // Tests log in as root, whose ~/.bashrc on a developer machine may run
+    // pyenv: its rehash waits on a lock that a session killed mid-rehash
+    // leaves behind, and says so on stderr. Bash sources ~/.bashrc for a
+    // command run by sshd only as a top-level shell: SHLVL=1 makes it the
+    // second level, so commands run without it. Login shells (a terminal)
+    // still read it; the rehash wait is bounded for them.
+    "SetEnv SHLVL=1 PYENV_REHASH_TIMEOUT=1",
     "MaxStartups 64",
     "MaxSessions 64",
     "Subsystem sftp internal-sftp",

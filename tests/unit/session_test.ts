@@ -293,14 +293,19 @@ Deno.test("AsciicastRecorder files are private, never overwritten, and on disk b
     Deno.errors.AlreadyExists,
   );
 
-  recorder.output(bytes("first line\r\n"));
-  await new Promise((resolve) => setTimeout(resolve, 50));
   // Read by another handle while the recorder is still open: a crash now keeps this.
-  const early = parseRecording(await Deno.readTextFile(path));
-  assert.deepEqual(early.events.map(([, , data]) => data), ["first line\r\n"]);
+  const onDisk = async (count: number) => {
+    for (let wait = 0; wait < 5_000; wait += 20) {
+      const events = parseRecording(await Deno.readTextFile(path)).events;
+      if (events.length >= count) return events.map(([, , data]) => data);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`${count} events not on disk after 5 s`);
+  };
+  recorder.output(bytes("first line\r\n"));
+  assert.deepEqual(await onDisk(1), ["first line\r\n"]);
   recorder.output(bytes("second\r\n"));
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.equal(parseRecording(await Deno.readTextFile(path)).events.length, 2);
+  assert.deepEqual(await onDisk(2), ["first line\r\n", "second\r\n"]);
   await recorder.close();
   await Deno.remove(dir, { recursive: true });
 });

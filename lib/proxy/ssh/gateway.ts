@@ -18,8 +18,10 @@ import { PortForwarder } from "./forwarding.ts";
 import { logins } from "../../metrics/metrics.ts";
 import { needsSessionMfa, promptSessionMfa, SESSION_MFA_TRIES } from "./session_mfa.ts";
 
-/** How long a revoked connection's sessions get to show why before it is closed. */
+/** How long a revoked connection waits, after its sessions closed, for their last words to go out. */
 const REVOKED_CLOSE_DELAY_MS = 200;
+/** How long a revoked connection waits for its sessions to tell the user why, at most. */
+const REVOKED_SESSIONS_GRACE_MS = 2_000;
 
 type ConnectionState =
   | { kind: "authenticating"; bannerSent: boolean }
@@ -112,17 +114,28 @@ export function createGateway(deps: NodeSessionDeps, options: GatewayOptions) {
     client.on("ready", () => {
       if (state.kind !== "authenticated") return client.end();
       const who = state.who;
+      const sessions = new SessionCount(options.maxSessionsPerConnection);
       // Its proxy-terminated sessions are tracked on their own and tell the
-      // user why; tunnels carry end-to-end encrypted bytes, so the connection
-      // just ends, a moment later so that those messages get out first.
+      // user why (once the node has let go, which takes a while on a busy
+      // machine); tunnels carry end-to-end encrypted bytes, so the connection
+      // just ends, after those sessions have closed so that their messages
+      // get out first.
       const untrack = deps.connections.track({
         user: who.identity.user,
         kind: "ssh",
-        close: () => setTimeout(() => client.end(), REVOKED_CLOSE_DELAY_MS),
+        close: () => {
+          let grace: ReturnType<typeof setTimeout> | undefined;
+          void Promise.race([
+            sessions.drained(),
+            new Promise((resolve) => (grace = setTimeout(resolve, REVOKED_SESSIONS_GRACE_MS))),
+          ]).then(() => {
+            clearTimeout(grace);
+            setTimeout(() => client.end(), REVOKED_CLOSE_DELAY_MS);
+          });
+        },
       });
       client.on("close", untrack);
 
-      const sessions = new SessionCount(options.maxSessionsPerConnection);
       // Dials of nodes stop when the user gives up on them (see dialNode).
       const connectionGone = new AbortController();
       client.once("close", () => connectionGone.abort());

@@ -138,8 +138,15 @@ function joinerSink(stream: ServerChannel): PartySink {
 /** The shells and commands running on one connection, up to a limit. */
 export class SessionCount {
   #running = 0;
+  #drained: (() => void)[] = [];
 
   constructor(readonly limit: number) {}
+
+  /** Resolves once no session runs (at once when none does). */
+  drained(): Promise<void> {
+    if (this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
 
   /** What a user is told when the limit is reached. */
   refusal(): string {
@@ -154,7 +161,10 @@ export class SessionCount {
   start(stream: ServerChannel): boolean {
     if (this.#running >= this.limit) return false;
     this.#running++;
-    stream.once("close", () => this.#running--);
+    stream.once("close", () => {
+      if (--this.#running > 0) return;
+      for (const resolve of this.#drained.splice(0)) resolve();
+    });
     return true;
   }
 }
