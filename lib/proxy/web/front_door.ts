@@ -32,6 +32,8 @@ import { TICKET_LINE_PREFIX } from "../../net/tunnel_protocol.ts";
 const TLS_HANDSHAKE = 0x16;
 /** Longest first line of a plain connection. */
 const MAX_LINE_BYTES = 2048;
+/** Least time between two warnings about failed connections. */
+const WARN_INTERVAL_MS = 10_000;
 
 /** Serves a plain connection that presented a tunnel ticket. */
 export type TicketHandler = (
@@ -122,13 +124,27 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
     closeQuietly(conn);
   };
 
+  // Failures (out of descriptors, say) are logged once per interval, not once per connection.
+  let lastWarned = -Infinity;
+  let unwarned = 0;
+  const failed = (error: unknown) => {
+    unwarned++;
+    if (performance.now() - lastWarned < WARN_INTERVAL_MS) return;
+    options.log.warn("HTTPS connection failed", { error: String(error), failures: unwarned });
+    lastWarned = performance.now();
+    unwarned = 0;
+  };
+
   const stopped = acceptForever(listener, {
     health,
     log: options.log,
     stopping: () => stopping,
     onConn(conn) {
       const task = serve(conn)
-        .catch((error) => options.log.warn("connection failed", { error: String(error) }))
+        .catch((error) => {
+          closeQuietly(conn);
+          failed(error);
+        })
         .finally(() => open.delete(conn));
       open.set(conn, task);
     },
