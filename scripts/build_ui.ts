@@ -11,7 +11,6 @@
  * @module
  */
 
-import * as esbuild from "esbuild";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 
@@ -44,6 +43,8 @@ async function isStale(): Promise<boolean> {
 }
 
 async function build(): Promise<void> {
+  // Loaded only to build: `postern start` from source checks staleness at every start.
+  const esbuild = await import("esbuild");
   await Deno.remove(distDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(join(distDir, "assets"), { recursive: true });
   const result = await esbuild.build({
