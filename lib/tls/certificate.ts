@@ -14,8 +14,8 @@ import type { Logger } from "../log.ts";
 import {
   basicConstraints,
   extendedKeyUsage,
+  generateP256KeyPair,
   keyUsage,
-  P256,
   subjectAltName,
   writeCertificate,
 } from "./certificate_writer.ts";
@@ -47,7 +47,7 @@ export async function generateSelfSigned(
   names: { dns: string[]; ips: string[] },
   now = new Date(),
 ): Promise<{ cert: string; key: string }> {
-  const keys = await crypto.subtle.generateKey(P256, true, ["sign", "verify"]);
+  const keys = await generateP256KeyPair();
   const cert = await writeCertificate({
     subject: [
       { type: "CN", value: names.dns[0] ?? "postern" },

@@ -14,6 +14,7 @@ import type { Store } from "../store/store.ts";
 import {
   basicConstraints,
   extendedKeyUsage,
+  generateP256KeyPair,
   keyUsage,
   P256,
   subjectAltName,
@@ -39,7 +40,7 @@ export function caPin(certPem: string): string {
 
 /** A new P-256 key pair: the private key as PKCS#8 PEM, the public key as SPKI PEM. */
 export async function generateTlsKeyPair(): Promise<{ privateKey: string; publicKey: string }> {
-  const keys = await crypto.subtle.generateKey(P256, true, ["sign", "verify"]);
+  const keys = await generateP256KeyPair();
   return {
     privateKey: pemEncode(
       new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey)),
@@ -66,7 +67,7 @@ export class ClusterTlsCa {
   static async open(store: Store, cluster: string, now = Date.now()): Promise<ClusterTlsCa> {
     let record = await store.cas.get("tls");
     if (!record) {
-      const keys = await crypto.subtle.generateKey(P256, true, ["sign", "verify"]);
+      const keys = await generateP256KeyPair();
       const cert = await writeCertificate({
         subject: [{ type: "CN", value: `${cluster} cluster CA` }, { type: "O", value: "postern" }],
         notBefore: new Date(now - 60_000),

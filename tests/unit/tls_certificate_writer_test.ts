@@ -3,8 +3,8 @@ import { X509Certificate } from "node:crypto";
 import {
   basicConstraints,
   extendedKeyUsage,
+  generateP256KeyPair,
   keyUsage,
-  P256,
   subjectAltName,
   subjectKeyIdentifier,
   subjectOf,
@@ -13,7 +13,7 @@ import {
 import { freePort } from "../helpers/ports.ts";
 
 async function newCa(notAfter = new Date(Date.now() + 86_400_000)) {
-  const keys = await crypto.subtle.generateKey(P256, true, ["sign", "verify"]);
+  const keys = await generateP256KeyPair();
   const pem = await writeCertificate({
     subject: [{ type: "CN", value: "test cluster CA" }, { type: "O", value: "postern" }],
     notBefore: new Date(Date.now() - 60_000),
@@ -37,7 +37,7 @@ async function issue(
     notAfter?: Date;
   } = {},
 ) {
-  const keys = await crypto.subtle.generateKey(P256, true, ["sign", "verify"]);
+  const keys = await generateP256KeyPair();
   const pem = await writeCertificate({
     subject: [
       { type: "CN", value: "proxy, one=1" },
