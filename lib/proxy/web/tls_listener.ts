@@ -28,6 +28,7 @@
 
 import type { Logger } from "../../log.ts";
 import { acceptForever, AcceptHealth } from "../../net/accept.ts";
+import { setListenerNoDelay } from "./tcp_nodelay.ts";
 
 /** What `Deno.serve` calls for each request. */
 export type RequestHandler = (
@@ -120,8 +121,8 @@ export function listenTlsWithAlpn(
   options: AlpnListenerOptions,
   serveConnection: ServeConnection,
 ): AlpnListener {
-  const listen = (port: number, pair: { cert: string; key: string }) =>
-    Deno.listenTls({
+  const listen = (port: number, pair: { cert: string; key: string }) => {
+    const tls = Deno.listenTls({
       hostname: options.hostname,
       port,
       ...pair,
@@ -129,6 +130,9 @@ export function listenTlsWithAlpn(
       // and http/1.1 gets the tunnel; browsers never offer it.
       alpnProtocols: [...Object.keys(options.protocols), "h2", "http/1.1"],
     });
+    setListenerNoDelay(tls.addr.port);
+    return tls;
+  };
   let certificate = { cert: options.cert, key: options.key };
   let listener = listen(options.port, certificate);
   const addr = listener.addr;
