@@ -245,9 +245,12 @@ export async function proxySsh(target: string): Promise<number> {
   let conn: Deno.TlsConn;
   let alpn: string | null;
   try {
-    conn = await Deno.connectTls({
+    // Nagle off: with it, the TLS Finished and each small SSH packet after
+    // another waited up to 40 ms for the proxy's delayed ACK.
+    const tcp = await Deno.connect({ hostname: proxy.hostname, port: proxy.port });
+    tcp.setNoDelay(true);
+    conn = await Deno.startTls(tcp, {
       hostname: proxy.hostname,
-      port: proxy.port,
       caCerts: trust.kind === "pinned" ? [trust.pem] : undefined,
       // POSTERN_TUNNEL=http keeps to plain HTTP, for a TLS-terminating load
       // balancer in front of the proxy that would not pass the raw tunnel on.
