@@ -101,7 +101,7 @@ async function readHead(
 /** How payload bytes travel after the heads. */
 interface Framing {
   /** The request head for `path`. */
-  head(path: string, host: string, keys: LoadedKeys): string;
+  head(path: string, host: string, keys: LoadedKeys): Promise<string>;
   /** One batch of stdin as it goes on the wire. */
   frame(data: Uint8Array): Uint8Array;
   /** Ends the upload. */
@@ -112,9 +112,9 @@ interface Framing {
 
 /** The raw tunnel chosen by ALPN (lib/net/tunnel_protocol.ts): one head, then bytes. */
 const RAW: Framing = {
-  head: (path, host, keys) =>
+  head: async (path, host, keys) =>
     `${TUNNEL_METHOD} ${path} HTTP/1.1\r\n${
-      headerLines({ host, ...certAuthHeaders(TUNNEL_METHOD, path, keys) })
+      headerLines({ host, ...await certAuthHeaders(TUNNEL_METHOD, path, keys) })
     }\r\n`,
   frame: (data) => data,
   end: (conn) => conn.closeWrite(),
@@ -123,13 +123,13 @@ const RAW: Framing = {
 
 /** Full-duplex chunked HTTP/1.1, for proxies that do not offer the raw tunnel. */
 const CHUNKED: Framing = {
-  head: (path, host, keys) =>
+  head: async (path, host, keys) =>
     `POST ${path} HTTP/1.1\r\n${
       headerLines({
         host,
         "transfer-encoding": "chunked",
         "content-type": "application/octet-stream",
-        ...certAuthHeaders("POST", path, keys),
+        ...await certAuthHeaders("POST", path, keys),
       })
     }\r\n`,
   frame: frameChunk,
@@ -266,7 +266,8 @@ export async function proxySsh(target: string): Promise<number> {
     );
   }
   const framing = alpn === TUNNEL_ALPN ? RAW : CHUNKED;
-  await writeAll(conn, encoder.encode(framing.head(path, `${proxy.hostname}:${proxy.port}`, keys)));
+  const request = await framing.head(path, `${proxy.hostname}:${proxy.port}`, keys);
+  await writeAll(conn, encoder.encode(request));
   const uploading = pumpUp(conn, framing).catch(() => {});
   const head = await readHead(conn);
   if (head.status !== 200) {
