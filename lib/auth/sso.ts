@@ -12,13 +12,16 @@
  * @module
  */
 
-import * as oidc from "openid-client";
+import type { Configuration } from "openid-client";
 import type { Config } from "../config/config.ts";
 import { AccessDenied, BadRequest, NotFound, Unauthenticated, Unavailable } from "../errors.ts";
 import { hashSecret, type Store } from "../store/store.ts";
 
 /** A connector as configured. */
 export type ConnectorConfig = Config["auth"]["connectors"][number];
+
+/** The OpenID client library, loaded at the first SSO login: start-up does not wait for it. */
+const openidClient = () => import("openid-client");
 
 /** How long the user has at the provider before the callback. */
 const LOGIN_TTL_MS = 10 * 60_000;
@@ -125,7 +128,7 @@ function isLoopbackHttp(url: URL): boolean {
 
 /** The OIDC connectors of the cluster. */
 export class SsoLogins {
-  #discovered = new Map<string, Promise<oidc.Configuration>>();
+  #discovered = new Map<string, Promise<Configuration>>();
 
   constructor(
     private readonly store: Store,
@@ -146,7 +149,7 @@ export class SsoLogins {
   }
 
   /** The provider's configuration, discovered once (again after a failure). */
-  #configuration(connector: ConnectorConfig): Promise<oidc.Configuration> {
+  #configuration(connector: ConnectorConfig): Promise<Configuration> {
     let found = this.#discovered.get(connector.name);
     if (!found) {
       found = this.#discover(connector);
@@ -156,7 +159,7 @@ export class SsoLogins {
     return found;
   }
 
-  async #discover(connector: ConnectorConfig): Promise<oidc.Configuration> {
+  async #discover(connector: ConnectorConfig): Promise<Configuration> {
     const issuer = new URL(connector.issuer_url);
     let secret: string | undefined;
     if (connector.client_secret_file) {
@@ -169,6 +172,7 @@ export class SsoLogins {
         );
       }
     }
+    const oidc = await openidClient();
     try {
       const config = await oidc.discovery(
         issuer,
@@ -199,6 +203,7 @@ export class SsoLogins {
     const connector = this.#connector(name);
     const redirectUri = connector.redirect_url ?? `${originOf(proxyOrigin)}${SSO_CALLBACK_PATH}`;
     const config = await this.#configuration(connector);
+    const oidc = await openidClient();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
     const codeVerifier = oidc.randomPKCECodeVerifier();
@@ -251,6 +256,7 @@ export class SsoLogins {
     }
     const connector = this.#connector(request.connector);
     const config = await this.#configuration(connector);
+    const oidc = await openidClient();
     const callback = new URL(request.redirectUri);
     callback.search = params.toString();
     let claims: Record<string, unknown>;

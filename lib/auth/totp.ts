@@ -17,7 +17,6 @@
 import { Buffer } from "node:buffer";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { Secret, TOTP } from "otpauth";
-import QRCode from "qrcode";
 
 /** Seconds per time step. */
 export const TOTP_PERIOD_S = 30;
@@ -73,8 +72,10 @@ export function otpauthUri(secret: string, account: string, issuer = "postern"):
  * const img = await qrDataUrl(otpauthUri(secret, "alice"));
  * ```
  */
-export function qrDataUrl(uri: string): Promise<string> {
-  return QRCode.toDataURL(uri, { errorCorrectionLevel: "M", margin: 2, scale: 6 });
+export async function qrDataUrl(uri: string): Promise<string> {
+  // Loaded at the first enrolment: nothing else needs it, and start-up should not wait for it.
+  const { default: QRCode } = await import("qrcode");
+  return await QRCode.toDataURL(uri, { errorCorrectionLevel: "M", margin: 2, scale: 6 });
 }
 
 /**

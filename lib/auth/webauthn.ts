@@ -16,15 +16,11 @@
  * @module
  */
 
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from "@simplewebauthn/server";
 import { Buffer } from "node:buffer";
 import { parseHostPort } from "../config/schema.ts";
@@ -35,6 +31,18 @@ import type {
   WebAuthnCredentialRecord,
   WebAuthnPurpose,
 } from "../store/store.ts";
+
+/**
+ * The library, loaded at the first ceremony: it takes ~80 ms to load, which
+ * `postern start` should not wait for (`preloadWebAuthn` loads it once the
+ * server is up).
+ */
+const webauthnLibrary = () => import("@simplewebauthn/server");
+
+/** Loads the WebAuthn library ahead of the first ceremony. */
+export async function preloadWebAuthn(): Promise<void> {
+  await webauthnLibrary();
+}
 
 /** How long a browser has to answer a challenge. */
 const CHALLENGE_TTL_MS = 5 * 60_000;
@@ -129,6 +137,7 @@ export class WebAuthnCeremonies {
   async registrationOptions(user: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const rp = await this.rp();
     const keys = await this.store.webauthn.listForUser(user);
+    const { generateRegistrationOptions } = await webauthnLibrary();
     const options = await generateRegistrationOptions({
       rpName: "postern",
       rpID: rp.id,
@@ -151,6 +160,7 @@ export class WebAuthnCeremonies {
     const keyName = checkKeyName(name);
     const rp = await this.rp();
     const challenge = this.#challengeFor(user, "register");
+    const { verifyRegistrationResponse } = await webauthnLibrary();
     let verified;
     try {
       verified = await verifyRegistrationResponse({
@@ -193,6 +203,7 @@ export class WebAuthnCeremonies {
   async loginOptions(user: string | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
     const rp = await this.rp();
     const keys = user === null ? [] : await this.store.webauthn.listForUser(user);
+    const { generateAuthenticationOptions } = await webauthnLibrary();
     const options = await generateAuthenticationOptions({
       rpID: rp.id,
       allowCredentials: keys.map((key) => ({ id: key.id, transports: key.transports as never })),
@@ -220,6 +231,7 @@ export class WebAuthnCeremonies {
     const refused = (reason: string): AssertionCheck => ({ ok: false, reason, user: key.user });
     const rp = await this.rp();
     const challenge = this.#challengeFor(user, user === null ? "passwordless" : "login");
+    const { verifyAuthenticationResponse } = await webauthnLibrary();
     let verified;
     try {
       verified = await verifyAuthenticationResponse({

@@ -29,6 +29,22 @@ async function buildUiFromSource(log: Logger): Promise<void> {
   if (await buildUiIfStale()) log.info("built the web UI (ui/dist) from source");
 }
 
+/** How long after start-up the libraries it leaves out are loaded, clear of the first requests. */
+const WARM_UP_DELAY_MS = 1_000;
+
+/**
+ * Loads the WebAuthn library (~80 ms) once start-up is over, so that neither
+ * `postern start` nor the first passkey ceremony waits for it.
+ */
+function warmUpLater(log: Logger): void {
+  const timer = setTimeout(() => {
+    import("../auth/webauthn.ts").then(({ preloadWebAuthn }) => preloadWebAuthn()).catch(
+      (error) => log.warn("cannot load the WebAuthn library", { error: String(error) }),
+    );
+  }, WARM_UP_DELAY_MS);
+  Deno.unrefTimer(timer);
+}
+
 /** Parses `--roles` (default both). */
 export function parseRoles(flag: string | undefined): Role[] {
   if (flag === undefined) return ["auth", "proxy"];
@@ -150,6 +166,7 @@ Examples:
         expires: proxy.tls.notAfter.toISOString(),
       });
     }
+    if (postern.authRole) warmUpLater(log);
     // SIGHUP reloads the config; reloads run one after another.
     let reloading = Promise.resolve();
     const reload = () =>

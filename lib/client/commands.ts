@@ -14,13 +14,13 @@ import {
   type LoadedKeys,
   loadKeys,
   loadProfile,
+  nodeHostKeyLines,
   removeProfile,
   updateKnownHosts,
 } from "./profile.ts";
 import { certAuthHeaders, loadTrust, ProxyClient } from "./proxy_client.ts";
-import { nodeHostKeyLines } from "./login.ts";
 import type { NodeView } from "../auth/service.ts";
-import { parseCertificateLine } from "../sshcert/mod.ts";
+import { parseCertificateLine } from "../sshcert/certificate.ts";
 import { selfInvocation } from "../cli/self.ts";
 
 /** A node as `postern ls` shows it. */
@@ -195,7 +195,9 @@ export async function fetchRecording(idOrFile: string): Promise<string> {
     const path = `/v1/webapi/sites/${keys.profile.cluster}/recordings/${
       encodeURIComponent(idOrFile)
     }/stream`;
-    const response = await client.raw("GET", path, { headers: certAuthHeaders("GET", path, keys) });
+    const response = await client.raw("GET", path, {
+      headers: await certAuthHeaders("GET", path, keys),
+    });
     const text = await response.text();
     if (!response.ok) {
       const message = (() => {

@@ -120,7 +120,7 @@ async function readHead(
 /** How payload bytes travel after the heads. */
 interface Framing {
   /** The request head for `path`. */
-  head(path: string, host: string, keys: LoadedKeys): string;
+  head(path: string, host: string, keys: LoadedKeys): Promise<string>;
   /** One batch of stdin as it goes on the wire. */
   frame(data: Uint8Array): Uint8Array;
   /** Ends the upload. */
@@ -131,9 +131,9 @@ interface Framing {
 
 /** The raw tunnel chosen by ALPN (lib/net/tunnel_protocol.ts): one head, then bytes. */
 const RAW: Framing = {
-  head: (path, host, keys) =>
+  head: async (path, host, keys) =>
     `${TUNNEL_METHOD} ${path} HTTP/1.1\r\n${
-      headerLines({ host, ...certAuthHeaders(TUNNEL_METHOD, path, keys) })
+      headerLines({ host, ...await certAuthHeaders(TUNNEL_METHOD, path, keys) })
     }\r\n`,
   frame: (data) => data,
   end: (conn) => conn.closeWrite(),
@@ -142,13 +142,13 @@ const RAW: Framing = {
 
 /** Full-duplex chunked HTTP/1.1, for proxies that do not offer the raw tunnel. */
 const CHUNKED: Framing = {
-  head: (path, host, keys) =>
+  head: async (path, host, keys) =>
     `POST ${path} HTTP/1.1\r\n${
       headerLines({
         host,
         "transfer-encoding": "chunked",
         "content-type": "application/octet-stream",
-        ...certAuthHeaders("POST", path, keys),
+        ...await certAuthHeaders("POST", path, keys),
       })
     }\r\n`,
   frame: frameChunk,
@@ -274,7 +274,8 @@ export async function proxySsh(target: string, options: ProxySshOptions = {}): P
     conn.close();
     throw noFastPath("does not offer the raw tunnel on its HTTPS port");
   }
-  await writeAll(conn, encoder.encode(framing.head(path, `${proxy.hostname}:${proxy.port}`, keys)));
+  const request = await framing.head(path, `${proxy.hostname}:${proxy.port}`, keys);
+  await writeAll(conn, encoder.encode(request));
   // The chunked upload may start at once; raw bytes wait to see whether a ticket comes back.
   const uploading = framing === CHUNKED ? pumpUp(conn, framing).catch(() => {}) : undefined;
   const head = await readHead(conn);
@@ -318,9 +319,12 @@ async function connectProxy(
 ): Promise<{ conn: Deno.TlsConn; alpn: string | null }> {
   const trust = await loadTrust(keys.profile.proxy);
   try {
-    const conn = await Deno.connectTls({
+    // Nagle off: with it, the TLS Finished and each small SSH packet after
+    // another waited up to 40 ms for the proxy's delayed ACK.
+    const tcp = await Deno.connect({ hostname: proxy.hostname, port: proxy.port });
+    tcp.setNoDelay(true);
+    const conn = await Deno.startTls(tcp, {
       hostname: proxy.hostname,
-      port: proxy.port,
       caCerts: trust.kind === "pinned" ? [trust.pem] : undefined,
       // POSTERN_TUNNEL=http keeps to plain HTTP, for a TLS-terminating load
       // balancer in front of the proxy that would not pass the raw tunnel on.

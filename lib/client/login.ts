@@ -19,16 +19,22 @@ import {
   formatPublicKeyLine,
   generateEd25519KeyPair,
 } from "../sshcert/mod.ts";
-import { keyPaths, type Profile, saveKeys, saveProfile, updateKnownHosts } from "./profile.ts";
 import {
-  fingerprintOf,
+  keyPaths,
+  nodeHostKeyLines,
+  type Profile,
+  saveKeys,
+  saveProfile,
+  updateKnownHosts,
+} from "./profile.ts";
+import {
   loadTrust,
   normalizeProxy,
-  peerCertificate,
   pinCertificate,
   ProxyClient,
   type Trust,
 } from "./proxy_client.ts";
+import { fingerprintOf, peerCertificate } from "./proxy_certificate.ts";
 import { askLine, askSecret, confirm } from "./prompt.ts";
 import type { NodeView } from "../auth/service.ts";
 
@@ -240,15 +246,4 @@ export async function listVisibleNodes(
     keys,
   );
   return listing.items as NodeView[];
-}
-
-/** known_hosts lines for nodes, under the names `postern config` writes Host patterns for. */
-export function nodeHostKeyLines(profile: Profile, nodes: NodeView[]): string[] {
-  return nodes
-    .filter((node) => node.hostKey)
-    .map((node) =>
-      `${node.name},${node.name}.${profile.cluster} ${
-        node.hostKey!.split(" ").slice(0, 2).join(" ")
-      }`
-    );
 }

@@ -11,7 +11,8 @@
 import { join } from "node:path";
 import { clientHome, ensurePrivateDir, writeFileAtomic } from "../config/paths.ts";
 import { Unauthenticated } from "../errors.ts";
-import { parseCertificateLine } from "../sshcert/mod.ts";
+import { parseCertificateLine } from "../sshcert/certificate.ts";
+import type { NodeView } from "../auth/service.ts";
 
 /** What `postern login` remembers about a proxy. */
 export interface Profile {
@@ -161,4 +162,15 @@ export async function updateKnownHosts(
     [...existing, ...lines.map((l) => l + marker)].join("\n") + "\n",
     0o644,
   );
+}
+
+/** known_hosts lines for nodes, under the names `postern config` writes Host patterns for. */
+export function nodeHostKeyLines(profile: Profile, nodes: NodeView[]): string[] {
+  return nodes
+    .filter((node) => node.hostKey)
+    .map((node) =>
+      `${node.name},${node.name}.${profile.cluster} ${
+        node.hostKey!.split(" ").slice(0, 2).join(" ")
+      }`
+    );
 }

@@ -11,19 +11,14 @@
  */
 
 import { CERT_AUTH_PREFIX, certRequestData } from "../net/cert_request.ts";
-import tls from "node:tls";
-import { createHash, X509Certificate } from "node:crypto";
 import { AccessDenied, BadRequest, PosternError, Unavailable } from "../errors.ts";
 import { parseHostPort } from "../config/schema.ts";
 import { ensurePrivateDir, writeFileAtomic } from "../config/paths.ts";
 import { dirname } from "node:path";
 import { pinnedCertPath } from "./profile.ts";
-import {
-  encodeBase64,
-  parseCertificateLine,
-  parseOpenSshPrivateKey,
-  signData,
-} from "../sshcert/mod.ts";
+import { parseCertificateLine } from "../sshcert/certificate.ts";
+import { encodeBase64 } from "../sshcert/wire.ts";
+import { webCryptoSigner } from "../sshcert/webcrypto_signer.ts";
 
 /** How a proxy's certificate is trusted: by the system's roots, or pinned. */
 export type Trust =
@@ -38,40 +33,6 @@ export function normalizeProxy(proxy: string): { addr: string; hostname: string;
     throw new BadRequest(`--proxy "${proxy}" is not host[:port].`);
   }
   return { addr: withPort, ...parsed };
-}
-
-/** SHA-256 fingerprint of a PEM certificate, colon hex. */
-export function fingerprintOf(pem: string): string {
-  return createHash("sha256").update(new X509Certificate(pem).raw).digest("hex").toUpperCase()
-    .match(/../g)!.join(":");
-}
-
-/** Fetches the proxy's certificate without verifying it (to show or compare its fingerprint). */
-export function peerCertificate(hostname: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const servername = /^[\d.]+$|:/.test(hostname) ? undefined : hostname;
-    const socket = tls.connect(
-      { host: hostname, port, rejectUnauthorized: false, servername },
-      () => {
-        const raw = socket.getPeerCertificate(true)?.raw;
-        socket.end();
-        if (!raw) {
-          return reject(new Unavailable(`Cannot read the certificate of ${hostname}:${port}.`));
-        }
-        const b64 = Buffer.from(raw).toString("base64").match(/.{1,64}/g)!.join("\n");
-        resolve(`-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`);
-      },
-    );
-    socket.setTimeout(10_000, () => {
-      socket.destroy();
-      reject(new Unavailable(`Cannot reach the proxy at ${hostname}:${port}: timed out.`));
-    });
-    socket.on(
-      "error",
-      (error: Error) =>
-        reject(new Unavailable(`Cannot reach the proxy at ${hostname}:${port}: ${error.message}.`)),
-    );
-  });
 }
 
 function isCertificateError(error: unknown): boolean {
@@ -166,6 +127,8 @@ export class ProxyClient {
   }
 
   async #explainCertificateFailure(error: unknown): Promise<never> {
+    // node:tls and node:crypto load only here: requests that succeed do without them.
+    const { fingerprintOf, peerCertificate } = await import("./proxy_certificate.ts");
     const { hostname, port } = normalizeProxy(this.proxy);
     const presented = await peerCertificate(hostname, port);
     const got = fingerprintOf(presented);
@@ -205,7 +168,9 @@ export class ProxyClient {
     path: string,
     keys: { privateKey: string; certificate: string },
   ) {
-    return await this.request(method, path, { headers: certAuthHeaders(method, path, keys) });
+    return await this.request(method, path, {
+      headers: await certAuthHeaders(method, path, keys),
+    });
   }
 }
 
@@ -215,16 +180,16 @@ export class ProxyClient {
  * method and path ({@linkcode certRequestData}). The proxy accepts each header
  * once, within two minutes of the timestamp.
  */
-export function certAuthHeaders(
+export async function certAuthHeaders(
   method: string,
   path: string,
   keys: { privateKey: string; certificate: string },
-): Record<string, string> {
+): Promise<Record<string, string>> {
   const { blob } = parseCertificateLine(keys.certificate);
   const timestamp = String(Math.floor(Date.now() / 1000));
   const nonce = encodeBase64(crypto.getRandomValues(new Uint8Array(16)));
   const data = certRequestData(method, path, timestamp, nonce);
-  const signature = signData(parseOpenSshPrivateKey(keys.privateKey).privateKey, data);
+  const signature = await (await webCryptoSigner(keys.privateKey))(data);
   return {
     authorization: `${CERT_AUTH_PREFIX}${encodeBase64(blob)}.${timestamp}.${nonce}.${
       encodeBase64(signature)

@@ -16,14 +16,8 @@ import {
   writeCertificateBody,
 } from "./certificate.ts";
 import { CertError, type CertRejection, type CertVerdict } from "./errors.ts";
-import {
-  encodePublicKey,
-  fingerprint,
-  formatKeyLine,
-  parsePublicKey,
-  type PublicKey,
-  publicKeyToKeyObject,
-} from "./keys.ts";
+import { encodePublicKey, formatKeyLine, parsePublicKey, type PublicKey } from "./keys.ts";
+import { fingerprint, publicKeyToKeyObject } from "./key_objects.ts";
 import {
   type ParsedSignature,
   parseSignature,

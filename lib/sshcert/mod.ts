@@ -33,7 +33,6 @@ export {
   ECDSA_CURVES,
   type EcdsaKeyType,
   encodePublicKey,
-  fingerprint,
   formatKeyLine,
   formatPublicKeyLine,
   type KeyLine,
@@ -41,10 +40,9 @@ export {
   parsePublicKey,
   parsePublicKeyLine,
   type PublicKey,
-  publicKeyFromKeyObject,
-  publicKeyToKeyObject,
   type PublicKeyType,
 } from "./keys.ts";
+export { fingerprint, publicKeyFromKeyObject, publicKeyToKeyObject } from "./key_objects.ts";
 export {
   encodeSignature,
   type ParsedSignature,

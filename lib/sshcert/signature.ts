@@ -7,15 +7,12 @@
  */
 
 import { type KeyObject, sign, verify } from "node:crypto";
-import {
-  ECDSA_CURVES,
-  type EcdsaKeyType,
-  leftPad,
-  type PublicKey,
-  publicKeyFromKeyObject,
-  publicKeyToKeyObject,
-} from "./keys.ts";
+import { ECDSA_CURVES, type EcdsaKeyType, leftPad, type PublicKey } from "./keys.ts";
+import { publicKeyFromKeyObject, publicKeyToKeyObject } from "./key_objects.ts";
 import { SshReader, SshWriter } from "./wire.ts";
+import { encodeSignature, type ParsedSignature, parseSignature } from "./signature_blob.ts";
+
+export { encodeSignature, type ParsedSignature, parseSignature };
 
 /** Signature algorithm names that may appear in a signature blob. */
 export type SignatureAlgorithm =
@@ -25,36 +22,11 @@ export type SignatureAlgorithm =
   | "rsa-sha2-512"
   | "ssh-rsa";
 
-/** A signature blob split into its algorithm and the algorithm-specific bytes. */
-export interface ParsedSignature {
-  readonly algorithm: string;
-  readonly bytes: Uint8Array;
-}
-
 const RSA_HASHES: Readonly<Record<string, string>> = {
   "rsa-sha2-256": "sha256",
   "rsa-sha2-512": "sha512",
   "ssh-rsa": "sha1",
 };
-
-/**
- * Splits a signature blob.
- *
- * @throws {CertError} `malformed` when the blob is not `string, string`
- */
-export function parseSignature(blob: Uint8Array): ParsedSignature {
-  const reader = new SshReader(blob, "signature");
-  const algorithm = reader.cstring();
-  const bytes = reader.string();
-  reader.end();
-  return { algorithm, bytes };
-}
-
-/** Encodes `string algorithm, string bytes`. */
-export function encodeSignature(algorithm: string, bytes: Uint8Array): Uint8Array {
-  return new SshWriter(16 + algorithm.length + bytes.length).string(algorithm).string(bytes)
-    .bytes();
-}
 
 /** Options for {@link signData}. */
 export interface SignOptions {

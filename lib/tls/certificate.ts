@@ -6,13 +6,20 @@
  * @module
  */
 
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { BadRequest } from "../errors.ts";
 import { writeFileAtomic } from "../config/paths.ts";
 import type { Logger } from "../log.ts";
+import {
+  basicConstraints,
+  extendedKeyUsage,
+  generateP256KeyPair,
+  keyUsage,
+  subjectAltName,
+  writeCertificate,
+} from "./certificate_writer.ts";
+import { pemEncode } from "./pem.ts";
 
 /** PEM certificate chain and private key, as Deno.serve takes them. */
 export interface TlsMaterial {
@@ -40,35 +47,25 @@ export async function generateSelfSigned(
   names: { dns: string[]; ips: string[] },
   now = new Date(),
 ): Promise<{ cert: string; key: string }> {
-  x509.cryptoProvider.set(crypto);
-  const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
-  const keys = await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
-  const subject = `CN=${names.dns[0] ?? "postern"}, O=postern self-signed`;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Array.from(crypto.getRandomValues(new Uint8Array(16)))
-      .map((b) => b.toString(16).padStart(2, "0")).join("").replace(/^[89a-f]/, "1"),
-    name: subject,
+  const keys = await generateP256KeyPair();
+  const cert = await writeCertificate({
+    subject: [
+      { type: "CN", value: names.dns[0] ?? "postern" },
+      { type: "O", value: "postern self-signed" },
+    ],
     notBefore: new Date(now.getTime() - 60_000),
     notAfter: new Date(now.getTime() + SELF_SIGNED_VALIDITY_DAYS * 86_400_000),
-    keys,
-    signingAlgorithm: algorithm,
+    publicKey: keys.publicKey,
+    signingKey: keys.privateKey,
     extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([
-        ...dedupe(names.dns).map((value) => ({ type: "dns" as const, value })),
-        ...dedupe(names.ips).map((value) => ({ type: "ip" as const, value })),
-      ]),
+      basicConstraints({ ca: false }),
+      keyUsage(["digitalSignature"]),
+      extendedKeyUsage(["serverAuth"]),
+      subjectAltName(names),
     ],
   });
-  const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
-  const key = x509.PemConverter.encode(pkcs8, "PRIVATE KEY");
-  return { cert: cert.toString("pem"), key };
-}
-
-function dedupe(values: string[]): string[] {
-  return [...new Set(values.filter(Boolean))];
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
+  return { cert, key: pemEncode(pkcs8, "PRIVATE KEY") };
 }
 
 function describe(cert: string, key: string, selfSigned: boolean): TlsMaterial {

@@ -8,13 +8,22 @@
  * @module
  */
 
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 import { createHash, X509Certificate } from "node:crypto";
 import { BadRequest } from "../errors.ts";
 import type { Store } from "../store/store.ts";
+import {
+  basicConstraints,
+  extendedKeyUsage,
+  generateP256KeyPair,
+  keyUsage,
+  P256,
+  subjectAltName,
+  subjectKeyIdentifier,
+  subjectOf,
+  writeCertificate,
+} from "./certificate_writer.ts";
+import { pemDecodeFirst, pemEncode } from "./pem.ts";
 
-const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const CA_VALIDITY_MS = 10 * 365 * 86_400_000;
 
 /** Who a certificate of this CA names: the caller kind (O) and its id (CN). */
@@ -31,25 +40,17 @@ export function caPin(certPem: string): string {
 
 /** A new P-256 key pair: the private key as PKCS#8 PEM, the public key as SPKI PEM. */
 export async function generateTlsKeyPair(): Promise<{ privateKey: string; publicKey: string }> {
-  x509.cryptoProvider.set(crypto);
-  const keys = await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
+  const keys = await generateP256KeyPair();
   return {
-    privateKey: x509.PemConverter.encode(
-      await crypto.subtle.exportKey("pkcs8", keys.privateKey),
+    privateKey: pemEncode(
+      new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey)),
       "PRIVATE KEY",
     ),
-    publicKey: x509.PemConverter.encode(
-      await crypto.subtle.exportKey("spki", keys.publicKey),
+    publicKey: pemEncode(
+      new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey)),
       "PUBLIC KEY",
     ),
   };
-}
-
-function randomSerial(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[0] &= 0x7f;
-  bytes[0] |= 0x10;
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** The cluster TLS CA, loaded from the store. */
@@ -58,48 +59,45 @@ export class ClusterTlsCa {
     readonly certPem: string,
     private readonly signingKey: CryptoKey,
     private readonly cluster: string,
+    /** The CA certificate's subject, as the certificates it issues name their issuer. */
+    private readonly subject: Uint8Array,
   ) {}
 
   /** Loads the CA, creating it on first start (two processes starting at once agree). */
   static async open(store: Store, cluster: string, now = Date.now()): Promise<ClusterTlsCa> {
-    x509.cryptoProvider.set(crypto);
     let record = await store.cas.get("tls");
     if (!record) {
-      const keys = await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
-      const cert = await x509.X509CertificateGenerator.createSelfSigned({
-        serialNumber: randomSerial(),
-        name: `CN=${cluster} cluster CA, O=postern`,
+      const keys = await generateP256KeyPair();
+      const cert = await writeCertificate({
+        subject: [{ type: "CN", value: `${cluster} cluster CA` }, { type: "O", value: "postern" }],
         notBefore: new Date(now - 60_000),
         notAfter: new Date(now + CA_VALIDITY_MS),
-        keys,
-        signingAlgorithm: ALGORITHM,
+        publicKey: keys.publicKey,
+        signingKey: keys.privateKey,
         extensions: [
-          new x509.BasicConstraintsExtension(true, 0, true),
-          new x509.KeyUsagesExtension(
-            x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
-            true,
-          ),
-          await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+          basicConstraints({ ca: true, pathLength: 0 }),
+          keyUsage(["keyCertSign", "cRLSign"]),
+          await subjectKeyIdentifier(keys.publicKey),
         ],
       });
       record = await store.cas.putIfAbsent({
         kind: "tls",
-        privateKey: x509.PemConverter.encode(
-          await crypto.subtle.exportKey("pkcs8", keys.privateKey),
+        privateKey: pemEncode(
+          new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey)),
           "PRIVATE KEY",
         ),
-        publicKey: cert.toString("pem"),
+        publicKey: cert,
         created: now,
       });
     }
     const signingKey = await crypto.subtle.importKey(
       "pkcs8",
-      x509.PemConverter.decodeFirst(record.privateKey),
-      ALGORITHM,
+      pemDecodeFirst(record.privateKey) as Uint8Array<ArrayBuffer>,
+      P256,
       false,
       ["sign"],
     );
-    return new ClusterTlsCa(record.publicKey, signingKey, cluster);
+    return new ClusterTlsCa(record.publicKey, signingKey, cluster, subjectOf(record.publicKey));
   }
 
   /** This CA's pin (see {@linkcode caPin}). */
@@ -126,8 +124,8 @@ export class ClusterTlsCa {
     try {
       publicKey = await crypto.subtle.importKey(
         "spki",
-        x509.PemConverter.decodeFirst(options.publicKey),
-        ALGORITHM,
+        pemDecodeFirst(options.publicKey) as Uint8Array<ArrayBuffer>,
+        P256,
         true,
         ["verify"],
       );
@@ -136,45 +134,31 @@ export class ClusterTlsCa {
         cause: error,
       });
     }
-    const issuer = new x509.X509Certificate(this.certPem);
     const server = options.serverNames;
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(),
-      subject: `CN=${escapeRdn(options.name.id)}, O=${options.name.kind}, OU=${
-        escapeRdn(this.cluster)
-      }`,
-      issuer: issuer.subject,
+    return await writeCertificate({
+      subject: [
+        { type: "CN", value: options.name.id },
+        { type: "O", value: options.name.kind },
+        { type: "OU", value: this.cluster },
+      ],
+      issuer: this.subject,
       notBefore: new Date(now - 60_000),
       notAfter: new Date(now + options.ttlMs),
-      signingKey: this.signingKey,
       publicKey,
-      signingAlgorithm: ALGORITHM,
+      signingKey: this.signingKey,
       extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension(
+        basicConstraints({ ca: false }),
+        keyUsage(["digitalSignature"]),
+        extendedKeyUsage(
           // A proxy is a client of auth and a server to the other proxies (peer links).
           server
-            ? [x509.ExtendedKeyUsage.serverAuth]
+            ? ["serverAuth"]
             : options.name.kind === "proxy"
-            ? [x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth]
-            : [x509.ExtendedKeyUsage.clientAuth],
+            ? ["clientAuth", "serverAuth"]
+            : ["clientAuth"],
         ),
-        ...(server
-          ? [
-            new x509.SubjectAlternativeNameExtension([
-              ...[...new Set(server.dns)].map((value) => ({ type: "dns" as const, value })),
-              ...[...new Set(server.ips)].map((value) => ({ type: "ip" as const, value })),
-            ]),
-          ]
-          : []),
+        ...(server ? [subjectAltName(server)] : []),
       ],
     });
-    return cert.toString("pem");
   }
-}
-
-/** Escapes the characters RFC 4514 reserves in a distinguished-name value. */
-function escapeRdn(value: string): string {
-  return value.replace(/[,+"\\<>;=]/g, (c) => `\\${c}`);
 }

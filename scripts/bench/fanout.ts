@@ -1,7 +1,9 @@
 /**
  * Fan-out: many `ssh … true` started at once through the postern `proxy:`
  * subsystem as ProxyCommand (what `ansible`/`pssh` do), beside the same
- * burst through the OpenSSH jump host. A node sshd of its own accepts enough
+ * burst through the OpenSSH jump host and straight to the node (no proxy at
+ * all: the floor, since each connection costs the node sshd a login and the
+ * client a key exchange whatever the path). A node sshd of its own accepts enough
  * simultaneous logins (`MaxStartups 256`) so that only the proxies are
  * measured. Targets (issue 17): 16 at once all done < 1 s; 100 at once with
  * no failure.
@@ -16,14 +18,14 @@ import { startSshd } from "../../tests/helpers/sshd.ts";
 
 /** Options of {@link runFanoutBench}. */
 export interface FanoutBenchOptions {
-  /** Burst sizes; the first is timed against the jump host too. */
+  /** Burst sizes; the first is timed through the jump host and straight to the node too. */
   bursts: number[];
   log: (line: string) => void;
 }
 
 /** One burst through one path. */
 export interface Burst {
-  path: "postern" | "jump";
+  path: "postern" | "jump" | "direct";
   at_once: number;
   failures: number;
   median_ms: number;
@@ -45,7 +47,8 @@ const TARGET_SLOWEST_MS = 1000;
 const NODE_NAME = "fanout";
 
 /**
- * Runs the bursts: postern first, then the jump host, for each size.
+ * Runs the bursts: postern first, then the jump host and the node directly
+ * for the first size.
  *
  * @param env the benchmark environment
  * @param options burst sizes and progress log
@@ -79,12 +82,13 @@ export async function runFanoutBench(
   const paths = {
     postern: ["-o", `ProxyCommand=${subsystem}`, `root@${NODE_NAME}`],
     jump: ["-J", `root@127.0.0.1:${env.jump.port}`, "-p", String(node.port), "root@127.0.0.1"],
+    direct: ["-p", String(node.port), "root@127.0.0.1"],
   };
   // Warm up both paths (sshd's first fork, the proxy's first tunnel).
   for (const args of Object.values(paths)) await burst(config, args, 1);
   const bursts: Burst[] = [];
   for (const [i, size] of options.bursts.entries()) {
-    for (const path of i === 0 ? ["postern", "jump"] as const : ["postern"] as const) {
+    for (const path of i === 0 ? ["postern", "jump", "direct"] as const : ["postern"] as const) {
       options.log(`fan-out: ${size} at once through ${path}...`);
       const before = cpuMs(env.cluster.postern.child.pid);
       const figures = await burst(config, paths[path], size);
@@ -161,7 +165,11 @@ export function fanoutRows(result: FanoutResult): string[][] {
   return [
     ["path", "at once", "failures", "median", "slowest", "proxy CPU each"],
     ...result.bursts.map((b) => [
-      b.path === "postern" ? "postern proxy: subsystem" : "OpenSSH jump host (-J sshd)",
+      {
+        postern: "postern proxy: subsystem",
+        jump: "OpenSSH jump host (-J sshd)",
+        direct: "ssh straight to the node (floor)",
+      }[b.path],
       String(b.at_once),
       String(b.failures),
       `${b.median_ms} ms`,

@@ -38,8 +38,8 @@
  *    `status`, `ls`, `proxy ssh`, beside `deno eval 0` (targets: start
  *    < 300 ms, each command < 100 ms).
  * 10. Fan-out (fanout.ts): 16 and 100 `ssh … true` at once through the
- *    `proxy:` subsystem, 16 through the jump host too (targets: 16 all done
- *    < 1 s, 100 without failure).
+ *    `proxy:` subsystem, 16 through the jump host and straight to the node
+ *    too (targets: 16 all done < 1 s, 100 without failure).
  * 11. Search across recordings: 1,000 recordings with 500 MB of output
  *    between them, indexed as auth indexes them, searched for rare and
  *    common words, phrases and prefixes, on SQLite and PostgreSQL

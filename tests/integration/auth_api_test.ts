@@ -608,7 +608,7 @@ Deno.test("a certificate-signed API request is accepted once: a replayed header 
   const alice = await cluster.createUser("alice", { logins: ["root"] });
   const id = await cluster.login(alice);
   const path = "/v1/webapi/sites/postern/nodes";
-  const headers = certAuthHeaders("GET", path, {
+  const headers = await certAuthHeaders("GET", path, {
     privateKey: await Deno.readTextFile(id.keyPath),
     certificate: id.cert,
   });
@@ -624,7 +624,7 @@ Deno.test("a certificate-signed API request is accepted once: a replayed header 
   clientA.close();
   assert.equal(elsewhere.status, 401);
   assert.match(await elsewhere.text(), /used already/);
-  const fresh = certAuthHeaders("GET", path, {
+  const fresh = await certAuthHeaders("GET", path, {
     privateKey: await Deno.readTextFile(id.keyPath),
     certificate: id.cert,
   });

@@ -113,7 +113,7 @@ async function askTicket(
     caCerts: [await Deno.readTextFile(join(proxy.dataDir, "tls", "cert.pem"))],
     alpnProtocols: [TUNNEL_ALPN],
   });
-  const headers = Object.entries(certAuthHeaders("CONNECT", path, keys))
+  const headers = Object.entries(await certAuthHeaders("CONNECT", path, keys))
     .map(([k, v]) => `${k}: ${v}\r\n`).join("");
   await conn.write(new TextEncoder().encode(`CONNECT ${path} HTTP/1.1\r\n${headers}\r\n`));
   const answer = decode(new Uint8Array(await new Response(conn.readable).arrayBuffer()));

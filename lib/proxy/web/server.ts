@@ -21,6 +21,7 @@ import {
 } from "./http.ts";
 import { httpConnectionServer, listenTlsWithAlpn, type ProtocolHandler } from "./tls_listener.ts";
 import type { TicketHandler } from "./front_door.ts";
+import { setListenerNoDelay } from "./tcp_nodelay.ts";
 
 /** Options for {@linkcode startWebServer}. */
 export interface WebServerOptions {
@@ -163,7 +164,10 @@ export function startWebServer(options: WebServerOptions): Promise<WebServer> {
       cert: options.cert,
       key: options.key,
       signal: controller.signal,
-      onListen: (addr) => resolve(addr),
+      onListen: (addr) => {
+        setListenerNoDelay(addr.port);
+        resolve(addr);
+      },
       onError: (error) => toErrorResponse(error, options.log),
     }, (request, info) => handler(request, info.remoteAddr.hostname));
   } catch (error) {

@@ -26,6 +26,7 @@
 import type { Logger } from "../../log.ts";
 import { acceptForever, type AcceptHealth } from "../../net/accept.ts";
 import { openFrontDoor, Origins, type TicketHandler } from "./front_door.ts";
+import { setListenerNoDelay } from "./tcp_nodelay.ts";
 
 /** What `Deno.serve` calls for each request. */
 export type RequestHandler = (
@@ -116,8 +117,8 @@ export function listenTlsWithAlpn(
   options: AlpnListenerOptions,
   serveConnection: ServeConnection,
 ): AlpnListener {
-  const listen = (pair: { cert: string; key: string }) =>
-    Deno.listenTls({
+  const listen = (pair: { cert: string; key: string }) => {
+    const tls = Deno.listenTls({
       hostname: "127.0.0.1",
       port: 0,
       ...pair,
@@ -125,6 +126,10 @@ export function listenTlsWithAlpn(
       // and http/1.1 gets the tunnel; browsers never offer it.
       alpnProtocols: [...Object.keys(options.protocols), "h2", "http/1.1"],
     });
+    // Its side of each pipe too: Nagle would hold a response behind the door's delayed ACK.
+    setListenerNoDelay(tls.addr.port);
+    return tls;
+  };
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
   let listener = listen({ cert: options.cert, key: options.key });
   const origins = new Origins();
