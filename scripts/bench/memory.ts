@@ -251,7 +251,7 @@ async function closeSessions(sessions: Deno.ChildProcess[]): Promise<void> {
 
 /**
  * Lets connections finish closing and the proxy give freed memory back (it
- * does a few seconds after connections end: lib/net/malloc_trim.ts).
+ * does a few seconds after connections end: lib/memory/trimmer.ts).
  */
 function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 8000));
