@@ -436,11 +436,13 @@ function waitForOwner(channel: ClientChannel, owner: OwnerSink): void {
   channel.pause();
   // The close listener goes with the pause: a long bulk transfer pauses
   // thousands of times.
-  const cancel = owner.whenBacklogBelow(OWNER_LOW_WATER, () => {
-    channel.off("close", cancel);
+  let cancel = () => {};
+  const closed = () => cancel();
+  channel.once("close", closed);
+  cancel = owner.whenBacklogBelow(OWNER_LOW_WATER, () => {
+    channel.off("close", closed);
     channel.resume();
   });
-  channel.once("close", cancel);
 }
 
 /** The node refused agent forwarding; the session may go on without it. */
