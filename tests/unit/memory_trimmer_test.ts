@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { giveMemoryBack, MemoryTrimmer } from "../../lib/memory/trimmer.ts";
-import { collectGarbage } from "../../lib/memory/collect_garbage.ts";
+import { collectGarbage, collectGarbageIfGrown } from "../../lib/memory/collect_garbage.ts";
 import { glibcMallocTrim } from "../../lib/memory/malloc_trim.ts";
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -27,6 +27,15 @@ Deno.test("collectGarbage() frees unreachable objects without any allocation to 
   await pause(0);
   collectGarbage();
   assert.ok(ref.deref() === undefined, "the unreachable object is still there");
+});
+
+Deno.test("collectGarbageIfGrown() collects only once the heap has grown by the given bytes", async () => {
+  collectGarbage();
+  assert.equal(collectGarbageIfGrown(4 << 20), false, "nothing allocated since");
+  const ref = (() => new WeakRef({ payload: new Uint8Array(8 << 20) }))();
+  await pause(0);
+  assert.equal(collectGarbageIfGrown(4 << 20), true, "8 MiB of garbage");
+  assert.ok(ref.deref() === undefined, "the garbage is gone");
 });
 
 Deno.test("collectGarbage() gives no other code a global gc()", () => {
