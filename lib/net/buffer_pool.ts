@@ -67,6 +67,15 @@ export class BufferPool {
     this.#bytes += size;
   }
 
+  /**
+   * Lets go of every free buffer (when connections have ended and memory goes
+   * back to the system: lib/memory/trimmer.ts); later takes allocate anew.
+   */
+  clear(): void {
+    this.#free.clear();
+    this.#bytes = 0;
+  }
+
   /** Bytes currently kept free. */
   get freeBytes(): number {
     return this.#bytes;

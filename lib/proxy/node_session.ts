@@ -73,6 +73,13 @@ export interface OwnerSink extends PartySink {
   writeStderr?(data: Uint8Array): void;
   /** The remote command ended. */
   exit(code: number | null, signal?: string): void;
+  /**
+   * Calls `listener` once, as soon as {@link PartySink.backlog} is below
+   * `bytes` (at once when it already is).
+   *
+   * @returns cancels the call
+   */
+  whenBacklogBelow(bytes: number, listener: () => void): () => void;
 }
 
 /** A running session. */
@@ -427,19 +434,15 @@ export async function startNodeSession(
 function waitForOwner(channel: ClientChannel, owner: OwnerSink): void {
   if (channel.isPaused()) return;
   channel.pause();
-  // One close listener per pause, removed on resume: a long bulk transfer
-  // pauses thousands of times.
-  const stop = () => {
-    clearInterval(timer);
-    channel.off("close", stop);
-  };
-  const timer = setInterval(() => {
-    if (owner.backlog() < OWNER_LOW_WATER) {
-      stop();
-      channel.resume();
-    }
-  }, 5);
-  channel.once("close", stop);
+  // The close listener goes with the pause: a long bulk transfer pauses
+  // thousands of times.
+  let cancel = () => {};
+  const closed = () => cancel();
+  channel.once("close", closed);
+  cancel = owner.whenBacklogBelow(OWNER_LOW_WATER, () => {
+    channel.off("close", closed);
+    channel.resume();
+  });
 }
 
 /** The node refused agent forwarding; the session may go on without it. */

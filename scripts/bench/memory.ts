@@ -90,6 +90,7 @@ export async function runMemoryBench(options: MemoryBenchOptions): Promise<Memor
   const { log } = options;
   await using env = await setUpBench(log);
   const pid = env.cluster.postern.child.pid;
+  const metricsUrl = env.metricsUrl;
   const nodePort = env.cluster.sshd.port;
   const subsystem = `${env.ssh} -p ${env.cluster.postern.sshPort} %r@127.0.0.1 -s proxy:%h:%p`;
   const target = [
@@ -104,22 +105,22 @@ export async function runMemoryBench(options: MemoryBenchOptions): Promise<Memor
   // One session first: sshd's first fork, Deno's lazily compiled paths.
   const warm = await openIdleSessions(sshArgs, 1);
   await closeSessions(warm.sessions);
-  await settle();
+  await settle(metricsUrl);
   const idle = rssMib(pid);
   const idleCpu = await cpuPercent(pid, options.cpuSeconds);
   log(`memory: idle proxy ${idle.toFixed(0)} MiB, ${idleCpu.toFixed(2)}% CPU`);
 
-  const round1 = await sessionRound(pid, sshArgs, options, "fresh proxy");
+  const round1 = await sessionRound(pid, metricsUrl, sshArgs, options, "fresh proxy");
   log(`memory: bulk traffic, ${options.bulkRuns} × ${options.bulkMb} MB at once...`);
   const bytes = Math.round(options.bulkMb * 1e6);
   const down = `${env.ssh} ${target.map(shellQuote).join(" ")} ${
     shellQuote(`head -c ${bytes} /dev/zero`)
   } > /dev/null`;
   await Promise.all(Array.from({ length: options.bulkRuns }, () => timeCommand(down)));
-  await settle();
+  await settle(metricsUrl);
   const afterBulk = rssMib(pid);
   log(`memory: after bulk ${afterBulk.toFixed(0)} MiB`);
-  const round2 = await sessionRound(pid, sshArgs, options, "after bulk traffic");
+  const round2 = await sessionRound(pid, metricsUrl, sshArgs, options, "after bulk traffic");
 
   const openTarget = TARGET_IDLE_MIB +
     (TARGET_AT_1000_MIB - TARGET_IDLE_MIB) * options.sessions / 1000;
@@ -151,6 +152,7 @@ export async function runMemoryBench(options: MemoryBenchOptions): Promise<Memor
 
 async function sessionRound(
   pid: number,
+  metricsUrl: string,
   sshArgs: string[],
   options: MemoryBenchOptions,
   label: string,
@@ -160,7 +162,8 @@ async function sessionRound(
   const started = performance.now();
   const { sessions, failures } = await openIdleSessions(sshArgs, options.sessions);
   const openS = (performance.now() - started) / 1000;
-  await settle();
+  // Logins done, the last ones' garbage left to the proxy's own collector.
+  await new Promise((resolve) => setTimeout(resolve, 8000));
   const open = rssMib(pid);
   const cpu = await cpuPercent(pid, options.cpuSeconds);
   options.log(
@@ -168,7 +171,7 @@ async function sessionRound(
       `${open.toFixed(0)} MiB, ${cpu.toFixed(2)}% CPU`,
   );
   await closeSessions(sessions);
-  await settle();
+  await settle(metricsUrl);
   const after = rssMib(pid);
   options.log(`memory: after they ended ${after.toFixed(0)} MiB`);
   return {
@@ -250,11 +253,31 @@ async function closeSessions(sessions: Deno.ChildProcess[]): Promise<void> {
 }
 
 /**
- * Lets connections finish closing and the proxy give freed memory back (it
- * does a few seconds after connections end: lib/net/malloc_trim.ts).
+ * Waits until the proxy has closed every connection (its
+ * `postern_connections_active` gauges are all 0: on a loaded machine that can
+ * take many seconds after the clients exited), then for it to give the freed
+ * memory back, which it does at most {@link TRIM_WAIT_MS} after the last
+ * connection ended (lib/memory/trimmer.ts).
  */
-function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 8000));
+async function settle(metricsUrl: string): Promise<void> {
+  const deadline = performance.now() + 120_000;
+  while (await activeConnections(metricsUrl) > 0 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  await new Promise((resolve) => setTimeout(resolve, TRIM_WAIT_MS));
+}
+
+/** The trimmer's 10 s cadence, its 2 s delay, and time for the trim itself. */
+const TRIM_WAIT_MS = 13_000;
+
+/** The sum of the proxy's `postern_connections_active` gauges. */
+async function activeConnections(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  let sum = 0;
+  for (const match of text.matchAll(/^postern_connections_active\{[^}]*\} (\d+)/gm)) {
+    sum += Number(match[1]);
+  }
+  return sum;
 }
 
 /** The process's resident set, MiB, from /proc/<pid>/status. */

@@ -14,6 +14,7 @@ import { type TestCluster, type TestIdentity, type TestUser } from "../../tests/
 import { startCluster } from "../../tests/helpers/cluster.ts";
 import { MAIN } from "../../tests/helpers/postern.ts";
 import { type Sshd, startSshd } from "../../tests/helpers/sshd.ts";
+import { freePort } from "../../tests/helpers/ports.ts";
 import { keyPaths, type Profile, saveKeys, saveProfile } from "../../lib/client/profile.ts";
 import { pinCertificate } from "../../lib/client/proxy_client.ts";
 import { parseCertificateLine } from "../../lib/sshcert/mod.ts";
@@ -45,6 +46,8 @@ export interface BenchEnv extends AsyncDisposable {
   postern: string;
   /** The cipher of every SSH hop. */
   cipher: string;
+  /** The proxy's Prometheus metrics (`metrics.listen_addr`). */
+  metricsUrl: string;
 }
 
 /**
@@ -70,8 +73,12 @@ export async function setUpBench(
   };
   try {
     log("starting postern and the node sshd...");
+    const metricsAddr = `127.0.0.1:${freePort()}`;
     // The fast tunnel path on, for (f); (e) keeps to TLS with POSTERN_TUNNEL=tls.
-    const cluster = await startCluster({ extraConfig: "  tunnel_fast_path: true" });
+    const cluster = await startCluster({
+      extraConfig: ["  tunnel_fast_path: true", "metrics:", `  listen_addr: ${metricsAddr}`]
+        .join("\n"),
+    });
     cleanups.push(() => cluster.stop());
     const userCa = (await cluster.admin("ca", "export", "--type", "user")).stdout.trim();
     const jump = await startSshd({ trustedUserCAKeys: userCa });
@@ -115,6 +122,7 @@ export async function setUpBench(
       ssh: `ssh -F ${shellQuote(sshConfig)}`,
       postern: `${shellQuote(Deno.execPath())} run -A ${shellQuote(MAIN)}`,
       cipher,
+      metricsUrl: `http://${metricsAddr}/metrics`,
       [Symbol.asyncDispose]: stop,
     };
   } catch (error) {

@@ -117,6 +117,36 @@ Deno.test("proxy-terminated sessions run, record and can be joined", async (t) =
     assert.equal(result.code, 0);
   });
 
+  await t.step(
+    "exec: a client that stops reading pauses the node; every byte arrives",
+    async () => {
+      const bytes = 20_000_000;
+      const child = new Deno.Command("ssh", {
+        args: [...as(aliceId), "root:saturn@127.0.0.1", `head -c ${bytes} /dev/zero`],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // A node never resumed would leave ssh waiting for the rest forever.
+      const stuck = setTimeout(() => child.kill("SIGKILL"), 60_000);
+      // Unread, the output fills the pipe, then ssh's window, then the proxy's
+      // queue to it past the mark where the node is paused.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      let received = 0;
+      for await (const chunk of child.stdout) {
+        received += chunk.length;
+        // Slowly: the node is paused and resumed many times.
+        if (received < bytes / 2) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      const status = await child.status;
+      clearTimeout(stuck);
+      const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+      assert.equal(received, bytes, stderr);
+      assert.equal(status.code, 0);
+      assert.doesNotMatch(cluster.postern.logs(), /MaxListenersExceeded/);
+    },
+  );
+
   await t.step("exec: a command killed by a signal ends the session like on the node", async () => {
     // VTALRM is not among RFC 4254's signal names: sshd reports it as "SIG@openssh.com".
     for (const signal of ["KILL", "VTALRM"]) {

@@ -19,6 +19,15 @@ Deno.test("BufferPool hands back a given buffer and keeps no more than its limit
   assert.equal(pool.freeBytes, 2 * 64 * KIB, "a buffer past the limit is dropped");
 });
 
+Deno.test("BufferPool.clear() lets go of every free buffer", () => {
+  const pool = new BufferPool(3 * 64 * KIB);
+  const a = pool.take(64 * KIB);
+  pool.give(a);
+  pool.clear();
+  assert.equal(pool.freeBytes, 0);
+  assert.notEqual(pool.take(64 * KIB), a, "a new buffer");
+});
+
 Deno.test("ReadBuffers reads quietly into a small buffer and copies the chunk", () => {
   const reads = new ReadBuffers(64 * KIB, 256 * KIB, true);
   const buffer = reads.next();

@@ -14,7 +14,7 @@ import type { Connection } from "ssh2";
 import type { Socket } from "node:net";
 import { acceptForever, AcceptHealth } from "../../net/accept.ts";
 import { denoConnDuplex } from "../../net/conn_duplex.ts";
-import { MemoryTrimmer } from "../../net/malloc_trim.ts";
+import { MemoryTrimmer } from "../../memory/trimmer.ts";
 import { installFastCiphers, reusePacketBuffers } from "../../net/ssh2_crypto.ts";
 import { installChannelWindowFix } from "../../net/ssh2_channel_window.ts";
 import { ssh2InternalsProblems } from "../../net/ssh2_internals.ts";
@@ -120,6 +120,9 @@ export function startSshServer(options: SshServerOptions): SshServer {
   const open = new Set<Deno.Conn>();
   const unauthenticated = new UnauthenticatedConnections(options);
   const trimmer = new MemoryTrimmer();
+  // A first trim once start-up (modules, keys, the other listeners) is over:
+  // its garbage would otherwise stay until the first connection ends.
+  trimmer.memoryFreed();
   const tooMany = new ThrottledLog(options.log);
   const tooManyFromOne = new ThrottledLog(options.log);
   let stopping = false;
@@ -148,7 +151,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
           pending = unauthenticated.add(remote, acceptedAt, () => socket.destroy());
           socket.once("close", () => {
             open.delete(conn);
-            trimmer.connectionEnded();
+            trimmer.memoryFreed();
             pending?.release();
           });
           // ssh2 only uses the Duplex side and a few socket properties the adapter provides.

@@ -14,6 +14,7 @@ import { startNodeSession } from "../node_session.ts";
 import { nodeLoginCredentials } from "../node_login.ts";
 import { joinTarget } from "../session_lookup.ts";
 import type { PartyMode, PartySink } from "../../session/hub.ts";
+import { BacklogWaiters } from "../../session/backlog.ts";
 import type { Authenticated } from "./authenticate.ts";
 import { failChannel, userMessage } from "./messages.ts";
 import { runFileTransfer } from "./file_transfer.ts";
@@ -97,12 +98,15 @@ function endChannel(stream: ServerChannel, code: number | null, signal?: string)
 }
 
 function ownerSink(stream: ServerChannel): OwnerSink {
+  // A write's callback runs once the client's window took it: the backlog shrank.
+  const drained = new BacklogWaiters(() => stream.writableLength);
   // Output may still arrive while the session ends: a write after the end
   // would be an "error" event nobody listens to.
   return {
-    write: (data) => void (!stream.writableEnded && stream.write(data)),
+    write: (data) => void (!stream.writableEnded && stream.write(data, drained.shrank)),
     writeStderr: (data) => void (!stream.stderr.writableEnded && stream.stderr.write(data)),
     backlog: () => stream.writableLength,
+    whenBacklogBelow: (bytes, listener) => drained.wait(bytes, listener),
     close: (reason) => tellReason(stream, reason),
     exit: (code, signal) => endChannel(stream, code, signal),
   };

@@ -99,6 +99,7 @@ function socketSink(socket: WebSocket, live: () => LiveSession | undefined): Par
       if (socket.readyState === WebSocket.OPEN) socket.send(data);
     },
     backlog: () => socket.bufferedAmount ?? 0,
+    whenBacklogBelow: (bytes, listener) => whenSocketBelow(socket, bytes, listener),
     notify(event) {
       if (event.type === "end") {
         return end(event.exitCode, endReason(event.exitCode, undefined, event.reason));
@@ -109,6 +110,28 @@ function socketSink(socket: WebSocket, live: () => LiveSession | undefined): Par
     close: (reason) => end(null, reason),
     exit: (code, signal) => end(code, endReason(code, signal)),
   };
+}
+
+/**
+ * How often a paused web session looks at its socket's send buffer: a
+ * WebSocket has no event for its `bufferedAmount` falling, so this wait
+ * polls, and only while the node's output is paused for the browser.
+ */
+const SOCKET_DRAIN_POLL_MS = 5;
+
+/** Calls `listener` once the socket has fewer than `bytes` queued; returns a cancel. */
+function whenSocketBelow(socket: WebSocket, bytes: number, listener: () => void): () => void {
+  const below = () => (socket.bufferedAmount ?? 0) < bytes;
+  if (below()) {
+    listener();
+    return () => {};
+  }
+  const timer = setInterval(() => {
+    if (!below()) return;
+    clearInterval(timer);
+    listener();
+  }, SOCKET_DRAIN_POLL_MS);
+  return () => clearInterval(timer);
 }
 
 /** Routes browser messages to the session; malformed frames get an error, never a crash. */

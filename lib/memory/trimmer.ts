@@ -1,0 +1,110 @@
+/**
+ * Gives the memory that ended connections (and start-up) leave behind back to
+ * the system: the buffers pooled for bulk transfers are let go (up to 8 MiB
+ * kept after traffic: lib/net/buffer_pool.ts), a full V8 collection frees them
+ * with the objects of ended connections and the native buffers under those
+ * (collect_garbage.ts; skipped when the heap grew by less than 4 MiB since the
+ * last one), then glibc returns the freed pages (malloc_trim.ts);
+ * in that order, since the buffers are freed only by the collection.
+ * Measured (issue 17), 1,000 tunneled sessions ended: 179 MiB RSS before,
+ * 106 MiB after, against 110 MiB idle.
+ *
+ * It runs a few seconds after the last of a burst of connection ends and at
+ * most every {@link TrimOptions.minIntervalMs}, never while sessions merely
+ * sit idle, so idle sessions cost no CPU.
+ *
+ * @module
+ */
+
+import { sharedBuffers } from "../net/buffer_pool.ts";
+import { collectGarbageIfGrown } from "./collect_garbage.ts";
+import { glibcMallocTrim } from "./malloc_trim.ts";
+
+/** Options of {@link MemoryTrimmer}. */
+export interface TrimOptions {
+  /**
+   * Returns free memory to the system.
+   * @default {giveMemoryBack}
+   */
+  trim?: () => void;
+  /**
+   * Wait after the last connection end, so that a burst of ends trims once.
+   * @default {2000}
+   */
+  delayMs?: number;
+  /**
+   * Least time between two trims (a long burst of ends trims every this often).
+   * @default {10000}
+   */
+  minIntervalMs?: number;
+}
+
+/**
+ * Trims once connections have ended: call {@link memoryFreed} for each.
+ *
+ * @example
+ * ```ts
+ * const trimmer = new MemoryTrimmer();
+ * socket.once("close", () => trimmer.memoryFreed());
+ * ```
+ */
+export class MemoryTrimmer {
+  readonly #trim: () => void;
+  readonly #delayMs: number;
+  readonly #minIntervalMs: number;
+  #last = -Infinity;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the scheduled trim runs at the latest. */
+  #deadline = 0;
+
+  /** @param options the trim function and its timing */
+  constructor(options: TrimOptions = {}) {
+    this.#trim = options.trim ?? giveMemoryBack;
+    this.#delayMs = options.delayMs ?? 2000;
+    this.#minIntervalMs = options.minIntervalMs ?? 10_000;
+  }
+
+  /**
+   * Something that held memory ended (a connection, start-up): (re)schedules
+   * a trim `delayMs` from now, within the interval rules.
+   */
+  memoryFreed(): void {
+    const now = performance.now();
+    if (this.#timer === undefined) this.#deadline = now + this.#minIntervalMs;
+    const at = Math.max(
+      Math.min(now + this.#delayMs, this.#deadline),
+      this.#last + this.#minIntervalMs,
+    );
+    this.stop();
+    const timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#last = performance.now();
+      this.#trim();
+    }, at - now);
+    // A pending trim must not keep the process alive.
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  /** Cancels a scheduled trim (at shutdown). */
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/**
+ * Lets go of the free buffers kept for bulk transfers, frees V8's garbage
+ * (when there can be enough of it to be worth the pause), then gives the C
+ * heap's free pages back to the system.
+ *
+ * @example
+ * ```ts
+ * giveMemoryBack();
+ * ```
+ */
+export function giveMemoryBack(): void {
+  sharedBuffers.clear();
+  collectGarbageIfGrown();
+  glibcMallocTrim();
+}

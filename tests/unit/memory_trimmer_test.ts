@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { giveMemoryBack, MemoryTrimmer } from "../../lib/memory/trimmer.ts";
+import { collectGarbage, collectGarbageIfGrown } from "../../lib/memory/collect_garbage.ts";
+import { glibcMallocTrim } from "../../lib/memory/malloc_trim.ts";
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("MemoryTrimmer trims once after a burst of ended connections, then not before its interval", async () => {
+  let trims = 0;
+  const trimmer = new MemoryTrimmer({ trim: () => trims++, delayMs: 100, minIntervalMs: 60_000 });
+  for (let i = 0; i < 5; i++) {
+    trimmer.memoryFreed();
+    await pause(20);
+  }
+  assert.equal(trims, 0, "not while connections are still ending");
+  await pause(400);
+  assert.equal(trims, 1, "once, after the burst");
+  trimmer.memoryFreed();
+  await pause(300);
+  assert.equal(trims, 1, "the next one waits for the interval");
+  trimmer.stop();
+});
+
+Deno.test("collectGarbage() frees unreachable objects without any allocation to trigger it", async () => {
+  const ref = (() => new WeakRef({ payload: new Uint8Array(1 << 20) }))();
+  // A WeakRef's target is kept until the current job ends.
+  await pause(0);
+  collectGarbage();
+  assert.ok(ref.deref() === undefined, "the unreachable object is still there");
+});
+
+Deno.test("collectGarbageIfGrown() collects only once the heap has grown by the given bytes", async () => {
+  collectGarbage();
+  assert.equal(collectGarbageIfGrown(4 << 20), false, "nothing allocated since");
+  const ref = (() => new WeakRef({ payload: new Uint8Array(8 << 20) }))();
+  await pause(0);
+  assert.equal(collectGarbageIfGrown(4 << 20), true, "8 MiB of garbage");
+  assert.ok(ref.deref() === undefined, "the garbage is gone");
+});
+
+Deno.test("collectGarbage() gives no other code a global gc()", () => {
+  collectGarbage();
+  assert.equal("gc" in globalThis, false);
+});
+
+Deno.test("glibcMallocTrim() and giveMemoryBack() run (or do nothing) without throwing", () => {
+  glibcMallocTrim();
+  glibcMallocTrim();
+  giveMemoryBack();
+});
