@@ -94,6 +94,13 @@ export class MemoryTrimmer {
 }
 
 /**
+ * The process's trimmer: the SSH and HTTPS listeners report every connection
+ * end here, so that one trim follows a burst of ends whatever port they came
+ * through.
+ */
+export const processTrimmer: MemoryTrimmer = new MemoryTrimmer();
+
+/**
  * Lets go of the free buffers kept for bulk transfers, frees V8's garbage
  * (when there can be enough of it to be worth the pause), then gives the C
  * heap's free pages back to the system.

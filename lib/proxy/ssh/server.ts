@@ -14,7 +14,7 @@ import type { Connection } from "ssh2";
 import type { Socket } from "node:net";
 import { acceptForever, AcceptHealth } from "../../net/accept.ts";
 import { denoConnDuplex } from "../../net/conn_duplex.ts";
-import { MemoryTrimmer } from "../../memory/trimmer.ts";
+import { processTrimmer } from "../../memory/trimmer.ts";
 import { installFastCiphers, reusePacketBuffers } from "../../net/ssh2_crypto.ts";
 import { installChannelWindowFix } from "../../net/ssh2_channel_window.ts";
 import { ssh2InternalsProblems } from "../../net/ssh2_internals.ts";
@@ -119,7 +119,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
 
   const open = new Set<Deno.Conn>();
   const unauthenticated = new UnauthenticatedConnections(options);
-  const trimmer = new MemoryTrimmer();
+  const trimmer = processTrimmer;
   // A first trim once start-up (modules, keys, the other listeners) is over:
   // its garbage would otherwise stay until the first connection ends.
   trimmer.memoryFreed();

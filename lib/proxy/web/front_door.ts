@@ -26,6 +26,7 @@ import type { Logger } from "../../log.ts";
 import { acceptForever, AcceptHealth } from "../../net/accept.ts";
 import { writeAll } from "../../net/bytes.ts";
 import { pipeConns } from "../../net/conn_pipe.ts";
+import { processTrimmer } from "../../memory/trimmer.ts";
 import { TICKET_LINE_PREFIX } from "../../net/tunnel_protocol.ts";
 
 /** The first byte of a TLS handshake record. */
@@ -145,7 +146,10 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
           closeQuietly(conn);
           failed(error);
         })
-        .finally(() => open.delete(conn));
+        .finally(() => {
+          open.delete(conn);
+          processTrimmer.memoryFreed();
+        });
       open.set(conn, task);
     },
   });
