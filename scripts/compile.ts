@@ -13,6 +13,8 @@ import { lazyModuleFiles } from "../lib/cli/lazy.ts";
 const args = [
   "compile",
   "-A",
+  // V8's gc() for lib/memory/collect_garbage.ts.
+  "--v8-flags=--expose-gc",
   "--include",
   "ui/dist",
   ...lazyModuleFiles.flatMap((file) => ["--include", file]),

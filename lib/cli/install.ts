@@ -17,7 +17,7 @@ import { parseRoles } from "./start.ts";
 /** How the unit runs this postern: the compiled binary, or deno with main.ts from this checkout. */
 function runningPostern(): { command: string[]; sourceRoot?: string } {
   const command = selfInvocation();
-  const main = command[3];
+  const main = command.length > 1 ? command[command.length - 1] : undefined;
   return main ? { command, sourceRoot: dirname(main) } : { command };
 }
 

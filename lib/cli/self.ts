@@ -11,5 +11,12 @@ import { fileURLToPath } from "node:url";
 export function selfInvocation(): string[] {
   const program = Deno.execPath();
   if (!/(^|\/)deno(\.exe)?$/.test(program)) return [program];
-  return [program, "run", "-A", fileURLToPath(new URL("../../main.ts", import.meta.url))];
+  return [
+    program,
+    "run",
+    "-A",
+    // V8's gc() for lib/memory/collect_garbage.ts, as `deno task start` and the binary have it.
+    "--v8-flags=--expose-gc",
+    fileURLToPath(new URL("../../main.ts", import.meta.url)),
+  ];
 }

@@ -148,7 +148,17 @@ async function startToHealthy(
 ): Promise<number> {
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "start", "--config", first.configPath, "--data-dir", first.dataDir],
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      MAIN,
+      "start",
+      "--config",
+      first.configPath,
+      "--data-dir",
+      first.dataDir,
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "null",

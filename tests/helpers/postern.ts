@@ -135,6 +135,7 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
     Deno.execPath(),
     "run",
     "-A",
+    "--v8-flags=--expose-gc",
     MAIN,
     "start",
     "--config",

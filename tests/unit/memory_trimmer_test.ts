@@ -38,9 +38,8 @@ Deno.test("collectGarbageIfGrown() collects only once the heap has grown by the 
   assert.ok(ref.deref() === undefined, "the garbage is gone");
 });
 
-Deno.test("collectGarbage() gives no other code a global gc()", () => {
-  collectGarbage();
-  assert.equal("gc" in globalThis, false);
+Deno.test("the tests run with V8's gc exposed, as postern runs", () => {
+  assert.equal(typeof (globalThis as { gc?: unknown }).gc, "function");
 });
 
 Deno.test("glibcMallocTrim() and giveMemoryBack() run (or do nothing) without throwing", () => {
