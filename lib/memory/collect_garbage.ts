@@ -15,10 +15,11 @@
  * the systemd unit and the tests start postern with
  * `--v8-flags=--expose-gc`. Elsewhere nothing happens.
  *
- * Not by turning the flag on at run time (`setFlagsFromString`): measured,
- * that cut the proxy's throughput to a third for the rest of the process
- * (the `proxy:` subsystem 214 → 88 MB/s beside the jump host's 239), as V8
- * no longer optimised code the same way once a flag had changed.
+ * Not by turning the flag on at run time (`setFlagsFromString`), which
+ * changes V8's flags under code already compiled: bench runs with that
+ * showed the proxy at a third of its throughput (the `proxy:` subsystem 88
+ * MB/s beside the jump host's 239), though slow runs were seen once more
+ * after the change, so the cause is not pinned down.
  *
  * @module
  */
