@@ -33,7 +33,7 @@ import { FdSocket } from "./fd_socket.ts";
 import { certAuthHeaders, loadTrust, normalizeProxy } from "./proxy_client.ts";
 import { writeAll, writeAllSync } from "./io.ts";
 import { batchCopy } from "../net/batch_copy.ts";
-import { concatBytes, readHttpHead } from "../net/bytes.ts";
+import { concatBytes, readHttpHead, readLine } from "../net/bytes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -385,18 +385,9 @@ function noFastPath(why: string): Unavailable {
 
 /** Reads the proxy's answer to a ticket; returns the node's bytes that came with it. */
 async function readTicketAnswer(conn: Deno.Conn): Promise<{ rest: Uint8Array }> {
-  const buffer = new Uint8Array(MAX_TICKET_ANSWER_BYTES);
-  let length = 0;
-  for (;;) {
-    const end = buffer.subarray(0, length).indexOf(10);
-    if (end >= 0) {
-      checkTicketAnswer(decoder.decode(buffer.subarray(0, end)));
-      return { rest: buffer.slice(end + 1, length) };
-    }
-    const n = length < buffer.length ? await conn.read(buffer.subarray(length)) : null;
-    if (n === null) checkTicketAnswer(length === buffer.length ? "" : null);
-    length += n!;
-  }
+  const read = await readLine(conn, MAX_TICKET_ANSWER_BYTES);
+  checkTicketAnswer(read.kind === "line" ? read.text : read.kind === "too long" ? "" : null);
+  return { rest: read.kind === "line" ? read.rest : new Uint8Array(0) };
 }
 
 /**

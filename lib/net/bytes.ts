@@ -75,6 +75,49 @@ export async function readHttpHead(conn: Deno.Conn, maxBytes: number): Promise<H
   }
 }
 
+/** What {@link readLine} found. */
+export type LineRead =
+  | { kind: "line"; text: string; rest: Uint8Array }
+  | { kind: "ended" }
+  | { kind: "too long" };
+
+/**
+ * Reads until the first LF: one line of a line-based exchange before raw
+ * bytes follow (the tunnel ticket and its answer, lib/net/tunnel_protocol.ts).
+ *
+ * @param conn where to read from
+ * @param maxBytes most bytes the line (with its LF) may take
+ * @param first bytes already read from `conn`
+ * @returns the line's text (without its CR LF or LF) and the bytes read after
+ *   it; or that the stream ended first (a failed read counts as an end); or
+ *   that no LF came within `maxBytes`
+ * @example
+ * ```ts
+ * const read = await readLine(conn, 1024);
+ * if (read.kind === "line") console.log(read.text);
+ * ```
+ */
+export async function readLine(
+  conn: Deno.Conn,
+  maxBytes: number,
+  first: Uint8Array = new Uint8Array(0),
+): Promise<LineRead> {
+  const buffer = new Uint8Array(Math.max(maxBytes, first.length));
+  buffer.set(first);
+  let length = first.length;
+  for (;;) {
+    const end = buffer.subarray(0, length).indexOf(10);
+    if (end >= 0) {
+      const text = new TextDecoder().decode(buffer.subarray(0, end)).replace(/\r$/, "");
+      return { kind: "line", text, rest: buffer.slice(end + 1, length) };
+    }
+    if (length >= maxBytes) return { kind: "too long" };
+    const n = await conn.read(buffer.subarray(length)).catch(() => null);
+    if (n === null) return { kind: "ended" };
+    length += n;
+  }
+}
+
 /** The offset of the first `\r\n\r\n` in `bytes`, or -1. */
 function headEnd(bytes: Uint8Array): number {
   for (let i = 0; i + 3 < bytes.length; i++) {

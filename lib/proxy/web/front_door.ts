@@ -24,7 +24,7 @@
 
 import type { Logger } from "../../log.ts";
 import { acceptForever, AcceptHealth } from "../../net/accept.ts";
-import { writeAll } from "../../net/bytes.ts";
+import { readLine, writeAll } from "../../net/bytes.ts";
 import { pipeConns } from "../../net/conn_pipe.ts";
 import { processTrimmer } from "../../memory/trimmer.ts";
 import { TICKET_LINE_PREFIX } from "../../net/tunnel_protocol.ts";
@@ -117,7 +117,7 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
     const first = await readFirst(conn, options.handshakeTimeoutMs);
     if (!first) return closeQuietly(conn);
     if (first[0] === TLS_HANDSHAKE) return await pipeToTls(conn, first, options);
-    const line = await readLine(conn, first, options.handshakeTimeoutMs);
+    const line = await readFirstLine(conn, first, options.handshakeTimeoutMs);
     if (line?.text.startsWith(TICKET_LINE_PREFIX) && options.onTicket) {
       return await options.onTicket(conn, line.text.slice(TICKET_LINE_PREFIX.length), line.rest);
     }
@@ -217,32 +217,19 @@ async function readFirst(conn: Deno.Conn, timeoutMs: number): Promise<Uint8Array
 }
 
 /**
- * The first line (without its CRLF or LF) and the bytes after it, read within
+ * The first line (without its CR LF or LF) and the bytes after it, read within
  * the timeout; null when there is none within {@link MAX_LINE_BYTES}.
  */
-async function readLine(
+async function readFirstLine(
   conn: Deno.Conn,
   first: Uint8Array,
   timeoutMs: number,
 ): Promise<{ text: string; rest: Uint8Array } | null> {
-  const buffer = new Uint8Array(MAX_LINE_BYTES);
-  buffer.set(first);
-  let length = first.length;
+  // On timeout the conn is closed: the pending read fails, which reads as an end.
   const timer = setTimeout(() => closeQuietly(conn), timeoutMs);
   try {
-    for (;;) {
-      const end = buffer.subarray(0, length).indexOf(10);
-      if (end >= 0) {
-        const text = new TextDecoder().decode(buffer.subarray(0, end)).replace(/\r$/, "");
-        return { text, rest: buffer.slice(end + 1, length) };
-      }
-      if (length === buffer.length) return null;
-      const n = await conn.read(buffer.subarray(length));
-      if (n === null) return null;
-      length += n;
-    }
-  } catch {
-    return null;
+    const read = await readLine(conn, MAX_LINE_BYTES, first);
+    return read.kind === "line" ? read : null;
   } finally {
     clearTimeout(timer);
   }
