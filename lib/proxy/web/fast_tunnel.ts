@@ -11,7 +11,7 @@
 import { PosternError, toUserMessage } from "../../errors.ts";
 import { writeAll } from "../../net/bytes.ts";
 import { TICKET_ERROR, TICKET_OK } from "../../net/tunnel_protocol.ts";
-import { readOnce, relayTunnel } from "./raw_tunnel.ts";
+import { readWhileDialling, relayTunnel } from "./raw_tunnel.ts";
 import { connectTunnel, type OpenedTunnel, type TunnelDeps } from "./tunnel.ts";
 
 const encoder = new TextEncoder();
@@ -31,17 +31,14 @@ export async function serveTicketTunnel(
   deps: TunnelDeps,
 ): Promise<void> {
   const remoteAddr = conn.remoteAddr.hostname;
-  // Read while the node is dialled: an end means the client left (cancel the dial).
-  const left = new AbortController();
-  const early = readOnce(conn);
-  early.then((bytes) => bytes === null && left.abort(), () => left.abort());
+  const { early, left } = readWhileDialling(conn);
   let tunnel: OpenedTunnel;
   try {
     const authorized = await deps.auth.redeemTunnelTicket(ticket, remoteAddr);
     tunnel = await connectTunnel(deps, authorized, {
       remoteAddr,
       kind: "tcp",
-      cancel: left.signal,
+      cancel: left,
     });
   } catch (error) {
     const kind = error instanceof PosternError ? error.kind : "internal";

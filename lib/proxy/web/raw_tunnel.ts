@@ -56,9 +56,6 @@ export async function serveRawTunnel(
 ): Promise<void> {
   let tunnel: OpenedTunnel;
   let rest: Uint8Array;
-  // Read while the node is dialled: an end means the client left (cancel the
-  // dial); bytes are the first the client sends through the tunnel.
-  const left = new AbortController();
   let early: Promise<Uint8Array | null>;
   try {
     const head = await readHead(conn);
@@ -85,12 +82,12 @@ export async function serveRawTunnel(
       );
       return;
     }
-    early = readOnce(conn);
-    early.then((bytes) => bytes === null && left.abort(), () => left.abort());
+    const reading = readWhileDialling(conn);
+    early = reading.early;
     tunnel = await connectTunnel(deps, authorized, {
       remoteAddr: remoteAddr.hostname,
       kind: "tls",
-      cancel: left.signal,
+      cancel: reading.left,
     });
   } catch (error) {
     const response = toErrorResponse(error, deps.log);
@@ -153,8 +150,22 @@ async function up(
   await copy(conn, tunnel.conn, tunnel.countUp);
 }
 
+/**
+ * Reads while the node is dialled: an end means the client left (`left` is
+ * aborted, which cancels the dial); bytes are the first the client sends
+ * through the tunnel (`early`, for {@link relayTunnel}).
+ */
+export function readWhileDialling(
+  conn: Deno.Conn,
+): { early: Promise<Uint8Array | null>; left: AbortSignal } {
+  const left = new AbortController();
+  const early = readOnce(conn);
+  early.then((bytes) => bytes === null && left.abort(), () => left.abort());
+  return { early, left: left.signal };
+}
+
 /** One read of `conn`: its bytes, or null at its end. */
-export async function readOnce(conn: Deno.Conn): Promise<Uint8Array | null> {
+async function readOnce(conn: Deno.Conn): Promise<Uint8Array | null> {
   const buffer = new Uint8Array(READ_SIZE);
   const n = await conn.read(buffer);
   return n === null ? null : buffer.subarray(0, n);
