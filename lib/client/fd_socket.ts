@@ -14,40 +14,26 @@
  */
 
 import { Unavailable } from "../errors.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  IPPROTO_TCP,
+  lastSocketError,
+  libcSocketCalls,
+  SCM_RIGHTS,
+  SO_RCVTIMEO,
+  SO_SNDTIMEO,
+  SOCK_CLOEXEC,
+  SOCK_STREAM,
+  type SocketCalls,
+  SOL_SOCKET,
+  TCP_NODELAY,
+} from "../net/libc_sockets.ts";
 
-const AF_INET = 2;
-const AF_INET6 = 10;
-const SOCK_STREAM = 1;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SCM_RIGHTS = 1;
-const SO_RCVTIMEO = 20;
-const SO_SNDTIMEO = 21;
-const IPPROTO_TCP = 6;
-const TCP_NODELAY = 1;
-
-const SYMBOLS = {
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let libc: Libc | undefined;
-
-/** The C library, opened once. */
-function openLibc(): Libc {
-  if (libc) return libc;
+/** The C library's socket calls, or a clear error where there are none. */
+function openLibc(): SocketCalls {
   try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+    return libcSocketCalls();
   } catch (error) {
     throw new Unavailable(
       `Cannot pass a socket to ssh here (${(error as Error).message}); ` +
@@ -55,20 +41,11 @@ function openLibc(): Libc {
       { cause: error },
     );
   }
-  return libc;
-}
-
-/** The text of the C library's last error. */
-function lastError(c: Libc): string {
-  const errnoPointer = c.__errno_location();
-  const errno = errnoPointer ? new Deno.UnsafePointerView(errnoPointer).getInt32() : 0;
-  const text = c.strerror(errno);
-  return text ? Deno.UnsafePointerView.getCString(text) : `errno ${errno}`;
 }
 
 /** A connected TCP socket's descriptor, owned by this process until it is passed on. */
 export class FdSocket {
-  private constructor(private readonly c: Libc, readonly fd: number) {}
+  private constructor(private readonly c: SocketCalls, readonly fd: number) {}
 
   /**
    * Connects to an IP address (no name lookup: pass the address another
@@ -88,7 +65,7 @@ export class FdSocket {
     const c = openLibc();
     const remote = socketAddress(address, port);
     const fd = c.socket(remote.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw new Unavailable(`Cannot make a socket: ${lastError(c)}.`);
+    if (fd < 0) throw new Unavailable(`Cannot make a socket: ${lastSocketError(c)}.`);
     const socket = new FdSocket(c, fd);
     try {
       const timeout = timeval(options.timeoutMs ?? 30_000);
@@ -174,7 +151,7 @@ export class FdSocket {
     const sent = Number(this.c.sendmsg(unixFd, message, 0));
     if (sent !== 1) {
       throw new Unavailable(
-        `Cannot pass the connection to ssh (${lastError(this.c)}); ` +
+        `Cannot pass the connection to ssh (${lastSocketError(this.c)}); ` +
           "is ProxyUseFdpass yes set for this host?",
       );
     }
@@ -187,7 +164,7 @@ export class FdSocket {
 
   #check(result: number, what: string): void {
     if (result >= 0) return;
-    throw new Unavailable(`Cannot ${what}: ${lastError(this.c)}.`);
+    throw new Unavailable(`Cannot ${what}: ${lastSocketError(this.c)}.`);
   }
 }
 

@@ -24,31 +24,27 @@
  * @module
  */
 
-const SOL_SOCKET = 1;
-const SO_ACCEPTCONN = 30;
-const IPPROTO_TCP = 6;
-const TCP_NODELAY = 1;
-const AF_INET = 2;
-const AF_INET6 = 10;
+import {
+  AF_INET,
+  AF_INET6,
+  IPPROTO_TCP,
+  libcSocketCalls,
+  SO_ACCEPTCONN,
+  type SocketCalls,
+  SOL_SOCKET,
+  TCP_NODELAY,
+} from "../../net/libc_sockets.ts";
 
-const SYMBOLS = {
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let libc: Libc | null | undefined;
+let libc: SocketCalls | null | undefined;
 
 /** glibc's socket option calls, looked up once; null where they cannot be. */
-function socketCalls(): Libc | null {
+function socketCalls(): SocketCalls | null {
   if (libc !== undefined) return libc;
   libc = null;
   if (Deno.build.os !== "linux") return null;
   try {
     if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+    libc = libcSocketCalls();
   } catch {
     // musl or no libc.so.6: Nagle stays on.
   }
@@ -56,7 +52,7 @@ function socketCalls(): Libc | null {
 }
 
 /** Whether descriptor `fd` is a socket listening on TCP `port` (IPv4 or IPv6). */
-function isListenerOn(calls: Libc, fd: number, port: number): boolean {
+function isListenerOn(calls: SocketCalls, fd: number, port: number): boolean {
   const value = new Int32Array(1);
   const size = new Uint32Array([4]);
   const listening = calls.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, value, size) === 0 &&
