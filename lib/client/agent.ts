@@ -47,6 +47,7 @@ import {
   signResponse,
   success,
 } from "../sshagent/protocol.ts";
+import { closeQuietly } from "../net/close_quietly.ts";
 
 /** SIGN_REQUEST flag: sign with `rsa-sha2-256` instead of `ssh-rsa` (RSA keys only). */
 export const SSH_AGENT_RSA_SHA2_256 = 0x02;
@@ -213,14 +214,6 @@ function loadIdentities(options: AgentOptions): Identities {
 
 function messageOf(error: unknown): string {
   return error instanceof CertError ? error.message : "unreadable input";
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Closed already.
-  }
 }
 
 /** Reads length-prefixed messages and answers them one at a time, in order. */

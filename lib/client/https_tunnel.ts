@@ -34,6 +34,7 @@ import { certAuthHeaders, loadTrust, normalizeProxy } from "./proxy_client.ts";
 import { writeAll, writeAllSync } from "./io.ts";
 import { batchCopy } from "../net/batch_copy.ts";
 import { concatBytes, readHttpHead, readLine } from "../net/bytes.ts";
+import { closeQuietly } from "../net/close_quietly.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -353,9 +354,7 @@ async function carry(
 ): Promise<number> {
   await pumpDown(conn, first, framing).catch(() => {});
   void uploading;
-  try {
-    conn.close();
-  } catch { /* closed */ }
+  closeQuietly(conn);
   return 0;
 }
 

@@ -8,6 +8,7 @@
  */
 
 import { writeAll } from "./bytes.ts";
+import { closeQuietly } from "./close_quietly.ts";
 
 /** A direction's first reads go into this much; one that fills it grows it to {@link BULK_READ_SIZE}. */
 const QUIET_READ_SIZE = 16 * 1024;
@@ -46,12 +47,4 @@ async function copy(from: Deno.Conn, to: Deno.Conn): Promise<void> {
     if (n === buffer.length && n < BULK_READ_SIZE) buffer = new Uint8Array(BULK_READ_SIZE);
   }
   await to.closeWrite();
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Closed already.
-  }
 }

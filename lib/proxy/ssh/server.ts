@@ -24,6 +24,7 @@ import { rateLimited } from "../../metrics/metrics.ts";
 import { hostCertificateKey, presentHostCertificate } from "./host_cert.ts";
 import { VERSION } from "../../version.ts";
 import { GATEWAY_ALGORITHMS } from "../../net/ssh_algorithms.ts";
+import { closeQuietly } from "../../net/close_quietly.ts";
 
 /** Options for {@linkcode startSshServer}. */
 export interface SshServerOptions {
@@ -338,14 +339,6 @@ class UnauthenticatedConnections {
     }
     this.#waiting.clear();
     for (const pending of [...this.#pending.values()]) pending.release();
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Closed already.
   }
 }
 

@@ -13,6 +13,7 @@ import { writeAll } from "../../net/bytes.ts";
 import { TICKET_ERROR, TICKET_OK } from "../../net/tunnel_protocol.ts";
 import { readWhileDialling, relayTunnel } from "./raw_tunnel.ts";
 import { connectTunnel, type OpenedTunnel, type TunnelDeps } from "./tunnel.ts";
+import { closeQuietly } from "../../net/close_quietly.ts";
 
 const encoder = new TextEncoder();
 
@@ -49,7 +50,5 @@ export async function serveTicketTunnel(
   }
   conn.setNoDelay(true);
   await relayTunnel(conn, tunnel, encoder.encode(TICKET_OK), rest, early);
-  try {
-    conn.close();
-  } catch { /* closed already */ }
+  closeQuietly(conn);
 }

@@ -28,6 +28,7 @@ import { readLine, writeAll } from "../../net/bytes.ts";
 import { pipeConns } from "../../net/conn_pipe.ts";
 import { processTrimmer } from "../../memory/trimmer.ts";
 import { TICKET_LINE_PREFIX } from "../../net/tunnel_protocol.ts";
+import { closeQuietly } from "../../net/close_quietly.ts";
 
 /** The first byte of a TLS handshake record. */
 const TLS_HANDSHAKE = 0x16;
@@ -245,12 +246,4 @@ async function answerPlainHttp(conn: Deno.Conn): Promise<void> {
         `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
     ),
   ).catch(() => {});
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Closed already.
-  }
 }

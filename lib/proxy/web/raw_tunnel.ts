@@ -20,6 +20,7 @@ import {
 } from "../../net/tunnel_protocol.ts";
 import { toErrorResponse } from "./http.ts";
 import { authorizeTunnel, connectTunnel, type OpenedTunnel, type TunnelDeps } from "./tunnel.ts";
+import { closeQuietly } from "../../net/close_quietly.ts";
 
 /** Most bytes read from either side at once. */
 const READ_SIZE = 256 * 1024;
@@ -124,9 +125,7 @@ export async function relayTunnel(
     // Either side went away: the tunnel is over.
   } finally {
     tunnel.finish();
-    try {
-      tunnel.conn.close();
-    } catch { /* closed already */ }
+    closeQuietly(tunnel.conn);
   }
 }
 

@@ -27,6 +27,7 @@ import type { Logger } from "../../log.ts";
 import { acceptForever, type AcceptHealth } from "../../net/accept.ts";
 import { openFrontDoor, Origins, type TicketHandler } from "./front_door.ts";
 import { setListenerNoDelay } from "./tcp_nodelay.ts";
+import { closeQuietly } from "../../net/close_quietly.ts";
 
 /** What `Deno.serve` calls for each request. */
 export type RequestHandler = (
@@ -329,11 +330,3 @@ class IdleTimer {
 const SHUTDOWN_GRACE_MS = 5_000;
 /** How long shutdown lets the front door's pipes deliver what the closed connections sent. */
 const PIPE_DRAIN_MS = 2_000;
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Closed already.
-  }
-}

@@ -22,6 +22,7 @@ import type { Router } from "./http.ts";
 import { batchCopy, Slabs } from "../../net/batch_copy.ts";
 import { writeAll } from "../../net/bytes.ts";
 import { relayedBytes } from "../../metrics/metrics.ts";
+import { closeQuietly } from "../../net/close_quietly.ts";
 
 /** Most bytes read from the node at once: fewer, larger response chunks and TLS writes. */
 const READ_SIZE = 256 * 1024;
@@ -230,11 +231,7 @@ export async function connectTunnel(
   const untrack = deps.connections.track({
     user,
     kind: "https tunnel",
-    close: () => {
-      try {
-        conn.close();
-      } catch { /* closed already */ }
-    },
+    close: () => closeQuietly(conn),
   });
   await auth.audit({ code: "tunnel.start", user, remoteAddr, fields: base });
   return {
