@@ -11,7 +11,7 @@
 
 import type { BenchEnv } from "./setup.ts";
 import { median, round, shellQuote, timeCommand } from "./stats.ts";
-import { MAIN, startPosternProcess } from "../../tests/helpers/postern.ts";
+import { MAIN, startArgs, startPosternProcess } from "../../tests/helpers/postern.ts";
 
 /** Options of {@link runStartupBench}. */
 export interface StartupBenchOptions {
@@ -148,17 +148,7 @@ async function startToHealthy(
 ): Promise<number> {
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc",
-      MAIN,
-      "start",
-      "--config",
-      first.configPath,
-      "--data-dir",
-      first.dataDir,
-    ],
+    args: startArgs(first.configPath, first.dataDir),
     stdin: "null",
     stdout: "null",
     stderr: "null",

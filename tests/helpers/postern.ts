@@ -14,6 +14,24 @@ export const ROOT = join(import.meta.dirname!, "..", "..");
 export const MAIN = join(ROOT, "main.ts");
 
 /**
+ * The arguments of `deno` that run `postern start` from this checkout on a
+ * config file and data dir, with V8's gc exposed as `deno task start` does.
+ */
+export function startArgs(configPath: string, dataDir: string): string[] {
+  return [
+    "run",
+    "-A",
+    "--v8-flags=--expose-gc",
+    MAIN,
+    "start",
+    "--config",
+    configPath,
+    "--data-dir",
+    dataDir,
+  ];
+}
+
+/**
  * Makes `postern` a command in `<dir>/bin` that runs this checkout, so that
  * README lines run as they are written.
  *
@@ -133,15 +151,7 @@ export async function startPosternProcess(options: StartOptions = {}): Promise<P
   );
   const command = [
     Deno.execPath(),
-    "run",
-    "-A",
-    "--v8-flags=--expose-gc",
-    MAIN,
-    "start",
-    "--config",
-    configPath,
-    "--data-dir",
-    dataDir,
+    ...startArgs(configPath, dataDir),
     ...(options.logFormat ? ["--log-format", options.logFormat] : []),
     ...(options.args ?? []),
   ];
