@@ -83,6 +83,7 @@ import type {
   SecurityKeyView,
   SessionLocation,
   TotpEnrollment,
+  TunnelTarget,
   UserAccessChange,
   UserDetails,
   UserProof,
@@ -918,6 +919,19 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   async authorizeNode(proof: UserProof, target: string, login: string): Promise<AuthorizedNode> {
+    return this.#nodes.authorizeNode(await this.#identityForLogin(proof, login), target, login);
+  }
+
+  async authorizeTarget(
+    proof: UserProof,
+    target: TunnelTarget,
+    login: string,
+  ): Promise<AuthorizedNode> {
+    return this.#nodes.authorizeTarget(await this.#identityForLogin(proof, login), target, login);
+  }
+
+  /** The proof's identity, once its certificate (if it is one) allows `login`. */
+  async #identityForLogin(proof: UserProof, login: string): Promise<Identity> {
     const { identity, certificate } = await this.#verifyProof(proof);
     if (certificate && !certificate.principals.includes(login)) {
       throw new AccessDenied(
@@ -926,16 +940,16 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         }); run postern login again if your roles changed.`,
       );
     }
-    return this.#nodes.authorizeNode(identity, target, login);
+    return identity;
   }
 
   async issueTunnelTicket(
     proof: UserProof,
-    node: string,
+    target: TunnelTarget,
     login: string,
     source: string,
   ): Promise<string> {
-    const authorized = await this.authorizeNode(proof, node, login);
+    const authorized = await this.authorizeTarget(proof, target, login);
     const tickets = await this.#tunnelTickets;
     return tickets.issue({
       user: authorized.identity.user,

@@ -22,7 +22,7 @@ import type { NodeRecord, Store } from "../store/store.ts";
 import type { AuditInput } from "./audit.ts";
 import type { CertAuthority } from "./authority.ts";
 import { canAccessNode, resolveRoles, type Role } from "./roles.ts";
-import type { AuthorizedNode, Identity, NewNode, NodeView } from "./service.ts";
+import type { AuthorizedNode, Identity, NewNode, NodeView, TunnelTarget } from "./service.ts";
 import { setupScript } from "./setup_script.ts";
 
 /** Reads what a node presents as its SSH host identity, by connecting to it. */
@@ -34,6 +34,12 @@ export interface NodeProbe {
 }
 
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+function notRegistered(target: string): NotFound {
+  return new NotFound(
+    `Node "${target}" is not registered with this proxy; run \`postern ls\` to see the nodes you can reach.`,
+  );
+}
 
 /** Nodes and who may reach them. */
 export class NodeRegistry {
@@ -89,18 +95,50 @@ export class NodeRegistry {
       .filter((node) => node.logins.length > 0);
   }
 
+  /** Finds a node by name (`saturn` or `saturn.<cluster>`) or registered address and checks `login` there. */
   async authorizeNode(identity: Identity, target: string, login: string): Promise<AuthorizedNode> {
     const nodes = await this.store.nodes.list();
-    // `saturn.<cluster>` is saturn: the name `postern config` and the host CA line cover.
-    const suffix = `.${this.cluster}`;
-    const name = target.endsWith(suffix) ? target.slice(0, -suffix.length) : target;
-    const node = nodes.find((n) => n.name === name) ??
+    const node = this.#byName(nodes, target) ??
       nodes.find((n) => n.addr === target || n.addr.replace(/:22$/, "") === target);
+    if (!node) throw notRegistered(target);
+    return this.#authorize(identity, node, login);
+  }
+
+  /**
+   * Resolves a tunnel target and checks `login` there. A node name may come
+   * with any port (OpenSSH passes its default 22); an address must match a
+   * registered node's address and port exactly. The exact address is looked
+   * up first, so a node on a host's port 22 does not hide another node on
+   * the same host.
+   */
+  async authorizeTarget(
+    identity: Identity,
+    target: TunnelTarget,
+    login: string,
+  ): Promise<AuthorizedNode> {
+    const { host, port } = target;
+    const address = `${host.includes(":") ? `[${host}]` : host}:${port ?? 22}`;
+    const nodes = await this.store.nodes.list();
+    const node = nodes.find((n) => n.addr === address) ?? this.#byName(nodes, host);
     if (!node) {
-      throw new NotFound(
-        `Node "${target}" is not registered with this proxy; run \`postern ls\` to see the nodes you can reach.`,
+      // For a name (or OpenSSH's default port) the name's message fits; for
+      // any other port, say which address is unknown.
+      throw port === null || port === 22 ? notRegistered(host) : new NotFound(
+        `No node is registered at ${address}; the proxy only connects to registered nodes. ` +
+          "Run `postern ls` to see the nodes you can reach.",
       );
     }
+    return this.#authorize(identity, node, login);
+  }
+
+  /** The node named `name`; `saturn.<cluster>` is saturn, the name `postern config` and the host CA line cover. */
+  #byName(nodes: NodeRecord[], name: string): NodeRecord | undefined {
+    const suffix = `.${this.cluster}`;
+    const bare = name.endsWith(suffix) ? name.slice(0, -suffix.length) : name;
+    return nodes.find((n) => n.name === bare);
+  }
+
+  async #authorize(identity: Identity, node: NodeRecord, login: string): Promise<AuthorizedNode> {
     const user = {
       name: identity.user,
       logins: (await this.store.users.get(identity.user))?.logins ?? [],

@@ -164,6 +164,12 @@ export interface NodeView {
   hostKey: string | null;
 }
 
+/** Where a tunnel asks to go: a node's name or address, and the port if one was given. */
+export interface TunnelTarget {
+  host: string;
+  port: number | null;
+}
+
 /** What the proxy needs to dial a node it was authorised for. */
 export interface AuthorizedNode {
   node: NodeRecord;
@@ -384,13 +390,19 @@ export interface AuthService {
    */
   authorizeNode(proof: UserProof, target: string, login: string): Promise<AuthorizedNode>;
   /**
-   * Authorises the proof's user for `node` as `login` (as authorizeNode) and
-   * returns a single-use tunnel ticket for it, valid from `source` only
+   * Resolves a tunnel's target to a registered node (a name with any port, or
+   * a registered address exactly) and checks that the proof's user may log in
+   * there as `login`: one call, so a proxy never dials anything else.
+   */
+  authorizeTarget(proof: UserProof, target: TunnelTarget, login: string): Promise<AuthorizedNode>;
+  /**
+   * Authorises the proof's user for `target` as `login` (as authorizeTarget)
+   * and returns a single-use tunnel ticket for it, valid from `source` only
    * (lib/auth/tunnel_tickets.ts): the fast path of `postern proxy ssh`.
    */
   issueTunnelTicket(
     proof: UserProof,
-    node: string,
+    target: TunnelTarget,
     login: string,
     source: string,
   ): Promise<string>;

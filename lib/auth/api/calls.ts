@@ -43,6 +43,7 @@ export const PROXY_CALLS = [
   "identityOf",
   "listNodes",
   "authorizeNode",
+  "authorizeTarget",
   "issueTunnelTicket",
   "redeemTunnelTicket",
   "signNodeLogin",

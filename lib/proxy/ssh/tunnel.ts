@@ -11,7 +11,6 @@ import type { Duplex } from "node:stream";
 import type { AuthorizedNode, AuthService } from "../../auth/service.ts";
 import type { Logger } from "../../log.ts";
 import { relay } from "../../net/relay.ts";
-import { authorizeTarget } from "../dial.ts";
 import type { Authenticated } from "./authenticate.ts";
 import { connectionOpened, relayedBytes } from "../../metrics/metrics.ts";
 
@@ -29,14 +28,14 @@ export function parseProxySubsystem(
   return { host, port: port === undefined ? null : Number(port) };
 }
 
-/** Resolves and authorises the target of a tunnel opened by `who` (see {@linkcode authorizeTarget}). */
+/** Resolves and authorises, at auth, the target of a tunnel opened by `who`. */
 export function authorizeTunnel(
   auth: AuthService,
   who: Authenticated,
   host: string,
   port: number | null,
 ): Promise<AuthorizedNode> {
-  return authorizeTarget(auth, who.proof, who.target.login, host, port);
+  return auth.authorizeTarget(who.proof, { host, port }, who.target.login);
 }
 
 /** Pipes a tunnel channel to the node and audits its start and end with byte counts. */

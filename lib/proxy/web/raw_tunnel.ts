@@ -19,7 +19,13 @@ import {
   TUNNEL_METHOD,
 } from "../../net/tunnel_protocol.ts";
 import { toErrorResponse } from "./http.ts";
-import { authorizeTunnel, connectTunnel, type OpenedTunnel, type TunnelDeps } from "./tunnel.ts";
+import {
+  authorizeAsk,
+  connectTunnel,
+  type OpenedTunnel,
+  readTunnelAsk,
+  type TunnelDeps,
+} from "./tunnel.ts";
 import { closeQuietly } from "../../net/close_quietly.ts";
 
 /** Most bytes read from either side at once. */
@@ -62,17 +68,17 @@ export async function serveRawTunnel(
     const head = await readHead(conn);
     rest = head.rest;
     const url = new URL(head.target, "https://proxy.invalid");
-    const { proof, authorized } = await authorizeTunnel(deps, {
+    const ask = await readTunnelAsk(deps, {
       authorization: head.headers.get("authorization") ?? null,
       method: TUNNEL_METHOD,
       url,
     });
     if (deps.fastPath && url.searchParams.get(TICKET_QUERY) === "1") {
-      const { node, login } = authorized;
+      // Issuing authorises the target: one call to auth, not two.
       const ticket = await deps.auth.issueTunnelTicket(
-        proof,
-        node.name,
-        login,
+        ask.proof,
+        ask.target,
+        ask.login,
         remoteAddr.hostname,
       );
       await writeAll(
@@ -83,6 +89,7 @@ export async function serveRawTunnel(
       );
       return;
     }
+    const authorized = await authorizeAsk(deps, ask);
     const reading = readWhileDialling(conn);
     early = reading.early;
     tunnel = await connectTunnel(deps, authorized, {

@@ -13,10 +13,10 @@
 
 import { CERT_AUTH_PREFIX } from "../../net/cert_request.ts";
 import type { LiveConnections } from "../revocations.ts";
-import type { AuthorizedNode, AuthService, UserProof } from "../../auth/service.ts";
+import type { AuthorizedNode, AuthService, TunnelTarget, UserProof } from "../../auth/service.ts";
 import { AccessDenied, BadRequest, NotFound } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { authorizeTarget, dialNode } from "../dial.ts";
+import { dialNode } from "../dial.ts";
 import { certRequestSession } from "./api/cert_auth.ts";
 import type { Router } from "./http.ts";
 import { batchCopy, Slabs } from "../../net/batch_copy.ts";
@@ -145,25 +145,25 @@ export interface OpenedTunnel {
 
 const TUNNEL_PATH = /^\/v1\/webapi\/sites\/([^/]+)\/tunnel$/;
 
-/** A tunnel request whose user was authenticated and authorised for its node. */
-export interface AuthorizedTunnel {
+/** A tunnel request whose user was authenticated: who, where to and as whom. */
+export interface TunnelAsk {
   proof: UserProof;
-  authorized: AuthorizedNode;
+  target: TunnelTarget;
+  login: string;
 }
 
 /**
- * Checks the certificate signature, the cluster, the target and the user's
- * roles.
+ * Checks the certificate signature and the cluster, and reads the target.
  *
  * @param deps the auth service
  * @param request the tunnel request
- * @returns the user's proof and the node
+ * @returns the user's proof, the target and the login
  * @throws AccessDenied, BadRequest or NotFound with a message for the user
  */
-export async function authorizeTunnel(
+export async function readTunnelAsk(
   deps: Pick<TunnelDeps, "auth">,
   request: Pick<TunnelRequest, "authorization" | "method" | "url">,
-): Promise<AuthorizedTunnel> {
+): Promise<TunnelAsk> {
   const { auth } = deps;
   const { authorization, url } = request;
   if (!authorization?.startsWith(CERT_AUTH_PREFIX)) {
@@ -186,12 +186,19 @@ export async function authorizeTunnel(
   if (port !== null && !(Number.isInteger(port) && port > 0 && port < 65536)) {
     throw new BadRequest(`"port" must be a TCP port number.`);
   }
-  const authorized = await authorizeTarget(auth, session.proof, login, host, port);
-  return { proof: session.proof, authorized };
+  return { proof: session.proof, target: { host, port }, login };
+}
+
+/** Authorises, at auth, the node a tunnel request asks for. */
+export function authorizeAsk(
+  deps: Pick<TunnelDeps, "auth">,
+  ask: TunnelAsk,
+): Promise<AuthorizedNode> {
+  return deps.auth.authorizeTarget(ask.proof, ask.target, ask.login);
 }
 
 /**
- * Authorises a tunnel request (see {@link authorizeTunnel}) and opens it.
+ * Reads and authorises a tunnel request (see {@link readTunnelAsk}) and opens it.
  *
  * @throws AccessDenied, BadRequest, NotFound or Unavailable with a message for the user
  */
@@ -199,7 +206,7 @@ export async function openTunnel(
   deps: TunnelDeps,
   request: TunnelRequest,
 ): Promise<OpenedTunnel> {
-  const { authorized } = await authorizeTunnel(deps, request);
+  const authorized = await authorizeAsk(deps, await readTunnelAsk(deps, request));
   return await connectTunnel(deps, authorized, request);
 }
 
