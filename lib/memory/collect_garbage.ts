@@ -24,11 +24,26 @@
  * @module
  */
 
-let gc: (() => void) | null | undefined;
+/** The options of V8's `gc` function (v8/src/extensions/gc-extension.cc). */
+interface GcOptions {
+  type: "major" | "minor";
+  execution: "sync" | "async";
+  /**
+   * "last-resort" is V8's memory-reducing collection (what a low-memory
+   * notification runs): repeated full collections until nothing more is
+   * freed, which also finishes freeing the native memory under dead
+   * ArrayBuffers and gives the emptied heap pages back. A "regular" one
+   * leaves both for later: measured, 78 MiB of dead buffers still
+   * allocated 3 s after it, and the heap's pages kept.
+   */
+  flavor: "regular" | "last-resort";
+}
+
+let gc: ((options: GcOptions) => void) | null | undefined;
 
 /**
- * Collects all of V8's garbage now (a full, blocking collection: tens of
- * milliseconds with a few thousand connections). Does nothing where V8's
+ * Collects all of V8's garbage now and gives its emptied pages back (full,
+ * blocking collections: 100–300 ms with 1,000–2,000 connections open). Does nothing where V8's
  * `gc` extension cannot be had (looked up once).
  *
  * @example
@@ -39,59 +54,11 @@ let gc: (() => void) | null | undefined;
  */
 export function collectGarbage(): void {
   if (gc === undefined) gc = exposedGc();
-  gc?.();
-  liveAfterLast = heapBytes();
-}
-
-/**
- * Garbage below which a collection is not worth its pause, which grows with
- * what is live (~90 ms with 1,000 sessions open): one session ending among a
- * thousand leaves a few dozen KiB.
- */
-export const MIN_GARBAGE_BYTES = 4 * 1024 * 1024;
-
-/**
- * What one ended connection leaves to the collector, at least: its ssh2
- * objects, closures and buffers. Measured (issue 17): 2,000 idle tunnels
- * held 80 MiB of V8 pages, ~40 KiB each, all garbage once they ended.
- */
-export const GARBAGE_PER_ENDED_CONNECTION = 32 * 1024;
-
-let liveAfterLast = 0;
-
-/**
- * {@link collectGarbage}, when the garbage made since the last collection
- * made here is worth it: what the heap grew by, plus what the connections
- * that ended since then left. Growth alone does not tell: objects that were
- * live at the last collection become garbage without the heap growing, so
- * sessions ending in a quiet proxy would leave theirs until the next
- * allocation-driven collection, maybe hours later.
- *
- * @param endedConnections connections that ended since the last collection
- * @param minGarbageBytes the garbage that is worth a collection
- * @returns whether it collected
- * @example
- * ```ts
- * if (collectGarbageIfWorthIt(500)) console.log("collected");
- * ```
- */
-export function collectGarbageIfWorthIt(
-  endedConnections: number,
-  minGarbageBytes: number = MIN_GARBAGE_BYTES,
-): boolean {
-  const garbage = heapBytes() - liveAfterLast + endedConnections * GARBAGE_PER_ENDED_CONNECTION;
-  if (garbage < minGarbageBytes) return false;
-  collectGarbage();
-  return true;
-}
-
-function heapBytes(): number {
-  const { heapUsed, external } = Deno.memoryUsage();
-  return heapUsed + external;
+  gc?.({ type: "major", execution: "sync", flavor: "last-resort" });
 }
 
 /** V8's `gc` function, when V8 was started with `--expose-gc`. */
-function exposedGc(): (() => void) | null {
+function exposedGc(): ((options: GcOptions) => void) | null {
   const fn = (globalThis as { gc?: unknown }).gc;
-  return typeof fn === "function" ? fn as () => void : null;
+  return typeof fn === "function" ? fn as (options: GcOptions) => void : null;
 }

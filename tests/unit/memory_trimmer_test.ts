@@ -1,30 +1,71 @@
 import assert from "node:assert/strict";
-import { giveMemoryBack, MemoryTrimmer } from "../../lib/memory/trimmer.ts";
-import { collectGarbage, collectGarbageIfWorthIt } from "../../lib/memory/collect_garbage.ts";
+import {
+  GARBAGE_PER_ENDED_CONNECTION,
+  giveMemoryBack,
+  MemoryTrimmer,
+  MIN_GARBAGE_BYTES,
+} from "../../lib/memory/trimmer.ts";
+import { collectGarbage } from "../../lib/memory/collect_garbage.ts";
 import { glibcMallocTrim } from "../../lib/memory/malloc_trim.ts";
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-Deno.test("MemoryTrimmer trims once after a burst of ended connections, then not before its interval", async () => {
-  let trims = 0;
+/** A trimmer whose trims are recorded; `collects` says what they answer. */
+function recordingTrimmer(timing: { delayMs: number; minIntervalMs: number; maxDelayMs?: number }) {
+  const seen: number[] = [];
+  const state = { collects: true };
   const trimmer = new MemoryTrimmer({
-    trim: () => {
-      trims++;
-      return true;
+    ...timing,
+    trim: (garbage) => {
+      seen.push(garbage);
+      return state.collects;
     },
-    delayMs: 100,
-    minIntervalMs: 60_000,
   });
+  return { trimmer, seen, state };
+}
+
+Deno.test("MemoryTrimmer trims once after a burst of ended connections, then not before its interval", async () => {
+  const { trimmer, seen } = recordingTrimmer({ delayMs: 100, minIntervalMs: 60_000 });
   for (let i = 0; i < 5; i++) {
-    trimmer.memoryFreed();
+    trimmer.connectionEnded();
     await pause(20);
   }
-  assert.equal(trims, 0, "not while connections are still ending");
+  assert.equal(seen.length, 0, "not while connections are still ending");
   await pause(400);
-  assert.equal(trims, 1, "once, after the burst");
-  trimmer.memoryFreed();
+  assert.equal(seen.length, 1, "once, after the burst");
+  trimmer.connectionEnded();
   await pause(300);
-  assert.equal(trims, 1, "the next one waits for the interval");
+  assert.equal(seen.length, 1, "the next one waits for the interval");
+  trimmer.stop();
+});
+
+Deno.test("MemoryTrimmer trims by maxDelayMs while ends keep coming", async () => {
+  const { trimmer, seen } = recordingTrimmer({ delayMs: 100, minIntervalMs: 0, maxDelayMs: 250 });
+  for (let i = 0; i < 20; i++) {
+    trimmer.connectionEnded();
+    await pause(40);
+  }
+  assert.ok(seen.length >= 2, `trimmed ${seen.length} times in 800 ms of ends`);
+  trimmer.stop();
+});
+
+Deno.test("MemoryTrimmer passes on the garbage of every end since the last collection", async () => {
+  const { trimmer, seen, state } = recordingTrimmer({ delayMs: 10, minIntervalMs: 0 });
+  state.collects = false;
+  trimmer.connectionEnded();
+  trimmer.connectionEnded();
+  await pause(100);
+  state.collects = true;
+  trimmer.connectionEnded();
+  await pause(100);
+  trimmer.startUpDone();
+  await pause(100);
+  const each = GARBAGE_PER_ENDED_CONNECTION;
+  assert.deepEqual(
+    seen,
+    [2 * each, 3 * each, MIN_GARBAGE_BYTES],
+    "the estimate adds up until a collection",
+  );
   trimmer.stop();
 });
 
@@ -36,58 +77,32 @@ Deno.test("collectGarbage() frees unreachable objects without any allocation to 
   assert.ok(ref.deref() === undefined, "the unreachable object is still there");
 });
 
-Deno.test("collectGarbageIfWorthIt() collects once the heap has grown by the given bytes", async () => {
-  collectGarbage();
-  assert.equal(collectGarbageIfWorthIt(0, 4 << 20), false, "nothing allocated since");
-  const ref = (() => new WeakRef({ payload: new Uint8Array(8 << 20) }))();
+Deno.test("collectGarbage() frees the native memory under dead ArrayBuffers at once", async () => {
+  let buffers: Uint8Array[] = Array.from({ length: 2000 }, () => new Uint8Array(16 * 1024));
+  const before = Deno.memoryUsage().external;
+  buffers = [];
   await pause(0);
-  assert.equal(collectGarbageIfWorthIt(0, 4 << 20), true, "8 MiB of garbage");
-  assert.ok(ref.deref() === undefined, "the garbage is gone");
+  collectGarbage();
+  const freed = before - Deno.memoryUsage().external;
+  assert.ok(freed >= 30 * 1024 * 1024, `freed ${freed} of 32 MiB, with ${buffers.length} left`);
 });
 
-Deno.test("collectGarbageIfWorthIt() collects what objects live at the last collection left, with no growth", async () => {
-  const live: { payload?: Uint8Array } = { payload: new Uint8Array(8 << 20) };
-  const ref = new WeakRef(live.payload!);
-  collectGarbage();
-  delete live.payload;
+Deno.test("giveMemoryBack() collects only when the estimated garbage is worth it", async () => {
+  const ref = (() => new WeakRef({ payload: new Uint8Array(1 << 20) }))();
   await pause(0);
-  assert.equal(collectGarbageIfWorthIt(0, 4 << 20), false, "the heap did not grow");
+  assert.equal(giveMemoryBack(GARBAGE_PER_ENDED_CONNECTION), false, "one ended connection");
+  await pause(0);
   assert.ok(ref.deref() !== undefined, "not collected");
-  // deref() keeps its target until the current job ends.
   await pause(0);
-  assert.equal(collectGarbageIfWorthIt(200, 4 << 20), true, "200 connections ended since");
+  assert.equal(giveMemoryBack(MIN_GARBAGE_BYTES), true);
   assert.ok(ref.deref() === undefined, "the garbage is gone");
-});
-
-Deno.test("MemoryTrimmer passes on the connections ended since the last collection", async () => {
-  const seen: number[] = [];
-  let collect = false;
-  const trimmer = new MemoryTrimmer({
-    trim: (ended) => {
-      seen.push(ended);
-      return collect;
-    },
-    delayMs: 10,
-    minIntervalMs: 0,
-  });
-  trimmer.memoryFreed();
-  trimmer.memoryFreed();
-  await pause(100);
-  collect = true;
-  trimmer.memoryFreed();
-  await pause(100);
-  trimmer.memoryFreed();
-  await pause(100);
-  assert.deepEqual(seen, [2, 3, 1], "the count goes on until a collection");
-  trimmer.stop();
 });
 
 Deno.test("the tests run with V8's gc exposed, as postern runs", () => {
   assert.equal(typeof (globalThis as { gc?: unknown }).gc, "function");
 });
 
-Deno.test("glibcMallocTrim() and giveMemoryBack() run (or do nothing) without throwing", () => {
+Deno.test("glibcMallocTrim() runs (or does nothing) without throwing", () => {
   glibcMallocTrim();
   glibcMallocTrim();
-  giveMemoryBack(0);
 });

@@ -123,7 +123,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
   const trimmer = processTrimmer;
   // A first trim once start-up (modules, keys, the other listeners) is over:
   // its garbage would otherwise stay until the first connection ends.
-  trimmer.memoryFreed();
+  trimmer.startUpDone();
   const tooMany = new ThrottledLog(options.log);
   const tooManyFromOne = new ThrottledLog(options.log);
   let stopping = false;
@@ -152,7 +152,7 @@ export function startSshServer(options: SshServerOptions): SshServer {
           pending = unauthenticated.add(remote, acceptedAt, () => socket.destroy());
           socket.once("close", () => {
             open.delete(conn);
-            trimmer.memoryFreed();
+            trimmer.connectionEnded();
             pending?.release();
           });
           // ssh2 only uses the Duplex side and a few socket properties the adapter provides.

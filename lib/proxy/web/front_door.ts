@@ -149,7 +149,7 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
         })
         .finally(() => {
           open.delete(conn);
-          processTrimmer.memoryFreed();
+          processTrimmer.connectionEnded();
         });
       open.set(conn, task);
     },
