@@ -7,21 +7,7 @@
  */
 
 import type { CliLoginRecord, CliLoginStore, SecretHash } from "../store.ts";
-import { explainConstraints, num, optNum, optStr, type Row, type Sql, str } from "./db.ts";
-
-function toCliLogin(r: Row): CliLoginRecord {
-  return {
-    idHash: str(r.id_hash) as SecretHash,
-    code: str(r.code),
-    publicKey: str(r.public_key),
-    ttlMs: optNum(r.ttl_ms),
-    remoteAddr: str(r.remote_addr),
-    created: num(r.created),
-    expires: num(r.expires),
-    user: optStr(r.user_name),
-    cert: optStr(r.cert),
-  };
-}
+import { explainConstraints, rows, type Sql } from "./db.ts";
 
 /** The `cli_logins` table. */
 export class PgCliLogins implements CliLoginStore {
@@ -42,7 +28,7 @@ export class PgCliLogins implements CliLoginStore {
   async getPending(code: string, now: number): Promise<CliLoginRecord | null> {
     const [r] = await this.sql`SELECT * FROM cli_logins
       WHERE code = ${code} AND cert IS NULL AND expires > ${now}`;
-    return r ? toCliLogin(r) : null;
+    return r ? rows.cliLogin(r) : null;
   }
 
   async approve(code: string, user: string, cert: string, now: number): Promise<boolean> {
@@ -53,9 +39,9 @@ export class PgCliLogins implements CliLoginStore {
   async poll(idHash: SecretHash, now: number): Promise<CliLoginRecord | null> {
     const [taken] = await this.sql`DELETE FROM cli_logins
       WHERE id_hash = ${idHash} AND cert IS NOT NULL RETURNING *`;
-    if (taken) return toCliLogin(taken);
+    if (taken) return rows.cliLogin(taken);
     const [r] = await this.sql`SELECT * FROM cli_logins
       WHERE id_hash = ${idHash} AND expires > ${now}`;
-    return r ? toCliLogin(r) : null;
+    return r ? rows.cliLogin(r) : null;
   }
 }

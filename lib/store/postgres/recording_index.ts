@@ -10,13 +10,12 @@
 import {
   MIN_PREFIX,
   type RecordingIndexStore,
-  type RecordingStream,
   type RecordingText,
   type RecordingTextMatch,
   type RecordingTextQuery,
   searchWords,
 } from "../store.ts";
-import { num, type Sql, str } from "./db.ts";
+import { num, rows, type Sql } from "./db.ts";
 import type { InTransaction } from "./users.ts";
 
 /** Most matches one search returns. */
@@ -90,7 +89,7 @@ export class PgRecordingIndex implements RecordingIndexStore {
     const byUser = query.user !== undefined
       ? "AND session_id IN (SELECT id FROM sessions WHERE user_name = $3)"
       : "";
-    const rows = await this.inTransaction(async (tx) => {
+    const found = await this.inTransaction(async (tx) => {
       // The planner cannot tell a rare word from a common one (a tsvector's
       // statistics know only the most common words), so count: up to
       // RARE_ROWS rows with all the words, through the GIN index alone (the
@@ -110,18 +109,13 @@ export class PgRecordingIndex implements RecordingIndexStore {
         );
       }
       return await tx.unsafe(
-        `SELECT session_id, stream, times, body FROM recording_text
+        `SELECT session_id, stream, times, body AS text FROM recording_text
          WHERE words @@ $1::tsquery ${byUser}
          ORDER BY id DESC LIMIT $2`,
         params,
         { prepare: false },
       );
     });
-    return rows.map((r) => ({
-      sessionId: str(r.session_id),
-      stream: str(r.stream) as RecordingStream,
-      times: r.times as number[],
-      text: str(r.body),
-    }));
+    return found.map(rows.recordingText);
   }
 }

@@ -9,12 +9,11 @@
 import {
   MIN_PREFIX,
   type RecordingIndexStore,
-  type RecordingStream,
   type RecordingText,
   type RecordingTextMatch,
   type RecordingTextQuery,
 } from "../store.ts";
-import { type Db, type Gate, json, num, str } from "./db.ts";
+import { type Db, type Gate, num, rows } from "./db.ts";
 
 /** Most matches one search returns. */
 const MAX_LIMIT = 1_000;
@@ -90,12 +89,7 @@ export class SqliteRecordingIndex implements RecordingIndexStore {
           user: query.user ?? null,
           limit: Math.min(Math.max(Math.trunc(query.limit ?? 50), 0), MAX_LIMIT),
         },
-      ).map((r) => ({
-        sessionId: str(r.session_id),
-        stream: str(r.stream) as RecordingStream,
-        times: json<number[]>(r.times),
-        text: str(r.text),
-      }))
+      ).map(rows.recordingText)
     );
   }
 }
