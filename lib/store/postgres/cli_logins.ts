@@ -8,6 +8,7 @@
 
 import type { CliLoginRecord, CliLoginStore, SecretHash } from "../store.ts";
 import { explainConstraints, rows, type Sql } from "./db.ts";
+import { cannotCreate } from "../refusals.ts";
 
 /** The `cli_logins` table. */
 export class PgCliLogins implements CliLoginStore {
@@ -21,7 +22,7 @@ export class PgCliLogins implements CliLoginStore {
           (id_hash, code, public_key, ttl_ms, remote_addr, created, expires, user_name, cert)
           VALUES (${login.idHash}, ${login.code}, ${login.publicKey}, ${login.ttlMs},
             ${login.remoteAddr}, ${login.created}, ${login.expires}, ${login.user}, ${login.cert})`,
-      { unique: "Cannot start the login: its code is taken; try again" },
+      cannotCreate.cliLogin(),
     );
   }
 

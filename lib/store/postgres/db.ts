@@ -9,6 +9,7 @@
 
 import type postgres from "postgres";
 import { Conflict, NotFound, Unavailable } from "../../errors.ts";
+import type { ConstraintMessages } from "../refusals.ts";
 import { rowReaders } from "../rows.ts";
 
 /** A query handle: the pool, or the connection of one transaction. */
@@ -58,7 +59,7 @@ export function isRetryable(e: unknown): boolean {
  */
 export async function explainConstraints<T>(
   write: () => Promise<T>,
-  messages: { unique: string; foreignKey?: string },
+  messages: ConstraintMessages,
 ): Promise<T> {
   try {
     return await write();

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { NotFound } from "../../errors.ts";
 import type {
   AuditEvent,
   AuditQuery,
@@ -21,6 +20,7 @@ import type {
 } from "../store.ts";
 import { clampLimit, clampOffset } from "../paging.ts";
 import { explainConstraints, num, rows, type Sql } from "./db.ts";
+import { cannotCreate, notFound } from "../refusals.ts";
 import type { InTransaction } from "./users.ts";
 
 /** The `sessions` table. */
@@ -45,13 +45,13 @@ export class PgSessions implements SessionStore {
         })
       } RETURNING *`;
       return rows.session(r);
-    }, { unique: `Cannot record session "${s.id}": that id exists` });
+    }, cannotCreate.session(s.id));
   }
 
   async end(id: string, ended: number, exitCode: number | null): Promise<SessionRecord> {
     const [r] = await this.sql`UPDATE sessions SET ended = ${ended}, exit_code = ${exitCode}
       WHERE id = ${id} RETURNING *`;
-    if (!r) throw new NotFound(`Cannot end session "${id}": no such session`);
+    if (!r) throw notFound.endSession(id);
     return rows.session(r);
   }
 

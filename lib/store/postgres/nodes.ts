@@ -5,7 +5,6 @@
  * @module
  */
 
-import { NotFound } from "../../errors.ts";
 import type {
   AuthServerRecord,
   AuthServerStore,
@@ -24,6 +23,7 @@ import type {
   WebSessionStore,
 } from "../store.ts";
 import { explainConstraints, rows, type Sql } from "./db.ts";
+import { cannotCreate, notFound } from "../refusals.ts";
 import type { InTransaction } from "./users.ts";
 
 /** The `nodes` table. */
@@ -34,7 +34,7 @@ export class PgNodes implements NodeStore {
     return explainConstraints(async () => {
       const [r] = await this.sql`INSERT INTO nodes ${this.sql(this.#row(node))} RETURNING *`;
       return rows.node(r);
-    }, { unique: `Cannot add node "${node.name}": a node of that name exists` });
+    }, cannotCreate.node(node.name));
   }
 
   async upsert(node: NodeRecord): Promise<NodeRecord> {
@@ -77,7 +77,7 @@ export class PgNodes implements NodeStore {
     const [r] = Object.keys(set).length === 0
       ? await this.sql`SELECT * FROM nodes WHERE name = ${name}`
       : await this.sql`UPDATE nodes SET ${this.sql(set)} WHERE name = ${name} RETURNING *`;
-    if (!r) throw new NotFound(`Cannot update node "${name}": no such node`);
+    if (!r) throw notFound.updateNode(name);
     return rows.node(r);
   }
 
@@ -106,10 +106,7 @@ export class PgWebSessions implements WebSessionStore {
         })
       } RETURNING *`;
       return rows.webSession(r);
-    }, {
-      unique: "Cannot create the web session: its id is already in use",
-      foreignKey: `Cannot create a web session for "${s.user}": no such user`,
-    });
+    }, cannotCreate.webSession(s.user));
   }
 
   async get(idHash: SecretHash): Promise<WebSessionRecord | null> {

@@ -8,7 +8,6 @@
  * @module
  */
 
-import { NotFound } from "../../errors.ts";
 import type {
   CaKind,
   CaRecord,
@@ -25,6 +24,7 @@ import type {
   UserStore,
 } from "../store.ts";
 import { explainConstraints, num, optNum, rows, type Sql } from "./db.ts";
+import { cannotCreate, notFound } from "../refusals.ts";
 
 /** Runs `fn` in a transaction, or in the one `sql` already is. */
 export type InTransaction = <T>(fn: (tx: Sql) => Promise<T>) => Promise<T>;
@@ -61,7 +61,7 @@ export class PgUsers implements UserStore {
           ${user.connector ?? null}, ${user.created}, ${user.created})
         RETURNING *`;
       return rows.user(r);
-    }, { unique: `Cannot create user "${user.name}": a user of that name exists` });
+    }, cannotCreate.user(user.name));
   }
 
   async get(name: string): Promise<UserRecord | null> {
@@ -85,7 +85,7 @@ export class PgUsers implements UserStore {
       set.last_totp_step = 0;
     }
     const [r] = await this.sql`UPDATE users SET ${this.sql(set)} WHERE name = ${name} RETURNING *`;
-    if (!r) throw new NotFound(`Cannot update user "${name}": no such user`);
+    if (!r) throw notFound.updateUser(name);
     return rows.user(r);
   }
 
@@ -103,7 +103,7 @@ export class PgUsers implements UserStore {
       // The user's row lock orders racing reservations, even on other auth servers.
       const [user] = await tx`SELECT failed_logins, locked_until FROM users
         WHERE name = ${name} FOR UPDATE`;
-      if (!user) throw new NotFound(`Cannot reserve a login attempt for "${name}": no such user`);
+      if (!user) throw notFound.reserveLoginAttempt(name);
       await tx`DELETE FROM login_attempts WHERE expires <= ${now}`;
       const lockedUntil = optNum(user.locked_until);
       if (lockedUntil !== null && lockedUntil > now) return null;
@@ -155,7 +155,7 @@ export class PgUsers implements UserStore {
             ELSE locked_until END,
           updated = ${now}
         WHERE name = ${name} RETURNING failed_logins, locked_until`;
-      if (!r) throw new NotFound(`Cannot record a login failure for "${name}": no such user`);
+      if (!r) throw notFound.recordLoginFailure(name);
       return { failedLogins: num(r.failed_logins), lockedUntil: optNum(r.locked_until) };
     });
   }
@@ -174,12 +174,12 @@ export class PgUsers implements UserStore {
     const { count } = await this.sql`UPDATE users SET admin_lock_until = ${until},
         admin_lock_reason = ${until === null ? null : reason}, updated = ${now}
       WHERE name = ${name}`;
-    if (count === 0) throw new NotFound(`Cannot lock user "${name}": no such user`);
+    if (count === 0) throw notFound.lockUser(name);
   }
 
   async markSessionMfa(name: string, at: number): Promise<void> {
     const { count } = await this.sql`UPDATE users SET session_mfa_at = ${at} WHERE name = ${name}`;
-    if (count === 0) throw new NotFound(`No user "${name}".`);
+    if (count === 0) throw notFound.user(name);
   }
 
   async useTotpStep(name: string, step: number): Promise<boolean> {
@@ -193,7 +193,7 @@ export class PgUsers implements UserStore {
         pending_totp_secret = ${pending?.secret ?? null},
         pending_totp_expires = ${pending?.expires ?? null}
       WHERE name = ${name}`;
-    if (count === 0) throw new NotFound(`No user "${name}".`);
+    if (count === 0) throw notFound.user(name);
   }
 }
 
@@ -209,10 +209,7 @@ export class PgInvites implements InviteStore {
           ${invite.created})
         RETURNING *`;
       return rows.invite(r);
-    }, {
-      unique: "Cannot create the invite: its token is already in use",
-      foreignKey: `Cannot create an invite for "${invite.user}": no such user`,
-    });
+    }, cannotCreate.invite(invite.user));
   }
 
   async get(tokenHash: SecretHash): Promise<InviteRecord | null> {

@@ -9,6 +9,7 @@
 
 import type { WebAuthnChallengeRecord, WebAuthnCredentialRecord, WebAuthnStore } from "../store.ts";
 import { explainConstraints, rows, type Sql } from "./db.ts";
+import { cannotCreate } from "../refusals.ts";
 
 /** The `webauthn_credentials` and `webauthn_challenges` tables. */
 export class PgWebAuthn implements WebAuthnStore {
@@ -25,10 +26,7 @@ export class PgWebAuthn implements WebAuthnStore {
           ${credential.created}, ${credential.lastUsed})
         RETURNING *`;
       return rows.credential(r);
-    }, {
-      unique: "Cannot register this security key: it is registered already",
-      foreignKey: `Cannot register a security key for "${credential.user}": no such user`,
-    });
+    }, cannotCreate.credential(credential.user));
   }
 
   async get(id: string): Promise<WebAuthnCredentialRecord | null> {

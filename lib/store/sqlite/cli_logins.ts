@@ -7,6 +7,7 @@
 
 import type { CliLoginRecord, CliLoginStore, SecretHash } from "../store.ts";
 import { type Db, explainConstraints, type Gate, rows } from "./db.ts";
+import { cannotCreate } from "../refusals.ts";
 
 /** The `cli_logins` table. */
 export class SqliteCliLogins implements CliLoginStore {
@@ -29,7 +30,7 @@ export class SqliteCliLogins implements CliLoginStore {
           login.expires,
           login.user,
           login.cert,
-        ), { unique: "Cannot start the login: its code is taken; try again" });
+        ), cannotCreate.cliLogin());
     });
   }
 

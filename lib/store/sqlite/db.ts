@@ -7,6 +7,7 @@
 
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from "node:sqlite";
 import { Conflict, NotFound, Unavailable } from "../../errors.ts";
+import type { ConstraintMessages } from "../refusals.ts";
 import { num, rowReaders, str } from "../rows.ts";
 
 /** A row as node:sqlite returns it. */
@@ -104,7 +105,7 @@ export function constraintKind(e: unknown): "unique" | "foreign_key" | "other" |
  */
 export function explainConstraints<T>(
   write: () => T,
-  messages: { unique: string; foreignKey?: string },
+  messages: ConstraintMessages,
 ): T {
   try {
     return write();

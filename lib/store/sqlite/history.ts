@@ -5,7 +5,6 @@
  * @module
  */
 
-import { NotFound } from "../../errors.ts";
 import type {
   AuditEvent,
   AuditQuery,
@@ -22,6 +21,7 @@ import type {
 import { clampLimit, clampOffset } from "../paging.ts";
 import type { SQLInputValue } from "node:sqlite";
 import { type Db, explainConstraints, type Gate, num, rows } from "./db.ts";
+import { cannotCreate, notFound } from "../refusals.ts";
 
 /** The `sessions` table. */
 export class SqliteSessions implements SessionStore {
@@ -47,7 +47,7 @@ export class SqliteSessions implements SessionStore {
           s.started,
         );
         return rows.session(r!);
-      }, { unique: `Cannot record session "${s.id}": that id exists` });
+      }, cannotCreate.session(s.id));
     });
   }
 
@@ -59,7 +59,7 @@ export class SqliteSessions implements SessionStore {
         exitCode,
         id,
       );
-      if (!r) throw new NotFound(`Cannot end session "${id}": no such session`);
+      if (!r) throw notFound.endSession(id);
       return rows.session(r);
     });
   }

@@ -4,7 +4,6 @@
  * @module
  */
 
-import { NotFound } from "../../errors.ts";
 import type {
   AuthServerRecord,
   AuthServerStore,
@@ -23,6 +22,7 @@ import type {
   WebSessionStore,
 } from "../store.ts";
 import { type Db, explainConstraints, type Gate, rows } from "./db.ts";
+import { cannotCreate, notFound } from "../refusals.ts";
 
 /** The `nodes` table. */
 export class SqliteNodes implements NodeStore {
@@ -32,7 +32,7 @@ export class SqliteNodes implements NodeStore {
     return this.gate(() => {
       return explainConstraints(() => {
         return this.#insert(node, "");
-      }, { unique: `Cannot add node "${node.name}": a node of that name exists` });
+      }, cannotCreate.node(node.name));
     });
   }
 
@@ -94,7 +94,7 @@ export class SqliteNodes implements NodeStore {
           source: patch.source ?? null,
         },
       );
-      if (!r) throw new NotFound(`Cannot update node "${name}": no such node`);
+      if (!r) throw notFound.updateNode(name);
       return rows.node(r);
     });
   }
@@ -126,10 +126,7 @@ export class SqliteWebSessions implements WebSessionStore {
           s.expiresAbs,
         );
         return rows.webSession(r!);
-      }, {
-        unique: "Cannot create the web session: its id is already in use",
-        foreignKey: `Cannot create a web session for "${s.user}": no such user`,
-      });
+      }, cannotCreate.webSession(s.user));
     });
   }
 

@@ -4,7 +4,6 @@
  * @module
  */
 
-import { NotFound } from "../../errors.ts";
 import type {
   CaKind,
   CaRecord,
@@ -21,6 +20,7 @@ import type {
   UserStore,
 } from "../store.ts";
 import { type Db, explainConstraints, type Gate, num, optNum, rows, str } from "./db.ts";
+import { cannotCreate, notFound } from "../refusals.ts";
 
 /** The `cas` table. */
 export class SqliteCas implements CaStore {
@@ -66,7 +66,7 @@ export class SqliteUsers implements UserStore {
           user.created,
         );
         return rows.user(r!);
-      }, { unique: `Cannot create user "${user.name}": a user of that name exists` });
+      }, cannotCreate.user(user.name));
     });
   }
 
@@ -106,7 +106,7 @@ export class SqliteUsers implements UserStore {
           confirmed: patch.totpConfirmed ? 1 : 0,
         },
       );
-      if (!r) throw new NotFound(`Cannot update user "${name}": no such user`);
+      if (!r) throw notFound.updateUser(name);
       return rows.user(r);
     });
   }
@@ -138,7 +138,7 @@ export class SqliteUsers implements UserStore {
       );
       if (r) return str(r.id);
       if (!this.db.get("SELECT 1 FROM users WHERE name = ?", name)) {
-        throw new NotFound(`Cannot reserve a login attempt for "${name}": no such user`);
+        throw notFound.reserveLoginAttempt(name);
       }
       return null;
     });
@@ -185,7 +185,7 @@ export class SqliteUsers implements UserStore {
          WHERE name = :name RETURNING failed_logins, locked_until`,
         { name, now, max: maxFailures, lockMs },
       );
-      if (!r) throw new NotFound(`Cannot record a login failure for "${name}": no such user`);
+      if (!r) throw notFound.recordLoginFailure(name);
       return { failedLogins: num(r.failed_logins), lockedUntil: optNum(r.locked_until) };
     });
   }
@@ -214,7 +214,7 @@ export class SqliteUsers implements UserStore {
         now,
         name,
       );
-      if (changed === 0) throw new NotFound(`Cannot lock user "${name}": no such user`);
+      if (changed === 0) throw notFound.lockUser(name);
     });
   }
 
@@ -226,14 +226,14 @@ export class SqliteUsers implements UserStore {
         pending?.expires ?? null,
         name,
       );
-      if (changed === 0) throw new NotFound(`No user "${name}".`);
+      if (changed === 0) throw notFound.user(name);
     });
   }
 
   markSessionMfa(name: string, at: number): Promise<void> {
     return this.gate(() => {
       if (this.db.run("UPDATE users SET session_mfa_at = ? WHERE name = ?", at, name) === 0) {
-        throw new NotFound(`No user "${name}".`);
+        throw notFound.user(name);
       }
     });
   }
@@ -267,10 +267,7 @@ export class SqliteInvites implements InviteStore {
           invite.created,
         );
         return rows.invite(r!);
-      }, {
-        unique: "Cannot create the invite: its token is already in use",
-        foreignKey: `Cannot create an invite for "${invite.user}": no such user`,
-      });
+      }, cannotCreate.invite(invite.user));
     });
   }
 

@@ -8,6 +8,7 @@
 
 import type { WebAuthnChallengeRecord, WebAuthnCredentialRecord, WebAuthnStore } from "../store.ts";
 import { type Db, explainConstraints, type Gate, rows } from "./db.ts";
+import { cannotCreate } from "../refusals.ts";
 
 /** The `webauthn_credentials` and `webauthn_challenges` tables. */
 export class SqliteWebAuthn implements WebAuthnStore {
@@ -31,10 +32,7 @@ export class SqliteWebAuthn implements WebAuthnStore {
           credential.lastUsed,
         );
         return { ...credential };
-      }, {
-        unique: "Cannot register this security key: it is registered already",
-        foreignKey: `Cannot register a security key for "${credential.user}": no such user`,
-      })
+      }, cannotCreate.credential(credential.user))
     );
   }
 
