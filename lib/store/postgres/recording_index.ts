@@ -15,11 +15,10 @@ import {
   type RecordingTextQuery,
   searchWords,
 } from "../store.ts";
+import { clampSearchLimit } from "../paging.ts";
 import { num, rows, type Sql } from "./db.ts";
 import type { InTransaction } from "./users.ts";
 
-/** Most matches one search returns. */
-const MAX_LIMIT = 1_000;
 /** Fewer matches than this are fetched through the GIN index; more, newest rows first. */
 const RARE_ROWS = 2_000;
 /** tsvector positions stop at this; later words share it (still found, phrases less exactly). */
@@ -83,7 +82,7 @@ export class PgRecordingIndex implements RecordingIndexStore {
 
   async search(query: RecordingTextQuery): Promise<RecordingTextMatch[]> {
     if (query.words.length === 0) return [];
-    const limit = Math.min(Math.max(Math.trunc(query.limit ?? 50), 0), MAX_LIMIT);
+    const limit = clampSearchLimit(query.limit);
     const params: (string | number)[] = [tsqueryOf(query.words), limit];
     if (query.user !== undefined) params.push(query.user);
     const byUser = query.user !== undefined

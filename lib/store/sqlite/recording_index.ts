@@ -13,10 +13,8 @@ import {
   type RecordingTextMatch,
   type RecordingTextQuery,
 } from "../store.ts";
+import { clampSearchLimit } from "../paging.ts";
 import { type Db, type Gate, num, rows } from "./db.ts";
-
-/** Most matches one search returns. */
-const MAX_LIMIT = 1_000;
 
 /**
  * The FTS5 query for `words`: one phrase, the last word also as a prefix
@@ -87,7 +85,7 @@ export class SqliteRecordingIndex implements RecordingIndexStore {
         {
           match: ftsPhrase(query.words),
           user: query.user ?? null,
-          limit: Math.min(Math.max(Math.trunc(query.limit ?? 50), 0), MAX_LIMIT),
+          limit: clampSearchLimit(query.limit),
         },
       ).map(rows.recordingText)
     );
