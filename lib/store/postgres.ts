@@ -93,28 +93,31 @@ function guarded<T extends object>(table: T, where: string): T {
   });
 }
 
-/** The tables, over the pool or over one transaction. */
+/** The tables, over the pool or over one transaction, each {@link guarded}. */
 function pgTables(sql: Sql, inTransaction: InTransaction, where: string): StoreTables {
-  return {
-    cas: guarded(new PgCas(sql), where),
-    users: guarded(new PgUsers(sql, inTransaction), where),
-    invites: guarded(new PgInvites(sql), where),
-    nodes: guarded(new PgNodes(sql), where),
-    webSessions: guarded(new PgWebSessions(sql), where),
-    sessions: guarded(new PgSessions(sql, inTransaction), where),
-    audit: guarded(new PgAudit(sql), where),
-    revocations: guarded(new PgRevocations(sql, inTransaction), where),
-    proxies: guarded(new PgProxies(sql), where),
-    joinTokens: guarded(new PgJoinTokens(sql), where),
-    roles: guarded(new PgRoles(sql, inTransaction), where),
-    webauthn: guarded(new PgWebAuthn(sql), where),
-    ssoRequests: guarded(new PgSsoRequests(sql), where),
-    cliLogins: guarded(new PgCliLogins(sql), where),
-    recordings: guarded(new PgRecordings(sql, inTransaction), where),
-    requestNonces: guarded(new PgRequestNonces(sql), where),
-    authServers: guarded(new PgAuthServers(sql), where),
-    recordingIndex: guarded(new PgRecordingIndex(sql, inTransaction), where),
+  const tables: StoreTables = {
+    cas: new PgCas(sql),
+    users: new PgUsers(sql, inTransaction),
+    invites: new PgInvites(sql),
+    nodes: new PgNodes(sql),
+    webSessions: new PgWebSessions(sql),
+    sessions: new PgSessions(sql, inTransaction),
+    audit: new PgAudit(sql),
+    revocations: new PgRevocations(sql, inTransaction),
+    proxies: new PgProxies(sql),
+    joinTokens: new PgJoinTokens(sql),
+    roles: new PgRoles(sql, inTransaction),
+    webauthn: new PgWebAuthn(sql),
+    ssoRequests: new PgSsoRequests(sql),
+    cliLogins: new PgCliLogins(sql),
+    recordings: new PgRecordings(sql, inTransaction),
+    requestNonces: new PgRequestNonces(sql),
+    authServers: new PgAuthServers(sql),
+    recordingIndex: new PgRecordingIndex(sql, inTransaction),
   };
+  return Object.fromEntries(
+    Object.entries(tables).map(([name, table]) => [name, guarded(table, where)]),
+  ) as StoreTables;
 }
 
 /**
