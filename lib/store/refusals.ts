@@ -6,7 +6,7 @@
  * @module
  */
 
-import { NotFound } from "../errors.ts";
+import { Conflict, NotFound } from "../errors.ts";
 
 /**
  * Why a row could not be created: its key is taken (`unique`, a Conflict),
@@ -15,6 +15,30 @@ import { NotFound } from "../errors.ts";
 export interface ConstraintMessages {
   unique: string;
   foreignKey?: string;
+}
+
+/** Which constraint a failed write violated, as a backend reads its error. */
+export type ConstraintKind = "unique" | "foreign_key" | "other" | null;
+
+/**
+ * The typed error a write that violated a constraint becomes: a duplicate key
+ * a Conflict, a missing referenced row a NotFound (when `messages` says how
+ * to explain it); anything else `cause` itself.
+ *
+ * @param kind which constraint `cause` violated, if any
+ * @param messages what to say
+ * @param cause the database's error
+ */
+export function constraintError(
+  kind: ConstraintKind,
+  messages: ConstraintMessages,
+  cause: unknown,
+): unknown {
+  if (kind === "unique") return new Conflict(messages.unique, { cause });
+  if (kind === "foreign_key" && messages.foreignKey) {
+    return new NotFound(messages.foreignKey, { cause });
+  }
+  return cause;
 }
 
 /** The {@link ConstraintMessages} of creating each kind of row. */

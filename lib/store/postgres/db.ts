@@ -8,8 +8,8 @@
  */
 
 import type postgres from "postgres";
-import { Conflict, NotFound, Unavailable } from "../../errors.ts";
-import type { ConstraintMessages } from "../refusals.ts";
+import { Unavailable } from "../../errors.ts";
+import { constraintError, type ConstraintKind, type ConstraintMessages } from "../refusals.ts";
 import { rowReaders } from "../rows.ts";
 
 /** A query handle: the pool, or the connection of one transaction. */
@@ -64,13 +64,16 @@ export async function explainConstraints<T>(
   try {
     return await write();
   } catch (e) {
-    const code = codeOf(e);
-    if (code === "23505") throw new Conflict(messages.unique, { cause: e });
-    if (code === "23503" && messages.foreignKey) {
-      throw new NotFound(messages.foreignKey, { cause: e });
-    }
-    throw e;
+    throw constraintError(constraintKind(e), messages, e);
   }
+}
+
+/** Which constraint a PostgreSQL error violated (SQLSTATE class 23), if any. */
+function constraintKind(e: unknown): ConstraintKind {
+  const code = codeOf(e);
+  if (code === "23505") return "unique";
+  if (code === "23503") return "foreign_key";
+  return code?.startsWith("23") ? "other" : null;
 }
 
 /** Client-side codes of npm:postgres and Node for a connection that failed or broke. */

@@ -6,8 +6,8 @@
  */
 
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from "node:sqlite";
-import { Conflict, NotFound, Unavailable } from "../../errors.ts";
-import type { ConstraintMessages } from "../refusals.ts";
+import { Unavailable } from "../../errors.ts";
+import { constraintError, type ConstraintKind, type ConstraintMessages } from "../refusals.ts";
 import { num, rowReaders, str } from "../rows.ts";
 
 /** A row as node:sqlite returns it. */
@@ -90,7 +90,7 @@ function errcode(e: unknown): number | null {
 }
 
 /** What kind of constraint a SQLite error violated, if any. */
-export function constraintKind(e: unknown): "unique" | "foreign_key" | "other" | null {
+export function constraintKind(e: unknown): ConstraintKind {
   const code = errcode(e);
   if (code === null || (code & 0xff) !== SQLITE_CONSTRAINT) return null;
   if (code === SQLITE_CONSTRAINT_UNIQUE || code === SQLITE_CONSTRAINT_PRIMARYKEY) return "unique";
@@ -110,12 +110,7 @@ export function explainConstraints<T>(
   try {
     return write();
   } catch (e) {
-    const kind = constraintKind(e);
-    if (kind === "unique") throw new Conflict(messages.unique, { cause: e });
-    if (kind === "foreign_key" && messages.foreignKey) {
-      throw new NotFound(messages.foreignKey, { cause: e });
-    }
-    throw e;
+    throw constraintError(constraintKind(e), messages, e);
   }
 }
 
