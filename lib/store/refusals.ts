@@ -1,7 +1,7 @@
 /**
  * What the store says when it refuses a change, written once for every
- * backend: the messages of the `Conflict` and `NotFound` errors its tables
- * throw.
+ * backend: how a violated constraint becomes a `Conflict` or `NotFound`, and
+ * the messages of those its tables throw.
  *
  * @module
  */
