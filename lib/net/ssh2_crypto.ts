@@ -13,10 +13,10 @@
  * How: {@link installFastCiphers} finds the prototypes of ssh2's native
  * cipher classes through instances made by ssh2's own `createCipher` and
  * `createDecipher` (the classes are not exported) and replaces their
- * `allocPacket`, `encrypt`, `decrypt` and `free` (ssh2_gcm.ts,
- * ssh2_chacha.ts). Packets are sealed in place (allocated with room for the
- * tag, as ssh2's optional native binding does) and written once instead of
- * three or four times; incoming payloads reach ssh2 only after their tag
+ * `allocPacket`, `encrypt`, `decrypt` and `free` (ssh2_aead.ts, with
+ * ssh2_gcm.ts and ssh2_chacha.ts). Packets are sealed in place (allocated
+ * with room for the tag, as ssh2's optional native binding does) and written
+ * once instead of three or four times; incoming payloads reach ssh2 only after their tag
  * checks out. Every ssh2 connection of the process, server or client, uses
  * them. Without libcrypto or the `ffi` permission nothing changes.
  * `POSTERN_SSH_CRYPTO=ssh2` keeps ssh2's code, for measurements.

@@ -1,7 +1,7 @@
 /**
- * What the libcrypto overrides of ssh2's AEAD ciphers share (ssh2_gcm.ts,
- * ssh2_chacha.ts): outgoing packets with room for the tag, optionally in one
- * reused buffer shared by every connection, and the state of an incoming packet.
+ * Outgoing packets of the libcrypto overrides of ssh2's AEAD ciphers
+ * (ssh2_aead.ts): allocated with room for the tag, optionally in one reused
+ * buffer shared by every connection.
  *
  * @module
  */
@@ -11,8 +11,6 @@ import { randomFillSync } from "node:crypto";
 
 /** Bytes of the AEAD tag after each packet. */
 export const TAG = 16;
-/** ssh2's limit on inbound packets (crypto.js MAX_PACKET_SIZE). */
-export const MAX_PACKET_SIZE = 35000;
 
 /**
  * The buffer packets are sealed in for connections whose socket copies each
@@ -87,48 +85,4 @@ export function sendSealed(cipher: SealingCipher, packet: Uint8Array): void {
  */
 export function releaseScratch(packet: Uint8Array): void {
   if (packet.buffer === scratch.buffer.buffer) scratch.inUse = false;
-}
-
-/** An incoming packet being read. */
-export interface Inbound {
-  /** The 4-byte length field as received. */
-  lengthField: Uint8Array;
-  lengthBytes: number;
-  /** The packet length, once the length field is complete. */
-  length: number;
-  packet: Buffer | null;
-  position: number;
-  tag: Uint8Array;
-  tagBytes: number;
-}
-
-/** A fresh {@link Inbound}. */
-export function newInbound(): Inbound {
-  return {
-    lengthField: new Uint8Array(4),
-    lengthBytes: 0,
-    length: 0,
-    packet: null,
-    position: 0,
-    tag: new Uint8Array(TAG),
-    tagBytes: 0,
-  };
-}
-
-/** Ready for the next packet. */
-export function resetInbound(s: Inbound): void {
-  s.lengthBytes = 0;
-  s.packet = null;
-  s.position = 0;
-  s.tagBytes = 0;
-}
-
-/**
- * The payload of an opened packet (after the padding length byte, before the
- * padding). Throws when the padding length runs past the packet.
- */
-export function payloadOf(packet: Buffer): Buffer {
-  const padLength = packet[0];
-  if (padLength + 1 > packet.length) throw new Error("Bad padding length");
-  return Buffer.from(packet.buffer, packet.byteOffset + 1, packet.length - padLength - 1);
 }

@@ -14,27 +14,8 @@
 import postgres from "postgres";
 import { Unavailable } from "../errors.ts";
 import { storeDuration } from "../metrics/metrics.ts";
-import type {
-  AuditStore,
-  AuthServerStore,
-  CaStore,
-  CliLoginStore,
-  InviteStore,
-  JoinTokenStore,
-  NodeStore,
-  ProxyStore,
-  RecordingIndexStore,
-  RecordingStore,
-  RequestNonceStore,
-  RevocationStore,
-  RoleStore,
-  SessionStore,
-  SsoRequestStore,
-  Store,
-  UserStore,
-  WebAuthnStore,
-  WebSessionStore,
-} from "./store.ts";
+import type { Store, StoreTables } from "./store.ts";
+import { TransactionView, WithTables } from "./tables.ts";
 import {
   BIGINT_AS_NUMBER,
   isConnectionFailure,
@@ -112,47 +93,31 @@ function guarded<T extends object>(table: T, where: string): T {
   });
 }
 
-/** The tables, over the pool or over one transaction. */
-class PgTables {
-  readonly cas: CaStore;
-  readonly users: UserStore;
-  readonly invites: InviteStore;
-  readonly nodes: NodeStore;
-  readonly webSessions: WebSessionStore;
-  readonly sessions: SessionStore;
-  readonly audit: AuditStore;
-  readonly revocations: RevocationStore;
-  readonly proxies: ProxyStore;
-  readonly joinTokens: JoinTokenStore;
-  readonly roles: RoleStore;
-  readonly webauthn: WebAuthnStore;
-  readonly ssoRequests: SsoRequestStore;
-  readonly cliLogins: CliLoginStore;
-  readonly recordings: RecordingStore;
-  readonly requestNonces: RequestNonceStore;
-  readonly authServers: AuthServerStore;
-  readonly recordingIndex: RecordingIndexStore;
-
-  constructor(sql: Sql, inTransaction: InTransaction, where: string) {
-    this.cas = guarded(new PgCas(sql), where);
-    this.users = guarded(new PgUsers(sql, inTransaction), where);
-    this.invites = guarded(new PgInvites(sql), where);
-    this.nodes = guarded(new PgNodes(sql), where);
-    this.webSessions = guarded(new PgWebSessions(sql), where);
-    this.sessions = guarded(new PgSessions(sql, inTransaction), where);
-    this.audit = guarded(new PgAudit(sql), where);
-    this.revocations = guarded(new PgRevocations(sql, inTransaction), where);
-    this.proxies = guarded(new PgProxies(sql), where);
-    this.joinTokens = guarded(new PgJoinTokens(sql), where);
-    this.roles = guarded(new PgRoles(sql, inTransaction), where);
-    this.webauthn = guarded(new PgWebAuthn(sql), where);
-    this.ssoRequests = guarded(new PgSsoRequests(sql), where);
-    this.cliLogins = guarded(new PgCliLogins(sql), where);
-    this.recordings = guarded(new PgRecordings(sql, inTransaction), where);
-    this.requestNonces = guarded(new PgRequestNonces(sql), where);
-    this.authServers = guarded(new PgAuthServers(sql), where);
-    this.recordingIndex = guarded(new PgRecordingIndex(sql, inTransaction), where);
-  }
+/** The tables, over the pool or over one transaction, each {@link guarded}. */
+function pgTables(sql: Sql, inTransaction: InTransaction, where: string): StoreTables {
+  const tables: StoreTables = {
+    cas: new PgCas(sql),
+    users: new PgUsers(sql, inTransaction),
+    invites: new PgInvites(sql),
+    nodes: new PgNodes(sql),
+    webSessions: new PgWebSessions(sql),
+    sessions: new PgSessions(sql, inTransaction),
+    audit: new PgAudit(sql),
+    revocations: new PgRevocations(sql, inTransaction),
+    proxies: new PgProxies(sql),
+    joinTokens: new PgJoinTokens(sql),
+    roles: new PgRoles(sql, inTransaction),
+    webauthn: new PgWebAuthn(sql),
+    ssoRequests: new PgSsoRequests(sql),
+    cliLogins: new PgCliLogins(sql),
+    recordings: new PgRecordings(sql, inTransaction),
+    requestNonces: new PgRequestNonces(sql),
+    authServers: new PgAuthServers(sql),
+    recordingIndex: new PgRecordingIndex(sql, inTransaction),
+  };
+  return Object.fromEntries(
+    Object.entries(tables).map(([name, table]) => [name, guarded(table, where)]),
+  ) as StoreTables;
 }
 
 /**
@@ -165,7 +130,7 @@ class PgTables {
  * await store.close();
  * ```
  */
-export class PostgresStore extends PgTables implements Store {
+export class PostgresStore extends WithTables implements Store {
   /** Schema version after opening. */
   readonly schemaVersion: number;
 
@@ -174,7 +139,7 @@ export class PostgresStore extends PgTables implements Store {
     private readonly where: string,
     schemaVersion: number,
   ) {
-    super(sql, (fn) => runTransaction(sql, fn), where);
+    super(pgTables(sql, (fn) => runTransaction(sql, fn), where));
     this.schemaVersion = schemaVersion;
   }
 
@@ -215,7 +180,7 @@ export class PostgresStore extends PgTables implements Store {
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     const done = storeDuration.startTimer({ operation: "transaction" });
-    return runTransaction(this.sql, (tx) => fn(new PgTxStore(tx, this.where)))
+    return runTransaction(this.sql, (tx) => fn(transactionView(tx, this.where)))
       .catch((e: unknown) => Promise.reject(mapPostgresError(e, this.where)))
       .finally(done);
   }
@@ -245,23 +210,9 @@ async function runTransaction<T>(sql: Sql, fn: (tx: Sql) => Promise<T>): Promise
   }
 }
 
-/** The view of the store handed to a transaction function. */
-class PgTxStore extends PgTables implements Store {
-  constructor(tx: Sql, where: string) {
-    super(tx, (fn) => fn(tx), where);
-  }
-
-  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    return fn(this);
-  }
-
-  ping(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  close(): Promise<void> {
-    return Promise.reject(new Error("Cannot close the store from inside a transaction"));
-  }
+/** The view of the store handed to a transaction function: the tables over its connection. */
+function transactionView(tx: Sql, where: string): Store {
+  return new TransactionView(pgTables(tx, (fn) => fn(tx), where));
 }
 
 /** TLS that checks the server's certificate against `caFile` (and its name unless verify-ca). */

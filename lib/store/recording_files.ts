@@ -32,6 +32,16 @@ export function checkOffset(offset: number): void {
   }
 }
 
+/**
+ * Refuses (Conflict) to write recording `id` at `offset` past its end,
+ * `size`: the bytes between would be missing.
+ */
+export function checkAppendOffset(id: string, size: number, offset: number): void {
+  if (offset > size) {
+    throw new Conflict(`Recording "${id}" has ${size} bytes; cannot write at ${offset}.`);
+  }
+}
+
 /** A directory of recordings. */
 export class RecordingFiles implements RecordingStore {
   constructor(readonly dir: string) {}
@@ -68,9 +78,7 @@ export class RecordingFiles implements RecordingStore {
     await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
     using file = await Deno.open(path, { create: true, write: true, mode: 0o600 });
     const size = (await file.stat()).size;
-    if (offset > size) {
-      throw new Conflict(`Recording "${id}" has ${size} bytes; cannot write at ${offset}.`);
-    }
+    checkAppendOffset(id, size, offset);
     const fresh = bytes.subarray(Math.min(size - offset, bytes.byteLength));
     await file.seek(size, Deno.SeekMode.Start);
     let written = 0;

@@ -20,27 +20,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { DatabaseSync } from "node:sqlite";
 import { dirname, join } from "node:path";
 import { Unavailable } from "../errors.ts";
-import type {
-  AuditStore,
-  AuthServerStore,
-  CaStore,
-  CliLoginStore,
-  InviteStore,
-  JoinTokenStore,
-  NodeStore,
-  ProxyStore,
-  RecordingIndexStore,
-  RecordingStore,
-  RequestNonceStore,
-  RevocationStore,
-  RoleStore,
-  SessionStore,
-  SsoRequestStore,
-  Store,
-  UserStore,
-  WebAuthnStore,
-  WebSessionStore,
-} from "./store.ts";
+import type { RecordingStore, Store, StoreTables } from "./store.ts";
+import { TransactionView, WithTables } from "./tables.ts";
 import { Db, type Gate, mapSqliteError } from "./sqlite/db.ts";
 import { migrate } from "./sqlite/migrations.ts";
 import { writeBackup } from "./sqlite/backup.ts";
@@ -75,46 +56,27 @@ export interface SqliteStoreOptions {
 }
 
 /** The tables of a store, reached through one gate. */
-class Tables {
-  readonly cas: CaStore;
-  readonly users: UserStore;
-  readonly invites: InviteStore;
-  readonly nodes: NodeStore;
-  readonly webSessions: WebSessionStore;
-  readonly sessions: SessionStore;
-  readonly audit: AuditStore;
-  readonly revocations: RevocationStore;
-  readonly proxies: ProxyStore;
-  readonly joinTokens: JoinTokenStore;
-  readonly roles: RoleStore;
-  readonly webauthn: WebAuthnStore;
-  readonly ssoRequests: SsoRequestStore;
-  readonly cliLogins: CliLoginStore;
-  readonly recordings: RecordingStore;
-  readonly requestNonces: RequestNonceStore;
-  readonly authServers: AuthServerStore;
-  readonly recordingIndex: RecordingIndexStore;
-
-  constructor(db: Db, gate: Gate, recordings: RecordingStore) {
-    this.cas = new SqliteCas(db, gate);
-    this.users = new SqliteUsers(db, gate);
-    this.invites = new SqliteInvites(db, gate);
-    this.nodes = new SqliteNodes(db, gate);
-    this.webSessions = new SqliteWebSessions(db, gate);
-    this.sessions = new SqliteSessions(db, gate);
-    this.audit = new SqliteAudit(db, gate);
-    this.revocations = new SqliteRevocations(db, gate);
-    this.proxies = new SqliteProxies(db, gate);
-    this.joinTokens = new SqliteJoinTokens(db, gate);
-    this.roles = new SqliteRoles(db, gate);
-    this.webauthn = new SqliteWebAuthn(db, gate);
-    this.ssoRequests = new SqliteSsoRequests(db, gate);
-    this.cliLogins = new SqliteCliLogins(db, gate);
-    this.recordings = recordings;
-    this.requestNonces = new SqliteRequestNonces(db, gate);
-    this.authServers = new SqliteAuthServers(db, gate);
-    this.recordingIndex = new SqliteRecordingIndex(db, gate);
-  }
+function sqliteTables(db: Db, gate: Gate, recordings: RecordingStore): StoreTables {
+  return {
+    cas: new SqliteCas(db, gate),
+    users: new SqliteUsers(db, gate),
+    invites: new SqliteInvites(db, gate),
+    nodes: new SqliteNodes(db, gate),
+    webSessions: new SqliteWebSessions(db, gate),
+    sessions: new SqliteSessions(db, gate),
+    audit: new SqliteAudit(db, gate),
+    revocations: new SqliteRevocations(db, gate),
+    proxies: new SqliteProxies(db, gate),
+    joinTokens: new SqliteJoinTokens(db, gate),
+    roles: new SqliteRoles(db, gate),
+    webauthn: new SqliteWebAuthn(db, gate),
+    ssoRequests: new SqliteSsoRequests(db, gate),
+    cliLogins: new SqliteCliLogins(db, gate),
+    recordings,
+    requestNonces: new SqliteRequestNonces(db, gate),
+    authServers: new SqliteAuthServers(db, gate),
+    recordingIndex: new SqliteRecordingIndex(db, gate),
+  };
 }
 
 function guarded<T>(op: () => T): T {
@@ -135,7 +97,7 @@ function guarded<T>(op: () => T): T {
  * store.close();
  * ```
  */
-export class SqliteStore extends Tables implements Store {
+export class SqliteStore extends WithTables implements Store {
   readonly #db: Db;
   /** Knows, across awaits, whether the caller runs inside one of our transactions. */
   readonly #txContext = new AsyncLocalStorage<TxStore>();
@@ -157,7 +119,7 @@ export class SqliteStore extends Tables implements Store {
         done();
       }
     };
-    super(db, gate, new RecordingFiles(join(dirname(path), "recordings")));
+    super(sqliteTables(db, gate, new RecordingFiles(join(dirname(path), "recordings"))));
     this.#db = db;
     this.path = path;
     this.schemaVersion = schemaVersion;
@@ -260,8 +222,8 @@ export class SqliteStore extends Tables implements Store {
   }
 }
 
-/** The view of the store handed to a transaction function. */
-class TxStore extends Tables implements Store {
+/** The view of the store handed to a transaction function; unusable once it has ended. */
+class TxStore extends TransactionView {
   #open = true;
 
   constructor(db: Db, recordings: RecordingStore) {
@@ -275,24 +237,12 @@ class TxStore extends Tables implements Store {
         return Promise.reject(e);
       }
     };
-    super(db, gate, recordings);
+    super(sqliteTables(db, gate, recordings));
   }
 
   /** Makes later calls fail: the transaction they belonged to is over. */
   finish(): void {
     this.#open = false;
-  }
-
-  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    return fn(this);
-  }
-
-  ping(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  close(): Promise<void> {
-    return Promise.reject(new Error("Cannot close the store from inside a transaction"));
   }
 }
 

@@ -770,8 +770,8 @@ export interface CliLoginStore {
   poll(idHash: SecretHash, now: number): Promise<CliLoginRecord | null>;
 }
 
-/** Everything auth keeps. */
-export interface Store {
+/** The tables of a store: everything auth keeps, without the transaction and connection around it. */
+export interface StoreTables {
   readonly cas: CaStore;
   readonly users: UserStore;
   readonly invites: InviteStore;
@@ -790,6 +790,10 @@ export interface Store {
   readonly requestNonces: RequestNonceStore;
   readonly authServers: AuthServerStore;
   readonly recordingIndex: RecordingIndexStore;
+}
+
+/** Everything auth keeps. */
+export interface Store extends StoreTables {
   /**
    * Runs `fn` in one transaction on `tx`; commits when it resolves, rolls back
    * when it throws. Call only `tx` inside `fn` and do not await other I/O there

@@ -7,21 +7,8 @@
  */
 
 import type { CliLoginRecord, CliLoginStore, SecretHash } from "../store.ts";
-import { explainConstraints, num, optNum, optStr, type Row, type Sql, str } from "./db.ts";
-
-function toCliLogin(r: Row): CliLoginRecord {
-  return {
-    idHash: str(r.id_hash) as SecretHash,
-    code: str(r.code),
-    publicKey: str(r.public_key),
-    ttlMs: optNum(r.ttl_ms),
-    remoteAddr: str(r.remote_addr),
-    created: num(r.created),
-    expires: num(r.expires),
-    user: optStr(r.user_name),
-    cert: optStr(r.cert),
-  };
-}
+import { explainConstraints, rows, type Sql } from "./db.ts";
+import { cannotCreate } from "../refusals.ts";
 
 /** The `cli_logins` table. */
 export class PgCliLogins implements CliLoginStore {
@@ -35,14 +22,14 @@ export class PgCliLogins implements CliLoginStore {
           (id_hash, code, public_key, ttl_ms, remote_addr, created, expires, user_name, cert)
           VALUES (${login.idHash}, ${login.code}, ${login.publicKey}, ${login.ttlMs},
             ${login.remoteAddr}, ${login.created}, ${login.expires}, ${login.user}, ${login.cert})`,
-      { unique: "Cannot start the login: its code is taken; try again" },
+      cannotCreate.cliLogin(),
     );
   }
 
   async getPending(code: string, now: number): Promise<CliLoginRecord | null> {
     const [r] = await this.sql`SELECT * FROM cli_logins
       WHERE code = ${code} AND cert IS NULL AND expires > ${now}`;
-    return r ? toCliLogin(r) : null;
+    return r ? rows.cliLogin(r) : null;
   }
 
   async approve(code: string, user: string, cert: string, now: number): Promise<boolean> {
@@ -53,9 +40,9 @@ export class PgCliLogins implements CliLoginStore {
   async poll(idHash: SecretHash, now: number): Promise<CliLoginRecord | null> {
     const [taken] = await this.sql`DELETE FROM cli_logins
       WHERE id_hash = ${idHash} AND cert IS NOT NULL RETURNING *`;
-    if (taken) return toCliLogin(taken);
+    if (taken) return rows.cliLogin(taken);
     const [r] = await this.sql`SELECT * FROM cli_logins
       WHERE id_hash = ${idHash} AND expires > ${now}`;
-    return r ? toCliLogin(r) : null;
+    return r ? rows.cliLogin(r) : null;
   }
 }

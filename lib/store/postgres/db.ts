@@ -1,6 +1,6 @@
 /**
  * What the PostgreSQL tables share: the query handle (the pool, or one
- * transaction's connection), integer parsing, and the translation of
+ * transaction's connection), the readers of their rows, and the translation of
  * PostgreSQL errors (SQLSTATE codes, lost connections) into postern's typed
  * errors.
  *
@@ -8,12 +8,12 @@
  */
 
 import type postgres from "postgres";
-import { Conflict, NotFound, Unavailable } from "../../errors.ts";
+import { Unavailable } from "../../errors.ts";
+import { constraintError, type ConstraintKind, type ConstraintMessages } from "../refusals.ts";
+import { rowReaders } from "../rows.ts";
 
 /** A query handle: the pool, or the connection of one transaction. */
 export type Sql = postgres.Sql<{ bigint: number }>;
-
-export type { Row } from "../rows.ts";
 
 /**
  * BIGINT columns (times in ms, ids, sizes) as JS numbers: every value postern
@@ -28,7 +28,17 @@ export const BIGINT_AS_NUMBER = {
   },
 };
 
-export { num, optNum, optStr, str } from "../rows.ts";
+export { num, optNum } from "../rows.ts";
+
+/**
+ * The readers of PostgreSQL's rows: BOOLEAN and JSONB columns arrive as
+ * values; `user` is a reserved word, so the user column is `user_name`.
+ */
+export const rows = rowReaders({
+  userColumn: "user_name",
+  bool: (v) => v === true,
+  json: <T>(v: unknown) => v as T,
+});
 
 /** SQLSTATE of a PostgreSQL error, or the client's code for a connection error. */
 function codeOf(e: unknown): string | null {
@@ -49,18 +59,21 @@ export function isRetryable(e: unknown): boolean {
  */
 export async function explainConstraints<T>(
   write: () => Promise<T>,
-  messages: { unique: string; foreignKey?: string },
+  messages: ConstraintMessages,
 ): Promise<T> {
   try {
     return await write();
   } catch (e) {
-    const code = codeOf(e);
-    if (code === "23505") throw new Conflict(messages.unique, { cause: e });
-    if (code === "23503" && messages.foreignKey) {
-      throw new NotFound(messages.foreignKey, { cause: e });
-    }
-    throw e;
+    throw constraintError(constraintKind(e), messages, e);
   }
+}
+
+/** Which constraint a PostgreSQL error violated (SQLSTATE class 23), if any. */
+function constraintKind(e: unknown): ConstraintKind {
+  const code = codeOf(e);
+  if (code === "23505") return "unique";
+  if (code === "23503") return "foreign_key";
+  return code?.startsWith("23") ? "other" : null;
 }
 
 /** Client-side codes of npm:postgres and Node for a connection that failed or broke. */

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { NotFound } from "../../errors.ts";
 import type {
   AuditEvent,
   AuditQuery,
@@ -14,34 +13,15 @@ import type {
   NewSession,
   Revocation,
   RevocationStore,
-  SecretHash,
   SessionFilter,
   SessionParty,
   SessionRecord,
   SessionStore,
 } from "../store.ts";
 import { clampLimit, clampOffset } from "../paging.ts";
-import { explainConstraints, num, optNum, optStr, type Row, type Sql, str } from "./db.ts";
+import { explainConstraints, num, rows, type Sql } from "./db.ts";
+import { cannotCreate, notFound } from "../refusals.ts";
 import type { InTransaction } from "./users.ts";
-
-function toSession(r: Row): SessionRecord {
-  return {
-    id: str(r.id),
-    user: str(r.user_name),
-    login: str(r.login),
-    node: str(r.node),
-    kind: str(r.kind) as SessionRecord["kind"],
-    started: num(r.started),
-    ended: optNum(r.ended),
-    exitCode: optNum(r.exit_code),
-    cols: num(r.term_cols),
-    rows: num(r.term_rows),
-    recordingPath: str(r.recording_path),
-    proxyId: optStr(r.proxy_id),
-    heartbeat: optNum(r.heartbeat),
-    parties: r.parties as SessionParty[],
-  };
-}
 
 /** The `sessions` table. */
 export class PgSessions implements SessionStore {
@@ -64,15 +44,15 @@ export class PgSessions implements SessionStore {
           heartbeat: s.started,
         })
       } RETURNING *`;
-      return toSession(r);
-    }, { unique: `Cannot record session "${s.id}": that id exists` });
+      return rows.session(r);
+    }, cannotCreate.session(s.id));
   }
 
   async end(id: string, ended: number, exitCode: number | null): Promise<SessionRecord> {
     const [r] = await this.sql`UPDATE sessions SET ended = ${ended}, exit_code = ${exitCode}
       WHERE id = ${id} RETURNING *`;
-    if (!r) throw new NotFound(`Cannot end session "${id}": no such session`);
-    return toSession(r);
+    if (!r) throw notFound.endSession(id);
+    return rows.session(r);
   }
 
   async endLive(id: string, ended: number, exitCode: number | null): Promise<boolean> {
@@ -83,7 +63,7 @@ export class PgSessions implements SessionStore {
 
   async get(id: string): Promise<SessionRecord | null> {
     const [r] = await this.sql`SELECT * FROM sessions WHERE id = ${id}`;
-    return r ? toSession(r) : null;
+    return r ? rows.session(r) : null;
   }
 
   async list(filter: SessionFilter = {}): Promise<SessionRecord[]> {
@@ -103,7 +83,7 @@ export class PgSessions implements SessionStore {
         AND (${filter.activeOnly ?? false} = false OR ended IS NULL)
       ORDER BY started DESC, id
       LIMIT ${clampLimit(filter.limit, 100)} OFFSET ${clampOffset(filter.offset)}`)
-      .map(toSession);
+      .map(rows.session);
   }
 
   heartbeat(
@@ -124,20 +104,8 @@ export class PgSessions implements SessionStore {
 
   async listStale(time: number): Promise<SessionRecord[]> {
     return (await this.sql`SELECT * FROM sessions
-      WHERE ended IS NULL AND coalesce(heartbeat, started) < ${time}`).map(toSession);
+      WHERE ended IS NULL AND coalesce(heartbeat, started) < ${time}`).map(rows.session);
   }
-}
-
-function toAudit(r: Row): AuditEvent {
-  return {
-    id: num(r.id),
-    time: num(r.time),
-    code: str(r.code),
-    user: optStr(r.user_name),
-    remoteAddr: optStr(r.remote_addr),
-    success: r.success === true,
-    fields: r.fields as Record<string, unknown>,
-  };
 }
 
 /** The `audit_events` table. */
@@ -150,7 +118,7 @@ export class PgAudit implements AuditStore {
       VALUES (${e.time}, ${e.code}, ${e.user}, ${e.remoteAddr}, ${e.success},
         ${this.sql.json(e.fields as never)})
       RETURNING *`;
-    return toAudit(r);
+    return rows.auditEvent(r);
   }
 
   async query(q: AuditQuery = {}): Promise<AuditEvent[]> {
@@ -169,19 +137,8 @@ export class PgAudit implements AuditStore {
         AND (${f.user}::text IS NULL OR user_name = ${f.user})
         AND (${f.success}::boolean IS NULL OR success = ${f.success})
       ORDER BY id ${order}
-      LIMIT ${clampLimit(q.limit, 1000)} OFFSET ${clampOffset(q.offset)}`).map(toAudit);
+      LIMIT ${clampLimit(q.limit, 1000)} OFFSET ${clampOffset(q.offset)}`).map(rows.auditEvent);
   }
-}
-
-function toRevocation(r: Row): Revocation {
-  return {
-    id: num(r.id),
-    user: str(r.user_name),
-    webSessionHash: optStr(r.web_session_hash) as SecretHash | null,
-    sessionId: optStr(r.session_id),
-    reason: str(r.reason),
-    created: num(r.created),
-  };
 }
 
 /** The advisory lock that orders revocations: "revoke" in ASCII. */
@@ -201,13 +158,13 @@ export class PgRevocations implements RevocationStore {
         (user_name, web_session_hash, session_id, reason, created)
         VALUES (${r.user}, ${r.webSessionHash}, ${r.sessionId}, ${r.reason}, ${r.created})
         RETURNING *`;
-      return toRevocation(row);
+      return rows.revocation(row);
     });
   }
 
   async since(id: number, limit = 1000): Promise<Revocation[]> {
     return (await this.sql`SELECT * FROM revocations WHERE id > ${id}
-      ORDER BY id LIMIT ${clampLimit(limit, 1000)}`).map(toRevocation);
+      ORDER BY id LIMIT ${clampLimit(limit, 1000)}`).map(rows.revocation);
   }
 
   async lastId(): Promise<number> {

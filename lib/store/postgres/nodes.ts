@@ -5,7 +5,6 @@
  * @module
  */
 
-import { NotFound } from "../../errors.ts";
 import type {
   AuthServerRecord,
   AuthServerStore,
@@ -23,21 +22,9 @@ import type {
   WebSessionRecord,
   WebSessionStore,
 } from "../store.ts";
-import { explainConstraints, num, optStr, type Row, type Sql, str } from "./db.ts";
+import { explainConstraints, rows, type Sql } from "./db.ts";
+import { cannotCreate, notFound } from "../refusals.ts";
 import type { InTransaction } from "./users.ts";
-import { toAuthServer, toJoinToken, toProxy } from "../rows.ts";
-
-function toNode(r: Row): NodeRecord {
-  return {
-    name: str(r.name),
-    addr: str(r.addr),
-    labels: r.labels as Record<string, string>,
-    hostKey: optStr(r.host_key),
-    requireHostCert: r.require_host_cert === true,
-    source: str(r.source) as NodeRecord["source"],
-    created: num(r.created),
-  };
-}
 
 /** The `nodes` table. */
 export class PgNodes implements NodeStore {
@@ -46,8 +33,8 @@ export class PgNodes implements NodeStore {
   create(node: NodeRecord): Promise<NodeRecord> {
     return explainConstraints(async () => {
       const [r] = await this.sql`INSERT INTO nodes ${this.sql(this.#row(node))} RETURNING *`;
-      return toNode(r);
-    }, { unique: `Cannot add node "${node.name}": a node of that name exists` });
+      return rows.node(r);
+    }, cannotCreate.node(node.name));
   }
 
   async upsert(node: NodeRecord): Promise<NodeRecord> {
@@ -56,7 +43,7 @@ export class PgNodes implements NodeStore {
         host_key = excluded.host_key, require_host_cert = excluded.require_host_cert,
         source = excluded.source
       RETURNING *`;
-    return toNode(r);
+    return rows.node(r);
   }
 
   #row(node: NodeRecord) {
@@ -73,11 +60,11 @@ export class PgNodes implements NodeStore {
 
   async get(name: string): Promise<NodeRecord | null> {
     const [r] = await this.sql`SELECT * FROM nodes WHERE name = ${name}`;
-    return r ? toNode(r) : null;
+    return r ? rows.node(r) : null;
   }
 
   async list(): Promise<NodeRecord[]> {
-    return (await this.sql`SELECT * FROM nodes ORDER BY name`).map(toNode);
+    return (await this.sql`SELECT * FROM nodes ORDER BY name`).map(rows.node);
   }
 
   async update(name: string, patch: NodePatch): Promise<NodeRecord> {
@@ -90,27 +77,13 @@ export class PgNodes implements NodeStore {
     const [r] = Object.keys(set).length === 0
       ? await this.sql`SELECT * FROM nodes WHERE name = ${name}`
       : await this.sql`UPDATE nodes SET ${this.sql(set)} WHERE name = ${name} RETURNING *`;
-    if (!r) throw new NotFound(`Cannot update node "${name}": no such node`);
-    return toNode(r);
+    if (!r) throw notFound.updateNode(name);
+    return rows.node(r);
   }
 
   async delete(name: string): Promise<boolean> {
     return (await this.sql`DELETE FROM nodes WHERE name = ${name}`).count > 0;
   }
-}
-
-function toWebSession(r: Row): WebSessionRecord {
-  return {
-    idHash: str(r.id_hash) as SecretHash,
-    user: str(r.user_name),
-    csrfTokenHash: str(r.csrf_token_hash) as SecretHash,
-    privateKey: str(r.private_key),
-    cert: str(r.cert),
-    created: num(r.created),
-    lastSeen: num(r.last_seen),
-    expiresIdle: num(r.expires_idle),
-    expiresAbs: num(r.expires_abs),
-  };
 }
 
 /** The `web_sessions` table. */
@@ -132,16 +105,13 @@ export class PgWebSessions implements WebSessionStore {
           expires_abs: s.expiresAbs,
         })
       } RETURNING *`;
-      return toWebSession(r);
-    }, {
-      unique: "Cannot create the web session: its id is already in use",
-      foreignKey: `Cannot create a web session for "${s.user}": no such user`,
-    });
+      return rows.webSession(r);
+    }, cannotCreate.webSession(s.user));
   }
 
   async get(idHash: SecretHash): Promise<WebSessionRecord | null> {
     const [r] = await this.sql`SELECT * FROM web_sessions WHERE id_hash = ${idHash}`;
-    return r ? toWebSession(r) : null;
+    return r ? rows.webSession(r) : null;
   }
 
   async touch(idHash: SecretHash, now: number, idleMs: number): Promise<WebSessionRecord | null> {
@@ -149,7 +119,7 @@ export class PgWebSessions implements WebSessionStore {
         expires_idle = least(${now + idleMs}::bigint, expires_abs)
       WHERE id_hash = ${idHash} AND expires_idle > ${now} AND expires_abs > ${now}
       RETURNING *`;
-    return r ? toWebSession(r) : null;
+    return r ? rows.webSession(r) : null;
   }
 
   async delete(idHash: SecretHash): Promise<boolean> {
@@ -162,7 +132,7 @@ export class PgWebSessions implements WebSessionStore {
 
   async listForUser(user: string): Promise<WebSessionRecord[]> {
     return (await this.sql`SELECT * FROM web_sessions WHERE user_name = ${user}
-      ORDER BY created DESC`).map(toWebSession);
+      ORDER BY created DESC`).map(rows.webSession);
   }
 
   async deleteExpired(now: number): Promise<number> {
@@ -191,11 +161,11 @@ export class PgProxies implements ProxyStore {
 
   async get(id: string): Promise<ProxyRecord | null> {
     const [r] = await this.sql`SELECT * FROM proxies WHERE id = ${id}`;
-    return r ? toProxy(r) : null;
+    return r ? rows.proxy(r) : null;
   }
 
   async list(): Promise<ProxyRecord[]> {
-    return (await this.sql`SELECT * FROM proxies ORDER BY last_seen DESC, id`).map(toProxy);
+    return (await this.sql`SELECT * FROM proxies ORDER BY last_seen DESC, id`).map(rows.proxy);
   }
 
   async delete(id: string): Promise<boolean> {
@@ -208,11 +178,7 @@ export class PgRoles implements RoleStore {
   constructor(private readonly sql: Sql, private readonly inTransaction: InTransaction) {}
 
   async list(): Promise<RoleRecord[]> {
-    return (await this.sql`SELECT * FROM roles ORDER BY name`).map((r) => ({
-      name: str(r.name),
-      spec: r.spec as Record<string, unknown>,
-      updated: num(r.updated),
-    }));
+    return (await this.sql`SELECT * FROM roles ORDER BY name`).map(rows.role);
   }
 
   replaceAll(roles: RoleRecord[]): Promise<void> {
@@ -242,12 +208,12 @@ export class PgJoinTokens implements JoinTokenStore {
     // One DELETE ... RETURNING: of racing callers exactly one gets the row.
     const [r] = await this.sql`DELETE FROM join_tokens
       WHERE token_hash = ${tokenHash} AND expires > ${now} RETURNING *`;
-    return r ? toJoinToken(r) : null;
+    return r ? rows.joinToken(r) : null;
   }
 
   async list(now: number): Promise<JoinTokenRecord[]> {
     return (await this.sql`SELECT * FROM join_tokens WHERE expires > ${now}
-      ORDER BY created DESC`).map(toJoinToken);
+      ORDER BY created DESC`).map(rows.joinToken);
   }
 
   async deleteByPrefix(prefix: string): Promise<number> {
@@ -281,6 +247,6 @@ export class PgAuthServers implements AuthServerStore {
 
   async list(): Promise<AuthServerRecord[]> {
     return (await this.sql`SELECT * FROM auth_servers ORDER BY last_seen DESC, id`)
-      .map(toAuthServer);
+      .map(rows.authServer);
   }
 }

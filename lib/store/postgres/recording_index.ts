@@ -10,17 +10,15 @@
 import {
   MIN_PREFIX,
   type RecordingIndexStore,
-  type RecordingStream,
   type RecordingText,
   type RecordingTextMatch,
   type RecordingTextQuery,
   searchWords,
 } from "../store.ts";
-import { num, type Sql, str } from "./db.ts";
+import { clampSearchLimit } from "../paging.ts";
+import { num, rows, type Sql } from "./db.ts";
 import type { InTransaction } from "./users.ts";
 
-/** Most matches one search returns. */
-const MAX_LIMIT = 1_000;
 /** Fewer matches than this are fetched through the GIN index; more, newest rows first. */
 const RARE_ROWS = 2_000;
 /** tsvector positions stop at this; later words share it (still found, phrases less exactly). */
@@ -84,13 +82,13 @@ export class PgRecordingIndex implements RecordingIndexStore {
 
   async search(query: RecordingTextQuery): Promise<RecordingTextMatch[]> {
     if (query.words.length === 0) return [];
-    const limit = Math.min(Math.max(Math.trunc(query.limit ?? 50), 0), MAX_LIMIT);
+    const limit = clampSearchLimit(query.limit);
     const params: (string | number)[] = [tsqueryOf(query.words), limit];
     if (query.user !== undefined) params.push(query.user);
     const byUser = query.user !== undefined
       ? "AND session_id IN (SELECT id FROM sessions WHERE user_name = $3)"
       : "";
-    const rows = await this.inTransaction(async (tx) => {
+    const found = await this.inTransaction(async (tx) => {
       // The planner cannot tell a rare word from a common one (a tsvector's
       // statistics know only the most common words), so count: up to
       // RARE_ROWS rows with all the words, through the GIN index alone (the
@@ -110,18 +108,13 @@ export class PgRecordingIndex implements RecordingIndexStore {
         );
       }
       return await tx.unsafe(
-        `SELECT session_id, stream, times, body FROM recording_text
+        `SELECT session_id, stream, times, body AS text FROM recording_text
          WHERE words @@ $1::tsquery ${byUser}
          ORDER BY id DESC LIMIT $2`,
         params,
         { prepare: false },
       );
     });
-    return rows.map((r) => ({
-      sessionId: str(r.session_id),
-      stream: str(r.stream) as RecordingStream,
-      times: r.times as number[],
-      text: str(r.body),
-    }));
+    return found.map(rows.recordingText);
   }
 }

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { Conflict, NotFound } from "../../errors.ts";
-import { checkOffset, checkSessionId } from "../recording_files.ts";
+import { NotFound } from "../../errors.ts";
+import { checkAppendOffset, checkOffset, checkSessionId } from "../recording_files.ts";
 import type { RecordingStore } from "../store.ts";
 import { num, type Sql } from "./db.ts";
 import type { InTransaction } from "./users.ts";
@@ -59,9 +59,7 @@ export class PgRecordings implements RecordingStore {
       const [{ size: stored }] = await tx`SELECT size FROM recordings
         WHERE session_id = ${id} FOR UPDATE`;
       const size = num(stored);
-      if (offset > size) {
-        throw new Conflict(`Recording "${id}" has ${size} bytes; cannot write at ${offset}.`);
-      }
+      checkAppendOffset(id, size, offset);
       const fresh = bytes.subarray(Math.min(size - offset, bytes.byteLength));
       if (fresh.byteLength === 0) return size;
       await tx`INSERT INTO recording_chunks (session_id, byte_offset, data)

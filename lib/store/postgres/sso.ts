@@ -6,7 +6,7 @@
  */
 
 import type { SecretHash, SsoRequestRecord, SsoRequestStore } from "../store.ts";
-import { num, type Sql, str } from "./db.ts";
+import { rows, type Sql } from "./db.ts";
 
 /** The `sso_requests` table. */
 export class PgSsoRequests implements SsoRequestStore {
@@ -23,15 +23,6 @@ export class PgSsoRequests implements SsoRequestStore {
   async take(stateHash: SecretHash, now: number): Promise<SsoRequestRecord | null> {
     const [r] = await this.sql`DELETE FROM sso_requests
       WHERE state_hash = ${stateHash} AND expires > ${now} RETURNING *`;
-    return r
-      ? {
-        stateHash: str(r.state_hash) as SecretHash,
-        connector: str(r.connector),
-        nonce: str(r.nonce),
-        codeVerifier: str(r.code_verifier),
-        redirectUri: str(r.redirect_uri),
-        expires: num(r.expires),
-      }
-      : null;
+    return r ? rows.ssoRequest(r) : null;
   }
 }

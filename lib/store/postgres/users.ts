@@ -8,7 +8,6 @@
  * @module
  */
 
-import { NotFound } from "../../errors.ts";
 import type {
   CaKind,
   CaRecord,
@@ -24,8 +23,8 @@ import type {
   UserRecord,
   UserStore,
 } from "../store.ts";
-import { explainConstraints, num, optNum, optStr, type Row, type Sql, str } from "./db.ts";
-import { toCa } from "../rows.ts";
+import { explainConstraints, num, optNum, rows, type Sql } from "./db.ts";
+import { cannotCreate, notFound } from "../refusals.ts";
 
 /** Runs `fn` in a transaction, or in the one `sql` already is. */
 export type InTransaction = <T>(fn: (tx: Sql) => Promise<T>) => Promise<T>;
@@ -36,7 +35,7 @@ export class PgCas implements CaStore {
 
   async get(kind: CaKind): Promise<CaRecord | null> {
     const [r] = await this.sql`SELECT * FROM cas WHERE kind = ${kind}`;
-    return r ? toCa(r) : null;
+    return r ? rows.ca(r) : null;
   }
 
   async putIfAbsent(ca: CaRecord): Promise<CaRecord> {
@@ -44,31 +43,8 @@ export class PgCas implements CaStore {
       VALUES (${ca.kind}, ${ca.privateKey}, ${ca.publicKey}, ${ca.created})
       ON CONFLICT (kind) DO NOTHING`;
     const [r] = await this.sql`SELECT * FROM cas WHERE kind = ${ca.kind}`;
-    return toCa(r);
+    return rows.ca(r);
   }
-}
-
-function toUser(r: Row): UserRecord {
-  return {
-    name: str(r.name),
-    roles: r.roles as string[],
-    logins: r.logins as string[],
-    passwordHash: optStr(r.password_hash),
-    totpSecret: optStr(r.totp_secret),
-    totpConfirmed: r.totp_confirmed === true,
-    failedLogins: num(r.failed_logins),
-    lockedUntil: optNum(r.locked_until),
-    lastTotpStep: num(r.last_totp_step),
-    adminLockUntil: optNum(r.admin_lock_until),
-    adminLockReason: optStr(r.admin_lock_reason),
-    pendingTotp: r.pending_totp_secret === null
-      ? null
-      : { secret: str(r.pending_totp_secret), expires: num(r.pending_totp_expires) },
-    connector: optStr(r.connector),
-    sessionMfaAt: optNum(r.session_mfa_at),
-    created: num(r.created),
-    updated: num(r.updated),
-  };
 }
 
 /** The `users` table. */
@@ -84,17 +60,17 @@ export class PgUsers implements UserStore {
           ${user.passwordHash ?? null}, ${user.totpSecret ?? null}, ${user.totpConfirmed ?? false},
           ${user.connector ?? null}, ${user.created}, ${user.created})
         RETURNING *`;
-      return toUser(r);
-    }, { unique: `Cannot create user "${user.name}": a user of that name exists` });
+      return rows.user(r);
+    }, cannotCreate.user(user.name));
   }
 
   async get(name: string): Promise<UserRecord | null> {
     const [r] = await this.sql`SELECT * FROM users WHERE name = ${name}`;
-    return r ? toUser(r) : null;
+    return r ? rows.user(r) : null;
   }
 
   async list(): Promise<UserRecord[]> {
-    return (await this.sql`SELECT * FROM users ORDER BY name`).map(toUser);
+    return (await this.sql`SELECT * FROM users ORDER BY name`).map(rows.user);
   }
 
   async update(name: string, patch: UserPatch, now: number): Promise<UserRecord> {
@@ -109,8 +85,8 @@ export class PgUsers implements UserStore {
       set.last_totp_step = 0;
     }
     const [r] = await this.sql`UPDATE users SET ${this.sql(set)} WHERE name = ${name} RETURNING *`;
-    if (!r) throw new NotFound(`Cannot update user "${name}": no such user`);
-    return toUser(r);
+    if (!r) throw notFound.updateUser(name);
+    return rows.user(r);
   }
 
   async delete(name: string): Promise<boolean> {
@@ -127,7 +103,7 @@ export class PgUsers implements UserStore {
       // The user's row lock orders racing reservations, even on other auth servers.
       const [user] = await tx`SELECT failed_logins, locked_until FROM users
         WHERE name = ${name} FOR UPDATE`;
-      if (!user) throw new NotFound(`Cannot reserve a login attempt for "${name}": no such user`);
+      if (!user) throw notFound.reserveLoginAttempt(name);
       await tx`DELETE FROM login_attempts WHERE expires <= ${now}`;
       const lockedUntil = optNum(user.locked_until);
       if (lockedUntil !== null && lockedUntil > now) return null;
@@ -179,7 +155,7 @@ export class PgUsers implements UserStore {
             ELSE locked_until END,
           updated = ${now}
         WHERE name = ${name} RETURNING failed_logins, locked_until`;
-      if (!r) throw new NotFound(`Cannot record a login failure for "${name}": no such user`);
+      if (!r) throw notFound.recordLoginFailure(name);
       return { failedLogins: num(r.failed_logins), lockedUntil: optNum(r.locked_until) };
     });
   }
@@ -198,12 +174,12 @@ export class PgUsers implements UserStore {
     const { count } = await this.sql`UPDATE users SET admin_lock_until = ${until},
         admin_lock_reason = ${until === null ? null : reason}, updated = ${now}
       WHERE name = ${name}`;
-    if (count === 0) throw new NotFound(`Cannot lock user "${name}": no such user`);
+    if (count === 0) throw notFound.lockUser(name);
   }
 
   async markSessionMfa(name: string, at: number): Promise<void> {
     const { count } = await this.sql`UPDATE users SET session_mfa_at = ${at} WHERE name = ${name}`;
-    if (count === 0) throw new NotFound(`No user "${name}".`);
+    if (count === 0) throw notFound.user(name);
   }
 
   async useTotpStep(name: string, step: number): Promise<boolean> {
@@ -217,19 +193,8 @@ export class PgUsers implements UserStore {
         pending_totp_secret = ${pending?.secret ?? null},
         pending_totp_expires = ${pending?.expires ?? null}
       WHERE name = ${name}`;
-    if (count === 0) throw new NotFound(`No user "${name}".`);
+    if (count === 0) throw notFound.user(name);
   }
-}
-
-function toInvite(r: Row): InviteRecord {
-  return {
-    tokenHash: str(r.token_hash) as SecretHash,
-    user: str(r.user_name),
-    kind: str(r.kind) as InviteRecord["kind"],
-    expires: num(r.expires),
-    usedAt: optNum(r.used_at),
-    created: num(r.created),
-  };
 }
 
 /** The `invites` table. */
@@ -243,28 +208,25 @@ export class PgInvites implements InviteStore {
         VALUES (${invite.tokenHash}, ${invite.user}, ${invite.kind}, ${invite.expires},
           ${invite.created})
         RETURNING *`;
-      return toInvite(r);
-    }, {
-      unique: "Cannot create the invite: its token is already in use",
-      foreignKey: `Cannot create an invite for "${invite.user}": no such user`,
-    });
+      return rows.invite(r);
+    }, cannotCreate.invite(invite.user));
   }
 
   async get(tokenHash: SecretHash): Promise<InviteRecord | null> {
     const [r] = await this.sql`SELECT * FROM invites WHERE token_hash = ${tokenHash}`;
-    return r ? toInvite(r) : null;
+    return r ? rows.invite(r) : null;
   }
 
   async listForUser(user: string): Promise<InviteRecord[]> {
     return (await this.sql`SELECT * FROM invites WHERE user_name = ${user}
-      ORDER BY created DESC`).map(toInvite);
+      ORDER BY created DESC`).map(rows.invite);
   }
 
   async consume(tokenHash: SecretHash, now: number): Promise<ConsumeInviteResult> {
     // The guarded UPDATE is the atomic step: of racing callers exactly one sees a row.
     const [r] = await this.sql`UPDATE invites SET used_at = ${now}
       WHERE token_hash = ${tokenHash} AND used_at IS NULL AND expires > ${now} RETURNING *`;
-    if (r) return { ok: true, invite: toInvite(r) };
+    if (r) return { ok: true, invite: rows.invite(r) };
     const [found] = await this.sql`SELECT used_at FROM invites WHERE token_hash = ${tokenHash}`;
     if (!found) return { ok: false, reason: "not_found" };
     return { ok: false, reason: found.used_at !== null ? "used" : "expired" };

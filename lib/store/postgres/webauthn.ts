@@ -7,27 +7,9 @@
  * @module
  */
 
-import type {
-  WebAuthnChallengeRecord,
-  WebAuthnCredentialRecord,
-  WebAuthnPurpose,
-  WebAuthnStore,
-} from "../store.ts";
-import { explainConstraints, num, optNum, optStr, type Row, type Sql, str } from "./db.ts";
-
-function toCredential(r: Row): WebAuthnCredentialRecord {
-  return {
-    id: str(r.id),
-    user: str(r.user_name),
-    name: str(r.name),
-    publicKey: str(r.public_key),
-    counter: num(r.counter),
-    transports: r.transports as string[],
-    discoverable: r.discoverable === true,
-    created: num(r.created),
-    lastUsed: optNum(r.last_used),
-  };
-}
+import type { WebAuthnChallengeRecord, WebAuthnCredentialRecord, WebAuthnStore } from "../store.ts";
+import { explainConstraints, rows, type Sql } from "./db.ts";
+import { cannotCreate } from "../refusals.ts";
 
 /** The `webauthn_credentials` and `webauthn_challenges` tables. */
 export class PgWebAuthn implements WebAuthnStore {
@@ -43,21 +25,18 @@ export class PgWebAuthn implements WebAuthnStore {
       }, ${credential.discoverable},
           ${credential.created}, ${credential.lastUsed})
         RETURNING *`;
-      return toCredential(r);
-    }, {
-      unique: "Cannot register this security key: it is registered already",
-      foreignKey: `Cannot register a security key for "${credential.user}": no such user`,
-    });
+      return rows.credential(r);
+    }, cannotCreate.credential(credential.user));
   }
 
   async get(id: string): Promise<WebAuthnCredentialRecord | null> {
     const [r] = await this.sql`SELECT * FROM webauthn_credentials WHERE id = ${id}`;
-    return r ? toCredential(r) : null;
+    return r ? rows.credential(r) : null;
   }
 
   async listForUser(user: string): Promise<WebAuthnCredentialRecord[]> {
     return (await this.sql`SELECT * FROM webauthn_credentials WHERE user_name = ${user}
-      ORDER BY created, id`).map(toCredential);
+      ORDER BY created, id`).map(rows.credential);
   }
 
   async delete(user: string, id: string): Promise<boolean> {
@@ -86,13 +65,6 @@ export class PgWebAuthn implements WebAuthnStore {
   async takeChallenge(challenge: string, now: number): Promise<WebAuthnChallengeRecord | null> {
     const [r] = await this.sql`DELETE FROM webauthn_challenges
       WHERE challenge = ${challenge} AND expires > ${now} RETURNING *`;
-    return r
-      ? {
-        challenge: str(r.challenge),
-        user: optStr(r.user_name),
-        purpose: str(r.purpose) as WebAuthnPurpose,
-        expires: num(r.expires),
-      }
-      : null;
+    return r ? rows.challenge(r) : null;
   }
 }

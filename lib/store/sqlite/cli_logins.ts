@@ -6,30 +6,8 @@
  */
 
 import type { CliLoginRecord, CliLoginStore, SecretHash } from "../store.ts";
-import {
-  type Db,
-  explainConstraints,
-  type Gate,
-  num,
-  optNum,
-  optStr,
-  type Row,
-  str,
-} from "./db.ts";
-
-function toCliLogin(r: Row): CliLoginRecord {
-  return {
-    idHash: str(r.id_hash) as SecretHash,
-    code: str(r.code),
-    publicKey: str(r.public_key),
-    ttlMs: optNum(r.ttl_ms),
-    remoteAddr: str(r.remote_addr),
-    created: num(r.created),
-    expires: num(r.expires),
-    user: optStr(r.user),
-    cert: optStr(r.cert),
-  };
-}
+import { type Db, explainConstraints, type Gate, rows } from "./db.ts";
+import { cannotCreate } from "../refusals.ts";
 
 /** The `cli_logins` table. */
 export class SqliteCliLogins implements CliLoginStore {
@@ -52,14 +30,14 @@ export class SqliteCliLogins implements CliLoginStore {
           login.expires,
           login.user,
           login.cert,
-        ), { unique: "Cannot start the login: its code is taken; try again" });
+        ), cannotCreate.cliLogin());
     });
   }
 
   getPending(code: string, now: number): Promise<CliLoginRecord | null> {
     return this.gate(() =>
       this.db.find(
-        toCliLogin,
+        rows.cliLogin,
         "SELECT * FROM cli_logins WHERE code = ? AND cert IS NULL AND expires > ?",
         code,
         now,
@@ -83,12 +61,12 @@ export class SqliteCliLogins implements CliLoginStore {
   poll(idHash: SecretHash, now: number): Promise<CliLoginRecord | null> {
     return this.gate(() =>
       this.db.find(
-        toCliLogin,
+        rows.cliLogin,
         "DELETE FROM cli_logins WHERE id_hash = ? AND cert IS NOT NULL RETURNING *",
         idHash,
       ) ??
         this.db.find(
-          toCliLogin,
+          rows.cliLogin,
           "SELECT * FROM cli_logins WHERE id_hash = ? AND expires > ?",
           idHash,
           now,

@@ -1,13 +1,14 @@
 /**
- * Small helpers shared by the SQLite tables: a statement cache, typed reads of
- * row values and the translation of SQLite errors into postern's typed errors.
+ * Small helpers shared by the SQLite tables: a statement cache, the readers of
+ * their rows and the translation of SQLite errors into postern's typed errors.
  *
  * @module
  */
 
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from "node:sqlite";
-import { Conflict, NotFound, Unavailable } from "../../errors.ts";
-import { num, str } from "../rows.ts";
+import { Unavailable } from "../../errors.ts";
+import { constraintError, type ConstraintKind, type ConstraintMessages } from "../refusals.ts";
+import { num, rowReaders, str } from "../rows.ts";
 
 /** A row as node:sqlite returns it. */
 export type Row = Record<string, SQLOutputValue>;
@@ -48,7 +49,7 @@ export class Db {
    *
    * @example
    * ```ts
-   * const user = db.find(toUser, "SELECT * FROM users WHERE name = ?", name);
+   * const user = db.find(rows.user, "SELECT * FROM users WHERE name = ?", name);
    * ```
    */
   find<T>(read: (row: Row) => T, sql: string, ...params: Params): T | null {
@@ -67,17 +68,14 @@ export class Db {
   }
 }
 
-export { num, optNum, optStr, str } from "../rows.ts";
+export { num, optNum, str } from "../rows.ts";
 
-/** A boolean stored as 0/1. */
-export function bool(v: SQLOutputValue): boolean {
-  return num(v) !== 0;
-}
-
-/** A JSON text column. */
-export function json<T>(v: SQLOutputValue): T {
-  return JSON.parse(str(v)) as T;
-}
+/** The readers of SQLite's rows: booleans are 0/1, JSON is text. */
+export const rows = rowReaders({
+  userColumn: "user",
+  bool: (v) => num(v) !== 0,
+  json: <T>(v: unknown) => JSON.parse(str(v)) as T,
+});
 
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
@@ -92,7 +90,7 @@ function errcode(e: unknown): number | null {
 }
 
 /** What kind of constraint a SQLite error violated, if any. */
-export function constraintKind(e: unknown): "unique" | "foreign_key" | "other" | null {
+export function constraintKind(e: unknown): ConstraintKind {
   const code = errcode(e);
   if (code === null || (code & 0xff) !== SQLITE_CONSTRAINT) return null;
   if (code === SQLITE_CONSTRAINT_UNIQUE || code === SQLITE_CONSTRAINT_PRIMARYKEY) return "unique";
@@ -107,17 +105,12 @@ export function constraintKind(e: unknown): "unique" | "foreign_key" | "other" |
  */
 export function explainConstraints<T>(
   write: () => T,
-  messages: { unique: string; foreignKey?: string },
+  messages: ConstraintMessages,
 ): T {
   try {
     return write();
   } catch (e) {
-    const kind = constraintKind(e);
-    if (kind === "unique") throw new Conflict(messages.unique, { cause: e });
-    if (kind === "foreign_key" && messages.foreignKey) {
-      throw new NotFound(messages.foreignKey, { cause: e });
-    }
-    throw e;
+    throw constraintError(constraintKind(e), messages, e);
   }
 }
 

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { NotFound } from "../../errors.ts";
 import type {
   AuditEvent,
   AuditQuery,
@@ -14,7 +13,6 @@ import type {
   NewSession,
   Revocation,
   RevocationStore,
-  SecretHash,
   SessionFilter,
   SessionParty,
   SessionRecord,
@@ -22,37 +20,8 @@ import type {
 } from "../store.ts";
 import { clampLimit, clampOffset } from "../paging.ts";
 import type { SQLInputValue } from "node:sqlite";
-import {
-  bool,
-  type Db,
-  explainConstraints,
-  type Gate,
-  json,
-  num,
-  optNum,
-  optStr,
-  type Row,
-  str,
-} from "./db.ts";
-
-function toSession(r: Row): SessionRecord {
-  return {
-    id: str(r.id),
-    user: str(r.user),
-    login: str(r.login),
-    node: str(r.node),
-    kind: str(r.kind) as SessionRecord["kind"],
-    started: num(r.started),
-    ended: optNum(r.ended),
-    exitCode: optNum(r.exit_code),
-    cols: num(r.term_cols),
-    rows: num(r.term_rows),
-    recordingPath: str(r.recording_path),
-    proxyId: optStr(r.proxy_id),
-    heartbeat: optNum(r.heartbeat),
-    parties: json<SessionParty[]>(r.parties),
-  };
-}
+import { type Db, explainConstraints, type Gate, num, rows } from "./db.ts";
+import { cannotCreate, notFound } from "../refusals.ts";
 
 /** The `sessions` table. */
 export class SqliteSessions implements SessionStore {
@@ -77,8 +46,8 @@ export class SqliteSessions implements SessionStore {
           s.proxyId,
           s.started,
         );
-        return toSession(r!);
-      }, { unique: `Cannot record session "${s.id}": that id exists` });
+        return rows.session(r!);
+      }, cannotCreate.session(s.id));
     });
   }
 
@@ -90,8 +59,8 @@ export class SqliteSessions implements SessionStore {
         exitCode,
         id,
       );
-      if (!r) throw new NotFound(`Cannot end session "${id}": no such session`);
-      return toSession(r);
+      if (!r) throw notFound.endSession(id);
+      return rows.session(r);
     });
   }
 
@@ -107,7 +76,7 @@ export class SqliteSessions implements SessionStore {
   }
 
   get(id: string): Promise<SessionRecord | null> {
-    return this.gate(() => this.db.find(toSession, "SELECT * FROM sessions WHERE id = ?", id));
+    return this.gate(() => this.db.find(rows.session, "SELECT * FROM sessions WHERE id = ?", id));
   }
 
   list(filter: SessionFilter = {}): Promise<SessionRecord[]> {
@@ -129,7 +98,7 @@ export class SqliteSessions implements SessionStore {
           limit: clampLimit(filter.limit, 100),
           offset: clampOffset(filter.offset),
         },
-      ).map(toSession)
+      ).map(rows.session)
     );
   }
 
@@ -158,21 +127,9 @@ export class SqliteSessions implements SessionStore {
       this.db.all(
         "SELECT * FROM sessions WHERE ended IS NULL AND coalesce(heartbeat, started) < ?",
         time,
-      ).map(toSession)
+      ).map(rows.session)
     );
   }
-}
-
-function toAudit(r: Row): AuditEvent {
-  return {
-    id: num(r.id),
-    time: num(r.time),
-    code: str(r.code),
-    user: optStr(r.user),
-    remoteAddr: optStr(r.remote_addr),
-    success: bool(r.success),
-    fields: json<Record<string, unknown>>(r.fields),
-  };
 }
 
 /** The `audit_events` table. */
@@ -181,7 +138,7 @@ export class SqliteAudit implements AuditStore {
 
   append(e: NewAuditEvent): Promise<AuditEvent> {
     return this.gate(() =>
-      toAudit(
+      rows.auditEvent(
         this.db.get(
           `INSERT INTO audit_events (time, code, user, remote_addr, success, fields)
            VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
@@ -216,20 +173,9 @@ export class SqliteAudit implements AuditStore {
            AND (:user IS NULL OR user = :user) AND (:success IS NULL OR success = :success)
          ORDER BY id ${order} LIMIT :limit OFFSET :offset`,
         params,
-      ).map(toAudit)
+      ).map(rows.auditEvent)
     );
   }
-}
-
-function toRevocation(r: Row): Revocation {
-  return {
-    id: num(r.id),
-    user: str(r.user),
-    webSessionHash: optStr(r.web_session_hash) as SecretHash | null,
-    sessionId: optStr(r.session_id),
-    reason: str(r.reason),
-    created: num(r.created),
-  };
 }
 
 /** The `revocations` table. */
@@ -238,7 +184,7 @@ export class SqliteRevocations implements RevocationStore {
 
   add(r: Omit<Revocation, "id">): Promise<Revocation> {
     return this.gate(() =>
-      toRevocation(
+      rows.revocation(
         this.db.get(
           `INSERT INTO revocations (user, web_session_hash, session_id, reason, created)
            VALUES (?, ?, ?, ?, ?) RETURNING *`,
@@ -258,7 +204,7 @@ export class SqliteRevocations implements RevocationStore {
         "SELECT * FROM revocations WHERE id > ? ORDER BY id LIMIT ?",
         id,
         clampLimit(limit, 1000),
-      ).map(toRevocation)
+      ).map(rows.revocation)
     );
   }
 

@@ -4,7 +4,6 @@
  * @module
  */
 
-import { NotFound } from "../../errors.ts";
 import type {
   AuthServerRecord,
   AuthServerStore,
@@ -22,30 +21,8 @@ import type {
   WebSessionRecord,
   WebSessionStore,
 } from "../store.ts";
-import {
-  bool,
-  type Db,
-  explainConstraints,
-  type Gate,
-  json,
-  num,
-  optStr,
-  type Row,
-  str,
-} from "./db.ts";
-import { toAuthServer, toJoinToken, toProxy } from "../rows.ts";
-
-function toNode(r: Row): NodeRecord {
-  return {
-    name: str(r.name),
-    addr: str(r.addr),
-    labels: json<Record<string, string>>(r.labels),
-    hostKey: optStr(r.host_key),
-    requireHostCert: bool(r.require_host_cert),
-    source: str(r.source) as NodeRecord["source"],
-    created: num(r.created),
-  };
-}
+import { type Db, explainConstraints, type Gate, rows } from "./db.ts";
+import { cannotCreate, notFound } from "../refusals.ts";
 
 /** The `nodes` table. */
 export class SqliteNodes implements NodeStore {
@@ -55,7 +32,7 @@ export class SqliteNodes implements NodeStore {
     return this.gate(() => {
       return explainConstraints(() => {
         return this.#insert(node, "");
-      }, { unique: `Cannot add node "${node.name}": a node of that name exists` });
+      }, cannotCreate.node(node.name));
     });
   }
 
@@ -82,15 +59,15 @@ export class SqliteNodes implements NodeStore {
       node.source,
       node.created,
     );
-    return toNode(r!);
+    return rows.node(r!);
   }
 
   get(name: string): Promise<NodeRecord | null> {
-    return this.gate(() => this.db.find(toNode, "SELECT * FROM nodes WHERE name = ?", name));
+    return this.gate(() => this.db.find(rows.node, "SELECT * FROM nodes WHERE name = ?", name));
   }
 
   list(): Promise<NodeRecord[]> {
-    return this.gate(() => this.db.all("SELECT * FROM nodes ORDER BY name").map(toNode));
+    return this.gate(() => this.db.all("SELECT * FROM nodes ORDER BY name").map(rows.node));
   }
 
   update(name: string, patch: NodePatch): Promise<NodeRecord> {
@@ -117,28 +94,14 @@ export class SqliteNodes implements NodeStore {
           source: patch.source ?? null,
         },
       );
-      if (!r) throw new NotFound(`Cannot update node "${name}": no such node`);
-      return toNode(r);
+      if (!r) throw notFound.updateNode(name);
+      return rows.node(r);
     });
   }
 
   delete(name: string): Promise<boolean> {
     return this.gate(() => this.db.run("DELETE FROM nodes WHERE name = ?", name) > 0);
   }
-}
-
-function toWebSession(r: Row): WebSessionRecord {
-  return {
-    idHash: str(r.id_hash) as SecretHash,
-    user: str(r.user),
-    csrfTokenHash: str(r.csrf_token_hash) as SecretHash,
-    privateKey: str(r.private_key),
-    cert: str(r.cert),
-    created: num(r.created),
-    lastSeen: num(r.last_seen),
-    expiresIdle: num(r.expires_idle),
-    expiresAbs: num(r.expires_abs),
-  };
 }
 
 /** The `web_sessions` table. */
@@ -162,24 +125,21 @@ export class SqliteWebSessions implements WebSessionStore {
           s.expiresIdle,
           s.expiresAbs,
         );
-        return toWebSession(r!);
-      }, {
-        unique: "Cannot create the web session: its id is already in use",
-        foreignKey: `Cannot create a web session for "${s.user}": no such user`,
-      });
+        return rows.webSession(r!);
+      }, cannotCreate.webSession(s.user));
     });
   }
 
   get(idHash: SecretHash): Promise<WebSessionRecord | null> {
     return this.gate(() =>
-      this.db.find(toWebSession, "SELECT * FROM web_sessions WHERE id_hash = ?", idHash)
+      this.db.find(rows.webSession, "SELECT * FROM web_sessions WHERE id_hash = ?", idHash)
     );
   }
 
   touch(idHash: SecretHash, now: number, idleMs: number): Promise<WebSessionRecord | null> {
     return this.gate(() =>
       this.db.find(
-        toWebSession,
+        rows.webSession,
         `UPDATE web_sessions SET last_seen = :now, expires_idle = min(:now + :idleMs, expires_abs)
          WHERE id_hash = :idHash AND expires_idle > :now AND expires_abs > :now RETURNING *`,
         { idHash, now, idleMs },
@@ -198,7 +158,7 @@ export class SqliteWebSessions implements WebSessionStore {
   listForUser(user: string): Promise<WebSessionRecord[]> {
     return this.gate(() =>
       this.db.all("SELECT * FROM web_sessions WHERE user = ? ORDER BY created DESC", user)
-        .map(toWebSession)
+        .map(rows.webSession)
     );
   }
 
@@ -234,12 +194,12 @@ export class SqliteProxies implements ProxyStore {
   }
 
   get(id: string): Promise<ProxyRecord | null> {
-    return this.gate(() => this.db.find(toProxy, "SELECT * FROM proxies WHERE id = ?", id));
+    return this.gate(() => this.db.find(rows.proxy, "SELECT * FROM proxies WHERE id = ?", id));
   }
 
   list(): Promise<ProxyRecord[]> {
     return this.gate(() =>
-      this.db.all("SELECT * FROM proxies ORDER BY last_seen DESC, id").map(toProxy)
+      this.db.all("SELECT * FROM proxies ORDER BY last_seen DESC, id").map(rows.proxy)
     );
   }
 
@@ -259,13 +219,7 @@ export class SqliteRoles implements RoleStore {
   constructor(private readonly db: Db, private readonly gate: Gate) {}
 
   list(): Promise<RoleRecord[]> {
-    return this.gate(() =>
-      this.db.all("SELECT * FROM roles ORDER BY name").map((r) => ({
-        name: str(r.name),
-        spec: json<Record<string, unknown>>(r.spec),
-        updated: num(r.updated),
-      }))
-    );
+    return this.gate(() => this.db.all("SELECT * FROM roles ORDER BY name").map(rows.role));
   }
 
   replaceAll(roles: RoleRecord[]): Promise<void> {
@@ -310,7 +264,7 @@ export class SqliteJoinTokens implements JoinTokenStore {
     return this.gate(() =>
       // One DELETE ... RETURNING: of racing callers exactly one gets the row.
       this.db.find(
-        toJoinToken,
+        rows.joinToken,
         "DELETE FROM join_tokens WHERE token_hash = ? AND expires > ? RETURNING *",
         tokenHash,
         now,
@@ -321,7 +275,7 @@ export class SqliteJoinTokens implements JoinTokenStore {
   list(now: number): Promise<JoinTokenRecord[]> {
     return this.gate(() =>
       this.db.all("SELECT * FROM join_tokens WHERE expires > ? ORDER BY created DESC", now)
-        .map(toJoinToken)
+        .map(rows.joinToken)
     );
   }
 
@@ -373,7 +327,7 @@ export class SqliteAuthServers implements AuthServerStore {
 
   list(): Promise<AuthServerRecord[]> {
     return this.gate(() =>
-      this.db.all("SELECT * FROM auth_servers ORDER BY last_seen DESC, id").map(toAuthServer)
+      this.db.all("SELECT * FROM auth_servers ORDER BY last_seen DESC, id").map(rows.authServer)
     );
   }
 }

@@ -9,15 +9,12 @@
 import {
   MIN_PREFIX,
   type RecordingIndexStore,
-  type RecordingStream,
   type RecordingText,
   type RecordingTextMatch,
   type RecordingTextQuery,
 } from "../store.ts";
-import { type Db, type Gate, json, num, str } from "./db.ts";
-
-/** Most matches one search returns. */
-const MAX_LIMIT = 1_000;
+import { clampSearchLimit } from "../paging.ts";
+import { type Db, type Gate, num, rows } from "./db.ts";
 
 /**
  * The FTS5 query for `words`: one phrase, the last word also as a prefix
@@ -88,14 +85,9 @@ export class SqliteRecordingIndex implements RecordingIndexStore {
         {
           match: ftsPhrase(query.words),
           user: query.user ?? null,
-          limit: Math.min(Math.max(Math.trunc(query.limit ?? 50), 0), MAX_LIMIT),
+          limit: clampSearchLimit(query.limit),
         },
-      ).map((r) => ({
-        sessionId: str(r.session_id),
-        stream: str(r.stream) as RecordingStream,
-        times: json<number[]>(r.times),
-        text: str(r.text),
-      }))
+      ).map(rows.recordingText)
     );
   }
 }

@@ -6,7 +6,7 @@
  */
 
 import type { SecretHash, SsoRequestRecord, SsoRequestStore } from "../store.ts";
-import { type Db, type Gate, num, str } from "./db.ts";
+import { type Db, type Gate, rows } from "./db.ts";
 
 /** The `sso_requests` table. */
 export class SqliteSsoRequests implements SsoRequestStore {
@@ -32,14 +32,7 @@ export class SqliteSsoRequests implements SsoRequestStore {
   take(stateHash: SecretHash, now: number): Promise<SsoRequestRecord | null> {
     return this.gate(() =>
       this.db.find(
-        (r) => ({
-          stateHash: str(r.state_hash) as SecretHash,
-          connector: str(r.connector),
-          nonce: str(r.nonce),
-          codeVerifier: str(r.code_verifier),
-          redirectUri: str(r.redirect_uri),
-          expires: num(r.expires),
-        }),
+        rows.ssoRequest,
         "DELETE FROM sso_requests WHERE state_hash = ? AND expires > ? RETURNING *",
         stateHash,
         now,

@@ -4,7 +4,6 @@
  * @module
  */
 
-import { NotFound } from "../../errors.ts";
 import type {
   CaKind,
   CaRecord,
@@ -20,26 +19,15 @@ import type {
   UserRecord,
   UserStore,
 } from "../store.ts";
-import {
-  bool,
-  type Db,
-  explainConstraints,
-  type Gate,
-  json,
-  num,
-  optNum,
-  optStr,
-  type Row,
-  str,
-} from "./db.ts";
-import { toCa } from "../rows.ts";
+import { type Db, explainConstraints, type Gate, num, optNum, rows, str } from "./db.ts";
+import { cannotCreate, notFound } from "../refusals.ts";
 
 /** The `cas` table. */
 export class SqliteCas implements CaStore {
   constructor(private readonly db: Db, private readonly gate: Gate) {}
 
   get(kind: CaKind): Promise<CaRecord | null> {
-    return this.gate(() => this.db.find(toCa, "SELECT * FROM cas WHERE kind = ?", kind));
+    return this.gate(() => this.db.find(rows.ca, "SELECT * FROM cas WHERE kind = ?", kind));
   }
 
   putIfAbsent(ca: CaRecord): Promise<CaRecord> {
@@ -51,32 +39,9 @@ export class SqliteCas implements CaStore {
         ca.publicKey,
         ca.created,
       );
-      return toCa(this.db.get("SELECT * FROM cas WHERE kind = ?", ca.kind)!);
+      return rows.ca(this.db.get("SELECT * FROM cas WHERE kind = ?", ca.kind)!);
     });
   }
-}
-
-function toUser(r: Row): UserRecord {
-  return {
-    name: str(r.name),
-    roles: json<string[]>(r.roles),
-    logins: json<string[]>(r.logins),
-    passwordHash: optStr(r.password_hash),
-    totpSecret: optStr(r.totp_secret),
-    totpConfirmed: bool(r.totp_confirmed),
-    failedLogins: num(r.failed_logins),
-    lockedUntil: optNum(r.locked_until),
-    lastTotpStep: num(r.last_totp_step),
-    adminLockUntil: optNum(r.admin_lock_until),
-    adminLockReason: optStr(r.admin_lock_reason),
-    pendingTotp: r.pending_totp_secret === null
-      ? null
-      : { secret: str(r.pending_totp_secret), expires: num(r.pending_totp_expires) },
-    connector: optStr(r.connector),
-    sessionMfaAt: optNum(r.session_mfa_at),
-    created: num(r.created),
-    updated: num(r.updated),
-  };
 }
 
 /** The `users` table. */
@@ -100,17 +65,17 @@ export class SqliteUsers implements UserStore {
           user.created,
           user.created,
         );
-        return toUser(r!);
-      }, { unique: `Cannot create user "${user.name}": a user of that name exists` });
+        return rows.user(r!);
+      }, cannotCreate.user(user.name));
     });
   }
 
   get(name: string): Promise<UserRecord | null> {
-    return this.gate(() => this.db.find(toUser, "SELECT * FROM users WHERE name = ?", name));
+    return this.gate(() => this.db.find(rows.user, "SELECT * FROM users WHERE name = ?", name));
   }
 
   list(): Promise<UserRecord[]> {
-    return this.gate(() => this.db.all("SELECT * FROM users ORDER BY name").map(toUser));
+    return this.gate(() => this.db.all("SELECT * FROM users ORDER BY name").map(rows.user));
   }
 
   update(name: string, patch: UserPatch, now: number): Promise<UserRecord> {
@@ -141,8 +106,8 @@ export class SqliteUsers implements UserStore {
           confirmed: patch.totpConfirmed ? 1 : 0,
         },
       );
-      if (!r) throw new NotFound(`Cannot update user "${name}": no such user`);
-      return toUser(r);
+      if (!r) throw notFound.updateUser(name);
+      return rows.user(r);
     });
   }
 
@@ -173,7 +138,7 @@ export class SqliteUsers implements UserStore {
       );
       if (r) return str(r.id);
       if (!this.db.get("SELECT 1 FROM users WHERE name = ?", name)) {
-        throw new NotFound(`Cannot reserve a login attempt for "${name}": no such user`);
+        throw notFound.reserveLoginAttempt(name);
       }
       return null;
     });
@@ -220,7 +185,7 @@ export class SqliteUsers implements UserStore {
          WHERE name = :name RETURNING failed_logins, locked_until`,
         { name, now, max: maxFailures, lockMs },
       );
-      if (!r) throw new NotFound(`Cannot record a login failure for "${name}": no such user`);
+      if (!r) throw notFound.recordLoginFailure(name);
       return { failedLogins: num(r.failed_logins), lockedUntil: optNum(r.locked_until) };
     });
   }
@@ -249,7 +214,7 @@ export class SqliteUsers implements UserStore {
         now,
         name,
       );
-      if (changed === 0) throw new NotFound(`Cannot lock user "${name}": no such user`);
+      if (changed === 0) throw notFound.lockUser(name);
     });
   }
 
@@ -261,14 +226,14 @@ export class SqliteUsers implements UserStore {
         pending?.expires ?? null,
         name,
       );
-      if (changed === 0) throw new NotFound(`No user "${name}".`);
+      if (changed === 0) throw notFound.user(name);
     });
   }
 
   markSessionMfa(name: string, at: number): Promise<void> {
     return this.gate(() => {
       if (this.db.run("UPDATE users SET session_mfa_at = ? WHERE name = ?", at, name) === 0) {
-        throw new NotFound(`No user "${name}".`);
+        throw notFound.user(name);
       }
     });
   }
@@ -283,17 +248,6 @@ export class SqliteUsers implements UserStore {
       ) === 1
     );
   }
-}
-
-function toInvite(r: Row): InviteRecord {
-  return {
-    tokenHash: str(r.token_hash) as SecretHash,
-    user: str(r.user),
-    kind: str(r.kind) as InviteRecord["kind"],
-    expires: num(r.expires),
-    usedAt: optNum(r.used_at),
-    created: num(r.created),
-  };
 }
 
 /** The `invites` table. */
@@ -312,23 +266,22 @@ export class SqliteInvites implements InviteStore {
           invite.expires,
           invite.created,
         );
-        return toInvite(r!);
-      }, {
-        unique: "Cannot create the invite: its token is already in use",
-        foreignKey: `Cannot create an invite for "${invite.user}": no such user`,
-      });
+        return rows.invite(r!);
+      }, cannotCreate.invite(invite.user));
     });
   }
 
   get(tokenHash: SecretHash): Promise<InviteRecord | null> {
     return this.gate(() =>
-      this.db.find(toInvite, "SELECT * FROM invites WHERE token_hash = ?", tokenHash)
+      this.db.find(rows.invite, "SELECT * FROM invites WHERE token_hash = ?", tokenHash)
     );
   }
 
   listForUser(user: string): Promise<InviteRecord[]> {
     return this.gate(() =>
-      this.db.all("SELECT * FROM invites WHERE user = ? ORDER BY created DESC", user).map(toInvite)
+      this.db.all("SELECT * FROM invites WHERE user = ? ORDER BY created DESC", user).map(
+        rows.invite,
+      )
     );
   }
 
@@ -342,7 +295,7 @@ export class SqliteInvites implements InviteStore {
         tokenHash,
         now,
       );
-      if (r) return { ok: true, invite: toInvite(r) };
+      if (r) return { ok: true, invite: rows.invite(r) };
       const found = this.db.get("SELECT * FROM invites WHERE token_hash = ?", tokenHash);
       if (!found) return { ok: false, reason: "not_found" };
       return { ok: false, reason: found.used_at !== null ? "used" : "expired" };

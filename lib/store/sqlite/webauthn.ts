@@ -6,38 +6,9 @@
  * @module
  */
 
-import type {
-  WebAuthnChallengeRecord,
-  WebAuthnCredentialRecord,
-  WebAuthnPurpose,
-  WebAuthnStore,
-} from "../store.ts";
-import {
-  bool,
-  type Db,
-  explainConstraints,
-  type Gate,
-  json,
-  num,
-  optNum,
-  optStr,
-  type Row,
-  str,
-} from "./db.ts";
-
-function toCredential(r: Row): WebAuthnCredentialRecord {
-  return {
-    id: str(r.id),
-    user: str(r.user),
-    name: str(r.name),
-    publicKey: str(r.public_key),
-    counter: num(r.counter),
-    transports: json<string[]>(r.transports),
-    discoverable: bool(r.discoverable),
-    created: num(r.created),
-    lastUsed: optNum(r.last_used),
-  };
-}
+import type { WebAuthnChallengeRecord, WebAuthnCredentialRecord, WebAuthnStore } from "../store.ts";
+import { type Db, explainConstraints, type Gate, rows } from "./db.ts";
+import { cannotCreate } from "../refusals.ts";
 
 /** The `webauthn_credentials` and `webauthn_challenges` tables. */
 export class SqliteWebAuthn implements WebAuthnStore {
@@ -61,16 +32,13 @@ export class SqliteWebAuthn implements WebAuthnStore {
           credential.lastUsed,
         );
         return { ...credential };
-      }, {
-        unique: "Cannot register this security key: it is registered already",
-        foreignKey: `Cannot register a security key for "${credential.user}": no such user`,
-      })
+      }, cannotCreate.credential(credential.user))
     );
   }
 
   get(id: string): Promise<WebAuthnCredentialRecord | null> {
     return this.gate(() =>
-      this.db.find(toCredential, "SELECT * FROM webauthn_credentials WHERE id = ?", id)
+      this.db.find(rows.credential, "SELECT * FROM webauthn_credentials WHERE id = ?", id)
     );
   }
 
@@ -79,7 +47,7 @@ export class SqliteWebAuthn implements WebAuthnStore {
       this.db.all(
         "SELECT * FROM webauthn_credentials WHERE user = ? ORDER BY created, id",
         user,
-      ).map(toCredential)
+      ).map(rows.credential)
     );
   }
 
@@ -123,12 +91,7 @@ export class SqliteWebAuthn implements WebAuthnStore {
   takeChallenge(challenge: string, now: number): Promise<WebAuthnChallengeRecord | null> {
     return this.gate(() =>
       this.db.find(
-        (r) => ({
-          challenge: str(r.challenge),
-          user: optStr(r.user),
-          purpose: str(r.purpose) as WebAuthnPurpose,
-          expires: num(r.expires),
-        }),
+        rows.challenge,
         "DELETE FROM webauthn_challenges WHERE challenge = ? AND expires > ? RETURNING *",
         challenge,
         now,
