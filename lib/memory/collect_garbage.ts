@@ -55,6 +55,29 @@ let gc: ((options: GcOptions) => void) | null | undefined;
 export function collectGarbage(): void {
   if (gc === undefined) gc = exposedGc();
   gc?.({ type: "major", execution: "sync", flavor: "last-resort" });
+  liveAfterLast = heapBytes();
+}
+
+let liveAfterLast = 0;
+
+/**
+ * How much the heap (JS objects and the buffers under them) grew since the
+ * last {@link collectGarbage}: garbage, or objects made live since (sessions
+ * opened), which cannot be told apart without collecting.
+ *
+ * @returns bytes, 0 when it shrank
+ * @example
+ * ```ts
+ * if (heapGrowth() > 64 << 20) collectGarbage();
+ * ```
+ */
+export function heapGrowth(): number {
+  return Math.max(0, heapBytes() - liveAfterLast);
+}
+
+function heapBytes(): number {
+  const { heapUsed, external } = Deno.memoryUsage();
+  return heapUsed + external;
 }
 
 /** V8's `gc` function, when V8 was started with `--expose-gc`. */

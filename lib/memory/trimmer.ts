@@ -5,8 +5,9 @@
  * collection frees them with the objects of ended connections and the native
  * memory under their buffers (collect_garbage.ts), then glibc returns the
  * freed pages (malloc_trim.ts); in that order, since the buffers are freed
- * only by the collection. The collection is skipped while the ended
- * connections cannot have left {@link MIN_GARBAGE_BYTES} between them.
+ * only by the collection. The collection is skipped while the heap's growth
+ * and the ended connections cannot have left {@link MIN_GARBAGE_BYTES}
+ * between them.
  * Measured (issue 17), 1,000 tunneled sessions ended beside 1,000 still open:
  * 254 MiB RSS before, 167 MiB after; the last 1,000 ended: 104 MiB, against
  * 125 MiB when the first opened.
@@ -21,7 +22,7 @@
  */
 
 import { sharedBuffers } from "../net/buffer_pool.ts";
-import { collectGarbage } from "./collect_garbage.ts";
+import { collectGarbage, heapGrowth } from "./collect_garbage.ts";
 import { glibcMallocTrim } from "./malloc_trim.ts";
 
 /**
@@ -41,8 +42,8 @@ export const MIN_GARBAGE_BYTES = 4 * 1024 * 1024;
 /** Options of {@link MemoryTrimmer}. */
 export interface TrimOptions {
   /**
-   * Returns free memory to the system, given an estimate of the garbage made
-   * since it last collected; says whether it collected.
+   * Returns free memory to the system, given an estimate of the garbage the
+   * ended connections left since it last collected; says whether it collected.
    * @default {giveMemoryBack}
    */
   trim?: (garbageBytes: number) => boolean;
@@ -137,10 +138,13 @@ export const processTrimmer: MemoryTrimmer = new MemoryTrimmer();
 
 /**
  * Lets go of the free buffers kept for bulk transfers, frees V8's garbage
- * (when there is enough of it to be worth the pause), then gives the C
- * heap's free pages back to the system.
+ * (when there can be enough of it to be worth the pause), then gives the C
+ * heap's free pages back to the system. Both estimates count: the heap's
+ * growth alone misses what was live at the last collection and ended since
+ * (the sessions), and the ended connections alone miss what their traffic
+ * left (a bulk transfer's buffers).
  *
- * @param garbageBytes estimated garbage made since the last collection
+ * @param garbageBytes what the connections ended since the last collection left, estimated
  * @returns whether it collected V8's garbage
  * @example
  * ```ts
@@ -149,7 +153,7 @@ export const processTrimmer: MemoryTrimmer = new MemoryTrimmer();
  */
 export function giveMemoryBack(garbageBytes: number): boolean {
   sharedBuffers.clear();
-  const worthIt = garbageBytes >= MIN_GARBAGE_BYTES;
+  const worthIt = garbageBytes + heapGrowth() >= MIN_GARBAGE_BYTES;
   if (worthIt) collectGarbage();
   glibcMallocTrim();
   return worthIt;

@@ -88,6 +88,7 @@ Deno.test("collectGarbage() frees the native memory under dead ArrayBuffers at o
 });
 
 Deno.test("giveMemoryBack() collects only when the estimated garbage is worth it", async () => {
+  collectGarbage();
   const ref = (() => new WeakRef({ payload: new Uint8Array(1 << 20) }))();
   await pause(0);
   assert.equal(giveMemoryBack(GARBAGE_PER_ENDED_CONNECTION), false, "one ended connection");
@@ -95,6 +96,14 @@ Deno.test("giveMemoryBack() collects only when the estimated garbage is worth it
   assert.ok(ref.deref() !== undefined, "not collected");
   await pause(0);
   assert.equal(giveMemoryBack(MIN_GARBAGE_BYTES), true);
+  assert.ok(ref.deref() === undefined, "the garbage is gone");
+});
+
+Deno.test("giveMemoryBack() collects when the heap grew enough, with no connection ended", async () => {
+  collectGarbage();
+  const ref = (() => new WeakRef({ payload: new Uint8Array(8 << 20) }))();
+  await pause(0);
+  assert.equal(giveMemoryBack(0), true, "8 MiB of garbage");
   assert.ok(ref.deref() === undefined, "the garbage is gone");
 });
 
