@@ -5,7 +5,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { type Config, proxySshHostPatterns } from "../config/config.ts";
 import { parseHostPort } from "../config/schema.ts";
 import { AccessDenied, BadRequest, NotFound, Unauthenticated } from "../errors.ts";
@@ -14,10 +13,8 @@ import {
   type Certificate,
   decodeBase64,
   decodeCertificate,
-  encodeOpenSshPrivateKey,
   encodePublicKey,
   fingerprint,
-  generateEd25519KeyPair,
   parseCertificateLine,
   parsePublicKeyLine,
   verifyCertificate,
@@ -25,21 +22,19 @@ import {
 import {
   type AuditEvent,
   type AuditQuery,
-  hashSecret,
   type JoinTokenKind,
   type NewSession,
   type NodeRecord,
   type ProxyRecord,
   type Revocation,
-  type SecretHash,
   type SessionParty,
   type SessionRecord,
   type Store,
   type UserRecord,
 } from "../store/store.ts";
 import { type AuditInput, AuditLog } from "./audit.ts";
-import { CertAuthority } from "./authority.ts";
-import { CredentialChecks, newToken } from "./credentials.ts";
+import { CertAuthority, userPrincipals } from "./authority.ts";
+import { CredentialChecks } from "./credentials.ts";
 import { relyingParty, WebAuthnCeremonies } from "./webauthn.ts";
 import { type SsoIdentity, SsoLogins } from "./sso.ts";
 import { CliLogins } from "./cli_login.ts";
@@ -93,7 +88,6 @@ import type {
   WebSessionView,
 } from "./service.ts";
 import { scopedAdmin } from "./admin_scope.ts";
-import { answerWebSessionAgent } from "./web_session_agent.ts";
 import { Joins, type JoinTokenView } from "./join.ts";
 import { ClusterTlsCa } from "../tls/cluster_ca.ts";
 import { type NodeProbe, NodeRegistry } from "./nodes.ts";
@@ -101,6 +95,8 @@ import { UserAdmin } from "./users.ts";
 import { lockouts, type LoginMethod, logins } from "../metrics/metrics.ts";
 import { VERSION } from "../version.ts";
 import { RecordingIndexer } from "./recording_index.ts";
+import { RevocationFeed } from "./revocation_feed.ts";
+import { WebSessions } from "./web_sessions.ts";
 
 export type { NodeProbe };
 
@@ -116,12 +112,8 @@ export interface LocalAuthOptions {
   now?: () => number;
 }
 
-/** Placeholder principal for users whose roles allow no login (never a valid Unix name). */
-const NO_LOGIN_PRINCIPAL = "-postern-no-login";
 /** Re-enrolment secrets wait this long for their confirming code. */
 const REENROLL_TTL_MS = 10 * 60_000;
-/** How long revocations are kept: proxies follow them within a second. */
-const REVOCATION_RETENTION_MS = 60 * 60_000;
 /** The lock time of a lock without an end (the largest Date). */
 const FOREVER = 8.64e15;
 /** Clock difference tolerated when checking a certificate a proxy passes on. */
@@ -149,15 +141,6 @@ export function roleTable(config: Config): Map<string, Role> {
   return table;
 }
 
-/** The CSRF token of a web session: derived from its secret id, so it needs no storage. */
-function csrfTokenFor(sessionId: string): string {
-  return createHash("sha256").update(`postern-csrf:${sessionId}`).digest("base64url");
-}
-
-function handleOf(idHash: SecretHash): string {
-  return idHash.slice(0, 16);
-}
-
 /** The auth role, in process. */
 export class LocalAuthService implements AuthService, AuthAdmin {
   readonly cluster: string;
@@ -172,6 +155,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #cliLogins: CliLogins;
   #tunnelTickets: Promise<TunnelTickets>;
   #keys: SecurityKeys;
+  #revocations: RevocationFeed;
+  #webSessions: WebSessions;
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
@@ -243,6 +228,16 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.#credentials,
       (event) => this.audit(event),
     );
+    this.#revocations = new RevocationFeed(store, this.#now);
+    this.#webSessions = new WebSessions(
+      store,
+      ca,
+      { ttlMs: config.auth.web_session_ttl, idleMs: config.auth.web_idle_timeout },
+      this.#revocations,
+      (event) => this.audit(event),
+      (user) => this.#identityOfUser(user),
+      this.#now,
+    );
   }
 
   /** Opens the auth role: CAs created on first start. */
@@ -299,11 +294,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     proof: UserProof,
   ): Promise<{ identity: Identity; certificate?: Certificate }> {
     if (proof?.kind === "web_session" && typeof proof.sessionId === "string") {
-      const record = await this.#store.webSessions.get(hashSecret(proof.sessionId));
-      const now = this.#now();
-      if (!record || record.expiresIdle <= now || record.expiresAbs <= now) {
-        throw new Unauthenticated("Your session has expired; sign in again.");
-      }
+      const record = await this.#webSessions.live(proof.sessionId);
       return { identity: await this.#identityOfUser(record.user) };
     }
     if (proof?.kind === "certificate" && typeof proof.certificate === "string") {
@@ -393,7 +384,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   ) {
     const ttlMs = Math.min(requestedTtlMs ?? identity.maxSessionTtlMs, identity.maxSessionTtlMs);
     const now = this.#now();
-    const principals = identity.logins.length ? identity.logins : [NO_LOGIN_PRINCIPAL];
+    const principals = userPrincipals(identity.logins);
     const signed = this.ca.signUser({
       publicKey,
       user: identity.user,
@@ -623,7 +614,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   // ---- web sessions -----------------------------------------------------
 
   async createWebSession(credentials: Credentials): Promise<NewWebSession> {
-    return await this.#openWebSession(await this.#countedLogin("web", credentials));
+    return await this.#webSessions.open(await this.#countedLogin("web", credentials));
   }
 
   async beginWebAuthnLogin(user: string | null): Promise<WebAuthnOptions> {
@@ -636,7 +627,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   async createPasskeyWebSession(response: unknown, remoteAddr: string): Promise<NewWebSession> {
     const user = await this.#credentials.verifyPasskey(response, remoteAddr);
-    return await this.#openWebSession(await this.#identityOfUser(user.name));
+    return await this.#webSessions.open(await this.#identityOfUser(user.name));
   }
 
   beginSsoLogin(connector: string, proxyOrigin: string): Promise<{ url: string; state: string }> {
@@ -671,76 +662,15 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       remoteAddr,
       fields: { method: "sso", connector: found.connector, subject: found.subject },
     });
-    return await this.#openWebSession(identity);
+    return await this.#webSessions.open(identity);
   }
 
-  async #openWebSession(identity: Identity): Promise<NewWebSession> {
-    const now = this.#now();
-    const ttlMs = Math.min(this.#config.auth.web_session_ttl, identity.maxSessionTtlMs);
-    const sessionId = newToken();
-    const pair = generateEd25519KeyPair();
-    const principals = identity.logins.length ? identity.logins : [NO_LOGIN_PRINCIPAL];
-    const cert = this.ca.signUser({
-      publicKey: pair.publicKeyBlob,
-      user: identity.user,
-      principals,
-      ttlMs,
-      permits: identity,
-      now,
-    });
-    const csrfToken = csrfTokenFor(sessionId);
-    await this.#store.webSessions.create({
-      idHash: hashSecret(sessionId),
-      user: identity.user,
-      csrfTokenHash: hashSecret(csrfToken),
-      privateKey: encodeOpenSshPrivateKey(pair.privateKey, identity.user),
-      cert: cert.line,
-      created: now,
-      lastSeen: now,
-      expiresIdle: Math.min(now + this.#config.auth.web_idle_timeout, now + ttlMs),
-      expiresAbs: now + ttlMs,
-    });
-    return { sessionId, csrfToken, identity, expires: new Date(now + ttlMs) };
+  getWebSession(sessionId: string): Promise<WebSessionView> {
+    return this.#webSessions.refresh(sessionId);
   }
 
-  async getWebSession(sessionId: string): Promise<WebSessionView> {
-    const idHash = hashSecret(sessionId);
-    const record = await this.#store.webSessions.touch(
-      idHash,
-      this.#now(),
-      this.#config.auth.web_idle_timeout,
-    );
-    if (!record) throw new Unauthenticated("Your session has expired; sign in again.");
-    return {
-      identity: await this.#identityOfUser(record.user),
-      handle: handleOf(idHash),
-      expires: new Date(Math.min(record.expiresIdle, record.expiresAbs)),
-      csrfToken: csrfTokenFor(sessionId),
-    };
-  }
-
-  async deleteWebSession(sessionId: string, remoteAddr: string): Promise<void> {
-    const idHash = hashSecret(sessionId);
-    const record = await this.#store.webSessions.get(idHash);
-    await this.#store.webSessions.delete(idHash);
-    if (!record) return;
-    await this.#revoke(record.user, "signed out", { webSessionHash: idHash });
-    await this.audit({ code: "user.logout", user: record.user, remoteAddr });
-  }
-
-  /** Tells every proxy to end `user`'s live connections (or only those of one web session). */
-  async #revoke(
-    user: string,
-    reason: string,
-    scope: { webSessionHash?: SecretHash; sessionId?: string } = {},
-  ) {
-    await this.#store.revocations.add({
-      user,
-      webSessionHash: scope.webSessionHash ?? null,
-      sessionId: scope.sessionId ?? null,
-      reason,
-      created: this.#now(),
-    });
+  deleteWebSession(sessionId: string, remoteAddr: string): Promise<void> {
+    return this.#webSessions.signOut(sessionId, remoteAddr);
   }
 
   useRequestNonce(nonce: string, expires: number): Promise<boolean> {
@@ -748,11 +678,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   revocationsSince(id: number): Promise<Revocation[]> {
-    return this.#store.revocations.since(id);
+    return this.#revocations.since(id);
   }
 
   lastRevocationId(): Promise<number> {
-    return this.#store.revocations.lastId();
+    return this.#revocations.lastId();
   }
 
   async lockUser(
@@ -764,7 +694,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const until = ends?.getTime() ?? FOREVER;
     await this.#store.users.setAdminLock(name, until, options.reason ?? null, this.#now());
     lockouts.inc({ cause: "admin" });
-    await this.#revoke(
+    await this.#revocations.revoke(
       name,
       `access revoked by an administrator${options.reason ? ` (${options.reason})` : ""}`,
     );
@@ -788,39 +718,15 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   async listWebSessions(proof: UserProof): Promise<WebSessionSummary[]> {
-    return this.#webSessionsOf((await this.identityOf(proof)).user);
-  }
-
-  /** A user's web sessions that have not expired. */
-  async #webSessionsOf(user: string): Promise<WebSessionSummary[]> {
-    const now = this.#now();
-    return (await this.#store.webSessions.listForUser(user))
-      .filter((s) => s.expiresIdle > now && s.expiresAbs > now)
-      .map((s) => ({
-        handle: handleOf(s.idHash),
-        created: new Date(s.created),
-        lastSeen: new Date(s.lastSeen),
-        expires: new Date(Math.min(s.expiresIdle, s.expiresAbs)),
-      }));
+    return this.#webSessions.listOf((await this.identityOf(proof)).user);
   }
 
   async endWebSession(proof: UserProof, handle: string): Promise<void> {
-    const { user } = await this.identityOf(proof);
-    const sessions = await this.#store.webSessions.listForUser(user);
-    const found = sessions.find((s) => handleOf(s.idHash) === handle);
-    if (!found) throw new NotFound(`No web session "${handle}".`);
-    await this.#store.webSessions.delete(found.idHash);
-    await this.#revoke(user, "signed out", { webSessionHash: found.idHash });
+    return this.#webSessions.end((await this.identityOf(proof)).user, handle);
   }
 
-  async webSessionAgent(sessionId: string, request: Uint8Array): Promise<Uint8Array> {
-    const record = await this.#store.webSessions.get(hashSecret(sessionId));
-    const now = this.#now();
-    if (!record || record.expiresIdle <= now || record.expiresAbs <= now) {
-      throw new Unauthenticated("Your session has expired; sign in again.");
-    }
-    await this.#identityOfUser(record.user); // refuses a removed or locked user
-    return answerWebSessionAgent(record, request);
+  webSessionAgent(sessionId: string, request: Uint8Array): Promise<Uint8Array> {
+    return this.#webSessions.agent(sessionId, request);
   }
 
   // ---- invites and second factor -----------------------------------------
@@ -845,7 +751,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     key?: NewSecurityKey,
   ) {
     const user = await this.#credentials.completeInvite(token, password, otp, remoteAddr, key);
-    return await this.#openWebSession(await this.#identityOfUser(user));
+    return await this.#webSessions.open(await this.#identityOfUser(user));
   }
 
   async changePassword(
@@ -1014,7 +920,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       limit: 20,
     });
     const last = logins.find((event) => event.code === "user.login");
-    const webSessions = await this.#webSessionsOf(name);
+    const webSessions = await this.#webSessions.listOf(name);
     return {
       ...this.#users.view(record),
       created: new Date(record.created),
@@ -1029,31 +935,24 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const allowed = new Set(this.#identity(after).logins);
     const lostLogin = this.#identity(before).logins.some((login) => !allowed.has(login));
     const lostRole = before.roles.some((role) => !after.roles.includes(role));
-    if (lostLogin || lostRole) await this.#revoke(name, "access changed by an administrator");
+    if (lostLogin || lostRole) {
+      await this.#revocations.revoke(name, "access changed by an administrator");
+    }
     return this.#users.view(after);
   }
 
-  async endUserWebSession(name: string, handle: string, actor?: string): Promise<void> {
-    const found = (await this.#store.webSessions.listForUser(name))
-      .find((s) => handleOf(s.idHash) === handle);
-    if (!found) throw new NotFound(`User "${name}" has no web session "${handle}".`);
-    await this.#store.webSessions.delete(found.idHash);
-    await this.#revoke(name, "signed out by an administrator", { webSessionHash: found.idHash });
-    await this.audit({
-      code: "user.web_session.end",
-      user: actor,
-      fields: { name, session: handle },
-    });
+  endUserWebSession(name: string, handle: string, actor?: string): Promise<void> {
+    return this.#webSessions.endAsAdmin(name, handle, actor);
   }
 
   async removeUser(name: string, actor?: string): Promise<void> {
     await this.#users.removeUser(name, actor);
-    await this.#revoke(name, "access revoked by an administrator (user removed)");
+    await this.#revocations.revoke(name, "access revoked by an administrator (user removed)");
   }
 
   async resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite> {
     const invite = await this.#users.resetUser(name, ttlMs, actor);
-    await this.#revoke(name, "access revoked by an administrator (credentials reset)");
+    await this.#revocations.revoke(name, "access revoked by an administrator (credentials reset)");
     return invite;
   }
 
@@ -1191,7 +1090,9 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         `This needs the "sessions.end" permission, which your roles do not grant.`,
       );
     }
-    await this.#revoke(session.user, `session ended by ${identity.user}`, { sessionId: id });
+    await this.#revocations.revoke(session.user, `session ended by ${identity.user}`, {
+      sessionId: id,
+    });
     await this.audit({
       code: "session.terminate",
       user: identity.user,
@@ -1376,7 +1277,10 @@ export class LocalAuthService implements AuthService, AuthAdmin {
           JSON.stringify(this.#roles.get(name)?.node_labels)
       );
       if (nodesChanged || narrowed(before.get(user.name)!, this.#identity(user))) {
-        await this.#revoke(user.name, "access changed by an administrator (roles changed)");
+        await this.#revocations.revoke(
+          user.name,
+          "access changed by an administrator (roles changed)",
+        );
       }
     }
   }
@@ -1429,8 +1333,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async deleteExpired(): Promise<{ webSessions: number; revocations: number }> {
     const now = this.#now();
     return {
-      webSessions: await this.#store.webSessions.deleteExpired(now),
-      revocations: await this.#store.revocations.deleteBefore(now - REVOCATION_RETENTION_MS),
+      webSessions: await this.#webSessions.deleteExpired(now),
+      revocations: await this.#revocations.deleteExpired(now),
     };
   }
 
