@@ -97,6 +97,8 @@ import { VERSION } from "../version.ts";
 import { RecordingIndexer } from "./recording_index.ts";
 import { RevocationFeed } from "./revocation_feed.ts";
 import { WebSessions } from "./web_sessions.ts";
+import { LiveSessions } from "./live_sessions.ts";
+import { RecordingArchive } from "./recording_archive.ts";
 
 export type { NodeProbe };
 
@@ -157,6 +159,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #keys: SecurityKeys;
   #revocations: RevocationFeed;
   #webSessions: WebSessions;
+  #liveSessions: LiveSessions;
+  #recordings: RecordingArchive;
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
@@ -238,6 +242,14 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       (user) => this.#identityOfUser(user),
       this.#now,
     );
+    this.#liveSessions = new LiveSessions(
+      store,
+      this.recordingIndex,
+      this.#revocations,
+      (event) => this.audit(event),
+      this.#now,
+    );
+    this.#recordings = new RecordingArchive(store, this.recordingIndex);
   }
 
   /** Opens the auth role: CAs created on first start. */
@@ -1041,63 +1053,27 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return identity;
   }
 
-  async recordSessionStart(session: NewSession): Promise<void> {
-    await this.#store.sessions.create(session);
+  recordSessionStart(session: NewSession): Promise<void> {
+    return this.#liveSessions.start(session);
   }
 
-  async heartbeatSessions(
+  heartbeatSessions(
     proxyId: string,
     live: { id: string; parties: SessionParty[] }[],
   ): Promise<void> {
-    const now = this.#now();
-    await this.#store.sessions.heartbeat(proxyId, live, now);
-    await this.#store.proxies.touch(proxyId, now);
-    // A proxy in this process writes its recordings itself: index what they gained.
-    for (const session of live) this.recordingIndex.update(session.id);
+    return this.#liveSessions.heartbeat(proxyId, live);
   }
 
   async listLiveSessions(proof: UserProof): Promise<SessionRecord[]> {
-    const identity = await this.identityOf(proof);
-    const all = identity.permissions.includes("sessions.join");
-    return await this.#store.sessions.list({
-      user: all ? undefined : identity.user,
-      activeOnly: true,
-      limit: 10_000,
-    });
+    return this.#liveSessions.list(await this.identityOf(proof));
   }
 
   async locateSession(proof: UserProof, id: string): Promise<SessionLocation | null> {
-    const session = (await this.listLiveSessions(proof)).find((s) => s.id === id);
-    if (!session?.proxyId) return null;
-    const proxy = await this.#store.proxies.get(session.proxyId);
-    return {
-      proxyId: session.proxyId,
-      peerAddr: proxy?.peerAddr ?? null,
-      user: session.user,
-      node: session.node,
-      login: session.login,
-    };
+    return this.#liveSessions.locate(await this.identityOf(proof), id);
   }
 
   async endSession(proof: UserProof, id: string): Promise<void> {
-    const identity = await this.identityOf(proof);
-    const session = await this.#store.sessions.get(id);
-    if (!session || session.ended !== null) {
-      throw new NotFound(`No live session "${id}"; list them with \`postern sessions ls\`.`);
-    }
-    if (session.user !== identity.user && !identity.permissions.includes("sessions.end")) {
-      throw new AccessDenied(
-        `This needs the "sessions.end" permission, which your roles do not grant.`,
-      );
-    }
-    await this.#revocations.revoke(session.user, `session ended by ${identity.user}`, {
-      sessionId: id,
-    });
-    await this.audit({
-      code: "session.terminate",
-      user: identity.user,
-      fields: { session_id: id, node: session.node, login: session.login, owner: session.user },
-    });
+    return this.#liveSessions.end(await this.identityOf(proof), id);
   }
 
   /**
@@ -1106,52 +1082,26 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    *
    * @returns how many were ended
    */
-  async endLostSessions(staleMs: number): Promise<number> {
-    const lost = await this.#store.sessions.listStale(this.#now() - staleMs);
-    let ended = 0;
-    for (const session of lost) if (await this.#endTracker(session, "proxy lost")) ended++;
-    return ended;
+  endLostSessions(staleMs: number): Promise<number> {
+    return this.#liveSessions.endLost(staleMs);
   }
 
-  /** Ends a live session for its lost proxy; false when it had already ended. */
-  async #endTracker(session: SessionRecord, reason: string): Promise<boolean> {
-    // Another auth server on the same store may be ending it right now: one audits.
-    if (!(await this.#store.sessions.endLive(session.id, this.#now(), null))) return false;
-    this.recordingIndex.update(session.id);
-    await this.audit({
-      code: "session.end",
-      user: session.user,
-      fields: {
-        session_id: session.id,
-        node: session.node,
-        login: session.login,
-        exit_code: null,
-        reason,
-        proxy: session.proxyId,
-      },
-    });
-    return true;
+  /**
+   * Ends the sessions proxy `proxyId` left open when it stopped or crashed, so none stays
+   * "live" for ever; each gets its `session.end` event with `reason`.
+   *
+   * @returns how many were ended
+   */
+  endAbandonedSessions(reason: string, proxyId: string): Promise<number> {
+    return this.#liveSessions.endAbandoned(reason, proxyId);
   }
 
-  async recordSessionEnd(id: string, exitCode: number | null): Promise<void> {
-    await this.#store.sessions.end(id, this.#now(), exitCode);
-    this.recordingIndex.update(id);
+  recordSessionEnd(id: string, exitCode: number | null): Promise<void> {
+    return this.#liveSessions.recordEnd(id, exitCode);
   }
 
   async listRecordings(proof: UserProof, filter: RecordingFilter): Promise<SessionRecord[]> {
-    const identity = await this.identityOf(proof);
-    const all = identity.permissions.includes("sessions.replay");
-    // Without "sessions.replay", asking for someone else's finds nothing rather than failing.
-    if (!all && filter.user !== undefined && filter.user !== identity.user) return [];
-    return await this.#store.sessions.list({
-      user: all ? filter.user : identity.user,
-      node: filter.node,
-      login: filter.login,
-      since: filter.since,
-      until: filter.until,
-      limit: filter.limit,
-      offset: filter.offset,
-    });
+    return this.#recordings.list(await this.identityOf(proof), filter);
   }
 
   async searchRecordings(
@@ -1159,49 +1109,19 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     text: string,
     limit = 50,
   ): Promise<RecordingSearchHit[]> {
-    const identity = await this.identityOf(proof);
-    const all = identity.permissions.includes("sessions.replay");
-    const hits = await this.recordingIndex.search(text, {
-      user: all ? undefined : identity.user,
-      limit,
-    });
-    const sessions = new Map<string, SessionRecord | null>();
-    const found: RecordingSearchHit[] = [];
-    for (const { sessionId, ...hit } of hits) {
-      if (!sessions.has(sessionId)) {
-        sessions.set(sessionId, await this.#store.sessions.get(sessionId));
-      }
-      const recording = sessions.get(sessionId);
-      if (recording) found.push({ recording, ...hit });
-    }
-    return found;
+    return this.#recordings.search(await this.identityOf(proof), text, limit);
   }
 
   async getRecording(proof: UserProof, id: string): Promise<SessionRecord> {
-    const identity = await this.identityOf(proof);
-    const record = await this.#store.sessions.get(id);
-    if (!record) {
-      throw new NotFound(
-        `Cannot find recording "${id}": it may have been removed, or the link is incomplete.`,
-      );
-    }
-    if (record.user !== identity.user && !identity.permissions.includes("sessions.replay")) {
-      throw new AccessDenied(`You may not replay other users' sessions.`);
-    }
-    return record;
+    return this.#recordings.get(await this.identityOf(proof), id);
   }
 
   async openRecording(proof: UserProof, id: string): Promise<ReadableStream<Uint8Array>> {
-    return await this.#store.recordings.open((await this.getRecording(proof, id)).id);
+    return this.#recordings.open(await this.identityOf(proof), id);
   }
 
-  async appendRecording(id: string, offset: number, bytes: Uint8Array): Promise<number> {
-    if (!(await this.#store.sessions.get(id))) {
-      throw new NotFound(`No session "${id}" to store a recording for.`);
-    }
-    const size = await this.#store.recordings.append(id, offset, bytes);
-    this.recordingIndex.update(id);
-    return size;
+  appendRecording(id: string, offset: number, bytes: Uint8Array): Promise<number> {
+    return this.#recordings.append(id, offset, bytes);
   }
 
   /**
@@ -1210,7 +1130,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    * spools and ships them like a proxy of its own).
    */
   get recordingDir(): string | null {
-    return this.#store.recordings.localDir;
+    return this.#recordings.localDir;
   }
 
   adminAs(proof: UserProof): AuthAdmin {
@@ -1298,20 +1218,6 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     for (const record of stored) {
       this.#roles.set(record.name, validateRole(withOptionDefaults(record.spec)));
     }
-  }
-
-  /**
-   * Ends the sessions proxy `proxyId` left open when it stopped or crashed, so none stays
-   * "live" for ever; each gets its `session.end` event with `reason`.
-   *
-   * @returns how many were ended
-   */
-  async endAbandonedSessions(reason: string, proxyId: string): Promise<number> {
-    const open = (await this.#store.sessions.list({ activeOnly: true, limit: 10_000 }))
-      .filter((session) => session.proxyId === proxyId || session.proxyId === null);
-    let ended = 0;
-    for (const session of open) if (await this.#endTracker(session, reason)) ended++;
-    return ended;
   }
 
   /** Reports this auth server alive (the cluster status lists the auth servers on a store). */
