@@ -93,12 +93,12 @@ import { ClusterTlsCa } from "../tls/cluster_ca.ts";
 import { type NodeProbe, NodeRegistry } from "./nodes.ts";
 import { UserAdmin } from "./users.ts";
 import { lockouts, type LoginMethod, logins } from "../metrics/metrics.ts";
-import { VERSION } from "../version.ts";
 import { RecordingIndexer } from "./recording_index.ts";
 import { RevocationFeed } from "./revocation_feed.ts";
 import { WebSessions } from "./web_sessions.ts";
 import { LiveSessions } from "./live_sessions.ts";
 import { RecordingArchive } from "./recording_archive.ts";
+import { ClusterMembers } from "./cluster_members.ts";
 
 export type { NodeProbe };
 
@@ -161,6 +161,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #webSessions: WebSessions;
   #liveSessions: LiveSessions;
   #recordings: RecordingArchive;
+  #members: ClusterMembers;
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
@@ -250,6 +251,17 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.#now,
     );
     this.#recordings = new RecordingArchive(store, this.recordingIndex);
+    this.#members = new ClusterMembers(
+      store,
+      tlsCa,
+      {
+        cluster: this.cluster,
+        storage: config.storage.type,
+        notReadyReason: () => this.notReadyReason(),
+      },
+      (event) => this.audit(event),
+      this.#now,
+    );
   }
 
   /** Opens the auth role: CAs created on first start. */
@@ -1000,47 +1012,15 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   listProxies(): Promise<ProxyRecord[]> {
-    return this.#store.proxies.list();
+    return this.#members.listProxies();
   }
 
-  async clusterStatus(): Promise<ClusterStatus> {
-    const [notReadyReason, users, nodes, live, proxies, authServers] = await Promise.all([
-      this.notReadyReason(),
-      this.#store.users.list(),
-      this.#nodes.listAllNodes(),
-      this.#store.sessions.list({ activeOnly: true, limit: 10_000 }),
-      this.#store.proxies.list(),
-      this.#store.authServers.list(),
-    ]);
-    const authorities: ClusterStatus["authorities"] = [];
-    for (const kind of ["user", "host", "tls"] as const) {
-      const ca = await this.#store.cas.get(kind);
-      if (!ca) continue;
-      authorities.push({
-        kind,
-        fingerprint: kind === "tls"
-          ? this.tlsCa.pin
-          : fingerprint(parsePublicKeyLine(ca.publicKey).key),
-        created: ca.created,
-      });
-    }
-    return {
-      cluster: this.cluster,
-      version: VERSION,
-      notReadyReason,
-      storage: this.#config.storage.type,
-      authServers,
-      authorities,
-      proxies,
-      counts: { users: users.length, nodes: nodes.length, liveSessions: live.length },
-    };
+  clusterStatus(): Promise<ClusterStatus> {
+    return this.#members.status();
   }
 
-  async removeProxy(id: string, actor?: string): Promise<void> {
-    if (!(await this.#store.proxies.delete(id))) {
-      throw new NotFound(`No proxy "${id}"; list them with \`postern proxies ls\`.`);
-    }
-    await this.audit({ code: "proxy.remove", user: actor, fields: { id } });
+  removeProxy(id: string, actor?: string): Promise<void> {
+    return this.#members.removeProxy(id, actor);
   }
 
   async #requirePermission(proof: UserProof, permission: Permission): Promise<Identity> {
@@ -1221,13 +1201,13 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   /** Reports this auth server alive (the cluster status lists the auth servers on a store). */
-  async reportAuthServer(server: { id: string; addr: string; started: number }): Promise<void> {
-    await this.#store.authServers.beat({ ...server, version: VERSION, lastSeen: this.#now() });
+  reportAuthServer(server: { id: string; addr: string; started: number }): Promise<void> {
+    return this.#members.reportAuthServer(server);
   }
 
   /** Records where users reach a proxy (invite links use it when no public_addr is configured). */
   registerProxy(proxy: ProxyRegistration): Promise<void> {
-    return this.#store.proxies.upsert({ ...proxy, lastSeen: this.#now() });
+    return this.#members.registerProxy(proxy);
   }
 
   /**
