@@ -6,7 +6,6 @@
  */
 
 import { type Config, proxySshHostPatterns } from "../config/config.ts";
-import { parseHostPort } from "../config/schema.ts";
 import { AccessDenied, BadRequest, NotFound, Unauthenticated } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -14,9 +13,7 @@ import {
   decodeBase64,
   decodeCertificate,
   encodePublicKey,
-  fingerprint,
   parseCertificateLine,
-  parsePublicKeyLine,
   verifyCertificate,
 } from "../sshcert/mod.ts";
 import {
@@ -33,7 +30,7 @@ import {
   type UserRecord,
 } from "../store/store.ts";
 import { type AuditInput, AuditLog } from "./audit.ts";
-import { CertAuthority, userPrincipals } from "./authority.ts";
+import { CertAuthority } from "./authority.ts";
 import { CredentialChecks } from "./credentials.ts";
 import { relyingParty, WebAuthnCeremonies } from "./webauthn.ts";
 import { type SsoIdentity, SsoLogins } from "./sso.ts";
@@ -99,6 +96,7 @@ import { WebSessions } from "./web_sessions.ts";
 import { LiveSessions } from "./live_sessions.ts";
 import { RecordingArchive } from "./recording_archive.ts";
 import { ClusterMembers } from "./cluster_members.ts";
+import { CertIssuer, parsedPublicKey } from "./cert_issuer.ts";
 
 export type { NodeProbe };
 
@@ -162,6 +160,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #liveSessions: LiveSessions;
   #recordings: RecordingArchive;
   #members: ClusterMembers;
+  #certs: CertIssuer;
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
@@ -234,6 +233,14 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       (event) => this.audit(event),
     );
     this.#revocations = new RevocationFeed(store, this.#now);
+    this.#certs = new CertIssuer(
+      store,
+      ca,
+      this.cluster,
+      () => proxySshHostPatterns(this.#config),
+      (event) => this.audit(event),
+      this.#now,
+    );
     this.#webSessions = new WebSessions(
       store,
       ca,
@@ -387,48 +394,13 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   ): Promise<IssuedCertificate> {
     const publicKey = parsedPublicKey(request.publicKey);
     const identity = await this.#countedLogin("certificate", request);
-    const signed = await this.#certify(identity, publicKey, request.ttlMs, request.remoteAddr);
-    return {
-      cert: signed.line,
-      hostCa: await this.hostCaKnownHosts(),
-      cluster: this.cluster,
-      logins: identity.logins,
-      validBefore: new Date(Number(signed.certificate.validBefore) * 1000),
+    const signed = await this.#certs.certify(
       identity,
-    };
-  }
-
-  /** Signs a user certificate for the identity's logins, for at most its roles' TTL; audited. */
-  async #certify(
-    identity: Identity,
-    publicKey: ReturnType<typeof parsedPublicKey>,
-    requestedTtlMs: number | undefined,
-    remoteAddr: string,
-    via?: string,
-  ) {
-    const ttlMs = Math.min(requestedTtlMs ?? identity.maxSessionTtlMs, identity.maxSessionTtlMs);
-    const now = this.#now();
-    const principals = userPrincipals(identity.logins);
-    const signed = this.ca.signUser({
       publicKey,
-      user: identity.user,
-      principals,
-      ttlMs,
-      permits: identity,
-      now,
-    });
-    await this.audit({
-      code: "cert.issue",
-      user: identity.user,
-      remoteAddr,
-      fields: {
-        principals,
-        ttl_s: Math.round(ttlMs / 1000),
-        key_fingerprint: fingerprint(publicKey),
-        ...(via ? { via } : {}),
-      },
-    });
-    return signed;
+      request.ttlMs,
+      request.remoteAddr,
+    );
+    return await this.#certs.issued(identity, signed);
   }
 
   // ---- command-line logins approved in a browser -------------------------
@@ -475,7 +447,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       remoteAddr,
       "cli.login.approve",
     );
-    const signed = await this.#certify(
+    const signed = await this.#certs.certify(
       identity,
       parsedPublicKey(login.publicKey),
       login.ttlMs ?? undefined,
@@ -500,14 +472,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const certificate = parseCertificateLine(login.cert).certificate;
     return {
       status: "approved",
-      issued: {
-        cert: login.cert,
-        hostCa: await this.hostCaKnownHosts(),
-        cluster: this.cluster,
-        logins: identity.logins,
-        validBefore: new Date(Number(certificate.validBefore) * 1000),
-        identity,
-      },
+      issued: await this.#certs.issued(identity, { line: login.cert, certificate }),
     };
   }
 
@@ -556,33 +521,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     notAfter: Date,
   ): Promise<string> {
     const { identity, certificate } = await this.#verifyProof(proof);
-    if (
-      !identity.logins.includes(login) || (certificate && !certificate.principals.includes(login))
-    ) {
-      throw new AccessDenied(`User "${identity.user}" may not log in as "${login}".`);
-    }
-    let publicKey;
-    try {
-      publicKey = parsePublicKeyLine(publicKeyLine).key;
-    } catch (error) {
-      throw new BadRequest(`Not an SSH public key: ${(error as Error).message}`);
-    }
-    const now = this.#now();
-    const certificateEnd = certificate ? Number(certificate.validBefore) * 1000 : Infinity;
-    const ttlMs = Math.min(
-      notAfter.getTime() - now,
-      certificateEnd - now,
-      identity.maxSessionTtlMs,
-    );
-    if (ttlMs <= 0) throw new Unauthenticated("Your certificate has expired; run postern login.");
-    return this.ca.signUser({
-      publicKey,
-      user: identity.user,
-      principals: [login],
-      ttlMs,
-      permits: identity,
-      now,
-    }).line;
+    return this.#certs.signNodeLogin(identity, certificate, login, publicKeyLine, notAfter);
   }
 
   userCaKeys(): Uint8Array[] {
@@ -597,42 +536,12 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return this.ca.hostCaLine;
   }
 
-  async signProxyHostCertificate(publicKeyLine: string, principals: string[]): Promise<string> {
-    // A proxy's certificate must never vouch for a node: users would trust a
-    // proxy (or a stolen proxy identity) posing as one.
-    const nodes = new Set((await this.#store.nodes.list()).map((node) => node.name));
-    const node = principals.find((name) =>
-      nodes.has(name) || name.endsWith(`.${this.cluster}`) || /[*?]/.test(name)
-    );
-    if (node !== undefined) {
-      throw new AccessDenied(
-        `A proxy's host certificate cannot name "${node}": it is a node's name.`,
-      );
-    }
-    const signed = this.ca.signHost({
-      publicKey: parsePublicKeyLine(publicKeyLine).key,
-      hostId: `postern-proxy@${this.cluster}`,
-      principals,
-      ttlMs: 365 * 86_400_000,
-      now: this.#now(),
-    });
-    return signed.line;
+  signProxyHostCertificate(publicKeyLine: string, principals: string[]): Promise<string> {
+    return this.#certs.signProxyHost(publicKeyLine, principals);
   }
 
-  async hostCaKnownHosts(): Promise<string[]> {
-    const nodes = (await this.#store.nodes.list()).map((node) => node.name);
-    // Every proxy's SSH address, as it registered: all present host certificates.
-    const proxies = (await this.#store.proxies.list())
-      .flatMap((proxy) => {
-        const addr = parseHostPort(proxy.sshPublicAddr);
-        if (!addr) return [];
-        return [addr.port === 22 ? addr.hostname : `[${addr.hostname}]:${addr.port}`];
-      });
-    return this.ca.knownHostsLines(this.cluster, [
-      ...nodes,
-      ...proxySshHostPatterns(this.#config),
-      ...proxies,
-    ]);
+  hostCaKnownHosts(): Promise<string[]> {
+    return this.#certs.knownHosts();
   }
 
   // ---- web sessions -----------------------------------------------------
@@ -1228,17 +1137,6 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async close(): Promise<void> {
     await this.recordingIndex.close();
     await this.auditLog.close();
-  }
-}
-
-/** The key of an authorized_keys line; BadRequest naming the field when it is none. */
-function parsedPublicKey(line: string) {
-  try {
-    return parsePublicKeyLine(line).key;
-  } catch (error) {
-    throw new BadRequest(
-      `Field "pub_key" is not a valid SSH public key: ${(error as Error).message}`,
-    );
   }
 }
 
