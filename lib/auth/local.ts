@@ -37,22 +37,7 @@ import { type SsoIdentity, SsoLogins } from "./sso.ts";
 import { CliLogins } from "./cli_login.ts";
 import { TunnelTickets } from "./tunnel_tickets.ts";
 import { SecurityKeys } from "./security_keys.ts";
-import {
-  allowedLogins,
-  canForwardAgent,
-  canForwardPorts,
-  canTransferFiles,
-  defaultRoleTable,
-  hasPermission,
-  maxSessionTtl,
-  type Permission,
-  PERMISSIONS,
-  requiresSessionMfa,
-  resolveRoles,
-  type Role,
-  validateRole,
-  withOptionDefaults,
-} from "./roles.ts";
+import type { Permission } from "./roles.ts";
 import type {
   AuthAdmin,
   AuthorizedNode,
@@ -96,6 +81,7 @@ import { WebSessions } from "./web_sessions.ts";
 import { LiveSessions } from "./live_sessions.ts";
 import { RecordingArchive } from "./recording_archive.ts";
 import { ClusterMembers } from "./cluster_members.ts";
+import { RoleTable } from "./role_table.ts";
 import { CertIssuer, parsedPublicKey } from "./cert_issuer.ts";
 
 export type { NodeProbe };
@@ -119,34 +105,12 @@ const FOREVER = 8.64e15;
 /** Clock difference tolerated when checking a certificate a proxy passes on. */
 const CERT_CLOCK_SKEW_S = 60;
 
-/** Builds the role table: built-ins, then config roles (which may override them). */
-export function roleTable(config: Config): Map<string, Role> {
-  const table = defaultRoleTable();
-  for (const role of config.roles) {
-    table.set(
-      role.name,
-      validateRole({
-        name: role.name,
-        logins: role.logins,
-        node_labels: role.node_labels,
-        max_session_ttl_ms: role.max_session_ttl,
-        permissions: role.permissions as Permission[],
-        port_forwarding: role.port_forwarding,
-        file_transfer: role.file_transfer,
-        agent_forwarding: role.agent_forwarding,
-        require_session_mfa: role.require_session_mfa,
-      }),
-    );
-  }
-  return table;
-}
-
 /** The auth role, in process. */
 export class LocalAuthService implements AuthService, AuthAdmin {
   readonly cluster: string;
   readonly auditLog: AuditLog;
   #credentials: CredentialChecks;
-  #roles: Map<string, Role>;
+  #roleTable: RoleTable;
   #now: () => number;
   #nodes: NodeRegistry;
   #users: UserAdmin;
@@ -176,12 +140,13 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const { config, store, dataDir, log } = options;
     this.cluster = config.cluster_name;
     this.#now = options.now ?? Date.now;
-    this.#roles = roleTable(config);
+    this.#revocations = new RevocationFeed(store, this.#now);
+    this.#roleTable = new RoleTable(store, this.#revocations, config.roles, this.#now);
     this.auditLog = new AuditLog(store, dataDir, log.child("audit"));
     this.#nodes = new NodeRegistry(
       store,
       ca,
-      this.#roles,
+      this.#roleTable.roles,
       options.probe,
       (event) => this.audit(event),
       this.cluster,
@@ -189,7 +154,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     );
     this.#users = new UserAdmin(
       store,
-      this.#roles,
+      this.#roleTable.roles,
       config.proxy,
       config.auth.invite_ttl,
       (event) => this.audit(event),
@@ -232,7 +197,6 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.#credentials,
       (event) => this.audit(event),
     );
-    this.#revocations = new RevocationFeed(store, this.#now);
     this.#certs = new CertIssuer(
       store,
       ca,
@@ -290,27 +254,12 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   // ---- identities -------------------------------------------------------
 
-  #identity(user: UserRecord): Identity {
-    const roles = resolveRoles(user.roles.filter((r) => this.#roles.has(r)), this.#roles);
-    return {
-      user: user.name,
-      roles: user.roles,
-      logins: allowedLogins(user, roles),
-      permissions: PERMISSIONS.filter((p) => hasPermission(user, roles, p)),
-      maxSessionTtlMs: maxSessionTtl(user, roles),
-      portForwarding: canForwardPorts(user, roles),
-      fileTransfer: canTransferFiles(user, roles),
-      agentForwarding: canForwardAgent(user, roles),
-      requireSessionMfa: requiresSessionMfa(roles),
-    };
-  }
-
   async #identityOfUser(user: string): Promise<Identity> {
     const record = await this.#store.users.get(user);
     if (!record || (!record.passwordHash && !record.connector)) {
       throw new Unauthenticated(`User "${user}" does not exist any more; run postern login.`);
     }
-    return this.#identity(this.#refuseLocked(record));
+    return this.#roleTable.identity(this.#refuseLocked(record));
   }
 
   async identityOf(proof: UserProof): Promise<Identity> {
@@ -362,7 +311,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   async authenticate(credentials: Credentials): Promise<Identity> {
-    const identity = this.#identity(
+    const identity = this.#roleTable.identity(
       this.#refuseLocked(await this.#credentials.verify(credentials)),
     );
     if (identity.maxSessionTtlMs <= 0) {
@@ -581,7 +530,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       throw error;
     }
     const user = await this.#users.upsertSsoUser(found);
-    const identity = this.#identity(this.#refuseLocked(user));
+    const identity = this.#roleTable.identity(this.#refuseLocked(user));
     if (identity.maxSessionTtlMs <= 0) {
       throw new AccessDenied(
         `The roles ${found.connector} grants you (${
@@ -865,8 +814,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async updateUser(name: string, change: UserAccessChange, actor?: string): Promise<UserView> {
     const { before, after } = await this.#users.updateUser(name, change, actor);
     // A connection keeps what it was authorised for: end those the user may no longer open.
-    const allowed = new Set(this.#identity(after).logins);
-    const lostLogin = this.#identity(before).logins.some((login) => !allowed.has(login));
+    const allowed = new Set(this.#roleTable.identity(after).logins);
+    const lostLogin = this.#roleTable.identity(before).logins.some((login) => !allowed.has(login));
     const lostRole = before.roles.some((role) => !after.roles.includes(role));
     if (lostLogin || lostRole) {
       await this.#revocations.revoke(name, "access changed by an administrator");
@@ -1041,11 +990,6 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   /**
-   * Makes the stored nodes match the config's `nodes` (added, changed, and
-   * removed when they left it). Only the auth server does this, at start:
-   * admin commands run with other configs, or none.
-   */
-  /**
    * Applies the roles and nodes of a reloaded config (SIGHUP) as a start
    * would; other auth settings keep their values until a restart.
    */
@@ -1055,6 +999,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     await this.reconcileConfigNodes();
   }
 
+  /**
+   * Makes the stored nodes match the config's `nodes` (added, changed, and
+   * removed when they left it). Only the auth server does this, at start:
+   * admin commands run with other configs, or none.
+   */
   reconcileConfigNodes(): Promise<void> {
     return this.#nodes.syncConfigNodes(this.#config.nodes);
   }
@@ -1065,33 +1014,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    * processes on the store decide with the same roles. Only the auth server
    * does this, at start.
    */
-  async reconcileConfigRoles(): Promise<void> {
-    const updated = this.#now();
-    const users = await this.#store.users.list();
-    const previous = new Map(this.#roles);
-    const before = new Map(users.map((user) => [user.name, this.#identity(user)]));
-    await this.#store.roles.replaceAll(
-      [...roleTable(this.#config).values()].map((role) => ({
-        name: role.name,
-        spec: { ...role },
-        updated,
-      })),
-    );
-    await this.loadStoredRoles();
-    // Connections keep what they were authorised for: end those of users whose
-    // roles now allow less (a login, a permission, port forwarding, or nodes).
-    for (const user of users) {
-      const nodesChanged = user.roles.some((name) =>
-        JSON.stringify(previous.get(name)?.node_labels) !==
-          JSON.stringify(this.#roles.get(name)?.node_labels)
-      );
-      if (nodesChanged || narrowed(before.get(user.name)!, this.#identity(user))) {
-        await this.#revocations.revoke(
-          user.name,
-          "access changed by an administrator (roles changed)",
-        );
-      }
-    }
+  reconcileConfigRoles(): Promise<void> {
+    return this.#roleTable.storeConfigRoles(this.#config.roles);
   }
 
   /**
@@ -1099,14 +1023,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    * first start). Auth servers sharing a store call it every second: another
    * one, started with a changed config, may have rewritten the table.
    */
-  async loadStoredRoles(): Promise<void> {
-    const stored = await this.#store.roles.list();
-    if (stored.length === 0) return;
-    // The same Map object: the node registry and user admin hold it too.
-    this.#roles.clear();
-    for (const record of stored) {
-      this.#roles.set(record.name, validateRole(withOptionDefaults(record.spec)));
-    }
+  loadStoredRoles(): Promise<void> {
+    return this.#roleTable.loadStored();
   }
 
   /** Reports this auth server alive (the cluster status lists the auth servers on a store). */
@@ -1138,16 +1056,4 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     await this.recordingIndex.close();
     await this.auditLog.close();
   }
-}
-
-/**
- * Whether `after` allows less than `before`: a login or permission gone, or
- * port forwarding, file transfer or agent forwarding.
- */
-function narrowed(before: Identity, after: Identity): boolean {
-  return before.logins.some((login) => !after.logins.includes(login)) ||
-    before.permissions.some((permission) => !after.permissions.includes(permission)) ||
-    (before.portForwarding && !after.portForwarding) ||
-    (before.fileTransfer && !after.fileTransfer) ||
-    (before.agentForwarding && !after.agentForwarding);
 }
