@@ -13,7 +13,6 @@ import {
   decodeBase64,
   decodeCertificate,
   encodePublicKey,
-  parseCertificateLine,
   verifyCertificate,
 } from "../sshcert/mod.ts";
 import {
@@ -171,7 +170,6 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         ),
       this.#now,
     );
-    this.#cliLogins = new CliLogins(store, this.#now);
     this.#tunnelTickets = TunnelTickets.create(
       ca.deriveSecret("postern tunnel tickets v1"),
       (nonce, expires) => this.useRequestNonce(nonce, expires),
@@ -203,6 +201,14 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.cluster,
       () => proxySshHostPatterns(this.#config),
       (event) => this.audit(event),
+      this.#now,
+    );
+    this.#cliLogins = new CliLogins(
+      store,
+      this.#credentials,
+      this.#certs,
+      (event) => this.audit(event),
+      (user) => this.#identityOfUser(user),
       this.#now,
     );
     this.#webSessions = new WebSessions(
@@ -354,27 +360,14 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   // ---- command-line logins approved in a browser -------------------------
 
-  async startCliLogin(
+  startCliLogin(
     request: { publicKey: string; ttlMs?: number; remoteAddr: string },
   ): Promise<{ requestId: string; code: string; expires: Date }> {
-    parsedPublicKey(request.publicKey);
-    if (request.ttlMs !== undefined && !(typeof request.ttlMs === "number" && request.ttlMs > 0)) {
-      throw new BadRequest(`Field "ttl" must be a positive duration.`);
-    }
-    return await this.#cliLogins.start(request);
+    return this.#cliLogins.start(request);
   }
 
   async getCliLogin(proof: UserProof, code: string): Promise<CliLoginView> {
-    const { identity } = await this.#verifyProof(proof);
-    const login = await this.#cliLogins.pending(code);
-    const user = await this.#store.users.get(identity.user);
-    return {
-      code: login.code,
-      remoteAddr: login.remoteAddr,
-      created: new Date(login.created),
-      expires: new Date(login.expires),
-      secondFactor: user ? await this.#credentials.freshFactorOf(user) : "none",
-    };
+    return this.#cliLogins.view((await this.#verifyProof(proof)).identity, code);
   }
 
   async approveCliLogin(
@@ -387,42 +380,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     if (identity.maxSessionTtlMs <= 0) {
       throw new AccessDenied(`User "${identity.user}" has no valid role; ask an administrator.`);
     }
-    const login = await this.#cliLogins.pending(code);
-    const user = await this.#store.users.get(identity.user);
-    if (!user) throw new Unauthenticated("Your user no longer exists.");
-    await this.#credentials.confirmFreshFactor(
-      user,
-      { otp: secondFactor?.otp, webauthn: secondFactor?.webauthn },
-      remoteAddr,
-      "cli.login.approve",
-    );
-    const signed = await this.#certs.certify(
-      identity,
-      parsedPublicKey(login.publicKey),
-      login.ttlMs ?? undefined,
-      login.remoteAddr,
-      "browser approval",
-    );
-    await this.#cliLogins.approve(login.code, identity.user, signed.line);
-    await this.audit({
-      code: "cli.login.approve",
-      user: identity.user,
-      remoteAddr,
-      fields: { code: login.code, cli_addr: login.remoteAddr },
-    });
+    await this.#cliLogins.approve(identity, code, secondFactor, remoteAddr);
   }
 
-  async pollCliLogin(requestId: string): Promise<CliLoginPoll> {
-    const login = await this.#cliLogins.poll(requestId);
-    if (!login.cert || !login.user) {
-      return { status: "pending", expires: new Date(login.expires) };
-    }
-    const identity = await this.#identityOfUser(login.user);
-    const certificate = parseCertificateLine(login.cert).certificate;
-    return {
-      status: "approved",
-      issued: await this.#certs.issued(identity, { line: login.cert, certificate }),
-    };
+  pollCliLogin(requestId: string): Promise<CliLoginPoll> {
+    return this.#cliLogins.poll(requestId);
   }
 
   // ---- per-session second factor -----------------------------------------
