@@ -72,8 +72,8 @@ import { scopedAdmin } from "./admin_scope.ts";
 import { Joins, type JoinTokenView } from "./join.ts";
 import { ClusterTlsCa } from "../tls/cluster_ca.ts";
 import { type NodeProbe, NodeRegistry } from "./nodes.ts";
-import { UserAdmin } from "./users.ts";
-import { lockouts, type LoginMethod, logins } from "../metrics/metrics.ts";
+import { FOREVER, UserAdmin } from "./users.ts";
+import { type LoginMethod, logins } from "../metrics/metrics.ts";
 import { RecordingIndexer } from "./recording_index.ts";
 import { RevocationFeed } from "./revocation_feed.ts";
 import { WebSessions } from "./web_sessions.ts";
@@ -99,8 +99,6 @@ export interface LocalAuthOptions {
 
 /** Re-enrolment secrets wait this long for their confirming code. */
 const REENROLL_TTL_MS = 10 * 60_000;
-/** The lock time of a lock without an end (the largest Date). */
-const FOREVER = 8.64e15;
 /** Clock difference tolerated when checking a certificate a proxy passes on. */
 const CERT_CLOCK_SKEW_S = 60;
 
@@ -156,6 +154,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       this.#roleTable.roles,
       config.proxy,
       config.auth.invite_ttl,
+      this.#revocations,
       (event) => this.audit(event),
       this.#now,
     );
@@ -529,36 +528,16 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return this.#revocations.lastId();
   }
 
-  async lockUser(
+  lockUser(
     name: string,
     options: { ttlMs?: number; reason?: string } = {},
     actor?: string,
   ): Promise<Date | null> {
-    const ends = options.ttlMs ? new Date(this.#now() + options.ttlMs) : null;
-    const until = ends?.getTime() ?? FOREVER;
-    await this.#store.users.setAdminLock(name, until, options.reason ?? null, this.#now());
-    lockouts.inc({ cause: "admin" });
-    await this.#revocations.revoke(
-      name,
-      `access revoked by an administrator${options.reason ? ` (${options.reason})` : ""}`,
-    );
-    await this.audit({
-      code: "user.lock",
-      user: actor,
-      fields: {
-        name,
-        until: ends?.toISOString() ?? null,
-        reason: options.reason ?? null,
-      },
-    });
-    return ends;
+    return this.#users.lockUser(name, options, actor);
   }
 
-  async unlockUser(name: string, actor?: string): Promise<void> {
-    await this.#store.users.setAdminLock(name, null, null, this.#now());
-    // Also the lockout after failed logins: the Users page shows both as "locked".
-    await this.#store.users.resetLoginFailures(name, this.#now());
-    await this.audit({ code: "user.unlock", user: actor, fields: { name } });
+  unlockUser(name: string, actor?: string): Promise<void> {
+    return this.#users.unlockUser(name, actor);
   }
 
   async listWebSessions(proof: UserProof): Promise<WebSessionSummary[]> {
@@ -789,15 +768,12 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return this.#webSessions.endAsAdmin(name, handle, actor);
   }
 
-  async removeUser(name: string, actor?: string): Promise<void> {
-    await this.#users.removeUser(name, actor);
-    await this.#revocations.revoke(name, "access revoked by an administrator (user removed)");
+  removeUser(name: string, actor?: string): Promise<void> {
+    return this.#users.removeUser(name, actor);
   }
 
-  async resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite> {
-    const invite = await this.#users.resetUser(name, ttlMs, actor);
-    await this.#revocations.revoke(name, "access revoked by an administrator (credentials reset)");
-    return invite;
+  resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite> {
+    return this.#users.resetUser(name, ttlMs, actor);
   }
 
   // ---- audit and recordings ---------------------------------------------
