@@ -137,6 +137,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const { config, store, dataDir, log } = options;
     this.cluster = config.cluster_name;
     this.#now = options.now ?? Date.now;
+    const audit = (event: AuditInput) => this.audit(event);
+    const identityOf = (user: string) => this.#identityOfUser(user);
     this.#revocations = new RevocationFeed(store, this.#now);
     this.#roleTable = new RoleTable(store, this.#revocations, config.roles, this.#now);
     this.auditLog = new AuditLog(store, dataDir, log.child("audit"));
@@ -145,7 +147,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       ca,
       this.#roleTable.roles,
       options.probe,
-      (event) => this.audit(event),
+      audit,
       this.cluster,
       this.#now,
     );
@@ -155,10 +157,10 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       config.proxy,
       config.auth.invite_ttl,
       this.#revocations,
-      (event) => this.audit(event),
+      audit,
       this.#now,
     );
-    this.joins = new Joins(store, tlsCa, this.cluster, (event) => this.audit(event), this.#now);
+    this.joins = new Joins(store, tlsCa, this.cluster, audit, this.#now);
     this.recordingIndex = new RecordingIndexer(store, log.child("recording-index"));
     this.#webauthn = new WebAuthnCeremonies(
       store,
@@ -192,22 +194,22 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       config.auth.second_factor,
       this.#webauthn,
       this.#credentials,
-      (event) => this.audit(event),
+      audit,
     );
     this.#certs = new CertIssuer(
       store,
       ca,
       this.cluster,
       () => proxySshHostPatterns(this.#config),
-      (event) => this.audit(event),
+      audit,
       this.#now,
     );
     this.#cliLogins = new CliLogins(
       store,
       this.#credentials,
       this.#certs,
-      (event) => this.audit(event),
-      (user) => this.#identityOfUser(user),
+      audit,
+      identityOf,
       this.#now,
     );
     this.#webSessions = new WebSessions(
@@ -215,15 +217,15 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       ca,
       { ttlMs: config.auth.web_session_ttl, idleMs: config.auth.web_idle_timeout },
       this.#revocations,
-      (event) => this.audit(event),
-      (user) => this.#identityOfUser(user),
+      audit,
+      identityOf,
       this.#now,
     );
     this.#liveSessions = new LiveSessions(
       store,
       this.recordingIndex,
       this.#revocations,
-      (event) => this.audit(event),
+      audit,
       this.#now,
     );
     this.#recordings = new RecordingArchive(store, this.recordingIndex);
@@ -235,7 +237,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         storage: config.storage.type,
         notReadyReason: () => this.notReadyReason(),
       },
-      (event) => this.audit(event),
+      audit,
       this.#now,
     );
   }
