@@ -40,6 +40,18 @@ export function userCertExtensions(permits: CertPermits): CertOptions {
   };
 }
 
+/** Placeholder principal for users whose roles allow no login (never a valid Unix name). */
+const NO_LOGIN_PRINCIPAL = "-postern-no-login";
+
+/**
+ * The principals of a user certificate for `logins`: a certificate needs at
+ * least one, so a user whose roles allow no login gets a placeholder no node
+ * accepts.
+ */
+export function userPrincipals(logins: string[]): string[] {
+  return logins.length ? logins : [NO_LOGIN_PRINCIPAL];
+}
+
 /** Certificates start this far in the past to tolerate clock differences. */
 const BACKDATE_MS = 60_000;
 

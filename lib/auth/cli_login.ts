@@ -5,14 +5,20 @@
  * the web UI, compares the code and approves with a fresh second factor (a
  * security key, or a code); auth then certifies the key and the CLI's next
  * poll receives the certificate, once. No FIDO library is needed in the CLI.
+ * Approvals are audited as `cli.login.approve`, their certificates as
+ * `cert.issue`.
  *
  * @module
  */
 
 import { randomInt } from "node:crypto";
-import { NotFound } from "../errors.ts";
+import { BadRequest, NotFound, Unauthenticated } from "../errors.ts";
+import { parseCertificateLine } from "../sshcert/mod.ts";
 import { type CliLoginRecord, hashSecret, type Store } from "../store/store.ts";
-import { newToken } from "./credentials.ts";
+import type { AuditInput } from "./audit.ts";
+import { type CertIssuer, parsedPublicKey } from "./cert_issuer.ts";
+import { type CredentialChecks, newToken } from "./credentials.ts";
+import type { CliLoginPoll, CliLoginView, Identity } from "./service.ts";
 
 /** How long a login waits for its approval. */
 export const CLI_LOGIN_TTL_MS = 10 * 60_000;
@@ -25,9 +31,19 @@ function newCode(): string {
   return `${letters.slice(0, 4).join("")}-${letters.slice(4).join("")}`;
 }
 
-/** The pending logins over the store. */
+/** The command-line logins over the store. */
 export class CliLogins {
-  constructor(private readonly store: Store, private readonly now: () => number) {}
+  /**
+   * @param identityOf the identity of a user; refuses a user removed or locked
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly credentials: CredentialChecks,
+    private readonly certs: CertIssuer,
+    private readonly audit: (event: AuditInput) => Promise<void>,
+    private readonly identityOf: (user: string) => Promise<Identity>,
+    private readonly now: () => number,
+  ) {}
 
   /**
    * Registers a login for `publicKey`.
@@ -37,6 +53,10 @@ export class CliLogins {
   async start(
     request: { publicKey: string; ttlMs?: number; remoteAddr: string },
   ): Promise<{ requestId: string; code: string; expires: Date }> {
+    parsedPublicKey(request.publicKey);
+    if (request.ttlMs !== undefined && !(typeof request.ttlMs === "number" && request.ttlMs > 0)) {
+      throw new BadRequest(`Field "ttl" must be a positive duration.`);
+    }
     const requestId = newToken();
     const now = this.now();
     const record: CliLoginRecord = {
@@ -54,8 +74,70 @@ export class CliLogins {
     return { requestId, code: record.code, expires: new Date(record.expires) };
   }
 
+  /** The pending login of `code` as the approval page shows it to `identity`. */
+  async view(identity: Identity, code: string): Promise<CliLoginView> {
+    const login = await this.#pending(code);
+    const user = await this.store.users.get(identity.user);
+    return {
+      code: login.code,
+      remoteAddr: login.remoteAddr,
+      created: new Date(login.created),
+      expires: new Date(login.expires),
+      secondFactor: user ? await this.credentials.freshFactorOf(user) : "none",
+    };
+  }
+
+  /**
+   * Approves the login of `code` for `identity` once its fresh second factor
+   * checks: certifies the CLI's key, which its next poll receives.
+   */
+  async approve(
+    identity: Identity,
+    code: string,
+    secondFactor: { otp?: string; webauthn?: unknown },
+    remoteAddr: string,
+  ): Promise<void> {
+    const login = await this.#pending(code);
+    const user = await this.store.users.get(identity.user);
+    if (!user) throw new Unauthenticated("Your user no longer exists.");
+    await this.credentials.confirmFreshFactor(
+      user,
+      { otp: secondFactor?.otp, webauthn: secondFactor?.webauthn },
+      remoteAddr,
+      "cli.login.approve",
+    );
+    const signed = await this.certs.certify(
+      identity,
+      parsedPublicKey(login.publicKey),
+      login.ttlMs ?? undefined,
+      login.remoteAddr,
+      "browser approval",
+    );
+    await this.#approved(login.code, identity.user, signed.line);
+    await this.audit({
+      code: "cli.login.approve",
+      user: identity.user,
+      remoteAddr,
+      fields: { code: login.code, cli_addr: login.remoteAddr },
+    });
+  }
+
+  /** What the CLI's poll finds: still pending, or the certificate it was approved with. */
+  async poll(requestId: string): Promise<CliLoginPoll> {
+    const login = await this.#polled(requestId);
+    if (!login.cert || !login.user) {
+      return { status: "pending", expires: new Date(login.expires) };
+    }
+    const identity = await this.identityOf(login.user);
+    const certificate = parseCertificateLine(login.cert).certificate;
+    return {
+      status: "approved",
+      issued: await this.certs.issued(identity, { line: login.cert, certificate }),
+    };
+  }
+
   /** The pending login of a code; NotFound when there is none (used, expired, mistyped). */
-  async pending(code: string): Promise<CliLoginRecord> {
+  async #pending(code: string): Promise<CliLoginRecord> {
     const found = typeof code === "string"
       ? await this.store.cliLogins.getPending(code.trim().toUpperCase(), this.now())
       : null;
@@ -68,14 +150,14 @@ export class CliLogins {
   }
 
   /** Stores the certificate for a pending login; NotFound when it stopped waiting meanwhile. */
-  async approve(code: string, user: string, cert: string): Promise<void> {
+  async #approved(code: string, user: string, cert: string): Promise<void> {
     if (!(await this.store.cliLogins.approve(code, user, cert, this.now()))) {
       throw new NotFound("This command-line login has just been used or has expired.");
     }
   }
 
-  /** What the CLI's poll finds; NotFound when the login is unknown or expired. */
-  async poll(requestId: string): Promise<CliLoginRecord> {
+  /** The login the CLI polls; NotFound when it is unknown or expired. */
+  async #polled(requestId: string): Promise<CliLoginRecord> {
     const found = typeof requestId === "string"
       ? await this.store.cliLogins.poll(hashSecret(requestId), this.now())
       : null;

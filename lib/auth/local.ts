@@ -5,33 +5,24 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { type Config, proxySshHostPatterns } from "../config/config.ts";
-import { parseHostPort } from "../config/schema.ts";
 import { AccessDenied, BadRequest, NotFound, Unauthenticated } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
   type Certificate,
   decodeBase64,
   decodeCertificate,
-  encodeOpenSshPrivateKey,
   encodePublicKey,
-  fingerprint,
-  generateEd25519KeyPair,
-  parseCertificateLine,
-  parsePublicKeyLine,
   verifyCertificate,
 } from "../sshcert/mod.ts";
 import {
   type AuditEvent,
   type AuditQuery,
-  hashSecret,
   type JoinTokenKind,
   type NewSession,
   type NodeRecord,
   type ProxyRecord,
   type Revocation,
-  type SecretHash,
   type SessionParty,
   type SessionRecord,
   type Store,
@@ -39,28 +30,13 @@ import {
 } from "../store/store.ts";
 import { type AuditInput, AuditLog } from "./audit.ts";
 import { CertAuthority } from "./authority.ts";
-import { CredentialChecks, newToken } from "./credentials.ts";
+import { CredentialChecks } from "./credentials.ts";
 import { relyingParty, WebAuthnCeremonies } from "./webauthn.ts";
 import { type SsoIdentity, SsoLogins } from "./sso.ts";
 import { CliLogins } from "./cli_login.ts";
 import { TunnelTickets } from "./tunnel_tickets.ts";
 import { SecurityKeys } from "./security_keys.ts";
-import {
-  allowedLogins,
-  canForwardAgent,
-  canForwardPorts,
-  canTransferFiles,
-  defaultRoleTable,
-  hasPermission,
-  maxSessionTtl,
-  type Permission,
-  PERMISSIONS,
-  requiresSessionMfa,
-  resolveRoles,
-  type Role,
-  validateRole,
-  withOptionDefaults,
-} from "./roles.ts";
+import type { Permission } from "./roles.ts";
 import type {
   AuthAdmin,
   AuthorizedNode,
@@ -93,14 +69,19 @@ import type {
   WebSessionView,
 } from "./service.ts";
 import { scopedAdmin } from "./admin_scope.ts";
-import { answerWebSessionAgent } from "./web_session_agent.ts";
 import { Joins, type JoinTokenView } from "./join.ts";
 import { ClusterTlsCa } from "../tls/cluster_ca.ts";
 import { type NodeProbe, NodeRegistry } from "./nodes.ts";
-import { UserAdmin } from "./users.ts";
-import { lockouts, type LoginMethod, logins } from "../metrics/metrics.ts";
-import { VERSION } from "../version.ts";
+import { FOREVER, UserAdmin } from "./users.ts";
+import { type LoginMethod, logins } from "../metrics/metrics.ts";
 import { RecordingIndexer } from "./recording_index.ts";
+import { RevocationFeed } from "./revocation_feed.ts";
+import { WebSessions } from "./web_sessions.ts";
+import { LiveSessions } from "./live_sessions.ts";
+import { RecordingArchive } from "./recording_archive.ts";
+import { ClusterMembers } from "./cluster_members.ts";
+import { RoleTable } from "./role_table.ts";
+import { CertIssuer, parsedPublicKey } from "./cert_issuer.ts";
 
 export type { NodeProbe };
 
@@ -116,54 +97,17 @@ export interface LocalAuthOptions {
   now?: () => number;
 }
 
-/** Placeholder principal for users whose roles allow no login (never a valid Unix name). */
-const NO_LOGIN_PRINCIPAL = "-postern-no-login";
 /** Re-enrolment secrets wait this long for their confirming code. */
 const REENROLL_TTL_MS = 10 * 60_000;
-/** How long revocations are kept: proxies follow them within a second. */
-const REVOCATION_RETENTION_MS = 60 * 60_000;
-/** The lock time of a lock without an end (the largest Date). */
-const FOREVER = 8.64e15;
 /** Clock difference tolerated when checking a certificate a proxy passes on. */
 const CERT_CLOCK_SKEW_S = 60;
-
-/** Builds the role table: built-ins, then config roles (which may override them). */
-export function roleTable(config: Config): Map<string, Role> {
-  const table = defaultRoleTable();
-  for (const role of config.roles) {
-    table.set(
-      role.name,
-      validateRole({
-        name: role.name,
-        logins: role.logins,
-        node_labels: role.node_labels,
-        max_session_ttl_ms: role.max_session_ttl,
-        permissions: role.permissions as Permission[],
-        port_forwarding: role.port_forwarding,
-        file_transfer: role.file_transfer,
-        agent_forwarding: role.agent_forwarding,
-        require_session_mfa: role.require_session_mfa,
-      }),
-    );
-  }
-  return table;
-}
-
-/** The CSRF token of a web session: derived from its secret id, so it needs no storage. */
-function csrfTokenFor(sessionId: string): string {
-  return createHash("sha256").update(`postern-csrf:${sessionId}`).digest("base64url");
-}
-
-function handleOf(idHash: SecretHash): string {
-  return idHash.slice(0, 16);
-}
 
 /** The auth role, in process. */
 export class LocalAuthService implements AuthService, AuthAdmin {
   readonly cluster: string;
   readonly auditLog: AuditLog;
   #credentials: CredentialChecks;
-  #roles: Map<string, Role>;
+  #roleTable: RoleTable;
   #now: () => number;
   #nodes: NodeRegistry;
   #users: UserAdmin;
@@ -172,6 +116,12 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   #cliLogins: CliLogins;
   #tunnelTickets: Promise<TunnelTickets>;
   #keys: SecurityKeys;
+  #revocations: RevocationFeed;
+  #webSessions: WebSessions;
+  #liveSessions: LiveSessions;
+  #recordings: RecordingArchive;
+  #members: ClusterMembers;
+  #certs: CertIssuer;
 
   /** Join tokens and the identities of proxies and admin machines. */
   readonly joins: Joins;
@@ -187,26 +137,30 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     const { config, store, dataDir, log } = options;
     this.cluster = config.cluster_name;
     this.#now = options.now ?? Date.now;
-    this.#roles = roleTable(config);
+    const audit = (event: AuditInput) => this.audit(event);
+    const identityOf = (user: string) => this.#identityOfUser(user);
+    this.#revocations = new RevocationFeed(store, this.#now);
+    this.#roleTable = new RoleTable(store, this.#revocations, config.roles, this.#now);
     this.auditLog = new AuditLog(store, dataDir, log.child("audit"));
     this.#nodes = new NodeRegistry(
       store,
       ca,
-      this.#roles,
+      this.#roleTable.roles,
       options.probe,
-      (event) => this.audit(event),
+      audit,
       this.cluster,
       this.#now,
     );
     this.#users = new UserAdmin(
       store,
-      this.#roles,
+      this.#roleTable.roles,
       config.proxy,
       config.auth.invite_ttl,
-      (event) => this.audit(event),
+      this.#revocations,
+      audit,
       this.#now,
     );
-    this.joins = new Joins(store, tlsCa, this.cluster, (event) => this.audit(event), this.#now);
+    this.joins = new Joins(store, tlsCa, this.cluster, audit, this.#now);
     this.recordingIndex = new RecordingIndexer(store, log.child("recording-index"));
     this.#webauthn = new WebAuthnCeremonies(
       store,
@@ -217,7 +171,6 @@ export class LocalAuthService implements AuthService, AuthAdmin {
         ),
       this.#now,
     );
-    this.#cliLogins = new CliLogins(store, this.#now);
     this.#tunnelTickets = TunnelTickets.create(
       ca.deriveSecret("postern tunnel tickets v1"),
       (nonce, expires) => this.useRequestNonce(nonce, expires),
@@ -241,7 +194,51 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       config.auth.second_factor,
       this.#webauthn,
       this.#credentials,
-      (event) => this.audit(event),
+      audit,
+    );
+    this.#certs = new CertIssuer(
+      store,
+      ca,
+      this.cluster,
+      () => proxySshHostPatterns(this.#config),
+      audit,
+      this.#now,
+    );
+    this.#cliLogins = new CliLogins(
+      store,
+      this.#credentials,
+      this.#certs,
+      audit,
+      identityOf,
+      this.#now,
+    );
+    this.#webSessions = new WebSessions(
+      store,
+      ca,
+      { ttlMs: config.auth.web_session_ttl, idleMs: config.auth.web_idle_timeout },
+      this.#revocations,
+      audit,
+      identityOf,
+      this.#now,
+    );
+    this.#liveSessions = new LiveSessions(
+      store,
+      this.recordingIndex,
+      this.#revocations,
+      audit,
+      this.#now,
+    );
+    this.#recordings = new RecordingArchive(store, this.recordingIndex);
+    this.#members = new ClusterMembers(
+      store,
+      tlsCa,
+      {
+        cluster: this.cluster,
+        storage: config.storage.type,
+        notReadyReason: () => this.notReadyReason(),
+      },
+      audit,
+      this.#now,
     );
   }
 
@@ -264,27 +261,12 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   // ---- identities -------------------------------------------------------
 
-  #identity(user: UserRecord): Identity {
-    const roles = resolveRoles(user.roles.filter((r) => this.#roles.has(r)), this.#roles);
-    return {
-      user: user.name,
-      roles: user.roles,
-      logins: allowedLogins(user, roles),
-      permissions: PERMISSIONS.filter((p) => hasPermission(user, roles, p)),
-      maxSessionTtlMs: maxSessionTtl(user, roles),
-      portForwarding: canForwardPorts(user, roles),
-      fileTransfer: canTransferFiles(user, roles),
-      agentForwarding: canForwardAgent(user, roles),
-      requireSessionMfa: requiresSessionMfa(roles),
-    };
-  }
-
   async #identityOfUser(user: string): Promise<Identity> {
     const record = await this.#store.users.get(user);
     if (!record || (!record.passwordHash && !record.connector)) {
       throw new Unauthenticated(`User "${user}" does not exist any more; run postern login.`);
     }
-    return this.#identity(this.#refuseLocked(record));
+    return this.#roleTable.identity(this.#refuseLocked(record));
   }
 
   async identityOf(proof: UserProof): Promise<Identity> {
@@ -299,11 +281,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     proof: UserProof,
   ): Promise<{ identity: Identity; certificate?: Certificate }> {
     if (proof?.kind === "web_session" && typeof proof.sessionId === "string") {
-      const record = await this.#store.webSessions.get(hashSecret(proof.sessionId));
-      const now = this.#now();
-      if (!record || record.expiresIdle <= now || record.expiresAbs <= now) {
-        throw new Unauthenticated("Your session has expired; sign in again.");
-      }
+      const record = await this.#webSessions.live(proof.sessionId);
       return { identity: await this.#identityOfUser(record.user) };
     }
     if (proof?.kind === "certificate" && typeof proof.certificate === "string") {
@@ -340,7 +318,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   async authenticate(credentials: Credentials): Promise<Identity> {
-    const identity = this.#identity(
+    const identity = this.#roleTable.identity(
       this.#refuseLocked(await this.#credentials.verify(credentials)),
     );
     if (identity.maxSessionTtlMs <= 0) {
@@ -372,73 +350,25 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   ): Promise<IssuedCertificate> {
     const publicKey = parsedPublicKey(request.publicKey);
     const identity = await this.#countedLogin("certificate", request);
-    const signed = await this.#certify(identity, publicKey, request.ttlMs, request.remoteAddr);
-    return {
-      cert: signed.line,
-      hostCa: await this.hostCaKnownHosts(),
-      cluster: this.cluster,
-      logins: identity.logins,
-      validBefore: new Date(Number(signed.certificate.validBefore) * 1000),
+    const signed = await this.#certs.certify(
       identity,
-    };
-  }
-
-  /** Signs a user certificate for the identity's logins, for at most its roles' TTL; audited. */
-  async #certify(
-    identity: Identity,
-    publicKey: ReturnType<typeof parsedPublicKey>,
-    requestedTtlMs: number | undefined,
-    remoteAddr: string,
-    via?: string,
-  ) {
-    const ttlMs = Math.min(requestedTtlMs ?? identity.maxSessionTtlMs, identity.maxSessionTtlMs);
-    const now = this.#now();
-    const principals = identity.logins.length ? identity.logins : [NO_LOGIN_PRINCIPAL];
-    const signed = this.ca.signUser({
       publicKey,
-      user: identity.user,
-      principals,
-      ttlMs,
-      permits: identity,
-      now,
-    });
-    await this.audit({
-      code: "cert.issue",
-      user: identity.user,
-      remoteAddr,
-      fields: {
-        principals,
-        ttl_s: Math.round(ttlMs / 1000),
-        key_fingerprint: fingerprint(publicKey),
-        ...(via ? { via } : {}),
-      },
-    });
-    return signed;
+      request.ttlMs,
+      request.remoteAddr,
+    );
+    return await this.#certs.issued(identity, signed);
   }
 
   // ---- command-line logins approved in a browser -------------------------
 
-  async startCliLogin(
+  startCliLogin(
     request: { publicKey: string; ttlMs?: number; remoteAddr: string },
   ): Promise<{ requestId: string; code: string; expires: Date }> {
-    parsedPublicKey(request.publicKey);
-    if (request.ttlMs !== undefined && !(typeof request.ttlMs === "number" && request.ttlMs > 0)) {
-      throw new BadRequest(`Field "ttl" must be a positive duration.`);
-    }
-    return await this.#cliLogins.start(request);
+    return this.#cliLogins.start(request);
   }
 
   async getCliLogin(proof: UserProof, code: string): Promise<CliLoginView> {
-    const { identity } = await this.#verifyProof(proof);
-    const login = await this.#cliLogins.pending(code);
-    const user = await this.#store.users.get(identity.user);
-    return {
-      code: login.code,
-      remoteAddr: login.remoteAddr,
-      created: new Date(login.created),
-      expires: new Date(login.expires),
-      secondFactor: user ? await this.#credentials.freshFactorOf(user) : "none",
-    };
+    return this.#cliLogins.view((await this.#verifyProof(proof)).identity, code);
   }
 
   async approveCliLogin(
@@ -451,49 +381,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     if (identity.maxSessionTtlMs <= 0) {
       throw new AccessDenied(`User "${identity.user}" has no valid role; ask an administrator.`);
     }
-    const login = await this.#cliLogins.pending(code);
-    const user = await this.#store.users.get(identity.user);
-    if (!user) throw new Unauthenticated("Your user no longer exists.");
-    await this.#credentials.confirmFreshFactor(
-      user,
-      { otp: secondFactor?.otp, webauthn: secondFactor?.webauthn },
-      remoteAddr,
-      "cli.login.approve",
-    );
-    const signed = await this.#certify(
-      identity,
-      parsedPublicKey(login.publicKey),
-      login.ttlMs ?? undefined,
-      login.remoteAddr,
-      "browser approval",
-    );
-    await this.#cliLogins.approve(login.code, identity.user, signed.line);
-    await this.audit({
-      code: "cli.login.approve",
-      user: identity.user,
-      remoteAddr,
-      fields: { code: login.code, cli_addr: login.remoteAddr },
-    });
+    await this.#cliLogins.approve(identity, code, secondFactor, remoteAddr);
   }
 
-  async pollCliLogin(requestId: string): Promise<CliLoginPoll> {
-    const login = await this.#cliLogins.poll(requestId);
-    if (!login.cert || !login.user) {
-      return { status: "pending", expires: new Date(login.expires) };
-    }
-    const identity = await this.#identityOfUser(login.user);
-    const certificate = parseCertificateLine(login.cert).certificate;
-    return {
-      status: "approved",
-      issued: {
-        cert: login.cert,
-        hostCa: await this.hostCaKnownHosts(),
-        cluster: this.cluster,
-        logins: identity.logins,
-        validBefore: new Date(Number(certificate.validBefore) * 1000),
-        identity,
-      },
-    };
+  pollCliLogin(requestId: string): Promise<CliLoginPoll> {
+    return this.#cliLogins.poll(requestId);
   }
 
   // ---- per-session second factor -----------------------------------------
@@ -541,33 +433,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     notAfter: Date,
   ): Promise<string> {
     const { identity, certificate } = await this.#verifyProof(proof);
-    if (
-      !identity.logins.includes(login) || (certificate && !certificate.principals.includes(login))
-    ) {
-      throw new AccessDenied(`User "${identity.user}" may not log in as "${login}".`);
-    }
-    let publicKey;
-    try {
-      publicKey = parsePublicKeyLine(publicKeyLine).key;
-    } catch (error) {
-      throw new BadRequest(`Not an SSH public key: ${(error as Error).message}`);
-    }
-    const now = this.#now();
-    const certificateEnd = certificate ? Number(certificate.validBefore) * 1000 : Infinity;
-    const ttlMs = Math.min(
-      notAfter.getTime() - now,
-      certificateEnd - now,
-      identity.maxSessionTtlMs,
-    );
-    if (ttlMs <= 0) throw new Unauthenticated("Your certificate has expired; run postern login.");
-    return this.ca.signUser({
-      publicKey,
-      user: identity.user,
-      principals: [login],
-      ttlMs,
-      permits: identity,
-      now,
-    }).line;
+    return this.#certs.signNodeLogin(identity, certificate, login, publicKeyLine, notAfter);
   }
 
   userCaKeys(): Uint8Array[] {
@@ -582,48 +448,18 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return this.ca.hostCaLine;
   }
 
-  async signProxyHostCertificate(publicKeyLine: string, principals: string[]): Promise<string> {
-    // A proxy's certificate must never vouch for a node: users would trust a
-    // proxy (or a stolen proxy identity) posing as one.
-    const nodes = new Set((await this.#store.nodes.list()).map((node) => node.name));
-    const node = principals.find((name) =>
-      nodes.has(name) || name.endsWith(`.${this.cluster}`) || /[*?]/.test(name)
-    );
-    if (node !== undefined) {
-      throw new AccessDenied(
-        `A proxy's host certificate cannot name "${node}": it is a node's name.`,
-      );
-    }
-    const signed = this.ca.signHost({
-      publicKey: parsePublicKeyLine(publicKeyLine).key,
-      hostId: `postern-proxy@${this.cluster}`,
-      principals,
-      ttlMs: 365 * 86_400_000,
-      now: this.#now(),
-    });
-    return signed.line;
+  signProxyHostCertificate(publicKeyLine: string, principals: string[]): Promise<string> {
+    return this.#certs.signProxyHost(publicKeyLine, principals);
   }
 
-  async hostCaKnownHosts(): Promise<string[]> {
-    const nodes = (await this.#store.nodes.list()).map((node) => node.name);
-    // Every proxy's SSH address, as it registered: all present host certificates.
-    const proxies = (await this.#store.proxies.list())
-      .flatMap((proxy) => {
-        const addr = parseHostPort(proxy.sshPublicAddr);
-        if (!addr) return [];
-        return [addr.port === 22 ? addr.hostname : `[${addr.hostname}]:${addr.port}`];
-      });
-    return this.ca.knownHostsLines(this.cluster, [
-      ...nodes,
-      ...proxySshHostPatterns(this.#config),
-      ...proxies,
-    ]);
+  hostCaKnownHosts(): Promise<string[]> {
+    return this.#certs.knownHosts();
   }
 
   // ---- web sessions -----------------------------------------------------
 
   async createWebSession(credentials: Credentials): Promise<NewWebSession> {
-    return await this.#openWebSession(await this.#countedLogin("web", credentials));
+    return await this.#webSessions.open(await this.#countedLogin("web", credentials));
   }
 
   async beginWebAuthnLogin(user: string | null): Promise<WebAuthnOptions> {
@@ -636,7 +472,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
 
   async createPasskeyWebSession(response: unknown, remoteAddr: string): Promise<NewWebSession> {
     const user = await this.#credentials.verifyPasskey(response, remoteAddr);
-    return await this.#openWebSession(await this.#identityOfUser(user.name));
+    return await this.#webSessions.open(await this.#identityOfUser(user.name));
   }
 
   beginSsoLogin(connector: string, proxyOrigin: string): Promise<{ url: string; state: string }> {
@@ -657,7 +493,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       throw error;
     }
     const user = await this.#users.upsertSsoUser(found);
-    const identity = this.#identity(this.#refuseLocked(user));
+    const identity = this.#roleTable.identity(this.#refuseLocked(user));
     if (identity.maxSessionTtlMs <= 0) {
       throw new AccessDenied(
         `The roles ${found.connector} grants you (${
@@ -671,76 +507,15 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       remoteAddr,
       fields: { method: "sso", connector: found.connector, subject: found.subject },
     });
-    return await this.#openWebSession(identity);
+    return await this.#webSessions.open(identity);
   }
 
-  async #openWebSession(identity: Identity): Promise<NewWebSession> {
-    const now = this.#now();
-    const ttlMs = Math.min(this.#config.auth.web_session_ttl, identity.maxSessionTtlMs);
-    const sessionId = newToken();
-    const pair = generateEd25519KeyPair();
-    const principals = identity.logins.length ? identity.logins : [NO_LOGIN_PRINCIPAL];
-    const cert = this.ca.signUser({
-      publicKey: pair.publicKeyBlob,
-      user: identity.user,
-      principals,
-      ttlMs,
-      permits: identity,
-      now,
-    });
-    const csrfToken = csrfTokenFor(sessionId);
-    await this.#store.webSessions.create({
-      idHash: hashSecret(sessionId),
-      user: identity.user,
-      csrfTokenHash: hashSecret(csrfToken),
-      privateKey: encodeOpenSshPrivateKey(pair.privateKey, identity.user),
-      cert: cert.line,
-      created: now,
-      lastSeen: now,
-      expiresIdle: Math.min(now + this.#config.auth.web_idle_timeout, now + ttlMs),
-      expiresAbs: now + ttlMs,
-    });
-    return { sessionId, csrfToken, identity, expires: new Date(now + ttlMs) };
+  getWebSession(sessionId: string): Promise<WebSessionView> {
+    return this.#webSessions.refresh(sessionId);
   }
 
-  async getWebSession(sessionId: string): Promise<WebSessionView> {
-    const idHash = hashSecret(sessionId);
-    const record = await this.#store.webSessions.touch(
-      idHash,
-      this.#now(),
-      this.#config.auth.web_idle_timeout,
-    );
-    if (!record) throw new Unauthenticated("Your session has expired; sign in again.");
-    return {
-      identity: await this.#identityOfUser(record.user),
-      handle: handleOf(idHash),
-      expires: new Date(Math.min(record.expiresIdle, record.expiresAbs)),
-      csrfToken: csrfTokenFor(sessionId),
-    };
-  }
-
-  async deleteWebSession(sessionId: string, remoteAddr: string): Promise<void> {
-    const idHash = hashSecret(sessionId);
-    const record = await this.#store.webSessions.get(idHash);
-    await this.#store.webSessions.delete(idHash);
-    if (!record) return;
-    await this.#revoke(record.user, "signed out", { webSessionHash: idHash });
-    await this.audit({ code: "user.logout", user: record.user, remoteAddr });
-  }
-
-  /** Tells every proxy to end `user`'s live connections (or only those of one web session). */
-  async #revoke(
-    user: string,
-    reason: string,
-    scope: { webSessionHash?: SecretHash; sessionId?: string } = {},
-  ) {
-    await this.#store.revocations.add({
-      user,
-      webSessionHash: scope.webSessionHash ?? null,
-      sessionId: scope.sessionId ?? null,
-      reason,
-      created: this.#now(),
-    });
+  deleteWebSession(sessionId: string, remoteAddr: string): Promise<void> {
+    return this.#webSessions.signOut(sessionId, remoteAddr);
   }
 
   useRequestNonce(nonce: string, expires: number): Promise<boolean> {
@@ -748,79 +523,35 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   revocationsSince(id: number): Promise<Revocation[]> {
-    return this.#store.revocations.since(id);
+    return this.#revocations.since(id);
   }
 
   lastRevocationId(): Promise<number> {
-    return this.#store.revocations.lastId();
+    return this.#revocations.lastId();
   }
 
-  async lockUser(
+  lockUser(
     name: string,
     options: { ttlMs?: number; reason?: string } = {},
     actor?: string,
   ): Promise<Date | null> {
-    const ends = options.ttlMs ? new Date(this.#now() + options.ttlMs) : null;
-    const until = ends?.getTime() ?? FOREVER;
-    await this.#store.users.setAdminLock(name, until, options.reason ?? null, this.#now());
-    lockouts.inc({ cause: "admin" });
-    await this.#revoke(
-      name,
-      `access revoked by an administrator${options.reason ? ` (${options.reason})` : ""}`,
-    );
-    await this.audit({
-      code: "user.lock",
-      user: actor,
-      fields: {
-        name,
-        until: ends?.toISOString() ?? null,
-        reason: options.reason ?? null,
-      },
-    });
-    return ends;
+    return this.#users.lockUser(name, options, actor);
   }
 
-  async unlockUser(name: string, actor?: string): Promise<void> {
-    await this.#store.users.setAdminLock(name, null, null, this.#now());
-    // Also the lockout after failed logins: the Users page shows both as "locked".
-    await this.#store.users.resetLoginFailures(name, this.#now());
-    await this.audit({ code: "user.unlock", user: actor, fields: { name } });
+  unlockUser(name: string, actor?: string): Promise<void> {
+    return this.#users.unlockUser(name, actor);
   }
 
   async listWebSessions(proof: UserProof): Promise<WebSessionSummary[]> {
-    return this.#webSessionsOf((await this.identityOf(proof)).user);
-  }
-
-  /** A user's web sessions that have not expired. */
-  async #webSessionsOf(user: string): Promise<WebSessionSummary[]> {
-    const now = this.#now();
-    return (await this.#store.webSessions.listForUser(user))
-      .filter((s) => s.expiresIdle > now && s.expiresAbs > now)
-      .map((s) => ({
-        handle: handleOf(s.idHash),
-        created: new Date(s.created),
-        lastSeen: new Date(s.lastSeen),
-        expires: new Date(Math.min(s.expiresIdle, s.expiresAbs)),
-      }));
+    return this.#webSessions.listOf((await this.identityOf(proof)).user);
   }
 
   async endWebSession(proof: UserProof, handle: string): Promise<void> {
-    const { user } = await this.identityOf(proof);
-    const sessions = await this.#store.webSessions.listForUser(user);
-    const found = sessions.find((s) => handleOf(s.idHash) === handle);
-    if (!found) throw new NotFound(`No web session "${handle}".`);
-    await this.#store.webSessions.delete(found.idHash);
-    await this.#revoke(user, "signed out", { webSessionHash: found.idHash });
+    return this.#webSessions.end((await this.identityOf(proof)).user, handle);
   }
 
-  async webSessionAgent(sessionId: string, request: Uint8Array): Promise<Uint8Array> {
-    const record = await this.#store.webSessions.get(hashSecret(sessionId));
-    const now = this.#now();
-    if (!record || record.expiresIdle <= now || record.expiresAbs <= now) {
-      throw new Unauthenticated("Your session has expired; sign in again.");
-    }
-    await this.#identityOfUser(record.user); // refuses a removed or locked user
-    return answerWebSessionAgent(record, request);
+  webSessionAgent(sessionId: string, request: Uint8Array): Promise<Uint8Array> {
+    return this.#webSessions.agent(sessionId, request);
   }
 
   // ---- invites and second factor -----------------------------------------
@@ -845,7 +576,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     key?: NewSecurityKey,
   ) {
     const user = await this.#credentials.completeInvite(token, password, otp, remoteAddr, key);
-    return await this.#openWebSession(await this.#identityOfUser(user));
+    return await this.#webSessions.open(await this.#identityOfUser(user));
   }
 
   async changePassword(
@@ -1014,7 +745,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
       limit: 20,
     });
     const last = logins.find((event) => event.code === "user.login");
-    const webSessions = await this.#webSessionsOf(name);
+    const webSessions = await this.#webSessions.listOf(name);
     return {
       ...this.#users.view(record),
       created: new Date(record.created),
@@ -1026,35 +757,25 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async updateUser(name: string, change: UserAccessChange, actor?: string): Promise<UserView> {
     const { before, after } = await this.#users.updateUser(name, change, actor);
     // A connection keeps what it was authorised for: end those the user may no longer open.
-    const allowed = new Set(this.#identity(after).logins);
-    const lostLogin = this.#identity(before).logins.some((login) => !allowed.has(login));
+    const allowed = new Set(this.#roleTable.identity(after).logins);
+    const lostLogin = this.#roleTable.identity(before).logins.some((login) => !allowed.has(login));
     const lostRole = before.roles.some((role) => !after.roles.includes(role));
-    if (lostLogin || lostRole) await this.#revoke(name, "access changed by an administrator");
+    if (lostLogin || lostRole) {
+      await this.#revocations.revoke(name, "access changed by an administrator");
+    }
     return this.#users.view(after);
   }
 
-  async endUserWebSession(name: string, handle: string, actor?: string): Promise<void> {
-    const found = (await this.#store.webSessions.listForUser(name))
-      .find((s) => handleOf(s.idHash) === handle);
-    if (!found) throw new NotFound(`User "${name}" has no web session "${handle}".`);
-    await this.#store.webSessions.delete(found.idHash);
-    await this.#revoke(name, "signed out by an administrator", { webSessionHash: found.idHash });
-    await this.audit({
-      code: "user.web_session.end",
-      user: actor,
-      fields: { name, session: handle },
-    });
+  endUserWebSession(name: string, handle: string, actor?: string): Promise<void> {
+    return this.#webSessions.endAsAdmin(name, handle, actor);
   }
 
-  async removeUser(name: string, actor?: string): Promise<void> {
-    await this.#users.removeUser(name, actor);
-    await this.#revoke(name, "access revoked by an administrator (user removed)");
+  removeUser(name: string, actor?: string): Promise<void> {
+    return this.#users.removeUser(name, actor);
   }
 
-  async resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite> {
-    const invite = await this.#users.resetUser(name, ttlMs, actor);
-    await this.#revoke(name, "access revoked by an administrator (credentials reset)");
-    return invite;
+  resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite> {
+    return this.#users.resetUser(name, ttlMs, actor);
   }
 
   // ---- audit and recordings ---------------------------------------------
@@ -1089,47 +810,15 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   listProxies(): Promise<ProxyRecord[]> {
-    return this.#store.proxies.list();
+    return this.#members.listProxies();
   }
 
-  async clusterStatus(): Promise<ClusterStatus> {
-    const [notReadyReason, users, nodes, live, proxies, authServers] = await Promise.all([
-      this.notReadyReason(),
-      this.#store.users.list(),
-      this.#nodes.listAllNodes(),
-      this.#store.sessions.list({ activeOnly: true, limit: 10_000 }),
-      this.#store.proxies.list(),
-      this.#store.authServers.list(),
-    ]);
-    const authorities: ClusterStatus["authorities"] = [];
-    for (const kind of ["user", "host", "tls"] as const) {
-      const ca = await this.#store.cas.get(kind);
-      if (!ca) continue;
-      authorities.push({
-        kind,
-        fingerprint: kind === "tls"
-          ? this.tlsCa.pin
-          : fingerprint(parsePublicKeyLine(ca.publicKey).key),
-        created: ca.created,
-      });
-    }
-    return {
-      cluster: this.cluster,
-      version: VERSION,
-      notReadyReason,
-      storage: this.#config.storage.type,
-      authServers,
-      authorities,
-      proxies,
-      counts: { users: users.length, nodes: nodes.length, liveSessions: live.length },
-    };
+  clusterStatus(): Promise<ClusterStatus> {
+    return this.#members.status();
   }
 
-  async removeProxy(id: string, actor?: string): Promise<void> {
-    if (!(await this.#store.proxies.delete(id))) {
-      throw new NotFound(`No proxy "${id}"; list them with \`postern proxies ls\`.`);
-    }
-    await this.audit({ code: "proxy.remove", user: actor, fields: { id } });
+  removeProxy(id: string, actor?: string): Promise<void> {
+    return this.#members.removeProxy(id, actor);
   }
 
   async #requirePermission(proof: UserProof, permission: Permission): Promise<Identity> {
@@ -1142,61 +831,27 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     return identity;
   }
 
-  async recordSessionStart(session: NewSession): Promise<void> {
-    await this.#store.sessions.create(session);
+  recordSessionStart(session: NewSession): Promise<void> {
+    return this.#liveSessions.start(session);
   }
 
-  async heartbeatSessions(
+  heartbeatSessions(
     proxyId: string,
     live: { id: string; parties: SessionParty[] }[],
   ): Promise<void> {
-    const now = this.#now();
-    await this.#store.sessions.heartbeat(proxyId, live, now);
-    await this.#store.proxies.touch(proxyId, now);
-    // A proxy in this process writes its recordings itself: index what they gained.
-    for (const session of live) this.recordingIndex.update(session.id);
+    return this.#liveSessions.heartbeat(proxyId, live);
   }
 
   async listLiveSessions(proof: UserProof): Promise<SessionRecord[]> {
-    const identity = await this.identityOf(proof);
-    const all = identity.permissions.includes("sessions.join");
-    return await this.#store.sessions.list({
-      user: all ? undefined : identity.user,
-      activeOnly: true,
-      limit: 10_000,
-    });
+    return this.#liveSessions.list(await this.identityOf(proof));
   }
 
   async locateSession(proof: UserProof, id: string): Promise<SessionLocation | null> {
-    const session = (await this.listLiveSessions(proof)).find((s) => s.id === id);
-    if (!session?.proxyId) return null;
-    const proxy = await this.#store.proxies.get(session.proxyId);
-    return {
-      proxyId: session.proxyId,
-      peerAddr: proxy?.peerAddr ?? null,
-      user: session.user,
-      node: session.node,
-      login: session.login,
-    };
+    return this.#liveSessions.locate(await this.identityOf(proof), id);
   }
 
   async endSession(proof: UserProof, id: string): Promise<void> {
-    const identity = await this.identityOf(proof);
-    const session = await this.#store.sessions.get(id);
-    if (!session || session.ended !== null) {
-      throw new NotFound(`No live session "${id}"; list them with \`postern sessions ls\`.`);
-    }
-    if (session.user !== identity.user && !identity.permissions.includes("sessions.end")) {
-      throw new AccessDenied(
-        `This needs the "sessions.end" permission, which your roles do not grant.`,
-      );
-    }
-    await this.#revoke(session.user, `session ended by ${identity.user}`, { sessionId: id });
-    await this.audit({
-      code: "session.terminate",
-      user: identity.user,
-      fields: { session_id: id, node: session.node, login: session.login, owner: session.user },
-    });
+    return this.#liveSessions.end(await this.identityOf(proof), id);
   }
 
   /**
@@ -1205,52 +860,26 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    *
    * @returns how many were ended
    */
-  async endLostSessions(staleMs: number): Promise<number> {
-    const lost = await this.#store.sessions.listStale(this.#now() - staleMs);
-    let ended = 0;
-    for (const session of lost) if (await this.#endTracker(session, "proxy lost")) ended++;
-    return ended;
+  endLostSessions(staleMs: number): Promise<number> {
+    return this.#liveSessions.endLost(staleMs);
   }
 
-  /** Ends a live session for its lost proxy; false when it had already ended. */
-  async #endTracker(session: SessionRecord, reason: string): Promise<boolean> {
-    // Another auth server on the same store may be ending it right now: one audits.
-    if (!(await this.#store.sessions.endLive(session.id, this.#now(), null))) return false;
-    this.recordingIndex.update(session.id);
-    await this.audit({
-      code: "session.end",
-      user: session.user,
-      fields: {
-        session_id: session.id,
-        node: session.node,
-        login: session.login,
-        exit_code: null,
-        reason,
-        proxy: session.proxyId,
-      },
-    });
-    return true;
+  /**
+   * Ends the sessions proxy `proxyId` left open when it stopped or crashed, so none stays
+   * "live" for ever; each gets its `session.end` event with `reason`.
+   *
+   * @returns how many were ended
+   */
+  endAbandonedSessions(reason: string, proxyId: string): Promise<number> {
+    return this.#liveSessions.endAbandoned(reason, proxyId);
   }
 
-  async recordSessionEnd(id: string, exitCode: number | null): Promise<void> {
-    await this.#store.sessions.end(id, this.#now(), exitCode);
-    this.recordingIndex.update(id);
+  recordSessionEnd(id: string, exitCode: number | null): Promise<void> {
+    return this.#liveSessions.recordEnd(id, exitCode);
   }
 
   async listRecordings(proof: UserProof, filter: RecordingFilter): Promise<SessionRecord[]> {
-    const identity = await this.identityOf(proof);
-    const all = identity.permissions.includes("sessions.replay");
-    // Without "sessions.replay", asking for someone else's finds nothing rather than failing.
-    if (!all && filter.user !== undefined && filter.user !== identity.user) return [];
-    return await this.#store.sessions.list({
-      user: all ? filter.user : identity.user,
-      node: filter.node,
-      login: filter.login,
-      since: filter.since,
-      until: filter.until,
-      limit: filter.limit,
-      offset: filter.offset,
-    });
+    return this.#recordings.list(await this.identityOf(proof), filter);
   }
 
   async searchRecordings(
@@ -1258,49 +887,19 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     text: string,
     limit = 50,
   ): Promise<RecordingSearchHit[]> {
-    const identity = await this.identityOf(proof);
-    const all = identity.permissions.includes("sessions.replay");
-    const hits = await this.recordingIndex.search(text, {
-      user: all ? undefined : identity.user,
-      limit,
-    });
-    const sessions = new Map<string, SessionRecord | null>();
-    const found: RecordingSearchHit[] = [];
-    for (const { sessionId, ...hit } of hits) {
-      if (!sessions.has(sessionId)) {
-        sessions.set(sessionId, await this.#store.sessions.get(sessionId));
-      }
-      const recording = sessions.get(sessionId);
-      if (recording) found.push({ recording, ...hit });
-    }
-    return found;
+    return this.#recordings.search(await this.identityOf(proof), text, limit);
   }
 
   async getRecording(proof: UserProof, id: string): Promise<SessionRecord> {
-    const identity = await this.identityOf(proof);
-    const record = await this.#store.sessions.get(id);
-    if (!record) {
-      throw new NotFound(
-        `Cannot find recording "${id}": it may have been removed, or the link is incomplete.`,
-      );
-    }
-    if (record.user !== identity.user && !identity.permissions.includes("sessions.replay")) {
-      throw new AccessDenied(`You may not replay other users' sessions.`);
-    }
-    return record;
+    return this.#recordings.get(await this.identityOf(proof), id);
   }
 
   async openRecording(proof: UserProof, id: string): Promise<ReadableStream<Uint8Array>> {
-    return await this.#store.recordings.open((await this.getRecording(proof, id)).id);
+    return this.#recordings.open(await this.identityOf(proof), id);
   }
 
-  async appendRecording(id: string, offset: number, bytes: Uint8Array): Promise<number> {
-    if (!(await this.#store.sessions.get(id))) {
-      throw new NotFound(`No session "${id}" to store a recording for.`);
-    }
-    const size = await this.#store.recordings.append(id, offset, bytes);
-    this.recordingIndex.update(id);
-    return size;
+  appendRecording(id: string, offset: number, bytes: Uint8Array): Promise<number> {
+    return this.#recordings.append(id, offset, bytes);
   }
 
   /**
@@ -1309,7 +908,7 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    * spools and ships them like a proxy of its own).
    */
   get recordingDir(): string | null {
-    return this.#store.recordings.localDir;
+    return this.#recordings.localDir;
   }
 
   adminAs(proof: UserProof): AuthAdmin {
@@ -1331,11 +930,6 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   }
 
   /**
-   * Makes the stored nodes match the config's `nodes` (added, changed, and
-   * removed when they left it). Only the auth server does this, at start:
-   * admin commands run with other configs, or none.
-   */
-  /**
    * Applies the roles and nodes of a reloaded config (SIGHUP) as a start
    * would; other auth settings keep their values until a restart.
    */
@@ -1345,6 +939,11 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     await this.reconcileConfigNodes();
   }
 
+  /**
+   * Makes the stored nodes match the config's `nodes` (added, changed, and
+   * removed when they left it). Only the auth server does this, at start:
+   * admin commands run with other configs, or none.
+   */
   reconcileConfigNodes(): Promise<void> {
     return this.#nodes.syncConfigNodes(this.#config.nodes);
   }
@@ -1355,30 +954,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    * processes on the store decide with the same roles. Only the auth server
    * does this, at start.
    */
-  async reconcileConfigRoles(): Promise<void> {
-    const updated = this.#now();
-    const users = await this.#store.users.list();
-    const previous = new Map(this.#roles);
-    const before = new Map(users.map((user) => [user.name, this.#identity(user)]));
-    await this.#store.roles.replaceAll(
-      [...roleTable(this.#config).values()].map((role) => ({
-        name: role.name,
-        spec: { ...role },
-        updated,
-      })),
-    );
-    await this.loadStoredRoles();
-    // Connections keep what they were authorised for: end those of users whose
-    // roles now allow less (a login, a permission, port forwarding, or nodes).
-    for (const user of users) {
-      const nodesChanged = user.roles.some((name) =>
-        JSON.stringify(previous.get(name)?.node_labels) !==
-          JSON.stringify(this.#roles.get(name)?.node_labels)
-      );
-      if (nodesChanged || narrowed(before.get(user.name)!, this.#identity(user))) {
-        await this.#revoke(user.name, "access changed by an administrator (roles changed)");
-      }
-    }
+  reconcileConfigRoles(): Promise<void> {
+    return this.#roleTable.storeConfigRoles(this.#config.roles);
   }
 
   /**
@@ -1386,38 +963,18 @@ export class LocalAuthService implements AuthService, AuthAdmin {
    * first start). Auth servers sharing a store call it every second: another
    * one, started with a changed config, may have rewritten the table.
    */
-  async loadStoredRoles(): Promise<void> {
-    const stored = await this.#store.roles.list();
-    if (stored.length === 0) return;
-    // The same Map object: the node registry and user admin hold it too.
-    this.#roles.clear();
-    for (const record of stored) {
-      this.#roles.set(record.name, validateRole(withOptionDefaults(record.spec)));
-    }
-  }
-
-  /**
-   * Ends the sessions proxy `proxyId` left open when it stopped or crashed, so none stays
-   * "live" for ever; each gets its `session.end` event with `reason`.
-   *
-   * @returns how many were ended
-   */
-  async endAbandonedSessions(reason: string, proxyId: string): Promise<number> {
-    const open = (await this.#store.sessions.list({ activeOnly: true, limit: 10_000 }))
-      .filter((session) => session.proxyId === proxyId || session.proxyId === null);
-    let ended = 0;
-    for (const session of open) if (await this.#endTracker(session, reason)) ended++;
-    return ended;
+  loadStoredRoles(): Promise<void> {
+    return this.#roleTable.loadStored();
   }
 
   /** Reports this auth server alive (the cluster status lists the auth servers on a store). */
-  async reportAuthServer(server: { id: string; addr: string; started: number }): Promise<void> {
-    await this.#store.authServers.beat({ ...server, version: VERSION, lastSeen: this.#now() });
+  reportAuthServer(server: { id: string; addr: string; started: number }): Promise<void> {
+    return this.#members.reportAuthServer(server);
   }
 
   /** Records where users reach a proxy (invite links use it when no public_addr is configured). */
   registerProxy(proxy: ProxyRegistration): Promise<void> {
-    return this.#store.proxies.upsert({ ...proxy, lastSeen: this.#now() });
+    return this.#members.registerProxy(proxy);
   }
 
   /**
@@ -1429,8 +986,8 @@ export class LocalAuthService implements AuthService, AuthAdmin {
   async deleteExpired(): Promise<{ webSessions: number; revocations: number }> {
     const now = this.#now();
     return {
-      webSessions: await this.#store.webSessions.deleteExpired(now),
-      revocations: await this.#store.revocations.deleteBefore(now - REVOCATION_RETENTION_MS),
+      webSessions: await this.#webSessions.deleteExpired(now),
+      revocations: await this.#revocations.deleteExpired(now),
     };
   }
 
@@ -1439,27 +996,4 @@ export class LocalAuthService implements AuthService, AuthAdmin {
     await this.recordingIndex.close();
     await this.auditLog.close();
   }
-}
-
-/** The key of an authorized_keys line; BadRequest naming the field when it is none. */
-function parsedPublicKey(line: string) {
-  try {
-    return parsePublicKeyLine(line).key;
-  } catch (error) {
-    throw new BadRequest(
-      `Field "pub_key" is not a valid SSH public key: ${(error as Error).message}`,
-    );
-  }
-}
-
-/**
- * Whether `after` allows less than `before`: a login or permission gone, or
- * port forwarding, file transfer or agent forwarding.
- */
-function narrowed(before: Identity, after: Identity): boolean {
-  return before.logins.some((login) => !after.logins.includes(login)) ||
-    before.permissions.some((permission) => !after.permissions.includes(permission)) ||
-    (before.portForwarding && !after.portForwarding) ||
-    (before.fileTransfer && !after.fileTransfer) ||
-    (before.agentForwarding && !after.agentForwarding);
 }

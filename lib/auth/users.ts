@@ -1,8 +1,10 @@
 /**
  * User administration in the auth role: creating users with a one-time
- * invite, listing them, changing their roles and logins, removing them, and
- * resetting their credentials (old password, second factors, security keys
- * included, and web sessions revoked at once).
+ * invite, listing them, changing their roles and logins, locking them out
+ * and unlocking them, removing them, and resetting their credentials (old
+ * password, second factors, security keys included, and web sessions revoked
+ * at once). A lock, a removal or a reset also revokes the user's live
+ * connections.
  *
  * @module
  */
@@ -12,6 +14,8 @@ import { parseHostPort } from "../config/schema.ts";
 import { AccessDenied, BadRequest, NotFound } from "../errors.ts";
 import { hashSecret, type Store } from "../store/store.ts";
 import type { AuditInput } from "./audit.ts";
+import { lockouts } from "../metrics/metrics.ts";
+import type { RevocationFeed } from "./revocation_feed.ts";
 import { newToken } from "./credentials.ts";
 import { resolveRoles, type Role } from "./roles.ts";
 import type { Invite, UserView } from "./service.ts";
@@ -20,6 +24,8 @@ import type { SsoIdentity } from "./sso.ts";
 
 const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const LOGIN = /^[a-z_][a-z0-9_.-]{0,31}$/;
+/** The lock time of a lock without an end (the largest Date). */
+export const FOREVER = 8.64e15;
 
 /** Users and their invites. */
 export class UserAdmin {
@@ -28,6 +34,7 @@ export class UserAdmin {
     private readonly roles: Map<string, Role>,
     private readonly proxy: Config["proxy"],
     private readonly inviteTtlMs: number,
+    private readonly revocations: RevocationFeed,
     private readonly audit: (event: AuditInput) => Promise<void>,
     private readonly now: () => number,
   ) {}
@@ -198,6 +205,46 @@ export class UserAdmin {
   async removeUser(name: string, actor?: string): Promise<void> {
     if (!(await this.store.users.delete(name))) throw new NotFound(`No user "${name}".`);
     await this.audit({ code: "user.delete", user: actor, fields: { name } });
+    await this.revocations.revoke(name, "access revoked by an administrator (user removed)");
+  }
+
+  /**
+   * Locks user `name` out of every credential, certificates already issued
+   * too, for `ttlMs` or until unlocked; audited as `user.lock`.
+   *
+   * @returns when the lock ends, or null when it does not
+   */
+  async lockUser(
+    name: string,
+    options: { ttlMs?: number; reason?: string } = {},
+    actor?: string,
+  ): Promise<Date | null> {
+    const ends = options.ttlMs ? new Date(this.now() + options.ttlMs) : null;
+    const until = ends?.getTime() ?? FOREVER;
+    await this.store.users.setAdminLock(name, until, options.reason ?? null, this.now());
+    lockouts.inc({ cause: "admin" });
+    await this.revocations.revoke(
+      name,
+      `access revoked by an administrator${options.reason ? ` (${options.reason})` : ""}`,
+    );
+    await this.audit({
+      code: "user.lock",
+      user: actor,
+      fields: {
+        name,
+        until: ends?.toISOString() ?? null,
+        reason: options.reason ?? null,
+      },
+    });
+    return ends;
+  }
+
+  /** Lifts an administrator's lock and a lockout after failed logins; audited as `user.unlock`. */
+  async unlockUser(name: string, actor?: string): Promise<void> {
+    await this.store.users.setAdminLock(name, null, null, this.now());
+    // Also the lockout after failed logins: the Users page shows both as "locked".
+    await this.store.users.resetLoginFailures(name, this.now());
+    await this.audit({ code: "user.unlock", user: actor, fields: { name } });
   }
 
   async resetUser(name: string, ttlMs?: number, actor?: string): Promise<Invite> {
@@ -225,6 +272,8 @@ export class UserAdmin {
       return token;
     });
     await this.audit({ code: "user.reset", user: actor, fields: { name } });
-    return { user: name, ...await this.inviteUrl(token), expires: new Date(expires) };
+    const invite = { user: name, ...await this.inviteUrl(token), expires: new Date(expires) };
+    await this.revocations.revoke(name, "access revoked by an administrator (credentials reset)");
+    return invite;
   }
 }
