@@ -15,6 +15,7 @@
 import type { Logger } from "../log.ts";
 import { type RecordingTextMatch, searchWords, type Store } from "../store/store.ts";
 import { locateHit, piecesOf, RecordingTextReader, type TextHit } from "./recording_text.ts";
+import { BackgroundPace } from "./background_pace.ts";
 
 /**
  * Lines stored per write while a long recording is read. Writes are short
@@ -22,6 +23,14 @@ import { locateHit, piecesOf, RecordingTextReader, type TextHit } from "./record
  * stays responsive while a large recording is indexed.
  */
 const LINES_PER_WRITE = 1_000;
+/**
+ * The most of the event loop indexing takes, all recordings together: it is
+ * work after the fact, and the sessions and tunnels served beside it come
+ * first (background_pace.ts).
+ */
+const INDEXING_SHARE = 0.25;
+/** Recording bytes read per step: a few milliseconds of work, so the loop is never held long. */
+const BYTES_PER_STEP = 32 * 1024;
 /** Sessions looked at per page when auth starts. */
 const STARTUP_PAGE = 500;
 
@@ -37,8 +46,21 @@ export class RecordingIndexer {
   #running = new Map<string, Promise<void>>();
   #again = new Set<string>();
   #closed = false;
+  readonly #pace: BackgroundPace;
 
-  constructor(private readonly store: Store, private readonly log: Logger) {}
+  /**
+   * @param store where recordings and the index are
+   * @param log where indexing failures go
+   * @param share the most of the event loop indexing takes (the benchmark,
+   *   which times indexing itself, gives it all)
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+    share: number = INDEXING_SHARE,
+  ) {
+    this.#pace = new BackgroundPace(share);
+  }
 
   /** Indexes what is new of recording `id`, soon (errors are logged). */
   update(id: string): void {
@@ -109,17 +131,23 @@ export class RecordingIndexer {
     const reader = new RecordingTextReader(from);
     let at = from;
     for await (const chunk of stream) {
-      reader.push(chunk);
-      if (reader.ready >= LINES_PER_WRITE) {
-        const step = reader.take({ final: false });
-        if (!(await this.#store(id, at, step))) return;
-        at = step.to;
-        await new Promise((resolve) => setTimeout(resolve, 0));
+      for (let start = 0; start < chunk.length; start += BYTES_PER_STEP) {
+        const stored = await this.#pace.step(async () => {
+          reader.push(chunk.subarray(start, start + BYTES_PER_STEP));
+          if (reader.ready < LINES_PER_WRITE) return true;
+          const step = reader.take({ final: false });
+          if (!(await this.#store(id, at, step))) return false;
+          at = step.to;
+          return true;
+        });
+        if (!stored) return;
       }
     }
     // A session that ended has nothing more to come, unless its proxy still ships the rest.
-    const step = reader.take({ final: session.ended !== null });
-    if (step.to > at) await this.#store(id, at, step);
+    await this.#pace.step(async () => {
+      const step = reader.take({ final: session.ended !== null });
+      if (step.to > at) await this.#store(id, at, step);
+    });
   }
 
   /** Stores one step; false when another auth server indexed these bytes first. */
