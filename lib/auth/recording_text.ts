@@ -26,7 +26,7 @@ export interface TextLine {
 /** Longer lines are cut: a screen of output without a newline is still found. */
 const MAX_LINE = 1_000;
 /** Lines per indexed piece, and its most characters. */
-const PIECE_LINES = 8;
+const PIECE_LINES = 64;
 const PIECE_CHARS = 2_000;
 /** Bytes read past the last whole line before the pending lines are cut there anyway. */
 const MAX_UNSETTLED_BYTES = 256 << 10;
