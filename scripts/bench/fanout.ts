@@ -13,7 +13,7 @@
 
 import type { BenchEnv } from "./setup.ts";
 import { join } from "node:path";
-import { median, round, shellQuote } from "./stats.ts";
+import { median, processCpuMs, round, shellQuote } from "./stats.ts";
 import { startSshd } from "../../tests/helpers/sshd.ts";
 
 /** Options of {@link runFanoutBench}. */
@@ -90,9 +90,9 @@ export async function runFanoutBench(
   for (const [i, size] of options.bursts.entries()) {
     for (const path of i === 0 ? ["postern", "jump", "direct"] as const : ["postern"] as const) {
       options.log(`fan-out: ${size} at once through ${path}...`);
-      const before = cpuMs(env.cluster.postern.child.pid);
+      const before = processCpuMs(env.cluster.postern.child.pid);
       const figures = await burst(config, paths[path], size);
-      const cpu = (cpuMs(env.cluster.postern.child.pid) - before) / size;
+      const cpu = (processCpuMs(env.cluster.postern.child.pid) - before) / size;
       bursts.push({
         path,
         at_once: size,
@@ -111,14 +111,6 @@ export async function runFanoutBench(
       failures: bursts.every((b) => b.path !== "postern" || b.failures === 0),
     },
   };
-}
-
-/** CPU time (user + system) of a process so far, ms, from /proc/<pid>/stat. */
-function cpuMs(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // utime and stime (fields 14 and 15 of stat(5)) in USER_HZ, 100 a second.
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Starts `size` `ssh … true` at once; their wall times and failures. */

@@ -160,7 +160,15 @@ const num = (n: number | undefined, digits = 0) =>
 /** The transfer table for one direction. */
 function transferTable(results: PathResult[], direction: "down" | "up"): string {
   const jump = results.find((r) => r.id === "jump")?.[direction];
-  const rows = [["path", "handshake", "MB/s", "× jump", "MB/s net", "× jump net"]];
+  const rows = [[
+    "path",
+    "handshake",
+    "MB/s",
+    "× jump",
+    "MB/s net",
+    "× jump net",
+    "proxy CPU/MB",
+  ]];
   for (const result of results) {
     const figures = result[direction];
     if (!figures) continue;
@@ -171,6 +179,7 @@ function transferTable(results: PathResult[], direction: "down" | "up"): string 
       times(jump ? figures.mbps_raw / jump.mbps_raw : NaN),
       num(figures.mbps_net),
       times(jump ? figures.mbps_net / jump.mbps_net : NaN),
+      figures.proxy_cpu_ms_per_mb ? `${num(figures.proxy_cpu_ms_per_mb, 2)} ms` : "—",
     ]);
   }
   return formatTable(rows);
@@ -333,6 +342,7 @@ async function main(): Promise<void> {
     await checkPaths(env, paths);
     log(`transfers: ${args.sizeMb} MB, ${args.runs} runs per path, interleaved...`);
     const results = await runTransfers(env, paths, {
+      proxyPid: env.cluster.postern.child.pid,
       bytes,
       runs: args.runs,
       overheadRuns: args.overheadRuns,

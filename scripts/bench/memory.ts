@@ -11,7 +11,7 @@
  */
 
 import { setUpBench } from "./setup.ts";
-import { formatTable, round, shellQuote, timeCommand } from "./stats.ts";
+import { formatTable, processCpuMs, round, shellQuote, timeCommand } from "./stats.ts";
 
 /** Options of {@link runMemoryBench}. */
 export interface MemoryBenchOptions {
@@ -294,18 +294,10 @@ function rssMib(pid: number): number {
  */
 async function cpuPercent(pid: number, seconds: number): Promise<number> {
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  const ticks = () => {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the name.
-    return Number(fields[11]) + Number(fields[12]);
-  };
-  const start = ticks();
+  const start = processCpuMs(pid);
   const started = performance.now();
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  const elapsed = (performance.now() - started) / 1000;
-  // Linux reports these in USER_HZ, 100 per second on every common build.
-  return ((ticks() - start) / 100 / elapsed) * 100;
+  return ((processCpuMs(pid) - start) / (performance.now() - started)) * 100;
 }
 
 /**

@@ -163,3 +163,20 @@ export function loadAverage(): [number, number, number] | null {
     return null;
   }
 }
+
+/**
+ * CPU time (user + system) a process has used so far, from /proc/<pid>/stat.
+ *
+ * @param pid the process
+ * @returns milliseconds, in steps of 10 (Linux counts in USER_HZ, 100 a second)
+ * @example
+ * ```ts
+ * const before = processCpuMs(pid);
+ * ```
+ */
+export function processCpuMs(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the name.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}

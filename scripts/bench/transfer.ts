@@ -13,7 +13,7 @@
  */
 
 import type { BenchEnv } from "./setup.ts";
-import { mbps, median, round, shellQuote, timeCommand } from "./stats.ts";
+import { mbps, median, processCpuMs, round, shellQuote, timeCommand } from "./stats.ts";
 
 /** The ways to reach the node. */
 export type PathId =
@@ -62,6 +62,13 @@ export interface DirectionResult {
   mbps_raw: number;
   /** bytes / (median time - median overhead). */
   mbps_net: number;
+  /**
+   * CPU the postern process spent per MB moved, median over the runs, ms (0
+   * for the OpenSSH paths). Tells a slow run apart: more CPU per MB is the
+   * proxy working harder; the same CPU per MB at a lower rate is the proxy
+   * waiting (for a core, or for its peers).
+   */
+  proxy_cpu_ms_per_mb: number;
 }
 
 /**
@@ -192,6 +199,8 @@ export interface TransferOptions {
   runs: number;
   /** Runs of the empty command per path. */
   overheadRuns: number;
+  /** The postern process, whose CPU time each transfer reads. */
+  proxyPid: number;
   /** Progress lines. */
   log(line: string): void;
 }
@@ -210,8 +219,8 @@ export async function runTransfers(
   options: TransferOptions,
 ): Promise<PathResult[]> {
   const overhead = new Map<PathId, number[]>(paths.map((p) => [p.id, []]));
-  const down = new Map<PathId, number[]>(paths.map((p) => [p.id, []]));
-  const up = new Map<PathId, number[]>(paths.map((p) => [p.id, []]));
+  const down = new Map<PathId, Run[]>(paths.map((p) => [p.id, []]));
+  const up = new Map<PathId, Run[]>(paths.map((p) => [p.id, []]));
   if (paths.some((p) => p.text)) await writeTextFile(env, options.bytes);
   for (let run = 0; run < options.overheadRuns; run++) {
     for (const path of paths) {
@@ -219,17 +228,24 @@ export async function runTransfers(
       overhead.get(path.id)!.push(ms);
     }
   }
+  const timed = async (script: string, path: TransferPath): Promise<Run> => {
+    const cpuBefore = processCpuMs(options.proxyPid);
+    const { ms } = await timeCommand(script, { env: path.env });
+    return { ms, cpuMs: processCpuMs(options.proxyPid) - cpuBefore };
+  };
+  const describe = (r: Run) =>
+    `${round(mbps(options.bytes, r.ms), 0)} MB/s (proxy ${
+      round(r.cpuMs / (options.bytes / 1e6), 2)
+    } ms/MB)`;
   for (let run = 0; run < options.runs; run++) {
     for (const path of paths) {
-      const d = await timeCommand(downScript(env, path, options.bytes), { env: path.env });
-      down.get(path.id)!.push(d.ms);
-      let line = `  run ${run + 1}/${options.runs}  ${path.label.padEnd(34)} down ${
-        round(mbps(options.bytes, d.ms), 0)
-      } MB/s`;
+      const d = await timed(downScript(env, path, options.bytes), path);
+      down.get(path.id)!.push(d);
+      let line = `  run ${run + 1}/${options.runs}  ${path.label.padEnd(34)} down ${describe(d)}`;
       if (path.upload) {
-        const u = await timeCommand(upScript(env, path, options.bytes), { env: path.env });
-        up.get(path.id)!.push(u.ms);
-        line += `   up ${round(mbps(options.bytes, u.ms), 0)} MB/s`;
+        const u = await timed(upScript(env, path, options.bytes), path);
+        up.get(path.id)!.push(u);
+        line += `   up ${describe(u)}`;
       }
       options.log(line);
     }
@@ -247,12 +263,19 @@ export async function runTransfers(
   });
 }
 
-function direction(runs: number[], overheadMs: number, bytes: number): DirectionResult {
-  const medianMs = median(runs);
+/** One timed transfer: wall time and the proxy's CPU time, ms. */
+interface Run {
+  ms: number;
+  cpuMs: number;
+}
+
+function direction(runs: Run[], overheadMs: number, bytes: number): DirectionResult {
+  const medianMs = median(runs.map((r) => r.ms));
   return {
-    runs_ms: runs.map((ms) => round(ms)),
+    runs_ms: runs.map((r) => round(r.ms)),
     median_ms: round(medianMs),
     mbps_raw: round(mbps(bytes, medianMs)),
     mbps_net: round(mbps(bytes, medianMs - overheadMs)),
+    proxy_cpu_ms_per_mb: round(median(runs.map((r) => r.cpuMs / (bytes / 1e6))), 2),
   };
 }
