@@ -132,6 +132,8 @@ export class RecordingIndexer {
     let at = from;
     for await (const chunk of stream) {
       for (let start = 0; start < chunk.length; start += BYTES_PER_STEP) {
+        // Closing stops here, between steps: what is left is caught up on at the next start.
+        if (this.#closed) return;
         const stored = await this.#pace.step(async () => {
           reader.push(chunk.subarray(start, start + BYTES_PER_STEP));
           if (reader.ready < LINES_PER_WRITE) return true;
@@ -159,7 +161,11 @@ export class RecordingIndexer {
     return this.store.recordingIndex.add(id, from, step.to, piecesOf(step.lines));
   }
 
-  /** Stops taking updates; those running finish. */
+  /**
+   * Stops taking updates; those running stop after their current step
+   * (paced, a large recording would hold shutdown for minutes). Auth catches
+   * up on what is left when it starts again (see {@link updateAll}).
+   */
   async close(): Promise<void> {
     this.#closed = true;
     await this.settled();

@@ -150,3 +150,48 @@ Deno.test("RecordingIndexer indexes appended and finished recordings incremental
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("RecordingIndexer.close() stops a long indexing between steps; the next start finishes it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "postern-index-" });
+  const store = SqliteStore.open(dir);
+  try {
+    const id = "5a1e0c2d-7b44-4c1e-9a63-0f2b7c9d1e30";
+    await store.sessions.create({
+      id,
+      user: "kim",
+      login: "root",
+      node: "saturn",
+      kind: "ssh",
+      started: 0,
+      cols: 80,
+      rows: 24,
+      recordingPath: `${id}.cast`,
+      proxyId: null,
+    });
+    const events: [number, string, string][] = [];
+    for (let i = 0; i < 2000; i++) {
+      events.push([i / 100, "o", `line ${i} of output\r\n`.repeat(20)]);
+    }
+    events.push([30, "o", "the very last line\r\n"]);
+    await store.recordings.append(id, 0, new TextEncoder().encode(cast(events)));
+    await store.sessions.end(id, 30_000, 0);
+
+    // A tiny share: indexing it all would take minutes.
+    const slow = new RecordingIndexer(store, createLogger({ level: "error" }), 0.01);
+    slow.update(id);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = performance.now();
+    await slow.close();
+    assert.ok(performance.now() - started < 2000, "close() waited for the whole recording");
+    assert.deepEqual(await slow.search("very last", {}), [], "not indexed to the end yet");
+
+    const next = new RecordingIndexer(store, createLogger({ level: "error" }), 1);
+    await next.updateAll();
+    const [hit] = await next.search("very last", {});
+    assert.equal(hit?.context[hit.line], "the very last line");
+    await next.close();
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
