@@ -8,11 +8,32 @@ import {
 import { RecordingIndexer } from "../../lib/auth/recording_index.ts";
 import { createLogger } from "../../lib/log.ts";
 import { SqliteStore } from "../../lib/store/sqlite.ts";
+import type { SessionRecord } from "../../lib/store/store.ts";
 
 const HEADER = JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1 });
 
 function cast(events: [number, string, string][]): string {
   return [HEADER, ...events.map((e) => JSON.stringify(e))].join("\n") + "\n";
+}
+
+/** A session of kim's on saturn, recorded at `<id>.cast`. */
+function createSession(
+  store: SqliteStore,
+  id: string,
+  kind: "web" | "ssh",
+): Promise<SessionRecord> {
+  return store.sessions.create({
+    id,
+    user: "kim",
+    login: "root",
+    node: "saturn",
+    kind,
+    started: 0,
+    cols: 80,
+    rows: 24,
+    recordingPath: `${id}.cast`,
+    proxyId: null,
+  });
 }
 
 function linesOf(text: string, final = true): { lines: TextLine[]; to: number } {
@@ -115,18 +136,7 @@ Deno.test("RecordingIndexer indexes appended and finished recordings incremental
   const indexer = new RecordingIndexer(store, createLogger({ level: "error" }));
   try {
     const id = "2d7d2f30-3e4f-4071-acbd-2e3f4a5b6c7d";
-    await store.sessions.create({
-      id,
-      user: "kim",
-      login: "root",
-      node: "saturn",
-      kind: "web",
-      started: 0,
-      cols: 80,
-      rows: 24,
-      recordingPath: `${id}.cast`,
-      proxyId: null,
-    });
+    await createSession(store, id, "web");
     const bytes = new TextEncoder().encode(
       cast([[1, "o", "kernel panic\r\n"], [2, "o", "$ echo unfinished"], [3, "o", " line\r\n"]]),
     );
@@ -156,18 +166,7 @@ Deno.test("RecordingIndexer.close() stops a long indexing between steps; the nex
   const store = SqliteStore.open(dir);
   try {
     const id = "5a1e0c2d-7b44-4c1e-9a63-0f2b7c9d1e30";
-    await store.sessions.create({
-      id,
-      user: "kim",
-      login: "root",
-      node: "saturn",
-      kind: "ssh",
-      started: 0,
-      cols: 80,
-      rows: 24,
-      recordingPath: `${id}.cast`,
-      proxyId: null,
-    });
+    await createSession(store, id, "ssh");
     const events: [number, string, string][] = [];
     for (let i = 0; i < 2000; i++) {
       events.push([i / 100, "o", `line ${i} of output\r\n`.repeat(20)]);
