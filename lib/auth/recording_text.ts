@@ -14,6 +14,7 @@ import {
   type RecordingText,
   searchWords,
 } from "../store/store.ts";
+import { concatBytes } from "../net/bytes.ts";
 
 /** One line of recorded text. */
 export interface TextLine {
@@ -150,7 +151,7 @@ export class RecordingTextReader {
 
   /** Reads the records in `bytes` (a record cut at the end waits for the next push). */
   push(bytes: Uint8Array): void {
-    const data = this.#tail.length ? concat(this.#tail, bytes) : bytes;
+    const data = this.#tail.length ? concatBytes(this.#tail, bytes) : bytes;
     let start = 0;
     for (let end = data.indexOf(0x0a); end !== -1; end = data.indexOf(0x0a, start)) {
       this.#record(this.#decoder.decode(data.subarray(start, end)));
@@ -199,13 +200,6 @@ export class RecordingTextReader {
       this.#streams[code as RecordingStream].feed(time, data, this.#pending);
     }
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /**

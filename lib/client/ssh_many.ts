@@ -12,6 +12,7 @@ import type { Client, ClientChannel } from "ssh2";
 import { BadRequest, NotFound, PosternError } from "../errors.ts";
 import { listNodes } from "./commands.ts";
 import { writeAllSync } from "./io.ts";
+import { concatBytes } from "../net/bytes.ts";
 
 /** Logs in to the proxy's gateway as `username` (`login:node`). */
 export type ConnectGateway = (username: string) => Promise<Client>;
@@ -53,9 +54,9 @@ export class LinePrefixer {
 
   /** Adds output; writes every line it completes. */
   push(data: Uint8Array): void {
-    let bytes = this.#partial.length ? concat(this.#partial, data) : data;
+    let bytes = this.#partial.length ? concatBytes(this.#partial, data) : data;
     for (let newline = bytes.indexOf(10); newline >= 0; newline = bytes.indexOf(10)) {
-      this.write(concat(this.#prefix, bytes.subarray(0, newline + 1)));
+      this.write(concatBytes(this.#prefix, bytes.subarray(0, newline + 1)));
       bytes = bytes.subarray(newline + 1);
     }
     this.#partial = bytes.slice();
@@ -66,13 +67,6 @@ export class LinePrefixer {
     if (this.#partial.length === 0) return;
     this.push(new Uint8Array([10]));
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a);
-  joined.set(b, a.length);
-  return joined;
 }
 
 /**

@@ -23,16 +23,24 @@ export async function writeAll(
 }
 
 /**
- * `a` followed by `b`, in a new buffer.
+ * `parts` one after the other, in a new buffer.
  *
- * @param a the first bytes
- * @param b the bytes after them
+ * @param parts the bytes, in order
  * @returns a fresh buffer
+ * @example
+ * ```ts
+ * concatBytes(head, body);
+ * ```
  */
-export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
   return out;
 }
 

@@ -15,6 +15,7 @@
 
 import { statfs } from "node:fs/promises";
 import { recordingBytes, recordingWriteErrors } from "../metrics/metrics.ts";
+import { concatBytes } from "../net/bytes.ts";
 
 /** Header fields of a recording. */
 export interface RecordingHeader {
@@ -56,26 +57,6 @@ export async function freeBytes(dir: string): Promise<number | undefined> {
   }
 }
 
-/** Bytes of `text` in UTF-8 (lone surrogates count as the 3 bytes of U+FFFD). */
-function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) continue;
-    if (code < 0x800) bytes += 1;
-    else if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next < 0xe000) {
-        bytes += 2; // a pair: 4 bytes for 2 code units
-        i++;
-        continue;
-      }
-      bytes += 2;
-    } else bytes += 2;
-  }
-  return bytes;
-}
-
 /** Event codes of asciicast v2: output, input, resize, marker. */
 export type EventCode = "o" | "i" | "r" | "m";
 
@@ -83,7 +64,8 @@ export type EventCode = "o" | "i" | "r" | "m";
 export class AsciicastRecorder {
   #file: Deno.FsFile;
   #start: number;
-  #pending: string[] = [];
+  /** Encoded lines, newline included, not yet written. */
+  #pending: Uint8Array[] = [];
   #writing: Promise<void> | undefined;
   #decoders = { o: new TextDecoder(), i: new TextDecoder() };
   #encoder = new TextEncoder();
@@ -188,24 +170,25 @@ export class AsciicastRecorder {
   }
 
   #enqueue(line: string): void {
+    // Encoded here, once: the size limit counts bytes, and the writer needs them.
+    const encoded = this.#encoder.encode(line + "\n");
     // Checked here, not when written: the owner hears of the limit at the
     // event that crosses it, and nothing after it is recorded or shown.
-    this.#fileBytes += utf8Length(line) + 1;
+    this.#fileBytes += encoded.length;
     if (this.#fileBytes > this.#maxBytes) {
       this.#closed = true;
       this.#fail(new RecordingLimitReached(this.#maxBytes));
       return;
     }
-    this.#pending.push(line);
+    this.#pending.push(encoded);
     this.#writing ??= this.#drain();
   }
 
   async #drain(): Promise<void> {
     try {
       while (this.#pending.length) {
-        const batch = this.#pending.join("\n") + "\n";
+        const bytes = concatBytes(...this.#pending);
         this.#pending = [];
-        const bytes = this.#encoder.encode(batch);
         let written = 0;
         while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
         recordingBytes.inc({}, written);

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { concatBytes } from "../net/bytes.ts";
+
 /** An encoded element, ready to be nested in another. */
 export type Der = Uint8Array;
 
@@ -53,24 +55,14 @@ export function element(tag: number, content: Uint8Array): Der {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 /** SEQUENCE of `items`, in order. */
 export function sequence(...items: Der[]): Der {
-  return element(TAG.sequence, concat(items));
+  return element(TAG.sequence, concatBytes(...items));
 }
 
 /** SET of `items` (callers pass one item, or items already in DER order). */
 export function set(...items: Der[]): Der {
-  return element(TAG.set, concat(items));
+  return element(TAG.set, concatBytes(...items));
 }
 
 /** `[number]` EXPLICIT, constructed context-specific tag around `inner`. */
@@ -91,7 +83,7 @@ export function unsignedInteger(bytes: Uint8Array): Der {
   let start = 0;
   while (start < bytes.length - 1 && bytes[start] === 0) start++;
   const trimmed = bytes.subarray(start);
-  return element(TAG.integer, trimmed[0] & 0x80 ? concat([Uint8Array.of(0), trimmed]) : trimmed);
+  return element(TAG.integer, trimmed[0] & 0x80 ? concatBytes(Uint8Array.of(0), trimmed) : trimmed);
 }
 
 /** INTEGER of a small non-negative number. */
@@ -127,7 +119,7 @@ export function octetString(bytes: Uint8Array): Der {
 
 /** BIT STRING of whole bytes, with `unusedBits` unused bits at the end of the last one. */
 export function bitString(bytes: Uint8Array, unusedBits = 0): Der {
-  return element(TAG.bitString, concat([Uint8Array.of(unusedBits), bytes]));
+  return element(TAG.bitString, concatBytes(Uint8Array.of(unusedBits), bytes));
 }
 
 /**

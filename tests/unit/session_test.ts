@@ -352,3 +352,17 @@ Deno.test("AsciicastRecorder stops at maxBytes and reports it as a failure once"
   assert.equal(cast.events.length, shown - 1, "every event before the limit is kept");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("AsciicastRecorder counts the limit in UTF-8 bytes, for text beyond ASCII too", async () => {
+  const { path, recorder, dir } = await recording({ maxBytes: 4096 });
+  let limited = false;
+  recorder.onFailure(() => limited = true);
+  // 2, 3 and 4 bytes a character: counted as characters, the file would pass the limit.
+  const line = bytes("é€😀".repeat(40) + "\r\n");
+  for (let i = 0; i < 100 && !limited; i++) recorder.output(line);
+  await recorder.close();
+  assert.ok(limited, "the limit was never reached");
+  const size = (await Deno.stat(path)).size;
+  assert.ok(size <= 4096 && size > 3000, `the recording has ${size} bytes`);
+  await Deno.remove(dir, { recursive: true });
+});
