@@ -28,7 +28,7 @@ import { readLine, writeAll } from "../../net/bytes.ts";
 import { pipeConns } from "../../net/conn_pipe.ts";
 import { processTrimmer } from "../../memory/trimmer.ts";
 import { TICKET_LINE_PREFIX } from "../../net/tunnel_protocol.ts";
-import { closeQuietly } from "../../net/close_quietly.ts";
+import { closeQuietly, readWithin } from "../../net/close_quietly.ts";
 
 /** The first byte of a TLS handshake record. */
 const TLS_HANDSHAKE = 0x16;
@@ -206,14 +206,11 @@ async function pipeToTls(
 /** The first bytes, or null when the client sent none in time or left. */
 async function readFirst(conn: Deno.Conn, timeoutMs: number): Promise<Uint8Array | null> {
   const buffer = new Uint8Array(MAX_LINE_BYTES);
-  const timer = setTimeout(() => closeQuietly(conn), timeoutMs);
   try {
-    const n = await conn.read(buffer);
+    const n = await readWithin(conn, timeoutMs, () => conn.read(buffer));
     return n === null ? null : buffer.subarray(0, n);
   } catch {
     return null;
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -227,13 +224,8 @@ async function readFirstLine(
   timeoutMs: number,
 ): Promise<{ text: string; rest: Uint8Array } | null> {
   // On timeout the conn is closed: the pending read fails, which reads as an end.
-  const timer = setTimeout(() => closeQuietly(conn), timeoutMs);
-  try {
-    const read = await readLine(conn, MAX_LINE_BYTES, first);
-    return read.kind === "line" ? read : null;
-  } finally {
-    clearTimeout(timer);
-  }
+  const read = await readWithin(conn, timeoutMs, () => readLine(conn, MAX_LINE_BYTES, first));
+  return read.kind === "line" ? read : null;
 }
 
 /** Tells a plain-HTTP client that this port speaks HTTPS. */

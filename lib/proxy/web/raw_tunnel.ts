@@ -26,7 +26,7 @@ import {
   readTunnelAsk,
   type TunnelDeps,
 } from "./tunnel.ts";
-import { closeQuietly } from "../../net/close_quietly.ts";
+import { closeQuietly, readWithin } from "../../net/close_quietly.ts";
 
 /** Most bytes read from either side at once. */
 const READ_SIZE = 256 * 1024;
@@ -202,17 +202,12 @@ async function readHead(
   conn: Deno.Conn,
 ): Promise<{ target: string; headers: Headers; rest: Uint8Array }> {
   // On timeout the conn is closed: the pending read fails, which reads as an early end.
-  const timer = setTimeout(() => conn.close(), HEAD_TIMEOUT_MS);
-  try {
-    const read = await readHttpHead(conn, MAX_HEAD_BYTES);
-    if (read.kind === "too large") {
-      throw new BadRequest(`The tunnel head is larger than ${MAX_HEAD_BYTES} bytes.`);
-    }
-    if (read.kind === "ended") throw new BadRequest("The connection ended before the tunnel head.");
-    return parseHead(read.head, read.rest);
-  } finally {
-    clearTimeout(timer);
+  const read = await readWithin(conn, HEAD_TIMEOUT_MS, () => readHttpHead(conn, MAX_HEAD_BYTES));
+  if (read.kind === "too large") {
+    throw new BadRequest(`The tunnel head is larger than ${MAX_HEAD_BYTES} bytes.`);
   }
+  if (read.kind === "ended") throw new BadRequest("The connection ended before the tunnel head.");
+  return parseHead(read.head, read.rest);
 }
 
 function parseHead(text: string, rest: Uint8Array) {
