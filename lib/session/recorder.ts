@@ -10,12 +10,19 @@
  * A recording may be capped (`maxBytes`): reaching the cap is a failure like
  * a full disk.
  *
+ * Lines are encoded straight into an output buffer that one write at a time
+ * sends while the next lines fill a second one: a busy session costs no
+ * allocation per line and no copy besides the encoding. The two buffers come
+ * from the process's pool while lines wait and go back when everything is
+ * written, so an idle recording holds nothing large.
+ *
  * @module
  */
 
 import { statfs } from "node:fs/promises";
 import { recordingBytes, recordingWriteErrors } from "../metrics/metrics.ts";
-import { concatBytes } from "../net/bytes.ts";
+import { writeAll } from "../net/bytes.ts";
+import { sharedBuffers } from "../net/buffer_pool.ts";
 
 /** Header fields of a recording. */
 export interface RecordingHeader {
@@ -57,6 +64,13 @@ export async function freeBytes(dir: string): Promise<number | undefined> {
   }
 }
 
+/** Smallest output buffer; they grow by doubling to the largest batch of lines. */
+const OUT_INITIAL = 64 * 1024;
+const EMPTY = new Uint8Array(0);
+/** The most UTF-8 bytes one UTF-16 code unit encodes to. */
+const MAX_BYTES_PER_UNIT = 3;
+const NEWLINE = 0x0a;
+
 /** Event codes of asciicast v2: output, input, resize, marker. */
 export type EventCode = "o" | "i" | "r" | "m";
 
@@ -64,8 +78,11 @@ export type EventCode = "o" | "i" | "r" | "m";
 export class AsciicastRecorder {
   #file: Deno.FsFile;
   #start: number;
-  /** Encoded lines, newline included, not yet written. */
-  #pending: Uint8Array[] = [];
+  /** Encoded lines, newlines included, not yet written: `#out[0, #outLength)`. */
+  #out = EMPTY;
+  #outLength = 0;
+  /** The buffer the write in flight sends from; the next round's `#out`. */
+  #spare = EMPTY;
   #writing: Promise<void> | undefined;
   #decoders = { o: new TextDecoder(), i: new TextDecoder() };
   #encoder = new TextEncoder();
@@ -170,37 +187,63 @@ export class AsciicastRecorder {
   }
 
   #enqueue(line: string): void {
-    // Encoded here, once: the size limit counts bytes, and the writer needs them.
-    const encoded = this.#encoder.encode(line + "\n");
+    this.#reserve(line.length * MAX_BYTES_PER_UNIT + 1);
+    const { written } = this.#encoder.encodeInto(line, this.#out.subarray(this.#outLength));
     // Checked here, not when written: the owner hears of the limit at the
     // event that crosses it, and nothing after it is recorded or shown.
-    this.#fileBytes += encoded.length;
+    this.#fileBytes += written + 1;
     if (this.#fileBytes > this.#maxBytes) {
       this.#closed = true;
       this.#fail(new RecordingLimitReached(this.#maxBytes));
       return;
     }
-    this.#pending.push(encoded);
+    this.#out[this.#outLength + written] = NEWLINE;
+    this.#outLength += written + 1;
     this.#writing ??= this.#drain();
   }
 
+  /** Makes room for `bytes` more in the output buffer. */
+  #reserve(bytes: number): void {
+    const needed = this.#outLength + bytes;
+    if (needed <= this.#out.length) return;
+    let size = Math.max(OUT_INITIAL, this.#out.length * 2);
+    while (size < needed) size *= 2;
+    const grown = sharedBuffers.take(size);
+    grown.set(this.#out.subarray(0, this.#outLength));
+    sharedBuffers.give(this.#out);
+    this.#out = grown;
+  }
+
+  /** Writes the output buffer until it stays empty; one file write per round. */
   async #drain(): Promise<void> {
     try {
-      while (this.#pending.length) {
-        const bytes = concatBytes(...this.#pending);
-        this.#pending = [];
-        let written = 0;
-        while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
-        recordingBytes.inc({}, written);
+      while (this.#outLength > 0) {
+        const sending = this.#out;
+        const length = this.#outLength;
+        // Lines enqueued meanwhile fill the other buffer.
+        this.#out = this.#spare;
+        this.#spare = sending;
+        this.#outLength = 0;
+        await writeAll(this.#file, sending.subarray(0, length));
+        recordingBytes.inc({}, length);
       }
     } catch (error) {
       recordingWriteErrors.inc();
       this.#closed = true;
-      this.#pending = [];
+      this.#outLength = 0;
       this.#fail(error instanceof Error ? error : new Error(String(error)));
     } finally {
       this.#writing = undefined;
+      this.#releaseOutput();
     }
+  }
+
+  /** Everything is written (or failed): the output buffers go back to the pool. */
+  #releaseOutput(): void {
+    if (this.#outLength > 0) return;
+    sharedBuffers.give(this.#spare);
+    sharedBuffers.give(this.#out);
+    this.#spare = this.#out = EMPTY;
   }
 
   /** Reports the first failure; later ones follow from it. */
