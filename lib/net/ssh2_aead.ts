@@ -191,7 +191,12 @@ function openPackets<D extends NativeDecipher>(
         throw new Error("Bad packet length");
       }
       s.opener.begin(s.lengthField);
-      s.packet = Buffer.allocUnsafe(s.length);
+      // A packet whose body and tag are all in this chunk is opened where it
+      // lies, with no allocation or copy: the chunk is ssh2's to consume,
+      // and nothing reads its ciphertext again.
+      s.packet = dataLength - p >= s.length + TAG
+        ? Buffer.from(data.buffer, data.byteOffset + p, s.length)
+        : Buffer.allocUnsafe(s.length);
       s.position = 0;
     }
     const packet = s.packet!;

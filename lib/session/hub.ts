@@ -11,6 +11,8 @@
  * @module
  */
 
+import { Scrollback } from "./scrollback.ts";
+
 /** How a party takes part. */
 export type PartyMode = "owner" | "peer" | "observer";
 
@@ -62,8 +64,7 @@ const SCROLLBACK_BYTES = 64 * 1024;
 /** One live session. */
 export class LiveSession {
   readonly parties = new Map<string, Party>();
-  #scrollback: Uint8Array[] = [];
-  #scrollbackBytes = 0;
+  #scrollback = new Scrollback(SCROLLBACK_BYTES);
   #ended = false;
   cols: number;
   rows: number;
@@ -92,21 +93,13 @@ export class LiveSession {
 
   /** Output from the node: to every party. */
   output(data: Uint8Array): void {
-    this.#remember(data);
+    this.#scrollback.append(data);
     for (const party of this.parties.values()) {
       if (party.mode !== "owner" && party.sink.backlog() > MAX_PARTY_BACKLOG) {
         this.leave(party.id, "Disconnected: your connection could not keep up with the session.");
         continue;
       }
       party.sink.write(data);
-    }
-  }
-
-  #remember(data: Uint8Array): void {
-    this.#scrollback.push(data);
-    this.#scrollbackBytes += data.byteLength;
-    while (this.#scrollbackBytes > SCROLLBACK_BYTES && this.#scrollback.length > 1) {
-      this.#scrollbackBytes -= this.#scrollback.shift()!.byteLength;
     }
   }
 
@@ -137,7 +130,7 @@ export class LiveSession {
       sink.close("The session has ended.");
       return party;
     }
-    for (const chunk of this.#scrollback) sink.write(chunk);
+    if (this.#scrollback.length > 0) sink.write(this.#scrollback.contents());
     this.parties.set(party.id, party);
     this.#notify({ type: "party.join", user, mode });
     return party;
