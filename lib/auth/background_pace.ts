@@ -9,25 +9,52 @@
  * run one at a time and each is followed by a rest in proportion to how long
  * it took, so that together they take at most a set share of the loop.
  *
+ * That share is what background work may take beside light traffic. While
+ * the process is busy besides (it spent more than half of the last rest on
+ * CPU: a bulk transfer through a relay, a burst of logins), the steps take
+ * only a smaller share, so that the busy work keeps nearly all of the loop;
+ * the full share comes back once the process quietens.
+ *
  * @module
  */
 
+import process from "node:process";
+
+/** The process counts as busy when its CPU time during a rest exceeds this share of the rest. */
+const BUSY_CPU_SHARE = 0.5;
+
 /**
  * Runs steps of background work one at a time, each followed by a rest,
- * so that they take at most `share` of the time.
+ * so that they take at most `share` of the time (`busyShare` while the
+ * process is busy with other work).
  *
  * @example
  * ```ts
- * const pace = new BackgroundPace(0.25);
+ * const pace = new BackgroundPace(0.25, 0.05);
  * for (const batch of batches) await pace.step(() => index(batch));
  * ```
  */
 export class BackgroundPace {
   #previous: Promise<void> = Promise.resolve();
+  #busy = false;
 
-  /** @param share the most of the time the steps take together, between 0 and 1 */
-  constructor(private readonly share: number) {
-    if (!(share > 0 && share <= 1)) throw new RangeError(`share must be in (0, 1], not ${share}`);
+  /**
+   * @param share the most of the time the steps take together, between 0 and 1
+   * @param busyShare the most they take while the process is busy besides
+   *   (at most `share`)
+   */
+  constructor(private readonly share: number, private readonly busyShare: number = share) {
+    for (const value of [share, busyShare]) {
+      if (!(value > 0 && value <= 1)) throw new RangeError(`share must be in (0, 1], not ${value}`);
+    }
+    if (busyShare > share) {
+      throw new RangeError(`busyShare (${busyShare}) must not exceed share (${share})`);
+    }
+  }
+
+  /** Whether the process was busy besides during the last rest. */
+  get busy(): boolean {
+    return this.#busy;
   }
 
   /**
@@ -46,15 +73,21 @@ export class BackgroundPace {
         took = performance.now() - started;
       }
     });
-    this.#previous = run.then(ignore, ignore).then(() =>
-      rest(took * (1 - this.share) / this.share)
-    );
+    this.#previous = run.then(ignore, ignore).then(() => this.#rest(took));
     return run;
+  }
+
+  /** Rests after a step that took `took` ms, and notes whether the process stayed busy meanwhile. */
+  async #rest(took: number): Promise<void> {
+    const share = this.#busy ? this.busyShare : this.share;
+    const ms = took * (1 - share) / share;
+    if (ms <= 0) return;
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    const { user, system } = process.cpuUsage(cpuBefore);
+    this.#busy = (user + system) / 1000 > BUSY_CPU_SHARE * (performance.now() - started);
   }
 }
 
 function ignore(): void {}
-
-function rest(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

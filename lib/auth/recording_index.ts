@@ -29,6 +29,8 @@ const LINES_PER_WRITE = 1_000;
  * first (background_pace.ts).
  */
 const INDEXING_SHARE = 0.25;
+/** The share while the process is busy besides: relays and logins keep nearly all of the loop. */
+const BUSY_INDEXING_SHARE = 0.05;
 /** Recording bytes read per step: a few milliseconds of work, so the loop is never held long. */
 const BYTES_PER_STEP = 32 * 1024;
 /** Sessions looked at per page when auth starts. */
@@ -51,15 +53,16 @@ export class RecordingIndexer {
   /**
    * @param store where recordings and the index are
    * @param log where indexing failures go
-   * @param share the most of the event loop indexing takes (the benchmark,
-   *   which times indexing itself, gives it all)
+   * @param share the most of the event loop indexing takes while the
+   *   process is otherwise quiet (the benchmark, which times indexing itself,
+   *   gives it all); while it is busy, at most a twentieth
    */
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
     share: number = INDEXING_SHARE,
   ) {
-    this.#pace = new BackgroundPace(share);
+    this.#pace = new BackgroundPace(share, Math.min(BUSY_INDEXING_SHARE, share));
   }
 
   /** Indexes what is new of recording `id`, soon (errors are logged). */
