@@ -50,12 +50,19 @@ export interface BenchEnv extends AsyncDisposable {
   metricsUrl: string;
 }
 
+/** Options of {@link setUpBench}. */
+export interface BenchOptions {
+  /** Where postern's recordings go instead of its data dir (a symlink in its place). */
+  recordingsDir?: string;
+}
+
 /**
  * Starts the cluster, the jump host, a user with a certificate, and writes the
  * ssh config and POSTERN_HOME.
  *
  * @param log progress lines
  * @param cipher the cipher of every SSH hop
+ * @param options where recordings go
  * @returns the environment
  * @example
  * ```ts
@@ -65,6 +72,7 @@ export interface BenchEnv extends AsyncDisposable {
 export async function setUpBench(
   log: (line: string) => void,
   cipher: string = CIPHER,
+  options: BenchOptions = {},
 ): Promise<BenchEnv> {
   const dir = await Deno.makeTempDir({ prefix: "postern-bench-" });
   const cleanups: (() => Promise<unknown>)[] = [() => Deno.remove(dir, { recursive: true })];
@@ -80,6 +88,7 @@ export async function setUpBench(
         .join("\n"),
     });
     cleanups.push(() => cluster.stop());
+    if (options.recordingsDir) await moveRecordings(cluster, options.recordingsDir);
     const userCa = (await cluster.admin("ca", "export", "--type", "user")).stdout.trim();
     const jump = await startSshd({ trustedUserCAKeys: userCa });
     cleanups.push(() => jump.stop());
@@ -129,6 +138,16 @@ export async function setUpBench(
     await stop();
     throw error;
   }
+}
+
+/** Puts the cluster's recordings in `dir`: postern makes its recordings directory at the first session. */
+async function moveRecordings(cluster: TestCluster, dir: string): Promise<void> {
+  const recordings = join(cluster.postern.dataDir, "recordings");
+  // Refused when it holds anything: nothing may be recorded yet.
+  await Deno.remove(recordings).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+  await Deno.symlink(dir, recordings);
 }
 
 /**

@@ -23,7 +23,8 @@ export type PathId =
   | "postern_jump"
   | "https"
   | "fast"
-  | "recorded";
+  | "recorded"
+  | "recorded_tmpfs";
 
 /** One way to reach the node, as `ssh` arguments. */
 export interface TransferPath {
