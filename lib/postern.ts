@@ -19,6 +19,7 @@ import { startWebServer, type WebServer } from "./proxy/web/server.ts";
 import { type SshServer, startSshServer } from "./proxy/ssh/server.ts";
 import { createGateway } from "./proxy/ssh/gateway.ts";
 import { openStore } from "./store/open.ts";
+import { releaseOnTrim } from "./memory/trimmer.ts";
 import { LocalAuthService } from "./auth/local.ts";
 import type { AuthService } from "./auth/service.ts";
 import { type AuthApiServer, startAuthApi } from "./auth/api/server.ts";
@@ -133,9 +134,11 @@ export async function openAuth(
   try {
     const probe = { hostKey: probeHostKey, hostCertificates: probeHostCertificates };
     const auth = await LocalAuthService.open({ ...options, store, probe });
+    const stopReleasing = releaseOnTrim(() => store.releaseMemory?.());
     return {
       auth,
       async close() {
+        stopReleasing();
         await auth.close();
         await store.close();
       },

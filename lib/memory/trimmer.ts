@@ -3,9 +3,10 @@
  * the system: the buffers pooled for bulk transfers are let go (up to 8 MiB
  * kept after traffic: lib/net/buffer_pool.ts), V8's memory-reducing
  * collection frees them with the objects of ended connections and the native
- * memory under their buffers (collect_garbage.ts), then glibc returns the
- * freed pages (malloc_trim.ts); in that order, since the buffers are freed
- * only by the collection. The collection is skipped while the heap's growth
+ * memory under their buffers (collect_garbage.ts), caches registered with
+ * {@link releaseOnTrim} let go (SQLite's page cache: ~2 MiB of a burst's
+ * audit rows), then glibc returns the freed pages (malloc_trim.ts); in that
+ * order, since the buffers are freed only by the collection. The collection is skipped while the heap's growth
  * and the ended connections cannot have left {@link MIN_GARBAGE_BYTES}
  * between them.
  * Measured (issue 17), 1,000 tunneled sessions ended beside 1,000 still open:
@@ -155,6 +156,27 @@ export function giveMemoryBack(garbageBytes: number): boolean {
   sharedBuffers.clear();
   const worthIt = garbageBytes + heapGrowth() >= MIN_GARBAGE_BYTES;
   if (worthIt) collectGarbage();
+  for (const release of releasers) release();
   glibcMallocTrim();
   return worthIt;
+}
+
+/** Caches of the process asked to let go of memory at each trim. */
+const releasers = new Set<() => void>();
+
+/**
+ * Asks `release` to free what it caches whenever the process gives memory
+ * back (before glibc returns the freed pages): SQLite's page cache fills
+ * with a burst of sessions' audit rows and would otherwise stay.
+ *
+ * @param release frees memory; must not throw
+ * @returns stops asking
+ * @example
+ * ```ts
+ * const stop = releaseOnTrim(() => store.releaseMemory?.());
+ * ```
+ */
+export function releaseOnTrim(release: () => void): () => void {
+  releasers.add(release);
+  return () => releasers.delete(release);
 }

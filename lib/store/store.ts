@@ -812,6 +812,12 @@ export interface Store extends StoreTables {
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /** Resolves when the store answers a trivial query (for /readyz). @throws Unavailable */
   ping(): Promise<void>;
+  /**
+   * Lets go of memory the store only caches (SQLite's page cache, read again
+   * when needed); asked when the process gives memory back after sessions
+   * ended (lib/memory/trimmer.ts). Stores over a server have none to give.
+   */
+  releaseMemory?(): void;
   /** Releases the connection(s). */
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import {
   giveMemoryBack,
   MemoryTrimmer,
   MIN_GARBAGE_BYTES,
+  releaseOnTrim,
 } from "../../lib/memory/trimmer.ts";
 import { collectGarbage } from "../../lib/memory/collect_garbage.ts";
 import { glibcMallocTrim } from "../../lib/memory/malloc_trim.ts";
@@ -114,4 +115,14 @@ Deno.test("the tests run with V8's gc exposed, as postern runs", () => {
 Deno.test("glibcMallocTrim() runs (or does nothing) without throwing", () => {
   glibcMallocTrim();
   glibcMallocTrim();
+});
+
+Deno.test("giveMemoryBack() asks every registered cache to let go, until it stops asking", () => {
+  let asked = 0;
+  const stop = releaseOnTrim(() => asked++);
+  giveMemoryBack(0);
+  assert.equal(asked, 1);
+  stop();
+  giveMemoryBack(0);
+  assert.equal(asked, 1, "asked after it stopped");
 });

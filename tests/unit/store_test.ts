@@ -84,6 +84,17 @@ Deno.test("SqliteStore.open() creates a private WAL database with foreign keys o
   });
 });
 
+Deno.test("SqliteStore.releaseMemory() empties the page cache and the store reads on", async () => {
+  await withDir(async (dir) => {
+    const store = SqliteStore.open(dir);
+    await store.users.create(user("alice"));
+    store.releaseMemory();
+    assert.equal((await store.users.get("alice"))?.name, "alice");
+    store.close();
+    store.releaseMemory();
+  });
+});
+
 Deno.test("SqliteStore.open() is idempotent across reopen and keeps data", async () => {
   await withDir(async (dir) => {
     const a = SqliteStore.open(dir);
