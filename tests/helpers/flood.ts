@@ -13,6 +13,8 @@ import { defaultSshOptions } from "./sshd.ts";
 
 /** The line that ends a flood's output. */
 const LAST_LINE = "flood-done\n";
+/** Room for what may follow the last line in the same read: a joiner's notices. */
+const NOTICES_ROOM = 1024;
 
 /** Bytes a flood of `bytes` puts out, its last line included. */
 export function floodOutputBytes(bytes: number): number {
@@ -96,13 +98,18 @@ export async function countOutput(
   output: ReadableStream<Uint8Array>,
 ): Promise<{ bytes: number; doneAt: number }> {
   let bytes = 0;
-  let tail = "";
+  // The end of what came before, for a last line split across two reads.
+  let carry = "";
   let doneAt = NaN;
   const decoder = new TextDecoder();
   for await (const chunk of output) {
     bytes += chunk.byteLength;
-    tail = (tail + decoder.decode(chunk.subarray(-LAST_LINE.length))).slice(-LAST_LINE.length);
-    if (tail === LAST_LINE && Number.isNaN(doneAt)) doneAt = performance.now();
+    if (!Number.isNaN(doneAt)) continue;
+    // Searched, not compared with the end: a joiner's notices (the session
+    // ended, the owner left) often arrive in the same read as the last line.
+    const end = carry + decoder.decode(chunk.subarray(-(LAST_LINE.length + NOTICES_ROOM)));
+    if (end.includes(LAST_LINE)) doneAt = performance.now();
+    carry = end.slice(-(LAST_LINE.length - 1));
   }
   return { bytes, doneAt };
 }
