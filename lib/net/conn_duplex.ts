@@ -41,12 +41,8 @@
 import { Buffer } from "node:buffer";
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
-import { sharedBuffers } from "./buffer_pool.ts";
+import { OutputBuffers } from "./output_buffers.ts";
 import { ReadBuffers } from "./read_buffers.ts";
-
-/** Smallest output buffer; they grow by doubling to the largest batch. */
-const OUT_INITIAL = 64 * 1024;
-const EMPTY = new Uint8Array(0);
 
 type WriteCallback = (error?: Error | null) => void;
 
@@ -102,13 +98,8 @@ export class ConnDuplex extends Duplex {
   #reading = false;
   #wantRead = false;
   #connClosed = false;
-  /**
-   * Bytes written but not yet handed to the conn; swapped with #spare by each
-   * flush. Both are pooled buffers while there is something to send, else empty.
-   */
-  #out = EMPTY;
-  #outLength = 0;
-  #spare = EMPTY;
+  /** Bytes written but not yet handed to the conn. */
+  #output = new OutputBuffers();
   #inFlight = 0;
   #callbacks: WriteCallback[] = [];
   #flushing: Promise<void> | undefined;
@@ -253,10 +244,10 @@ export class ConnDuplex extends Duplex {
     if (!bytes || this.destroyed || this.writableEnded) {
       return super.write(chunk, encoding as BufferEncoding, callback);
     }
-    this.#append(bytes);
+    this.#output.append(bytes);
     if (callback) this.#callbacks.push(callback);
     this.#flushing ??= this.#flush();
-    if (this.#outLength + this.#inFlight < this.#writeHighWaterMark) return true;
+    if (this.#output.length + this.#inFlight < this.#writeHighWaterMark) return true;
     this.#needDrain = true;
     return false;
   }
@@ -296,7 +287,7 @@ export class ConnDuplex extends Duplex {
       writableLength: {
         configurable: true,
         get(this: ConnDuplex): number {
-          return (length?.call(this) ?? 0) + this.#outLength + this.#inFlight;
+          return (length?.call(this) ?? 0) + this.#output.length + this.#inFlight;
         },
       },
       writableNeedDrain: {
@@ -308,37 +299,19 @@ export class ConnDuplex extends Duplex {
     });
   }
 
-  #append(bytes: Uint8Array): void {
-    const needed = this.#outLength + bytes.length;
-    if (needed > this.#out.length) {
-      let size = Math.max(OUT_INITIAL, this.#out.length * 2);
-      while (size < needed) size *= 2;
-      const grown = sharedBuffers.take(size);
-      grown.set(this.#out.subarray(0, this.#outLength));
-      sharedBuffers.give(this.#out);
-      this.#out = grown;
-    }
-    this.#out.set(bytes, this.#outLength);
-    this.#outLength = needed;
-  }
-
   /** Sends the output buffer until it stays empty; one conn write per round. */
   async #flush(): Promise<void> {
     try {
-      while (this.#outLength > 0 && !this.destroyed) {
-        const sending = this.#out;
-        const data = sending.subarray(0, this.#outLength);
+      while (this.#output.length > 0 && !this.destroyed) {
         const callbacks = this.#callbacks;
         // Later writes fill the other buffer while this one is being sent.
-        this.#out = this.#spare;
-        this.#spare = sending;
-        this.#outLength = 0;
+        const data = this.#output.takeBatch();
         this.#callbacks = [];
         this.#inFlight = data.length;
         await this.#writeAll(data);
         this.#inFlight = 0;
         for (const callback of callbacks) callback();
-        if (this.#needDrain && this.#outLength < this.#writeHighWaterMark) {
+        if (this.#needDrain && this.#output.length < this.#writeHighWaterMark) {
           this.#needDrain = false;
           this.emit("drain");
         }
@@ -351,18 +324,8 @@ export class ConnDuplex extends Duplex {
       if (!this.destroyed) this.destroy();
     } finally {
       this.#flushing = undefined;
-      this.#releaseOutput();
+      this.#output.release();
     }
-  }
-
-  /** Everything is sent (or failed): the output buffers go back to the pool. */
-  #releaseOutput(): void {
-    if (this.#outLength > 0) return;
-    sharedBuffers.give(this.#spare);
-    this.#spare = EMPTY;
-    // A failed flush leaves #out empty of bytes too: give it back as well.
-    sharedBuffers.give(this.#out);
-    this.#out = EMPTY;
   }
 
   /** Stream internals: writes one chunk to the conn. */
@@ -405,9 +368,9 @@ export class ConnDuplex extends Duplex {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#closeConn();
     const callbacks = this.#callbacks.splice(0);
-    this.#outLength = 0;
+    this.#output.drop();
     this.#reads.close();
-    if (!this.#flushing) this.#releaseOutput();
+    if (!this.#flushing) this.#output.release();
     const dropped = new Error("Cannot write: the socket was destroyed");
     for (const pending of callbacks) pending(error ?? dropped);
     callback(error);

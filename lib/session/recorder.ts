@@ -10,11 +10,9 @@
  * A recording may be capped (`maxBytes`): reaching the cap is a failure like
  * a full disk.
  *
- * Lines are encoded straight into an output buffer that one write at a time
- * sends while the next lines fill a second one: a busy session costs no
- * allocation per line and no copy besides the encoding. The two buffers come
- * from the process's pool while lines wait and go back when everything is
- * written, so an idle recording holds nothing large.
+ * Lines are encoded straight into pooled output buffers (output_buffers.ts)
+ * that one write at a time sends while the next lines fill the other: a busy
+ * session costs no allocation per line and no copy besides the encoding.
  *
  * @module
  */
@@ -22,7 +20,7 @@
 import { statfs } from "node:fs/promises";
 import { recordingBytes, recordingWriteErrors } from "../metrics/metrics.ts";
 import { writeAll } from "../net/bytes.ts";
-import { sharedBuffers } from "../net/buffer_pool.ts";
+import { OutputBuffers } from "../net/output_buffers.ts";
 
 /** Header fields of a recording. */
 export interface RecordingHeader {
@@ -64,9 +62,6 @@ export async function freeBytes(dir: string): Promise<number | undefined> {
   }
 }
 
-/** Smallest output buffer; they grow by doubling to the largest batch of lines. */
-const OUT_INITIAL = 64 * 1024;
-const EMPTY = new Uint8Array(0);
 /** The most UTF-8 bytes one UTF-16 code unit encodes to. */
 const MAX_BYTES_PER_UNIT = 3;
 const NEWLINE = 0x0a;
@@ -78,11 +73,8 @@ export type EventCode = "o" | "i" | "r" | "m";
 export class AsciicastRecorder {
   #file: Deno.FsFile;
   #start: number;
-  /** Encoded lines, newlines included, not yet written: `#out[0, #outLength)`. */
-  #out = EMPTY;
-  #outLength = 0;
-  /** The buffer the write in flight sends from; the next round's `#out`. */
-  #spare = EMPTY;
+  /** Encoded lines, newlines included, not yet written. */
+  #output = new OutputBuffers();
   #writing: Promise<void> | undefined;
   #decoders = { o: new TextDecoder(), i: new TextDecoder() };
   #encoder = new TextEncoder();
@@ -187,8 +179,8 @@ export class AsciicastRecorder {
   }
 
   #enqueue(line: string): void {
-    this.#reserve(line.length * MAX_BYTES_PER_UNIT + 1);
-    const { written } = this.#encoder.encodeInto(line, this.#out.subarray(this.#outLength));
+    const room = this.#output.room(line.length * MAX_BYTES_PER_UNIT + 1);
+    const { written } = this.#encoder.encodeInto(line, room);
     // Checked here, not when written: the owner hears of the limit at the
     // event that crosses it, and nothing after it is recorded or shown.
     this.#fileBytes += written + 1;
@@ -197,53 +189,29 @@ export class AsciicastRecorder {
       this.#fail(new RecordingLimitReached(this.#maxBytes));
       return;
     }
-    this.#out[this.#outLength + written] = NEWLINE;
-    this.#outLength += written + 1;
+    room[written] = NEWLINE;
+    this.#output.commit(written + 1);
     this.#writing ??= this.#drain();
-  }
-
-  /** Makes room for `bytes` more in the output buffer. */
-  #reserve(bytes: number): void {
-    const needed = this.#outLength + bytes;
-    if (needed <= this.#out.length) return;
-    let size = Math.max(OUT_INITIAL, this.#out.length * 2);
-    while (size < needed) size *= 2;
-    const grown = sharedBuffers.take(size);
-    grown.set(this.#out.subarray(0, this.#outLength));
-    sharedBuffers.give(this.#out);
-    this.#out = grown;
   }
 
   /** Writes the output buffer until it stays empty; one file write per round. */
   async #drain(): Promise<void> {
     try {
-      while (this.#outLength > 0) {
-        const sending = this.#out;
-        const length = this.#outLength;
+      while (this.#output.length > 0) {
         // Lines enqueued meanwhile fill the other buffer.
-        this.#out = this.#spare;
-        this.#spare = sending;
-        this.#outLength = 0;
-        await writeAll(this.#file, sending.subarray(0, length));
-        recordingBytes.inc({}, length);
+        const batch = this.#output.takeBatch();
+        await writeAll(this.#file, batch);
+        recordingBytes.inc({}, batch.length);
       }
     } catch (error) {
       recordingWriteErrors.inc();
       this.#closed = true;
-      this.#outLength = 0;
+      this.#output.drop();
       this.#fail(error instanceof Error ? error : new Error(String(error)));
     } finally {
       this.#writing = undefined;
-      this.#releaseOutput();
+      this.#output.release();
     }
-  }
-
-  /** Everything is written (or failed): the output buffers go back to the pool. */
-  #releaseOutput(): void {
-    if (this.#outLength > 0) return;
-    sharedBuffers.give(this.#spare);
-    sharedBuffers.give(this.#out);
-    this.#spare = this.#out = EMPTY;
   }
 
   /** Reports the first failure; later ones follow from it. */
