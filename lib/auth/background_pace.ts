@@ -42,8 +42,13 @@ export class BackgroundPace {
    * @param share the most of the time the steps take together, between 0 and 1
    * @param busyShare the most they take while the process is busy besides
    *   (at most `share`)
+   * @param cpuMs the process's CPU time so far, ms (tests give their own)
    */
-  constructor(private readonly share: number, private readonly busyShare: number = share) {
+  constructor(
+    private readonly share: number,
+    private readonly busyShare: number = share,
+    private readonly cpuMs: () => number = processCpuMs,
+  ) {
     for (const value of [share, busyShare]) {
       if (!(value > 0 && value <= 1)) throw new RangeError(`share must be in (0, 1], not ${value}`);
     }
@@ -82,12 +87,17 @@ export class BackgroundPace {
     const share = this.#busy ? this.busyShare : this.share;
     const ms = took * (1 - share) / share;
     if (ms <= 0) return;
-    const cpuBefore = process.cpuUsage();
+    const cpuBefore = this.cpuMs();
     const started = performance.now();
     await new Promise((resolve) => setTimeout(resolve, ms));
-    const { user, system } = process.cpuUsage(cpuBefore);
-    this.#busy = (user + system) / 1000 > BUSY_CPU_SHARE * (performance.now() - started);
+    this.#busy = this.cpuMs() - cpuBefore > BUSY_CPU_SHARE * (performance.now() - started);
   }
 }
 
 function ignore(): void {}
+
+/** CPU time of the process (every thread, user and system), ms. */
+function processCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
