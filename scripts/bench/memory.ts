@@ -288,12 +288,21 @@ function rssMib(pid: number): number {
 }
 
 /**
- * CPU time the process used over `seconds`, as % of one core, after a first
- * window of the same length that is not counted: a garbage collection after
- * a burst of logins would otherwise be taken for the cost of idle sessions.
+ * How long after a burst of logins the proxy's CPU is not counted: once
+ * allocation stops, V8's memory reducer runs its memory-reducing collections
+ * about 8 s apart (`--trace-gc`, 1,000 sessions just opened: two
+ * "Incremental Mark-Compact (reduce)" 9 and 18 s after the last, 110–130 ms
+ * of CPU each, shrinking the heap from 98 to 50 MB), which a shorter wait
+ * took for the cost of idle sessions (2.9% of a core in one run).
+ */
+const SETTLE_MS = 30_000;
+
+/**
+ * CPU time the process used over `seconds`, as % of one core, after
+ * {@link SETTLE_MS} (or `seconds`, if longer) that are not counted.
  */
 async function cpuPercent(pid: number, seconds: number): Promise<number> {
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  await new Promise((resolve) => setTimeout(resolve, Math.max(SETTLE_MS, seconds * 1000)));
   const start = processCpuMs(pid);
   const started = performance.now();
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
