@@ -164,6 +164,39 @@ export function loadAverage(): [number, number, number] | null {
   }
 }
 
+/** The machine's idle and total CPU time so far (all cores), from /proc/stat, in clock ticks. */
+function machineTicks(): { idle: number; total: number } {
+  const fields = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
+    .map(Number);
+  // idle and iowait, beside every state.
+  return { idle: fields[3] + fields[4], total: fields.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * Waits until the machine's cores were at least `idleShare` idle over one
+ * second (at most `timeoutMs`): what an earlier section left running (ssh
+ * processes exiting, a memory-reducing collection, indexing) would
+ * otherwise be timed with the next section.
+ *
+ * @param idleShare the share of the cores' time that must be idle
+ * @param timeoutMs the longest wait
+ * @returns the idle share of the last second
+ * @example
+ * ```ts
+ * await machineQuiet(0.9);
+ * ```
+ */
+export async function machineQuiet(idleShare: number, timeoutMs = 60_000): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  while (true) {
+    const before = machineTicks();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = machineTicks();
+    const idle = (after.idle - before.idle) / Math.max(1, after.total - before.total);
+    if (idle >= idleShare || performance.now() >= deadline) return idle;
+  }
+}
+
 /**
  * CPU time (user + system) a process has used so far, from /proc/<pid>/stat.
  *
