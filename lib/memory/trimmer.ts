@@ -6,9 +6,9 @@
  * memory under their buffers (collect_garbage.ts), caches registered with
  * {@link releaseOnTrim} let go (SQLite's page cache: ~2 MiB of a burst's
  * audit rows), then glibc returns the freed pages (malloc_trim.ts); in that
- * order, since the buffers are freed only by the collection. The collection is skipped while the heap's growth
- * and the ended connections cannot have left {@link MIN_GARBAGE_BYTES}
- * between them.
+ * order, since the buffers are freed only by the collection. The collection
+ * is skipped while the heap's growth and the ended connections cannot have
+ * left {@link MIN_GARBAGE_BYTES} between them.
  * Measured (issue 17), 1,000 tunneled sessions ended beside 1,000 still open:
  * 254 MiB RSS before, 167 MiB after; the last 1,000 ended: 104 MiB, against
  * 125 MiB when the first opened.

@@ -17,6 +17,7 @@ import { statfs } from "node:fs/promises";
 import { type PathResult, runTransfers, transferPaths } from "./transfer.ts";
 import { setUpBench } from "./setup.ts";
 import { round } from "./stats.ts";
+import { writeAll } from "../../lib/net/bytes.ts";
 
 /** Where tmpfs is expected. */
 const TMPFS = "/dev/shm";
@@ -55,7 +56,7 @@ export async function newFileWriteCost(dir: string, bytes: number): Promise<File
   const started = performance.now();
   const file = await Deno.open(path, { write: true, createNew: true });
   try {
-    for (let written = 0; written < bytes; written += chunk.length) await file.write(chunk);
+    for (let written = 0; written < bytes; written += chunk.length) await writeAll(file, chunk);
   } finally {
     file.close();
   }
